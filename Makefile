@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make dev` (the whole local stack) and
+# `make test` (everything CI runs). Both create .venv and install what is missing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := default-jre-headless shellcheck chromium
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: dev test lint typecheck pytest bench system-deps venv clean format
+
+dev: venv system-deps
+	$(BIN)/python -m devstack.run
+
+test: venv system-deps lint typecheck pytest
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Debian packages the stack and tests need, installed when missing (CI runs as root).
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v gcloud >/dev/null 2>&1 || { echo "The Google Cloud CLI (gcloud) is required: see README.md, Prerequisites." >&2; exit 1; }
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	shellcheck deploy.sh .ci/run
+
+typecheck: venv
+	$(BIN)/mypy
+	for entry in functions/*/main.py; do $(BIN)/mypy "$$entry" || exit 1; done
+
+pytest: venv
+	$(BIN)/pytest
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

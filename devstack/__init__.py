@@ -1,0 +1,1 @@
+"""The local stack: the Firestore emulator, downstream stand-ins and the dev runner."""

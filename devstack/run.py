@@ -1,0 +1,168 @@
+"""`make dev`: the whole local stack in one command.
+
+Starts the real Firestore emulator (data kept under .local/), the stand-ins for EmailJS
+and the Sheets API (unless real settings are in the environment), every function with
+functions-framework on its own port, and the demo page on its own origin. Prints every
+URL; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import emulator as emulator_mod
+from devstack.standins import StandIns
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+PROJECT = "demo-factoryops"
+HOST = "127.0.0.1"
+PORTS = {
+    "emulator": 8080,
+    "contact_submit": 8081,
+    "chat_message": 8082,
+    "access_grant": 8083,
+    "retention_sweep": 8084,
+    "standins": 8085,
+    "site": 8000,
+}
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+
+
+def function_names() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
+
+
+def environment(standins: StandIns | None) -> dict[str, str]:
+    env = dict(os.environ)
+    site = f"http://localhost:{PORTS['site']}"
+    env.setdefault("GOOGLE_CLOUD_PROJECT", PROJECT)
+    env["FIRESTORE_EMULATOR_HOST"] = f"{HOST}:{PORTS['emulator']}"
+    env.setdefault("ALLOWED_ORIGINS", f"{site},http://127.0.0.1:{PORTS['site']}")
+    env.setdefault("SITE_URL", site)
+    env.setdefault("SWEEP_AUTH", "off")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "lib"), env.get("PYTHONPATH")]))
+    if standins is not None:
+        fake = standins.env()
+        if not env.get("EMAILJS_SERVICE_ID"):
+            env.update({k: v for k, v in fake.items() if k.startswith("EMAILJS_")})
+        if not env.get("CRM_BACKEND"):
+            env.update({k: v for k, v in fake.items() if k.startswith(("CRM_", "SHEETS_"))})
+    return env
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"{url} exited; see .local/logs/")
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="OPTIONS"), timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f}s")
+
+
+def start_function(name: str, env: dict[str, str], logs: Path) -> Service:
+    port = PORTS[name]
+    log = (logs / f"{name}.log").open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "functions_framework",
+            "--source", str(ROOT / "functions" / name / "main.py"),
+            "--target", name, "--host", HOST, "--port", str(port),
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    return Service(name, f"http://{HOST}:{port}/", process)
+
+
+def start_site(env: dict[str, str], logs: Path) -> Service | None:
+    if not (ROOT / "web").is_dir() or not any((ROOT / "web").iterdir()):
+        return None
+    port = PORTS["site"]
+    log = (logs / "site.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.site", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+    )  # fmt: skip
+    return Service("demo page", f"http://localhost:{port}/", process)
+
+
+def main() -> None:
+    # Ctrl-C and SIGTERM both stop the stack, even when started in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logs = LOCAL / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    rules = ROOT / "firestore.rules"
+    print("starting the Firestore emulator ...", flush=True)
+    emulator = emulator_mod.start(
+        port=PORTS["emulator"],
+        log_path=logs / "firestore-emulator.log",
+        rules=rules if rules.exists() else None,
+        data_dir=LOCAL / "firestore",
+    )
+    standins = StandIns(PORTS["standins"], HOST).start()
+    env = environment(standins)
+    services = [start_function(name, env, logs) for name in function_names()]
+    site = start_site(env, logs)
+    if site is not None:
+        services.append(site)
+    try:
+        for service in services:
+            wait_for(service.url, service.process)
+        print()
+        print(f"  Firestore emulator   http://{emulator.address}  (data in .local/firestore)")
+        print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and Sheets)")
+        for service in services:
+            print(f"  {service.name:<20} {service.url}")
+        print()
+        project = env["GOOGLE_CLOUD_PROJECT"]
+        print(f"  export FIRESTORE_EMULATOR_HOST={emulator.address} GOOGLE_CLOUD_PROJECT={project}")
+        print("  then: .venv/bin/siteadmin --help        logs: .local/logs/")
+        print("  Ctrl-C stops everything.", flush=True)
+        while all(s.process is None or s.process.poll() is None for s in services):
+            time.sleep(0.5)
+        print("a service stopped; see .local/logs/", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping ...", flush=True)
+        for service in services:
+            if service.process is not None and service.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGTERM)
+        for service in services:
+            if service.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    service.process.wait(timeout=10)
+        standins.stop()
+        try:
+            emulator.export(env["GOOGLE_CLOUD_PROJECT"], LOCAL / "firestore")
+        except (OSError, urllib.error.URLError) as exc:
+            print(f"could not save the emulator's data: {exc}", file=sys.stderr)
+        emulator.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""Local stand-ins for the network edge: EmailJS, the Sheets API v4, an Apps Script web
+app. They speak the real wire formats over HTTP, so the project's real client code
+runs against them, and they record what they receive.
+
+Control endpoints (for tests and `make dev`):
+    GET  /_standins/records              what EmailJS and the sheet received
+    POST /_standins/fail {"emailjs": MODE, "sheets": MODE}   MODE: null, "500",
+         "429", "400", "timeout" (answer after `slow_seconds`)
+    POST /_standins/reset                forget everything
+
+Run alone: `python -m devstack.standins --port 8085`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+EMAILJS_PATH = "/api/v1.0/email/send"
+APPS_SCRIPT_PATH = "/macros/s/standin/exec"
+_VALUES = re.compile(r"^/v4/spreadsheets/([^/]+)/values/([^:]+?)(:append)?$")
+_BATCH = re.compile(r"^/v4/spreadsheets/([^/:]+):batchUpdate$")
+_META = re.compile(r"^/v4/spreadsheets/([^/:]+)$")
+
+
+@dataclass
+class State:
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    sheets: dict[str, list[list[str]]] = field(default_factory=dict)
+    sheet_ids: dict[str, int] = field(default_factory=dict)
+    spreadsheet_id: str = ""
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    fail: dict[str, str | None] = field(default_factory=dict)
+    slow_seconds: float = 8.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def rows(self, sheet: str = "Leads") -> list[list[str]]:
+        with self.lock:
+            return [list(r) for r in self.sheets.get(sheet, [])]
+
+    def sheet(self, title: str) -> list[list[str]]:
+        if title not in self.sheets:
+            self.sheets[title] = []
+            self.sheet_ids[title] = len(self.sheet_ids) + 1
+        return self.sheets[title]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.emails.clear()
+            self.sheets.clear()
+            self.sheet_ids.clear()
+            self.requests.clear()
+            self.fail.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "emails": list(self.emails),
+                "sheets": {k: list(v) for k, v in self.sheets.items()},
+            }
+
+
+def _sheet_title(a1: str) -> str:
+    title, _, _ = a1.rpartition("!") if "!" in a1 else (a1, "", "")
+    if title.startswith("'") and title.endswith("'"):
+        title = title[1:-1].replace("''", "'")
+    return title
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.server.state
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        return json.loads(raw)
+
+    def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _google_error(self, status: int, message: str) -> None:
+        statuses = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}
+        self._send(
+            status,
+            {
+                "error": {
+                    "code": status,
+                    "message": message,
+                    "status": statuses.get(status, "INTERNAL"),
+                }
+            },
+        )
+
+    def _failing(self, service: str) -> bool:
+        mode = self.state.fail.get(service)
+        if not mode:
+            return False
+        if mode == "timeout":
+            time.sleep(self.state.slow_seconds)
+            mode = "503"
+        status = int(mode)
+        if service == "emailjs":
+            self._send(status, "The service is unavailable", "text/plain")
+        else:
+            self._google_error(status, "The service is currently unavailable.")
+        return True
+
+    # -- routes ---------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        with self.state.lock:
+            self.state.requests.append(("GET", path))
+        if path == "/_standins/records":
+            self._send(200, self.state.snapshot())
+            return
+        if self._failing("sheets"):
+            return
+        if match := _VALUES.match(path):
+            title = _sheet_title(urllib.parse.unquote(match.group(2)))
+            with self.state.lock:
+                rows = [list(r) for r in self.state.sheet(title)]
+            body: dict[str, Any] = {
+                "range": f"'{title}'!A1:H{max(1, len(rows))}",
+                "majorDimension": "ROWS",
+            }
+            if rows:
+                body["values"] = rows
+            self._send(200, body)
+            return
+        if match := _META.match(path):
+            with self.state.lock:
+                self.state.sheet("Leads")
+                sheets = [
+                    {"properties": {"sheetId": sid, "title": title, "index": i}}
+                    for i, (title, sid) in enumerate(self.state.sheet_ids.items())
+                ]
+            self._send(200, {"spreadsheetId": match.group(1), "sheets": sheets})
+            return
+        self._google_error(404, "Requested entity was not found.")
+
+    def do_PUT(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        body = self._body() or {}
+        if self._failing("sheets"):
+            return
+        match = _VALUES.match(path)
+        if not match or match.group(3):
+            self._google_error(404, "Requested entity was not found.")
+            return
+        a1 = urllib.parse.unquote(match.group(2))
+        title = _sheet_title(a1)
+        start = re.search(r"!?[A-Z]+(\d+)", a1.rpartition("!")[2])
+        first = int(start.group(1)) - 1 if start else 0
+        with self.state.lock:
+            rows = self.state.sheet(title)
+            for offset, values in enumerate(body.get("values", [])):
+                while len(rows) <= first + offset:
+                    rows.append([])
+                rows[first + offset] = [str(v) for v in values]
+        count = len(body.get("values", []))
+        self._send(200, {"spreadsheetId": match.group(1), "updatedRange": a1, "updatedRows": count})
+
+    def do_POST(self) -> None:
+        parts = urllib.parse.urlsplit(self.path)
+        path, query = parts.path, urllib.parse.parse_qs(parts.query)
+        try:
+            body = self._body()
+        except ValueError:
+            self._send(400, "Invalid JSON", "text/plain")
+            return
+        with self.state.lock:
+            self.state.requests.append(("POST", path))
+        if path == "/_standins/fail":
+            with self.state.lock:
+                self.state.fail.update(body or {})
+            self._send(200, {"fail": self.state.fail})
+            return
+        if path == "/_standins/reset":
+            self.state.reset()
+            self._send(200, {})
+            return
+        if path == EMAILJS_PATH:
+            self._emailjs(body)
+            return
+        if path == APPS_SCRIPT_PATH:
+            self._apps_script(body)
+            return
+        if self._failing("sheets"):
+            return
+        if (match := _VALUES.match(path)) and match.group(3):
+            self._append(match.group(1), urllib.parse.unquote(match.group(2)), query, body or {})
+            return
+        if match := _BATCH.match(path):
+            self._batch_update(match.group(1), body or {})
+            return
+        self._google_error(404, "Requested entity was not found.")
+
+    def _emailjs(self, body: Any) -> None:
+        if self._failing("emailjs"):
+            return
+        if not isinstance(body, dict):
+            self._send(400, "The JSON payload is invalid", "text/plain")
+            return
+        for key in ("service_id", "template_id", "user_id"):
+            if not body.get(key):
+                self._send(400, f"The {key} parameter is required", "text/plain")
+                return
+        params = body.get("template_params") or {}
+        if not isinstance(params, dict):
+            self._send(400, "The template_params is invalid", "text/plain")
+            return
+        with self.state.lock:
+            self.state.emails.append(body)
+        self._send(200, "OK", "text/plain")
+
+    def _append(
+        self, spreadsheet_id: str, a1: str, query: dict[str, list[str]], body: dict[str, Any]
+    ) -> None:
+        if query.get("valueInputOption", [""])[0] not in ("RAW", "USER_ENTERED"):
+            self._google_error(400, "Invalid valueInputOption")
+            return
+        values = body.get("values")
+        if not isinstance(values, list) or not all(isinstance(r, list) for r in values):
+            self._google_error(400, "Invalid values")
+            return
+        title = _sheet_title(a1)
+        with self.state.lock:
+            rows = self.state.sheet(title)
+            start = len(rows) + 1
+            rows.extend([[str(c) for c in r] for r in values])
+            end = len(rows)
+        updated = f"'{title}'!A{start}:H{end}"
+        self._send(
+            200,
+            {
+                "spreadsheetId": spreadsheet_id,
+                "tableRange": f"'{title}'!A1:H{max(1, start - 1)}",
+                "updates": {
+                    "spreadsheetId": spreadsheet_id,
+                    "updatedRange": updated,
+                    "updatedRows": len(values),
+                    "updatedColumns": max((len(r) for r in values), default=0),
+                    "updatedCells": sum(len(r) for r in values),
+                },
+            },
+        )
+
+    def _batch_update(self, spreadsheet_id: str, body: dict[str, Any]) -> None:
+        replies: list[dict[str, Any]] = []
+        with self.state.lock:
+            titles = {sid: title for title, sid in self.state.sheet_ids.items()}
+            for request in body.get("requests", []):
+                delete = request.get("deleteDimension")
+                if not delete:
+                    self._google_error(400, "Only deleteDimension is supported by the stand-in")
+                    return
+                rng = delete["range"]
+                title = titles.get(rng.get("sheetId"))
+                if title is None or rng.get("dimension") != "ROWS":
+                    self._google_error(400, "Invalid range")
+                    return
+                rows = self.state.sheets[title]
+                start, end = int(rng["startIndex"]), int(rng["endIndex"])
+                if not 0 <= start < end <= len(rows):
+                    self._google_error(400, "Range out of bounds")
+                    return
+                del rows[start:end]
+                replies.append({})
+        self._send(200, {"spreadsheetId": spreadsheet_id, "replies": replies})
+
+    def _apps_script(self, body: Any) -> None:
+        if self._failing("sheets"):
+            return
+        if (
+            not isinstance(body, dict)
+            or body.get("action") != "append"
+            or not isinstance(body.get("row"), dict)
+        ):
+            self._send(200, {"ok": False, "error": "unsupported action"})
+            return
+        with self.state.lock:
+            self.state.sheet("Leads").append([str(v) for v in body["row"].values()])
+        self._send(200, {"ok": True})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: State) -> None:
+        super().__init__(address, _Handler)
+        self.state = state
+
+
+class StandIns:
+    """The stand-ins on a loopback port, served from a background thread."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.state = State()
+        self._server = _Server((host, port), self.state)
+        self.host = host
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The configuration that points the project's clients here."""
+        return {
+            "EMAILJS_ENDPOINT": self.url + EMAILJS_PATH,
+            "EMAILJS_SERVICE_ID": "service_local",
+            "EMAILJS_PUBLIC_KEY": "public_local",
+            "EMAILJS_PRIVATE_KEY": "private_local",
+            "EMAILJS_CONTACT_TEMPLATE_ID": "template_contact",
+            "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
+            "CRM_BACKEND": "sheets",
+            "CRM_SPREADSHEET_ID": "local-crm",
+            "CRM_SHEET_NAME": "Leads",
+            "SHEETS_ENDPOINT": self.url + "/",
+        }
+
+    def start(self) -> StandIns:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--port", type=int, default=8085)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    standins = StandIns(args.port, args.host)
+    print(f"stand-ins listening on {standins.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        standins._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

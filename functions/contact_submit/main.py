@@ -1,0 +1,10 @@
+"""contact_submit: the site's contact form (see DESIGN §2)."""
+
+import flask
+import functions_framework
+from factoryops import contact, edge
+
+
+@functions_framework.http
+def contact_submit(request: flask.Request) -> flask.Response:
+    return edge.serve(request, contact.ENDPOINT)

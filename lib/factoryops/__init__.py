@@ -1,0 +1,1 @@
+"""The shared package behind the factoryopsai.com Cloud Functions and `siteadmin`."""

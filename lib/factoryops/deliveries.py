@@ -1,0 +1,311 @@
+"""The delivery state machine that forwards stored records downstream (DESIGN §4).
+
+Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
+
+    pending -> processing (lease, 60 s) -> sent
+            \\-> pending again (attempts, last_error, backoff) ... -> failed
+    disabled, where the downstream is not configured
+
+`due_at` is set while a delivery is pending or leased and removed once it is final, so
+"what is due" is one single-field range query. Leases are taken in a transaction, so
+two sweeps never send the same thing; the request path creates its record already
+leased, makes one short attempt and leaves the rest to the sweep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from factoryops import logs, store
+from factoryops.config import settings
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import DocumentReference
+
+
+class Record(Protocol):
+    """A stored record as the senders see it: a document snapshot, or the data just
+    written by the request that created it (which saves a read back)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any] | None: ...
+
+
+CHANNELS = ("email", "crm")
+LEASE = dt.timedelta(seconds=60)
+REQUEST_TIMEOUT = 4.0
+"""Seconds for the request path's one attempt at each downstream."""
+SWEEP_TIMEOUT = 15.0
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 6 * 3600.0
+
+PENDING = "pending"
+PROCESSING = "processing"
+SENT = "sent"
+FAILED = "failed"
+DISABLED = "disabled"
+ERROR_LIMIT = 200
+
+
+class DeliveryError(Exception):
+    """A downstream refused or failed; `retryable` says whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+Send = Callable[[float], None]
+"""One delivery: called with a timeout in seconds; raises DeliveryError."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of record that has deliveries: where it lives and how to send it."""
+
+    name: str
+    collection: str
+    jobs: Callable[[Record], dict[str, Send]]
+    """The sends for a stored record, by channel, rebuilt from the document alone."""
+
+
+class Fresh:
+    """A record just written by this request, as a `Record`, to skip reading it back."""
+
+    def __init__(self, doc_id: str, data: dict[str, Any]) -> None:
+        self.id = doc_id
+        self._data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+_KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def kinds() -> list[Kind]:
+    return list(_KINDS.values())
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def initial(enabled: dict[str, bool], *, lease_id: str) -> dict[str, Any]:
+    """The `deliveries` map of a new record, leased to the request that creates it."""
+    now = store.now()
+    out: dict[str, Any] = {}
+    for channel in CHANNELS:
+        if enabled.get(channel):
+            out[channel] = {
+                "state": PROCESSING,
+                "attempts": 0,
+                "lease_id": lease_id,
+                "due_at": now + LEASE,
+            }
+        else:
+            out[channel] = {"state": DISABLED, "attempts": 0}
+    return out
+
+
+def new_lease_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _outcome(channel_state: dict[str, Any], error: DeliveryError | None) -> dict[str, Any]:
+    attempts = int(channel_state.get("attempts", 0)) + 1
+    now = store.now()
+    if error is None:
+        return {"state": SENT, "attempts": attempts, "sent_at": now, "last_error": None}
+    if error.retryable and attempts < settings().max_delivery_attempts:
+        due = now + backoff(attempts)
+        return {
+            "state": PENDING,
+            "attempts": attempts,
+            "last_error": str(error)[:ERROR_LIMIT],
+            "next_attempt_at": due,
+            "due_at": due,
+        }
+    return {
+        "state": FAILED,
+        "attempts": attempts,
+        "last_error": str(error)[:ERROR_LIMIT],
+        "failed_at": now,
+    }
+
+
+def _run(send: Send, timeout: float) -> DeliveryError | None:
+    try:
+        send(timeout)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # a bug in a sender must not strand the record
+        logs.warning("delivery sender raised", error=type(exc).__name__)
+        return DeliveryError(f"unexpected {type(exc).__name__}", retryable=True)
+    return None
+
+
+def _write(
+    ref: DocumentReference, kind: Kind, record_id: str, results: dict[str, dict[str, Any]]
+) -> None:
+    from google.cloud import firestore
+
+    update: dict[str, Any] = {}
+    for channel, result in results.items():
+        for key, value in result.items():
+            update[f"deliveries.{channel}.{key}"] = value
+        if result["state"] in (SENT, FAILED):
+            update[f"deliveries.{channel}.due_at"] = firestore.DELETE_FIELD
+            update[f"deliveries.{channel}.next_attempt_at"] = firestore.DELETE_FIELD
+        update[f"deliveries.{channel}.lease_id"] = firestore.DELETE_FIELD
+        logs.delivery_result(
+            kind=kind.name,
+            record_id=record_id,
+            channel=channel,
+            state=result["state"],
+            attempts=result["attempts"],
+            error=result.get("last_error") or "",
+        )
+    if update:
+        ref.update(update, **store.call_options())
+
+
+def attempt_new(
+    *, kind: Kind, ref: DocumentReference, snapshot: Record, channels: Iterable[str]
+) -> None:
+    """The request path's one short attempt at the channels it leased on creation.
+
+    Never raises for a downstream failure: the record is stored and the sweep retries.
+    """
+    jobs = kind.jobs(snapshot)
+    data = snapshot.to_dict() or {}
+    results = {
+        channel: _outcome(data["deliveries"][channel], _run(jobs[channel], REQUEST_TIMEOUT))
+        for channel in channels
+        if channel in jobs
+    }
+    try:
+        _write(ref, kind, snapshot.id, results)
+    except Exception as exc:
+        # The record keeps its lease; when it runs out, the sweep takes the delivery up.
+        logs.warning("delivery result not written", kind=kind.name, error=type(exc).__name__)
+
+
+@dataclass
+class SweepCounts:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def add(self, state: str) -> None:
+        if state == SENT:
+            self.sent += 1
+        elif state == PENDING:
+            self.retrying += 1
+        elif state == FAILED:
+            self.failed += 1
+
+
+def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
+    """Take the channel's lease in a transaction; None when it is not due or not ours."""
+    from google.cloud import firestore
+
+    client = store.client()
+    transaction = client.transaction()
+
+    @firestore.transactional
+    def take(tx: firestore.Transaction) -> Any:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            return None
+        state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+        due_at = state.get("due_at")
+        if state.get("state") not in (PENDING, PROCESSING) or due_at is None:
+            return None
+        if due_at > store.now():
+            return None
+        tx.update(
+            ref,
+            {
+                f"deliveries.{channel}.state": PROCESSING,
+                f"deliveries.{channel}.lease_id": lease_id,
+                f"deliveries.{channel}.due_at": store.now() + LEASE,
+            },
+        )
+        return snap
+
+    return take(transaction)
+
+
+def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
+    """Send every delivery whose time has come, once each, under a lease."""
+    counts = SweepCounts()
+    client = store.client()
+    now = store.now()
+    for kind in kinds():
+        for channel in CHANNELS:
+            query = (
+                client.collection(kind.collection)
+                .where(filter=_field_filter(f"deliveries.{channel}.due_at", "<=", now))
+                .order_by(f"deliveries.{channel}.due_at")
+                .limit(limit)
+            )
+            for due in query.stream():
+                if dry_run:
+                    counts.retrying += 1
+                    continue
+                lease_id = new_lease_id()
+                snap = _lease(due.reference, channel, lease_id)
+                if snap is None:
+                    continue
+                jobs = kind.jobs(snap)
+                if channel not in jobs:
+                    continue
+                state = (snap.to_dict() or {})["deliveries"][channel]
+                result = _outcome(state, _run(jobs[channel], SWEEP_TIMEOUT))
+                _write(due.reference, kind, snap.id, {channel: result})
+                counts.add(result["state"])
+    return counts
+
+
+def _field_filter(path: str, op: str, value: Any) -> Any:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return FieldFilter(path, op, value)
+
+
+def retry_failed(*, kind_names: Iterable[str] | None = None) -> int:
+    """Put every failed delivery back to pending, due now (the team's `deliveries retry`)."""
+    client = store.client()
+    names = set(kind_names) if kind_names else None
+    count = 0
+    for kind in kinds():
+        if names is not None and kind.name not in names:
+            continue
+        for channel in CHANNELS:
+            query = client.collection(kind.collection).where(
+                filter=_field_filter(f"deliveries.{channel}.state", "==", FAILED)
+            )
+            for snap in query.stream():
+                snap.reference.update(
+                    {
+                        f"deliveries.{channel}.state": PENDING,
+                        f"deliveries.{channel}.attempts": 0,
+                        f"deliveries.{channel}.due_at": store.now(),
+                    }
+                )
+                count += 1
+    return count

@@ -1,0 +1,106 @@
+"""Idempotency keys: the first response is stored for 24 h and replayed for a repeat.
+
+A key is claimed with `create()`, which fails when the document exists, so two
+concurrent requests with one key cannot both act: the second waits for the first to
+finish and replays its response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from factoryops import errors, store
+
+TTL_SECONDS = 24 * 3600
+STALE_AFTER = dt.timedelta(seconds=30)
+"""A claim still in progress after this long is taken to be from a crashed request."""
+WAIT_SECONDS = 8.0
+
+
+def key_id(scope: str, key: str) -> str:
+    return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+
+
+def request_hash(method: str, body: dict[str, Any], extra: str = "") -> str:
+    canonical = json.dumps([method, body, extra], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class Claim:
+    replay: tuple[int, dict[str, Any], dict[str, str]] | None
+    complete: Callable[[int, dict[str, Any], dict[str, str]], None]
+    release: Callable[[], None]
+
+
+def claim(*, scope: str, key: str, request_hash: str) -> Claim:
+    from google.api_core import exceptions
+
+    ref = store.client().collection(store.IDEMPOTENCY_KEYS).document(key_id(scope, key))
+    opts = store.call_options()
+
+    def complete(status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        ref.update(
+            {
+                "state": "done",
+                "response": {"status": status, "body": json.dumps(body), "headers": headers},
+            },
+            **opts,
+        )
+
+    def release() -> None:
+        # If this fails too, the claim goes stale and a later retry takes it over.
+        with contextlib.suppress(Exception):
+            ref.delete(**opts)
+
+    fresh = {
+        "request_hash": request_hash,
+        "state": "in_progress",
+        "claimed_at": store.now(),
+        "expire_at": store.expire_at(seconds=TTL_SECONDS),
+    }
+    try:
+        ref.create(fresh, **opts)
+        return Claim(None, complete, release)
+    except exceptions.AlreadyExists:
+        pass
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        snap = ref.get(**opts)
+        if not snap.exists:
+            try:
+                ref.create(fresh, **opts)
+                return Claim(None, complete, release)
+            except exceptions.AlreadyExists:
+                continue
+        data = snap.to_dict() or {}
+        if data.get("request_hash") != request_hash:
+            raise errors.IdempotencyConflict()
+        if data.get("state") == "done":
+            response = data["response"]
+            replay = (int(response["status"]), json.loads(response["body"]), response["headers"])
+            return Claim(replay, complete, release)
+        claimed_at = data.get("claimed_at")
+        if isinstance(claimed_at, dt.datetime) and store.now() - claimed_at > STALE_AFTER:
+            try:
+                ref.update(
+                    {"claimed_at": store.now()},
+                    option=store.client().write_option(last_update_time=snap.update_time),
+                    **opts,
+                )
+                return Claim(None, complete, release)
+            except (exceptions.FailedPrecondition, exceptions.NotFound):
+                continue
+        if time.monotonic() > deadline:
+            raise errors.IdempotencyConflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly."
+            )
+        time.sleep(0.1)

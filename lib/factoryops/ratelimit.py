@@ -1,0 +1,62 @@
+"""Per-client fixed-window rate limits.
+
+The client address is never stored: the counter document's id is a keyed hash of
+scope, client and window, and the document expires within the hour. Counting is one
+atomic `Increment` whose commit returns the new value, so concurrent requests never
+contend on a transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import math
+import secrets
+import time
+
+from factoryops import errors, store
+from factoryops.config import ConfigError, RateLimit, settings
+
+
+@functools.cache
+def _process_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _key() -> bytes:
+    cfg = settings()
+    if cfg.rate_limit_key:
+        return cfg.rate_limit_key.encode()
+    if cfg.emulator_host:
+        return _process_key()
+    raise ConfigError("RATE_LIMIT_KEY", "required outside the emulator (a random secret)")
+
+
+def counter_id(*, scope: str, client: str, window: int) -> str:
+    message = f"{scope}\0{client}\0{window}".encode()
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+
+def hit(*, scope: str, client: str, limit: RateLimit) -> int:
+    """Count one request; raise RateLimited when the window's count passes the limit."""
+    from google.cloud import firestore
+
+    now = time.time()
+    window = math.floor(now / limit.seconds)
+    window_end = (window + 1) * limit.seconds
+    ref = (
+        store.client()
+        .collection(store.RATE_LIMITS)
+        .document(counter_id(scope=scope, client=client, window=window))
+    )
+    ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
+    result = ref.set(
+        {"count": firestore.Increment(1), "expire_at": store.expire_at(seconds=ttl)},
+        merge=True,
+        **store.call_options(),
+    )
+    count = int(result.transform_results[0].integer_value)
+    if count > limit.count:
+        raise errors.RateLimited(retry_after=math.ceil(window_end - now))
+    return count

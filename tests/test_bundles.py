@@ -1,0 +1,140 @@
+"""Each function, staged exactly as deploy.sh stages it, imports and serves on its own.
+
+The staged folder is served by functions-framework in a subprocess whose import path
+holds only that folder and the installed dependencies (no `lib/`, no editable install),
+so a missing file or an import from outside the bundle fails here, not in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.emulator import free_port
+from tests.conftest import PROJECT, ROOT
+
+FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
+
+
+def _contact(base: str, seed: Any) -> None:
+    status, body = _post(
+        base, {"name": "Bundle Test", "email": "bundle@example.com", "message": "hello"}
+    )
+    assert status == 201 and body["status"] == "received"
+
+
+# One request per function that proves it serves from its bundle: name -> check(url, seed).
+SMOKE: dict[str, Callable[[str, Any], None]] = {
+    "contact_submit": _contact,
+}
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def stage(name: str, dest: Path) -> None:
+    subprocess.run([str(ROOT / "deploy.sh"), "--stage", name, str(dest)], check=True)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_staged_bundle_holds_only_main_the_shared_package_and_requirements(
+    name: str, tmp_path: Path
+) -> None:
+    stage(name, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "factoryops",
+        "main.py",
+        "requirements.txt",
+    ]
+    assert (tmp_path / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
+    assert (tmp_path / "factoryops" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_staged_bundle_serves_from_its_own_folder(
+    name: str, tmp_path: Path, emulator: Any, db: Any
+) -> None:
+    assert name in SMOKE, f"add a smoke request for {name} to SMOKE"
+    bundle = tmp_path / name
+    stage(name, bundle)
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        # -S skips site-packages' .pth files (the editable install of lib/); the
+        # dependencies come from site-packages named explicitly, the code from the bundle.
+        "PYTHONPATH": os.pathsep.join([str(bundle), sysconfig.get_paths()["purelib"]]),
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": emulator.address,
+        "SWEEP_AUTH": "off",
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-S",
+            "-m",
+            "functions_framework",
+            "--source",
+            "main.py",
+            "--target",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=bundle,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                urllib.request.urlopen(urllib.request.Request(base, method="OPTIONS"), timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "the bundle did not start serving"
+                time.sleep(0.2)
+        SMOKE[name](base, db)
+        probe = subprocess.run(
+            [sys.executable, "-S", "-c", "import factoryops; print(factoryops.__file__)"],
+            cwd=bundle,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert Path(probe.stdout.strip()).is_relative_to(bundle)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
