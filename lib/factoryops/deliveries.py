@@ -95,7 +95,15 @@ def register(kind: Kind) -> Kind:
     return kind
 
 
+KIND_MODULES = ("factoryops.contact",)
+"""The modules that register a Kind; imported by `kinds()` so a sweep knows them all."""
+
+
 def kinds() -> list[Kind]:
+    import importlib
+
+    for module in KIND_MODULES:
+        importlib.import_module(module)
     return list(_KINDS.values())
 
 
