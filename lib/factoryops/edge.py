@@ -132,8 +132,13 @@ def _once(endpoint: Endpoint[Any], call: Call, value: Any, key: str) -> Reply:
     except BaseException:
         claim.release()
         raise
-    if reply.status < 300 or reply.status in (303,):
-        claim.complete(reply.status, reply.body, reply.headers)
+    if reply.status < 300 or reply.status == 303:
+        try:
+            claim.complete(reply.status, reply.body, reply.headers)
+        except Exception as exc:
+            # The work is done and must be reported as done; a repeat of this key
+            # after the claim goes stale is the rarer harm than answering 503 now.
+            logs.warning("idempotent response not stored", error=type(exc).__name__)
     else:
         claim.release()
     return reply
