@@ -13,7 +13,9 @@ import click
 
 # Subcommand groups by name -> module under factoryops.cli exposing `group`.
 # Imported only when a command runs, so `siteadmin --help` stays quick.
-GROUPS: dict[str, str] = {}
+GROUPS: dict[str, str] = {
+    "grants": "grants",
+}
 
 
 class _LazyGroup(click.Group):

@@ -1,0 +1,10 @@
+"""access_grant: redeem a per-lead access link (see DESIGN §2)."""
+
+import flask
+import functions_framework
+from factoryops import edge, grants
+
+
+@functions_framework.http
+def access_grant(request: flask.Request) -> flask.Response:
+    return edge.serve(request, grants.ENDPOINT)

@@ -1,0 +1,417 @@
+"""Per-lead access links that unlock gated sections of the site (DESIGN §2, §3).
+
+The team creates a grant with the admin CLI and sends the lead `SITE_URL/?access=<token>`;
+the visitor's browser posts the token to access_grant on every visit, so a revocation
+takes effect on the next one. Only the token's SHA-256 is stored, as the document id:
+neither the database nor a log line can give a working link back.
+
+Max uses is counted with one atomic `Increment` whose commit returns the new count. A
+redemption that takes the count past the limit gives its use back and is denied, so
+concurrent redemptions succeed exactly `max_uses` times without a transaction (20
+read-modify-write transactions racing on one document mostly fail to commit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from factoryops import errors, logs, store
+from factoryops.config import settings
+from factoryops.edge import Call, Endpoint, Reply
+from factoryops.validation import COMPANY_MAX, EMAIL_MAX, NAME_MAX, TOKEN_MAX, Field, check
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+FUNCTION = "access_grant"
+TOKEN_BYTES = 32
+"""`secrets.token_urlsafe(32)`: 256 bits, 43 characters."""
+
+SECTION_MAX = 64
+SECTIONS_MAX = 50
+ID_PREFIX_MIN = 8
+SHORT_ID = 12
+"""How much of a grant id the table and the log lines show (ids are SHA-256 hex)."""
+
+SPEC = {"token": Field(TOKEN_MAX)}
+CREATE_SPEC = {
+    "lead": Field(NAME_MAX),
+    "email": Field(EMAIL_MAX, required=False, kind="email"),
+    "company": Field(COMPANY_MAX, required=False),
+}
+DENIED = "This access link is not valid: it may have expired or been revoked."
+
+# Anything else cannot be a token we issued, so it is refused without a database read.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{22,256}")
+_SECTION = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{SECTION_MAX - 1}}}")
+_GRANT_ID = re.compile(r"[0-9a-f]{8,64}")
+
+
+def grant_id(token: str) -> str:
+    """The document id of the grant a token opens: the token's SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link(token: str) -> str:
+    return f"{settings().site_url}/?access={token}"
+
+
+def _collection() -> firestore.CollectionReference:
+    return store.client().collection(store.ACCESS_GRANTS)
+
+
+# -- what a grant is -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A stored grant as the team sees it (the token is not part of it)."""
+
+    id: str
+    lead: str
+    email: str | None
+    company: str | None
+    sections: list[str]
+    created_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    max_uses: int | None
+    redemptions: int
+    first_redeemed_at: dt.datetime | None
+    last_redeemed_at: dt.datetime | None
+    expire_at: dt.datetime | None
+
+    @classmethod
+    def from_record(cls, grant_id: str, data: Mapping[str, Any]) -> Grant:
+        return cls(
+            id=grant_id,
+            lead=str(data.get("lead", "")),
+            email=data.get("email"),
+            company=data.get("company"),
+            sections=list(data.get("sections") or []),
+            created_at=data.get("created_at"),
+            expires_at=data.get("expires_at"),
+            revoked_at=data.get("revoked_at"),
+            max_uses=data.get("max_uses"),
+            redemptions=int(data.get("redemptions") or 0),
+            first_redeemed_at=data.get("first_redeemed_at"),
+            last_redeemed_at=data.get("last_redeemed_at"),
+            expire_at=data.get("expire_at"),
+        )
+
+    def refusal(self, now: dt.datetime) -> str | None:
+        """Why a redemption now is refused (for the log only), or None."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        # Past its retention date the record is as good as deleted, whatever the TTL lag.
+        if self.expire_at is not None and self.expire_at <= now:
+            return "expired"
+        if self.max_uses is not None and self.redemptions >= self.max_uses:
+            return "used_up"
+        return None
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        reason = self.refusal(now or store.now())
+        return "active" if reason is None else reason.replace("_", " ")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "lead": self.lead,
+            "email": self.email,
+            "company": self.company,
+            "sections": self.sections,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "max_uses": self.max_uses,
+            "redemptions": self.redemptions,
+            "first_redeemed_at": self.first_redeemed_at,
+            "last_redeemed_at": self.last_redeemed_at,
+            "revoked": self.revoked_at is not None,
+            "revoked_at": self.revoked_at,
+            "status": self.status(),
+        }
+
+
+@dataclass(frozen=True)
+class Created:
+    grant: Grant
+    token: str = field(repr=False)
+    """Shown to the team once; stored nowhere."""
+
+    @property
+    def url(self) -> str:
+        return link(self.token)
+
+
+class GrantNotFound(LookupError):
+    pass
+
+
+# -- the team's side: create, list, find, revoke ---------------------------------------
+
+
+def parse_sections(raw: str | Iterable[str]) -> list[str]:
+    """Section names from `a,b` or a list: trimmed, de-duplicated, in the given order.
+    Raises ValueError naming what is wrong."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    for item in items:
+        name = item.strip() if isinstance(item, str) else ""
+        if not isinstance(item, str) or not name:
+            raise ValueError("give one or more section names separated by commas, e.g. a,b")
+        if not _SECTION.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a section name: use lower-case letters, digits, '-' and '_', "
+                f"starting with a letter or digit, at most {SECTION_MAX} characters"
+            )
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise ValueError("give one or more section names separated by commas, e.g. a,b")
+    if len(names) > SECTIONS_MAX:
+        raise ValueError(f"at most {SECTIONS_MAX} sections")
+    return names
+
+
+def create(
+    *,
+    lead: str,
+    sections: str | Iterable[str],
+    email: str | None = None,
+    company: str | None = None,
+    days: int | None = None,
+    max_uses: int | None = None,
+) -> Created:
+    """Store a new grant and return it with its token. Raises InvalidRequest whose
+    `fields` name every problem (lead, sections, email, company, days, max_uses)."""
+    from google.cloud import firestore
+
+    problems: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    try:
+        values = check({"lead": lead, "email": email or "", "company": company or ""}, CREATE_SPEC)
+    except errors.InvalidRequest as exc:
+        problems.update(exc.fields)
+    try:
+        names = parse_sections(sections)
+    except ValueError as exc:
+        problems["sections"] = str(exc)
+    retention = settings().retention_days
+    if days is not None and (isinstance(days, bool) or not 1 <= days <= retention):
+        # The record is deleted after RETENTION_DAYS, so a link must not outlive it.
+        problems["days"] = f"must be a whole number from 1 to {retention} (RETENTION_DAYS)"
+    if max_uses is not None and (isinstance(max_uses, bool) or max_uses < 1):
+        problems["max_uses"] = "must be a whole number of at least 1"
+    if problems:
+        raise errors.InvalidRequest("Some values are not valid.", fields=problems)
+
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    gid = grant_id(token)
+    now = store.now()
+    address = values["email"] or None
+    record = {
+        "lead": values["lead"],
+        "email": address.address if address else None,
+        "email_key": address.key if address else None,
+        "company": values["company"] or None,
+        "sections": names,
+        "created_at": firestore.SERVER_TIMESTAMP,
+        "expires_at": now + dt.timedelta(days=days) if days else None,
+        "revoked_at": None,
+        "max_uses": max_uses,
+        "redemptions": 0,
+        "first_redeemed_at": None,
+        "last_redeemed_at": None,
+        # The later of expiry and the retention window (days never exceeds it): an expired
+        # link stops working at once, but its record and usage stay visible to the team
+        # for as long as the lead's other records are kept.
+        "expire_at": now + dt.timedelta(days=retention),
+    }
+    result = _collection().document(gid).create(record, **store.call_options())
+    logs.event("access grant created", grant=gid[:SHORT_ID])
+    stored = Grant.from_record(gid, {**record, "created_at": result.update_time})
+    return Created(grant=stored, token=token)
+
+
+def list_all() -> list[Grant]:
+    """Every grant, newest first."""
+    from google.cloud import firestore
+
+    query = _collection().order_by("created_at", direction=firestore.Query.DESCENDING)
+    return [
+        Grant.from_record(s.id, s.to_dict() or {}) for s in query.stream(**store.call_options())
+    ]
+
+
+def find(id_or_prefix: str) -> Grant:
+    """The grant with this id, or the only one whose id starts with it (8+ hex digits).
+    Raises ValueError for a malformed id, GrantNotFound when none or several match."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    wanted = id_or_prefix.strip().lower()
+    if not _GRANT_ID.fullmatch(wanted):
+        raise ValueError(f"a grant id is {ID_PREFIX_MIN} to 64 hexadecimal digits")
+    collection = _collection()
+    opts = store.call_options()
+    if len(wanted) == 64:
+        snapshot = collection.document(wanted).get(**opts)
+        if not snapshot.exists:
+            raise GrantNotFound(f"no grant with id {wanted}")
+        return Grant.from_record(snapshot.id, snapshot.to_dict() or {})
+    # Ids are lower-case hex, so every id with this prefix sorts below prefix + "g".
+    key = FieldPath.document_id()
+    query = (
+        collection.where(filter=FieldFilter(key, ">=", collection.document(wanted)))
+        .where(filter=FieldFilter(key, "<", collection.document(wanted + "g")))
+        .limit(2)
+    )
+    matches = list(query.stream(**opts))
+    if not matches:
+        raise GrantNotFound(f"no grant with an id starting {wanted}")
+    if len(matches) > 1:
+        raise GrantNotFound(f"more than one grant id starts with {wanted}; give more digits")
+    return Grant.from_record(matches[0].id, matches[0].to_dict() or {})
+
+
+def revoke(id_or_prefix: str) -> Grant:
+    """Revoke a grant (keeping the first revocation time) and return it as stored."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    grant = find(id_or_prefix)
+    if grant.revoked_at is None:
+        ref = _collection().document(grant.id)
+        try:
+            ref.update({"revoked_at": firestore.SERVER_TIMESTAMP}, **store.call_options())
+        except exceptions.NotFound:
+            raise GrantNotFound(f"no grant with id {grant.id}") from None
+        logs.event("access grant revoked", grant=grant.id[:SHORT_ID])
+        grant = find(grant.id)
+    return grant
+
+
+# -- the visitor's side: redeem --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Redemption:
+    sections: list[str]
+    expires_at: dt.datetime | None
+    redemptions: int
+
+
+def _denied(reason: str, gid: str = "") -> errors.AccessDenied:
+    # One status and one body for every reason; the reason goes to the log only.
+    logs.event("access denied", function=FUNCTION, reason=reason, grant=gid[:SHORT_ID])
+    return errors.AccessDenied(DENIED)
+
+
+def _counted(result: Any) -> tuple[int, dt.datetime | None]:
+    """The new count and server time carried by a commit's transform results."""
+    count, at = 0, None
+    for value in result.transform_results:
+        if "integer_value" in value:
+            count = int(value.integer_value)
+        elif "timestamp_value" in value:
+            at = value.timestamp_value
+    return count, at
+
+
+def redeem(token: str) -> Redemption:
+    """Record one use of the grant this token opens. Raises AccessDenied (the same for
+    every reason) when there is no usable grant."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise _denied("malformed")
+    gid = grant_id(token)
+    ref = _collection().document(gid)
+    opts = store.call_options()
+    snapshot = ref.get(**opts)
+    if not snapshot.exists:
+        raise _denied("unknown")
+    grant = Grant.from_record(gid, snapshot.to_dict() or {})
+    reason = grant.refusal(store.now())
+    if reason:
+        raise _denied(reason, gid)
+
+    limited = grant.max_uses is not None
+    count_write: dict[str, Any] = {"redemptions": firestore.Increment(1)}
+    if not limited:
+        # No use can be given back, so the time is stamped in the same commit.
+        count_write["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
+    try:
+        count, at = _counted(ref.update(count_write, **opts))
+    except exceptions.NotFound:
+        raise _denied("unknown", gid) from None
+    if grant.max_uses is not None and count > grant.max_uses:
+        # Others took the last uses between our read and our increment.
+        try:
+            ref.update({"redemptions": firestore.Increment(-1)}, **opts)
+        except Exception as exc:
+            # The use stays counted: the grant errs towards denying, never towards more.
+            logs.warning(
+                "access grant use not given back", grant=gid[:SHORT_ID], error=type(exc).__name__
+            )
+        raise _denied("used_up", gid)
+
+    stamp: dict[str, Any] = {}
+    if limited:
+        stamp["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
+    # Uses given back never take the count below a use that was kept, so exactly one
+    # redemption ever sees the count reach 1.
+    if count == 1:
+        stamp["first_redeemed_at"] = at or firestore.SERVER_TIMESTAMP
+    if stamp:
+        try:
+            ref.update(stamp, **opts)
+        except Exception as exc:
+            # The use is counted; failing the visitor now would only make them spend another.
+            logs.warning(
+                "access grant times not recorded", grant=gid[:SHORT_ID], error=type(exc).__name__
+            )
+    logs.event("access grant redeemed", function=FUNCTION, grant=gid[:SHORT_ID], redemptions=count)
+    return Redemption(sections=grant.sections, expires_at=grant.expires_at, redemptions=count)
+
+
+# -- the HTTP endpoint -------------------------------------------------------------------
+
+
+def validate(call: Call) -> str:
+    token: str = check(call.body, SPEC)["token"]
+    return token
+
+
+def act(call: Call, token: str) -> Reply:
+    redemption = redeem(token)
+    return Reply(
+        200,
+        {
+            "unlocked": True,
+            "sections": redemption.sections,
+            "expires_at": store.rfc3339(redemption.expires_at),
+        },
+    )
+
+
+ENDPOINT: Endpoint[str] = Endpoint(
+    function=FUNCTION,
+    methods=("POST",),
+    validate=validate,
+    act=act,
+    rate_limit=lambda: settings().access_rate_limit,
+    # A stored 200 replayed for a repeated key would outlive a revocation, and a
+    # redemption only reads and counts, so repeats are simply served again.
+    idempotent_methods=(),
+)
