@@ -74,13 +74,12 @@ def create(
             lead=lead, sections=sections, email=email, company=company, days=days, max_uses=max_uses
         )
     except errors.InvalidRequest as exc:
-        problems = [
-            f"{_OPTIONS.get(name, name)}: {problem}" for name, problem in exc.fields.items()
-        ]
-        if len(problems) == 1:
-            [(name, problem)] = exc.fields.items()
-            raise click.BadParameter(problem, param_hint=f"'{_OPTIONS.get(name, name)}'") from None
-        raise click.UsageError("\n".join(problems)) from None
+        fields = sorted(exc.fields.items(), key=lambda item: list(_OPTIONS).index(item[0]))
+        if len(fields) == 1:
+            [(name, problem)] = fields
+            raise click.BadParameter(problem, param_hint=f"'{_OPTIONS[name]}'") from None
+        lines = [f"  {_OPTIONS[name]}: {problem}" for name, problem in fields]
+        raise click.UsageError("\n".join(["Invalid values:", *lines])) from None
     grant = created.grant
     if as_json:
         emit_json({"url": created.url, "token": created.token, **grant.as_dict()})
