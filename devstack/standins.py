@@ -7,6 +7,8 @@ Control endpoints (for tests and `make dev`):
     POST /_standins/fail {"emailjs": MODE, "sheets": MODE}   MODE: null, "500",
          "429", "400", "timeout" (answer after `slow_seconds`)
     POST /_standins/reset                forget everything
+    GET  /oauth2/v1/certs                `State.certs`: Google's x509 certs format
+                                         ({key id: PEM}), for verifying test OIDC tokens
 
 Run alone: `python -m devstack.standins --port 8085`.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import re
 import threading
@@ -26,6 +29,8 @@ from typing import Any
 
 EMAILJS_PATH = "/api/v1.0/email/send"
 APPS_SCRIPT_PATH = "/macros/s/standin/exec"
+CERTS_PATH = "/oauth2/v1/certs"
+COLUMNS = ("received_at", "source", "record_id", "name", "email", "company", "message", "page")
 _VALUES = re.compile(r"^/v4/spreadsheets/([^/]+)/values/([^:]+?)(:append)?$")
 _BATCH = re.compile(r"^/v4/spreadsheets/([^/:]+):batchUpdate$")
 _META = re.compile(r"^/v4/spreadsheets/([^/:]+)$")
@@ -37,6 +42,7 @@ class State:
     sheets: dict[str, list[list[str]]] = field(default_factory=dict)
     sheet_ids: dict[str, int] = field(default_factory=dict)
     spreadsheet_id: str = ""
+    certs: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, str | None] = field(default_factory=dict)
     slow_seconds: float = 8.0
@@ -138,6 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.requests.append(("GET", path))
         if path == "/_standins/records":
             self._send(200, self.state.snapshot())
+            return
+        if path == CERTS_PATH:
+            with self.state.lock:
+                certs = dict(self.state.certs)
+            self._send(200, certs)
             return
         if self._failing("sheets"):
             return
@@ -297,16 +308,60 @@ class _Handler(BaseHTTPRequestHandler):
     def _apps_script(self, body: Any) -> None:
         if self._failing("sheets"):
             return
-        if (
-            not isinstance(body, dict)
-            or body.get("action") != "append"
-            or not isinstance(body.get("row"), dict)
-        ):
-            self._send(200, {"ok": False, "error": "unsupported action"})
-            return
+        action = body.get("action") if isinstance(body, dict) else None
         with self.state.lock:
-            self.state.sheet("Leads").append([str(v) for v in body["row"].values()])
-        self._send(200, {"ok": True})
+            rows = self.state.sheet("Leads")
+            if action == "append" and isinstance(body.get("row"), dict):
+                rows.append([str(v) for v in body["row"].values()])
+                self._send(200, {"ok": True})
+            elif action == "rows":
+                self._send(200, {"ok": True, "rows": [list(r) for r in rows]})
+            elif action == "delete" and isinstance(body.get("match"), dict):
+                doomed = [i for i, row in enumerate(rows) if _script_match(body["match"], row)]
+                for index in reversed(doomed):
+                    del rows[index]
+                self._send(200, {"ok": True, "deleted": len(doomed)})
+            elif (
+                action == "update"
+                and isinstance(body.get("set"), dict)
+                and set(body["set"]) <= set(COLUMNS)
+            ):
+                changes = {COLUMNS.index(k): str(v) for k, v in body["set"].items()}
+                updated = 0
+                for row in rows:
+                    if _script_match(body.get("match") or {}, row):
+                        row.extend([""] * (len(COLUMNS) - len(row)))
+                        for index, value in changes.items():
+                            row[index] = value
+                        updated += 1
+                self._send(200, {"ok": True, "updated": updated})
+            else:
+                self._send(200, {"ok": False, "error": "unsupported action"})
+
+
+def _script_match(match: dict[str, Any], row: list[str]) -> bool:
+    """The row selection an Apps Script `delete`/`update` action performs."""
+
+    def cell(column: str) -> str:
+        index = COLUMNS.index(column)
+        value = row[index] if index < len(row) else ""
+        neutralised = value[:1] == "'" and value[1:2] != "" and value[1:2] in "=+-@\t\r\n"
+        return value[1:] if neutralised else value
+
+    if cell("record_id") in (match.get("record_ids") or []):
+        return True
+    if cell("email").strip().lower() in (match.get("email_keys") or []):
+        return True
+    before = match.get("received_before")
+    if before:
+        try:
+            received = dt.datetime.fromisoformat(cell("received_at"))
+        except ValueError:
+            return False
+        if received.tzinfo is None:
+            received = received.replace(tzinfo=dt.UTC)
+        return received < dt.datetime.fromisoformat(before)
+    return False
 
 
 class _Server(ThreadingHTTPServer):

@@ -3,15 +3,22 @@
 Rows go through the Sheets API v4 `values.append` (RAW, INSERT_ROWS) with the
 function's service account, or to an Apps Script web app (CRM_BACKEND=apps_script).
 Every cell that a spreadsheet could read as a formula is prefixed with `'`, since the
-sheet may be exported to CSV and opened elsewhere.
+sheet may be exported to CSV and opened elsewhere. Rows are found again by `record_id`,
+email or `received_at` for retention and privacy requests (see "Reading, finding...").
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import secrets
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
+from factoryops import store
 from factoryops.config import settings
 from factoryops.deliveries import DeliveryError
 
@@ -130,3 +137,283 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
     if not body.get("ok"):
         raise DeliveryError("apps script refused the action", retryable=False)
     return body
+
+
+# Reading, finding, changing and deleting rows (retention and privacy requests) ------
+#
+# Rows are found by a `Match`: by `record_id`, by email (case-insensitively) or by a
+# `received_at` before a given time. With the Sheets API the rows are read with
+# `values.get`, changed with `values.update` and deleted bottom-up with one
+# `batchUpdate` of `deleteDimension` requests; since those address rows by position, a
+# Firestore lease (`locks/crm_sheet`) keeps two such read-then-change runs (a sweep and
+# a privacy request) from shifting rows under each other. Appends need no lease: they
+# only add rows below the ones read. The Apps Script web app gets the same work as the
+# actions `rows`, `delete` and `update`, which it runs under its own LockService:
+#
+#     {"action": "rows"}                          -> {"ok": true, "rows": [[...], ...]}
+#     {"action": "delete", "match": M}            -> {"ok": true, "deleted": n}
+#     {"action": "update", "match": M, "set": S}  -> {"ok": true, "updated": n}
+#
+# where M is `Match.payload()` and S maps column names to new cell values.
+
+LOCKS = "locks"
+SHEET_LOCK = "crm_sheet"
+LOCK_LEASE = dt.timedelta(seconds=120)
+LOCK_WAIT = 30.0
+ADMIN_TIMEOUT = 30.0
+"""Seconds for one Sheets call made by the sweep or a privacy command."""
+
+
+class CrmError(Exception):
+    """The CRM could not be read or changed; the message holds no personal data."""
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int
+    """The row's 1-based number in the sheet."""
+    cells: tuple[str, ...]
+    """The stored cells, padded to `COLUMNS`."""
+
+    def value(self, column: str) -> str:
+        return plain(self.cells[COLUMNS.index(column)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.number, **{c: self.value(c) for c in COLUMNS}}
+
+
+def plain(cell: str) -> str:
+    """A cell as it was before `neutralise`."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def _timestamp(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which rows an operation touches: any row that meets one of the conditions."""
+
+    record_ids: frozenset[str] = frozenset()
+    email_keys: frozenset[str] = frozenset()
+    received_before: dt.datetime | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.record_ids or self.email_keys or self.received_before)
+
+    def __call__(self, row: SheetRow) -> bool:
+        if self.record_ids and row.value("record_id") in self.record_ids:
+            return True
+        if self.email_keys and row.value("email").strip().lower() in self.email_keys:
+            return True
+        if self.received_before is not None:
+            received = _timestamp(row.value("received_at"))
+            return received is not None and received < self.received_before
+        return False
+
+    def payload(self) -> dict[str, Any]:
+        before = self.received_before
+        return {
+            "record_ids": sorted(self.record_ids),
+            "email_keys": sorted(self.email_keys),
+            "received_before": None if before is None else before.astimezone(dt.UTC).isoformat(),
+        }
+
+
+def _rows_from(values: list[list[Any]]) -> list[SheetRow]:
+    width = len(COLUMNS)
+    return [
+        SheetRow(number, tuple((["" if v is None else str(v) for v in raw] + [""] * width)[:width]))
+        for number, raw in enumerate(values, start=1)
+    ]
+
+
+def _sheets_rows(timeout: float) -> list[SheetRow]:
+    cfg = settings()
+    try:
+        result = (
+            sheets_service(timeout)
+            .spreadsheets()
+            .values()
+            .get(spreadsheetId=cfg.crm_spreadsheet_id, range=sheet_range(), majorDimension="ROWS")
+            .execute(num_retries=2)
+        )
+    except Exception as exc:
+        raise CrmError(str(classify(exc, "sheets read"))) from None
+    return _rows_from(result.get("values", []))
+
+
+def _sheet_id(timeout: float) -> int:
+    cfg = settings()
+    try:
+        meta = (
+            sheets_service(timeout)
+            .spreadsheets()
+            .get(spreadsheetId=cfg.crm_spreadsheet_id, fields="sheets.properties(sheetId,title)")
+            .execute(num_retries=2)
+        )
+    except Exception as exc:
+        raise CrmError(str(classify(exc, "sheets metadata"))) from None
+    for sheet in meta.get("sheets", []):
+        properties = sheet.get("properties", {})
+        if properties.get("title") == cfg.crm_sheet_name:
+            return int(properties["sheetId"])
+    raise CrmError("the CRM sheet named by CRM_SHEET_NAME does not exist")
+
+
+def _admin_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    try:
+        return _apps_script(payload, timeout)
+    except DeliveryError as exc:
+        raise CrmError(str(exc)) from None
+
+
+def read_rows(*, timeout: float = ADMIN_TIMEOUT) -> list[SheetRow]:
+    """Every row of the CRM sheet, header included; [] when no CRM is configured."""
+    cfg = settings()
+    if not cfg.crm_configured:
+        return []
+    if cfg.crm_backend == "apps_script":
+        return _rows_from(_admin_script({"action": "rows"}, timeout).get("rows", []))
+    return _sheets_rows(timeout)
+
+
+def find_rows(match: Match, *, timeout: float = ADMIN_TIMEOUT) -> list[SheetRow]:
+    if not match:
+        return []
+    return [row for row in read_rows(timeout=timeout) if match(row)]
+
+
+def delete_rows(match: Match, *, timeout: float = ADMIN_TIMEOUT) -> int:
+    """Delete every matching row, bottom-up; returns how many were deleted."""
+    cfg = settings()
+    if not match or not cfg.crm_configured:
+        return 0
+    if cfg.crm_backend == "apps_script":
+        body = _admin_script({"action": "delete", "match": match.payload()}, timeout)
+        return int(body.get("deleted", 0))
+    with _sheet_lock():
+        numbers = [row.number for row in _sheets_rows(timeout) if match(row)]
+        if not numbers:
+            return 0
+        sheet_id = _sheet_id(timeout)
+        requests = [
+            {
+                "deleteDimension": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "dimension": "ROWS",
+                        "startIndex": first - 1,
+                        "endIndex": last,
+                    }
+                }
+            }
+            for first, last in _runs_bottom_up(numbers)
+        ]
+        try:
+            sheets_service(timeout).spreadsheets().batchUpdate(
+                spreadsheetId=cfg.crm_spreadsheet_id, body={"requests": requests}
+            ).execute(num_retries=0)
+        except Exception as exc:
+            raise CrmError(str(classify(exc, "sheets delete"))) from None
+    return len(numbers)
+
+
+def _runs_bottom_up(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive row numbers as (first, last) runs, lowest run last, so that each
+    deletion leaves the positions of the runs still to delete unchanged."""
+    runs: list[tuple[int, int]] = []
+    for number in sorted(set(numbers), reverse=True):
+        if runs and runs[-1][0] == number + 1:
+            runs[-1] = (number, runs[-1][1])
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def update_rows(match: Match, changes: dict[str, str], *, timeout: float = ADMIN_TIMEOUT) -> int:
+    """Set the given columns of every matching row; returns how many rows changed."""
+    cfg = settings()
+    unknown = set(changes) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"not CRM columns: {', '.join(sorted(unknown))}")
+    if not match or not changes or not cfg.crm_configured:
+        return 0
+    if cfg.crm_backend == "apps_script":
+        payload = {
+            "action": "update",
+            "match": match.payload(),
+            "set": {column: neutralise(value) for column, value in changes.items()},
+        }
+        return int(_admin_script(payload, timeout).get("updated", 0))
+    count = 0
+    with _sheet_lock():
+        for row in _sheets_rows(timeout):
+            if not match(row):
+                continue
+            cells = [
+                neutralise(changes[column]) if column in changes else cell
+                for column, cell in zip(COLUMNS, row.cells, strict=True)
+            ]
+            try:
+                sheets_service(timeout).spreadsheets().values().update(
+                    spreadsheetId=cfg.crm_spreadsheet_id,
+                    range=sheet_range(f"A{row.number}:H{row.number}"),
+                    valueInputOption="RAW",
+                    body={"majorDimension": "ROWS", "values": [cells]},
+                ).execute(num_retries=2)
+            except Exception as exc:
+                raise CrmError(str(classify(exc, "sheets update"))) from None
+            count += 1
+    return count
+
+
+@contextlib.contextmanager
+def _sheet_lock() -> Iterator[None]:
+    """Hold the lease on row positions for the duration of the block."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    client = store.client()
+    ref = client.collection(LOCKS).document(SHEET_LOCK)
+    holder = secrets.token_hex(8)
+
+    @firestore.transactional
+    def take(tx: firestore.Transaction) -> bool:
+        snap = ref.get(transaction=tx)
+        data = (snap.to_dict() or {}) if snap.exists else {}
+        until = data.get("until")
+        if data.get("holder") not in (None, holder) and until is not None and until > store.now():
+            return False
+        now = store.now()
+        tx.set(ref, {"holder": holder, "until": now + LOCK_LEASE, "expire_at": now + LOCK_LEASE})
+        return True
+
+    @firestore.transactional
+    def release(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
+            tx.delete(ref)
+
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            if take(client.transaction()):
+                break
+        except (ValueError, exceptions.Aborted):
+            pass  # another holder won the same race; look again
+        if time.monotonic() > deadline:
+            raise CrmError("the CRM sheet is busy with another change; try again")
+        time.sleep(0.25)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the lease runs out on its own
+            release(client.transaction())

@@ -1,0 +1,195 @@
+"""Retention: delete what is older than RETENTION_DAYS (DESIGN §2 "retention_sweep").
+
+What goes, and by which field (each an indexed range query, read a page at a time, so
+a run costs what has expired rather than what is kept):
+
+- contact submissions by `created_at`;
+- chat sessions, with every document under them, by `last_activity_at`;
+- single messages by their own `created_at`, even in a live session;
+- access grants by `created_at`: a link's expiry is at most RETENTION_DAYS after it
+  was made (grants.create refuses more), so by then every link has stopped working,
+  and a link without expiry ends when the TTL backstop on its `expire_at` (creation
+  plus RETENTION_DAYS) would remove it anyway;
+- CRM rows whose `received_at` is past the window, and the rows of every record
+  deleted here (by `record_id`: a contact's document id, a chat's `lead_id`);
+- idempotency keys and rate-limit counters whose `expire_at` has passed.
+
+Order makes it resumable: CRM rows go before the records they belong to, so a run
+stopped half way leaves every remaining row still findable by a remaining record,
+and the next run finishes the job. When the CRM cannot be reached, the records that
+own CRM rows are kept for the next run and everything else proceeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from factoryops import crm, logs, store
+from factoryops.config import settings
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client, DocumentReference
+    from google.cloud.firestore_v1.bulk_writer import BulkWriteFailure, BulkWriter
+
+PAGE = 300
+"""Documents read per query page."""
+WRITE_ATTEMPTS = 5
+
+
+@dataclass
+class Deleted:
+    contact_submissions: int = 0
+    chat_sessions: int = 0
+    chat_messages: int = 0
+    access_grants: int = 0
+    crm_rows: int = 0
+    idempotency_keys: int = 0
+    rate_limits: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Outcome:
+    deleted: Deleted
+    dry_run: bool
+    crm_error: str | None = None
+    """Why the CRM step failed; the records owning CRM rows were then kept."""
+
+
+class DeletionFailed(RuntimeError):
+    """Firestore refused some deletions after retries; the next run tries them again."""
+
+
+class Deleter:
+    """Deletes through a BulkWriter, or only counts when `dry_run`.
+
+    A BulkWriter cannot be reused once flushed (its executor is shut down and later
+    writes are silently dropped), so each `flush` closes one writer and the next
+    `delete` opens another.
+    """
+
+    def __init__(self, client: Client, *, dry_run: bool) -> None:
+        self._client = client
+        self._dry_run = dry_run
+        self._writer: BulkWriter | None = None
+        self._failures = 0
+
+    def delete(self, ref: DocumentReference) -> None:
+        if self._dry_run:
+            return
+        if self._writer is None:
+            self._writer = self._client.bulk_writer()
+            self._writer.on_write_error(self._on_error)
+        self._writer.delete(ref)
+
+    def delete_tree(self, ref: DocumentReference) -> int:
+        """Delete a document and every document under it; returns how many were under it."""
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        below = 0
+        for collection in ref.collections(**store.call_options()):
+            query = collection.recursive().select([FieldPath.document_id()])
+            for snap in query.stream(**store.call_options()):
+                self.delete(snap.reference)
+                below += 1
+        self.delete(ref)
+        return below
+
+    def flush(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()  # type: ignore[no-untyped-call]
+        if self._failures:
+            failures, self._failures = self._failures, 0
+            raise DeletionFailed(f"{failures} deletions failed")
+
+    def _on_error(self, failure: BulkWriteFailure, writer: BulkWriter) -> bool:
+        if failure.attempts < WRITE_ATTEMPTS:
+            return True
+        self._failures += 1
+        return False
+
+
+def expired(query: Any, field: str, before: dt.datetime, *extra: str) -> Iterator[Any]:
+    """Documents of `query` (a collection, collection group or query) whose `field` is
+    before `before`, oldest first, a page at a time; each snapshot holds only `field`
+    and `extra`."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    base = (
+        query.where(filter=FieldFilter(field, "<", before))
+        .order_by(field)
+        .select([field, *extra])
+        .limit(PAGE)
+    )
+    last: Any = None
+    while True:
+        page = base if last is None else base.start_after(last)
+        snaps = list(page.stream(**store.call_options()))
+        yield from snaps
+        if len(snaps) < PAGE:
+            return
+        last = snaps[-1]
+
+
+def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
+    """Delete (or with `dry_run` only count) everything past the retention window."""
+    now = now or store.now()
+    cutoff = now - dt.timedelta(days=settings().retention_days)
+    client = store.client()
+    deleted = Deleted()
+    deleter = Deleter(client, dry_run=dry_run)
+    outcome = Outcome(deleted=deleted, dry_run=dry_run)
+
+    contacts = list(expired(client.collection(store.CONTACT_SUBMISSIONS), "created_at", cutoff))
+    sessions = list(
+        expired(client.collection(store.CHAT_SESSIONS), "last_activity_at", cutoff, "lead_id")
+    )
+    record_ids = {snap.id for snap in contacts}
+    record_ids |= {
+        str(lead) for snap in sessions if (lead := (snap.to_dict() or {}).get("lead_id"))
+    }
+    match = crm.Match(record_ids=frozenset(record_ids), received_before=cutoff)
+    try:
+        deleted.crm_rows = len(crm.find_rows(match)) if dry_run else crm.delete_rows(match)
+    except crm.CrmError as exc:
+        outcome.crm_error = str(exc)
+        logs.warning("retention: CRM rows not deleted; their records are kept", error=str(exc))
+    if outcome.crm_error is None:
+        for snap in contacts:
+            deleter.delete(snap.reference)
+            deleted.contact_submissions += 1
+        for snap in sessions:
+            deleted.chat_messages += deleter.delete_tree(snap.reference)
+            deleted.chat_sessions += 1
+        deleter.flush()
+
+    expired_sessions = {snap.id for snap in sessions}
+    for snap in expired(client.collection_group(store.MESSAGES), "created_at", cutoff):
+        session = snap.reference.parent.parent
+        if session is None or session.parent.id != store.CHAT_SESSIONS:
+            continue
+        if session.id in expired_sessions:
+            continue  # counted with its session (or kept with it when the CRM failed)
+        deleter.delete(snap.reference)
+        deleted.chat_messages += 1
+
+    for snap in expired(client.collection(store.ACCESS_GRANTS), "created_at", cutoff):
+        deleter.delete(snap.reference)
+        deleted.access_grants += 1
+    for snap in expired(client.collection(store.IDEMPOTENCY_KEYS), "expire_at", now):
+        deleter.delete(snap.reference)
+        deleted.idempotency_keys += 1
+    for snap in expired(client.collection(store.RATE_LIMITS), "expire_at", now):
+        deleter.delete(snap.reference)
+        deleted.rate_limits += 1
+    deleter.flush()
+
+    logs.event("retention run finished", dry_run=dry_run, deleted=deleted.as_dict())
+    return outcome
