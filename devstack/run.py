@@ -100,8 +100,16 @@ def start_site(env: dict[str, str], logs: Path) -> Service | None:
         return None
     port = PORTS["site"]
     log = (logs / "site.log").open("ab")
+    urls = [
+        f"--{flag}-url=http://{HOST}:{PORTS[name]}/"
+        for flag, name in (
+            ("contact", "contact_submit"),
+            ("chat", "chat_message"),
+            ("access", "access_grant"),
+        )
+    ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack.site", "--port", str(port)],
+        [sys.executable, "-m", "devstack.site", "--port", str(port), *urls],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
     )  # fmt: skip
     return Service("demo page", f"http://localhost:{port}/", process)

@@ -1,0 +1,540 @@
+"""The site script in a real browser, against the local stack.
+
+Debian's Chromium (never a downloaded browser), driven by Playwright, loads the demo
+page from its own origin; the functions run in functions-framework subprocesses on
+other ports, so every call is a real cross-origin request with a real CORS preflight;
+they talk to the real Firestore emulator and to the EmailJS/Sheets stand-ins. Google's
+tag host is unreachable here, so requests to it are intercepted and counted. A failing
+test leaves a screenshot of the page in test-output/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.emulator import Emulator, free_port
+from devstack.site import Site, SiteConfig
+from devstack.standins import StandIns
+from tests.conftest import PROJECT, ROOT
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = ROOT / "test-output"
+GA_ID = "G-TEST000000"
+GOOGLE_TAG = re.compile(r"^https://([a-z0-9-]+\.)*googletagmanager\.com/")
+# What the privacy notice allows in browser storage, and nothing else.
+STORAGE_KEYS = {"factoryops.consent", "factoryops.chat", "factoryops.access"}
+SERVED = ("contact_submit", "chat_message", "access_grant")
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+CONTACT = {
+    "name": "Asha Rao",
+    "email": "asha.rao@plant.example",
+    "company": "Pune Stamping Works",
+    "message": "We run 14 presses and want to talk about downtime.",
+}
+
+
+def exists(name: str) -> bool:
+    return (ROOT / "functions" / name / "main.py").exists()
+
+
+# -- the local stack -----------------------------------------------------------------
+
+
+@dataclass
+class Function:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def function_env(emulator_host: str, site_origin: str, standins: StandIns | None) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "FIRESTORE_EMULATOR_HOST": emulator_host,
+            "ALLOWED_ORIGINS": site_origin,
+            "SITE_URL": site_origin,
+            "SWEEP_AUTH": "off",
+            "PYTHONPATH": str(ROOT / "lib"),
+        }
+    )
+    if standins is not None:
+        env.update(standins.env())
+    return env
+
+
+def start_function(name: str, env: dict[str, str], logs: Path) -> Function:
+    port = free_port()
+    log = logs / f"{name}-{port}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "functions_framework",
+            "--source", str(ROOT / "functions" / name / "main.py"),
+            "--target", name, "--host", "127.0.0.1", "--port", str(port),
+        ],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    return Function(name, f"http://127.0.0.1:{port}/", process, log)
+
+
+def wait_until_serving(function: Function, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if function.process.poll() is not None:
+            raise RuntimeError(f"{function.name} exited:\n{function.log_text()}")
+        try:
+            request = urllib.request.Request(function.url, method="OPTIONS")
+            urllib.request.urlopen(request, timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise RuntimeError(f"{function.name} did not start within {timeout:.0f}s")
+
+
+@dataclass
+class Stack:
+    site: Site
+    standins: StandIns
+    functions: dict[str, Function]
+    emulator: Emulator
+    logs: Path
+
+    @property
+    def origin(self) -> str:
+        return f"http://localhost:{self.site.port}"
+
+    def url(self, name: str) -> str:
+        return self.functions[name].url
+
+
+@pytest.fixture(scope="module")
+def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    logs = tmp_path_factory.mktemp("browser-stack")
+    standins = StandIns().start()
+    site = Site(SiteConfig(contact_url="", chat_url="", access_url=""), quiet=True)
+    origin = f"http://localhost:{site.port}"
+    env = function_env(emulator.address, origin, standins)
+    functions = {name: start_function(name, env, logs) for name in SERVED if exists(name)}
+    try:
+        for function in functions.values():
+            wait_until_serving(function)
+        site.config = SiteConfig(
+            contact_url=functions["contact_submit"].url,
+            chat_url=functions["chat_message"].url if "chat_message" in functions else "",
+            access_url=functions["access_grant"].url if "access_grant" in functions else "",
+            ga_id=GA_ID,
+            chat_poll_ms=300,
+        )
+        site.start()
+        yield Stack(site, standins, functions, emulator, logs)
+    finally:
+        site.stop()
+        for function in functions.values():
+            function.stop()
+        standins.stop()
+
+
+# -- the browser ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Visit:
+    """One fresh browser profile on the demo page, and what it sent where."""
+
+    page: Page
+    context: BrowserContext
+    stack: Stack
+    requests: list[Request] = field(default_factory=list)
+    google_tag: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.stack.origin + path)
+        return self.page
+
+    def posts_to(self, name: str) -> list[Request]:
+        url = self.stack.url(name)
+        return [r for r in self.requests if r.method == "POST" and r.url == url]
+
+    def storage(self) -> dict[str, str]:
+        return dict(self.page.evaluate("() => Object.assign({}, window.localStorage)"))
+
+    def assert_only_documented_storage(self) -> None:
+        assert set(self.storage()) <= STORAGE_KEYS
+        assert self.page.evaluate("() => document.cookie") == ""
+        assert self.context.cookies() == []
+        assert self.page.evaluate("() => window.sessionStorage.length") == 0
+
+
+def _is_local(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in LOCAL_HOSTS
+
+
+@pytest.fixture
+def visit(
+    stack: Stack, browser: Browser, db: Any, request: pytest.FixtureRequest
+) -> Iterator[Visit]:
+    stack.standins.state.reset()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    seen = Visit(page, context, stack)
+
+    def outside(route: Route) -> None:
+        url = route.request.url
+        if GOOGLE_TAG.match(url):
+            seen.google_tag.append(url)
+            route.fulfill(status=200, content_type="text/javascript", body="")
+        else:
+            seen.elsewhere.append(url)
+            route.abort("blockedbyclient")
+
+    context.route(lambda url: not _is_local(url), outside)
+    page.on("request", lambda sent: seen.requests.append(sent))
+    page.on("pageerror", lambda error: seen.script_errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            message.text.startswith("factoryops:") and seen.script_errors.append(message.text)
+        ),
+    )
+    failed_before = request.session.testsfailed
+    yield seen
+    try:
+        if request.session.testsfailed > failed_before:
+            OUTPUT.mkdir(exist_ok=True)
+            page.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert seen.script_errors == []
+    assert seen.elsewhere == []
+
+
+def contact_records(db: Any) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in db.collection("contact_submissions").stream()]
+
+
+def fill_contact(page: Page, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        page.fill(f"form[data-factoryops=contact] [name={name}]", value)
+
+
+def submit_contact(page: Page) -> None:
+    page.click("form[data-factoryops=contact] button[type=submit]")
+
+
+def contact_status(page: Page) -> Any:
+    return page.locator("form[data-factoryops=contact] [data-status]")
+
+
+def post_direct(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+# -- contact form --------------------------------------------------------------------
+
+
+def test_contact_form_posts_json_cross_origin_with_an_idempotency_key_and_is_stored(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    [post] = visit.posts_to("contact_submit")
+    headers = post.all_headers()
+    assert headers["content-type"] == "application/json"
+    assert headers["origin"] == visit.stack.origin
+    assert 1 <= len(headers["idempotency-key"]) <= 255
+    assert post.post_data_json == {**CONTACT, "website": ""}
+    response = post.response()
+    assert response is not None and response.status == 201
+    assert response.headers["access-control-allow-origin"] == visit.stack.origin
+    [record] = contact_records(db)
+    assert {k: record[k] for k in CONTACT} == CONTACT
+    assert page.input_value("[name=name]") == ""  # the form is cleared for the next message
+    visit.assert_only_documented_storage()
+
+
+def test_honeypot_field_is_out_of_sight_and_out_of_the_tab_order(visit: Visit) -> None:
+    visit.open()
+    honeypot = visit.page.locator("input[name=website]")
+
+    box = honeypot.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 0
+    assert honeypot.get_attribute("tabindex") == "-1"
+    assert visit.page.locator("[data-honeypot]").get_attribute("aria-hidden") == "true"
+
+
+def test_server_field_errors_appear_beside_their_fields_and_clear_once_corrected(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    # Both pass the browser's own checks; only the server's validation catches them.
+    fill_contact(page, {**CONTACT, "email": "asha@plant", "message": "   "})
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text("Please correct the highlighted fields.")
+    email_error = page.locator("#contact-email + .fo-field-error")
+    message_error = page.locator("#contact-message + .fo-field-error")
+    expect(email_error).to_contain_text("Work email is not a valid email address")
+    expect(message_error).to_have_text("Message is required.")
+    assert page.get_attribute("#contact-email", "aria-invalid") == "true"
+    assert email_error.get_attribute("id") in page.get_attribute(
+        "#contact-email", "aria-describedby"
+    )
+    assert page.get_attribute("#contact-name", "aria-invalid") is None
+    assert contact_records(db) == []
+
+    fill_contact(page, {"email": CONTACT["email"], "message": CONTACT["message"]})
+    expect(email_error).to_be_hidden()
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    first, second = visit.posts_to("contact_submit")
+    assert first.header_value("idempotency-key") != second.header_value("idempotency-key")
+    assert len(contact_records(db)) == 1
+
+
+def test_a_lost_response_is_retried_with_the_same_idempotency_key_and_stored_once(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    lost: list[int] = []
+
+    def lose_first_response(route: Route) -> None:
+        if route.request.method == "POST" and not lost:
+            # The server receives and stores the submission; its answer never arrives.
+            lost.append(route.fetch().status)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(visit.stack.url("contact_submit"), lose_first_response)
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    assert lost == [201]
+    first, second = visit.posts_to("contact_submit")
+    assert first.header_value("idempotency-key") == second.header_value("idempotency-key")
+    assert len(contact_records(db)) == 1
+
+
+def test_rate_limited_submission_tells_the_visitor_when_to_try_again(visit: Visit, db: Any) -> None:
+    url = visit.stack.url("contact_submit")
+    statuses = [post_direct(url, CONTACT) for _ in range(6)]  # same client address
+    assert statuses[-1] == 429
+    page = visit.open()
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(
+        re.compile(r"Too many requests .* try again in \d+ minutes\.")
+    )
+    assert contact_status(page).get_attribute("data-tone") == "error"
+    response = visit.posts_to("contact_submit")[0].response()
+    assert response is not None and response.status == 429
+
+
+def test_firestore_outage_tells_the_visitor_the_message_was_not_sent(
+    stack: Stack, visit: Visit, db: Any
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    outage = start_function(
+        "contact_submit", function_env(dead, stack.origin, stack.standins), stack.logs
+    )
+    usual = stack.site.config.contact_url
+    try:
+        wait_until_serving(outage)
+        stack.site.config.contact_url = outage.url
+        page = visit.open()
+        fill_contact(page, CONTACT)
+        submit_contact(page)
+
+        expect(contact_status(page)).to_have_text(
+            re.compile(r"briefly unavailable and your message was not sent.*try again in \d+"),
+            timeout=30_000,
+        )
+        [post] = [r for r in visit.requests if r.method == "POST" and r.url == outage.url]
+        response = post.response()
+        assert response is not None and response.status == 503
+    finally:
+        stack.site.config.contact_url = usual
+        outage.stop()
+    assert stack.standins.state.snapshot()["emails"] == []
+
+
+def test_a_page_on_an_origin_not_allowed_cannot_submit_and_nothing_is_stored(
+    stack: Stack, visit: Visit, db: Any
+) -> None:
+    # The same page from another port: a different origin, absent from ALLOWED_ORIGINS.
+    other = Site(stack.site.config, quiet=True).start()
+    try:
+        page = visit.page
+        page.goto(f"http://localhost:{other.port}/")
+        fill_contact(page, CONTACT)
+        submit_contact(page)
+
+        expect(contact_status(page)).to_have_text(re.compile("could not reach our server"))
+    finally:
+        other.stop()
+    assert contact_records(db) == []
+
+
+# -- consent -------------------------------------------------------------------------
+
+DENIED_DEFAULT = [
+    "consent",
+    "default",
+    {
+        "analytics_storage": "denied",
+        "ad_storage": "denied",
+        "ad_user_data": "denied",
+        "ad_personalization": "denied",
+    },
+]
+GRANTED_UPDATE = ["consent", "update", {"analytics_storage": "granted"}]
+
+
+def data_layer(page: Page) -> list[Any]:
+    return list(
+        page.evaluate(
+            """() => (window.dataLayer || []).map(entry => Array.from(entry).map(
+                   value => value instanceof Date ? 'date' : value))"""
+        )
+    )
+
+
+def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    banner = page.locator("#fo-consent")
+
+    expect(banner).to_be_visible()
+    assert data_layer(page) == [DENIED_DEFAULT]
+    assert visit.google_tag == []
+    visit.assert_only_documented_storage()
+    assert visit.storage() == {}
+
+    page.click("#fo-consent [data-choice=denied]")
+    expect(banner).to_be_hidden()
+    assert visit.storage() == {"factoryops.consent": "denied"}
+
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-consent", "denied")
+    expect(banner).to_be_hidden()
+    assert data_layer(page) == [DENIED_DEFAULT]
+    assert visit.google_tag == []
+    visit.assert_only_documented_storage()
+
+    page.click("[data-consent-open]")  # the footer control changes the choice later
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Analytics is currently off.")
+    page.click("#fo-consent [data-choice=granted]")
+
+    expect(page.locator("html")).to_have_attribute("data-consent", "granted")
+    page.wait_for_load_state("networkidle")
+    assert visit.google_tag == [f"https://www.googletagmanager.com/gtag/js?id={GA_ID}"]
+    layer = data_layer(page)
+    assert layer[0] == DENIED_DEFAULT
+    assert layer[1:] == [GRANTED_UPDATE, ["js", "date"], ["config", GA_ID]]
+    assert visit.storage() == {"factoryops.consent": "granted"}
+    visit.assert_only_documented_storage()
+
+    page.reload()  # the stored choice loads the tag on the next visit, after the default
+    page.wait_for_load_state("networkidle")
+    assert len(visit.google_tag) == 2
+    assert data_layer(page)[:2] == [DENIED_DEFAULT, GRANTED_UPDATE]
+    expect(banner).to_be_hidden()
+
+    page.click("[data-consent-open]")
+    expect(banner).to_contain_text("Analytics is currently on.")
+    page.click("#fo-consent [data-choice=denied]")
+    assert data_layer(page)[-1] == ["consent", "update", {"analytics_storage": "denied"}]
+    assert visit.storage() == {"factoryops.consent": "denied"}
+    visit.assert_only_documented_storage()
+
+
+def test_withdrawing_consent_expires_google_analytics_cookies(visit: Visit) -> None:
+    page = visit.open()
+    page.click("#fo-consent [data-choice=granted]")
+    # What GA4's tag would have set once analytics was granted.
+    page.evaluate("() => { document.cookie = '_ga=GA1.1.1.1; path=/'; "
+                  "document.cookie = '_ga_TEST000000=GS1.1.1; path=/'; }")  # fmt: skip
+    assert "_ga=" in page.evaluate("() => document.cookie")
+
+    page.click("[data-consent-open]")
+    page.click("#fo-consent [data-choice=denied]")
+
+    assert page.evaluate("() => document.cookie") == ""
+    assert visit.storage() == {"factoryops.consent": "denied"}
