@@ -237,7 +237,6 @@ def create(
         "expire_at": now + dt.timedelta(days=retention),
     }
     result = _collection().document(gid).create(record, **store.call_options())
-    logs.event("access grant created", grant=gid[:SHORT_ID])
     stored = Grant.from_record(gid, {**record, "created_at": result.update_time})
     return Created(grant=stored, token=token)
 
@@ -295,7 +294,6 @@ def revoke(id_or_prefix: str) -> Grant:
             ref.update({"revoked_at": firestore.SERVER_TIMESTAMP}, **store.call_options())
         except exceptions.NotFound:
             raise GrantNotFound(f"no grant with id {grant.id}") from None
-        logs.event("access grant revoked", grant=grant.id[:SHORT_ID])
         grant = find(grant.id)
     return grant
 
