@@ -34,9 +34,23 @@ def _contact(base: str, seed: Any) -> None:
     assert status == 201 and body["status"] == "received"
 
 
+def _chat(base: str, seed: Any) -> None:
+    status, started = _post(base, {"email": "bundle@example.com", "page": "/", "text": "hello"})
+    assert status == 201 and [m["author"] for m in started["messages"]] == ["visitor"]
+    session = {"X-Chat-Session": started["session_id"]}
+    status, added = _post(base, {"text": "still there?"}, session)
+    assert status == 201 and added["message"]["author"] == "visitor"
+    poll = urllib.request.Request(base, headers=session, method="GET")
+    with urllib.request.urlopen(poll, timeout=20) as response:
+        thread = json.loads(response.read())
+    assert thread["status"] == "open"
+    assert [m["text"] for m in thread["messages"]] == ["hello", "still there?"]
+
+
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
     "contact_submit": _contact,
+    "chat_message": _chat,
 }
 
 

@@ -74,6 +74,11 @@ class Kind:
     collection: str
     jobs: Callable[[Record], dict[str, Send]]
     """The sends for a stored record, by channel, rebuilt from the document alone."""
+    log_id: Callable[[Record], str] | None = None
+    """What log lines call a record, where its document id is a secret (a chat session)."""
+
+    def label(self, record: Record) -> str:
+        return self.log_id(record) if self.log_id is not None else record.id
 
 
 class Fresh:
@@ -95,7 +100,7 @@ def register(kind: Kind) -> Kind:
     return kind
 
 
-KIND_MODULES = ("factoryops.contact",)
+KIND_MODULES = ("factoryops.contact", "factoryops.chat")
 """The modules that register a Kind; imported by `kinds()` so a sweep knows them all."""
 
 
@@ -206,7 +211,7 @@ def attempt_new(
         if channel in jobs
     }
     try:
-        _write(ref, kind, snapshot.id, results)
+        _write(ref, kind, kind.label(snapshot), results)
     except Exception as exc:
         # The record keeps its lease; when it runs out, the sweep takes the delivery up.
         logs.warning("delivery result not written", kind=kind.name, error=type(exc).__name__)
@@ -284,7 +289,7 @@ def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
                     continue
                 state = (snap.to_dict() or {})["deliveries"][channel]
                 result = _outcome(state, _run(jobs[channel], SWEEP_TIMEOUT))
-                _write(due.reference, kind, snap.id, {channel: result})
+                _write(due.reference, kind, kind.label(snap), {channel: result})
                 counts.add(result["state"])
     return counts
 

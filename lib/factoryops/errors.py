@@ -104,6 +104,13 @@ class RateLimited(AppError):
         super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
 
+class ChatLimitReached(RateLimited):
+    """A chat session has taken its last visitor message (CHAT_MAX_MESSAGES): the cap does
+    not lift with time, so Retry-After is long and the visitor is told to start anew."""
+
+    message = "This chat has reached its message limit; please start a new chat."
+
+
 class Unavailable(AppError):
     status = 503
     code = "unavailable"

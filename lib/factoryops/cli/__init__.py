@@ -14,6 +14,7 @@ import click
 # Subcommand groups by name -> module under factoryops.cli exposing `group`.
 # Imported only when a command runs, so `siteadmin --help` stays quick.
 GROUPS: dict[str, str] = {
+    "chats": "chats",
     "grants": "grants",
 }
 
