@@ -47,9 +47,21 @@ def _chat(base: str, seed: Any) -> None:
     assert [m["text"] for m in thread["messages"]] == ["hello", "still there?"]
 
 
+def _access(base: str, seed: Any) -> None:
+    from factoryops import grants
+
+    created = grants.create(lead="Bundle Test", sections="pricing,demo", max_uses=1)
+    status, body = _post(base, {"token": created.token})
+    assert status == 200
+    assert body == {"unlocked": True, "sections": ["pricing", "demo"], "expires_at": None}
+    status, body = _post(base, {"token": created.token})
+    assert status == 403 and body["error"]["code"] == "access_denied"
+
+
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
     "contact_submit": _contact,
+    "access_grant": _access,
     "chat_message": _chat,
 }
 
