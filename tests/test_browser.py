@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
+# Waits, not timing claims: generous, since the machine running the tests may be busy.
+expect.set_options(timeout=30_000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -255,12 +257,15 @@ def visit(
             message.text.startswith("factoryops:") and seen.script_errors.append(message.text)
         ),
     )
+    screenshot = OUTPUT / f"{request.node.name}.png"
+    screenshot.unlink(missing_ok=True)  # from an earlier failing run
+    # The call phase's report is counted before fixture teardown runs.
     failed_before = request.session.testsfailed
     yield seen
     try:
         if request.session.testsfailed > failed_before:
             OUTPUT.mkdir(exist_ok=True)
-            page.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
+            page.screenshot(path=str(screenshot), full_page=True)
     finally:
         context.close()
     assert seen.script_errors == []
@@ -284,7 +289,7 @@ def contact_status(page: Page) -> Any:
     return page.locator("form[data-factoryops=contact] [data-status]")
 
 
-def post_direct(url: str, body: dict[str, Any]) -> int:
+def post_direct(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -293,9 +298,22 @@ def post_direct(url: str, body: dict[str, Any]) -> int:
     )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            return int(response.status)
+            return int(response.status), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), dict(exc.headers)
+
+
+def exhaust_rate_limit(url: str) -> None:
+    """Use up this client's contact_submit window, with time to spare before it ends."""
+    for _ in range(3):
+        statuses = [post_direct(url, CONTACT) for _ in range(6)]
+        status, headers = statuses[-1]
+        assert status == 429
+        retry_after = int(headers["Retry-After"])
+        if retry_after >= 30:
+            return
+        time.sleep(retry_after + 1)  # the window is about to roll over: start a fresh one
+    raise AssertionError("could not use up a rate-limit window")
 
 
 # -- contact form --------------------------------------------------------------------
@@ -346,6 +364,7 @@ def test_server_field_errors_appear_beside_their_fields_and_clear_once_corrected
     email_error = page.locator("#contact-email + .fo-field-error")
     message_error = page.locator("#contact-message + .fo-field-error")
     expect(email_error).to_contain_text("Work email is not a valid email address")
+    expect(email_error).not_to_contain_text("..")
     expect(message_error).to_have_text("Message is required.")
     assert page.get_attribute("#contact-email", "aria-invalid") == "true"
     assert email_error.get_attribute("id") in page.get_attribute(
@@ -390,15 +409,13 @@ def test_a_lost_response_is_retried_with_the_same_idempotency_key_and_stored_onc
 
 
 def test_rate_limited_submission_tells_the_visitor_when_to_try_again(visit: Visit, db: Any) -> None:
-    url = visit.stack.url("contact_submit")
-    statuses = [post_direct(url, CONTACT) for _ in range(6)]  # same client address
-    assert statuses[-1] == 429
+    exhaust_rate_limit(visit.stack.url("contact_submit"))  # from the browser's address too
     page = visit.open()
     fill_contact(page, CONTACT)
     submit_contact(page)
 
     expect(contact_status(page)).to_have_text(
-        re.compile(r"Too many requests .* try again in \d+ minutes\.")
+        re.compile(r"Too many requests .* try again in \d+ (seconds|minutes)\.")
     )
     assert contact_status(page).get_attribute("data-tone") == "error"
     response = visit.posts_to("contact_submit")[0].response()
@@ -422,7 +439,7 @@ def test_firestore_outage_tells_the_visitor_the_message_was_not_sent(
 
         expect(contact_status(page)).to_have_text(
             re.compile(r"briefly unavailable and your message was not sent.*try again in \d+"),
-            timeout=30_000,
+            timeout=60_000,
         )
         [post] = [r for r in visit.requests if r.method == "POST" and r.url == outage.url]
         response = post.response()
@@ -538,3 +555,182 @@ def test_withdrawing_consent_expires_google_analytics_cookies(visit: Visit) -> N
 
     assert page.evaluate("() => document.cookie") == ""
     assert visit.storage() == {"factoryops.consent": "denied"}
+
+
+# -- chat and per-lead unlock, with the team's side done through `siteadmin` ----------
+
+
+def needs(name: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not exists(name), reason=f"functions/{name} does not exist yet")
+
+
+@pytest.fixture
+def siteadmin(stack: Stack, db: Any, configure: Callable[..., None]) -> Callable[..., Any]:
+    """Runs a `siteadmin ... --json` command against the stack's emulator."""
+    from click.testing import CliRunner
+    from factoryops.cli import main
+
+    configure(SITE_URL=stack.origin)
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(main, [*args, "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    return run
+
+
+def authors(page: Page) -> list[str]:
+    return list(page.locator(".fo-chat__messages .fo-msg").evaluate_all(
+        "items => items.map(item => item.dataset.author)"
+    ))  # fmt: skip
+
+
+@needs("chat_message")
+def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_reload(
+    visit: Visit, db: Any, siteadmin: Callable[..., Any]
+) -> None:
+    page = visit.open()
+    chat_url = visit.stack.url("chat_message")
+    messages = page.locator(".fo-chat__messages .fo-msg")
+    page.click(".fo-chat__launcher")
+    expect(page.locator("#fo-chat-email")).to_be_visible()
+    expect(page.locator("#fo-chat-text")).to_be_hidden()  # no chatting before the email
+
+    page.fill("#fo-chat-email", "ravi@plant.example")
+    page.fill("#fo-chat-first", "Do you read Siemens S7 PLCs?")
+    page.click(".fo-chat__start button[type=submit]")
+
+    expect(messages).to_have_count(1)
+    expect(messages.first).to_contain_text("Do you read Siemens S7 PLCs?")
+    session_id = visit.storage()["factoryops.chat"]
+    session = db.collection("chat_sessions").document(session_id).get().to_dict()
+    assert session["email"] == "ravi@plant.example"
+    assert session["page"] == visit.stack.origin + "/"
+    [start] = visit.posts_to("chat_message")
+    assert start.post_data_json == {
+        "email": "ravi@plant.example",
+        "page": visit.stack.origin + "/",
+        "text": "Do you read Siemens S7 PLCs?",
+    }
+    assert start.header_value("idempotency-key")
+
+    [listed] = siteadmin("chats", "list", "--open")
+    lead_id = listed["lead_id"]
+    siteadmin("chats", "reply", lead_id, "Yes: S7-1200 and S7-1500, over OPC UA.")
+    expect(messages).to_have_count(2)
+    expect(page.locator(".fo-msg--team")).to_contain_text("S7-1200 and S7-1500, over OPC UA.")
+
+    page.fill("#fo-chat-text", "And Allen-Bradley?")
+    page.click(".fo-chat__compose button[type=submit]")
+    expect(messages).to_have_count(3)
+    later = visit.posts_to("chat_message")[-1]
+    assert later.post_data_json == {"text": "And Allen-Bradley?"}
+    assert later.header_value("x-chat-session") == session_id
+
+    page.reload()
+    badge = page.locator(".fo-chat__badge")
+    expect(messages).to_have_count(3)  # the thread comes back from the stored session id
+    expect(badge).to_be_hidden()  # and is not announced as news
+    siteadmin("chats", "reply", lead_id, "Yes, through an EtherNet/IP gateway.")
+    expect(badge).to_be_visible()  # a reply while the widget is folded away
+    page.click(".fo-chat__launcher")
+    expect(messages).to_have_count(4)
+    expect(badge).to_be_hidden()
+    assert authors(page) == ["visitor", "team", "visitor", "team"]
+    expect(page.locator("#fo-chat-text")).to_be_visible()
+
+    siteadmin("chats", "close", lead_id)
+    expect(page.locator(".fo-chat__closed")).to_be_visible()
+    expect(page.locator(".fo-chat__compose")).to_be_hidden()
+    assert page.locator(".fo-chat").get_attribute("data-chat") == "closed"
+
+    # The session id is a bearer secret: headers and bodies only, never a URL or a log.
+    assert not [r.url for r in visit.requests if session_id in r.url]
+    polls = [r for r in visit.requests if r.method == "GET" and r.url.startswith(chat_url)]
+    assert polls and all(r.header_value("x-chat-session") == session_id for r in polls)
+    assert any("?after=00000" in r.url for r in polls)
+    log = visit.stack.functions["chat_message"].log_text()
+    assert session_id not in log and "ravi@plant.example" not in log and "Siemens" not in log
+    assert visit.storage() == {"factoryops.chat": session_id}
+    visit.assert_only_documented_storage()
+
+
+@needs("chat_message")
+def test_chat_start_shows_the_server_email_error_beside_the_email_field(visit: Visit) -> None:
+    page = visit.open()
+    page.click(".fo-chat__launcher")
+    page.fill("#fo-chat-email", "ravi@plant")  # the browser accepts it; the server does not
+    page.click(".fo-chat__start button[type=submit]")
+
+    expect(page.locator("#fo-chat-email + .fo-field-error")).to_contain_text(
+        "Work email is not a valid email address"
+    )
+    assert visit.storage() == {}
+
+
+@needs("access_grant")
+def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once_revoked(
+    visit: Visit, db: Any, siteadmin: Callable[..., Any]
+) -> None:
+    import datetime as dt
+
+    created = siteadmin(
+        "grants", "create", "--lead", "Pune Stamping Works", "--sections", "pricing", "--days", "30"
+    )
+    token, url = created["token"], created["url"]
+    assert url == f"{visit.stack.origin}/?access={token}"
+    page = visit.page
+    html = page.locator("html")
+    page.goto(url)
+
+    expect(html).to_have_attribute("data-access", "unlocked")
+    assert page.url == visit.stack.origin + "/"  # the token left the address bar
+    expect(page.locator("[data-gated=pricing]")).to_be_visible()
+    expect(page.locator("[data-gated-teaser=pricing]")).to_be_hidden()
+    expect(page.locator("[data-gated=case-studies]")).to_be_hidden()  # not in this grant
+    expect(page.locator("[data-access-status]")).to_contain_text("Welcome")
+    flag = json.loads(visit.storage()["factoryops.access"])
+    assert set(flag) == {"token", "sections", "expires_at", "checked_at"}
+    assert flag["token"] == token and flag["sections"] == ["pricing"]
+    [redeem] = visit.posts_to("access_grant")
+    assert redeem.post_data_json == {"token": token}
+    assert [r.url for r in visit.requests if token in r.url] == [url]  # only the navigation
+
+    page.reload()  # the same visit: no second check, no use of the grant spent
+    expect(html).to_have_attribute("data-access", "unlocked")
+    expect(page.locator("[data-gated=pricing]")).to_be_visible()
+    assert len(visit.posts_to("access_grant")) == 1
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31)
+    page.clock.set_system_time(later)  # a later visit checks again
+    page.reload()
+    expect(html).to_have_attribute("data-access", "unlocked")
+    page.wait_for_function("() => !document.documentElement.dataset.access.startsWith('check')")
+    assert len(visit.posts_to("access_grant")) == 2
+
+    siteadmin("grants", "revoke", created["id"])
+    page.clock.set_system_time(later + dt.timedelta(minutes=31))
+    page.reload()
+
+    expect(html).to_have_attribute("data-access", "locked")
+    expect(page.locator("[data-gated=pricing]")).to_be_hidden()
+    expect(page.locator("[data-gated-teaser=pricing]")).to_be_visible()
+    expect(page.locator("[data-access-status]")).to_contain_text("has ended")
+    assert "factoryops.access" not in visit.storage()
+    grant = db.collection("access_grants").document(created["id"]).get().to_dict()
+    assert grant["redemptions"] == 2
+    assert token not in visit.stack.functions["access_grant"].log_text()
+    visit.assert_only_documented_storage()
+
+
+@needs("access_grant")
+def test_an_unknown_access_link_leaves_the_address_bar_and_unlocks_nothing(visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{visit.stack.origin}/?utm_source=mail&access={'x' * 43}#contact")
+
+    expect(page.locator("html")).to_have_attribute("data-access", "locked")
+    assert page.url == f"{visit.stack.origin}/?utm_source=mail#contact"
+    expect(page.locator("[data-access-status]")).to_contain_text("not valid any more")
+    expect(page.locator("[data-gated=pricing]")).to_be_hidden()
+    assert visit.storage() == {}

@@ -19,8 +19,10 @@
  * - contact: every `form[data-factoryops="contact"]` posts JSON with an Idempotency-Key.
  * - chat: a widget that asks for the email first and polls for the team's replies.
  * - unlock: `?access=<token>` is removed from the address bar at once, redeemed, and
- *   re-checked on later visits; `[data-gated="section"]` elements show when unlocked,
- *   `[data-gated-teaser="section"]` ones while locked.
+ *   re-checked on later visits (once per 30 minutes, `data-access-recheck-minutes`);
+ *   `[data-gated="section"]` elements show when unlocked, `[data-gated-teaser="section"]`
+ *   ones while locked. Gating a static page hides, it does not protect: keep what must
+ *   stay private off the public page.
  *
  * Browser storage: localStorage only, three keys (see KEYS), never cookies. Server data
  * reaches the page through textContent only.
@@ -31,9 +33,10 @@
   var KEYS = {
     consent: 'factoryops.consent', // "granted" | "denied"
     chat: 'factoryops.chat', // the opaque chat session id
-    access: 'factoryops.access' // {"token", "sections", "expires_at"}
+    access: 'factoryops.access' // {"token", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
+  var CHAT_PAGE = 100; // chat_message's most messages per poll (lib/factoryops/chat.py)
   var CONTACT_EMAIL = 'info@factoryopsai.com';
 
   var script = document.currentScript;
@@ -64,13 +67,18 @@
     var base = window.FactoryOpsConfig || {};
     var data = (script && script.dataset) || {};
     var poll = Number(data.chatPollMs || base.chatPollMs);
+    var recheck = Number(
+      data.accessRecheckMinutes !== undefined ? data.accessRecheckMinutes : base.accessRecheckMinutes
+    );
     return {
       contactUrl: data.contactUrl || base.contactUrl || '',
       chatUrl: data.chatUrl || base.chatUrl || '',
       accessUrl: data.accessUrl || base.accessUrl || '',
       gaId: data.gaId || base.gaId || '',
       privacyUrl: data.privacyUrl || base.privacyUrl || '/privacy',
-      chatPollMs: poll > 0 ? poll : 4000
+      chatPollMs: poll > 0 ? poll : 4000,
+      // A "visit" in the analytics sense: 30 minutes without a check.
+      accessRecheckMs: (isFinite(recheck) && recheck >= 0 ? recheck : 30) * 60000
     };
   }
 
@@ -303,7 +311,7 @@
         message = el('p', { id: errorId, className: 'fo-field-error' });
         input.insertAdjacentElement('afterend', message);
       }
-      message.textContent = fieldLabel(form, input) + ' ' + fields[name] + '.';
+      message.textContent = sentence(fieldLabel(form, input) + ' ' + fields[name]);
       message.hidden = false;
       input.setAttribute('aria-invalid', 'true');
       var described = (input.getAttribute('aria-describedby') || '').split(/\s+/);
@@ -314,6 +322,10 @@
     var first = form.querySelector('[aria-invalid="true"]');
     if (first) first.focus();
     return unplaced;
+  }
+
+  function sentence(text) {
+    return /[.!?]$/.test(text) ? text : text + '.';
   }
 
   function clearFieldError(input) {
@@ -472,7 +484,8 @@
           choice === 'granted' ? 'Analytics is currently on.' : 'Analytics is currently off.';
         close.hidden = !choice;
         root.hidden = false;
-        (reopened ? (choice === 'granted' ? reject : accept) : reject).focus();
+        // On a first visit the banner waits to be noticed rather than taking the focus.
+        if (reopened) (choice === 'granted' ? reject : accept).focus();
       },
       hide: function () {
         root.hidden = true;
@@ -527,7 +540,7 @@
         var message = failureMessage(result, 'your message');
         if (result.status === 400 && result.error && result.error.fields) {
           var leftovers = showFieldErrors(form, result.error.fields);
-          if (leftovers.length) message += ' ' + leftovers.join('; ') + '.';
+          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
         } else if (result.status === 400 && result.error) {
           message = result.error.message;
         }
@@ -549,6 +562,7 @@
     var closed = false;
     var timer = null;
     var failures = 0;
+    var restored = !session; // a reloaded thread is not news: no badge for it
     var startKeys = keyKeeper();
     var sendKeys = keyKeeper();
 
@@ -600,6 +614,7 @@
       session = null;
       after = null;
       seen = {};
+      restored = true;
       closed = false;
       ui.messages.textContent = '';
       showStep();
@@ -640,13 +655,19 @@
         failures = 0;
         var messages = result.body.messages || [];
         if (messages.length) after = messages[messages.length - 1].id;
-        if (render(messages) && ui.panel.hidden) ui.badge.hidden = false;
+        var replied = messages.some(function (m) {
+          return m && m.author === 'team' && !seen[m.id];
+        });
+        render(messages);
+        if (replied && restored && ui.panel.hidden) ui.badge.hidden = false;
+        restored = true;
         if (result.body.status === 'closed') {
           closed = true;
           showStep();
           return;
         }
-        schedule();
+        // A full page means more are waiting: a reloaded long thread arrives at once.
+        schedule(messages.length >= CHAT_PAGE ? 0 : undefined);
       });
     }
 
@@ -702,7 +723,7 @@
         var message = failureMessage(result, 'your message');
         if (result.status === 400 && result.error && result.error.fields) {
           var leftovers = showFieldErrors(ui.start, result.error.fields);
-          if (leftovers.length) message += ' ' + leftovers.join('; ') + '.';
+          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
         }
         say(ui.startStatus, message, 'error');
       });
@@ -738,10 +759,21 @@
           showStep();
           return;
         }
+        if (result.status === 429 && result.retryAfter >= 3600 && result.error) {
+          // The session's message cap, which time does not lift: offer a new chat.
+          var restart = el('button', { type: 'button', className: 'fo-button fo-button--quiet', text: 'Start a new chat' });
+          restart.addEventListener('click', function () {
+            forget('');
+            ui.email.focus();
+          });
+          say(ui.composeStatus, result.error.message + ' ', 'error');
+          ui.composeStatus.appendChild(restart);
+          return;
+        }
         var message = failureMessage(result, 'your message');
         if (result.status === 400 && result.error && result.error.fields) {
           var leftovers = showFieldErrors(ui.compose, result.error.fields);
-          if (leftovers.length) message += ' ' + leftovers.join('; ') + '.';
+          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
         }
         say(ui.composeStatus, message, 'error');
       });
@@ -859,19 +891,32 @@
     document.documentElement.setAttribute('data-access', state);
   }
 
+  /* Whether the stored flag was confirmed by the server within this visit's window. */
+  function checkedLately(flag) {
+    var at = Date.parse(flag.checked_at || '');
+    var now = Date.now();
+    return !isNaN(at) && at <= now && now - at < config.accessRecheckMs;
+  }
+
   function initUnlock() {
     var status = document.querySelector('[data-access-status]');
     var flag = readAccessFlag();
     applySections(flag ? flag.sections : []);
+    var fromLink = !!pendingToken;
     var token = pendingToken || (flag && flag.token);
     pendingToken = null;
     if (!token || !config.accessUrl) {
       setAccessState(flag ? 'unlocked' : 'locked');
       return;
     }
-    // A stored flag shows its sections at once; the re-check below confirms or revokes.
+    // Every check counts as a use of the grant, so a visit checks once, not every page.
+    if (!fromLink && checkedLately(flag)) {
+      setAccessState('unlocked');
+      return;
+    }
+    // A stored flag shows its sections at once; the check below confirms or revokes them.
     setAccessState(flag ? 'unlocked' : 'checking');
-    var fresh = !flag || flag.token !== token;
+    var replacing = fromLink && flag && flag.token !== token;
 
     function redeem() {
       send(config.accessUrl, { method: 'POST', body: { token: token } }).then(function (result) {
@@ -879,26 +924,32 @@
           var sections = Array.isArray(result.body.sections) ? result.body.sections : [];
           storage.set(
             KEYS.access,
-            JSON.stringify({ token: token, sections: sections, expires_at: result.body.expires_at || null })
+            JSON.stringify({
+              token: token,
+              sections: sections,
+              expires_at: result.body.expires_at || null,
+              checked_at: new Date().toISOString()
+            })
           );
           applySections(sections);
           setAccessState('unlocked');
-          if (fresh) say(status, 'Welcome. The sections prepared for you are now open.', 'success');
+          if (fromLink) say(status, 'Welcome. The sections prepared for you are now open.', 'success');
           return;
         }
-        if ((result.status === 403 || result.status === 400) && fresh && flag) {
+        var refused = result.status === 403 || result.status === 400;
+        if (refused && replacing) {
           // A bad new link leaves an earlier, still valid unlock alone.
           setAccessState('unlocked');
           say(status, 'This access link is not valid any more. Please ask us for a new one.', 'error');
           return;
         }
-        if (result.status === 403 || result.status === 400) {
+        if (refused) {
           storage.remove(KEYS.access);
           applySections([]);
           setAccessState('locked');
           say(
             status,
-            fresh
+            fromLink
               ? 'This access link is not valid any more. Please ask us for a new one.'
               : 'Your access to the private sections has ended. Please ask us for a new link.',
             'error'
@@ -906,7 +957,7 @@
           return;
         }
         // An outage or a rate limit is not a revocation: keep what the visitor had.
-        if (flag && !fresh) {
+        if (flag) {
           setAccessState('unlocked');
           return;
         }
