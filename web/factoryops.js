@@ -562,6 +562,7 @@
     var closed = false;
     var timer = null;
     var failures = 0;
+    var polling = false; // one poll at a time, so `after` only moves forward
     var restored = !session; // a reloaded thread is not news: no badge for it
     var startKeys = keyKeeper();
     var sendKeys = keyKeeper();
@@ -636,13 +637,18 @@
 
     function poll() {
       timer = null;
-      if (!session || closed) return;
+      if (!session || closed || polling) return;
       if (document.hidden) return; // resumed by visibilitychange
       var url = config.chatUrl;
       if (after) url += (url.indexOf('?') < 0 ? '?' : '&') + 'after=' + encodeURIComponent(after);
       var asked = session;
+      polling = true;
       send(url, { method: 'GET', session: session, retries: 0 }).then(function (result) {
-        if (asked !== session) return; // the visitor started over meanwhile
+        polling = false;
+        if (asked !== session) {
+          schedule(); // the visitor started over meanwhile
+          return;
+        }
         if (result.status === 404) {
           forget('Your previous chat is no longer available. Start a new one any time.');
           return;
@@ -804,7 +810,7 @@
     );
     note.appendChild(privacy);
     note.appendChild(document.createTextNode('.'));
-    ui.start = el('form', { className: 'fo-chat__start', novalidate: false }, [
+    ui.start = el('form', { className: 'fo-chat__start' }, [
       note,
       el('label', { for: 'fo-chat-email', text: 'Work email' }),
       ui.email,
