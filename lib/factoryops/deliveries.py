@@ -7,13 +7,15 @@ Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
     disabled, where the downstream is not configured
 
 `due_at` is set while a delivery is pending or leased and removed once it is final, so
-"what is due" is one single-field range query. Leases are taken in a transaction, so
-two sweeps never send the same thing; the request path creates its record already
+"what is due" is one single-field range query. Leases are taken atomically (a write
+conditioned on the document being unchanged since it was read), so two sweeps never
+send the same thing; the request path creates its record already
 leased, makes one short attempt and leaves the rest to the sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import secrets
@@ -222,8 +224,10 @@ class SweepCounts:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    due: int = 0
+    """Deliveries found due; a dry run only counts these."""
 
-    def add(self, state: str) -> None:
+    def add(self, state: str | None) -> None:
         if state == SENT:
             self.sent += 1
         elif state == PENDING:
@@ -231,40 +235,51 @@ class SweepCounts:
         elif state == FAILED:
             self.failed += 1
 
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
 
 def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
-    """Take the channel's lease in a transaction; None when it is not due or not ours."""
-    from google.cloud import firestore
+    """Take the channel's lease; None when it is not due, or another sweep took it.
 
-    client = store.client()
-    transaction = client.transaction()
+    The lease is a compare-and-set: the write applies only if the document is unchanged
+    since it was read (its update time is the precondition), so of two sweeps reading
+    the same due delivery exactly one lease is written. Unlike a transaction this holds
+    no lock, so overlapping sweeps never queue behind each other's reads.
+    """
+    from google.api_core import exceptions
 
-    @firestore.transactional
-    def take(tx: firestore.Transaction) -> Any:
-        snap = ref.get(transaction=tx)
-        if not snap.exists:
-            return None
-        state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-        due_at = state.get("due_at")
-        if state.get("state") not in (PENDING, PROCESSING) or due_at is None:
-            return None
-        if due_at > store.now():
-            return None
-        tx.update(
-            ref,
+    snap = ref.get(**store.call_options())
+    if not snap.exists:
+        return None
+    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+    due_at = state.get("due_at")
+    if state.get("state") not in (PENDING, PROCESSING) or due_at is None:
+        return None
+    now = store.now()
+    if due_at > now:
+        return None
+    try:
+        ref.update(
             {
                 f"deliveries.{channel}.state": PROCESSING,
                 f"deliveries.{channel}.lease_id": lease_id,
-                f"deliveries.{channel}.due_at": store.now() + LEASE,
+                f"deliveries.{channel}.due_at": now + LEASE,
             },
+            option=store.client().write_option(last_update_time=snap.update_time),
+            **store.call_options(),
         )
-        return snap
-
-    return take(transaction)
+    except (exceptions.FailedPrecondition, exceptions.NotFound):
+        return None
+    return snap
 
 
 def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
-    """Send every delivery whose time has come, once each, under a lease."""
+    """Send every delivery whose time has come, once each, under a lease.
+
+    Pages through everything due when the run starts; what falls due meanwhile is left
+    to the next run. A dry run counts what is due and sends nothing.
+    """
     counts = SweepCounts()
     client = store.client()
     now = store.now()
@@ -276,22 +291,43 @@ def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
                 .order_by(f"deliveries.{channel}.due_at")
                 .limit(limit)
             )
-            for due in query.stream():
-                if dry_run:
-                    counts.retrying += 1
-                    continue
-                lease_id = new_lease_id()
-                snap = _lease(due.reference, channel, lease_id)
-                if snap is None:
-                    continue
-                jobs = kind.jobs(snap)
-                if channel not in jobs:
-                    continue
-                state = (snap.to_dict() or {})["deliveries"][channel]
-                result = _outcome(state, _run(jobs[channel], SWEEP_TIMEOUT))
-                _write(due.reference, kind, kind.label(snap), {channel: result})
-                counts.add(result["state"])
+            last: Any = None
+            while True:
+                page = query if last is None else query.start_after(last)
+                snaps = list(page.stream(**store.call_options()))
+                for due in snaps:
+                    counts.due += 1
+                    if not dry_run:
+                        counts.add(_deliver(kind, channel, due.reference))
+                if len(snaps) < limit:
+                    break
+                last = snaps[-1]
     return counts
+
+
+def _deliver(kind: Kind, channel: str, ref: DocumentReference) -> str | None:
+    """One due delivery, if its lease can be taken; returns the state it ends in."""
+    snap = _lease(ref, channel, new_lease_id())
+    if snap is None:
+        return None
+    try:
+        jobs = kind.jobs(snap)
+    except Exception as exc:  # a record the sender cannot read is failed, not retried
+        logs.warning("delivery record unreadable", kind=kind.name, error=type(exc).__name__)
+        jobs = {}
+    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+    if channel in jobs:
+        error = _run(jobs[channel], SWEEP_TIMEOUT)
+    else:
+        error = DeliveryError(f"no {channel} sender for this record", retryable=False)
+    result = _outcome(state, error)
+    try:
+        _write(ref, kind, kind.label(snap), {channel: result})
+    except Exception as exc:
+        # The lease runs out and a later sweep tries again: at least once, never lost.
+        logs.warning("delivery result not written", kind=kind.name, error=type(exc).__name__)
+        return None
+    return str(result["state"])
 
 
 def _field_filter(path: str, op: str, value: Any) -> Any:
@@ -302,6 +338,8 @@ def _field_filter(path: str, op: str, value: Any) -> Any:
 
 def retry_failed(*, kind_names: Iterable[str] | None = None) -> int:
     """Put every failed delivery back to pending, due now (the team's `deliveries retry`)."""
+    from google.cloud import firestore
+
     client = store.client()
     names = set(kind_names) if kind_names else None
     count = 0
@@ -312,13 +350,50 @@ def retry_failed(*, kind_names: Iterable[str] | None = None) -> int:
             query = client.collection(kind.collection).where(
                 filter=_field_filter(f"deliveries.{channel}.state", "==", FAILED)
             )
-            for snap in query.stream():
+            for snap in query.stream(**store.call_options()):
+                now = store.now()
                 snap.reference.update(
                     {
                         f"deliveries.{channel}.state": PENDING,
                         f"deliveries.{channel}.attempts": 0,
-                        f"deliveries.{channel}.due_at": store.now(),
-                    }
+                        f"deliveries.{channel}.due_at": now,
+                        f"deliveries.{channel}.next_attempt_at": now,
+                        f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
+                    },
+                    **store.call_options(),
                 )
                 count += 1
     return count
+
+
+ATTENTION = (PENDING, PROCESSING, FAILED)
+"""The states `overview` lists by default: the deliveries not yet settled."""
+
+
+def overview(*, states: Iterable[str] = ATTENTION) -> list[dict[str, Any]]:
+    """One line per delivery in `states`, with no personal data: kind, record label,
+    channel, state, attempts, last error and when it is next tried."""
+    client = store.client()
+    wanted = sorted(set(states))
+    lines: list[dict[str, Any]] = []
+    for kind in kinds():
+        for channel in CHANNELS:
+            query = client.collection(kind.collection).where(
+                filter=_field_filter(f"deliveries.{channel}.state", "in", wanted)
+            )
+            for snap in query.stream(**store.call_options()):
+                state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+                lines.append(
+                    {
+                        "kind": kind.name,
+                        "id": kind.label(snap),
+                        "channel": channel,
+                        "state": state.get("state"),
+                        "attempts": int(state.get("attempts", 0)),
+                        "last_error": state.get("last_error"),
+                        "next_attempt_at": state.get("due_at"),
+                    }
+                )
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    lines.sort(key=lambda line: (line["next_attempt_at"] or far, line["kind"], line["id"]))
+    return lines

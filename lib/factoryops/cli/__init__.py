@@ -16,6 +16,9 @@ import click
 GROUPS: dict[str, str] = {
     "chats": "chats",
     "grants": "grants",
+    "sweep": "sweep",
+    "deliveries": "deliveries",
+    "privacy": "privacy",
 }
 
 

@@ -1,0 +1,266 @@
+"""The privacy notice's "show, correct, delete" (DESIGN §5), across every store.
+
+A person is found by `email_key` (the trimmed, lower-cased address) in contact
+submissions, chat sessions and access grants, and in the CRM sheet by the email column
+(case-insensitively) or by the `record_id` of any of their records. Each request
+leaves a `privacy_requests` record that holds only the SHA-256 of the normalised
+address, the counts per store and the time: proof the request was honoured, with
+nothing left to identify the person by.
+
+`delete` removes the CRM rows before the documents, so a request interrupted half way
+can simply be run again: the remaining documents still lead to the remaining rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from factoryops import crm, errors, logs, store
+from factoryops.config import settings
+from factoryops.retention import Deleter
+from factoryops.validation import COMPANY_MAX, EMAIL_MAX, NAME_MAX, Email, Field, check
+
+EXPORT, CORRECT, DELETE = "export", "correct", "delete"
+_INTERNAL = ("deliveries", "email_key")
+"""Fields that are bookkeeping rather than data about the person: left out of exports."""
+
+
+@dataclass
+class Counts:
+    contact_submissions: int = 0
+    chat_sessions: int = 0
+    chat_messages: int = 0
+    access_grants: int = 0
+    crm_rows: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    @property
+    def total(self) -> int:
+        return sum(self.as_dict().values())
+
+
+@dataclass(frozen=True)
+class Correction:
+    name: str | None = None
+    company: str | None = None
+    new_email: Email | None = None
+
+
+def subject(email: str) -> Email:
+    """The address a request is about; raise InvalidRequest when it is not one."""
+    return check({"email": email}, {"email": Field(EMAIL_MAX, kind="email")})["email"]  # type: ignore[no-any-return]
+
+
+def correction(
+    *, name: str | None = None, company: str | None = None, new_email: str | None = None
+) -> Correction:
+    """Validate the new values as the site's forms would; only those given change."""
+    spec = {
+        "name": Field(NAME_MAX),
+        "company": Field(COMPANY_MAX, required=False),
+        "new_email": Field(EMAIL_MAX, kind="email"),
+    }
+    offered = {"name": name, "company": company, "new_email": new_email}
+    given = {k: v for k, v in offered.items() if v is not None}
+    if not given:
+        raise errors.InvalidRequest("Nothing to correct: give a new name, company or email.")
+    values = check(given, {k: spec[k] for k in given})
+    return Correction(
+        name=values.get("name"), company=values.get("company"), new_email=values.get("new_email")
+    )
+
+
+def email_sha256(email: Email) -> str:
+    return hashlib.sha256(email.key.encode()).hexdigest()
+
+
+# -- finding everything about a person ---------------------------------------------------
+
+
+@dataclass
+class Holdings:
+    contacts: list[Any]
+    sessions: list[Any]
+    grants: list[Any]
+
+    @property
+    def record_ids(self) -> frozenset[str]:
+        ids = {snap.id for snap in self.contacts}
+        ids |= {str(lead) for snap in self.sessions if (lead := _data(snap).get("lead_id"))}
+        return frozenset(ids)
+
+
+def _data(snap: Any) -> dict[str, Any]:
+    return dict(snap.to_dict() or {})
+
+
+def _by_email(collection: str, email: Email) -> list[Any]:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        store.client()
+        .collection(collection)
+        .where(filter=FieldFilter("email_key", "==", email.key))
+    )
+    return list(query.stream(**store.call_options()))
+
+
+def holdings(email: Email) -> Holdings:
+    return Holdings(
+        contacts=_by_email(store.CONTACT_SUBMISSIONS, email),
+        sessions=_by_email(store.CHAT_SESSIONS, email),
+        grants=_by_email(store.ACCESS_GRANTS, email),
+    )
+
+
+def _crm_match(email: Email, held: Holdings) -> crm.Match:
+    return crm.Match(record_ids=held.record_ids, email_keys=frozenset({email.key}))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return store.rfc3339(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
+
+
+def _messages(session: Any) -> list[dict[str, Any]]:
+    snaps = session.reference.collection(store.MESSAGES).order_by("created_at")
+    return [{"id": m.id, **_public(_data(m))} for m in snaps.stream(**store.call_options())]
+
+
+# -- the three requests --------------------------------------------------------------
+
+
+def export(email: Email) -> dict[str, Any]:
+    """Everything held about `email`, in every store, as plain JSON-ready data.
+
+    Chat sessions are named by their `lead_id`: the session id is a bearer secret that
+    would let whoever holds the export read and write the conversation.
+    """
+    held = holdings(email)
+    rows = crm.find_rows(_crm_match(email, held))
+    sessions = []
+    for snap in held.sessions:
+        sessions.append({**_public(_data(snap)), "messages": _messages(snap)})
+    data = {
+        "email": email.key,
+        "contact_submissions": [{"id": s.id, **_public(_data(s))} for s in held.contacts],
+        "chat_sessions": sessions,
+        "access_grants": [{"id": s.id, **_public(_data(s))} for s in held.grants],
+        "crm_rows": [row.as_dict() for row in rows],
+    }
+    counts = Counts(
+        contact_submissions=len(held.contacts),
+        chat_sessions=len(held.sessions),
+        chat_messages=sum(len(s["messages"]) for s in sessions),
+        access_grants=len(held.grants),
+        crm_rows=len(rows),
+    )
+    _record(EXPORT, email, counts)
+    return data
+
+
+def preview(email: Email) -> Counts:
+    """What `delete` would remove, for the confirmation prompt."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    held = holdings(email)
+    messages = 0
+    for snap in held.sessions:
+        for collection in snap.reference.collections(**store.call_options()):
+            query = collection.recursive().select([FieldPath.document_id()])
+            messages += sum(1 for _ in query.stream(**store.call_options()))
+    return Counts(
+        contact_submissions=len(held.contacts),
+        chat_sessions=len(held.sessions),
+        chat_messages=messages,
+        access_grants=len(held.grants),
+        crm_rows=len(crm.find_rows(_crm_match(email, held))),
+    )
+
+
+def correct(email: Email, change: Correction) -> Counts:
+    """Apply `change` wherever the field exists: contacts (name, company, email),
+    chat sessions (email), access grants (company, email) and CRM rows (all three)."""
+    held = holdings(email)
+    counts = Counts()
+    email_fields: dict[str, Any] = {}
+    if change.new_email is not None:
+        email_fields = {"email": change.new_email.address, "email_key": change.new_email.key}
+    contact = dict(email_fields)
+    grant = dict(email_fields)
+    if change.name is not None:
+        contact["name"] = change.name
+    if change.company is not None:
+        contact["company"] = change.company
+        grant["company"] = change.company or None
+    cells = {k: v for k, v in contact.items() if k in crm.COLUMNS}
+
+    # The CRM first: until the documents change, a re-run still finds the same rows.
+    counts.crm_rows = crm.update_rows(_crm_match(email, held), cells)
+    counts.contact_submissions = _update(held.contacts, contact)
+    counts.chat_sessions = _update(held.sessions, email_fields)
+    counts.access_grants = _update(held.grants, grant)
+    _record(CORRECT, email, counts)
+    return counts
+
+
+def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
+    if not fields:
+        return 0
+    count = 0
+    for snap in snaps:
+        snap.reference.update(fields, **store.call_options())
+        count += 1
+    return count
+
+
+def delete(email: Email) -> Counts:
+    """Erase every record about `email` in every store, then record that it was done."""
+    held = holdings(email)
+    counts = Counts()
+    counts.crm_rows = crm.delete_rows(_crm_match(email, held))
+    deleter = Deleter(store.client(), dry_run=False)
+    for snap in held.contacts:
+        deleter.delete(snap.reference)
+        counts.contact_submissions += 1
+    for snap in held.sessions:
+        counts.chat_messages += deleter.delete_tree(snap.reference)
+        counts.chat_sessions += 1
+    for snap in held.grants:
+        deleter.delete(snap.reference)
+        counts.access_grants += 1
+    deleter.flush()
+    _record(DELETE, email, counts)
+    return counts
+
+
+def _record(kind: str, email: Email, counts: Counts) -> None:
+    """The request's trace: a hash of the address, the counts and the time, no more."""
+    now = store.now()
+    store.client().collection(store.PRIVACY_REQUESTS).add(
+        {
+            "kind": kind,
+            "email_sha256": email_sha256(email),
+            "counts": counts.as_dict(),
+            "at": now,
+            "expire_at": now + dt.timedelta(days=settings().retention_days),
+        },
+        **store.call_options(),
+    )
+    logs.event("privacy request handled", kind=kind, counts=counts.as_dict())

@@ -1,0 +1,369 @@
+"""The sweep endpoint's body and counts, and its deliveries task against the EmailJS
+and Sheets stand-ins: leases, backoff, failure, and overlapping sweeps sending once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from factoryops import deliveries, store
+from factoryops.cli import main as siteadmin
+
+from tests.test_retention import DAYS, HEADER, ago, row, seed_contact, seed_rows
+
+
+def pending(due_at: dt.datetime | None = None, attempts: int = 0) -> dict[str, Any]:
+    due = due_at or store.now() - dt.timedelta(minutes=1)
+    return {"state": "pending", "attempts": attempts, "due_at": due, "next_attempt_at": due}
+
+
+def seed_due(db: Any, doc_id: str, **kwargs: Any) -> None:
+    seed_contact(
+        db,
+        doc_id,
+        created_at=ago(1),
+        name=f"Visitor {doc_id}",
+        email=f"{doc_id}@plant.example",
+        deliveries={"email": pending(**kwargs), "crm": pending(**kwargs)},
+    )
+
+
+def state(db: Any, doc_id: str, channel: str) -> dict[str, Any]:
+    data = db.collection("contact_submissions").document(doc_id).get().to_dict()
+    return dict(data["deliveries"][channel])
+
+
+@pytest.fixture
+def client(db: Any, standins: Any, configure: Any, function_client: Any) -> Any:
+    configure(SWEEP_AUTH="off")
+    return function_client("retention_sweep")
+
+
+# -- the endpoint's body and answer --------------------------------------------------
+
+
+def test_an_empty_post_runs_both_tasks_and_answers_every_count(client: Any, db: Any) -> None:
+    response = client.post("/")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["dry_run"] is False
+    assert body["tasks"] == ["retention", "deliveries"]
+    assert set(body["deleted"]) == {
+        "contact_submissions",
+        "chat_sessions",
+        "chat_messages",
+        "access_grants",
+        "crm_rows",
+        "idempotency_keys",
+        "rate_limits",
+    }
+    assert set(body["deliveries"]) >= {"sent", "retrying", "failed"}
+
+
+def test_one_task_can_be_run_alone(client: Any, db: Any, standins: Any) -> None:
+    seed_contact(db, "old", created_at=ago(DAYS + 1))
+    seed_due(db, "due")
+
+    response = client.post("/", json={"tasks": ["deliveries"]})
+
+    assert response.get_json()["deliveries"]["sent"] == 2
+    assert response.get_json()["deleted"]["contact_submissions"] == 0
+    assert db.collection("contact_submissions").document("old").get().exists
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"tasks": ["retention", "vacuum"]}, "tasks"),
+        ({"tasks": []}, "tasks"),
+        ({"tasks": "retention"}, "tasks"),
+        ({"dry_run": "yes"}, "dry_run"),
+        ({"dryrun": True}, "dryrun"),
+    ],
+)
+def test_an_unknown_task_or_field_or_a_wrong_type_is_400_naming_the_field(
+    client: Any, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/", json=body)
+
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert field in error["fields"]
+
+
+def test_a_dry_run_over_http_deletes_nothing_and_sends_nothing(
+    client: Any, db: Any, standins: Any
+) -> None:
+    seed_contact(db, "old", created_at=ago(DAYS + 1))
+    seed_due(db, "due")
+
+    body = client.post("/", json={"dry_run": True}).get_json()
+
+    assert body["dry_run"] is True
+    assert body["deleted"]["contact_submissions"] == 1
+    assert body["deliveries"]["due"] == 2 and body["deliveries"]["sent"] == 0
+    assert standins.state.emails == [] and standins.state.rows("Leads") == []
+    assert state(db, "due", "email")["state"] == "pending"
+    assert db.collection("contact_submissions").document("old").get().exists
+
+
+def test_the_crm_down_during_retention_is_503_after_the_rest_is_done(
+    client: Any, db: Any, standins: Any
+) -> None:
+    seed_contact(db, "old", created_at=ago(DAYS + 1))
+    db.collection("rate_limits").document("r").set({"count": 1, "expire_at": ago(1)})
+    standins.state.fail["sheets"] = "503"
+
+    response = client.post("/", json={"tasks": ["retention"]})
+
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "unavailable"
+    assert "Retry-After" in response.headers
+    assert db.collection("contact_submissions").document("old").get().exists
+    assert not db.collection("rate_limits").document("r").get().exists
+
+
+# -- deliveries ----------------------------------------------------------------------
+
+
+def test_a_due_delivery_is_sent_once_and_settles_as_sent(db: Any, standins: Any) -> None:
+    seed_due(db, "c1")
+
+    counts = deliveries.run_due()
+    again = deliveries.run_due()
+
+    assert (counts.sent, counts.retrying, counts.failed) == (2, 0, 0)
+    assert again.due == 0
+    assert len(standins.state.emails) == 1
+    assert [r[2] for r in standins.state.rows("Leads")] == ["c1"]
+    email = state(db, "c1", "email")
+    assert email["state"] == "sent" and email["attempts"] == 1
+    assert "due_at" not in email and "lease_id" not in email
+
+
+def test_a_delivery_not_yet_due_waits(db: Any, standins: Any) -> None:
+    seed_due(db, "later", due_at=store.now() + dt.timedelta(minutes=5))
+
+    assert deliveries.run_due().due == 0
+    assert standins.state.emails == []
+
+
+def test_a_failing_downstream_is_retried_later_with_backoff(db: Any, standins: Any) -> None:
+    seed_due(db, "c1", attempts=2)
+    standins.state.fail["emailjs"] = "500"
+
+    counts = deliveries.run_due()
+
+    assert counts.retrying == 1 and counts.sent == 1
+    email = state(db, "c1", "email")
+    assert email["state"] == "pending" and email["attempts"] == 3
+    assert email["last_error"].startswith("emailjs 500")
+    # The third failure waits about 30 s * 2^2 (with jitter), and counts from now.
+    assert email["next_attempt_at"] == email["due_at"]
+    wait = email["due_at"] - store.now()
+    assert dt.timedelta(seconds=60) < wait < dt.timedelta(seconds=180)
+    assert deliveries.run_due().due == 0
+
+
+def test_a_permanent_4xx_fails_at_once(db: Any, standins: Any) -> None:
+    seed_due(db, "c1")
+    standins.state.fail["emailjs"] = "400"
+
+    counts = deliveries.run_due()
+
+    assert counts.failed == 1
+    email = state(db, "c1", "email")
+    assert email["state"] == "failed" and email["attempts"] == 1
+    assert "due_at" not in email
+
+
+def test_the_last_allowed_attempt_failing_marks_the_delivery_failed(
+    db: Any, standins: Any, configure: Any
+) -> None:
+    configure(MAX_DELIVERY_ATTEMPTS="3")
+    seed_due(db, "c1", attempts=2)
+    standins.state.fail["sheets"] = "503"
+
+    counts = deliveries.run_due()
+
+    assert counts.failed == 1
+    assert state(db, "c1", "crm")["state"] == "failed"
+    assert state(db, "c1", "crm")["attempts"] == 3
+
+
+def test_an_expired_lease_is_taken_up_and_a_live_one_is_left_alone(db: Any, standins: Any) -> None:
+    for doc_id, lease_end in (("stale", ago(0, plus=-dt.timedelta(seconds=5))), ("live", None)):
+        lease = lease_end or store.now() + dt.timedelta(seconds=50)
+        processing = {"state": "processing", "attempts": 0, "lease_id": "x", "due_at": lease}
+        seed_contact(
+            db,
+            doc_id,
+            created_at=ago(1),
+            deliveries={"email": dict(processing), "crm": dict(processing)},
+        )
+
+    counts = deliveries.run_due()
+
+    assert counts.sent == 2
+    assert [e["template_params"]["record_id"] for e in standins.state.emails] == ["stale"]
+    assert state(db, "live", "email")["state"] == "processing"
+
+
+def test_overlapping_sweeps_send_each_email_and_append_each_row_exactly_once(
+    db: Any, standins: Any
+) -> None:
+    records = [f"r{n:02d}" for n in range(12)]
+    for doc_id in records:
+        seed_due(db, doc_id)
+    results: list[deliveries.SweepCounts] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def sweep() -> None:
+        try:
+            start.wait()
+            results.append(deliveries.run_due(limit=5))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    sent_emails = sorted(e["template_params"]["record_id"] for e in standins.state.emails)
+    appended_rows = sorted(r[2] for r in standins.state.rows("Leads"))
+    assert sent_emails == records
+    assert appended_rows == records
+    assert sum(r.sent for r in results) == 2 * len(records)
+    assert all(state(db, d, c)["state"] == "sent" for d in records for c in ("email", "crm"))
+
+
+def test_a_dry_run_of_the_deliveries_counts_what_is_due_and_sends_nothing(
+    db: Any, standins: Any
+) -> None:
+    seed_due(db, "c1")
+
+    counts = deliveries.run_due(dry_run=True)
+
+    assert counts.due == 2 and counts.sent == 0
+    assert standins.state.emails == []
+    assert state(db, "c1", "email") == {**state(db, "c1", "email"), "state": "pending"}
+
+
+def test_deliveries_logs_name_records_but_hold_no_personal_data(
+    db: Any, standins: Any, captured_logs: Any
+) -> None:
+    seed_due(db, "c1")
+    standins.state.fail["emailjs"] = "500"
+
+    deliveries.run_due()
+
+    text = captured_logs.getvalue()
+    assert "c1" in text
+    assert "plant.example" not in text and "Visitor" not in text
+
+
+# -- siteadmin deliveries and sweep ------------------------------------------------------
+
+
+def test_deliveries_list_shows_unsettled_deliveries_without_personal_data(
+    db: Any, standins: Any
+) -> None:
+    seed_due(db, "waiting", attempts=3)
+    seed_contact(
+        db,
+        "broken",
+        created_at=ago(1),
+        deliveries={
+            "email": {"state": "failed", "attempts": 8, "last_error": "emailjs 400: bad"},
+            "crm": {"state": "sent", "attempts": 1},
+        },
+    )
+    seed_contact(db, "done", created_at=ago(1))
+
+    result = CliRunner().invoke(siteadmin, ["deliveries", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    lines = json.loads(result.output)
+    assert {(line["id"], line["channel"], line["state"]) for line in lines} == {
+        ("waiting", "email", "pending"),
+        ("waiting", "crm", "pending"),
+        ("broken", "email", "failed"),
+    }
+    assert set(lines[0]) == {
+        "kind",
+        "id",
+        "channel",
+        "state",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+    }
+    assert "plant.example" not in result.output
+
+    table = CliRunner().invoke(siteadmin, ["deliveries", "list", "--state", "failed"])
+    assert table.exit_code == 0
+    assert "broken" in table.output and "waiting" not in table.output
+    assert "emailjs 400: bad" in table.output
+
+
+def test_deliveries_retry_puts_failed_ones_back_due_now_and_the_next_sweep_sends_them(
+    db: Any, standins: Any
+) -> None:
+    seed_contact(
+        db,
+        "broken",
+        created_at=ago(1),
+        deliveries={
+            "email": {"state": "failed", "attempts": 8, "last_error": "emailjs 500"},
+            "crm": {"state": "failed", "attempts": 1, "last_error": "sheets 400"},
+        },
+    )
+
+    result = CliRunner().invoke(siteadmin, ["deliveries", "retry", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert '"retried": 2' in result.output
+    assert state(db, "broken", "email")["state"] == "pending"
+    assert deliveries.run_due().sent == 2
+    assert len(standins.state.emails) == 1 and len(standins.state.rows("Leads")) == 1
+
+
+def test_siteadmin_sweep_runs_retention_and_deliveries_from_a_laptop(
+    db: Any, standins: Any
+) -> None:
+    seed_contact(db, "old", created_at=ago(DAYS + 1))
+    seed_rows(standins, [HEADER, row("old", ago(DAYS + 1))])
+    seed_due(db, "due")
+
+    dry = CliRunner().invoke(siteadmin, ["sweep", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.output
+    assert db.collection("contact_submissions").document("old").get().exists
+
+    result = CliRunner().invoke(siteadmin, ["sweep", "--json"])
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["deleted"]["contact_submissions"] == 1 and body["deleted"]["crm_rows"] == 1
+    assert body["deliveries"]["sent"] == 2
+    assert [r[2] for r in standins.state.rows("Leads")] == ["record_id", "due"]
+
+
+def test_siteadmin_sweep_exits_non_zero_when_the_crm_is_down(db: Any, standins: Any) -> None:
+    seed_contact(db, "old", created_at=ago(DAYS + 1))
+    standins.state.fail["sheets"] = "500"
+
+    result = CliRunner().invoke(siteadmin, ["sweep", "--task", "retention"])
+
+    assert result.exit_code == 1
+    assert "CRM could not be reached" in result.output

@@ -1,0 +1,252 @@
+"""The sweep's caller check, with real RS256 ID tokens from a locally generated key.
+
+The public certificate is served by the stand-in in Google's x509 format
+(`{key id: PEM}`), so google-auth fetches and verifies exactly as it would against
+https://www.googleapis.com/oauth2/v1/certs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from factoryops import config
+
+from devstack.emulator import free_port
+from devstack.standins import CERTS_PATH
+
+AUDIENCE = "https://asia-south1-demo.cloudfunctions.net/retention_sweep"
+INVOKER = "sweep-scheduler@demo-factoryops.iam.gserviceaccount.com"
+KEY_ID = "test-key-1"
+
+
+def _key_pair() -> tuple[bytes, str]:
+    """A private key (PEM) and a self-signed certificate for it (PEM), as Google serves."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-certs")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return private, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.fixture(scope="module")
+def google_key() -> tuple[bytes, str]:
+    return _key_pair()
+
+
+@pytest.fixture(scope="module")
+def stranger_key() -> tuple[bytes, str]:
+    return _key_pair()
+
+
+def sign(private_pem: bytes, claims: dict[str, Any], *, key_id: str = KEY_ID) -> str:
+    from google.auth import crypt, jwt
+
+    signer = crypt.RSASigner.from_string(private_pem, key_id=key_id)
+    return jwt.encode(signer, claims).decode()  # type: ignore[no-untyped-call,no-any-return]
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {
+        "iss": "https://accounts.google.com",
+        "aud": AUDIENCE,
+        "sub": "112233445566778899",
+        "email": INVOKER,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.fixture
+def sweep(db: Any, standins: Any, configure: Any, function_client: Any, google_key: Any) -> Any:
+    standins.state.certs = {KEY_ID: google_key[1]}
+    configure(
+        SWEEP_AUTH="on",
+        SWEEP_AUDIENCE=AUDIENCE,
+        SWEEP_INVOKER=INVOKER,
+        SWEEP_CERTS_URL=standins.url + CERTS_PATH,
+    )
+    return function_client("retention_sweep")
+
+
+@pytest.fixture
+def token(google_key: Any) -> Callable[..., str]:
+    return lambda **changes: sign(google_key[0], claims(**changes))
+
+
+def post(client: Any, bearer: str | None = None, **kwargs: Any) -> Any:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    return client.post("/", json={"dry_run": True}, headers=headers, **kwargs)
+
+
+def error_code(response: Any) -> str:
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    return str(response.get_json()["error"]["code"])
+
+
+def test_the_schedulers_valid_token_runs_the_sweep(sweep: Any, token: Any) -> None:
+    response = post(sweep, token())
+
+    assert response.status_code == 200
+    assert response.get_json()["dry_run"] is True
+
+
+def test_the_short_issuer_form_is_accepted_too(sweep: Any, token: Any) -> None:
+    assert post(sweep, token(iss="accounts.google.com")).status_code == 200
+
+
+def test_no_authorization_header_is_401_with_a_bearer_challenge(sweep: Any) -> None:
+    response = post(sweep)
+
+    assert response.status_code == 401
+    assert error_code(response) == "unauthenticated"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "token"])
+def test_a_malformed_authorization_header_is_401(sweep: Any, header: str) -> None:
+    response = sweep.post("/", json={}, headers={"Authorization": header})
+
+    assert response.status_code == 401
+    assert error_code(response) == "unauthenticated"
+
+
+def test_an_unauthenticated_caller_gets_401_before_its_body_is_even_parsed(sweep: Any) -> None:
+    response = sweep.post("/", data="{not json", content_type="application/json")
+
+    assert response.status_code == 401
+
+
+def test_a_token_that_is_not_a_jwt_is_401(sweep: Any) -> None:
+    assert error_code(post(sweep, "not.a.token")) == "unauthenticated"
+
+
+def test_a_token_signed_by_another_key_is_401(sweep: Any, stranger_key: Any) -> None:
+    forged = sign(stranger_key[0], claims())
+
+    response = post(sweep, forged)
+
+    assert response.status_code == 401
+    assert error_code(response) == "unauthenticated"
+
+
+def test_a_token_whose_key_id_google_does_not_publish_is_401(sweep: Any, stranger_key: Any) -> None:
+    assert post(sweep, sign(stranger_key[0], claims(), key_id="unknown")).status_code == 401
+
+
+def test_an_expired_token_is_401(sweep: Any, token: Any) -> None:
+    past = int(time.time()) - 7200
+
+    assert post(sweep, token(iat=past, exp=past + 3600)).status_code == 401
+
+
+def test_a_token_for_another_audience_is_401(sweep: Any, token: Any) -> None:
+    response = post(sweep, token(aud="https://example.com/another-function"))
+
+    assert response.status_code == 401
+    assert error_code(response) == "unauthenticated"
+
+
+def test_a_token_from_another_issuer_is_401(sweep: Any, token: Any) -> None:
+    assert post(sweep, token(iss="https://evil.example")).status_code == 401
+
+
+def test_a_valid_token_of_another_caller_is_403_access_denied(sweep: Any, token: Any) -> None:
+    response = post(sweep, token(email="someone@demo-factoryops.iam.gserviceaccount.com"))
+
+    assert response.status_code == 403
+    assert error_code(response) == "access_denied"
+
+
+def test_the_invokers_email_unverified_or_absent_is_403(sweep: Any, token: Any) -> None:
+    assert post(sweep, token(email_verified=False)).status_code == 403
+    assert post(sweep, token(email=None, email_verified=None)).status_code == 403
+
+
+def test_unreachable_certificates_are_503_not_a_pass(
+    sweep: Any, token: Any, configure: Any
+) -> None:
+    configure(SWEEP_CERTS_URL=f"http://127.0.0.1:{free_port()}/certs")
+
+    response = post(sweep, token())
+
+    assert response.status_code == 503
+    assert error_code(response) == "unavailable"
+
+
+def test_rejections_log_no_token_and_no_caller_address(
+    sweep: Any, token: Any, captured_logs: Any
+) -> None:
+    other = "someone@demo-factoryops.iam.gserviceaccount.com"
+    bad = token(aud="https://example.com/x")
+    post(sweep, bad)
+    post(sweep, token(email=other))
+
+    text = captured_logs.getvalue()
+    assert "token rejected" in text and "caller not allowed" in text
+    assert bad not in text and bad.split(".")[1] not in text
+    assert other not in text
+
+
+# -- when the check may be off, and when the function refuses to start ----------------
+
+
+def test_sweep_auth_off_serves_without_a_token_on_the_emulator(
+    db: Any, standins: Any, configure: Any, function_client: Any
+) -> None:
+    configure(SWEEP_AUTH="off")
+
+    response = function_client("retention_sweep").post("/", json={"dry_run": True})
+
+    assert response.status_code == 200
+
+
+def test_sweep_auth_off_without_the_emulator_refuses_to_start(
+    configure: Any, function_client: Any
+) -> None:
+    configure(SWEEP_AUTH="off", FIRESTORE_EMULATOR_HOST=None)
+
+    with pytest.raises(config.ConfigError, match="SWEEP_AUTH"):
+        function_client("retention_sweep")
+
+
+@pytest.mark.parametrize("missing", ["SWEEP_AUDIENCE", "SWEEP_INVOKER"])
+def test_sweep_auth_on_without_audience_or_invoker_refuses_to_start(
+    db: Any, configure: Any, function_client: Any, missing: str
+) -> None:
+    configure(SWEEP_AUTH="on", SWEEP_AUDIENCE=AUDIENCE, SWEEP_INVOKER=INVOKER)
+    configure(**{missing: None})
+
+    with pytest.raises(config.ConfigError, match=missing):
+        function_client("retention_sweep")
+
+
+def test_other_methods_are_405_and_a_preflight_needs_no_token(sweep: Any) -> None:
+    assert sweep.get("/").status_code == 405
+    assert sweep.options("/").status_code == 204
