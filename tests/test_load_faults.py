@@ -1,0 +1,296 @@
+"""Bounded load and fault tests of contact_submit over loopback HTTP (DESIGN §11).
+
+The function is served by a threaded WSGI server in this process (the app that
+functions-framework builds from functions/contact_submit/main.py) and driven by a pool
+of HTTP clients. Sizes are fixed and small enough for a shared two-core machine; no
+test asserts a time except the generous bound on how soon service returns after an
+outage.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from devstack import emulator as emulator_mod
+from tests.conftest import ROOT
+
+CLIENTS = 16
+SUBMISSIONS = 240
+REPEATS = 3
+"""Each Idempotency-Key is sent this many times, at once, with the same body."""
+OUTAGE_BOUND = 60.0
+"""Seconds within which service must return once Firestore is back (gRPC reconnects
+with backoff)."""
+GENEROUS_LIMIT = {"CONTACT_RATE_LIMIT": "1000000/60"}
+
+
+def _visitor(n: int) -> dict[str, str]:
+    """Submission n comes from its own address, as visitors of the site do (one address
+    sending dozens at once is a rate-limit matter, not a load test)."""
+    return {"X-Forwarded-For": f"198.18.{n // 250 % 250}.{n % 250 + 1}"}
+
+
+def _body(n: int) -> dict[str, str]:
+    return {
+        "name": f"Load Tester {n}",
+        "email": f"load{n}@plant.example",
+        "company": "Loopback Works",
+        "message": f"Submission number {n}.",
+    }
+
+
+@contextlib.contextmanager
+def serving(name: str) -> Iterator[str]:
+    """The function behind a threaded HTTP server on a loopback port."""
+    import functions_framework
+
+    app = functions_framework.create_app(
+        target=name, source=str(ROOT / "functions" / name / "main.py")
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Client:
+    """HTTP clients, one session per thread. Like the site's script, a client that is
+    told 503 tries again with the same Idempotency-Key (sooner than Retry-After asks,
+    to keep the test short); `unavailable` counts those answers."""
+
+    RETRIES = 10
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.unavailable = 0
+
+    def post(
+        self, body: dict[str, Any], headers: dict[str, str] | None = None, *, retry: bool = True
+    ) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        for _ in range(self.RETRIES):
+            response = session.post(self.url, json=body, headers=headers or {}, timeout=60)
+            if response.status_code != 503 or not retry:
+                return response
+            assert int(response.headers["Retry-After"]) > 0
+            with self._lock:
+                self.unavailable += 1
+            time.sleep(0.5)
+        return response
+
+
+def stored(db: Any) -> list[dict[str, Any]]:
+    return [{"id": d.id, **d.to_dict()} for d in db.collection("contact_submissions").stream()]
+
+
+# -- concurrent repeats of Idempotency-Keys -------------------------------------------
+
+
+def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
+    db: Any, standins: Any, configure: Callable[..., None]
+) -> None:
+    configure(**GENEROUS_LIMIT)
+    keys = SUBMISSIONS // REPEATS
+    # The repeats of a key sit side by side in the queue, so they are in flight together.
+    jobs = [(k, f"load-key-{k}") for k in range(keys) for _ in range(REPEATS)]
+    started = time.monotonic()
+    with serving("contact_submit") as url, ThreadPoolExecutor(CLIENTS) as pool:
+        client = Client(url)
+        responses = list(
+            pool.map(
+                lambda job: client.post(
+                    _body(job[0]), {"Idempotency-Key": job[1], **_visitor(job[0])}
+                ),
+                jobs,
+            )
+        )
+
+    print(
+        f"{SUBMISSIONS} posts of {SUBMISSIONS // REPEATS} keys by {CLIENTS} clients in "
+        f"{time.monotonic() - started:.1f} s; 503s retried: {client.unavailable}"
+    )
+    statuses = collections.Counter(r.status_code for r in responses)
+    assert statuses == {201: SUBMISSIONS}, statuses
+    ids_by_key: dict[str, set[str]] = collections.defaultdict(set)
+    for (_, key), response in zip(jobs, responses, strict=True):
+        ids_by_key[key].add(response.json()["id"])
+    assert all(len(ids) == 1 for ids in ids_by_key.values())
+    records = stored(db)
+    assert len(records) == keys
+    assert {r["id"] for r in records} == {ids.pop() for ids in ids_by_key.values()}
+    assert len(list(db.collection("idempotency_keys").stream())) == keys
+    sent = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
+    assert set(sent.values()) == {1} and len(sent) == keys
+    rows = collections.Counter(row[2] for row in standins.state.rows())
+    assert set(rows.values()) == {1} and len(rows) == keys
+
+
+# -- downstream outage, then recovery and one sweep -----------------------------------
+
+
+def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_sends_each_once(
+    db: Any, standins: Any, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops import deliveries, store
+
+    configure(**GENEROUS_LIMIT)
+    standins.state.fail.update({"emailjs": "500", "sheets": "503"})
+    count = 100
+    with serving("contact_submit") as url, ThreadPoolExecutor(CLIENTS) as pool:
+        client = Client(url)
+        responses = list(
+            pool.map(
+                lambda n: client.post(_body(n), {"Idempotency-Key": f"k{n}", **_visitor(n)}),
+                range(count),
+            )
+        )
+
+    print(f"{count} posts with the downstreams failing; 503s retried: {client.unavailable}")
+    assert [r.status_code for r in responses] == [201] * count
+    records = stored(db)
+    assert {r["id"] for r in records} == {r.json()["id"] for r in responses}
+    for record in records:
+        for channel in ("email", "crm"):
+            assert record["deliveries"][channel]["state"] == "pending"
+            assert record["deliveries"][channel]["attempts"] == 1
+    assert standins.state.emails == [] and standins.state.rows() == []
+
+    standins.state.fail.clear()
+    # The sweep runs after every backoff has run out (the first is at most 36 s).
+    later = store.now() + dt.timedelta(hours=1)
+    monkeypatch.setattr(store, "now", lambda: later)
+    counts = deliveries.run_due()
+
+    assert (counts.sent, counts.retrying, counts.failed) == (2 * count, 0, 0)
+    emailed = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
+    appended = collections.Counter(row[2] for row in standins.state.rows())
+    ids = {r["id"] for r in records}
+    assert emailed == dict.fromkeys(ids, 1)
+    assert appended == dict.fromkeys(ids, 1)
+    for record in stored(db):
+        assert record["deliveries"]["email"]["state"] == "sent"
+        assert record["deliveries"]["crm"]["state"] == "sent"
+
+    again = deliveries.run_due()
+    assert (again.sent, again.retrying, again.failed) == (0, 0, 0)
+    assert len(standins.state.emails) == count and len(standins.state.rows()) == count
+
+
+# -- Firestore stopped mid-run ---------------------------------------------------------
+
+
+@pytest.fixture
+def own_emulator(tmp_path: Path) -> Iterator[list[emulator_mod.Emulator]]:
+    """An emulator this test may stop and restart on the same port; the session's one
+    is left alone. The list holds whichever process is current."""
+    running = [emulator_mod.start(log_path=tmp_path / "own-emulator.log")]
+    yield running
+    running[-1].stop()
+
+
+def test_firestore_stopped_mid_run_gives_503_sends_nothing_partial_and_service_resumes(
+    own_emulator: list[emulator_mod.Emulator],
+    standins: Any,
+    configure: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    first = own_emulator[0]
+    configure(FIRESTORE_EMULATOR_HOST=first.address, **GENEROUS_LIMIT)
+    results: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def submitter(client: Client, worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            response = client.post(_body(worker * 100_000 + n), _visitor(worker), retry=False)
+            with lock:
+                results.append((response.status_code, response.json(), dict(response.headers)))
+
+    with serving("contact_submit") as url:
+        client = Client(url)
+        workers = [
+            threading.Thread(target=submitter, args=(client, w), daemon=True) for w in range(8)
+        ]
+        for worker in workers:
+            worker.start()
+        _wait_for(lambda: sum(1 for r in results if r[0] == 201) >= 40, 60, "a first 201s")
+        first.stop()
+        stopped_at = len(results)
+        _wait_for(lambda: sum(1 for r in results[stopped_at:] if r[0] == 503) >= 16, 90, "503s")
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+        during = results[stopped_at:]
+
+        restarted = emulator_mod.start(
+            port=first.port, log_path=tmp_path / "own-emulator-again.log"
+        )
+        own_emulator.append(restarted)
+        deadline = time.monotonic() + OUTAGE_BOUND
+        while True:
+            response = client.post(_body(999_999), retry=False)
+            if response.status_code == 201:
+                break
+            assert response.status_code == 503, response.text
+            assert time.monotonic() < deadline, "service did not return after Firestore did"
+            time.sleep(0.5)
+        resumed_id = response.json()["id"]
+        after = [client.post(_body(1_000_000 + n)) for n in range(5)]
+
+    statuses = collections.Counter(status for status, _, _ in results)
+    print(f"Firestore stopped after {stopped_at} answers; all answers {dict(statuses)}")
+    assert set(statuses) <= {201, 503}, statuses
+    assert statuses[503] >= 16
+    for status, body, headers in results:
+        if status == 503:
+            assert body == {
+                "error": {
+                    "code": "unavailable",
+                    "message": "The service is briefly unavailable; try again shortly.",
+                }
+            }
+            assert int(headers["Retry-After"]) > 0
+    # Whatever reached EmailJS or the sheet belongs to a submission answered 201.
+    answered = {body["id"] for status, body, _ in results if status == 201}
+    emailed = [e["template_params"]["record_id"] for e in standins.state.emails]
+    appended = [row[2] for row in standins.state.rows()]
+    stored_before_restart = set(emailed) - {resumed_id} - {r.json()["id"] for r in after}
+    assert stored_before_restart <= answered
+    assert set(appended) - {resumed_id} - {r.json()["id"] for r in after} <= answered
+    assert len(emailed) == len(set(emailed)) and len(appended) == len(set(appended))
+    assert any(status == 503 for status, _, _ in during)
+    assert [r.status_code for r in after] == [201] * 5
+
+    from factoryops import store
+
+    kept = {d.id for d in store.client().collection("contact_submissions").stream()}
+    assert {resumed_id, *(r.json()["id"] for r in after)} <= kept
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds:.0f} s for {what}"
+        time.sleep(0.1)
