@@ -58,11 +58,27 @@ def _access(base: str, seed: Any) -> None:
     assert status == 403 and body["error"]["code"] == "access_denied"
 
 
+def _sweep(base: str, seed: Any) -> None:
+    import datetime as dt
+
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=731)
+    seed.collection("contact_submissions").document("expired").set(
+        {"email_key": "bundle@example.com", "created_at": old, "expire_at": old}
+    )
+    status, body = _post(base, {"dry_run": True})
+    assert status == 200 and body["deleted"]["contact_submissions"] == 1
+    status, body = _post(base, {})
+    assert status == 200 and body["dry_run"] is False
+    assert body["deleted"]["contact_submissions"] == 1
+    assert not seed.collection("contact_submissions").document("expired").get().exists
+
+
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
     "contact_submit": _contact,
     "access_grant": _access,
     "chat_message": _chat,
+    "retention_sweep": _sweep,
 }
 
 

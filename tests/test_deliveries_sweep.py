@@ -293,7 +293,7 @@ def test_deliveries_list_shows_unsettled_deliveries_without_personal_data(
     result = CliRunner().invoke(siteadmin, ["deliveries", "list", "--json"])
 
     assert result.exit_code == 0, result.output
-    lines = json.loads(result.output)
+    lines = json.loads(result.stdout)
     assert {(line["id"], line["channel"], line["state"]) for line in lines} == {
         ("waiting", "email", "pending"),
         ("waiting", "crm", "pending"),
@@ -353,7 +353,7 @@ def test_siteadmin_sweep_runs_retention_and_deliveries_from_a_laptop(
     result = CliRunner().invoke(siteadmin, ["sweep", "--json"])
 
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["deleted"]["contact_submissions"] == 1 and body["deleted"]["crm_rows"] == 1
     assert body["deliveries"]["sent"] == 2
     assert [r[2] for r in standins.state.rows("Leads")] == ["record_id", "due"]

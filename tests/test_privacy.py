@@ -1,0 +1,354 @@
+"""`siteadmin privacy export|correct|delete` across every store: contact submissions,
+chat sessions with their messages, access grants and CRM rows (Sheets stand-in and
+Apps Script stand-in), matching the address case-insensitively."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from factoryops import privacy
+from factoryops.cli import main as siteadmin
+
+from devstack.standins import APPS_SCRIPT_PATH
+from tests.test_retention import (
+    HEADER,
+    ago,
+    ids,
+    message_ids,
+    row,
+    seed_contact,
+    seed_grant,
+    seed_rows,
+    seed_session,
+)
+
+ASHA = "Asha.Rao@Plant.example"
+ASHA_KEY = "asha.rao@plant.example"
+OTHER = "ravi@other.example"
+
+
+@pytest.fixture
+def person(db: Any, standins: Any) -> None:
+    """Asha in every store, under several spellings of her address, and Ravi beside her."""
+    seed_contact(db, "asha-1", created_at=ago(10), email=ASHA)
+    seed_contact(db, "asha-2", created_at=ago(5), email="ASHA.RAO@plant.example")
+    seed_contact(db, "ravi-1", created_at=ago(5), email=OTHER, name="Ravi Iyer", company="Other")
+    seed_session(
+        db,
+        "secret-session-asha",
+        lead_id="lead-asha",
+        last_activity_at=ago(1),
+        messages=[ago(2), ago(1)],
+    )
+    seed_session(
+        db,
+        "secret-session-ravi",
+        lead_id="lead-ravi",
+        last_activity_at=ago(1),
+        messages=[ago(1)],
+        email=OTHER,
+    )
+    seed_grant(db, "grant-asha", created_at=ago(3))
+    seed_grant(db, "grant-ravi", created_at=ago(3), email=OTHER)
+    seed_grant(db, "grant-anonymous", created_at=ago(3), email=None)
+    seed_rows(
+        standins,
+        [
+            HEADER,
+            row("asha-1", ago(10), email=ASHA),
+            row("ravi-1", ago(5), email=OTHER, name="Ravi Iyer"),
+            row("asha-2", ago(5), email="ASHA.RAO@plant.example"),
+            row("lead-asha", ago(2), source="chat", email=ASHA),
+            # A row whose email cell was mistyped still belongs to her record.
+            row("lead-asha", ago(1), source="chat", email="asha.rao@plant.exmple"),
+            row("ravi-2", ago(1), email=OTHER, name="Ravi Iyer"),
+        ],
+    )
+
+
+def run(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(siteadmin, ["privacy", *args], input=input)
+
+
+def requests_made(db: Any) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in db.collection("privacy_requests").stream()]
+
+
+def sheet_ids(standins: Any) -> list[str]:
+    return [r[2] for r in standins.state.rows("Leads")]
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+def test_export_gathers_every_record_about_the_address_from_every_store(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("export", "--email", "  asha.RAO@plant.EXAMPLE ")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["email"] == ASHA_KEY
+    assert sorted(c["id"] for c in data["contact_submissions"]) == ["asha-1", "asha-2"]
+    assert data["contact_submissions"][0]["message"].startswith("private message")
+    [chat] = data["chat_sessions"]
+    assert chat["lead_id"] == "lead-asha"
+    assert [m["text"] for m in chat["messages"]] == [
+        "chat text 1 of secret-session-asha",
+        "chat text 2 of secret-session-asha",
+    ]
+    assert [g["id"] for g in data["access_grants"]] == ["grant-asha"]
+    assert sorted(r["record_id"] for r in data["crm_rows"]) == [
+        "asha-1",
+        "asha-2",
+        "lead-asha",
+        "lead-asha",
+    ]
+    assert "Ravi" not in result.output and OTHER not in result.output
+
+
+def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("export", "--email", ASHA)
+
+    data = json.loads(result.stdout)
+    session = {k: v for k, v in data["chat_sessions"][0].items() if k != "messages"}
+    assert "id" not in session
+    assert "secret-session-asha" not in json.dumps(session)
+    assert "deliveries" not in data["contact_submissions"][0]
+    assert data["contact_submissions"][0]["created_at"].endswith("Z")
+
+
+def test_export_of_an_unknown_address_is_empty_everywhere(
+    db: Any, standins: Any, person: None
+) -> None:
+    data = json.loads(run("export", "--email", "nobody@nowhere.example").stdout)
+
+    assert data["contact_submissions"] == data["chat_sessions"] == []
+    assert data["access_grants"] == data["crm_rows"] == []
+
+
+def test_an_invalid_address_is_a_usage_error_naming_the_option(db: Any) -> None:
+    result = run("export", "--email", "not-an-address")
+
+    assert result.exit_code == 2
+    assert "--email" in result.output
+
+
+# -- correct -----------------------------------------------------------------------------
+
+
+def test_correct_changes_name_company_and_email_in_every_store(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run(
+        "correct",
+        "--email",
+        "asha.rao@PLANT.example",
+        "--name",
+        "Asha R. Rao",
+        "--company",
+        "=Pune Works",
+        "--new-email",
+        "Asha@NewPlant.example",
+        "--json",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "contact_submissions": 2,
+        "chat_sessions": 1,
+        "chat_messages": 0,
+        "access_grants": 1,
+        "crm_rows": 4,
+    }
+    for doc_id in ("asha-1", "asha-2"):
+        contact = db.collection("contact_submissions").document(doc_id).get().to_dict()
+        assert contact["name"] == "Asha R. Rao"
+        assert contact["company"] == "=Pune Works"
+        assert contact["email"] == "Asha@newplant.example"
+        assert contact["email_key"] == "asha@newplant.example"
+    session = db.collection("chat_sessions").document("secret-session-asha").get().to_dict()
+    assert session["email_key"] == "asha@newplant.example"
+    grant = db.collection("access_grants").document("grant-asha").get().to_dict()
+    assert grant["email_key"] == "asha@newplant.example"
+    assert grant["company"] == "=Pune Works"
+    rows = {r[2] + r[0]: r for r in standins.state.rows("Leads")[1:]}
+    asha_rows = [r for r in rows.values() if r[2] in ("asha-1", "asha-2", "lead-asha")]
+    assert len(asha_rows) == 4
+    for r in asha_rows:
+        assert (r[3], r[4], r[5]) == ("Asha R. Rao", "Asha@newplant.example", "'=Pune Works")
+    ravi = db.collection("contact_submissions").document("ravi-1").get().to_dict()
+    assert ravi["name"] == "Ravi Iyer" and ravi["email"] == OTHER
+    assert [r[3] for r in standins.state.rows("Leads") if r[2].startswith("ravi")] == [
+        "Ravi Iyer",
+        "Ravi Iyer",
+    ]
+    # Found under the new address afterwards, and no longer under the old one.
+    assert json.loads(run("export", "--email", "asha@newplant.example").stdout)["crm_rows"]
+    assert json.loads(run("export", "--email", ASHA).stdout)["contact_submissions"] == []
+
+
+def test_correct_of_only_the_company_leaves_name_and_email_alone(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("correct", "--email", ASHA, "--company", "Pune Presses")
+
+    assert result.exit_code == 0, result.output
+    contact = db.collection("contact_submissions").document("asha-1").get().to_dict()
+    assert (contact["name"], contact["email"], contact["company"]) == (
+        "Asha Rao",
+        ASHA,
+        "Pune Presses",
+    )
+    assert standins.state.rows("Leads")[1][3:6] == ["Asha Rao", ASHA, "Pune Presses"]
+
+
+def test_correct_needs_something_to_change_and_validates_the_new_values(
+    db: Any, standins: Any, person: None
+) -> None:
+    assert run("correct", "--email", ASHA).exit_code == 2
+    bad = run("correct", "--email", ASHA, "--new-email", "nope")
+    assert bad.exit_code == 2 and "--new-email" in bad.output
+    long = run("correct", "--email", ASHA, "--name", "x" * 201)
+    assert long.exit_code == 2 and "--name" in long.output
+    assert db.collection("contact_submissions").document("asha-1").get().to_dict()["name"] == (
+        "Asha Rao"
+    )
+
+
+# -- delete ------------------------------------------------------------------------------
+
+
+def test_delete_with_yes_erases_every_store_and_leaves_others_untouched(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("delete", "--email", "ASHA.RAO@PLANT.EXAMPLE", "--yes", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "contact_submissions": 2,
+        "chat_sessions": 1,
+        "chat_messages": 2,
+        "access_grants": 1,
+        "crm_rows": 4,
+    }
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    assert ids(db, "chat_sessions") == {"secret-session-ravi"}
+    assert message_ids(db, "secret-session-asha") == set()
+    assert message_ids(db, "secret-session-ravi") == {"m001"}
+    assert ids(db, "access_grants") == {"grant-ravi", "grant-anonymous"}
+    assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
+
+
+def test_delete_leaves_a_privacy_request_with_only_a_hash_the_counts_and_the_time(
+    db: Any, standins: Any, person: None
+) -> None:
+    run("delete", "--email", ASHA, "--yes")
+
+    [record] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert set(record) == {"kind", "email_sha256", "counts", "at", "expire_at"}
+    assert record["email_sha256"] == hashlib.sha256(ASHA_KEY.encode()).hexdigest()
+    assert record["counts"]["crm_rows"] == 4
+    stored = json.dumps(record, default=str)
+    for personal in ("asha", "Asha", "Pune", "lead-asha", "secret-session", "private"):
+        assert personal not in stored
+
+
+def test_delete_asks_first_and_a_no_changes_nothing(db: Any, standins: Any, person: None) -> None:
+    result = run("delete", "--email", ASHA, input="n\n")
+
+    assert result.exit_code == 1
+    assert "contact_submissions" in result.output and "Delete all of this" in result.output
+    assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
+    assert len(standins.state.rows("Leads")) == 7
+    assert [r["kind"] for r in requests_made(db)] == []
+
+
+def test_delete_confirmed_at_the_prompt_erases_everything(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("delete", "--email", ASHA, input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+
+
+def test_delete_twice_is_harmless_and_the_second_finds_nothing(
+    db: Any, standins: Any, person: None
+) -> None:
+    run("delete", "--email", ASHA, "--yes")
+
+    again = run("delete", "--email", ASHA, "--yes", "--json")
+
+    assert json.loads(again.stdout) == dict.fromkeys(
+        ("contact_submissions", "chat_sessions", "chat_messages", "access_grants", "crm_rows"), 0
+    )
+
+
+def test_delete_with_the_crm_down_changes_nothing_and_can_be_run_again(
+    db: Any, standins: Any, person: None
+) -> None:
+    standins.state.fail["sheets"] = "500"
+
+    failed = run("delete", "--email", ASHA, "--yes")
+
+    assert failed.exit_code == 1
+    assert "could not be reached" in failed.output
+    assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
+    standins.state.fail["sheets"] = None
+    assert run("delete", "--email", ASHA, "--yes").exit_code == 0
+    assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
+
+
+# -- the Apps Script backend and the logs -------------------------------------------------
+
+
+def test_with_the_apps_script_backend_each_command_reaches_the_crm_rows(
+    db: Any, standins: Any, person: None, configure: Any
+) -> None:
+    configure(CRM_BACKEND="apps_script", CRM_APPS_SCRIPT_URL=standins.url + APPS_SCRIPT_PATH)
+
+    exported = json.loads(run("export", "--email", ASHA).stdout)
+    corrected = run("correct", "--email", ASHA, "--name", "Asha R.", "--json")
+    renamed = [r[3] for r in standins.state.rows("Leads") if r[2] in ("asha-1", "lead-asha")]
+    deleted = run("delete", "--email", ASHA, "--yes", "--json")
+
+    assert len(exported["crm_rows"]) == 4
+    assert json.loads(corrected.stdout)["crm_rows"] == 4
+    assert renamed == ["Asha R.", "Asha R.", "Asha R."]
+    assert json.loads(deleted.stdout)["crm_rows"] == 4
+    assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
+
+
+def test_privacy_commands_log_counts_but_no_personal_data(
+    db: Any, standins: Any, person: None, captured_logs: Any
+) -> None:
+    run("export", "--email", ASHA)
+    run("correct", "--email", ASHA, "--company", "Pune Presses")
+    run("delete", "--email", ASHA, "--yes")
+
+    text = captured_logs.getvalue()
+    assert text.count("privacy request handled") == 3
+    for personal in ("asha", "Asha", "Pune", "plant.example", "secret-session", "lead-asha"):
+        assert personal not in text
+    assert {r["kind"] for r in requests_made(db)} == {"export", "correct", "delete"}
+
+
+def test_the_library_matches_addresses_case_insensitively(
+    db: Any, standins: Any, person: None
+) -> None:
+    counts = privacy.preview(privacy.subject("asha.rao@plant.example"))
+
+    assert counts.as_dict() == {
+        "contact_submissions": 2,
+        "chat_sessions": 1,
+        "chat_messages": 2,
+        "access_grants": 1,
+        "crm_rows": 4,
+    }
