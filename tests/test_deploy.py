@@ -1,0 +1,920 @@
+"""deploy.sh: the plan its dry run prints, and what a real run asks of gcloud.
+
+Dry runs put recording `gcloud` and `curl` stand-ins first on PATH, so a dry run that
+calls either fails the test. Real runs use the same stand-ins, which then keep a small
+model of the project (a JSON file) and answer as gcloud and the Firebase Rules API do,
+so that a first run and a second run can be compared. Run as a script, this file is
+that stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "deploy.sh"
+FUNCTIONS = ("contact_submit", "chat_message", "access_grant", "retention_sweep")
+PUBLIC = ("contact_submit", "chat_message", "access_grant")
+SWEEP = "retention_sweep"
+PROJECT = "demo-factoryops"
+SECRETS = ("EMAILJS_PRIVATE_KEY", "RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL")
+APIS = (
+    "cloudfunctions",
+    "run",
+    "cloudbuild",
+    "artifactregistry",
+    "firestore",
+    "secretmanager",
+    "cloudscheduler",
+    "sheets",
+    "iam",
+    "logging",
+    "firebaserules",
+)
+TTL_GROUPS = (
+    "contact_submissions",
+    "chat_sessions",
+    "messages",
+    "access_grants",
+    "idempotency_keys",
+    "rate_limits",
+)
+EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
+SETTINGS = {
+    "ALLOWED_ORIGINS": "https://factoryopsai.com,https://www.factoryopsai.com",
+    "SITE_URL": "https://factoryopsai.com",
+    "EMAILJS_SERVICE_ID": "service_test",
+    "EMAILJS_PUBLIC_KEY": "public_test",
+    "EMAILJS_CONTACT_TEMPLATE_ID": "template_contact",
+    "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
+    "CRM_BACKEND": "sheets",
+    "CRM_SPREADSHEET_ID": "sheet-id-123",
+}
+
+
+def positional(args: list[str]) -> list[str]:
+    return [a for a in args if not a.startswith("-")]
+
+
+def flag(args: list[str], name: str) -> str | None:
+    for a in args:
+        if a == f"--{name}":
+            return ""
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def flags(args: list[str], name: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+
+
+# -- the stand-ins ------------------------------------------------------------------------
+
+
+def _load(path: Path) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "accounts_logged_in": ["deployer@factoryopsai.com"],
+        "project_exists": True,
+        "database": None,
+        "ttl": [],
+        "accounts": [],
+        "secrets": {},
+        "functions": {},
+        "deploy_log": [],
+        "invokers": {},
+        "jobs": {},
+        "rulesets": {},
+        "rules_release": None,
+        "rules_auth": [],
+        "token": "ya29.standin-token-5b1f",
+        "project_bindings": [],
+        "secret_bindings": [],
+    }
+    if path.exists():
+        state.update(json.loads(path.read_text()))
+    return state
+
+
+def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, str, str]:
+    pos = positional(argv)
+    head = tuple(pos[:4])
+
+    def missing(what: str) -> tuple[int, str, str]:
+        return 1, "", f"ERROR: (gcloud) NOT_FOUND: {what}\n"
+
+    if head[:2] == ("auth", "list"):
+        return 0, "".join(a + "\n" for a in state["accounts_logged_in"]), ""
+    if head[:2] == ("auth", "print-access-token"):
+        return 0, state["token"] + "\n", ""
+    if head[:2] == ("projects", "describe"):
+        return (0, "123456789012\n", "") if state["project_exists"] else missing("project")
+    if head[:2] == ("projects", "add-iam-policy-binding"):
+        state["project_bindings"].append([flag(argv, "member"), flag(argv, "role")])
+        return 0, "bindings: [...]\n", ""
+    if head[:2] == ("services", "enable"):
+        return 0, "", ""
+    if head[:3] == ("firestore", "databases", "describe"):
+        return (0, state["database"] + "\n", "") if state["database"] else missing("database")
+    if head[:3] == ("firestore", "databases", "create"):
+        state["database"] = flag(argv, "location")
+        return 0, "", ""
+    if head[:4] == ("firestore", "fields", "ttls", "list"):
+        rows = [
+            f"projects/{PROJECT}/databases/(default)/collectionGroups/{g}/fields/expire_at\tACTIVE"
+            for g in state["ttl"]
+        ]
+        return 0, "".join(r + "\n" for r in rows), ""
+    if head[:4] == ("firestore", "fields", "ttls", "update"):
+        state["ttl"].append(flag(argv, "collection-group"))
+        return 0, "", ""
+    if head[:2] == ("secrets", "describe"):
+        return (0, "", "") if pos[2] in state["secrets"] else missing("secret")
+    if head[:2] == ("secrets", "create"):
+        assert flag(argv, "replication-policy") == "user-managed"
+        state["secrets"][pos[2]] = []
+        return 0, "", ""
+    if head[:3] == ("secrets", "versions", "list"):
+        versions = state["secrets"].get(pos[3])
+        return (0, f"{len(versions)}\n", "") if versions else (0, "", "")
+    if head[:3] == ("secrets", "versions", "add"):
+        data_file = flag(argv, "data-file") or ""
+        value = stdin if data_file == "-" else Path(data_file).read_text()
+        state["secrets"][pos[3]].append(value)
+        return 0, f"{len(state['secrets'][pos[3]])}\n", ""
+    if head[:2] == ("secrets", "add-iam-policy-binding"):
+        state["secret_bindings"].append([pos[2], flag(argv, "member"), flag(argv, "role")])
+        return 0, "", ""
+    if head[:3] == ("iam", "service-accounts", "describe"):
+        account = pos[3].split("@")[0]
+        return (0, "", "") if account in state["accounts"] else missing("account")
+    if head[:3] == ("iam", "service-accounts", "create"):
+        state["accounts"].append(pos[3])
+        return 0, "", ""
+    if head[:2] == ("functions", "describe"):
+        fn = state["functions"].get(pos[2])
+        return (0, fn["url"] + "\n", "") if fn else missing("function")
+    if head[:2] == ("functions", "deploy"):
+        name = pos[2]
+        env: dict[str, str] = {}
+        for line in Path(flag(argv, "env-vars-file") or "").read_text().splitlines():
+            key, _, value = line.partition(": ")
+            env[key] = json.loads(value)
+        source = Path(flag(argv, "source") or "")
+        state["deploy_log"].append(
+            {
+                "name": name,
+                "env": env,
+                "secrets": flag(argv, "set-secrets") or "",
+                "files": sorted(entry.name for entry in source.iterdir()),
+            }
+        )
+        url = f"https://{name.replace('_', '-')}-abc123-el.a.run.app"
+        state["functions"][name] = {"url": url}
+        return 0, "", ""
+    if head[:2] == ("functions", "add-invoker-policy-binding"):
+        members = state["invokers"].setdefault(pos[2], [])
+        if flag(argv, "member") not in members:
+            members.append(flag(argv, "member"))
+        return 0, "", ""
+    if head[:3] == ("scheduler", "jobs", "describe"):
+        return (0, "", "") if pos[3] in state["jobs"] else missing("job")
+    if head[:3] == ("scheduler", "jobs", "create") or head[:3] == ("scheduler", "jobs", "update"):
+        state["jobs"][pos[4]] = argv
+        return 0, "", ""
+    return 2, "", f"gcloud stand-in: unexpected command {argv}\n"
+
+
+def _curl(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, str, str]:
+    def arg(name: str) -> str:
+        return argv[argv.index(name) + 1]
+
+    auth = re.search(r'header = "Authorization: (.*)"', stdin)
+    state["rules_auth"].append(auth.group(1) if auth else None)
+    method, url, output = arg("--request"), argv[-1], Path(arg("--output"))
+    body = json.loads(Path(arg("--data-binary")[1:]).read_text()) if "--data-binary" in argv else {}
+    base = f"https://firebaserules.googleapis.com/v1/projects/{PROJECT}"
+    status = 404
+    answer: dict[str, Any] = {"error": {"code": 404}}
+    if method == "GET" and url == f"{base}/releases/cloud.firestore" and state["rules_release"]:
+        status, answer = 200, {"rulesetName": state["rules_release"]}
+    elif (
+        method == "GET"
+        and url.removeprefix("https://firebaserules.googleapis.com/v1/") in (state["rulesets"])
+    ):
+        name = url.removeprefix("https://firebaserules.googleapis.com/v1/")
+        status, answer = 200, {"name": name, "source": state["rulesets"][name]}
+    elif method == "POST" and url == f"{base}/rulesets":
+        name = f"projects/{PROJECT}/rulesets/rs{len(state['rulesets']) + 1}"
+        state["rulesets"][name] = body["source"]
+        status, answer = 200, {"name": name}
+    elif method == "POST" and url == f"{base}/releases":
+        state["rules_release"] = body["rulesetName"]
+        status, answer = 200, body
+    elif method == "PATCH" and url == f"{base}/releases/cloud.firestore":
+        state["rules_release"] = body["release"]["rulesetName"]
+        status, answer = 200, body["release"]
+    output.write_text(json.dumps(answer))
+    return 0, str(status), ""
+
+
+def _standin(tool: str, argv: list[str]) -> int:
+    state_path = Path(os.environ["STANDIN_STATE"])
+    stdin = "" if sys.stdin.isatty() else sys.stdin.read()
+    with open(os.environ["STANDIN_LOG"], "a") as log:
+        log.write(json.dumps({"tool": tool, "argv": argv}) + "\n")
+    state = _load(state_path)
+    handler = _gcloud if tool == "gcloud" else _curl
+    code, out, err = handler(argv, state, stdin)
+    state_path.write_text(json.dumps(state))
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(_standin(sys.argv[1], sys.argv[2:]))
+
+# The stand-in above runs as a script on every gcloud and curl call, without pytest.
+import pytest  # noqa: E402
+
+# -- running the script ----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def commands(self) -> list[list[str]]:
+        """The plan's commands (lines starting with `+`), as argument lists."""
+        out = []
+        for line in self.stdout.splitlines():
+            if line.startswith("+ "):
+                out.append(shlex.split(line[2:]))
+        return out
+
+    def gcloud(self, *prefix: str) -> list[list[str]]:
+        """Plan commands `gcloud <prefix...>`, arguments after `gcloud`."""
+        found = []
+        for cmd in self.commands():
+            if cmd[:1] == ["gcloud"] and positional(cmd[1:])[: len(prefix)] == list(prefix):
+                found.append(cmd[1:])
+        return found
+
+    def called(self, *prefix: str) -> list[list[str]]:
+        """gcloud calls the stand-in received, arguments after `gcloud`."""
+        return [
+            c["argv"]
+            for c in self.calls
+            if c["tool"] == "gcloud" and positional(c["argv"])[: len(prefix)] == list(prefix)
+        ]
+
+
+@dataclass
+class Deployer:
+    """A checkout, a settings file and stand-ins, ready to run deploy.sh."""
+
+    tmp: Path
+    root: Path
+    env: dict[str, str]
+    state: Path
+    log: Path
+
+    def run(self, *args: str, stdin: str | None = None) -> Run:
+        if self.log.exists():
+            self.log.unlink()
+        result = subprocess.run(
+            [str(self.root / "deploy.sh"), *args],
+            env=self.env,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        calls = []
+        if self.log.exists():
+            calls = [json.loads(line) for line in self.log.read_text().splitlines()]
+        return Run(result.returncode, result.stdout, result.stderr, calls)
+
+    def dry(self, *args: str) -> Run:
+        result = self.run("--project", PROJECT, "--dry-run", *args)
+        assert result.calls == [], f"a dry run called {result.calls[0]['tool']}"
+        return result
+
+    def settings(self, **values: str) -> None:
+        self.env["DEPLOY_ENV_FILE"] = str(self.tmp / "deploy.env")
+        lines = [f"{k}={v}" for k, v in values.items()]
+        (self.tmp / "deploy.env").write_text("\n".join(lines) + "\n")
+
+    def model(self) -> dict[str, Any]:
+        model: dict[str, Any] = json.loads(self.state.read_text())
+        return model
+
+
+def make_deployer(tmp: Path, root: Path) -> Deployer:
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    state = tmp / "project.json"
+    log = tmp / "calls.jsonl"
+    for tool in ("gcloud", "curl"):
+        stub = bin_dir / tool
+        python, me = shlex.quote(sys.executable), shlex.quote(__file__)
+        stub.write_text(f'#!/bin/sh\nexec {python} -S {me} {tool} "$@"\n')
+        stub.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", str(tmp)),
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp),
+        "STANDIN_STATE": str(state),
+        "STANDIN_LOG": str(log),
+    }
+    for name in ("PYENV_ROOT", "PYENV_VERSION"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    deployer = Deployer(tmp, root, env, state, log)
+    (tmp / "emailjs.key").write_text(EMAILJS_KEY + "\n")
+    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(tmp / "emailjs.key"))
+    return deployer
+
+
+@pytest.fixture
+def deployer(tmp_path: Path) -> Deployer:
+    return make_deployer(tmp_path, ROOT)
+
+
+def make_checkout(tmp_path: Path) -> Deployer:
+    """A copy of the parts of the checkout deploy.sh reads, free to add files to."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    shutil.copy2(SCRIPT, root / "deploy.sh")
+    shutil.copy2(ROOT / "requirements.txt", root / "requirements.txt")
+    shutil.copytree(
+        ROOT / "lib" / "factoryops",
+        root / "lib" / "factoryops",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for name in FUNCTIONS:
+        (root / "functions" / name).mkdir(parents=True)
+        (root / "functions" / name / "main.py").write_text(f"# {name}\n")
+    (root / "firestore.rules").write_text(
+        "rules_version = '2';\nservice cloud.firestore {\n  match /{document=**} {\n"
+        "    allow read, write: if false;\n  }\n}\n"
+    )
+    return make_deployer(tmp_path, root)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Deployer:
+    return make_checkout(tmp_path)
+
+
+@dataclass
+class FirstRun:
+    deployer: Deployer
+    run: Run
+    model: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """One real run against an empty project, shared by the tests that read it."""
+    deployer = make_checkout(tmp_path_factory.mktemp("first-run"))
+    run = deployer.run("--project", PROJECT)
+    assert run.returncode == 0, run.stderr + run.stdout
+    return FirstRun(deployer, run, deployer.model())
+
+
+# -- dry run: the plan -------------------------------------------------------------------
+
+
+def test_dry_run_prints_a_plan_and_calls_neither_gcloud_nor_curl(deployer: Deployer) -> None:
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("# deploy.sh plan (dry run")
+    assert "Dry run: nothing was run." in run.stdout
+    assert len(run.gcloud("functions", "deploy")) == 5  # the sweep: once for its URL, below
+
+
+def test_dry_run_needs_no_gcloud_at_all(deployer: Deployer, tmp_path: Path) -> None:
+    # A PATH holding only what the dry run itself uses; no gcloud, curl or credentials.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for tool in ("bash", "dirname", "python3"):
+        found = shutil.which(tool, path=os.environ["PATH"])
+        assert found
+        (bare / tool).symlink_to(sys.executable if tool == "python3" else found)
+    deployer.env["PATH"] = str(bare)
+    run = deployer.run("--project", PROJECT, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "gcloud auth list" in run.stdout
+
+
+@pytest.mark.parametrize("region", ["asia-south1", "europe-west3"])
+def test_every_regional_command_names_the_region(deployer: Deployer, region: str) -> None:
+    run = deployer.dry("--region", region) if region != "asia-south1" else deployer.dry()
+    assert run.returncode == 0, run.stderr
+    regional = {
+        ("functions",): "region",
+        ("scheduler",): "location",
+        ("firestore", "databases", "create"): "location",
+        ("secrets", "create"): "locations",
+    }
+    seen = 0
+    for prefix, name in regional.items():
+        for args in run.gcloud(*prefix):
+            seen += 1
+            assert flag(args, name) == region, args
+    assert seen >= 4 + 5 + 1 + 4 + 1 + 2
+    if region != "asia-south1":
+        assert "privacy notice says the data lives in asia-south1" in run.stdout
+
+
+def test_every_gcloud_command_names_the_project(deployer: Deployer) -> None:
+    run = deployer.dry()
+    for args in run.gcloud():
+        if positional(args)[:1] == ["projects"]:
+            assert positional(args)[2] == PROJECT
+        elif positional(args)[:2] != ["auth", "list"]:
+            assert flag(args, "project") == PROJECT, args
+
+
+def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Deployer) -> None:
+    run = deployer.dry()
+    assert EMAILJS_KEY not in run.stdout + run.stderr
+    for args in run.gcloud("functions", "deploy"):
+        name = positional(args)[2]
+        refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
+        expected = {
+            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+            "access_grant": {"RATE_LIMIT_KEY"},
+            "retention_sweep": {"EMAILJS_PRIVATE_KEY"},
+        }[name]
+        assert set(refs) == expected
+        for secret, ref in refs.items():
+            assert ref == f"{secret}:<{secret}-version>"  # pinned: resolved at run time
+        assert flag(args, "set-env-vars") is None and flag(args, "update-env-vars") is None
+    # The plain environment the plan shows never names a secret.
+    env_lines = [line for line in run.stdout.splitlines() if re.match(r"#\s{3,}[A-Z_]+: ", line)]
+    assert env_lines
+    for line in env_lines:
+        assert not any(f" {secret}:" in line for secret in SECRETS), line
+    # Every first version is piped in: generated, or from the file the settings name.
+    adds = [c for c in run.commands() if "versions" in c and "add" in c]
+    assert len(adds) == 2 and all("--data-file=-" in c and "|" in c for c in adds)
+    assert adds[0][:3] == ["head", "-c", "32"]
+    assert adds[1][:3] == ["printf", "%s", f"$(cat {deployer.tmp / 'emailjs.key'})"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_secret_in_the_settings_file_is_refused_without_being_echoed(
+    deployer: Deployer, secret: str
+) -> None:
+    deployer.settings(**SETTINGS, **{secret: "must-not-appear-4242"})
+    run = deployer.dry()
+    assert run.returncode == 1
+    assert f"{secret} is a secret" in run.stderr
+    assert "must-not-appear-4242" not in run.stdout + run.stderr
+
+
+def test_only_the_sweep_is_private_and_the_rest_public(deployer: Deployer) -> None:
+    run = deployer.dry()
+    for args in run.gcloud("functions", "deploy"):
+        name = positional(args)[2]
+        if name == SWEEP:
+            assert "--no-allow-unauthenticated" in args and "--allow-unauthenticated" not in args
+        else:
+            assert name in PUBLIC
+            assert "--allow-unauthenticated" in args and "--no-allow-unauthenticated" not in args
+        assert flag(args, "max-instances")
+        assert flag(args, "runtime") == "python312" and "--gen2" in args
+        assert flag(args, "entry-point") == name and "--trigger-http" in args
+    invokers = run.gcloud("functions", "add-invoker-policy-binding")
+    assert [positional(a)[2] for a in invokers] == [SWEEP]
+    assert (
+        flag(invokers[0], "member")
+        == f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
+    )
+
+
+def test_scheduler_calls_the_sweep_url_with_an_oidc_token_for_it(deployer: Deployer) -> None:
+    run = deployer.dry()
+    jobs = run.gcloud("scheduler", "jobs", "create") + run.gcloud("scheduler", "jobs", "update")
+    assert len(jobs) == 4
+    scheduler = f"sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
+    bodies = set()
+    for args in jobs:
+        assert flag(args, "uri") == "<sweep-url>"
+        assert flag(args, "oidc-token-audience") == "<sweep-url>"
+        assert flag(args, "oidc-service-account-email") == scheduler
+        assert flag(args, "time-zone") == "Asia/Kolkata"
+        assert flag(args, "http-method") == "POST"
+        bodies.add((flag(args, "schedule"), flag(args, "message-body")))
+    assert bodies == {
+        ("30 2 * * *", '{"tasks":["retention"]}'),
+        ("*/10 * * * *", '{"tasks":["deliveries"]}'),
+    }
+
+
+def test_sweep_environment_holds_its_audience_and_the_scheduler_as_invoker(
+    deployer: Deployer,
+) -> None:
+    run = deployer.dry()
+    plan = run.stdout
+    section = plan[plan.index("retention_sweep.env.yaml") : plan.index("Cloud Scheduler jobs")]
+    assert '#   SWEEP_AUDIENCE: "<sweep-url>"' in section
+    assert f'#   SWEEP_INVOKER: "sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"' in section
+    assert f'#   GOOGLE_CLOUD_PROJECT: "{PROJECT}"' in section
+    contact = plan[plan.index("contact_submit.env.yaml") : plan.index("Function chat_message")]
+    assert "SWEEP_" not in contact
+    assert '#   ALLOWED_ORIGINS: "https://factoryopsai.com,https://www.factoryopsai.com"' in contact
+
+
+def test_each_function_is_deployed_from_its_own_staged_bundle(deployer: Deployer) -> None:
+    run = deployer.dry()
+    staged = {
+        c[2]: c[3] for c in run.commands() if c[:2] == ["./deploy.sh", "--stage"] and len(c) == 4
+    }
+    assert sorted(staged) == sorted(FUNCTIONS)
+    assert len(set(staged.values())) == len(FUNCTIONS)
+    for args in run.gcloud("functions", "deploy"):
+        name = positional(args)[2]
+        assert flag(args, "source") == staged[name]
+        assert staged[name].endswith(f"/{name}")
+        assert flag(args, "service-account") == (
+            f"fn-{name.replace('_', '-')}@{PROJECT}.iam.gserviceaccount.com"
+        )
+
+
+def test_only_limits_the_functions_and_their_accounts_and_secrets(deployer: Deployer) -> None:
+    run = deployer.dry("--only", "access_grant", "contact_submit")
+    assert run.returncode == 0, run.stderr
+    deployed = [positional(a)[2] for a in run.gcloud("functions", "deploy")]
+    assert deployed == ["contact_submit", "access_grant"]
+    staged = [c[2] for c in run.commands() if c[:2] == ["./deploy.sh", "--stage"]]
+    assert staged == ["contact_submit", "access_grant"]
+    assert run.gcloud("scheduler") == []
+    assert "sweep-scheduler@" not in run.stdout
+    accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
+    assert accounts == ["fn-contact-submit", "fn-access-grant"]
+
+    sweep_only = deployer.dry("--only", SWEEP)
+    assert {positional(a)[2] for a in sweep_only.gcloud("functions", "deploy")} == {SWEEP}
+    assert len(sweep_only.gcloud("scheduler", "jobs", "create")) == 2
+    # The sweep reads no rate-limit key, so the key is neither made nor granted.
+    assert sweep_only.gcloud("secrets", "create", "RATE_LIMIT_KEY") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--dry-run"],
+        ["--project"],
+        ["--project", "--dry-run"],
+        ["--project", PROJECT, "--only"],
+        ["--project", PROJECT, "--only", "send_newsletter"],
+        ["--project", PROJECT, "--bogus"],
+        ["--project", PROJECT, "stray"],
+        ["--project", "Not_A_Project"],
+        ["--project", PROJECT, "--region", "Mumbai"],
+    ],
+)
+def test_bad_arguments_give_a_usage_error(deployer: Deployer, args: list[str]) -> None:
+    run = deployer.run(*args)
+    assert run.returncode == 2
+    assert "usage: ./deploy.sh --project ID" in run.stderr
+    assert run.stdout == "" and run.calls == []
+
+
+def test_help_prints_the_usage(deployer: Deployer) -> None:
+    run = deployer.run("--help")
+    assert run.returncode == 0 and run.stdout.startswith("usage: ./deploy.sh")
+
+
+def test_a_bad_setting_stops_the_plan_naming_the_variable(deployer: Deployer) -> None:
+    deployer.settings(**{**SETTINGS, "RETENTION_DAYS": "two years"})
+    run = deployer.dry()
+    assert run.returncode == 1
+    assert "RETENTION_DAYS" in run.stderr
+
+    deployer.settings(**{k: v for k, v in SETTINGS.items() if k != "ALLOWED_ORIGINS"})
+    run = deployer.dry()
+    assert run.returncode == 1 and "ALLOWED_ORIGINS is required" in run.stderr
+
+    deployer.settings(**SETTINGS, ALLOWED_ORIGIN="https://typo.example")
+    run = deployer.dry()
+    assert run.returncode == 1 and "unknown setting ALLOWED_ORIGIN" in run.stderr
+
+    deployer.settings(**SETTINGS, SWEEP_AUTH="off")
+    run = deployer.dry()
+    assert run.returncode == 1 and "SWEEP_AUTH is not a deployment setting" in run.stderr
+
+
+def test_the_example_settings_file_holds_only_settings_deploy_sh_knows(
+    deployer: Deployer,
+) -> None:
+    example = (ROOT / "deploy.env.example").read_text()
+    filled = example.replace("CRM_SPREADSHEET_ID=\n", "CRM_SPREADSHEET_ID=sheet-id-123\n")
+    (deployer.tmp / "deploy.env").write_text(filled)
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert "ALLOWED_ORIGINS" in run.stdout and "EMAILJS_PRIVATE_KEY" not in run.stdout
+
+
+def test_the_environment_wins_over_the_settings_file(deployer: Deployer) -> None:
+    deployer.env["CRM_SHEET_NAME"] = "Leads 2026"
+    deployer.env["ALLOWED_ORIGINS"] = "https://staging.factoryopsai.com"
+    run = deployer.dry()
+    assert "from the environment (wins over the file): ALLOWED_ORIGINS CRM_SHEET_NAME" in run.stdout
+    assert '#   ALLOWED_ORIGINS: "https://staging.factoryopsai.com"' in run.stdout
+    assert '#   CRM_SHEET_NAME: "Leads 2026"' in run.stdout
+
+
+def test_settings_without_emailjs_or_crm_need_no_email_secret_or_sheet(
+    deployer: Deployer,
+) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert "EMAILJS_PRIVATE_KEY" not in run.stdout
+    assert "CRM sheet" not in run.stdout
+    sweep = next(a for a in run.gcloud("functions", "deploy") if SWEEP in a)
+    assert "--clear-secrets" in sweep
+
+
+def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    for args in run.gcloud("functions", "deploy"):
+        refs = flag(args, "set-secrets") or ""
+        has_url = "CRM_APPS_SCRIPT_URL=CRM_APPS_SCRIPT_URL:" in refs
+        assert has_url == (positional(args)[2] != "access_grant")
+
+
+def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
+    run = deployer.dry()
+    project_roles = {flag(a, "role") for a in run.gcloud("projects", "add-iam-policy-binding")}
+    assert project_roles == {"roles/datastore.user"}
+    grants: dict[str, set[str]] = {}
+    for args in run.gcloud("secrets", "add-iam-policy-binding"):
+        assert flag(args, "role") == "roles/secretmanager.secretAccessor"
+        member = (flag(args, "member") or "").removeprefix("serviceAccount:")
+        grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
+    assert grants == {
+        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+        "fn-access-grant": {"RATE_LIMIT_KEY"},
+        "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY"},
+    }
+    share = run.stdout[run.stdout.index("The CRM sheet is reached by sharing it") :]
+    assert "https://docs.google.com/spreadsheets/d/sheet-id-123/edit" in share
+    for name in ("contact-submit", "chat-message", "retention-sweep"):
+        assert f"fn-{name}@{PROJECT}.iam.gserviceaccount.com" in share
+    assert "fn-access-grant@" not in share
+
+
+def test_ttl_policies_cover_every_collection_group_with_expire_at(deployer: Deployer) -> None:
+    run = deployer.dry()
+    updates = run.gcloud("firestore", "fields", "ttls", "update")
+    assert sorted(flag(a, "collection-group") or "" for a in updates) == sorted(TTL_GROUPS)
+    for args in updates:
+        assert positional(args)[4] == "expire_at" and "--enable-ttl" in args
+    creates = run.gcloud("firestore", "databases", "create")
+    assert len(creates) == 1 and flag(creates[0], "type") == "firestore-native"
+
+
+def test_apis_enabled_before_anything_else_uses_them(deployer: Deployer) -> None:
+    run = deployer.dry()
+    commands = run.gcloud()
+    enable = [i for i, a in enumerate(commands) if positional(a)[:2] == ["services", "enable"]]
+    assert len(enable) == 1
+    apis = set(positional(commands[enable[0]])[2:])
+    assert {f"{api}.googleapis.com" for api in APIS} <= apis
+    first_change = min(
+        i for i, a in enumerate(commands) if positional(a)[:1] not in (["auth"], ["projects"])
+    )
+    assert first_change == enable[0]
+
+
+def test_rules_are_published_over_rest_with_the_token_kept_off_the_command_line(
+    deployer: Deployer,
+) -> None:
+    run = deployer.dry()
+    curls = [c for c in run.commands() if c[:1] == ["curl"]]
+    assert curls
+    for c in curls:
+        assert "--config" in c and c[c.index("--config") + 1] == "-"
+        assert not any("Authorization" in a or "<access-token>" in a for a in c)
+    urls = [c[-1] for c in curls]
+    api = f"https://firebaserules.googleapis.com/v1/projects/{PROJECT}"
+    assert f"{api}/rulesets" in urls and f"{api}/releases/cloud.firestore" in urls
+
+
+def test_indexes_come_from_the_index_file_when_there_is_one(checkout: Deployer) -> None:
+    run = checkout.dry()
+    assert "no firestore.indexes.json: none to create" in run.stdout
+    assert run.gcloud("firestore", "indexes") == []
+
+    (checkout.root / "firestore.indexes.json").write_text(
+        json.dumps(
+            {
+                "indexes": [
+                    {
+                        "collectionGroup": "messages",
+                        "queryScope": "COLLECTION_GROUP",
+                        "fields": [
+                            {"fieldPath": "expire_at", "order": "ASCENDING"},
+                            {"fieldPath": "author", "order": "DESCENDING"},
+                        ],
+                    },
+                    {
+                        "collectionGroup": "access_grants",
+                        "queryScope": "COLLECTION",
+                        "fields": [
+                            {"fieldPath": "sections", "arrayConfig": "CONTAINS"},
+                            {"fieldPath": "created_at", "order": "ASCENDING"},
+                        ],
+                    },
+                ],
+                "fieldOverrides": [],
+            }
+        )
+    )
+    run = checkout.dry()
+    assert run.returncode == 0, run.stderr
+    creates = run.gcloud("firestore", "indexes", "composite", "create")
+    assert [(flag(a, "collection-group"), flag(a, "query-scope")) for a in creates] == [
+        ("messages", "collection-group"),
+        ("access_grants", "collection"),
+    ]
+    assert flags(creates[0], "field-config") == [
+        "field-path=expire_at,order=ascending",
+        "field-path=author,order=descending",
+    ]
+    assert flags(creates[1], "field-config")[0] == "field-path=sections,array-config=contains"
+
+
+def test_a_missing_function_or_rules_file_is_flagged_in_the_plan(checkout: Deployer) -> None:
+    (checkout.root / "firestore.rules").unlink()
+    shutil.rmtree(checkout.root / "functions" / "chat_message")
+    run = checkout.dry()
+    assert run.returncode == 0
+    assert (
+        "# WARNING: functions/chat_message/main.py is missing: a real run stops here" in run.stdout
+    )
+    assert "# WARNING: firestore.rules is missing: a real run stops here" in run.stdout
+    real = checkout.run("--project", PROJECT)
+    assert real.returncode == 1
+    assert (
+        "missing from the checkout: functions/chat_message/main.py firestore.rules" in real.stderr
+    )
+    assert real.calls == []
+
+
+def test_deploy_script_passes_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed (make system-deps installs it)"
+    result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- real runs against the stand-ins ------------------------------------------------------
+
+
+def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: FirstRun) -> None:
+    first, model, checkout = first_run.run, first_run.model, first_run.deployer
+    assert model["database"] == "asia-south1"
+    assert sorted(model["ttl"]) == sorted(TTL_GROUPS)
+    assert sorted(model["accounts"]) == sorted(
+        [f"fn-{n.replace('_', '-')}" for n in FUNCTIONS] + ["sweep-scheduler"]
+    )
+    assert sorted(model["jobs"]) == ["retention-sweep-deliveries", "retention-sweep-nightly"]
+    assert model["rules_release"] and len(model["rulesets"]) == 1
+    assert {name: len(v) for name, v in model["secrets"].items()} == {
+        "RATE_LIMIT_KEY": 1,
+        "EMAILJS_PRIVATE_KEY": 1,
+    }
+    assert len(first.called("functions", "deploy")) == 5
+    for name in FUNCTIONS:
+        assert f"{name}  https://{name.replace('_', '-')}-" in first.stdout
+
+    second = checkout.run("--project", PROJECT)
+    assert second.returncode == 0, second.stderr + second.stdout
+    for prefix in (
+        ("firestore", "databases", "create"),
+        ("firestore", "fields", "ttls", "update"),
+        ("iam", "service-accounts", "create"),
+        ("secrets", "create"),
+        ("secrets", "versions", "add"),
+        ("scheduler", "jobs", "create"),
+    ):
+        assert second.called(*prefix) == [], prefix
+    assert len(second.called("scheduler", "jobs", "update")) == 2
+    assert len(second.called("functions", "deploy")) == 4
+    assert [c for c in second.calls if c["tool"] == "curl" and "POST" in c["argv"]] == []
+    assert len(checkout.model()["rulesets"]) == 1
+
+
+def test_the_sweep_learns_its_url_and_the_scheduler_targets_it(first_run: FirstRun) -> None:
+    model = first_run.model
+    url = model["functions"][SWEEP]["url"]
+    deploys = [d for d in model["deploy_log"] if d["name"] == SWEEP]
+    assert [d["env"]["SWEEP_AUDIENCE"] for d in deploys] == [
+        "https://audience-pending.invalid",
+        url,
+    ]
+    assert (
+        deploys[-1]["env"]["SWEEP_INVOKER"] == f"sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
+    )
+    for job in model["jobs"].values():
+        assert flag(job, "uri") == url and flag(job, "oidc-token-audience") == url
+    assert model["invokers"] == {
+        SWEEP: [f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"]
+    }
+
+
+def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: FirstRun) -> None:
+    run, model = first_run.run, first_run.model
+    rate_key = model["secrets"]["RATE_LIMIT_KEY"][0]
+    assert len(rate_key) >= 40
+    assert model["secrets"]["EMAILJS_PRIVATE_KEY"] == [EMAILJS_KEY]
+    token = model["token"]
+    argv_text = json.dumps([c["argv"] for c in run.calls])
+    for value in (rate_key, EMAILJS_KEY, token):
+        assert value not in argv_text
+        assert value not in run.stdout + run.stderr
+    # The token reached the Rules API, through curl's stdin.
+    assert model["rules_auth"] and all(a == f"Bearer {token}" for a in model["rules_auth"])
+    for deploy in model["deploy_log"]:
+        assert not set(deploy["env"]) & set(SECRETS)
+        for ref in deploy["secrets"].split(","):
+            if ref:
+                assert re.fullmatch(r"([A-Z_]+)=\1:[0-9]+", ref), ref
+        assert sorted(deploy["files"]) == ["factoryops", "main.py", "requirements.txt"]
+
+
+def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
+    checkout: Deployer,
+) -> None:
+    checkout.settings(**SETTINGS)
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
+    assert "run deploy.sh again" in run.stderr
+    assert run.called("functions", "deploy") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"accounts_logged_in": []}, "no authenticated gcloud account: run 'gcloud auth login'"),
+        ({"project_exists": False}, f"project '{PROJECT}' does not exist"),
+    ],
+)
+def test_prerequisite_failures_stop_before_any_change(
+    checkout: Deployer, change: dict[str, Any], message: str
+) -> None:
+    checkout.state.write_text(json.dumps(change))
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert message in run.stderr
+    assert run.called("services") == []
+    assert "run deploy.sh again" not in run.stderr
+
+
+def test_without_gcloud_a_real_run_says_how_to_get_it(checkout: Deployer, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for tool in ("bash", "dirname", "mktemp", "rm"):
+        found = shutil.which(tool, path=os.environ["PATH"])
+        assert found
+        (bare / tool).symlink_to(found)
+    checkout.env["PATH"] = str(bare)
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "gcloud not found: install the Google Cloud CLI" in run.stderr
+
+
+def test_a_database_in_another_region_stops_the_run(checkout: Deployer) -> None:
+    checkout.state.write_text(json.dumps({"database": "us-central1"}))
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "the Firestore database is in us-central1, not asia-south1" in run.stderr
+    assert run.called("functions", "deploy") == []
