@@ -517,10 +517,10 @@ def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
     page.click("[data-consent-open]")  # the footer control changes the choice later
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Analytics is currently off.")
-    page.click("#fo-consent [data-choice=granted]")
+    with page.expect_response(GOOGLE_TAG):  # answered by the route, so it has counted it
+        page.click("#fo-consent [data-choice=granted]")
 
     expect(page.locator("html")).to_have_attribute("data-consent", "granted")
-    page.wait_for_load_state("networkidle")
     assert visit.google_tag == [f"https://www.googletagmanager.com/gtag/js?id={GA_ID}"]
     layer = data_layer(page)
     assert layer[0] == DENIED_DEFAULT
@@ -528,8 +528,8 @@ def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
     assert visit.storage() == {"factoryops.consent": "granted"}
     visit.assert_only_documented_storage()
 
-    page.reload()  # the stored choice loads the tag on the next visit, after the default
-    page.wait_for_load_state("networkidle")
+    with page.expect_response(GOOGLE_TAG):
+        page.reload()  # the stored choice loads the tag on the next visit, after the default
     assert len(visit.google_tag) == 2
     assert data_layer(page)[:2] == [DENIED_DEFAULT, GRANTED_UPDATE]
     expect(banner).to_be_hidden()
@@ -649,7 +649,7 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     assert not [r.url for r in visit.requests if session_id in r.url]
     polls = [r for r in visit.requests if r.method == "GET" and r.url.startswith(chat_url)]
     assert polls and all(r.header_value("x-chat-session") == session_id for r in polls)
-    assert any("?after=00000" in r.url for r in polls)
+    assert any("?after=" in r.url for r in polls)
     log = visit.stack.functions["chat_message"].log_text()
     assert session_id not in log and "ravi@plant.example" not in log and "Siemens" not in log
     assert visit.storage() == {"factoryops.chat": session_id}
@@ -704,9 +704,13 @@ def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31)
     page.clock.set_system_time(later)  # a later visit checks again
-    page.reload()
+    access_url = visit.stack.url("access_grant")
+    with page.expect_response(
+        lambda r: r.url == access_url and r.request.method == "POST"
+    ) as check:
+        page.reload()
+    assert check.value.status == 200
     expect(html).to_have_attribute("data-access", "unlocked")
-    page.wait_for_function("() => !document.documentElement.dataset.access.startsWith('check')")
     assert len(visit.posts_to("access_grant")) == 2
 
     siteadmin("grants", "revoke", created["id"])
