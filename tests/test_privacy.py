@@ -352,3 +352,13 @@ def test_the_library_matches_addresses_case_insensitively(
         "access_grants": 1,
         "crm_rows": 4,
     }
+
+
+def test_delete_confirmed_with_json_keeps_stdout_pure_json(
+    db: Any, standins: Any, person: None
+) -> None:
+    result = run("delete", "--email", ASHA, "--json", input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["contact_submissions"] == 2
+    assert "Delete all of this" in result.stderr

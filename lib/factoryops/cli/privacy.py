@@ -98,13 +98,18 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
             found = privacy.preview(address)
         except crm.CrmError as exc:
             _crm_failed(exc)
+        # On stderr, beside the prompt, so that stdout holds only the result.
         if not found.total:
             click.echo("Nothing is held about this address.", err=True)
         else:
-            show(found.as_dict(), as_json=False)
+            click.echo("Held about this address:", err=True)
+            for store_name, count in found.as_dict().items():
+                click.echo(f"  {store_name:<20} {count}", err=True)
         click.confirm("Delete all of this, for good?", abort=True, err=True)
     try:
         counts = privacy.delete(address)
     except crm.CrmError as exc:
         _crm_failed(exc)
+    if not as_json:
+        click.echo("Deleted:")
     show(counts.as_dict(), as_json=as_json)
