@@ -486,7 +486,10 @@ ttl_policies() {
   done
 }
 
-# firestore.indexes.json (Firebase CLI format) as one tab-separated line per index.
+# firestore.indexes.json (the Firebase CLI's format) as tab-separated lines:
+#   composite GROUP SCOPE FIELD-CONFIG...   a composite index, for gcloud
+#   field GROUP FIELD BODY                  a single-field override, for the Admin API
+#   ttl GROUP FIELD                         a TTL policy named in an override
 index_lines() {
   python3 - "$1" <<'PY'
 import json, sys
@@ -494,21 +497,49 @@ import json, sys
 with open(sys.argv[1], encoding="utf-8") as f:
     spec = json.load(f)
 for index in spec.get("indexes", []):
-    args = [index["collectionGroup"], index.get("queryScope", "COLLECTION").lower().replace("_", "-")]
+    scope = index.get("queryScope", "COLLECTION").lower().replace("_", "-")
+    row = ["composite", index["collectionGroup"], scope]
     for field in index["fields"]:
         if "arrayConfig" in field:
             kind = "array-config=" + field["arrayConfig"].lower()
         else:
             kind = "order=" + field.get("order", "ASCENDING").lower()
-        args.append("field-path=" + field["fieldPath"] + "," + kind)
-    print("\t".join(args))
-if spec.get("fieldOverrides"):
-    print("fieldOverrides in firestore.indexes.json are not applied by deploy.sh", file=sys.stderr)
+        row.append("field-path=" + field["fieldPath"] + "," + kind)
+    print("\t".join(row))
+for override in spec.get("fieldOverrides", []):
+    group, path = override["collectionGroup"], override["fieldPath"]
+    indexes = []
+    for index in override.get("indexes", []):
+        field = {"fieldPath": path}
+        field.update({k: index[k] for k in ("order", "arrayConfig") if k in index})
+        indexes.append({"queryScope": index.get("queryScope", "COLLECTION"), "fields": [field]})
+    body = json.dumps({"indexConfig": {"indexes": indexes}}, separators=(",", ":"))
+    print("\t".join(["field", group, path, body]))
+    if override.get("ttl"):
+        print("\t".join(["ttl", group, path]))
 PY
 }
 
-composite_indexes() {
-  section "Composite indexes"
+# field_matches ANSWER BODY: whether the field's live indexes are the ones wanted.
+field_matches() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+
+def kinds(indexes):
+    out = set()
+    for index in indexes:
+        field = (index.get("fields") or [{}])[0]
+        out.add((index.get("queryScope"), field.get("order"), field.get("arrayConfig")))
+    return out
+
+live = json.load(open(sys.argv[1], encoding="utf-8")).get("indexConfig", {})
+wanted = json.load(open(sys.argv[2], encoding="utf-8"))["indexConfig"]
+sys.exit(0 if kinds(live.get("indexes", [])) == kinds(wanted["indexes"]) else 1)
+PY
+}
+
+indexes_step() {
+  section "Indexes (firestore.indexes.json)"
   local file="$ROOT/firestore.indexes.json"
   if [[ ! -f "$file" ]]; then
     note "no firestore.indexes.json: none to create"
@@ -518,40 +549,79 @@ composite_indexes() {
     note "WARNING: python3 not found: firestore.indexes.json not read"
     return
   fi
-  note "from firestore.indexes.json; an index that already exists is left as it is"
-  local lines line fields cmd err rows=()
+  local lines line row cmd err f rows=() n=0 body url
+  local admin="https://firestore.googleapis.com/v1/projects/$PROJECT/databases/(default)"
   lines="$(index_lines "$file")" || die "firestore.indexes.json could not be read"
   [[ -z "$lines" ]] || mapfile -t rows <<<"$lines"
+  ((${#rows[@]})) || note "it lists no index"
   for line in "${rows[@]}"; do
-    IFS=$'\t' read -r -a fields <<<"$line"
-    cmd=(gcloud firestore indexes composite create "--collection-group=${fields[0]}"
-      "--query-scope=${fields[1]}")
-    local f
-    for f in "${fields[@]:2}"; do cmd+=("--field-config=$f"); done
-    cmd+=("--database=(default)" --async "${P[@]}")
-    show "${cmd[@]}"
-    ((DRY)) && continue
-    if ! err="$("${cmd[@]}" 2>&1 >/dev/null)"; then
-      [[ "$err" == *ALREADY_EXISTS* || "$err" == *"already exists"* ]] || die "index: $err"
-      note "exists"
-    fi
+    IFS=$'\t' read -r -a row <<<"$line"
+    case "${row[0]}" in
+      composite)
+        note "composite index on ${row[1]}; one that already exists is left as it is"
+        cmd=(gcloud firestore indexes composite create "--collection-group=${row[1]}"
+          "--query-scope=${row[2]}")
+        for f in "${row[@]:3}"; do cmd+=("--field-config=$f"); done
+        cmd+=("--database=(default)" --async "${P[@]}")
+        show "${cmd[@]}"
+        ((DRY)) && continue
+        if ! err="$("${cmd[@]}" 2>&1 >/dev/null)"; then
+          [[ "$err" == *ALREADY_EXISTS* || "$err" == *"already exists"* ]] || die "index: $err"
+          note "exists"
+        fi
+        ;;
+      field)
+        # gcloud sets single-field indexes for collection queries only; collection-group
+        # ones go through the Firestore Admin API, as the Firebase CLI does.
+        n=$((n + 1))
+        body="$WORK/field-$n.json"
+        url="$admin/collectionGroups/${row[1]}/fields/${row[2]}"
+        note "single-field indexes of ${row[1]}.${row[2]}, the override's list exactly"
+        access_token
+        google_api GET "$url"
+        ((DRY)) || printf '%s\n' "${row[3]}" >"$body"
+        if ((!DRY)) && [[ "$API_STATUS" == 200 ]] && field_matches "$WORK/answer.json" "$body"; then
+          note "already so"
+          continue
+        fi
+        ((DRY)) && say "  # if they differ (body: ${row[3]}):"
+        branch
+        google_api PATCH "$url?updateMask=indexConfig" "$body"
+        INDENT=""
+        ((DRY)) || [[ "$API_STATUS" == 200 ]] ||
+          die "the index override was refused ($API_STATUS): $(head -c 300 "$WORK/answer.json")"
+        ;;
+      ttl)
+        run_quiet gcloud firestore fields ttls update "${row[2]}" "--collection-group=${row[1]}" \
+          "--database=(default)" --enable-ttl --async "${P[@]}"
+        ;;
+    esac
   done
 }
 
-# rules_api METHOD URL [BODY_FILE]: one Firebase Rules API call. The access token goes
-# to curl on stdin (a config line), never on a command line; the answer is in $WORK.
-RULES_STATUS=""
-rules_api() {
+# The deployer's access token for the REST calls gcloud has no command for; it stays
+# in this shell and reaches curl on stdin.
+TOKEN=""
+access_token() {
+  [[ -z "$TOKEN" ]] || return 0
+  note "the access token stays in memory and reaches curl on stdin (curl --config -)"
+  capture TOKEN "<access-token>" gcloud auth print-access-token "${P[@]}"
+}
+
+# google_api METHOD URL [BODY_FILE]: one REST call; the status in $API_STATUS, the
+# answer in $WORK/answer.json.
+API_STATUS=""
+google_api() {
   local method="$1" url="$2" body="${3:-}"
   local args=(curl --silent --show-error --config - --request "$method"
     --header "x-goog-user-project: $PROJECT" --header "Content-Type: application/json"
-    --output "$WORK/rules-answer.json" --write-out "%{http_code}")
+    --output "$WORK/answer.json" --write-out "%{http_code}")
   [[ -z "$body" ]] || args+=(--data-binary "@$body")
   args+=("$url")
   show "${args[@]}"
   ((DRY)) && return 0
-  RULES_STATUS="$(printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" | "${args[@]}")" ||
-    die "Firebase Rules API unreachable"
+  API_STATUS="$(printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" | "${args[@]}")" ||
+    die "${url%%/v1/*} unreachable"
 }
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
@@ -560,21 +630,19 @@ publish_rules() {
   section "Security rules (firestore.rules, through the Firebase Rules API)"
   local api="https://firebaserules.googleapis.com/v1/projects/$PROJECT"
   local release="projects/$PROJECT/releases/cloud.firestore" current="" ruleset
-  note "the access token stays in memory and reaches curl on stdin (curl --config -)"
-  TOKEN=""
-  capture TOKEN "<access-token>" gcloud auth print-access-token "${P[@]}"
+  access_token
   note "the live release, then its ruleset: nothing more is done when it equals firestore.rules"
-  rules_api GET "$api/releases/cloud.firestore"
+  google_api GET "$api/releases/cloud.firestore"
   if ((!DRY)); then
-    if [[ "$RULES_STATUS" == 200 ]]; then
-      current="$(json_field rulesetName <"$WORK/rules-answer.json")"
-    elif [[ "$RULES_STATUS" != 404 ]]; then
-      die "Firebase Rules API answered $RULES_STATUS: $(head -c 300 "$WORK/rules-answer.json")"
+    if [[ "$API_STATUS" == 200 ]]; then
+      current="$(json_field rulesetName <"$WORK/answer.json")"
+    elif [[ "$API_STATUS" != 404 ]]; then
+      die "Firebase Rules API answered $API_STATUS: $(head -c 300 "$WORK/answer.json")"
     fi
   fi
   if [[ -n "$current" ]] || ((DRY)); then
-    rules_api GET "https://firebaserules.googleapis.com/v1/${current:-<ruleset-name>}"
-    if ((!DRY)) && [[ "$RULES_STATUS" == 200 ]] && python3 - "$ROOT/firestore.rules" "$WORK/rules-answer.json" <<'PY'; then
+    google_api GET "https://firebaserules.googleapis.com/v1/${current:-<ruleset-name>}"
+    if ((!DRY)) && [[ "$API_STATUS" == 200 ]] && python3 - "$ROOT/firestore.rules" "$WORK/answer.json" <<'PY'; then
 import json, sys
 
 local = open(sys.argv[1], encoding="utf-8").read()
@@ -582,7 +650,6 @@ files = json.load(open(sys.argv[2], encoding="utf-8")).get("source", {}).get("fi
 sys.exit(0 if [f.get("content") for f in files] == [local] else 1)
 PY
       note "the live rules equal firestore.rules: nothing to publish"
-      TOKEN=""
       return
     fi
   fi
@@ -595,11 +662,11 @@ content = open(sys.argv[1], encoding="utf-8").read()
 print(json.dumps({"source": {"files": [{"name": "firestore.rules", "content": content}]}}))
 PY
   fi
-  rules_api POST "$api/rulesets" "$WORK/ruleset.json"
+  google_api POST "$api/rulesets" "$WORK/ruleset.json"
   if ((!DRY)); then
-    [[ "$RULES_STATUS" == 200 ]] ||
-      die "the ruleset was refused ($RULES_STATUS): $(head -c 2000 "$WORK/rules-answer.json")"
-    ruleset="$(json_field name <"$WORK/rules-answer.json")"
+    [[ "$API_STATUS" == 200 ]] ||
+      die "the ruleset was refused ($API_STATUS): $(head -c 2000 "$WORK/answer.json")"
+    ruleset="$(json_field name <"$WORK/answer.json")"
     python3 -c 'import json,sys; print(json.dumps({"release": {"name": sys.argv[1], "rulesetName": sys.argv[2]}}))' \
       "$release" "$ruleset" >"$WORK/release-patch.json"
     python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "rulesetName": sys.argv[2]}))' \
@@ -608,21 +675,20 @@ PY
   if ((DRY)) || [[ -n "$current" ]]; then
     ((DRY)) && say "  # if the release exists (body: {\"release\": {\"name\": \"$release\", \"rulesetName\": <ruleset-name>}}):"
     branch
-    rules_api PATCH "https://firebaserules.googleapis.com/v1/$release" "$WORK/release-patch.json"
+    google_api PATCH "https://firebaserules.googleapis.com/v1/$release" "$WORK/release-patch.json"
     INDENT=""
   fi
   if ((DRY)) || [[ -z "$current" ]]; then
     ((DRY)) && say "  # if there is no release yet (body: {\"name\": \"$release\", \"rulesetName\": <ruleset-name>}):"
     branch
-    rules_api POST "$api/releases" "$WORK/release-create.json"
+    google_api POST "$api/releases" "$WORK/release-create.json"
     INDENT=""
   fi
   if ((!DRY)); then
-    [[ "$RULES_STATUS" == 200 ]] ||
-      die "the release was refused ($RULES_STATUS): $(head -c 300 "$WORK/rules-answer.json")"
+    [[ "$API_STATUS" == 200 ]] ||
+      die "the release was refused ($API_STATUS): $(head -c 300 "$WORK/answer.json")"
     note "published $ruleset"
   fi
-  TOKEN=""
 }
 
 needed_secrets() {
@@ -898,8 +964,9 @@ main() {
   enable_apis
   firestore_database
   ttl_policies
-  composite_indexes
+  indexes_step
   publish_rules
+  TOKEN=""
   secrets_step
   service_accounts
   functions_step

@@ -49,6 +49,36 @@ TTL_GROUPS = (
     "rate_limits",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
+INDEX_FILE = {
+    "indexes": [
+        {
+            "collectionGroup": "messages",
+            "queryScope": "COLLECTION_GROUP",
+            "fields": [
+                {"fieldPath": "expire_at", "order": "ASCENDING"},
+                {"fieldPath": "author", "order": "DESCENDING"},
+            ],
+        },
+        {
+            "collectionGroup": "access_grants",
+            "queryScope": "COLLECTION",
+            "fields": [
+                {"fieldPath": "sections", "arrayConfig": "CONTAINS"},
+                {"fieldPath": "created_at", "order": "ASCENDING"},
+            ],
+        },
+    ],
+    "fieldOverrides": [
+        {
+            "collectionGroup": "messages",
+            "fieldPath": "created_at",
+            "indexes": [
+                {"order": "ASCENDING", "queryScope": "COLLECTION"},
+                {"order": "ASCENDING", "queryScope": "COLLECTION_GROUP"},
+            ],
+        }
+    ],
+}
 SETTINGS = {
     "ALLOWED_ORIGINS": "https://factoryopsai.com,https://www.factoryopsai.com",
     "SITE_URL": "https://factoryopsai.com",
@@ -96,6 +126,8 @@ def _load(path: Path) -> dict[str, Any]:
         "rulesets": {},
         "rules_release": None,
         "rules_auth": [],
+        "composite_indexes": [],
+        "field_indexes": {},
         "token": "ya29.standin-token-5b1f",
         "project_bindings": [],
         "secret_bindings": [],
@@ -136,6 +168,16 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         return 0, "".join(r + "\n" for r in rows), ""
     if head[:4] == ("firestore", "fields", "ttls", "update"):
         state["ttl"].append(flag(argv, "collection-group"))
+        return 0, "", ""
+    if head[:4] == ("firestore", "indexes", "composite", "create"):
+        index = [
+            flag(argv, "collection-group"),
+            flag(argv, "query-scope"),
+            *flags(argv, "field-config"),
+        ]
+        if index in state["composite_indexes"]:
+            return 1, "", "ERROR: (gcloud.firestore.indexes.composite.create) ALREADY_EXISTS\n"
+        state["composite_indexes"].append(index)
         return 0, "", ""
     if head[:2] == ("secrets", "describe"):
         return (0, "", "") if pos[2] in state["secrets"] else missing("secret")
@@ -203,9 +245,17 @@ def _curl(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, str,
     method, url, output = arg("--request"), argv[-1], Path(arg("--output"))
     body = json.loads(Path(arg("--data-binary")[1:]).read_text()) if "--data-binary" in argv else {}
     base = f"https://firebaserules.googleapis.com/v1/projects/{PROJECT}"
+    fields = f"https://firestore.googleapis.com/v1/projects/{PROJECT}/databases/(default)/"
     status = 404
     answer: dict[str, Any] = {"error": {"code": 404}}
-    if method == "GET" and url == f"{base}/releases/cloud.firestore" and state["rules_release"]:
+    if url.startswith(fields):
+        name = url.removeprefix(fields).split("?")[0]
+        if method == "PATCH":
+            assert url.endswith("?updateMask=indexConfig")
+            state["field_indexes"][name] = body["indexConfig"]
+        default = {"indexes": [], "usesAncestorConfig": True}
+        status, answer = 200, {"indexConfig": state["field_indexes"].get(name, default)}
+    elif method == "GET" and url == f"{base}/releases/cloud.firestore" and state["rules_release"]:
         status, answer = 200, {"rulesetName": state["rules_release"]}
     elif (
         method == "GET"
@@ -394,6 +444,7 @@ class FirstRun:
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     """One real run against an empty project, shared by the tests that read it."""
     deployer = make_checkout(tmp_path_factory.mktemp("first-run"))
+    (deployer.root / "firestore.indexes.json").write_text(json.dumps(INDEX_FILE))
     run = deployer.run("--project", PROJECT)
     assert run.returncode == 0, run.stderr + run.stdout
     return FirstRun(deployer, run, deployer.model())
@@ -732,31 +783,7 @@ def test_indexes_come_from_the_index_file_when_there_is_one(checkout: Deployer) 
     assert "no firestore.indexes.json: none to create" in run.stdout
     assert run.gcloud("firestore", "indexes") == []
 
-    (checkout.root / "firestore.indexes.json").write_text(
-        json.dumps(
-            {
-                "indexes": [
-                    {
-                        "collectionGroup": "messages",
-                        "queryScope": "COLLECTION_GROUP",
-                        "fields": [
-                            {"fieldPath": "expire_at", "order": "ASCENDING"},
-                            {"fieldPath": "author", "order": "DESCENDING"},
-                        ],
-                    },
-                    {
-                        "collectionGroup": "access_grants",
-                        "queryScope": "COLLECTION",
-                        "fields": [
-                            {"fieldPath": "sections", "arrayConfig": "CONTAINS"},
-                            {"fieldPath": "created_at", "order": "ASCENDING"},
-                        ],
-                    },
-                ],
-                "fieldOverrides": [],
-            }
-        )
-    )
+    (checkout.root / "firestore.indexes.json").write_text(json.dumps(INDEX_FILE))
     run = checkout.dry()
     assert run.returncode == 0, run.stderr
     creates = run.gcloud("firestore", "indexes", "composite", "create")
@@ -769,6 +796,14 @@ def test_indexes_come_from_the_index_file_when_there_is_one(checkout: Deployer) 
         "field-path=author,order=descending",
     ]
     assert flags(creates[1], "field-config")[0] == "field-path=sections,array-config=contains"
+    # A collection-group single-field index, which gcloud cannot set, goes over REST.
+    patches = [c for c in run.commands() if c[:1] == ["curl"] and "PATCH" in c]
+    field_url = (
+        f"https://firestore.googleapis.com/v1/projects/{PROJECT}/databases/(default)"
+        "/collectionGroups/messages/fields/created_at?updateMask=indexConfig"
+    )
+    assert field_url in [c[-1] for c in patches]
+    assert '"queryScope":"COLLECTION_GROUP","fields":[{"fieldPath":"created_at"' in run.stdout
 
 
 def test_a_missing_function_or_rules_file_is_flagged_in_the_plan(checkout: Deployer) -> None:
@@ -807,6 +842,14 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     )
     assert sorted(model["jobs"]) == ["retention-sweep-deliveries", "retention-sweep-nightly"]
     assert model["rules_release"] and len(model["rulesets"]) == 1
+    assert len(model["composite_indexes"]) == 2
+    assert model["field_indexes"]["collectionGroups/messages/fields/created_at"]["indexes"] == [
+        {"queryScope": "COLLECTION", "fields": [{"fieldPath": "created_at", "order": "ASCENDING"}]},
+        {
+            "queryScope": "COLLECTION_GROUP",
+            "fields": [{"fieldPath": "created_at", "order": "ASCENDING"}],
+        },
+    ]
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
@@ -828,8 +871,10 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         assert second.called(*prefix) == [], prefix
     assert len(second.called("scheduler", "jobs", "update")) == 2
     assert len(second.called("functions", "deploy")) == 4
-    assert [c for c in second.calls if c["tool"] == "curl" and "POST" in c["argv"]] == []
+    changes = [c for c in second.calls if c["tool"] == "curl" and "GET" not in c["argv"]]
+    assert changes == []
     assert len(checkout.model()["rulesets"]) == 1
+    assert len(checkout.model()["composite_indexes"]) == 2  # asked again, already there
 
 
 def test_the_sweep_learns_its_url_and_the_scheduler_targets_it(first_run: FirstRun) -> None:
