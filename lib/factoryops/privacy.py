@@ -55,7 +55,8 @@ class Correction:
 
 def subject(email: str) -> Email:
     """The address a request is about; raise InvalidRequest when it is not one."""
-    return check({"email": email}, {"email": Field(EMAIL_MAX, kind="email")})["email"]  # type: ignore[no-any-return]
+    address: Email = check({"email": email}, {"email": Field(EMAIL_MAX, kind="email")})["email"]
+    return address
 
 
 def correction(
