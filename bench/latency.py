@@ -1,0 +1,196 @@
+"""contact_submit latency under 8 concurrent clients, against a bare script.
+
+The function is served by functions-framework (gunicorn, as in production) and posted
+to over loopback HTTP, each request with an Idempotency-Key as the site's script sends
+it. The bare script does, per submission, the same Firestore writes (rate-limit
+counter, idempotency claim, the record, its delivery states, the stored response) and
+the same two downstream posts to the stand-ins, with nothing around them: no HTTP
+server, no validation, no framework. Rounds alternate between the two; the ratio is of
+the medians of the rounds' median latencies. Round trips are counted in process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench import rpcs, stack
+from bench.report import Row, median
+
+CLIENTS = 8
+PER_CLIENT = 25
+ROUNDS = 3
+WARMUP = 24
+BUDGET = 1.5
+RPC_SAMPLE = 20
+
+_serial = itertools.count()
+
+
+def _body(n: int) -> dict[str, str]:
+    return {
+        "name": f"Bench Visitor {n}",
+        "email": f"bench{n}@plant.example",
+        "company": "Latency Works",
+        "message": f"Benchmark submission {n}: we run presses and want to talk.",
+    }
+
+
+def _function_request(url: str) -> Callable[[requests.Session, int], None]:
+    def one(session: requests.Session, client: int) -> None:
+        n = next(_serial)
+        response = session.post(
+            url,
+            json=_body(n),
+            headers={"Idempotency-Key": f"bench-{n}", "X-Forwarded-For": f"198.18.0.{client + 1}"},
+            timeout=30,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"contact_submit answered {response.status_code}: {response.text}")
+
+    return one
+
+
+def _bare_request(s: stack.Stack) -> Callable[[requests.Session, int], None]:
+    """The same writes and posts as one submission, straight from a script."""
+    from factoryops import store
+    from google.cloud import firestore
+
+    db = store.client()
+    env = s.standins.env()
+    emailjs = env["EMAILJS_ENDPOINT"]
+    a1 = urllib.parse.quote("'Leads'!A:H", safe="")
+    sheets = (
+        f"{env['SHEETS_ENDPOINT']}v4/spreadsheets/{env['CRM_SPREADSHEET_ID']}/values/{a1}:append"
+        "?valueInputOption=RAW&insertDataOption=INSERT_ROWS"
+    )
+
+    def one(session: requests.Session, client: int) -> None:
+        n = next(_serial)
+        body = _body(n)
+        now = store.now()
+        window = int(time.time() // 60)
+        db.collection("rate_limits").document(f"bare-{client}-{window}").set(
+            {"count": firestore.Increment(1), "expire_at": now}, merge=True
+        )
+        claim = db.collection("idempotency_keys").document(
+            hashlib.sha256(f"bare-{n}".encode()).hexdigest()
+        )
+        claim.create({"request_hash": "h", "state": "in_progress", "claimed_at": now})
+        ref = db.collection("contact_submissions").document()
+        ref.create({**body, "created_at": firestore.SERVER_TIMESTAMP, "expire_at": now})
+        session.post(
+            emailjs,
+            json={
+                "service_id": env["EMAILJS_SERVICE_ID"],
+                "template_id": env["EMAILJS_CONTACT_TEMPLATE_ID"],
+                "user_id": env["EMAILJS_PUBLIC_KEY"],
+                "accessToken": env["EMAILJS_PRIVATE_KEY"],
+                "template_params": {**body, "record_id": ref.id},
+            },
+            timeout=4,
+        ).raise_for_status()
+        session.post(
+            sheets,
+            json={
+                "majorDimension": "ROWS",
+                "values": [[str(now), "contact", ref.id, *body.values()]],
+            },
+            timeout=4,
+        ).raise_for_status()
+        ref.update({"deliveries.email.state": "sent", "deliveries.crm.state": "sent"})
+        claim.update({"state": "done", "response": {"status": 201, "body": ref.id}})
+
+    return one
+
+
+def _round(one: Callable[[requests.Session, int], None]) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        session = requests.Session()
+        for _ in range(PER_CLIENT):
+            started = time.perf_counter()
+            one(session, index)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, range(CLIENTS)))
+    return latencies
+
+
+def _count_function_rpcs(s: stack.Stack) -> tuple[float, dict[str, int]]:
+    import functions_framework
+
+    source, target = stack.function_source("contact_submit")
+    app = functions_framework.create_app(target=target, source=str(source))
+    test_client = app.test_client()
+    with rpcs.counted() as counts:
+        for n in range(RPC_SAMPLE):
+            response = test_client.post(
+                "/", json=_body(10_000_000 + n), headers={"Idempotency-Key": f"rpc-{n}"}
+            )
+            assert response.status_code == 201, response.get_data(as_text=True)
+    return sum(counts.values()) / RPC_SAMPLE, dict(counts)
+
+
+def _count_bare_rpcs(one: Callable[[requests.Session, int], None]) -> float:
+    session = requests.Session()
+    with rpcs.counted() as counts:
+        for _ in range(RPC_SAMPLE):
+            one(session, 0)
+    return sum(counts.values()) / RPC_SAMPLE
+
+
+def run(s: stack.Stack, functions: list[str]) -> list[Row]:
+    del functions
+    s.clear()
+    function = stack.start(stack.function_source("contact_submit"), s.env(), s.logs)
+    try:
+        stack.first_success(function, "OPTIONS", None)
+        through_function = _function_request(function.url)
+        bare = _bare_request(s)
+        with requests.Session() as session:
+            for i in range(WARMUP):
+                through_function(session, i % CLIENTS)
+                bare(session, i % CLIENTS)
+        medians: dict[str, list[float]] = {"function": [], "bare": []}
+        for _ in range(ROUNDS):
+            medians["function"].append(median(_round(through_function)))
+            medians["bare"].append(median(_round(bare)))
+    finally:
+        function.stop()
+    per_request, by_method = _count_function_rpcs(s)
+    bare_rpcs = _count_bare_rpcs(bare)
+    measured, baseline = median(medians["function"]) * 1000, median(medians["bare"]) * 1000
+    methods = ", ".join(f"{name} {count / RPC_SAMPLE:g}" for name, count in by_method.items())
+    return [
+        Row(
+            name="contact_submit median latency, 8 clients",
+            measured=measured,
+            baseline=baseline,
+            unit="ms",
+            budget=f"<= {BUDGET}x bare script",
+            ok=measured <= BUDGET * baseline,
+            note=f"{ROUNDS} rounds of {CLIENTS}x{PER_CLIENT} requests each",
+        ),
+        Row(
+            name="contact_submit Firestore round trips per request",
+            measured=per_request,
+            baseline=bare_rpcs,
+            unit="",
+            budget="few; reported",
+            ok=True,
+            note=f"with Idempotency-Key: {methods}",
+        ),
+    ]
