@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import flask
@@ -143,40 +143,56 @@ class CrmUnavailable(errors.Unavailable):
         super().__init__(retry_after=300)
 
 
-def run(request: SweepRequest) -> dict[str, Any]:
+@dataclass
+class SweepResult:
+    request: SweepRequest
+    deleted: retention.Deleted = field(default_factory=retention.Deleted)
+    deliveries: deliveries.SweepCounts = field(default_factory=deliveries.SweepCounts)
+    crm_error: str | None = None
+    """Why the CRM rows could not be deleted; their records were kept for the next run."""
+
+    def body(self) -> dict[str, Any]:
+        """The 200 answer (DESIGN §2): what was deleted and delivered, or would be."""
+        counts = self.deliveries
+        return {
+            "dry_run": self.request.dry_run,
+            "deleted": self.deleted.as_dict(),
+            "deliveries": {
+                "sent": counts.sent,
+                "retrying": counts.retrying,
+                "failed": counts.failed,
+            },
+        }
+
+
+def run(request: SweepRequest) -> SweepResult:
     """Run the requested tasks; retention first, so nothing past the window is sent.
 
-    Raises CrmUnavailable after finishing every other part of the work when the CRM
-    rows could not be deleted (their records are kept for the next run).
+    A CRM failure does not stop the rest of the work; it is reported in `crm_error`.
     """
-    result: dict[str, Any] = {
-        "dry_run": request.dry_run,
-        "tasks": list(request.tasks),
-        "deleted": retention.Deleted().as_dict(),
-        "deliveries": deliveries.SweepCounts().as_dict(),
-    }
-    crm_error = None
+    result = SweepResult(request)
     if "retention" in request.tasks:
         outcome = retention.run(dry_run=request.dry_run)
-        result["deleted"] = outcome.deleted.as_dict()
-        crm_error = outcome.crm_error
+        result.deleted = outcome.deleted
+        result.crm_error = outcome.crm_error
     if "deliveries" in request.tasks:
-        result["deliveries"] = deliveries.run_due(dry_run=request.dry_run).as_dict()
+        result.deliveries = deliveries.run_due(dry_run=request.dry_run)
     logs.event(
         "sweep finished",
         dry_run=request.dry_run,
         tasks=list(request.tasks),
-        deleted=result["deleted"],
-        deliveries=result["deliveries"],
-        crm_error=crm_error or "",
+        deleted=result.deleted.as_dict(),
+        deliveries=result.deliveries.as_dict(),
+        crm_error=result.crm_error or "",
     )
-    if crm_error is not None:
-        raise CrmUnavailable()
     return result
 
 
 def act(call: edge.Call, request: SweepRequest) -> edge.Reply:
-    return edge.Reply(200, run(request))
+    result = run(request)
+    if result.crm_error is not None:
+        raise CrmUnavailable()
+    return edge.Reply(200, result.body())
 
 
 ENDPOINT: edge.Endpoint[SweepRequest] = edge.Endpoint(

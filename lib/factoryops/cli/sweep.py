@@ -23,19 +23,23 @@ from factoryops.cli.output import emit_json, json_option, show
 def group(dry_run: bool, tasks: tuple[str, ...], as_json: bool) -> None:
     """Delete what is past RETENTION_DAYS and send every delivery that is due."""
     request = sweep_mod.SweepRequest(tasks=tasks or sweep_mod.TASKS, dry_run=dry_run)
-    try:
-        result = sweep_mod.run(request)
-    except sweep_mod.CrmUnavailable as exc:
-        raise click.ClickException(
-            f"{exc.message} Everything else was done; run the sweep again later."
-        ) from None
+    result = sweep_mod.run(request)
+    body = result.body()
+    # Beyond the function's answer: which tasks ran, and how many deliveries were due.
+    body["tasks"] = list(request.tasks)
+    body["deliveries"]["due"] = result.deliveries.due
     if as_json:
-        emit_json(result)
-        return
-    click.echo("dry run: nothing was deleted or sent" if dry_run else "sweep done")
-    if "retention" in result["tasks"]:
-        click.echo("\ndeleted" + (" (would be)" if dry_run else ""))
-        show(result["deleted"], as_json=False)
-    if "deliveries" in result["tasks"]:
-        click.echo("\ndeliveries")
-        show(result["deliveries"], as_json=False)
+        emit_json(body)
+    else:
+        click.echo("dry run: nothing was deleted or sent" if dry_run else "sweep done")
+        if "retention" in request.tasks:
+            click.echo("\ndeleted" + (" (would be)" if dry_run else ""))
+            show(body["deleted"], as_json=False)
+        if "deliveries" in request.tasks:
+            click.echo("\ndeliveries")
+            show(body["deliveries"], as_json=False)
+    if result.crm_error is not None:
+        raise click.ClickException(
+            f"{sweep_mod.CrmUnavailable.message} Everything else was done; "
+            "run the sweep again later."
+        )
