@@ -22,6 +22,7 @@ from devstack.standins import StandIns
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-bench"
 HELLO = (ROOT / "bench" / "hello" / "main.py", "hello")
+HELLO_FIRESTORE = (ROOT / "bench" / "hello" / "main.py", "hello_firestore")
 GENEROUS = "1000000/60"
 
 
