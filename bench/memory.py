@@ -9,6 +9,7 @@ and no growth between the second hundred and the tenth.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,10 +59,12 @@ def _profile(
 ) -> list[float]:
     """The worker's resident MiB after each hundred requests."""
     pid = function.worker_pid()
-    sessions: dict[int, requests.Session] = {}
+    local = threading.local()
 
     def one(n: int) -> None:
-        session = sessions.setdefault(n % CLIENTS, requests.Session())
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
         method, body = payload()
         headers = {"X-Forwarded-For": f"198.18.1.{n % 200 + 1}"}
         response = session.request(method, function.url, json=body, headers=headers, timeout=30)
