@@ -248,5 +248,56 @@ def test_a_post_to_a_closed_chat_gets_an_answer_the_description_allows(
     session_id = started.get_json()["session_id"]
     chat.close(chat.find(session_id))
     response = client.post("/", json={"session_id": session_id, "text": "still there?"})
-    operation = schemathesis.openapi.from_path(DESCRIPTION)["/chat_message"]["POST"]
-    operation.validate_response(response)
+    _operation("/chat_message", "POST").validate_response(response)
+
+
+def _operation(path: str, method: str) -> Any:
+    return schemathesis.openapi.from_path(DESCRIPTION)[path][method]
+
+
+def test_answers_the_fuzzer_cannot_reach_are_described(
+    db: Any, standins: Any, function_client: Any, configure: Any
+) -> None:
+    """A valid token, a live chat, a redirect and a rate limit are out of the fuzzer's
+    reach; their answers must fit the description too."""
+    from factoryops import grants
+
+    configure(CONTACT_REDIRECT_URL="https://factoryopsai.com/thanks", ACCESS_RATE_LIMIT="1/600")
+    token = grants.create(lead="described", sections=["pricing"]).token
+    access = function_client("access_grant")
+    unlocked = access.post("/", json={"token": token})
+    limited = access.post("/", json={"token": token})
+    assert (unlocked.status_code, limited.status_code) == (200, 429)
+    for response in (unlocked, limited):
+        _operation("/access_grant", "POST").validate_response(response)
+
+    chat = function_client("chat_message")
+    started = chat.post("/", json={"email": "described@plant.example", "page": "/"})
+    session_id = started.get_json()["session_id"]
+    added = chat.post("/", json={"text": "hello"}, headers={"X-Chat-Session": session_id})
+    thread = chat.get("/", headers={"X-Chat-Session": session_id})
+    assert (started.status_code, added.status_code, thread.status_code) == (201, 201, 200)
+    for response in (started, added):
+        _operation("/chat_message", "POST").validate_response(response)
+    _operation("/chat_message", "GET").validate_response(thread)
+
+    contact = function_client("contact_submit")
+    redirected = contact.post(
+        "/",
+        data={"name": "Form Post", "email": "form@plant.example", "message": "no script"},
+        content_type="application/x-www-form-urlencoded",
+        headers={"Accept": "text/html"},
+    )
+    assert redirected.status_code == 303
+    _operation("/contact_submit", "POST").validate_response(redirected)
+
+
+def test_a_firestore_outage_answer_is_described(
+    standins: Any, function_client: Any, configure: Any
+) -> None:
+    configure(FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{free_port()}")
+    response = function_client("contact_submit").post(
+        "/", json={"name": "Outage", "email": "outage@plant.example", "message": "hello?"}
+    )
+    assert response.status_code == 503
+    _operation("/contact_submit", "POST").validate_response(response)
