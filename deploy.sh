@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys the FactoryOps AI website backend to Google Cloud (see DESIGN §10).
+# Deploys the FactoryOps AI website backend to Google Cloud.
 #
 #   ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME...]
 #   ./deploy.sh --stage NAME DEST   stage one function's bundle into DEST and stop
@@ -40,7 +40,7 @@ SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
   cloudscheduler sheets iam logging firebaserules)
-# Collection groups whose documents carry `expire_at` (DESIGN §3): the TTL backstop.
+# Collection groups whose documents carry `expire_at`: the TTL backstop.
 TTL_GROUPS=(contact_submissions chat_sessions messages access_grants idempotency_keys
   rate_limits)
 # Plain settings, given to every function as environment variables. Secrets never are.
@@ -72,7 +72,7 @@ max_instances_default() {
     chat_message) echo 20 ;;
     access_grant) echo 10 ;;
     # Two, so that a deliveries run that starts during a long nightly run is served
-    # rather than refused; two sweeps never send the same thing (DESIGN §4).
+    # rather than refused; two sweeps never send the same thing.
     retention_sweep) echo 2 ;;
   esac
 }

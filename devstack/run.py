@@ -131,6 +131,7 @@ def main() -> None:
     )
     standins = StandIns(PORTS["standins"], HOST).start()
     env = environment(standins)
+    emulator.warm_up(env["GOOGLE_CLOUD_PROJECT"])
     services = [start_function(name, env, logs) for name in function_names()]
     site = start_site(env, logs)
     if site is not None:

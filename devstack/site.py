@@ -96,6 +96,11 @@ class _Handler(SimpleHTTPRequestHandler):
         if not self.server.quiet:
             super().log_message(format, *args)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # A per-lead link arrives as `?access=<token>`: log the path, never the query.
+        path = urllib.parse.urlsplit(self.path).path
+        self.log_message('"%s %s" %s %s', self.command, path, code, size)
+
 
 class Site(ThreadingHTTPServer):
     """The demo site on `host:port` (0: a free port), served from a thread or the caller."""

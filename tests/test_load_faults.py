@@ -1,4 +1,4 @@
-"""Bounded load and fault tests of contact_submit over loopback HTTP (DESIGN §11).
+"""Bounded load and fault tests of contact_submit over loopback HTTP.
 
 The function is served by a threaded WSGI server in this process (the app that
 functions-framework builds from functions/contact_submit/main.py) and driven by a pool

@@ -1,7 +1,7 @@
 """Retention on the real emulator, with the Sheets stand-in holding the CRM rows.
 
 Records are seeded directly with the Firestore client, an hour either side of the
-RETENTION_DAYS window, so these tests depend only on the data model (DESIGN §3).
+RETENTION_DAYS window, so these tests depend only on the data model.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ class Rest:
         return self.send("DELETE", path)
 
 
-# Every collection of DESIGN §3, an unknown one, and a `messages` subcollection outside
+# Every collection the functions write, an unknown one, and a `messages` subcollection outside
 # chat_sessions (the one exception must not leak to any collection of that name). The
 # seeded documents hold what production stores, personal data included.
 MESSAGES_A = f"{store.CHAT_SESSIONS}/{SESSION_A}/{store.MESSAGES}"

@@ -1,5 +1,5 @@
 /*
- * factoryops.js: the site script of factoryopsai.com (DESIGN §9). No dependencies, no
+ * factoryops.js: the site script of factoryopsai.com. No dependencies, no
  * build step. Include it once per page:
  *
  *   <script src="/factoryops.js" defer

@@ -1,4 +1,4 @@
-"""access_grant: redeem a per-lead access link (see DESIGN §2)."""
+"""access_grant: redeem a per-lead access link."""
 
 import flask
 import functions_framework

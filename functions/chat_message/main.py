@@ -1,4 +1,4 @@
-"""chat_message: the site's chat with the team (see DESIGN §2)."""
+"""chat_message: the site's chat with the team."""
 
 import flask
 import functions_framework

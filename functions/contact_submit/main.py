@@ -1,4 +1,4 @@
-"""contact_submit: the site's contact form (see DESIGN §2)."""
+"""contact_submit: the site's contact form."""
 
 import flask
 import functions_framework

@@ -1,4 +1,4 @@
-"""retention_sweep: retention and delivery retries for Cloud Scheduler (see DESIGN §2)."""
+"""retention_sweep: retention and delivery retries for Cloud Scheduler."""
 
 import flask
 import functions_framework

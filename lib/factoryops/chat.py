@@ -1,4 +1,4 @@
-"""chat_message: a visitor's chat with the team (DESIGN §2 "chat_message", §3, §4).
+"""chat_message: a visitor's chat with the team.
 
 The session document's id is the session id, a bearer secret kept by the visitor's
 browser: it is never logged, never stored in a field and never put in a URL. Log lines,
@@ -13,7 +13,7 @@ poll with `?after=<id>` never skips or repeats a message.
 
 The first visitor message is forwarded exactly once: the batch that stores a visitor
 message also increments `message_count`, and only the post whose commit returns 1
-writes `deliveries` on the session and makes the one short attempt (§4).
+writes `deliveries` on the session and makes the one short attempt (see deliveries.py).
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def thread(
     return [Message.from_snapshot(snap) for snap in query.stream(**store.call_options())]
 
 
-# -- the first message's delivery (§4) -------------------------------------------------------
+# -- the first message's delivery -----------------------------------------------------------
 
 
 class _FreshSession(deliveries.Fresh):

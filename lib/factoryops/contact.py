@@ -1,4 +1,4 @@
-"""contact_submit: store a visitor's contact form, then forward it (DESIGN §2, §4)."""
+"""contact_submit: store a visitor's contact form, then forward it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Google Sheets CRM: one row per lead event (DESIGN §4).
+"""The Google Sheets CRM: one row per lead event.
 
 Rows go through the Sheets API v4 `values.append` (RAW, INSERT_ROWS) with the
 function's service account, or to an Apps Script web app (CRM_BACKEND=apps_script).

@@ -1,4 +1,4 @@
-"""The delivery state machine that forwards stored records downstream (DESIGN §4).
+"""The delivery state machine that forwards stored records downstream.
 
 Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
 

@@ -1,4 +1,4 @@
-"""The HTTP edge shared by every function (DESIGN §2).
+"""The HTTP edge shared by every function.
 
 `serve` runs a request through the same steps everywhere: CORS and origin check,
 method, body size (before parsing), content type and parsing, rate limit, the

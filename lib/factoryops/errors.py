@@ -1,4 +1,4 @@
-"""One family of errors that carry their wire code and HTTP status (DESIGN §2)."""
+"""One family of errors that carry their wire code and HTTP status."""
 
 from __future__ import annotations
 

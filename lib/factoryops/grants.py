@@ -1,4 +1,4 @@
-"""Per-lead access links that unlock gated sections of the site (DESIGN §2, §3).
+"""Per-lead access links that unlock gated sections of the site.
 
 The team creates a grant with the admin CLI and sends the lead `SITE_URL/?access=<token>`;
 the visitor's browser posts the token to access_grant on every visit, so a revocation

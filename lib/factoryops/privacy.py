@@ -1,4 +1,4 @@
-"""The privacy notice's "show, correct, delete" (DESIGN §5), across every store.
+"""The privacy notice's "show, correct, delete", across every store.
 
 A person is found by `email_key` (the trimmed, lower-cased address) in contact
 submissions, chat sessions and access grants, and in the CRM sheet by the email column

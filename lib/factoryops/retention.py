@@ -1,4 +1,4 @@
-"""Retention: delete what is older than RETENTION_DAYS (DESIGN §2 "retention_sweep").
+"""Retention: delete what is older than RETENTION_DAYS.
 
 What goes, and by which field (each an indexed range query, read a page at a time, so
 a run costs what has expired rather than what is kept):

@@ -1,4 +1,4 @@
-"""retention_sweep: the nightly retention run and the delivery retries (DESIGN §2, §4).
+"""retention_sweep: the nightly retention run and the delivery retries.
 
 Cloud Scheduler calls the function with a Google-signed OIDC ID token. The token is
 checked before anything of the request is read: signature against Google's
@@ -152,7 +152,7 @@ class SweepResult:
     """Why the CRM rows could not be deleted; their records were kept for the next run."""
 
     def body(self) -> dict[str, Any]:
-        """The 200 answer (DESIGN §2): what was deleted and delivered, or would be."""
+        """The 200 answer: what was deleted and delivered, or would be."""
         counts = self.deliveries
         return {
             "dry_run": self.request.dry_run,

@@ -1,6 +1,6 @@
 """Validation at the edge: a request body becomes typed, trimmed, length-checked values.
 
-Every problem is reported at once, field by field, in the §2 `fields` map.
+Every problem is reported at once, field by field, in the error body's `fields` map.
 """
 
 from __future__ import annotations
