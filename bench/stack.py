@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 import requests
 
 from devstack import emulator as emulator_mod
+from devstack.functions import Served, serve
 from devstack.standins import StandIns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,19 +83,20 @@ def stack() -> Iterator[Stack]:
 
 @dataclass
 class Function:
-    process: subprocess.Popen[bytes]
-    url: str
+    served: Served
     started: float
     """`time.perf_counter()` just before the process was started."""
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.served.process
+
+    @property
+    def url(self) -> str:
+        return self.served.url
+
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.served.stop()
 
     def worker_pid(self) -> int:
         """The process that serves requests: gunicorn's worker, a child of the one started."""
@@ -111,18 +112,9 @@ class Function:
 
 def start(source: tuple[Path, str], env: dict[str, str], logs: Path) -> Function:
     path, target = source
-    port = emulator_mod.free_port()
-    log = (logs / f"{target}.log").open("ab")
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "functions_framework",
-            "--source", str(path), "--target", target,
-            "--host", "127.0.0.1", "--port", str(port),
-        ],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=path.parent,
-    )  # fmt: skip
-    return Function(process, f"http://127.0.0.1:{port}/", started)
+    served = serve(target, env=env, log=logs / f"{target}.log", source=path, cwd=path.parent)
+    return Function(served, started)
 
 
 def call(

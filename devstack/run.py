@@ -8,18 +8,16 @@ URL; Ctrl-C stops everything.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import emulator as emulator_mod
+from devstack.functions import NotServing, Served, serve
 from devstack.standins import StandIns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,13 +33,6 @@ PORTS = {
     "standins": 8085,
     "site": 8000,
 }
-
-
-@dataclass
-class Service:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes] | None = None
 
 
 def function_names() -> list[str]:
@@ -66,40 +57,16 @@ def environment(standins: StandIns | None) -> dict[str, str]:
     return env
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"{url} exited; see .local/logs/")
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="OPTIONS"), timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f}s")
+def start_function(name: str, env: dict[str, str], logs: Path) -> Served:
+    # Its own process group, so that Ctrl-C stops gunicorn's workers too.
+    return serve(name, env=env, log=logs / f"{name}.log", port=PORTS[name], host=HOST, group=True)
 
 
-def start_function(name: str, env: dict[str, str], logs: Path) -> Service:
-    port = PORTS[name]
-    log = (logs / f"{name}.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "functions_framework",
-            "--source", str(ROOT / "functions" / name / "main.py"),
-            "--target", name, "--host", HOST, "--port", str(port),
-        ],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    return Service(name, f"http://{HOST}:{port}/", process)
-
-
-def start_site(env: dict[str, str], logs: Path) -> Service | None:
+def start_site(env: dict[str, str], logs: Path) -> Served | None:
     if not (ROOT / "web").is_dir() or not any((ROOT / "web").iterdir()):
         return None
     port = PORTS["site"]
-    log = (logs / "site.log").open("ab")
+    log = logs / "site.log"
     urls = [
         f"--{flag}-url=http://{HOST}:{PORTS[name]}/"
         for flag, name in (
@@ -108,11 +75,12 @@ def start_site(env: dict[str, str], logs: Path) -> Service | None:
             ("access", "access_grant"),
         )
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack.site", "--port", str(port), *urls],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
-    )  # fmt: skip
-    return Service("demo page", f"http://localhost:{port}/", process)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack.site", "--port", str(port), *urls],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        )  # fmt: skip
+    return Served("demo page", f"http://localhost:{port}/", process, log, group=True)
 
 
 def main() -> None:
@@ -138,7 +106,10 @@ def main() -> None:
         services.append(site)
     try:
         for service in services:
-            wait_for(service.url, service.process)
+            try:
+                service.wait_until_serving(timeout=30)
+            except NotServing as exc:
+                raise SystemExit(f"{service.url} {exc.reason}; see .local/logs/") from None
         print()
         print(f"  Firestore emulator   http://{emulator.address}  (data in .local/firestore)")
         print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and Sheets)")
@@ -149,7 +120,7 @@ def main() -> None:
         print(f"  export FIRESTORE_EMULATOR_HOST={emulator.address} GOOGLE_CLOUD_PROJECT={project}")
         print("  then: .venv/bin/siteadmin --help        logs: .local/logs/")
         print("  Ctrl-C stops everything.", flush=True)
-        while all(s.process is None or s.process.poll() is None for s in services):
+        while all(s.process.poll() is None for s in services):
             time.sleep(0.5)
         print("a service stopped; see .local/logs/", file=sys.stderr)
     except KeyboardInterrupt:
@@ -157,13 +128,9 @@ def main() -> None:
     finally:
         print("\nstopping ...", flush=True)
         for service in services:
-            if service.process is not None and service.process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGTERM)
+            service.terminate()
         for service in services:
-            if service.process is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    service.process.wait(timeout=10)
+            service.stop()
         standins.stop()
         try:
             emulator.export(env["GOOGLE_CLOUD_PROJECT"], LOCAL / "firestore")

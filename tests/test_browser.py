@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +25,7 @@ from typing import Any
 import pytest
 
 from devstack.emulator import Emulator, free_port
+from devstack.functions import Served, serve
 from devstack.site import Site, SiteConfig
 from devstack.standins import StandIns
 from tests.conftest import PROJECT, ROOT
@@ -72,26 +71,6 @@ def exists(name: str) -> bool:
 # -- the local stack -----------------------------------------------------------------
 
 
-@dataclass
-class Function:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 def function_env(emulator_host: str, site_origin: str, standins: StandIns | None) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k in keep}
@@ -110,41 +89,17 @@ def function_env(emulator_host: str, site_origin: str, standins: StandIns | None
     return env
 
 
-def start_function(name: str, env: dict[str, str], logs: Path) -> Function:
+def start_function(name: str, env: dict[str, str], logs: Path) -> Served:
+    # The port in the log's name: the outage test serves contact_submit a second time.
     port = free_port()
-    log = logs / f"{name}-{port}.log"
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "functions_framework",
-            "--source", str(ROOT / "functions" / name / "main.py"),
-            "--target", name, "--host", "127.0.0.1", "--port", str(port),
-        ],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
-    return Function(name, f"http://127.0.0.1:{port}/", process, log)
-
-
-def wait_until_serving(function: Function, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if function.process.poll() is not None:
-            raise RuntimeError(f"{function.name} exited:\n{function.log_text()}")
-        try:
-            request = urllib.request.Request(function.url, method="OPTIONS")
-            urllib.request.urlopen(request, timeout=2).read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise RuntimeError(f"{function.name} did not start within {timeout:.0f}s")
+    return serve(name, env=env, log=logs / f"{name}-{port}.log", port=port, cwd=ROOT)
 
 
 @dataclass
 class Stack:
     site: Site
     standins: StandIns
-    functions: dict[str, Function]
+    functions: dict[str, Served]
     emulator: Emulator
     logs: Path
 
@@ -166,7 +121,7 @@ def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Itera
     functions = {name: start_function(name, env, logs) for name in SERVED if exists(name)}
     try:
         for function in functions.values():
-            wait_until_serving(function)
+            function.wait_until_serving(timeout=60)
         site.config = SiteConfig(
             contact_url=functions["contact_submit"].url,
             chat_url=functions["chat_message"].url if "chat_message" in functions else "",
@@ -431,7 +386,7 @@ def test_firestore_outage_tells_the_visitor_the_message_was_not_sent(
     )
     usual = stack.site.config.contact_url
     try:
-        wait_until_serving(outage)
+        outage.wait_until_serving(timeout=60)
         stack.site.config.contact_url = outage.url
         page = visit.open()
         fill_contact(page, CONTACT)

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from devstack.emulator import free_port
+from devstack.functions import serve
 from tests.conftest import PROJECT, ROOT
 
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
@@ -121,7 +120,6 @@ def test_staged_bundle_serves_from_its_own_folder(
     assert name in SMOKE, f"add a smoke request for {name} to SMOKE"
     bundle = tmp_path / name
     stage(name, bundle)
-    port = free_port()
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -132,41 +130,17 @@ def test_staged_bundle_serves_from_its_own_folder(
         "FIRESTORE_EMULATOR_HOST": emulator.address,
         "SWEEP_AUTH": "off",
     }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-S",
-            "-m",
-            "functions_framework",
-            "--source",
-            "main.py",
-            "--target",
-            name,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=bundle,
+    served = serve(
+        name,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log=tmp_path / "server.log",
+        source="main.py",
+        cwd=bundle,
+        python_flags=["-S"],
     )
     try:
-        base = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                urllib.request.urlopen(urllib.request.Request(base, method="OPTIONS"), timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "the bundle did not start serving"
-                time.sleep(0.2)
-        SMOKE[name](base, db)
+        served.wait_until_serving(timeout=30)
+        SMOKE[name](served.url, db)
         probe = subprocess.run(
             [sys.executable, "-S", "-c", "import factoryops; print(factoryops.__file__)"],
             cwd=bundle,
@@ -177,6 +151,4 @@ def test_staged_bundle_serves_from_its_own_folder(
         )
         assert Path(probe.stdout.strip()).is_relative_to(bundle)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+        served.stop()

@@ -11,15 +11,9 @@ allows; a method the description does not list gets 405 with `Allow`.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +23,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 
 from devstack.emulator import free_port
+from devstack.functions import Served, serve
 from devstack.standins import StandIns
 from tests.conftest import PROJECT, ROOT
 
@@ -51,20 +46,6 @@ CHECKS = (
 )
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="OPTIONS"), timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, ConnectionError):
-            assert time.monotonic() < deadline, f"{url} did not start serving\n{log.read_text()}"
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def servers(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Every fuzzed function on its own port, as `functions-framework` serves it."""
@@ -83,31 +64,18 @@ def servers(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "SWEEP_AUTH": "off",
     }
     logs = tmp_path_factory.mktemp("fuzz-servers")
-    started: dict[str, tuple[str, subprocess.Popen[bytes], Path]] = {}
+    started: dict[str, Served] = {}
     try:
         for name in FUNCTIONS:
-            port = free_port()
-            log = logs / f"{name}.log"
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "functions_framework",
-                    "--source", str(ROOT / "functions" / name / "main.py"),
-                    "--target", name, "--host", "127.0.0.1", "--port", str(port),
-                ],
-                env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            started[name] = (f"http://127.0.0.1:{port}", process, log)
-        for url, process, log in started.values():
-            _wait_until_serving(url, process, log)
-        yield {name: url for name, (url, _, _) in started.items()}
+            started[name] = serve(name, env=env, log=logs / f"{name}.log")
+        for served in started.values():
+            served.wait_until_serving(timeout=60)
+        yield {name: served.url.rstrip("/") for name, served in started.items()}
     finally:
-        for _, process, _ in started.values():
-            process.terminate()
-        for _, process, _ in started.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for served in started.values():
+            served.terminate()
+        for served in started.values():
+            served.stop()
         standins.stop()
 
 
