@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_honeypot_gets_the_same_201_but_nothing_is_stored_or_sent(
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == {"id", "status"} and body["status"] == "received"
-    assert len(body["id"]) == 20
+    assert re.fullmatch(r"[A-Za-z0-9]{20}", body["id"]), "shaped like a stored record's id"
     assert submissions(db) == []
     assert standins.state.emails == [] and standins.state.rows() == []
 
