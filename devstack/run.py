@@ -83,6 +83,27 @@ def start_site(env: dict[str, str], logs: Path) -> Served | None:
     return Served("demo page", f"http://localhost:{port}/", process, log, group=True)
 
 
+# What `siteadmin` needs to work on the same emulator and stand-ins as the functions.
+CLI_SETTINGS = ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "SITE_URL", "RETENTION_DAYS")
+CLI_PREFIXES = ("EMAILJS_", "CRM_", "SHEETS_", "SWEEP_")
+
+
+def write_env_file(env: dict[str, str], path: Path) -> Path:
+    """Write the stack's settings for `siteadmin` as a shell file to source."""
+    import shlex
+
+    lines = [
+        f"{name}={shlex.quote(value)}"
+        for name, value in sorted(env.items())
+        if name in CLI_SETTINGS or name.startswith(CLI_PREFIXES)
+    ]
+    path.write_text(
+        "# Written by `make dev`: the local stack's settings.\n" + "\n".join(lines) + "\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
 def main() -> None:
     # Ctrl-C and SIGTERM both stop the stack, even when started in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -116,9 +137,10 @@ def main() -> None:
         for service in services:
             print(f"  {service.name:<20} {service.url}")
         print()
-        project = env["GOOGLE_CLOUD_PROJECT"]
-        print(f"  export FIRESTORE_EMULATOR_HOST={emulator.address} GOOGLE_CLOUD_PROJECT={project}")
-        print("  then: .venv/bin/siteadmin --help        logs: .local/logs/")
+        env_file = write_env_file(env, LOCAL / "dev.env")
+        print(f"  siteadmin against this stack:  set -a; . {env_file.relative_to(ROOT)}; set +a")
+        print("                                 .venv/bin/siteadmin --help")
+        print("  logs: .local/logs/")
         print("  Ctrl-C stops everything.", flush=True)
         while all(s.process.poll() is None for s in services):
             time.sleep(0.5)
