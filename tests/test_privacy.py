@@ -362,3 +362,20 @@ def test_delete_confirmed_with_json_keeps_stdout_pure_json(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["contact_submissions"] == 2
     assert "Delete all of this" in result.stderr
+
+
+def test_privacy_commands_warn_when_no_crm_is_configured(db: Any, configure: Any) -> None:
+    configure(CRM_BACKEND="none")
+
+    result = run("export", "--email", "nobody@plant.example")
+
+    assert result.exit_code == 0
+    assert "CRM sheet is not searched" in result.stderr
+    assert json.loads(result.stdout)["crm_rows"] == []
+
+
+def test_privacy_commands_do_not_warn_with_a_crm(db: Any, standins: Any) -> None:
+    result = run("export", "--email", "nobody@plant.example")
+
+    assert result.exit_code == 0
+    assert "warning" not in result.stderr

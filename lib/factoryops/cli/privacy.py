@@ -12,6 +12,7 @@ import click
 
 from factoryops import crm, errors, privacy
 from factoryops.cli.output import emit_json, json_option, show
+from factoryops.config import settings
 from factoryops.validation import Email
 
 _OPTIONS = {
@@ -46,6 +47,15 @@ def _crm_failed(exc: crm.CrmError) -> NoReturn:
 @click.group()
 def group() -> None:
     """The privacy notice's rights: export, correct and delete a person's records."""
+    if not settings().crm_configured:
+        # A request answered without the CRM would leave the person's rows there while
+        # the team believes it complete: say so on every run.
+        click.secho(
+            "warning: no CRM is configured (CRM_BACKEND and its settings), so the CRM "
+            "sheet is not searched or changed by this command.",
+            fg="yellow",
+            err=True,
+        )
 
 
 @group.command()
