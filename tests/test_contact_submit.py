@@ -400,13 +400,20 @@ def test_downstream_refusing_connections_still_201_and_record_kept(
 
 
 def test_permanent_4xx_from_emailjs_marks_the_email_failed(
-    client: Any, db: Any, standins: Any
+    client: Any, db: Any, standins: Any, captured_logs: Any
 ) -> None:
     standins.state.fail["emailjs"] = "400"
     assert post(client, VALID).status_code == 201
     [record] = submissions(db)
-    assert record["deliveries"]["email"]["state"] == "failed"
+    email = record["deliveries"]["email"]
+    assert email["state"] == "failed"
     assert record["deliveries"]["crm"]["state"] == "sent"
+    # EmailJS's own words are kept for the team but never logged: a service may quote
+    # what it was sent.
+    assert email["last_error"] == "emailjs 400"
+    assert email["last_error_detail"] == "The service is unavailable"
+    assert "emailjs 400" in captured_logs.getvalue()
+    assert "The service is unavailable" not in captured_logs.getvalue()
 
 
 def test_unconfigured_downstreams_are_disabled(client: Any, db: Any, configure: Any) -> None:

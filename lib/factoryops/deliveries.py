@@ -59,9 +59,18 @@ ERROR_LIMIT = 200
 class DeliveryError(Exception):
     """A downstream refused or failed; `retryable` says whether to try again."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, detail: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.detail = detail
+        """The downstream's own words: kept on the record (`last_error_detail`) for the
+        team, never logged, since a service may quote what it was sent."""
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "last_error": str(self)[:ERROR_LIMIT],
+            "last_error_detail": self.detail[:ERROR_LIMIT],
+        }
 
 
 Send = Callable[[float], None]
@@ -144,20 +153,26 @@ def _outcome(channel_state: dict[str, Any], error: DeliveryError | None) -> dict
     attempts = int(channel_state.get("attempts", 0)) + 1
     now = store.now()
     if error is None:
-        return {"state": SENT, "attempts": attempts, "sent_at": now, "last_error": None}
+        return {
+            "state": SENT,
+            "attempts": attempts,
+            "sent_at": now,
+            "last_error": None,
+            "last_error_detail": None,
+        }
     if error.retryable and attempts < settings().max_delivery_attempts:
         due = now + backoff(attempts)
         return {
             "state": PENDING,
             "attempts": attempts,
-            "last_error": str(error)[:ERROR_LIMIT],
+            **error.fields(),
             "next_attempt_at": due,
             "due_at": due,
         }
     return {
         "state": FAILED,
         "attempts": attempts,
-        "last_error": str(error)[:ERROR_LIMIT],
+        **error.fields(),
         "failed_at": now,
     }
 

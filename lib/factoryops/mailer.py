@@ -67,4 +67,4 @@ def send(*, template_id: str, params: Mapping[str, str], timeout: float) -> None
     # The body is EmailJS's own short text; keep a bounded, single-line copy.
     detail = header_safe(response.text[:120])
     retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise DeliveryError(f"emailjs {response.status_code}: {detail}", retryable=retryable)
+    raise DeliveryError(f"emailjs {response.status_code}", retryable=retryable, detail=detail)
