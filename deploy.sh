@@ -42,7 +42,7 @@ APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
   cloudscheduler sheets iam logging firebaserules)
 # Collection groups whose documents carry `expire_at`: the TTL backstop.
 TTL_GROUPS=(contact_submissions chat_sessions messages access_grants idempotency_keys
-  rate_limits)
+  rate_limits privacy_requests)
 # Plain settings, given to every function as environment variables. Secrets never are.
 SETTINGS=(ALLOWED_ORIGINS SITE_URL EMAILJS_ENDPOINT EMAILJS_SERVICE_ID EMAILJS_PUBLIC_KEY
   EMAILJS_CONTACT_TEMPLATE_ID EMAILJS_CHAT_TEMPLATE_ID CRM_BACKEND CRM_SPREADSHEET_ID

@@ -187,6 +187,12 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     )
     db.collection("rate_limits").document("rate-old").set({"count": 3, "expire_at": now - HOUR})
     db.collection("rate_limits").document("rate-new").set({"count": 3, "expire_at": now + HOUR})
+    db.collection("privacy_requests").document("request-old").set(
+        {"kind": "delete", "email_sha256": "0" * 64, "expire_at": now - HOUR}
+    )
+    db.collection("privacy_requests").document("request-new").set(
+        {"kind": "delete", "email_sha256": "1" * 64, "expire_at": now + HOUR}
+    )
     seed_rows(
         standins,
         [
@@ -210,6 +216,7 @@ EXPECTED = {
     "crm_rows": 4,
     "idempotency_keys": 1,
     "rate_limits": 1,
+    "privacy_requests": 1,
 }
 
 
@@ -230,6 +237,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert ids(db, "access_grants") == {"grant-new"}
     assert ids(db, "idempotency_keys") == {"key-new"}
     assert ids(db, "rate_limits") == {"rate-new"}
+    assert ids(db, "privacy_requests") == {"request-new"}
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 

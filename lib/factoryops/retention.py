@@ -49,6 +49,7 @@ class Deleted:
     crm_rows: int = 0
     idempotency_keys: int = 0
     rate_limits: int = 0
+    privacy_requests: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -189,6 +190,10 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     for snap in expired(client.collection(store.RATE_LIMITS), "expire_at", now):
         deleter.delete(snap.reference)
         deleted.rate_limits += 1
+    # A privacy request's trace holds a hash of the address: it too goes with the window.
+    for snap in expired(client.collection(store.PRIVACY_REQUESTS), "expire_at", now):
+        deleter.delete(snap.reference)
+        deleted.privacy_requests += 1
     deleter.flush()
 
     logs.event("retention run finished", dry_run=dry_run, deleted=deleted.as_dict())
