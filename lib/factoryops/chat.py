@@ -24,9 +24,9 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from factoryops import crm, deliveries, errors, idempotency, logs, mailer, store
+from factoryops import crm, deliveries, errors, logs, mailer, store
 from factoryops.config import settings
-from factoryops.edge import IDEMPOTENCY_HEADER, Call, Endpoint, Reply
+from factoryops.edge import Call, Endpoint, Reply
 from factoryops.validation import (
     CHAT_TEXT_MAX,
     EMAIL_MAX,
@@ -407,14 +407,7 @@ def _recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
 # -- the endpoint ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Done:
-    reply: Reply
-    stored: dict[str, Any]
-    """The body an idempotent replay rebuilds the reply from (no session id in it)."""
-
-
-def _start(request: Start) -> _Done:
+def _start(request: Start) -> Reply:
     from google.cloud import firestore
 
     session_id = secrets.token_urlsafe(SESSION_BYTES)
@@ -464,13 +457,14 @@ def _start(request: Start) -> _Done:
         stored = {**session, "created_at": started_at, "last_activity_at": started_at}
         _attempt(ref, stored, first)
     _log_started(lead_id, with_text=bool(request.text))
-    return _Done(
-        Reply(201, {"session_id": session_id, "messages": messages}),
+    return Reply(
+        201,
+        {"session_id": session_id, "messages": messages},
         stored={"lead_id": lead_id, "messages": messages},
     )
 
 
-def _post(request: Post) -> _Done:
+def _post(request: Post) -> Reply:
     ref = _sessions().document(request.session_id)
     snap = ref.get(**store.call_options())
     if not snap.exists:
@@ -490,8 +484,7 @@ def _post(request: Post) -> _Done:
     if count == 1:
         _queue_first(ref, data, message)
     _log_message(data, message)
-    body = {"message": message.wire()}
-    return _Done(Reply(201, body), stored=body)
+    return Reply(201, {"message": message.wire()})
 
 
 def _poll(request: Poll) -> Reply:
@@ -507,42 +500,7 @@ def _poll(request: Poll) -> Reply:
 def act(call: Call, request: ChatRequest) -> Reply:
     if isinstance(request, Poll):
         return _poll(request)
-    key = call.headers.get(IDEMPOTENCY_HEADER.lower())
-    if key is None:
-        return _perform(request).reply
-    return _once(call, request, key)
-
-
-def _perform(request: Start | Post) -> _Done:
     return _start(request) if isinstance(request, Start) else _post(request)
-
-
-def _once(call: Call, request: Start | Post, key: str) -> Reply:
-    """Idempotency-Key as edge.serve does it, except that a start's stored response names
-    its session by `lead_id`: the session id is stored nowhere but in the document id."""
-    if not 1 <= len(key) <= 255:
-        raise errors.InvalidRequest(
-            fields={IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"}
-        )
-    fingerprint = idempotency.request_hash(
-        call.method, call.body, call.headers.get(SESSION_HEADER.lower(), "")
-    )
-    claim = idempotency.claim(scope=FUNCTION, key=key, request_hash=fingerprint)
-    if claim.replay is not None:
-        logs.idempotent_replay(scope=FUNCTION)
-        status, body, headers = claim.replay
-        return Reply(status, _replayed(body), headers)
-    try:
-        done = _perform(request)
-    except BaseException:
-        claim.release()
-        raise
-    try:
-        claim.complete(done.reply.status, done.stored, done.reply.headers)
-    except Exception as exc:
-        # As in edge.serve: the work is done and is answered as done.
-        logs.warning("idempotent response not stored", error=type(exc).__name__)
-    return done.reply
 
 
 def _replayed(body: dict[str, Any]) -> dict[str, Any]:
@@ -560,8 +518,9 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     validate=validate,
     act=act,
     rate_limit=lambda: settings().chat_rate_limit,
-    # _once handles Idempotency-Key, so that no stored response holds a session id.
-    idempotent_methods=(),
+    # A start's stored response names its session by lead_id (Reply.stored): the
+    # session id is kept nowhere but in the document id.
+    replayed=_replayed,
 )
 
 

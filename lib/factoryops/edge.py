@@ -47,6 +47,9 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    stored: dict[str, Any] | None = None
+    """What an Idempotency-Key stores instead of `body`, when the body holds a secret
+    (a new chat's session id); the endpoint's `replayed` turns it back into a body."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Endpoint(Generic[V]):
     accepts_form: bool = False
     body_optional: bool = False
     idempotent_methods: tuple[str, ...] = ("POST",)
+    replayed: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Rebuilds a replayed body from what `Reply.stored` kept."""
 
 
 def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
@@ -126,7 +131,7 @@ def _once(endpoint: Endpoint[Any], call: Call, value: Any, key: str) -> Reply:
     if claim.replay is not None:
         logs.idempotent_replay(scope=endpoint.function)
         status, body, headers = claim.replay
-        return Reply(status, body, headers)
+        return Reply(status, endpoint.replayed(body) if endpoint.replayed else body, headers)
     try:
         reply = endpoint.act(call, value)
     except BaseException:
@@ -134,7 +139,8 @@ def _once(endpoint: Endpoint[Any], call: Call, value: Any, key: str) -> Reply:
         raise
     if reply.status < 300 or reply.status == 303:
         try:
-            claim.complete(reply.status, reply.body, reply.headers)
+            stored = reply.body if reply.stored is None else reply.stored
+            claim.complete(reply.status, stored, reply.headers)
         except Exception as exc:
             # The work is done and must be reported as done; a repeat of this key
             # after the claim goes stale is the rarer harm than answering 503 now.

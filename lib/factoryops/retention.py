@@ -181,19 +181,19 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         deleter.delete(snap.reference)
         deleted.chat_messages += 1
 
-    for snap in expired(client.collection(store.ACCESS_GRANTS), "created_at", cutoff):
-        deleter.delete(snap.reference)
-        deleted.access_grants += 1
-    for snap in expired(client.collection(store.IDEMPOTENCY_KEYS), "expire_at", now):
-        deleter.delete(snap.reference)
-        deleted.idempotency_keys += 1
-    for snap in expired(client.collection(store.RATE_LIMITS), "expire_at", now):
-        deleter.delete(snap.reference)
-        deleted.rate_limits += 1
-    # A privacy request's trace holds a hash of the address: it too goes with the window.
-    for snap in expired(client.collection(store.PRIVACY_REQUESTS), "expire_at", now):
-        deleter.delete(snap.reference)
-        deleted.privacy_requests += 1
+    # Whole documents with nothing under them and no CRM row, each counted under its
+    # collection's name. A privacy request's trace holds a hash of an address, so it
+    # too goes with the window.
+    plain = (
+        (store.ACCESS_GRANTS, "created_at", cutoff),
+        (store.IDEMPOTENCY_KEYS, "expire_at", now),
+        (store.RATE_LIMITS, "expire_at", now),
+        (store.PRIVACY_REQUESTS, "expire_at", now),
+    )
+    for collection, field, before in plain:
+        for snap in expired(client.collection(collection), field, before):
+            deleter.delete(snap.reference)
+            setattr(deleted, collection, getattr(deleted, collection) + 1)
     deleter.flush()
 
     logs.event("retention run finished", dry_run=dry_run, deleted=deleted.as_dict())
