@@ -78,12 +78,12 @@ class Sweep:
 
 
 def _sweep_round(project: str, tag: str) -> Sweep:
-    from factoryops import retention
+    from factoryops import retention, store
 
     db = _use(project)
     _write(db, EXPIRED, age_days=800, prefix=f"expired-{tag}")
     marks: list[float] = []
-    delete, flush = retention.Deleter.delete, retention.Deleter.flush
+    delete, flush = store.BulkDeleter.delete, store.BulkDeleter.flush
 
     def timed_delete(self: Any, ref: Any) -> None:
         if not marks:
@@ -95,15 +95,15 @@ def _sweep_round(project: str, tag: str) -> Sweep:
         if marks:
             marks[1:] = [time.perf_counter()]
 
-    retention.Deleter.delete = timed_delete  # type: ignore[method-assign]
-    retention.Deleter.flush = timed_flush  # type: ignore[method-assign]
+    store.BulkDeleter.delete = timed_delete  # type: ignore[method-assign]
+    store.BulkDeleter.flush = timed_flush  # type: ignore[method-assign]
     try:
         with rpcs.counted() as calls, rpcs.documents_read() as read:
             started = time.perf_counter()
             outcome = retention.run()
             elapsed = time.perf_counter() - started
     finally:
-        retention.Deleter.delete, retention.Deleter.flush = delete, flush  # type: ignore[method-assign]
+        store.BulkDeleter.delete, store.BulkDeleter.flush = delete, flush  # type: ignore[method-assign]
     if outcome.deleted.contact_submissions != EXPIRED:
         raise RuntimeError(f"the sweep deleted {outcome.deleted} instead of {EXPIRED}")
     return Sweep(elapsed, marks[-1] - marks[0], read[0], sum(calls.values()))

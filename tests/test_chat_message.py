@@ -12,7 +12,9 @@ import threading
 from typing import Any
 
 import pytest
-from factoryops import chat, deliveries
+from factoryops import deliveries
+from factoryops.chat import endpoint, team, thread
+from factoryops.sweep import DELIVERY_SOURCES
 
 START = {"email": "Meera.Iyer@Foundry.example", "page": "/solutions/downtime"}
 FIRST = "Our CNC line stops twice a shift; can you help?"
@@ -220,7 +222,8 @@ def test_poll_returns_status_and_the_whole_thread_oldest_first(client: Any) -> N
 
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"status", "messages"} and body["status"] == "open"
+    assert set(body) == {"status", "messages", "more"} and body["status"] == "open"
+    assert body["more"] is False
     assert [m["text"] for m in body["messages"]] == [FIRST, "second", "third"]
     stamps = [parse_time(m["created_at"]) for m in body["messages"]]
     assert stamps == sorted(stamps)
@@ -239,18 +242,20 @@ def test_poll_after_a_message_returns_only_the_later_ones(client: Any) -> None:
     assert poll(client, session_id, after=last).get_json()["messages"] == []
 
 
-def test_a_poll_reads_at_most_a_page_and_the_cursor_fetches_the_rest(
+def test_a_poll_reads_at_most_a_page_says_more_waits_and_the_cursor_fetches_the_rest(
     client: Any, db: Any, configure: Any, monkeypatch: Any
 ) -> None:
     configure(CHAT_RATE_LIMIT="1000/60")
-    monkeypatch.setattr(chat, "PAGE_LIMIT", 3)
+    monkeypatch.setattr(endpoint, "PAGE_LIMIT", 3)
     session_id = start(client)["session_id"]
     for n in range(5):
         say(client, session_id, f"m{n}")
-    page = poll(client, session_id).get_json()["messages"]
-    assert [m["text"] for m in page] == [FIRST, "m0", "m1"]
-    rest = poll(client, session_id, after=page[-1]["id"]).get_json()["messages"]
-    assert [m["text"] for m in rest] == ["m2", "m3", "m4"]
+    first = poll(client, session_id).get_json()
+    page = first["messages"]
+    assert [m["text"] for m in page] == [FIRST, "m0", "m1"] and first["more"] is True
+    rest = poll(client, session_id, after=page[-1]["id"]).get_json()
+    assert [m["text"] for m in rest["messages"]] == ["m2", "m3", "m4"]
+    assert rest["more"] is False
 
 
 def test_line_breaks_in_a_message_are_kept(client: Any, db: Any) -> None:
@@ -263,7 +268,7 @@ def test_a_team_reply_appears_in_the_next_poll_with_author_team(client: Any, db:
     session_id = start(client)["session_id"]
     seen = poll(client, session_id).get_json()["messages"]
     snap = db.collection("chat_sessions").document(session_id).get()
-    chat.reply(snap, "Yes: could you share the spindle model?")
+    team.reply(thread.Session.from_snapshot(snap), "Yes: could you share the spindle model?")
 
     new = poll(client, session_id, after=seen[-1]["id"]).get_json()["messages"]
     assert [(m["author"], m["text"]) for m in new] == [
@@ -376,7 +381,9 @@ def test_the_first_message_is_forwarded_exactly_once_under_concurrent_posts(
     assert session["first_message_id"] == first["id"]
     assert email["template_params"]["message"] == row[6] == first["text"]
     assert session["deliveries"]["email"]["state"] == "sent"
-    assert deliveries.run_due().sent == 0, "nothing is left for the sweep to send again"
+    assert deliveries.run_due(DELIVERY_SOURCES).sent == 0, (
+        "nothing is left for the sweep to send again"
+    )
     assert len(standins.state.emails) == 1
 
 
@@ -404,9 +411,9 @@ def test_downstream_outage_keeps_the_first_message_pending_and_the_sweep_sends_i
     db.collection("chat_sessions").document(session_id).update(
         {"deliveries.email.due_at": past, "deliveries.crm.due_at": past}
     )
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
     assert counts.sent == 2
-    assert deliveries.run_due().sent == 0
+    assert deliveries.run_due(DELIVERY_SOURCES).sent == 0
     [email] = standins.state.emails
     assert email["template_params"]["message"] == FIRST
     assert email["template_params"]["record_id"] == session["lead_id"]
@@ -431,7 +438,7 @@ def test_a_first_message_stranded_without_deliveries_is_queued_by_a_later_post(
     session_id = start(client, text=None)["session_id"]
     ref = db.collection("chat_sessions").document(session_id)
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    ref.collection("messages").document(chat.message_id(1)).set(
+    ref.collection("messages").document(thread.message_id(1)).set(
         {
             "author": "visitor",
             "text": "stranded opener",
@@ -448,7 +455,7 @@ def test_a_first_message_stranded_without_deliveries_is_queued_by_a_later_post(
     [email] = standins.state.emails
     assert email["template_params"]["message"] == "stranded opener"
     assert len(standins.state.rows()) == 1
-    assert session_doc(db, session_id)["first_message_id"] == chat.message_id(1)
+    assert session_doc(db, session_id)["first_message_id"] == thread.message_id(1)
 
 
 def test_a_first_message_being_written_right_now_is_not_taken_over(
@@ -457,7 +464,7 @@ def test_a_first_message_being_written_right_now_is_not_taken_over(
     session_id = start(client, text=None)["session_id"]
     ref = db.collection("chat_sessions").document(session_id)
     now = dt.datetime.now(dt.UTC)
-    ref.collection("messages").document(chat.message_id(1)).set(
+    ref.collection("messages").document(thread.message_id(1)).set(
         {
             "author": "visitor",
             "text": "in flight",
@@ -498,7 +505,7 @@ def test_a_closed_session_refuses_visitor_messages_with_409_but_can_be_read(
     client: Any, db: Any
 ) -> None:
     session_id = start(client)["session_id"]
-    chat.close(db.collection("chat_sessions").document(session_id).get())
+    team.close(team.find(session_id))
 
     refused = say(client, session_id, "one more thing")
     assert refused.status_code == 409
@@ -509,7 +516,7 @@ def test_a_closed_session_refuses_visitor_messages_with_409_but_can_be_read(
     assert [m["text"] for m in thread["messages"]] == [FIRST]
 
 
-def test_the_visitor_message_cap_answers_429_rate_limited_and_stores_nothing_more(
+def test_the_visitor_message_cap_answers_429_chat_limit_reached_and_stores_nothing_more(
     client: Any, db: Any, configure: Any
 ) -> None:
     configure(CHAT_MAX_MESSAGES="3")
@@ -521,13 +528,13 @@ def test_the_visitor_message_cap_answers_429_rate_limited_and_stores_nothing_mor
 
     assert capped.status_code == 429
     err = error(capped)
-    assert err["code"] == "rate_limited"
+    assert err["code"] == "chat_limit_reached"
     assert "message limit" in err["message"]
     assert int(capped.headers["Retry-After"]) >= 3600
     assert len(stored_messages(db, session_id)) == 3
     assert session_doc(db, session_id)["message_count"] == 3
     # The cap is on the visitor: the team can still answer, and the thread still reads.
-    chat.reply(db.collection("chat_sessions").document(session_id).get(), "We will call you.")
+    team.reply(team.find(session_id), "We will call you.")
     assert len(poll(client, session_id).get_json()["messages"]) == 4
 
 
@@ -700,7 +707,7 @@ def test_a_repeated_message_with_one_idempotency_key_is_stored_once(client: Any,
 def test_a_refused_message_does_not_use_up_its_idempotency_key(client: Any, db: Any) -> None:
     session_id = start(client)["session_id"]
     snap = db.collection("chat_sessions").document(session_id).get()
-    chat.close(snap)
+    team.close(thread.Session.from_snapshot(snap))
     headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-closed"}
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 409
     db.collection("chat_sessions").document(session_id).update({"status": "open"})
@@ -752,8 +759,8 @@ def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     say(client, session_id, "fourth")
     say(client, session_id, "fifth: over the cap")
     say(client, session_id + "x", "unknown session")
-    chat.reply(db.collection("chat_sessions").document(session_id).get(), "team answer")
-    chat.close(db.collection("chat_sessions").document(session_id).get())
+    team.reply(team.find(session_id), "team answer")
+    team.close(team.find(session_id))
     say(client, session_id, "after close")
     for _ in range(4):
         poll(client, session_id)  # past the rate limit
@@ -761,7 +768,7 @@ def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     db.collection("chat_sessions").document(other).update(
         {"deliveries.email.due_at": dt.datetime.now(dt.UTC)}
     )
-    deliveries.run_due()
+    deliveries.run_due(DELIVERY_SOURCES)
 
     text = captured_logs.getvalue()
     # The capture works, and saw the refusals as well as the successes.

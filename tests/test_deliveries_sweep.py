@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from factoryops import deliveries, store
 from factoryops.cli import main as siteadmin
+from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.test_retention import DAYS, HEADER, ago, row, seed_contact, seed_rows
 
@@ -136,8 +137,8 @@ def test_the_crm_down_during_retention_is_503_after_the_rest_is_done(
 def test_a_due_delivery_is_sent_once_and_settles_as_sent(db: Any, standins: Any) -> None:
     seed_due(db, "c1")
 
-    counts = deliveries.run_due()
-    again = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
+    again = deliveries.run_due(DELIVERY_SOURCES)
 
     assert (counts.sent, counts.retrying, counts.failed) == (2, 0, 0)
     assert again.due == 0
@@ -151,7 +152,7 @@ def test_a_due_delivery_is_sent_once_and_settles_as_sent(db: Any, standins: Any)
 def test_a_delivery_not_yet_due_waits(db: Any, standins: Any) -> None:
     seed_due(db, "later", due_at=store.now() + dt.timedelta(minutes=5))
 
-    assert deliveries.run_due().due == 0
+    assert deliveries.run_due(DELIVERY_SOURCES).due == 0
     assert standins.state.emails == []
 
 
@@ -159,7 +160,7 @@ def test_a_failing_downstream_is_retried_later_with_backoff(db: Any, standins: A
     seed_due(db, "c1", attempts=2)
     standins.state.fail["emailjs"] = "500"
 
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert counts.retrying == 1 and counts.sent == 1
     email = state(db, "c1", "email")
@@ -169,14 +170,14 @@ def test_a_failing_downstream_is_retried_later_with_backoff(db: Any, standins: A
     assert email["next_attempt_at"] == email["due_at"]
     wait = email["due_at"] - store.now()
     assert dt.timedelta(seconds=60) < wait < dt.timedelta(seconds=180)
-    assert deliveries.run_due().due == 0
+    assert deliveries.run_due(DELIVERY_SOURCES).due == 0
 
 
 def test_a_permanent_4xx_fails_at_once(db: Any, standins: Any) -> None:
     seed_due(db, "c1")
     standins.state.fail["emailjs"] = "400"
 
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert counts.failed == 1
     email = state(db, "c1", "email")
@@ -191,7 +192,7 @@ def test_the_last_allowed_attempt_failing_marks_the_delivery_failed(
     seed_due(db, "c1", attempts=2)
     standins.state.fail["sheets"] = "503"
 
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert counts.failed == 1
     assert state(db, "c1", "crm")["state"] == "failed"
@@ -209,7 +210,7 @@ def test_an_expired_lease_is_taken_up_and_a_live_one_is_left_alone(db: Any, stan
             deliveries={"email": dict(processing), "crm": dict(processing)},
         )
 
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert counts.sent == 2
     assert [e["template_params"]["record_id"] for e in standins.state.emails] == ["stale"]
@@ -229,7 +230,7 @@ def test_overlapping_sweeps_send_each_email_and_append_each_row_exactly_once(
     def sweep() -> None:
         try:
             start.wait()
-            results.append(deliveries.run_due(limit=5))
+            results.append(deliveries.run_due(DELIVERY_SOURCES, limit=5))
         except BaseException as exc:
             errors.append(exc)
 
@@ -253,7 +254,7 @@ def test_a_dry_run_of_the_deliveries_counts_what_is_due_and_sends_nothing(
 ) -> None:
     seed_due(db, "c1")
 
-    counts = deliveries.run_due(dry_run=True)
+    counts = deliveries.run_due(DELIVERY_SOURCES, dry_run=True)
 
     assert counts.due == 2 and counts.sent == 0
     assert standins.state.emails == []
@@ -266,7 +267,7 @@ def test_deliveries_logs_name_records_but_hold_no_personal_data(
     seed_due(db, "c1")
     standins.state.fail["emailjs"] = "500"
 
-    deliveries.run_due()
+    deliveries.run_due(DELIVERY_SOURCES)
 
     text = captured_logs.getvalue()
     assert "c1" in text
@@ -335,7 +336,7 @@ def test_deliveries_retry_puts_failed_ones_back_due_now_and_the_next_sweep_sends
     assert result.exit_code == 0, result.output
     assert '"retried": 2' in result.output
     assert state(db, "broken", "email")["state"] == "pending"
-    assert deliveries.run_due().sent == 2
+    assert deliveries.run_due(DELIVERY_SOURCES).sent == 2
     assert len(standins.state.emails) == 1 and len(standins.state.rows("Leads")) == 1
 
 

@@ -152,6 +152,7 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
     db: Any, standins: Any, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from factoryops import deliveries, store
+    from factoryops.sweep import DELIVERY_SOURCES
 
     configure(**GENEROUS_LIMIT)
     standins.state.fail.update({"emailjs": "500", "sheets": "503"})
@@ -179,7 +180,7 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
     # The sweep runs after every backoff has run out (the first is at most 36 s).
     later = store.now() + dt.timedelta(hours=1)
     monkeypatch.setattr(store, "now", lambda: later)
-    counts = deliveries.run_due()
+    counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert (counts.sent, counts.retrying, counts.failed) == (2 * count, 0, 0)
     emailed = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
@@ -191,7 +192,7 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
         assert record["deliveries"]["email"]["state"] == "sent"
         assert record["deliveries"]["crm"]["state"] == "sent"
 
-    again = deliveries.run_due()
+    again = deliveries.run_due(DELIVERY_SOURCES)
     assert (again.sent, again.retrying, again.failed) == (0, 0, 0)
     assert len(standins.state.emails) == count and len(standins.state.rows()) == count
 

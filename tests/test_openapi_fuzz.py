@@ -193,6 +193,7 @@ def test_description_lists_every_error_code_the_code_can_raise() -> None:
         # Beyond the original table: a visitor message to a closed chat is a conflict
         # with the session's state, not a missing session or a bad request.
         "session_closed",
+        "chat_limit_reached",
     }
     raised = {
         cls.code
@@ -205,13 +206,25 @@ def test_description_lists_every_error_code_the_code_can_raise() -> None:
 def test_a_post_to_a_closed_chat_gets_an_answer_the_description_allows(
     db: Any, standins: Any, function_client: Any
 ) -> None:
-    from factoryops import chat
+    from factoryops.chat import team
 
     client = function_client("chat_message")
     started = client.post("/", json={"email": "closed@plant.example", "page": "/", "text": "hi"})
     session_id = started.get_json()["session_id"]
-    chat.close(chat.find(session_id))
+    team.close(team.find(session_id))
     response = client.post("/", json={"session_id": session_id, "text": "still there?"})
+    _operation("/chat_message", "POST").validate_response(response)
+
+
+def test_a_post_to_a_chat_at_its_cap_gets_an_answer_the_description_allows(
+    db: Any, standins: Any, function_client: Any, configure: Any
+) -> None:
+    configure(CHAT_MAX_MESSAGES="1")
+    client = function_client("chat_message")
+    started = client.post("/", json={"email": "capped@plant.example", "page": "/", "text": "hi"})
+    session_id = started.get_json()["session_id"]
+    response = client.post("/", json={"session_id": session_id, "text": "one more"})
+    assert response.get_json()["error"]["code"] == "chat_limit_reached"
     _operation("/chat_message", "POST").validate_response(response)
 
 

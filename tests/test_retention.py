@@ -390,19 +390,19 @@ def test_a_run_interrupted_half_way_loses_nothing_and_the_next_run_finishes_it(
         "live": {"m002", "m003"},
         "rows": ["record_id", "contact-new", "lead-recent"],
     }
-    real_delete = retention.Deleter.delete
+    real_delete = store.BulkDeleter.delete
     calls = {"n": 0}
 
-    def crash_on_fourth(self: retention.Deleter, ref: Any) -> None:
+    def crash_on_fourth(self: store.BulkDeleter, ref: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("process killed")
         real_delete(self, ref)
 
-    monkeypatch.setattr(retention.Deleter, "delete", crash_on_fourth)
+    monkeypatch.setattr(store.BulkDeleter, "delete", crash_on_fourth)
     with pytest.raises(RuntimeError, match="process killed"):
         retention.run()
-    monkeypatch.setattr(retention.Deleter, "delete", real_delete)
+    monkeypatch.setattr(store.BulkDeleter, "delete", real_delete)
 
     # Half done: the CRM rows went first; records past the window are still there.
     assert record_ids_in_sheet(standins) == kept["rows"]

@@ -209,7 +209,7 @@ def test_rejections_log_no_token_and_no_caller_address(
     post(sweep, token(email=other))
 
     text = captured_logs.getvalue()
-    assert "token rejected" in text and "caller not allowed" in text
+    assert '"reason": "invalid"' in text and '"reason": "not_allowed"' in text
     assert bad not in text and bad.split(".")[1] not in text
     assert other not in text
 

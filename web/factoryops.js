@@ -36,7 +36,6 @@
     access: 'factoryops.access' // {"token", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
-  var CHAT_PAGE = 100; // chat_message's most messages per poll (lib/factoryops/chat.py)
   var CONTACT_EMAIL = 'info@factoryopsai.com';
 
   var script = document.currentScript;
@@ -672,8 +671,8 @@
           showStep();
           return;
         }
-        // A full page means more are waiting: a reloaded long thread arrives at once.
-        schedule(messages.length >= CHAT_PAGE ? 0 : undefined);
+        // More waiting after this page: a reloaded long thread arrives at once.
+        schedule(result.body.more ? 0 : undefined);
       });
     }
 
@@ -765,7 +764,7 @@
           showStep();
           return;
         }
-        if (result.status === 429 && result.retryAfter >= 3600 && result.error) {
+        if (result.error && result.error.code === 'chat_limit_reached') {
           // The session's message cap, which time does not lift: offer a new chat.
           var restart = el('button', { type: 'button', className: 'fo-button fo-button--quiet', text: 'Start a new chat' });
           restart.addEventListener('click', function () {

@@ -4,7 +4,9 @@ import flask
 import functions_framework
 from factoryops import chat, edge
 
+ENDPOINT = edge.ready(chat.ENDPOINT)
+
 
 @functions_framework.http
 def chat_message(request: flask.Request) -> flask.Response:
-    return edge.serve(request, chat.ENDPOINT)
+    return edge.serve(request, ENDPOINT)

@@ -1,14 +1,12 @@
-"""retention_sweep: retention and delivery retries for Cloud Scheduler."""
+"""retention_sweep: retention and delivery retries, for Cloud Scheduler only."""
 
 import flask
 import functions_framework
-from factoryops import sweep
+from factoryops import edge, sweep
 
-# Refuse to start, rather than serve unauthenticated, when the caller check is
-# misconfigured (SWEEP_AUTH=off outside the emulator, or no audience or invoker).
-sweep.check_startup()
+ENDPOINT = edge.ready(sweep.ENDPOINT)
 
 
 @functions_framework.http
 def retention_sweep(request: flask.Request) -> flask.Response:
-    return sweep.serve(request)
+    return edge.serve(request, ENDPOINT)

@@ -1,20 +1,40 @@
-"""The one typed configuration object, read from the environment once.
+"""Every setting, declared once, and the one typed object read from the environment.
 
-A bad value fails at first use with the variable's name; secrets never appear in
-`repr` or in logs (they are shown as `<omitted>`).
+A setting's declaration is its field on `Settings`: the environment variable, the
+parser, the default, what it means, where its value comes from (`Source`) and which
+functions read it. `from_env` reads the environment through those declarations;
+deploy.sh asks them which variables and secrets each function gets; the README's
+configuration table and `deploy.env.example` are checked against them by tests.
+
+A bad value fails at first use with the variable's name. Secrets (and the team's
+addresses) never appear in `repr` or in a log line: `redacted()` shows them as
+`<omitted>`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 EMAILJS_DEFAULT_ENDPOINT = "https://api.emailjs.com/api/v1.0/email/send"
 SHEETS_DEFAULT_ENDPOINT = "https://sheets.googleapis.com/"
+OMITTED = "<omitted>"
+
+# The functions, by the name of their folder under functions/ (and their entry point).
+CONTACT = "contact_submit"
+CHAT = "chat_message"
+ACCESS = "access_grant"
+SWEEP = "retention_sweep"
+FUNCTIONS = (CONTACT, CHAT, ACCESS, SWEEP)
+PUBLIC = (CONTACT, CHAT, ACCESS)
+"""Called from visitors' browsers; the sweep is called by Cloud Scheduler only."""
+SENDERS = (CONTACT, CHAT, SWEEP)
+"""The functions that forward records by email and to the CRM."""
 
 
 class ConfigError(ValueError):
@@ -25,47 +45,379 @@ class ConfigError(ValueError):
         self.name = name
 
 
+class Source(enum.Enum):
+    """Where a setting's value comes from in production."""
+
+    DEPLOY_ENV = "deploy.env"
+    """deploy.env (or the environment of deploy.sh), given to the functions that read it."""
+    SECRET = "Secret Manager"  # noqa: S105 (where the value lives, not the value)
+    """A secret, given to the functions that read it as a pinned version; never in a file."""
+    DEPLOY_SH = "set by deploy.sh"
+    """Worked out by deploy.sh itself (the project, the sweep's own URL and caller)."""
+    LOCAL = "local only"
+    """The emulator, stand-ins and tests; deploy.sh refuses it in deploy.env."""
+    DEPLOYMENT = "deployment"
+    """Read by deploy.sh alone, to shape the deployment; no function reads it."""
+
+
 @dataclass(frozen=True)
 class RateLimit:
     count: int
     seconds: int
 
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds}"
 
-def _secret() -> Any:
-    return field(default="", repr=False, metadata={"secret": True})
+
+Parser = Callable[[str, str], Any]
+"""(variable name, trimmed non-empty value) -> the typed value, or ConfigError."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting."""
+
+    env: str
+    default: Any
+    parse: Parser
+    meaning: str
+    source: Source
+    functions: tuple[str, ...] = ()
+    when: str = ""
+    """For a secret: the setting (`NAME`, or `NAME=value`) without which no function needs it."""
+    private: bool = False
+    """Never logged, even redacted to a summary: secrets and the team's addresses."""
+    required: bool = False
+    """A deployment must set it (deploy.sh stops before changing anything otherwise)."""
+
+    @property
+    def secret(self) -> bool:
+        return self.source is Source.SECRET
+
+    def needed(self, values: Mapping[str, str]) -> bool:
+        """Whether a deployment with these values needs this setting (see `when`)."""
+        if not self.when:
+            return True
+        name, equals, wanted = self.when.partition("=")
+        given = values.get(name, "").strip()
+        return bool(given == wanted) if equals else bool(given)
+
+    def shown_default(self) -> str:
+        if isinstance(self.default, bool):
+            return "on" if self.default else "off"
+        if isinstance(self.default, tuple):
+            return ",".join(self.default)
+        return str(self.default)
+
+
+# -- parsers -------------------------------------------------------------------------
+
+
+def text(name: str, raw: str) -> str:
+    del name
+    return raw
+
+
+def whole(minimum: int = 1) -> Parser:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(name, f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def rate(name: str, raw: str) -> RateLimit:
+    count, sep, seconds = raw.partition("/")
+    problem = f"expected COUNT/SECONDS such as 5/600, got {raw!r}"
+    try:
+        limit = RateLimit(int(count), int(seconds))
+    except ValueError:
+        raise ConfigError(name, problem) from None
+    if not sep or limit.count < 1 or limit.seconds < 1:
+        raise ConfigError(name, problem)
+    return limit
+
+
+def url(name: str, raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ConfigError(name, f"expected an http(s) URL, got {raw!r}")
+    return raw
+
+
+def base_url(name: str, raw: str) -> str:
+    """A URL that paths are appended to: without its trailing slash."""
+    return url(name, raw).rstrip("/")
+
+
+def origins(name: str, raw: str) -> tuple[str, ...]:
+    found = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in found:
+        if not origin.startswith(("https://", "http://")):
+            raise ConfigError(name, f"{origin!r} is not an http(s) origin")
+    return found
+
+
+def choice(*choices: str) -> Parser:
+    def parse(name: str, raw: str) -> str:
+        value = raw.lower()
+        if value not in choices:
+            raise ConfigError(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def switch(name: str, raw: str) -> bool:
+    value: str = choice("on", "off")(name, raw)
+    return value == "on"
+
+
+# -- the declarations ----------------------------------------------------------------
+
+
+def declare(
+    env: str,
+    default: Any,
+    parse: Parser,
+    meaning: str,
+    source: Source,
+    functions: tuple[str, ...] = FUNCTIONS,
+    *,
+    when: str = "",
+    private: bool = False,
+    required: bool = False,
+) -> Any:
+    """A `Settings` field, carrying its declaration."""
+    private = private or source is Source.SECRET
+    setting = Setting(env, default, parse, meaning, source, functions, when, private, required)
+    return dataclasses.field(
+        default=default, repr=not setting.private, metadata={"setting": setting}
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    project: str = "demo-factoryops"
-    emulator_host: str = ""
-    allowed_origins: tuple[str, ...] = ()
-    emailjs_endpoint: str = EMAILJS_DEFAULT_ENDPOINT
-    emailjs_service_id: str = ""
-    emailjs_public_key: str = ""
-    emailjs_private_key: str = _secret()
-    emailjs_contact_template_id: str = ""
-    emailjs_chat_template_id: str = ""
-    crm_backend: str = "none"
-    crm_spreadsheet_id: str = ""
-    crm_sheet_name: str = "Leads"
-    sheets_endpoint: str = SHEETS_DEFAULT_ENDPOINT
-    crm_apps_script_url: str = _secret()
-    site_url: str = "http://localhost:8000"
-    retention_days: int = 730
-    max_delivery_attempts: int = 8
-    contact_rate_limit: RateLimit = RateLimit(5, 600)
-    chat_rate_limit: RateLimit = RateLimit(30, 60)
-    access_rate_limit: RateLimit = RateLimit(10, 60)
-    max_body_bytes: int = 32768
-    trusted_proxy_hops: int = 1
-    contact_redirect_url: str = ""
-    rate_limit_key: str = _secret()
-    sweep_audience: str = ""
-    sweep_invoker: str = ""
-    sweep_auth: bool = True
-    sweep_certs_url: str = ""
-    chat_max_messages: int = 200
+    project: str = declare(
+        "GOOGLE_CLOUD_PROJECT",
+        "demo-factoryops",
+        text,
+        "project id (`demo-…` locally)",
+        Source.DEPLOY_SH,
+    )
+    emulator_host: str = declare(
+        "FIRESTORE_EMULATOR_HOST",
+        "",
+        text,
+        "the Firestore emulator, locally and in tests",
+        Source.LOCAL,
+    )
+    allowed_origins: tuple[str, ...] = declare(
+        "ALLOWED_ORIGINS",
+        (),
+        origins,
+        "comma-separated origins allowed by CORS",
+        Source.DEPLOY_ENV,
+        PUBLIC,
+        required=True,
+    )
+    emailjs_endpoint: str = declare(
+        "EMAILJS_ENDPOINT",
+        EMAILJS_DEFAULT_ENDPOINT,
+        url,
+        "EmailJS REST endpoint",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    emailjs_service_id: str = declare(
+        "EMAILJS_SERVICE_ID",
+        "",
+        text,
+        "EmailJS service; unset: email deliveries are `disabled`",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    emailjs_public_key: str = declare(
+        "EMAILJS_PUBLIC_KEY", "", text, "EmailJS public key (`user_id`)", Source.DEPLOY_ENV, SENDERS
+    )
+    emailjs_private_key: str = declare(
+        "EMAILJS_PRIVATE_KEY",
+        "",
+        text,
+        "EmailJS private key (`accessToken`)",
+        Source.SECRET,
+        SENDERS,
+        when="EMAILJS_SERVICE_ID",
+    )
+    emailjs_contact_template_id: str = declare(
+        "EMAILJS_CONTACT_TEMPLATE_ID",
+        "",
+        text,
+        "template of the contact email",
+        Source.DEPLOY_ENV,
+        (CONTACT, SWEEP),
+    )
+    emailjs_chat_template_id: str = declare(
+        "EMAILJS_CHAT_TEMPLATE_ID",
+        "",
+        text,
+        "template of the first chat message",
+        Source.DEPLOY_ENV,
+        (CHAT, SWEEP),
+    )
+    crm_backend: str = declare(
+        "CRM_BACKEND",
+        "none",
+        choice("sheets", "apps_script", "none"),
+        "`sheets`, `apps_script` or `none`",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    crm_spreadsheet_id: str = declare(
+        "CRM_SPREADSHEET_ID",
+        "",
+        text,
+        "the CRM spreadsheet (`sheets` backend)",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    crm_sheet_name: str = declare(
+        "CRM_SHEET_NAME",
+        "Leads",
+        text,
+        "the CRM sheet's tab (`sheets` backend)",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    sheets_endpoint: str = declare(
+        "SHEETS_ENDPOINT",
+        SHEETS_DEFAULT_ENDPOINT,
+        url,
+        "Sheets API root; any other value (a local stand-in) uses anonymous credentials",
+        Source.LOCAL,
+        SENDERS,
+    )
+    crm_apps_script_url: str = declare(
+        "CRM_APPS_SCRIPT_URL",
+        "",
+        url,
+        "the web app of the `apps_script` backend",
+        Source.SECRET,
+        SENDERS,
+        when="CRM_BACKEND=apps_script",
+    )
+    site_url: str = declare(
+        "SITE_URL",
+        "http://localhost:8000",
+        base_url,
+        "base of per-lead URLs",
+        Source.DEPLOY_ENV,
+        (),
+    )
+    retention_days: int = declare(
+        "RETENTION_DAYS", 730, whole(), "retention window in days", Source.DEPLOY_ENV
+    )
+    max_delivery_attempts: int = declare(
+        "MAX_DELIVERY_ATTEMPTS",
+        8,
+        whole(),
+        "attempts before a delivery is `failed`",
+        Source.DEPLOY_ENV,
+        SENDERS,
+    )
+    contact_rate_limit: RateLimit = declare(
+        "CONTACT_RATE_LIMIT",
+        RateLimit(5, 600),
+        rate,
+        "`count/seconds` per client",
+        Source.DEPLOY_ENV,
+        (CONTACT,),
+    )
+    chat_rate_limit: RateLimit = declare(
+        "CHAT_RATE_LIMIT",
+        RateLimit(30, 60),
+        rate,
+        "`count/seconds` per client",
+        Source.DEPLOY_ENV,
+        (CHAT,),
+    )
+    access_rate_limit: RateLimit = declare(
+        "ACCESS_RATE_LIMIT",
+        RateLimit(10, 60),
+        rate,
+        "`count/seconds` per client",
+        Source.DEPLOY_ENV,
+        (ACCESS,),
+    )
+    max_body_bytes: int = declare(
+        "MAX_BODY_BYTES",
+        32768,
+        whole(),
+        "request body limit, checked before parsing",
+        Source.DEPLOY_ENV,
+    )
+    trusted_proxy_hops: int = declare(
+        "TRUSTED_PROXY_HOPS",
+        1,
+        whole(0),
+        "which `X-Forwarded-For` entry from the right is the client",
+        Source.DEPLOY_ENV,
+    )
+    contact_redirect_url: str = declare(
+        "CONTACT_REDIRECT_URL",
+        "",
+        url,
+        "where a no-JavaScript form post is sent after success",
+        Source.DEPLOY_ENV,
+        (CONTACT,),
+    )
+    rate_limit_key: str = declare(
+        "RATE_LIMIT_KEY",
+        "",
+        text,
+        "key of the hashes naming rate-limit counters (random per process on the emulator)",
+        Source.SECRET,
+        PUBLIC,
+    )
+    sweep_audience: str = declare(
+        "SWEEP_AUDIENCE",
+        "",
+        text,
+        "the sweep's own URL, its tokens' audience",
+        Source.DEPLOY_SH,
+        (SWEEP,),
+    )
+    sweep_invoker: str = declare(
+        "SWEEP_INVOKER", "", text, "the scheduler's service account", Source.DEPLOY_SH, (SWEEP,)
+    )
+    sweep_auth: bool = declare(
+        "SWEEP_AUTH",
+        True,
+        switch,
+        "the sweep's token check; `off` only on the emulator",
+        Source.LOCAL,
+        (SWEEP,),
+    )
+    sweep_certs_url: str = declare(
+        "SWEEP_CERTS_URL",
+        "",
+        url,
+        "certificates of the sweep's tokens (emulator only)",
+        Source.LOCAL,
+        (SWEEP,),
+    )
+    chat_max_messages: int = declare(
+        "CHAT_MAX_MESSAGES",
+        200,
+        whole(),
+        "visitor messages per chat session",
+        Source.DEPLOY_ENV,
+        (CHAT,),
+    )
 
     @property
     def emailjs_configured(self) -> bool:
@@ -83,109 +435,67 @@ class Settings:
     def sheets_is_google(self) -> bool:
         return self.sheets_endpoint.rstrip("/") == SHEETS_DEFAULT_ENDPOINT.rstrip("/")
 
-    def redacted(self) -> dict[str, Any]:
-        """The settings as a dict fit for a log line: secrets shown as `<omitted>`."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.metadata.get("secret") and value:
-                value = "<omitted>"
-            elif isinstance(value, RateLimit):
-                value = f"{value.count}/{value.seconds}"
-            out[f.name] = value
+    def redacted(self) -> dict[str, str]:
+        """The settings by variable name, fit for a log line: private ones `<omitted>`."""
+        out: dict[str, str] = {}
+        for item in dataclasses.fields(self):
+            setting: Setting = item.metadata["setting"]
+            value = getattr(self, item.name)
+            if setting.private:
+                out[setting.env] = OMITTED if value else ""
+            elif isinstance(value, tuple):
+                out[setting.env] = ",".join(value)
+            else:
+                out[setting.env] = str(value)
         return out
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    return env.get(name, "").strip() or default
+def _deployment(env: str, meaning: str, default: str = "") -> Setting:
+    return Setting(env, default, text, meaning, Source.DEPLOYMENT, ())
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(name, f"must be at least {minimum}")
-    return value
+DEPLOYMENT_SETTINGS = (
+    *(
+        _deployment(f"MAX_INSTANCES_{name.upper()}", f"most instances of {name}", str(n))
+        for name, n in ((CONTACT, 10), (CHAT, 20), (ACCESS, 10), (SWEEP, 2))
+    ),
+    _deployment(
+        "BUILD_SERVICE_ACCOUNT",
+        "the account Cloud Build builds the functions as, as an email",
+        "the project's default compute account",
+    ),
+)
+"""Settings of deploy.sh itself. A supplied secret NAME also has NAME_FILE (see `secret_files`)."""
 
 
-def _rate(env: Mapping[str, str], name: str, default: RateLimit) -> RateLimit:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    count, sep, seconds = raw.partition("/")
-    try:
-        limit = RateLimit(int(count), int(seconds))
-    except ValueError:
-        raise ConfigError(name, f"expected COUNT/SECONDS such as 5/600, got {raw!r}") from None
-    if not sep or limit.count < 1 or limit.seconds < 1:
-        raise ConfigError(name, f"expected COUNT/SECONDS such as 5/600, got {raw!r}")
-    return limit
+def declared() -> tuple[Setting, ...]:
+    """Every setting the functions read, in declaration order."""
+    return tuple(item.metadata["setting"] for item in dataclasses.fields(Settings))
 
 
-def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = env.get("ALLOWED_ORIGINS", "")
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    for origin in origins:
-        if not origin.startswith(("https://", "http://")):
-            raise ConfigError("ALLOWED_ORIGINS", f"{origin!r} is not an http(s) origin")
-    return origins
+def secret_files() -> tuple[Setting, ...]:
+    """NAME_FILE for each secret that the team supplies (RATE_LIMIT_KEY is generated)."""
+    return tuple(
+        _deployment(f"{s.env}_FILE", f"a file holding {s.env}, read when it has no version yet")
+        for s in declared()
+        if s.secret and s.env not in GENERATED_SECRETS
+    )
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _text(env, name, default).lower()
-    if value not in choices:
-        raise ConfigError(name, f"expected one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _text(env, name, default)
-    if value and not value.startswith(("https://", "http://")):
-        raise ConfigError(name, f"expected an http(s) URL, got {value!r}")
-    return value
+GENERATED_SECRETS = ("RATE_LIMIT_KEY",)
+"""Secrets deploy.sh makes itself (random bytes) on the first deployment."""
 
 
 def from_env(env: Mapping[str, str]) -> Settings:
-    emulator_host = _text(env, "FIRESTORE_EMULATOR_HOST", "")
-    sweep_auth = _choice(env, "SWEEP_AUTH", "on", ("on", "off")) == "on"
-    if not sweep_auth and not emulator_host:
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(Settings):
+        setting: Setting = item.metadata["setting"]
+        raw = env.get(setting.env, "").strip()
+        values[item.name] = setting.parse(setting.env, raw) if raw else setting.default
+    loaded = Settings(**values)
+    if not loaded.sweep_auth and not loaded.emulator_host:
         raise ConfigError("SWEEP_AUTH", "'off' is only allowed with FIRESTORE_EMULATOR_HOST")
-    return Settings(
-        project=_text(env, "GOOGLE_CLOUD_PROJECT", "demo-factoryops"),
-        emulator_host=emulator_host,
-        allowed_origins=_origins(env),
-        emailjs_endpoint=_url(env, "EMAILJS_ENDPOINT", EMAILJS_DEFAULT_ENDPOINT),
-        emailjs_service_id=_text(env, "EMAILJS_SERVICE_ID", ""),
-        emailjs_public_key=_text(env, "EMAILJS_PUBLIC_KEY", ""),
-        emailjs_private_key=_text(env, "EMAILJS_PRIVATE_KEY", ""),
-        emailjs_contact_template_id=_text(env, "EMAILJS_CONTACT_TEMPLATE_ID", ""),
-        emailjs_chat_template_id=_text(env, "EMAILJS_CHAT_TEMPLATE_ID", ""),
-        crm_backend=_choice(env, "CRM_BACKEND", "none", ("sheets", "apps_script", "none")),
-        crm_spreadsheet_id=_text(env, "CRM_SPREADSHEET_ID", ""),
-        crm_sheet_name=_text(env, "CRM_SHEET_NAME", "Leads"),
-        sheets_endpoint=_url(env, "SHEETS_ENDPOINT", SHEETS_DEFAULT_ENDPOINT),
-        crm_apps_script_url=_url(env, "CRM_APPS_SCRIPT_URL", ""),
-        site_url=_url(env, "SITE_URL", "http://localhost:8000").rstrip("/"),
-        retention_days=_positive_int(env, "RETENTION_DAYS", 730),
-        max_delivery_attempts=_positive_int(env, "MAX_DELIVERY_ATTEMPTS", 8),
-        contact_rate_limit=_rate(env, "CONTACT_RATE_LIMIT", RateLimit(5, 600)),
-        chat_rate_limit=_rate(env, "CHAT_RATE_LIMIT", RateLimit(30, 60)),
-        access_rate_limit=_rate(env, "ACCESS_RATE_LIMIT", RateLimit(10, 60)),
-        max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", 32768),
-        trusted_proxy_hops=_positive_int(env, "TRUSTED_PROXY_HOPS", 1, minimum=0),
-        contact_redirect_url=_url(env, "CONTACT_REDIRECT_URL", ""),
-        rate_limit_key=_text(env, "RATE_LIMIT_KEY", ""),
-        sweep_audience=_text(env, "SWEEP_AUDIENCE", ""),
-        sweep_invoker=_text(env, "SWEEP_INVOKER", ""),
-        sweep_auth=sweep_auth,
-        sweep_certs_url=_url(env, "SWEEP_CERTS_URL", ""),
-        chat_max_messages=_positive_int(env, "CHAT_MAX_MESSAGES", 200),
-    )
+    return loaded
 
 
 @functools.cache

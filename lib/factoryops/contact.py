@@ -8,17 +8,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from factoryops import crm, deliveries, logs, mailer, store
-from factoryops.config import settings
-from factoryops.edge import Call, Endpoint, Reply
-from factoryops.validation import COMPANY_MAX, EMAIL_MAX, MESSAGE_MAX, NAME_MAX, Email, Field, check
+from factoryops.config import CONTACT, settings
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.validation import (
+    COMPANY_MAX,
+    MESSAGE_MAX,
+    NAME_MAX,
+    Email,
+    EmailAddress,
+    Field,
+    Line,
+    Text,
+    check,
+)
 
-FUNCTION = "contact_submit"
 HONEYPOT = "website"
-SPEC = {
-    "name": Field(NAME_MAX),
-    "email": Field(EMAIL_MAX, kind="email"),
-    "company": Field(COMPANY_MAX, required=False),
-    "message": Field(MESSAGE_MAX, kind="text"),
+SPEC: dict[str, Field] = {
+    "name": Line(NAME_MAX),
+    "email": EmailAddress(),
+    "company": Line(COMPANY_MAX, required=False),
+    "message": Text(MESSAGE_MAX),
 }
 
 
@@ -31,9 +40,9 @@ class ContactForm:
     honeypot: bool
 
 
-def validate(call: Call) -> ContactForm:
-    trap = call.body.get(HONEYPOT)
-    values = check(call.body, SPEC, ignore=(HONEYPOT,))
+def validate(request: ParsedRequest) -> ContactForm:
+    trap = request.body.get(HONEYPOT)
+    values = check(request.body, SPEC, ignore=(HONEYPOT,))
     return ContactForm(
         name=values["name"],
         email=values["email"],
@@ -43,58 +52,55 @@ def validate(call: Call) -> ContactForm:
     )
 
 
-def _email_job(data: dict[str, Any], record_id: str) -> deliveries.Send:
-    def send(timeout: float) -> None:
-        mailer.send(
-            template_id=settings().emailjs_contact_template_id,
-            params={
-                "record_id": record_id,
-                "name": data["name"],
-                "email": data["email"],
-                "reply_to": data["email"],
-                "company": data.get("company", ""),
-                "message": data["message"],
-                "received_at": store.rfc3339(data["created_at"]) or "",
-            },
-            timeout=timeout,
-        )
-
-    return send
+def email_params(data: dict[str, Any], record_id: str) -> dict[str, str]:
+    """The contact email's template parameters: the notice's fields and the record's id."""
+    return {
+        "record_id": record_id,
+        "name": data["name"],
+        "email": data["email"],
+        "reply_to": data["email"],
+        "company": data.get("company", ""),
+        "message": data["message"],
+        "received_at": store.rfc3339(data["created_at"]) or "",
+    }
 
 
-def _crm_job(data: dict[str, Any], record_id: str) -> deliveries.Send:
+def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
+    """The contact email and the CRM row, rebuilt from the stored submission."""
+    data = record.to_dict() or {}
+    params = email_params(data, record.id)
     row = crm.Row(
-        received_at=store.rfc3339(data["created_at"]) or "",
+        received_at=params["received_at"],
         source="contact",
-        record_id=record_id,
+        record_id=record.id,
         name=data["name"],
         email=data["email"],
         company=data.get("company", ""),
         message=data["message"],
         page="",
     )
-    return lambda timeout: crm.append(row, timeout=timeout)
+
+    def send_email(timeout: float) -> None:
+        template = settings().emailjs_contact_template_id
+        mailer.send(template_id=template, params=params, timeout=timeout)
+
+    return {"email": send_email, "crm": lambda timeout: crm.append(row, timeout=timeout)}
 
 
-def jobs(snapshot: deliveries.Record) -> dict[str, deliveries.Send]:
-    data = snapshot.to_dict() or {}
-    return {"email": _email_job(data, snapshot.id), "crm": _crm_job(data, snapshot.id)}
-
-
-KIND = deliveries.register(
-    deliveries.Kind(name="contact", collection=store.CONTACT_SUBMISSIONS, jobs=jobs)
+DELIVERIES = deliveries.DeliverySource(
+    name="contact", collection=store.CONTACT_SUBMISSIONS, senders=senders
 )
 
 
-def act(call: Call, form: ContactForm) -> Reply:
+def handle(request: ParsedRequest, form: ContactForm) -> JsonResponse:
     if form.honeypot:
-        logs.honeypot_tripped(function=FUNCTION)
-        return _received(call, _decoy_id())
+        logs.honeypot_tripped(function=CONTACT)
+        return _received(request, _decoy_id())
     from google.cloud import firestore
 
     cfg = settings()
     enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
-    ref = store.client().collection(store.CONTACT_SUBMISSIONS).document()
+    ref = store.collection(store.CONTACT_SUBMISSIONS).document()
     record = {
         "name": form.name,
         "email": form.email.address,
@@ -106,14 +112,12 @@ def act(call: Call, form: ContactForm) -> Reply:
         "deliveries": deliveries.initial(enabled, lease_id=deliveries.new_lease_id()),
     }
     result = ref.create(record, **store.call_options())
-    logs.record_stored(kind="contact", record_id=ref.id)
+    logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
     channels = [c for c, on in enabled.items() if on]
     if channels:
-        stored = {**record, "created_at": result.update_time}
-        deliveries.attempt_new(
-            kind=KIND, ref=ref, snapshot=deliveries.Fresh(ref.id, stored), channels=channels
-        )
-    return _received(call, ref.id)
+        written = deliveries.JustWritten(ref.id, {**record, "created_at": result.update_time})
+        deliveries.attempt_new(source=DELIVERIES, ref=ref, record=written, channels=channels)
+    return _received(request, ref.id)
 
 
 def _decoy_id() -> str:
@@ -122,19 +126,19 @@ def _decoy_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(20))
 
 
-def _received(call: Call, record_id: str) -> Reply:
+def _received(request: ParsedRequest, record_id: str) -> JsonResponse:
     body = {"id": record_id, "status": "received"}
     redirect = settings().contact_redirect_url
-    if call.form and call.prefers_html and redirect:
-        return Reply(303, body, {"Location": redirect})
-    return Reply(201, body)
+    if request.form and request.prefers_html and redirect:
+        return JsonResponse(303, body, {"Location": redirect})
+    return JsonResponse(201, body)
 
 
 ENDPOINT: Endpoint[ContactForm] = Endpoint(
-    function=FUNCTION,
+    function=CONTACT,
     methods=("POST",),
     validate=validate,
-    act=act,
+    handle=handle,
     rate_limit=lambda: settings().contact_rate_limit,
     accepts_form=True,
 )

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import secrets
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 from factoryops import store
 from factoryops.config import settings
-from factoryops.deliveries import DeliveryError
+from factoryops.errors import DownstreamError
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -43,7 +41,6 @@ class Row:
 
 
 COLUMNS = tuple(f.name for f in fields(Row))
-RECORD_ID_COLUMN = COLUMNS.index("record_id")
 
 
 def neutralise(cell: str) -> str:
@@ -136,19 +133,23 @@ def _values(timeout: float) -> Any:
         return _values_cache[key]
 
 
-def classify(exc: Exception, what: str) -> DeliveryError:
-    """Turn a client failure into a DeliveryError: 4xx other than 408/429 is final."""
+SHEETS = "sheets"
+APPS_SCRIPT = "apps_script"
+
+
+def _sheets_error(exc: Exception) -> DownstreamError:
+    """A Sheets API client failure as a DownstreamError: a 4xx other than 408/429 is final."""
     from googleapiclient.errors import HttpError
 
+    if isinstance(exc, DownstreamError):
+        return exc
     if isinstance(exc, HttpError):
-        status = int(exc.resp.status)
-        retryable = status >= 500 or status in (408, 429)
-        return DeliveryError(f"{what} {status}", retryable=retryable)
-    return DeliveryError(f"{what} {type(exc).__name__}", retryable=True)
+        return DownstreamError.from_status(SHEETS, int(exc.resp.status))
+    return DownstreamError.unreachable(SHEETS, exc)
 
 
 def append(row: Row, *, timeout: float) -> None:
-    """Append one lead row to the CRM; raise DeliveryError."""
+    """Append one lead row to the CRM; raise DownstreamError."""
     cfg = settings()
     if cfg.crm_backend == "apps_script":
         _apps_script(
@@ -163,10 +164,8 @@ def append(row: Row, *, timeout: float) -> None:
             insertDataOption="INSERT_ROWS",
             body={"majorDimension": "ROWS", "values": [row.cells()]},
         ).execute(http=_http(timeout), num_retries=0)
-    except DeliveryError:
-        raise
     except Exception as exc:
-        raise classify(exc, "sheets") from None
+        raise _sheets_error(exc) from None
 
 
 def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -176,16 +175,15 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
     try:
         response = requests.post(settings().crm_apps_script_url, json=payload, timeout=timeout)
     except requests.RequestException as exc:
-        raise DeliveryError(f"apps script {type(exc).__name__}", retryable=True) from None
+        raise DownstreamError.unreachable(APPS_SCRIPT, exc) from None
     if response.status_code != 200:
-        retryable = response.status_code >= 500 or response.status_code in (408, 429)
-        raise DeliveryError(f"apps script {response.status_code}", retryable=retryable)
+        raise DownstreamError.from_status(APPS_SCRIPT, response.status_code)
     try:
         body: dict[str, Any] = response.json()
     except ValueError:
-        raise DeliveryError("apps script answered non-JSON", retryable=True) from None
+        raise DownstreamError(APPS_SCRIPT, "answered non-JSON", retryable=True) from None
     if not body.get("ok"):
-        raise DeliveryError("apps script refused the action", retryable=False)
+        raise DownstreamError(APPS_SCRIPT, "refused the action", retryable=False)
     return body
 
 
@@ -195,8 +193,8 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
 # `received_at` before a given time. With the Sheets API the rows are read with
 # `values.get`, changed with `values.update` and deleted bottom-up with one
 # `batchUpdate` of `deleteDimension` requests; since those address rows by position, a
-# Firestore lease (`locks/crm_sheet`) keeps two such read-then-change runs (a sweep and
-# a privacy request) from shifting rows under each other. Appends need no lease: they
+# Firestore lease (`store.lease`, `locks/crm_sheet`) keeps two such read-then-change runs
+# (a sweep and a privacy request) from shifting rows under each other. Appends need no lease: they
 # only add rows below the ones read. The Apps Script web app gets the same work as the
 # actions `rows`, `delete` and `update`, which it runs under its own LockService:
 #
@@ -206,16 +204,11 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
 #
 # where M is `Match.payload()` and S maps column names to new cell values.
 
-LOCKS = "locks"
 SHEET_LOCK = "crm_sheet"
-LOCK_LEASE = dt.timedelta(seconds=120)
+LOCK_HOLD = dt.timedelta(seconds=120)
 LOCK_WAIT = 30.0
 ADMIN_TIMEOUT = 30.0
 """Seconds for one Sheets call made by the sweep or a privacy command."""
-
-
-class CrmError(Exception):
-    """The CRM could not be read or changed; the message holds no personal data."""
 
 
 @dataclass(frozen=True)
@@ -226,13 +219,13 @@ class SheetRow:
     """The stored cells, padded to `COLUMNS`."""
 
     def value(self, column: str) -> str:
-        return plain(self.cells[COLUMNS.index(column)])
+        return as_entered(self.cells[COLUMNS.index(column)])
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.number, **{c: self.value(c) for c in COLUMNS}}
 
 
-def plain(cell: str) -> str:
+def as_entered(cell: str) -> str:
     """A cell as it was before `neutralise`."""
     if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
         return cell[1:]
@@ -296,7 +289,7 @@ def _sheets_rows(timeout: float) -> list[SheetRow]:
             .execute(num_retries=2)
         )
     except Exception as exc:
-        raise CrmError(str(classify(exc, "sheets read"))) from None
+        raise _sheets_error(exc) from None
     return _rows_from(result.get("values", []))
 
 
@@ -310,19 +303,12 @@ def _sheet_id(timeout: float) -> int:
             .execute(num_retries=2)
         )
     except Exception as exc:
-        raise CrmError(str(classify(exc, "sheets metadata"))) from None
+        raise _sheets_error(exc) from None
     for sheet in meta.get("sheets", []):
         properties = sheet.get("properties", {})
         if properties.get("title") == cfg.crm_sheet_name:
             return int(properties["sheetId"])
-    raise CrmError("the CRM sheet named by CRM_SHEET_NAME does not exist")
-
-
-def _admin_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-    try:
-        return _apps_script(payload, timeout)
-    except DeliveryError as exc:
-        raise CrmError(str(exc)) from None
+    raise DownstreamError(SHEETS, "has no sheet named CRM_SHEET_NAME", retryable=False)
 
 
 def read_rows(*, timeout: float = ADMIN_TIMEOUT) -> list[SheetRow]:
@@ -331,7 +317,7 @@ def read_rows(*, timeout: float = ADMIN_TIMEOUT) -> list[SheetRow]:
     if not cfg.crm_configured:
         return []
     if cfg.crm_backend == "apps_script":
-        return _rows_from(_admin_script({"action": "rows"}, timeout).get("rows", []))
+        return _rows_from(_apps_script({"action": "rows"}, timeout).get("rows", []))
     return _sheets_rows(timeout)
 
 
@@ -347,7 +333,7 @@ def delete_rows(match: Match, *, timeout: float = ADMIN_TIMEOUT) -> int:
     if not match or not cfg.crm_configured:
         return 0
     if cfg.crm_backend == "apps_script":
-        body = _admin_script({"action": "delete", "match": match.payload()}, timeout)
+        body = _apps_script({"action": "delete", "match": match.payload()}, timeout)
         return int(body.get("deleted", 0))
     with _sheet_lock():
         numbers = [row.number for row in _sheets_rows(timeout) if match(row)]
@@ -372,7 +358,7 @@ def delete_rows(match: Match, *, timeout: float = ADMIN_TIMEOUT) -> int:
                 spreadsheetId=cfg.crm_spreadsheet_id, body={"requests": requests}
             ).execute(num_retries=0)
         except Exception as exc:
-            raise CrmError(str(classify(exc, "sheets delete"))) from None
+            raise _sheets_error(exc) from None
     return len(numbers)
 
 
@@ -402,7 +388,7 @@ def update_rows(match: Match, changes: dict[str, str], *, timeout: float = ADMIN
             "match": match.payload(),
             "set": {column: neutralise(value) for column, value in changes.items()},
         }
-        return int(_admin_script(payload, timeout).get("updated", 0))
+        return int(_apps_script(payload, timeout).get("updated", 0))
     count = 0
     with _sheet_lock():
         for row in _sheets_rows(timeout):
@@ -420,50 +406,16 @@ def update_rows(match: Match, changes: dict[str, str], *, timeout: float = ADMIN
                     body={"majorDimension": "ROWS", "values": [cells]},
                 ).execute(num_retries=2)
             except Exception as exc:
-                raise CrmError(str(classify(exc, "sheets update"))) from None
+                raise _sheets_error(exc) from None
             count += 1
     return count
 
 
 @contextlib.contextmanager
 def _sheet_lock() -> Iterator[None]:
-    """Hold the lease on row positions for the duration of the block."""
-    from google.api_core import exceptions
-    from google.cloud import firestore
-
-    client = store.client()
-    ref = client.collection(LOCKS).document(SHEET_LOCK)
-    holder = secrets.token_hex(8)
-
-    @firestore.transactional
-    def take(tx: firestore.Transaction) -> bool:
-        snap = ref.get(transaction=tx)
-        data = (snap.to_dict() or {}) if snap.exists else {}
-        until = data.get("until")
-        if data.get("holder") not in (None, holder) and until is not None and until > store.now():
-            return False
-        now = store.now()
-        tx.set(ref, {"holder": holder, "until": now + LOCK_LEASE, "expire_at": now + LOCK_LEASE})
-        return True
-
-    @firestore.transactional
-    def release(tx: firestore.Transaction) -> None:
-        snap = ref.get(transaction=tx)
-        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
-            tx.delete(ref)
-
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            if take(client.transaction()):
-                break
-        except (ValueError, exceptions.Aborted):
-            pass  # another holder won the same race; look again
-        if time.monotonic() > deadline:
-            raise CrmError("the CRM sheet is busy with another change; try again")
-        time.sleep(0.25)
+    """Hold the lease on the sheet's row positions; a busy sheet is a retryable failure."""
     try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # the lease runs out on its own
-            release(client.transaction())
+        with store.lease(SHEET_LOCK, hold=LOCK_HOLD, wait=LOCK_WAIT):
+            yield
+    except store.LeaseBusy:
+        raise DownstreamError(SHEETS, "busy with another change", retryable=True) from None

@@ -19,12 +19,13 @@ import dataclasses
 import datetime as dt
 import random
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from factoryops import logs, store
 from factoryops.config import settings
+from factoryops.errors import DownstreamError
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 class Record(Protocol):
     """A stored record as the senders see it: a document snapshot, or the data just
-    written by the request that created it (which saves a read back)."""
+    written by the request that created it (`JustWritten`, which saves a read back)."""
 
     @property
     def id(self) -> str: ...
@@ -53,38 +54,23 @@ PROCESSING = "processing"
 SENT = "sent"
 FAILED = "failed"
 DISABLED = "disabled"
+STATES = (PENDING, PROCESSING, SENT, FAILED, DISABLED)
 ERROR_LIMIT = 200
 
 
-class DeliveryError(Exception):
-    """A downstream refused or failed; `retryable` says whether to try again."""
-
-    def __init__(self, message: str, *, retryable: bool, detail: str = "") -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.detail = detail
-        """The downstream's own words: kept on the record (`last_error_detail`) for the
-        team, never logged, since a service may quote what it was sent."""
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "last_error": str(self)[:ERROR_LIMIT],
-            "last_error_detail": self.detail[:ERROR_LIMIT],
-        }
-
-
-Send = Callable[[float], None]
-"""One delivery: called with a timeout in seconds; raises DeliveryError."""
+Sender = Callable[[float], None]
+"""Sends one delivery: called with a timeout in seconds; raises DownstreamError."""
 
 
 @dataclass(frozen=True)
-class Kind:
-    """A kind of record that has deliveries: where it lives and how to send it."""
+class DeliverySource:
+    """A collection whose records are forwarded, and how to forward one of them."""
 
     name: str
+    """What the records are called in log lines and listings (`contact`, `chat`)."""
     collection: str
-    jobs: Callable[[Record], dict[str, Send]]
-    """The sends for a stored record, by channel, rebuilt from the document alone."""
+    senders: Callable[[Record], dict[str, Sender]]
+    """The record's sender for each channel, rebuilt from the stored record alone."""
     log_id: Callable[[Record], str] | None = None
     """What log lines call a record, where its document id is a secret (a chat session)."""
 
@@ -92,8 +78,8 @@ class Kind:
         return self.log_id(record) if self.log_id is not None else record.id
 
 
-class Fresh:
-    """A record just written by this request, as a `Record`, to skip reading it back."""
+class JustWritten:
+    """A record this request has just written, as a `Record`, to skip reading it back."""
 
     def __init__(self, doc_id: str, data: dict[str, Any]) -> None:
         self.id = doc_id
@@ -101,26 +87,6 @@ class Fresh:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self._data)
-
-
-_KINDS: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> Kind:
-    _KINDS[kind.name] = kind
-    return kind
-
-
-KIND_MODULES = ("factoryops.contact", "factoryops.chat")
-"""The modules that register a Kind; imported by `kinds()` so a sweep knows them all."""
-
-
-def kinds() -> list[Kind]:
-    import importlib
-
-    for module in KIND_MODULES:
-        importlib.import_module(module)
-    return list(_KINDS.values())
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -149,7 +115,11 @@ def new_lease_id() -> str:
     return secrets.token_hex(8)
 
 
-def _outcome(channel_state: dict[str, Any], error: DeliveryError | None) -> dict[str, Any]:
+def _error_fields(error: DownstreamError) -> dict[str, Any]:
+    return {"last_error": str(error)[:ERROR_LIMIT], "last_error_detail": error.detail[:ERROR_LIMIT]}
+
+
+def _outcome(channel_state: dict[str, Any], error: DownstreamError | None) -> dict[str, Any]:
     attempts = int(channel_state.get("attempts", 0)) + 1
     now = store.now()
     if error is None:
@@ -165,31 +135,36 @@ def _outcome(channel_state: dict[str, Any], error: DeliveryError | None) -> dict
         return {
             "state": PENDING,
             "attempts": attempts,
-            **error.fields(),
+            **_error_fields(error),
             "next_attempt_at": due,
             "due_at": due,
         }
     return {
         "state": FAILED,
         "attempts": attempts,
-        **error.fields(),
+        **_error_fields(error),
         "failed_at": now,
     }
 
 
-def _run(send: Send, timeout: float) -> DeliveryError | None:
+def _run(
+    send: Sender, timeout: float, source: DeliverySource, record_id: str
+) -> DownstreamError | None:
     try:
         send(timeout)
-    except DeliveryError as exc:
+    except DownstreamError as exc:
         return exc
     except Exception as exc:  # a bug in a sender must not strand the record
-        logs.warning("delivery sender raised", error=type(exc).__name__)
-        return DeliveryError(f"unexpected {type(exc).__name__}", retryable=True)
+        logs.delivery_sender_failed(kind=source.name, record_id=record_id, error=exc)
+        return DownstreamError("sender", type(exc).__name__, retryable=True)
     return None
 
 
 def _write(
-    ref: DocumentReference, kind: Kind, record_id: str, results: dict[str, dict[str, Any]]
+    ref: DocumentReference,
+    source: DeliverySource,
+    record_id: str,
+    results: dict[str, dict[str, Any]],
 ) -> None:
     from google.cloud import firestore
 
@@ -202,7 +177,7 @@ def _write(
             update[f"deliveries.{channel}.next_attempt_at"] = firestore.DELETE_FIELD
         update[f"deliveries.{channel}.lease_id"] = firestore.DELETE_FIELD
         logs.delivery_result(
-            kind=kind.name,
+            kind=source.name,
             record_id=record_id,
             channel=channel,
             state=result["state"],
@@ -214,24 +189,27 @@ def _write(
 
 
 def attempt_new(
-    *, kind: Kind, ref: DocumentReference, snapshot: Record, channels: Iterable[str]
+    *, source: DeliverySource, ref: DocumentReference, record: Record, channels: Iterable[str]
 ) -> None:
     """The request path's one short attempt at the channels it leased on creation.
 
     Never raises for a downstream failure: the record is stored and the sweep retries.
     """
-    jobs = kind.jobs(snapshot)
-    data = snapshot.to_dict() or {}
+    senders = source.senders(record)
+    data = record.to_dict() or {}
+    label = source.label(record)
     results = {
-        channel: _outcome(data["deliveries"][channel], _run(jobs[channel], REQUEST_TIMEOUT))
+        channel: _outcome(
+            data["deliveries"][channel], _run(senders[channel], REQUEST_TIMEOUT, source, label)
+        )
         for channel in channels
-        if channel in jobs
+        if channel in senders
     }
     try:
-        _write(ref, kind, kind.label(snapshot), results)
+        _write(ref, source, label, results)
     except Exception as exc:
         # The record keeps its lease; when it runs out, the sweep takes the delivery up.
-        logs.warning("delivery result not written", kind=kind.name, error=type(exc).__name__)
+        logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
 
 
 @dataclass
@@ -289,20 +267,21 @@ def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
     return snap
 
 
-def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
-    """Send every delivery whose time has come, once each, under a lease.
+def run_due(
+    sources: Sequence[DeliverySource], *, limit: int = 500, dry_run: bool = False
+) -> SweepCounts:
+    """Send every delivery of `sources` whose time has come, once each, under a lease.
 
     Pages through everything due when the run starts; what falls due meanwhile is left
     to the next run. A dry run counts what is due and sends nothing.
     """
     counts = SweepCounts()
-    client = store.client()
     now = store.now()
-    for kind in kinds():
+    for source in sources:
         for channel in CHANNELS:
             query = (
-                client.collection(kind.collection)
-                .where(filter=_field_filter(f"deliveries.{channel}.due_at", "<=", now))
+                store.collection(source.collection)
+                .where(filter=store.field_filter(f"deliveries.{channel}.due_at", "<=", now))
                 .order_by(f"deliveries.{channel}.due_at")
                 .limit(limit)
             )
@@ -313,57 +292,48 @@ def run_due(*, limit: int = 500, dry_run: bool = False) -> SweepCounts:
                 for due in snaps:
                     counts.due += 1
                     if not dry_run:
-                        counts.add(_deliver(kind, channel, due.reference))
+                        counts.add(_deliver(source, channel, due.reference))
                 if len(snaps) < limit:
                     break
                 last = snaps[-1]
     return counts
 
 
-def _deliver(kind: Kind, channel: str, ref: DocumentReference) -> str | None:
+def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> str | None:
     """One due delivery, if its lease can be taken; returns the state it ends in."""
     snap = _lease(ref, channel, new_lease_id())
     if snap is None:
         return None
+    label = source.label(snap)
     try:
-        jobs = kind.jobs(snap)
+        senders = source.senders(snap)
     except Exception as exc:  # a record the sender cannot read is failed, not retried
-        logs.warning("delivery record unreadable", kind=kind.name, error=type(exc).__name__)
-        jobs = {}
+        logs.delivery_sender_failed(kind=source.name, record_id=label, error=exc)
+        senders = {}
     state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    if channel in jobs:
-        error = _run(jobs[channel], SWEEP_TIMEOUT)
+    if channel in senders:
+        error = _run(senders[channel], SWEEP_TIMEOUT, source, label)
     else:
-        error = DeliveryError(f"no {channel} sender for this record", retryable=False)
+        error = DownstreamError(channel, "no sender for this record", retryable=False)
     result = _outcome(state, error)
     try:
-        _write(ref, kind, kind.label(snap), {channel: result})
+        _write(ref, source, label, {channel: result})
     except Exception as exc:
         # The lease runs out and a later sweep tries again: at least once, never lost.
-        logs.warning("delivery result not written", kind=kind.name, error=type(exc).__name__)
+        logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
         return None
     return str(result["state"])
 
 
-def _field_filter(path: str, op: str, value: Any) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    return FieldFilter(path, op, value)
-
-
-def retry_failed(*, kind_names: Iterable[str] | None = None) -> int:
+def retry_failed(sources: Sequence[DeliverySource]) -> int:
     """Put every failed delivery back to pending, due now (the team's `deliveries retry`)."""
     from google.cloud import firestore
 
-    client = store.client()
-    names = set(kind_names) if kind_names else None
     count = 0
-    for kind in kinds():
-        if names is not None and kind.name not in names:
-            continue
+    for source in sources:
         for channel in CHANNELS:
-            query = client.collection(kind.collection).where(
-                filter=_field_filter(f"deliveries.{channel}.state", "==", FAILED)
+            query = store.collection(source.collection).where(
+                filter=store.field_filter(f"deliveries.{channel}.state", "==", FAILED)
             )
             for snap in query.stream(**store.call_options()):
                 now = store.now()
@@ -385,23 +355,24 @@ ATTENTION = (PENDING, PROCESSING, FAILED)
 """The states `overview` lists by default: the deliveries not yet settled."""
 
 
-def overview(*, states: Iterable[str] = ATTENTION) -> list[dict[str, Any]]:
+def overview(
+    sources: Sequence[DeliverySource], *, states: Iterable[str] = ATTENTION
+) -> list[dict[str, Any]]:
     """One line per delivery in `states`, with no personal data: kind, record label,
     channel, state, attempts, last error and when it is next tried."""
-    client = store.client()
     wanted = sorted(set(states))
     lines: list[dict[str, Any]] = []
-    for kind in kinds():
+    for source in sources:
         for channel in CHANNELS:
-            query = client.collection(kind.collection).where(
-                filter=_field_filter(f"deliveries.{channel}.state", "in", wanted)
+            query = store.collection(source.collection).where(
+                filter=store.field_filter(f"deliveries.{channel}.state", "in", wanted)
             )
             for snap in query.stream(**store.call_options()):
                 state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
                 lines.append(
                     {
-                        "kind": kind.name,
-                        "id": kind.label(snap),
+                        "kind": source.name,
+                        "id": source.label(snap),
                         "channel": channel,
                         "state": state.get("state"),
                         "attempts": int(state.get("attempts", 0)),

@@ -1,9 +1,11 @@
 """The HTTP edge shared by every function.
 
-`serve` runs a request through the same steps everywhere: CORS and origin check,
-method, body size (before parsing), content type and parsing, rate limit, the
-endpoint's validation, idempotency, the endpoint's action; and turns every error into
-the one error body.
+Each function is an `Endpoint`, and `serve` runs every request through the same steps:
+CORS and origin check, method, the endpoint's caller authentication (before the body is
+read), body size (before parsing), content type and parsing, rate limit, the
+endpoint's validation, idempotency, the endpoint's handler; and it turns every error
+into the one error body. A function's `main.py` is `edge.ready(ENDPOINT)` once and
+`edge.serve(request, ENDPOINT)` per request.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -30,46 +32,65 @@ V = TypeVar("V")
 
 
 @dataclass(frozen=True)
-class Call:
+class ParsedRequest:
     """What a handler needs of a request, parsed once at the edge."""
 
     method: str
     body: dict[str, Any]
     headers: dict[str, str]
+    """Lower-cased names."""
     query: dict[str, str]
     client_ip: str
     form: bool = False
     prefers_html: bool = False
+    caller: str = ""
+    """Who the endpoint's `authenticate` found the caller to be, if it has one."""
 
 
 @dataclass
-class Reply:
+class JsonResponse:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-    stored: dict[str, Any] | None = None
+    replay_body: dict[str, Any] | None = None
     """What an Idempotency-Key stores instead of `body`, when the body holds a secret
-    (a new chat's session id); the endpoint's `replayed` turns it back into a body."""
+    (a new chat's session id); the endpoint's `rebuild_replay` turns it back."""
 
 
 @dataclass(frozen=True)
 class Endpoint(Generic[V]):
     """One function's behaviour at the edge.
 
-    `validate` turns the parsed call into a typed value (raising InvalidRequest);
-    `act` does the work. Idempotency wraps `act` only, so bad input changes nothing.
+    `validate` turns the parsed request into a typed value (raising InvalidRequest);
+    `handle` does the work. Idempotency wraps `handle` only, so bad input changes nothing.
     """
 
     function: str
     methods: tuple[str, ...]
-    validate: Callable[[Call], V]
-    act: Callable[[Call, V], Reply]
+    validate: Callable[[ParsedRequest], V]
+    handle: Callable[[ParsedRequest, V], JsonResponse]
     rate_limit: Callable[[], RateLimit] | None = None
     accepts_form: bool = False
     body_optional: bool = False
     idempotent_methods: tuple[str, ...] = ("POST",)
-    replayed: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    """Rebuilds a replayed body from what `Reply.stored` kept."""
+    rebuild_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Rebuilds a replayed body from what `JsonResponse.replay_body` kept."""
+    authenticate: Callable[[Mapping[str, str]], str] | None = None
+    """Checks the caller from the request headers (lower-cased names) before the body is
+    read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
+    startup: Callable[[], None] | None = None
+    """Checks, when the function's instance starts, that it can serve safely; raising
+    stops the instance (and so a deployment) rather than serving wrongly."""
+
+
+def ready(endpoint: Endpoint[V]) -> Endpoint[V]:
+    """At an instance's start: read and check the settings (a bad value stops it, naming
+    the variable), run the endpoint's own startup check, log the settings redacted."""
+    cfg = settings()
+    if endpoint.startup is not None:
+        endpoint.startup()
+    logs.config_loaded(function=endpoint.function, settings=cfg.redacted())
+    return endpoint
 
 
 def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
@@ -83,7 +104,7 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 cors["Access-Control-Allow-Origin"] = origin
                 cors["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
             elif request.method == "OPTIONS":
-                return _response(204, None, cors)
+                return _flask_response(204, None, cors)
             else:
                 raise errors.OriginNotAllowed()
         if request.method == "OPTIONS":
@@ -94,64 +115,79 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                     "Access-Control-Max-Age": "3600",
                 }
             )
-            return _response(204, None, cors)
+            return _flask_response(204, None, cors)
         if request.method not in endpoint.methods:
             raise errors.MethodNotAllowed((*endpoint.methods, "OPTIONS"))
-        call = _parse(request, endpoint, cfg.max_body_bytes, cfg.trusted_proxy_hops)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        caller = "" if endpoint.authenticate is None else endpoint.authenticate(headers)
+        parsed = _parse(request, endpoint, headers, caller, cfg.max_body_bytes)
         with store.outage_as_unavailable(endpoint.function):
             if endpoint.rate_limit is not None:
                 ratelimit.hit(
-                    scope=endpoint.function, client=call.client_ip, limit=endpoint.rate_limit()
+                    scope=endpoint.function, client=parsed.client_ip, limit=endpoint.rate_limit()
                 )
-            value = endpoint.validate(call)
-            key = call.headers.get(IDEMPOTENCY_HEADER.lower())
-            if key is not None and call.method in endpoint.idempotent_methods:
-                reply = _once(endpoint, call, value, key)
+            value = endpoint.validate(parsed)
+            key = parsed.headers.get(IDEMPOTENCY_HEADER.lower())
+            if key is not None and parsed.method in endpoint.idempotent_methods:
+                answer = _serve_idempotently(endpoint, parsed, value, key)
             else:
-                reply = endpoint.act(call, value)
-        return _response(reply.status, reply.body, {**reply.headers, **cors})
+                answer = endpoint.handle(parsed, value)
+        return _flask_response(answer.status, answer.body, {**answer.headers, **cors})
     except errors.AppError as exc:
         if isinstance(exc, errors.RateLimited):
-            logs.rate_limited(scope=endpoint.function)
-        return _response(exc.status, exc.body(), {**exc.headers, **cors})
+            logs.rate_limited(function=endpoint.function)
+        return error_response(exc, cors)
     except Exception:
         logs.request_failed(function=endpoint.function)
-        return _response(500, errors.AppError().body(), cors)
+        return error_response(errors.AppError(), cors)
 
 
-def _once(endpoint: Endpoint[Any], call: Call, value: Any, key: str) -> Reply:
+def error_response(
+    exc: errors.AppError, headers: Mapping[str, str] | None = None
+) -> flask.Response:
+    """The contract's error body for `exc`, with its headers."""
+    return _flask_response(exc.status, exc.body(), {**exc.headers, **(headers or {})})
+
+
+def _serve_idempotently(
+    endpoint: Endpoint[Any], parsed: ParsedRequest, value: Any, key: str
+) -> JsonResponse:
     if not 1 <= len(key) <= 255:
-        raise errors.InvalidRequest(
-            fields={IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"}
-        )
+        raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
     fingerprint = idempotency.request_hash(
-        call.method, call.body, call.headers.get("x-chat-session", "")
+        parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
     )
     claim = idempotency.claim(scope=endpoint.function, key=key, request_hash=fingerprint)
     if claim.replay is not None:
-        logs.idempotent_replay(scope=endpoint.function)
+        logs.idempotent_replay(function=endpoint.function)
         status, body, headers = claim.replay
-        return Reply(status, endpoint.replayed(body) if endpoint.replayed else body, headers)
+        rebuilt = endpoint.rebuild_replay(body) if endpoint.rebuild_replay else body
+        return JsonResponse(status, rebuilt, headers)
     try:
-        reply = endpoint.act(call, value)
+        answer = endpoint.handle(parsed, value)
     except BaseException:
         claim.release()
         raise
-    if reply.status < 300 or reply.status == 303:
+    if answer.status < 300 or answer.status == 303:
         try:
-            stored = reply.body if reply.stored is None else reply.stored
-            claim.complete(reply.status, stored, reply.headers)
+            stored = answer.body if answer.replay_body is None else answer.replay_body
+            claim.complete(answer.status, stored, answer.headers)
         except Exception as exc:
             # The work is done and must be reported as done; a repeat of this key
             # after the claim goes stale is the rarer harm than answering 503 now.
-            logs.warning("idempotent response not stored", error=type(exc).__name__)
+            logs.idempotent_response_not_stored(function=endpoint.function, error=exc)
     else:
         claim.release()
-    return reply
+    return answer
 
 
-def _parse(request: flask.Request, endpoint: Endpoint[Any], limit: int, hops: int) -> Call:
-    headers = {k.lower(): v for k, v in request.headers.items()}
+def _parse(
+    request: flask.Request,
+    endpoint: Endpoint[Any],
+    headers: dict[str, str],
+    caller: str,
+    limit: int,
+) -> ParsedRequest:
     query = {k: v for k, v in request.args.items()}
     body: dict[str, Any] = {}
     form = False
@@ -165,15 +201,16 @@ def _parse(request: flask.Request, endpoint: Endpoint[Any], limit: int, hops: in
         if not raw and endpoint.body_optional:
             body = {}
         elif mimetype == "application/json":
-            body = _json_object(raw)
+            body = json_object(raw)
         elif mimetype == FORM_TYPE and endpoint.accepts_form:
-            body = _form_object(raw)
+            body = form_object(raw)
             form = True
         else:
             accepted = "application/json" + (f" or {FORM_TYPE}" if endpoint.accepts_form else "")
             raise errors.UnsupportedMediaType(f"Send {accepted}.")
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return Call(
+    hops = settings().trusted_proxy_hops
+    return ParsedRequest(
         method=request.method,
         body=body,
         headers=headers,
@@ -181,26 +218,29 @@ def _parse(request: flask.Request, endpoint: Endpoint[Any], limit: int, hops: in
         client_ip=client_ip(headers.get("x-forwarded-for", ""), request.remote_addr, hops),
         form=form,
         prefers_html=best == "text/html" and request.accept_mimetypes["text/html"] > 0,
+        caller=caller,
     )
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON request body, which must be an object."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise errors.InvalidRequest("The body is not valid JSON.") from None
+        raise errors.InvalidRequest(message="The body is not valid JSON.") from None
     if not isinstance(data, dict):
-        raise errors.InvalidRequest("The body must be a JSON object.")
+        raise errors.InvalidRequest(message="The body must be a JSON object.")
     return data
 
 
-def _form_object(raw: bytes) -> dict[str, Any]:
+def form_object(raw: bytes) -> dict[str, Any]:
+    """A form-urlencoded request body; a field given twice is a problem."""
     try:
         pairs = urllib.parse.parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw), errors="strict"
         )
     except (UnicodeDecodeError, ValueError):
-        raise errors.InvalidRequest("The form body could not be parsed.") from None
+        raise errors.InvalidRequest(message="The form body could not be parsed.") from None
     body: dict[str, Any] = {}
     repeated: dict[str, str] = {}
     for name, value in pairs:
@@ -208,7 +248,7 @@ def _form_object(raw: bytes) -> dict[str, Any]:
             repeated[name] = "must be given once"
         body[name] = value
     if repeated:
-        raise errors.InvalidRequest(fields=repeated)
+        raise errors.InvalidRequest(repeated)
     return body
 
 
@@ -224,7 +264,9 @@ def client_ip(forwarded_for: str, remote_addr: str | None, hops: int) -> str:
     return remote_addr or "unknown"
 
 
-def _response(status: int, body: dict[str, Any] | None, headers: dict[str, str]) -> flask.Response:
+def _flask_response(
+    status: int, body: dict[str, Any] | None, headers: Mapping[str, str]
+) -> flask.Response:
     payload = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     response = flask.Response(payload, status=status)
     if body is not None:

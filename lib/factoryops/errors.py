@@ -1,7 +1,9 @@
-"""One family of errors that carry their wire code and HTTP status."""
+"""The errors: one family that carries a wire code and an HTTP status, and one for
+the services downstream (EmailJS, the CRM)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -16,14 +18,14 @@ class AppError(Exception):
         self,
         message: str | None = None,
         *,
-        fields: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message or self.message)
         if message:
             self.message = message
-        self.fields = fields or {}
-        self.headers = headers or {}
+        self.fields = dict(fields or {})
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -33,15 +35,28 @@ class AppError(Exception):
 
 
 class InvalidRequest(AppError):
+    """A request that cannot be served as sent: a body that does not parse, or fields
+    that are missing or not valid (`fields` names each with its problem)."""
+
     status = 400
     code = "invalid_request"
     message = "The request is not valid."
+    FIELDS_MESSAGE = "Some fields are not valid."
+
+    def __init__(
+        self, fields: Mapping[str, str] | None = None, *, message: str | None = None
+    ) -> None:
+        super().__init__(message or (self.FIELDS_MESSAGE if fields else None), fields=fields)
 
 
 class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"
     message = "A valid bearer token is required."
+
+    def __init__(self, message: str | None = None, *, invalid_token: bool = False) -> None:
+        challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
 
 
 class OriginNotAllowed(AppError):
@@ -104,11 +119,16 @@ class RateLimited(AppError):
         super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
 
-class ChatLimitReached(RateLimited):
-    """A chat session has taken its last visitor message (CHAT_MAX_MESSAGES): the cap does
-    not lift with time, so Retry-After is long and the visitor is told to start anew."""
+class ChatLimitReached(AppError):
+    """A chat session holds CHAT_MAX_MESSAGES visitor messages. The cap does not lift
+    with time: Retry-After is long, and the visitor is asked to start a new chat."""
 
+    status = 429
+    code = "chat_limit_reached"
     message = "This chat has reached its message limit; please start a new chat."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
 
 class Unavailable(AppError):
@@ -116,5 +136,33 @@ class Unavailable(AppError):
     code = "unavailable"
     message = "The service is briefly unavailable; try again shortly."
 
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__(headers={"Retry-After": str(retry_after)})
+    def __init__(self, retry_after: int = 5, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class DownstreamError(Exception):
+    """EmailJS or the CRM refused or failed.
+
+    `str()` is `"<service> <reason>"` (a status or an exception's class name), fit for a
+    log line and the delivery record's `last_error`. `detail` is the service's own words,
+    kept on the record for the team and never logged, since a service may quote what it
+    was sent.
+    """
+
+    def __init__(self, service: str, reason: str, *, retryable: bool, detail: str = "") -> None:
+        super().__init__(f"{service} {reason}")
+        self.service = service
+        self.reason = reason
+        self.retryable = retryable
+        self.detail = detail
+
+    @classmethod
+    def from_status(cls, service: str, status: int, detail: str = "") -> DownstreamError:
+        """An HTTP answer other than success: 5xx, 408 and 429 are worth retrying."""
+        retryable = status >= 500 or status in (408, 429)
+        return cls(service, str(status), retryable=retryable, detail=detail)
+
+    @classmethod
+    def unreachable(cls, service: str, exc: BaseException) -> DownstreamError:
+        """No answer at all (timeout, connection refused): always worth retrying."""
+        return cls(service, type(exc).__name__, retryable=True)

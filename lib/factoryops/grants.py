@@ -22,14 +22,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from factoryops import errors, logs, store
-from factoryops.config import settings
-from factoryops.edge import Call, Endpoint, Reply
-from factoryops.validation import COMPANY_MAX, EMAIL_MAX, NAME_MAX, TOKEN_MAX, Field, check
+from factoryops.config import ACCESS, settings
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.validation import (
+    COMPANY_MAX,
+    NAME_MAX,
+    TOKEN_MAX,
+    EmailAddress,
+    Field,
+    Line,
+    WholeNumber,
+    check,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-FUNCTION = "access_grant"
 TOKEN_BYTES = 32
 """`secrets.token_urlsafe(32)`: 256 bits, 43 characters."""
 
@@ -39,12 +47,7 @@ ID_PREFIX_MIN = 8
 SHORT_ID = 12
 """How much of a grant id the table and the log lines show (ids are SHA-256 hex)."""
 
-SPEC = {"token": Field(TOKEN_MAX)}
-CREATE_SPEC = {
-    "lead": Field(NAME_MAX),
-    "email": Field(EMAIL_MAX, required=False, kind="email"),
-    "company": Field(COMPANY_MAX, required=False),
-}
+SPEC: dict[str, Field] = {"token": Line(TOKEN_MAX)}
 DENIED = "This access link is not valid: it may have expired or been revoked."
 
 # Anything else cannot be a token we issued, so it is refused without a database read.
@@ -63,7 +66,7 @@ def link(token: str) -> str:
 
 
 def _collection() -> firestore.CollectionReference:
-    return store.client().collection(store.ACCESS_GRANTS)
+    return store.collection(store.ACCESS_GRANTS)
 
 
 # -- what a grant is -----------------------------------------------------------------
@@ -182,6 +185,33 @@ def parse_sections(raw: str | Iterable[str]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class Sections:
+    """A field of section names, as `a,b` or a list (see `parse_sections`)."""
+
+    required: bool = True
+    absent: tuple[str, ...] = ()
+    missing: str = "give one or more section names separated by commas, e.g. a,b"
+
+    def clean(self, raw: object) -> list[str]:
+        if not isinstance(raw, str | list):
+            raise ValueError("must be section names separated by commas, or a list of them")
+        return parse_sections(raw)
+
+
+def create_spec() -> dict[str, Any]:
+    """The fields of a new grant; `days` is bounded by RETENTION_DAYS, since the record is
+    deleted then and a link must not outlive it."""
+    return {
+        "lead": Line(NAME_MAX),
+        "sections": Sections(),
+        "email": EmailAddress(required=False),
+        "company": Line(COMPANY_MAX, required=False),
+        "days": WholeNumber(1, settings().retention_days, "RETENTION_DAYS"),
+        "max_uses": WholeNumber(1),
+    }
+
+
 def create(
     *,
     lead: str,
@@ -195,29 +225,22 @@ def create(
     `fields` name every problem (lead, sections, email, company, days, max_uses)."""
     from google.cloud import firestore
 
-    problems: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    try:
-        values = check({"lead": lead, "email": email or "", "company": company or ""}, CREATE_SPEC)
-    except errors.InvalidRequest as exc:
-        problems.update(exc.fields)
-    try:
-        names = parse_sections(sections)
-    except ValueError as exc:
-        problems["sections"] = str(exc)
+    given = {
+        "lead": lead,
+        "sections": sections if isinstance(sections, str) else list(sections),
+        "email": email,
+        "company": company,
+        "days": days,
+        "max_uses": max_uses,
+    }
+    values = check(given, create_spec())
+    names, days, max_uses = values["sections"], values["days"], values["max_uses"]
     retention = settings().retention_days
-    if days is not None and (isinstance(days, bool) or not 1 <= days <= retention):
-        # The record is deleted after RETENTION_DAYS, so a link must not outlive it.
-        problems["days"] = f"must be a whole number from 1 to {retention} (RETENTION_DAYS)"
-    if max_uses is not None and (isinstance(max_uses, bool) or max_uses < 1):
-        problems["max_uses"] = "must be a whole number of at least 1"
-    if problems:
-        raise errors.InvalidRequest("Some values are not valid.", fields=problems)
 
     token = secrets.token_urlsafe(TOKEN_BYTES)
     gid = grant_id(token)
     now = store.now()
-    address = values["email"] or None
+    address = values["email"]
     record = {
         "lead": values["lead"],
         "email": address.address if address else None,
@@ -254,7 +277,6 @@ def list_all() -> list[Grant]:
 def find(id_or_prefix: str) -> Grant:
     """The grant with this id, or the only one whose id starts with it (8+ hex digits).
     Raises ValueError for a malformed id, GrantNotFound when none or several match."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
     from google.cloud.firestore_v1.field_path import FieldPath
 
     wanted = id_or_prefix.strip().lower()
@@ -270,8 +292,8 @@ def find(id_or_prefix: str) -> Grant:
     # Ids are lower-case hex, so every id with this prefix sorts below prefix + "g".
     key = FieldPath.document_id()
     query = (
-        collection.where(filter=FieldFilter(key, ">=", collection.document(wanted)))
-        .where(filter=FieldFilter(key, "<", collection.document(wanted + "g")))
+        collection.where(filter=store.field_filter(key, ">=", collection.document(wanted)))
+        .where(filter=store.field_filter(key, "<", collection.document(wanted + "g")))
         .limit(2)
     )
     matches = list(query.stream(**opts))
@@ -310,19 +332,8 @@ class Redemption:
 
 def _denied(reason: str, gid: str = "") -> errors.AccessDenied:
     # One status and one body for every reason; the reason goes to the log only.
-    logs.event("access denied", function=FUNCTION, reason=reason, grant=gid[:SHORT_ID])
+    logs.access_denied(reason=reason, grant=gid[:SHORT_ID])
     return errors.AccessDenied(DENIED)
-
-
-def _counted(result: Any) -> tuple[int, dt.datetime | None]:
-    """The new count and server time carried by a commit's transform results."""
-    count, at = 0, None
-    for value in result.transform_results:
-        if "integer_value" in value:
-            count = int(value.integer_value)
-        elif "timestamp_value" in value:
-            at = value.timestamp_value
-    return count, at
 
 
 def redeem(token: str) -> Redemption:
@@ -350,18 +361,18 @@ def redeem(token: str) -> Redemption:
         # No use can be given back, so the time is stamped in the same commit.
         count_write["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
     try:
-        count, at = _counted(ref.update(count_write, **opts))
+        counted = store.transform_results(ref.update(count_write, **opts), count_write)
     except exceptions.NotFound:
         raise _denied("unknown", gid) from None
+    count = int(counted["redemptions"])
+    at = counted.get("last_redeemed_at")
     if grant.max_uses is not None and count > grant.max_uses:
         # Others took the last uses between our read and our increment.
         try:
             ref.update({"redemptions": firestore.Increment(-1)}, **opts)
         except Exception as exc:
             # The use stays counted: the grant errs towards denying, never towards more.
-            logs.warning(
-                "access grant use not given back", grant=gid[:SHORT_ID], error=type(exc).__name__
-            )
+            logs.access_not_recorded(grant=gid[:SHORT_ID], what="give_back", error=exc)
         raise _denied("used_up", gid)
 
     stamp: dict[str, Any] = {}
@@ -376,24 +387,22 @@ def redeem(token: str) -> Redemption:
             ref.update(stamp, **opts)
         except Exception as exc:
             # The use is counted; failing the visitor now would only make them spend another.
-            logs.warning(
-                "access grant times not recorded", grant=gid[:SHORT_ID], error=type(exc).__name__
-            )
-    logs.event("access grant redeemed", function=FUNCTION, grant=gid[:SHORT_ID], redemptions=count)
+            logs.access_not_recorded(grant=gid[:SHORT_ID], what="times", error=exc)
+    logs.access_redeemed(grant=gid[:SHORT_ID], redemptions=count)
     return Redemption(sections=grant.sections, expires_at=grant.expires_at, redemptions=count)
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------
 
 
-def validate(call: Call) -> str:
-    token: str = check(call.body, SPEC)["token"]
+def validate(request: ParsedRequest) -> str:
+    token: str = check(request.body, SPEC)["token"]
     return token
 
 
-def act(call: Call, token: str) -> Reply:
+def handle(request: ParsedRequest, token: str) -> JsonResponse:
     redemption = redeem(token)
-    return Reply(
+    return JsonResponse(
         200,
         {
             "unlocked": True,
@@ -404,10 +413,10 @@ def act(call: Call, token: str) -> Reply:
 
 
 ENDPOINT: Endpoint[str] = Endpoint(
-    function=FUNCTION,
+    function=ACCESS,
     methods=("POST",),
     validate=validate,
-    act=act,
+    handle=handle,
     rate_limit=lambda: settings().access_rate_limit,
     # A stored 200 replayed for a repeated key would outlive a revocation, and a
     # redemption only reads and counts, so repeats are simply served again.

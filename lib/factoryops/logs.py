@@ -1,8 +1,21 @@
-"""JSON-line logging in Cloud Logging's shape, and every recurring message by name.
+"""Every log line the project writes, each behind a named function.
 
-Nothing personal goes into a log line: no email, name, message text, token, session
-id or IP. Where a record must be traceable, log its random document id or a short
-hash (`fingerprint`).
+The convention that keeps personal data out of the logs (no email, name, message text,
+token, session id or IP): a line is written only through one of the functions below,
+and each takes keyword-only arguments of four sorts and no other:
+
+- names from a fixed vocabulary of the code's own (function, kind, channel, state,
+  reason, author, task names);
+- ids the code minted itself (a record's random id, a chat's lead id, the first
+  characters of a grant's hash, a `fingerprint`), never an id a visitor holds as a
+  secret;
+- numbers, booleans and counts;
+- an exception, which is logged as its class name only (`error_name`): an exception's
+  text may quote what a visitor sent.
+
+A new message is a new function here, of the same sorts; `tests/test_logs.py` fails on
+a parameter that is not one of them. Lines are JSON in Cloud Logging's shape, with
+`severity`.
 """
 
 from __future__ import annotations
@@ -12,7 +25,10 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from factoryops.errors import DownstreamError
 
 _LOGGER_NAME = "factoryops"
 _SEVERITY = {
@@ -32,9 +48,16 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
         }
         entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["stack_trace"] = "".join(traceback.format_exception(*record.exc_info))
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["stack_trace"] = stack_trace(record.exc_info[1])
         return json.dumps(entry, default=str)
+
+
+def stack_trace(exc: BaseException) -> str:
+    """The traceback's frames and the exception's class, without its text (which may
+    quote a visitor's input)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{error_name(exc)}"
 
 
 def logger() -> logging.Logger:
@@ -48,28 +71,74 @@ def logger() -> logging.Logger:
     return log
 
 
-def _emit(level: int, message: str, exc: bool = False, **fields: Any) -> None:
+def _emit(level: int, message: str, *, exc: bool = False, **fields: Any) -> None:
     logger().log(level, message, exc_info=exc, extra={"fields": fields})
 
 
+def error_name(exc: BaseException) -> str:
+    """How a log line names an error: a downstream's service and status (its own words
+    stay out), anything else by its class."""
+    if isinstance(exc, DownstreamError):
+        return f"{exc.service} {exc.reason}"
+    return type(exc).__name__
+
+
 def fingerprint(secret: str) -> str:
-    """A short, stable, non-reversible tag for a secret, for correlating log lines."""
+    """A short, stable, non-reversible tag for a value, for correlating log lines."""
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-# Named messages ---------------------------------------------------------------------
+# -- the HTTP edge ---------------------------------------------------------------------
 
 
 def request_failed(*, function: str) -> None:
+    """An unexpected error; the caller got a 500 with no detail (must be called inside an
+    `except` block: the frames are logged, the exception's text is not)."""
     _emit(logging.ERROR, "unhandled error while serving a request", exc=True, function=function)
 
 
-def firestore_unavailable(*, function: str, error: str) -> None:
-    _emit(logging.WARNING, "firestore unavailable", function=function, error=error)
+def config_loaded(*, function: str, settings: Mapping[str, str]) -> None:
+    """Once per instance; `settings` comes from `Settings.redacted()`."""
+    _emit(logging.INFO, "configuration loaded", function=function, settings=dict(settings))
 
 
-def rate_limited(*, scope: str) -> None:
-    _emit(logging.INFO, "rate limit reached", scope=scope)
+def firestore_unavailable(*, function: str, error: BaseException) -> None:
+    _emit(logging.WARNING, "firestore unavailable", function=function, error=error_name(error))
+
+
+def rate_limited(*, function: str) -> None:
+    _emit(logging.INFO, "rate limit reached", function=function)
+
+
+def idempotent_replay(*, function: str) -> None:
+    _emit(logging.INFO, "idempotent replay", function=function)
+
+
+def idempotent_response_not_stored(*, function: str, error: BaseException) -> None:
+    _emit(
+        logging.WARNING,
+        "idempotent response not stored",
+        function=function,
+        error=error_name(error),
+    )
+
+
+def caller_refused(*, function: str, reason: str, caller: str = "") -> None:
+    """A bearer token was refused (`reason`: missing, invalid, issuer, not_allowed);
+    `caller` is a `fingerprint` of the token's address, never the address."""
+    _emit(logging.WARNING, "caller refused", function=function, reason=reason, caller=caller)
+
+
+def certificates_unreachable(*, function: str, error: BaseException) -> None:
+    _emit(
+        logging.WARNING,
+        "token certificates unreachable",
+        function=function,
+        error=error_name(error),
+    )
+
+
+# -- records and their deliveries -------------------------------------------------------
 
 
 def honeypot_tripped(*, function: str) -> None:
@@ -83,6 +152,8 @@ def record_stored(*, kind: str, record_id: str) -> None:
 def delivery_result(
     *, kind: str, record_id: str, channel: str, state: str, attempts: int, error: str = ""
 ) -> None:
+    """`error` is a delivery record's `last_error` (a `DownstreamError`'s service and
+    reason)."""
     level = logging.WARNING if state in ("pending", "failed") else logging.INFO
     _emit(
         level,
@@ -96,18 +167,116 @@ def delivery_result(
     )
 
 
-def idempotent_replay(*, scope: str) -> None:
-    _emit(logging.INFO, "idempotent replay", scope=scope)
+def delivery_not_recorded(*, kind: str, record_id: str, error: BaseException) -> None:
+    """The attempt's outcome could not be written; the lease lapses and the sweep retries."""
+    _emit(
+        logging.WARNING,
+        "delivery result not written",
+        kind=kind,
+        record_id=record_id,
+        error=error_name(error),
+    )
 
 
-def config_loaded(*, settings: dict[str, Any]) -> None:
-    _emit(logging.INFO, "configuration loaded", settings=settings)
+def delivery_sender_failed(*, kind: str, record_id: str, error: BaseException) -> None:
+    """A sender raised something other than a DownstreamError: a bug, retried as an outage."""
+    _emit(
+        logging.ERROR,
+        "delivery sender raised",
+        kind=kind,
+        record_id=record_id,
+        error=error_name(error),
+    )
 
 
-def event(message: str, **fields: Any) -> None:
-    """A one-off informational line; fields must hold no personal data."""
-    _emit(logging.INFO, message, **fields)
+# -- chat ------------------------------------------------------------------------------
 
 
-def warning(message: str, **fields: Any) -> None:
-    _emit(logging.WARNING, message, **fields)
+def chat_started(*, lead_id: str, with_text: bool) -> None:
+    _emit(logging.INFO, "chat session started", lead_id=lead_id, with_text=with_text)
+
+
+def chat_message_stored(*, lead_id: str, author: str, seq: int) -> None:
+    _emit(logging.INFO, "chat message stored", lead_id=lead_id, author=author, seq=seq)
+
+
+def chat_cap_reached(*, lead_id: str) -> None:
+    _emit(logging.INFO, "chat message cap reached", lead_id=lead_id)
+
+
+def chat_message_not_placed(*, lead_id: str, attempts: int) -> None:
+    _emit(logging.WARNING, "chat message not placed", lead_id=lead_id, attempts=attempts)
+
+
+def chat_first_not_queued(*, lead_id: str, error: BaseException) -> None:
+    _emit(
+        logging.WARNING,
+        "chat first message stored but not queued for delivery",
+        lead_id=lead_id,
+        error=error_name(error),
+    )
+
+
+def chat_first_recovered(*, lead_id: str) -> None:
+    _emit(logging.WARNING, "chat first message queued by a later post", lead_id=lead_id)
+
+
+# -- access grants ---------------------------------------------------------------------
+
+
+def access_denied(*, reason: str, grant: str) -> None:
+    """`grant` is the first characters of the grant's id (a hash of its token), or ""."""
+    _emit(logging.INFO, "access denied", reason=reason, grant=grant)
+
+
+def access_redeemed(*, grant: str, redemptions: int) -> None:
+    _emit(logging.INFO, "access grant redeemed", grant=grant, redemptions=redemptions)
+
+
+def access_not_recorded(*, grant: str, what: str, error: BaseException) -> None:
+    """A redemption's bookkeeping (`what`: give_back, times) failed after its count."""
+    _emit(
+        logging.WARNING,
+        "access grant bookkeeping not written",
+        grant=grant,
+        what=what,
+        error=error_name(error),
+    )
+
+
+# -- retention, sweep and privacy ----------------------------------------------------------
+
+
+def retention_crm_failed(*, error: BaseException) -> None:
+    _emit(
+        logging.WARNING,
+        "retention: CRM rows not deleted; their records are kept",
+        error=error_name(error),
+    )
+
+
+def retention_finished(*, dry_run: bool, deleted: Mapping[str, int]) -> None:
+    _emit(logging.INFO, "retention run finished", dry_run=dry_run, deleted=dict(deleted))
+
+
+def sweep_finished(
+    *,
+    dry_run: bool,
+    tasks: Sequence[str],
+    deleted: Mapping[str, int],
+    deliveries: Mapping[str, int],
+    crm_failed: bool,
+) -> None:
+    _emit(
+        logging.INFO,
+        "sweep finished",
+        dry_run=dry_run,
+        tasks=list(tasks),
+        deleted=dict(deleted),
+        deliveries=dict(deliveries),
+        crm_failed=crm_failed,
+    )
+
+
+def privacy_request_handled(*, kind: str, counts: Mapping[str, int]) -> None:
+    _emit(logging.INFO, "privacy request handled", kind=kind, counts=dict(counts))

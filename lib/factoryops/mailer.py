@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from factoryops.config import settings
-from factoryops.deliveries import DeliveryError
+from factoryops.errors import DownstreamError
 
 if TYPE_CHECKING:
     import requests
 
+SERVICE = "emailjs"
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
 HEADER_PARAMS = frozenset(
     {"reply_to", "from_name", "from_email", "subject", "name", "email", "company", "to_name"}
@@ -40,7 +41,7 @@ def _session() -> requests.Session:
 
 
 def send(*, template_id: str, params: Mapping[str, str], timeout: float) -> None:
-    """Send one email through the configured EmailJS template; raise DeliveryError."""
+    """Send one email through the configured EmailJS template; raise DownstreamError."""
     import requests
 
     cfg = settings()
@@ -56,15 +57,10 @@ def send(*, template_id: str, params: Mapping[str, str], timeout: float) -> None
     }
     try:
         response = _session().post(cfg.emailjs_endpoint, json=payload, timeout=timeout)
-    except requests.Timeout:
-        raise DeliveryError("emailjs timeout", retryable=True) from None
     except requests.RequestException as exc:
-        raise DeliveryError(
-            f"emailjs connection error: {type(exc).__name__}", retryable=True
-        ) from None
+        raise DownstreamError.unreachable(SERVICE, exc) from None
     if response.status_code == 200:
         return
     # The body is EmailJS's own short text; keep a bounded, single-line copy.
     detail = header_safe(response.text[:120])
-    retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise DeliveryError(f"emailjs {response.status_code}", retryable=retryable, detail=detail)
+    raise DownstreamError.from_status(SERVICE, response.status_code, detail)

@@ -22,8 +22,7 @@ from typing import Any
 
 from factoryops import crm, errors, logs, store
 from factoryops.config import settings
-from factoryops.retention import Deleter
-from factoryops.validation import COMPANY_MAX, EMAIL_MAX, NAME_MAX, Email, Field, check
+from factoryops.validation import COMPANY_MAX, NAME_MAX, Email, EmailAddress, Field, Line, check
 
 EXPORT, CORRECT, DELETE = "export", "correct", "delete"
 _INTERNAL = ("deliveries", "email_key")
@@ -55,7 +54,7 @@ class Correction:
 
 def subject(email: str) -> Email:
     """The address a request is about; raise InvalidRequest when it is not one."""
-    address: Email = check({"email": email}, {"email": Field(EMAIL_MAX, kind="email")})["email"]
+    address: Email = check({"email": email}, {"email": EmailAddress()})["email"]
     return address
 
 
@@ -63,15 +62,17 @@ def correction(
     *, name: str | None = None, company: str | None = None, new_email: str | None = None
 ) -> Correction:
     """Validate the new values as the site's forms would; only those given change."""
-    spec = {
-        "name": Field(NAME_MAX),
-        "company": Field(COMPANY_MAX, required=False),
-        "new_email": Field(EMAIL_MAX, kind="email"),
+    spec: dict[str, Field] = {
+        "name": Line(NAME_MAX),
+        "company": Line(COMPANY_MAX, required=False),
+        "new_email": EmailAddress(),
     }
     offered = {"name": name, "company": company, "new_email": new_email}
     given = {k: v for k, v in offered.items() if v is not None}
     if not given:
-        raise errors.InvalidRequest("Nothing to correct: give a new name, company or email.")
+        raise errors.InvalidRequest(
+            message="Nothing to correct: give a new name, company or email."
+        )
     values = check(given, {k: spec[k] for k in given})
     return Correction(
         name=values.get("name"), company=values.get("company"), new_email=values.get("new_email")
@@ -86,7 +87,9 @@ def email_sha256(email: Email) -> str:
 
 
 @dataclass
-class Holdings:
+class PersonRecords:
+    """The documents that name one person, by collection."""
+
     contacts: list[Any]
     sessions: list[Any]
     grants: list[Any]
@@ -103,45 +106,41 @@ def _data(snap: Any) -> dict[str, Any]:
 
 
 def _by_email(collection: str, email: Email) -> list[Any]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        store.client()
-        .collection(collection)
-        .where(filter=FieldFilter("email_key", "==", email.key))
+    query = store.collection(collection).where(
+        filter=store.field_filter("email_key", "==", email.key)
     )
     return list(query.stream(**store.call_options()))
 
 
-def holdings(email: Email) -> Holdings:
-    return Holdings(
+def records_about(email: Email) -> PersonRecords:
+    return PersonRecords(
         contacts=_by_email(store.CONTACT_SUBMISSIONS, email),
         sessions=_by_email(store.CHAT_SESSIONS, email),
         grants=_by_email(store.ACCESS_GRANTS, email),
     )
 
 
-def _crm_match(email: Email, held: Holdings) -> crm.Match:
+def _crm_match(email: Email, held: PersonRecords) -> crm.Match:
     return crm.Match(record_ids=held.record_ids, email_keys=frozenset({email.key}))
 
 
-def _plain(value: Any) -> Any:
+def _json_ready(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return store.rfc3339(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_json_ready(v) for v in value]
     return value
 
 
-def _public(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
+def _exported(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _json_ready(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
 
 
 def _messages(session: Any) -> list[dict[str, Any]]:
     snaps = session.reference.collection(store.MESSAGES).order_by("created_at")
-    return [{"id": m.id, **_public(_data(m))} for m in snaps.stream(**store.call_options())]
+    return [{"id": m.id, **_exported(_data(m))} for m in snaps.stream(**store.call_options())]
 
 
 # -- the three requests --------------------------------------------------------------
@@ -153,16 +152,16 @@ def export(email: Email) -> dict[str, Any]:
     Chat sessions are named by their `lead_id`: the session id is a bearer secret that
     would let whoever holds the export read and write the conversation.
     """
-    held = holdings(email)
+    held = records_about(email)
     rows = crm.find_rows(_crm_match(email, held))
     sessions = []
     for snap in held.sessions:
-        sessions.append({**_public(_data(snap)), "messages": _messages(snap)})
+        sessions.append({**_exported(_data(snap)), "messages": _messages(snap)})
     data = {
         "email": email.key,
-        "contact_submissions": [{"id": s.id, **_public(_data(s))} for s in held.contacts],
+        "contact_submissions": [{"id": s.id, **_exported(_data(s))} for s in held.contacts],
         "chat_sessions": sessions,
-        "access_grants": [{"id": s.id, **_public(_data(s))} for s in held.grants],
+        "access_grants": [{"id": s.id, **_exported(_data(s))} for s in held.grants],
         "crm_rows": [row.as_dict() for row in rows],
     }
     counts = Counts(
@@ -172,20 +171,14 @@ def export(email: Email) -> dict[str, Any]:
         access_grants=len(held.grants),
         crm_rows=len(rows),
     )
-    _record(EXPORT, email, counts)
+    _trace(EXPORT, email, counts)
     return data
 
 
 def preview(email: Email) -> Counts:
     """What `delete` would remove, for the confirmation prompt."""
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    held = holdings(email)
-    messages = 0
-    for snap in held.sessions:
-        for collection in snap.reference.collections(**store.call_options()):
-            query = collection.recursive().select([FieldPath.document_id()])
-            messages += sum(1 for _ in query.stream(**store.call_options()))
+    held = records_about(email)
+    messages = sum(sum(1 for _ in store.documents_under(s.reference)) for s in held.sessions)
     return Counts(
         contact_submissions=len(held.contacts),
         chat_sessions=len(held.sessions),
@@ -198,7 +191,7 @@ def preview(email: Email) -> Counts:
 def correct(email: Email, change: Correction) -> Counts:
     """Apply `change` wherever the field exists: contacts (name, company, email),
     chat sessions (email), access grants (company, email) and CRM rows (all three)."""
-    held = holdings(email)
+    held = records_about(email)
     counts = Counts()
     email_fields: dict[str, Any] = {}
     if change.new_email is not None:
@@ -217,7 +210,7 @@ def correct(email: Email, change: Correction) -> Counts:
     counts.contact_submissions = _update(held.contacts, contact)
     counts.chat_sessions = _update(held.sessions, email_fields)
     counts.access_grants = _update(held.grants, grant)
-    _record(CORRECT, email, counts)
+    _trace(CORRECT, email, counts)
     return counts
 
 
@@ -233,10 +226,10 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
 
 def delete(email: Email) -> Counts:
     """Erase every record about `email` in every store, then record that it was done."""
-    held = holdings(email)
+    held = records_about(email)
     counts = Counts()
     counts.crm_rows = crm.delete_rows(_crm_match(email, held))
-    deleter = Deleter(store.client(), dry_run=False)
+    deleter = store.BulkDeleter()
     for snap in held.contacts:
         deleter.delete(snap.reference)
         counts.contact_submissions += 1
@@ -247,14 +240,14 @@ def delete(email: Email) -> Counts:
         deleter.delete(snap.reference)
         counts.access_grants += 1
     deleter.flush()
-    _record(DELETE, email, counts)
+    _trace(DELETE, email, counts)
     return counts
 
 
-def _record(kind: str, email: Email, counts: Counts) -> None:
+def _trace(kind: str, email: Email, counts: Counts) -> None:
     """The request's trace: a hash of the address, the counts and the time, no more."""
     now = store.now()
-    store.client().collection(store.PRIVACY_REQUESTS).add(
+    store.collection(store.PRIVACY_REQUESTS).add(
         {
             "kind": kind,
             "email_sha256": email_sha256(email),
@@ -264,4 +257,4 @@ def _record(kind: str, email: Email, counts: Counts) -> None:
         },
         **store.call_options(),
     )
-    logs.event("privacy request handled", kind=kind, counts=counts.as_dict())
+    logs.privacy_request_handled(kind=kind, counts=counts.as_dict())

@@ -45,18 +45,15 @@ def hit(*, scope: str, client: str, limit: RateLimit) -> int:
     now = time.time()
     window = math.floor(now / limit.seconds)
     window_end = (window + 1) * limit.seconds
-    ref = (
-        store.client()
-        .collection(store.RATE_LIMITS)
-        .document(counter_id(scope=scope, client=client, window=window))
+    ref = store.collection(store.RATE_LIMITS).document(
+        counter_id(scope=scope, client=client, window=window)
     )
     ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
+    counted = {"count": firestore.Increment(1)}
     result = ref.set(
-        {"count": firestore.Increment(1), "expire_at": store.expire_at(seconds=ttl)},
-        merge=True,
-        **store.call_options(),
+        {**counted, "expire_at": store.expire_at(seconds=ttl)}, merge=True, **store.call_options()
     )
-    count = int(result.transform_results[0].integer_value)
+    count = int(store.transform_results(result, counted)["count"])
     if count > limit.count:
         raise errors.RateLimited(retry_after=math.ceil(window_end - now))
     return count

@@ -26,18 +26,14 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from factoryops import crm, logs, store
 from factoryops.config import settings
-
-if TYPE_CHECKING:
-    from google.cloud.firestore import Client, DocumentReference
-    from google.cloud.firestore_v1.bulk_writer import BulkWriteFailure, BulkWriter
+from factoryops.errors import DownstreamError
 
 PAGE = 300
 """Documents read per query page."""
-WRITE_ATTEMPTS = 5
 
 
 @dataclass
@@ -63,68 +59,12 @@ class Outcome:
     """Why the CRM step failed; the records owning CRM rows were then kept."""
 
 
-class DeletionFailed(RuntimeError):
-    """Firestore refused some deletions after retries; the next run tries them again."""
-
-
-class Deleter:
-    """Deletes through a BulkWriter, or only counts when `dry_run`.
-
-    A BulkWriter cannot be reused once flushed (its executor is shut down and later
-    writes are silently dropped), so each `flush` closes one writer and the next
-    `delete` opens another.
-    """
-
-    def __init__(self, client: Client, *, dry_run: bool) -> None:
-        self._client = client
-        self._dry_run = dry_run
-        self._writer: BulkWriter | None = None
-        self._failures = 0
-
-    def delete(self, ref: DocumentReference) -> None:
-        if self._dry_run:
-            return
-        if self._writer is None:
-            self._writer = self._client.bulk_writer()
-            self._writer.on_write_error(self._on_error)
-        self._writer.delete(ref)
-
-    def delete_tree(self, ref: DocumentReference) -> int:
-        """Delete a document and every document under it; returns how many were under it."""
-        from google.cloud.firestore_v1.field_path import FieldPath
-
-        below = 0
-        for collection in ref.collections(**store.call_options()):
-            query = collection.recursive().select([FieldPath.document_id()])
-            for snap in query.stream(**store.call_options()):
-                self.delete(snap.reference)
-                below += 1
-        self.delete(ref)
-        return below
-
-    def flush(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()  # type: ignore[no-untyped-call]
-        if self._failures:
-            failures, self._failures = self._failures, 0
-            raise DeletionFailed(f"{failures} deletions failed")
-
-    def _on_error(self, failure: BulkWriteFailure, writer: BulkWriter) -> bool:
-        if failure.attempts < WRITE_ATTEMPTS:
-            return True
-        self._failures += 1
-        return False
-
-
 def expired(query: Any, field: str, before: dt.datetime, *extra: str) -> Iterator[Any]:
     """Documents of `query` (a collection, collection group or query) whose `field` is
     before `before`, oldest first, a page at a time; each snapshot holds only `field`
     and `extra`."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     base = (
-        query.where(filter=FieldFilter(field, "<", before))
+        query.where(filter=store.field_filter(field, "<", before))
         .order_by(field)
         .select([field, *extra])
         .limit(PAGE)
@@ -145,7 +85,7 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     cutoff = now - dt.timedelta(days=settings().retention_days)
     client = store.client()
     deleted = Deleted()
-    deleter = Deleter(client, dry_run=dry_run)
+    deleter = store.BulkDeleter(dry_run=dry_run)
     outcome = Outcome(deleted=deleted, dry_run=dry_run)
 
     contacts = list(expired(client.collection(store.CONTACT_SUBMISSIONS), "created_at", cutoff))
@@ -159,9 +99,9 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     match = crm.Match(record_ids=frozenset(record_ids), received_before=cutoff)
     try:
         deleted.crm_rows = len(crm.find_rows(match)) if dry_run else crm.delete_rows(match)
-    except crm.CrmError as exc:
+    except DownstreamError as exc:
         outcome.crm_error = str(exc)
-        logs.warning("retention: CRM rows not deleted; their records are kept", error=str(exc))
+        logs.retention_crm_failed(error=exc)
     if outcome.crm_error is None:
         for snap in contacts:
             deleter.delete(snap.reference)
@@ -184,17 +124,17 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     # Whole documents with nothing under them and no CRM row, each counted under its
     # collection's name. A privacy request's trace holds a hash of an address, so it
     # too goes with the window.
-    plain = (
+    single_documents = (
         (store.ACCESS_GRANTS, "created_at", cutoff),
         (store.IDEMPOTENCY_KEYS, "expire_at", now),
         (store.RATE_LIMITS, "expire_at", now),
         (store.PRIVACY_REQUESTS, "expire_at", now),
     )
-    for collection, field, before in plain:
+    for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):
             deleter.delete(snap.reference)
             setattr(deleted, collection, getattr(deleted, collection) + 1)
     deleter.flush()
 
-    logs.event("retention run finished", dry_run=dry_run, deleted=deleted.as_dict())
+    logs.retention_finished(dry_run=dry_run, deleted=deleted.as_dict())
     return outcome

@@ -1,8 +1,13 @@
-"""Firestore access: the cached client, explicit deadlines, and outage mapping.
+"""Firestore: the client, the collections, deadlines, and the mechanics every module shares.
 
-Every call on a request path passes `RETRY` and `TIMEOUT`: with the client's default
-retry a write to an unreachable Firestore takes close to a minute to fail, while a
-visitor should get a 503 within a few seconds.
+- Every call on a request path passes `call_options()`: with the client's default retry
+  a write to an unreachable Firestore takes close to a minute to fail, while a visitor
+  should get a 503 within a few seconds.
+- `transform_results` reads the values a write's field transforms produced (an
+  `Increment`'s new count, the server's time), which is how hot counters avoid
+  transactions.
+- `BulkDeleter` deletes documents and whole trees of them; `lease` holds a named lock in
+  the `locks` collection.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterator
+import secrets
+import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from factoryops import errors, logs
@@ -18,14 +25,37 @@ from factoryops.config import settings
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+    from google.cloud.firestore_v1.bulk_writer import BulkWriteFailure, BulkWriter
+
+# -- collections -----------------------------------------------------------------------
 
 CONTACT_SUBMISSIONS = "contact_submissions"
 CHAT_SESSIONS = "chat_sessions"
 MESSAGES = "messages"
+"""A subcollection of each chat session."""
 ACCESS_GRANTS = "access_grants"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
+LOCKS = "locks"
+
+COLLECTIONS = (
+    CONTACT_SUBMISSIONS,
+    CHAT_SESSIONS,
+    MESSAGES,
+    ACCESS_GRANTS,
+    IDEMPOTENCY_KEYS,
+    RATE_LIMITS,
+    PRIVACY_REQUESTS,
+    LOCKS,
+)
+"""Every collection (group) the project writes."""
+
+TTL_GROUPS = COLLECTIONS
+"""Collection groups whose documents all carry `expire_at`, under a TTL policy: a
+backstop to the sweep (TTL deletes no subcollections and may lag a day)."""
+
+# -- deadlines -------------------------------------------------------------------------
 
 TIMEOUT = 3.0
 """Seconds for one Firestore RPC on the request path."""
@@ -70,6 +100,10 @@ def client() -> firestore.Client:
     return _client(cfg.project, cfg.emulator_host)
 
 
+def collection(name: str) -> firestore.CollectionReference:
+    return client().collection(name)
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -111,5 +145,157 @@ def outage_as_unavailable(function: str) -> Iterator[None]:
     except Exception as exc:
         if not is_outage(exc):
             raise
-        logs.firestore_unavailable(function=function, error=type(exc).__name__)
+        logs.firestore_unavailable(function=function, error=exc)
         raise errors.Unavailable() from exc
+
+
+# -- what a write's transforms produced ----------------------------------------------
+
+
+def transform_results(result: Any, transforms: Iterable[str]) -> dict[str, Any]:
+    """The values that the field transforms of one write produced, by field path.
+
+    `result` is the write's `WriteResult` and `transforms` the paths of the fields it
+    set with a transform (`Increment`, `Maximum`, `SERVER_TIMESTAMP`, ...). The client
+    sends a write's transforms sorted by field path, and the commit answers their
+    results in that order.
+    """
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    paths = sorted(transforms, key=FieldPath.from_string)
+    return {
+        path: _decoded(value) for path, value in zip(paths, result.transform_results, strict=True)
+    }
+
+
+def _decoded(value: Any) -> Any:
+    for kind in ("integer_value", "double_value", "timestamp_value"):
+        if kind in value:
+            return getattr(value, kind)
+    return None
+
+
+# -- deleting documents and trees ----------------------------------------------------
+
+WRITE_ATTEMPTS = 5
+
+
+class DeletionFailed(RuntimeError):
+    """Firestore refused some deletions after retries; running the work again retries them."""
+
+
+class BulkDeleter:
+    """Deletes through a BulkWriter, or only counts when `dry_run`.
+
+    A BulkWriter cannot be reused once flushed (its executor is shut down and later
+    writes are silently dropped), so each `flush` closes one writer and the next
+    `delete` opens another.
+    """
+
+    def __init__(self, *, dry_run: bool = False) -> None:
+        self._dry_run = dry_run
+        self._writer: BulkWriter | None = None
+        self._failures = 0
+
+    def delete(self, ref: firestore.DocumentReference) -> None:
+        if self._dry_run:
+            return
+        if self._writer is None:
+            self._writer = client().bulk_writer()
+            self._writer.on_write_error(self._on_error)
+        self._writer.delete(ref)
+
+    def delete_tree(self, ref: firestore.DocumentReference) -> int:
+        """Delete a document and every document under it; returns how many were under it."""
+        below = 0
+        for doc in documents_under(ref):
+            self.delete(doc)
+            below += 1
+        self.delete(ref)
+        return below
+
+    def flush(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()  # type: ignore[no-untyped-call]
+        if self._failures:
+            failures, self._failures = self._failures, 0
+            raise DeletionFailed(f"{failures} deletions failed")
+
+    def _on_error(self, failure: BulkWriteFailure, writer: BulkWriter) -> bool:
+        if failure.attempts < WRITE_ATTEMPTS:
+            return True
+        self._failures += 1
+        return False
+
+
+def documents_under(ref: firestore.DocumentReference) -> Iterator[firestore.DocumentReference]:
+    """Every document in every subcollection below `ref`, at any depth (ids only read)."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    for sub in ref.collections(**call_options()):
+        query = sub.recursive().select([FieldPath.document_id()])
+        for snap in query.stream(**call_options()):
+            yield snap.reference
+
+
+# -- leases ----------------------------------------------------------------------------
+
+
+class LeaseBusy(RuntimeError):
+    """Another holder kept the lease for longer than we could wait."""
+
+
+@contextlib.contextmanager
+def lease(name: str, *, hold: dt.timedelta, wait: float) -> Iterator[None]:
+    """Hold the lease `locks/<name>` for the block (at most `hold`, then it lapses).
+
+    Waits up to `wait` seconds for another holder; raises LeaseBusy after that. The
+    document holds a random holder id and its expiry, no personal data.
+    """
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    db = client()
+    ref = db.collection(LOCKS).document(name)
+    holder = secrets.token_hex(8)
+
+    @firestore.transactional
+    def take(tx: firestore.Transaction) -> bool:
+        snap = ref.get(transaction=tx)
+        data = (snap.to_dict() or {}) if snap.exists else {}
+        until = data.get("until")
+        if data.get("holder") not in (None, holder) and until is not None and until > now():
+            return False
+        until = now() + hold
+        tx.set(ref, {"holder": holder, "until": until, "expire_at": until})
+        return True
+
+    @firestore.transactional
+    def release(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
+            tx.delete(ref)
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if take(db.transaction()):
+                break
+        except (ValueError, exceptions.Aborted):
+            pass  # another holder won the same race; look again
+        if time.monotonic() > deadline:
+            raise LeaseBusy(name)
+        time.sleep(0.25)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the lease lapses on its own
+            release(db.transaction())
+
+
+def field_filter(path: str, op: str, value: Any) -> Any:
+    """A query filter (`query.where(filter=store.field_filter("a", "==", 1))`)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return FieldFilter(path, op, value)

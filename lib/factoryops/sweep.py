@@ -1,29 +1,31 @@
 """retention_sweep: the nightly retention run and the delivery retries.
 
 Cloud Scheduler calls the function with a Google-signed OIDC ID token. The token is
-checked before anything of the request is read: signature against Google's
-certificates, expiry, audience (SWEEP_AUDIENCE), issuer, and that the caller is the
-scheduler's service account (SWEEP_INVOKER) with a verified email. No token or a bad
-one is 401; a good token of another caller is 403. SWEEP_AUTH=off is accepted only
-with the emulator (config refuses it otherwise), and the function refuses to start
-when the check would be impossible (`check_startup`).
+checked before anything of the request is read (the endpoint's `authenticate`):
+signature against Google's certificates, expiry, audience (SWEEP_AUDIENCE), issuer, and
+that the caller is the scheduler's service account (SWEEP_INVOKER) with a verified
+email. No token or a bad one is 401; a good token of another caller is 403.
+SWEEP_AUTH=off is accepted only with the emulator (config refuses it otherwise), and the
+function refuses to start when the check would be impossible (`check_startup`).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import flask
+from factoryops import chat, contact, deliveries, errors, logs, retention
+from factoryops.config import SWEEP, ConfigError, settings
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.validation import Choices, Field, Flag, check
 
-from factoryops import deliveries, edge, errors, logs, retention
-from factoryops.config import ConfigError, settings
-
-FUNCTION = "retention_sweep"
 TASKS = ("retention", "deliveries")
+SPEC: dict[str, Field] = {"tasks": Choices(TASKS), "dry_run": Flag()}
+DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (contact.DELIVERIES, chat.DELIVERIES)
+"""Every collection whose records are forwarded by email and to the CRM."""
+
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CERTS_TIMEOUT = 5.0
@@ -60,17 +62,20 @@ def _fetch(url: str, method: str = "GET", **kwargs: Any) -> Any:
     return transport(url, method=method, **kwargs)
 
 
-def authenticate(authorization: str | None) -> Mapping[str, Any]:
-    """The verified claims of the caller's ID token; raise Unauthenticated (no or bad
+def authenticate(headers: Mapping[str, str]) -> str:
+    """The caller's address once its ID token checks out; raise Unauthenticated (no or bad
     token), AccessDenied (another caller) or Unavailable (certificates unreachable)."""
     from google.auth import exceptions as auth_exceptions
     from google.oauth2 import id_token
 
     cfg = settings()
+    if not cfg.sweep_auth:
+        return ""
     check_startup()
-    scheme, _, token = (authorization or "").strip().partition(" ")
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise errors.Unauthenticated(headers={"WWW-Authenticate": "Bearer"})
+        logs.caller_refused(function=SWEEP, reason="missing")
+        raise errors.Unauthenticated()
     try:
         claims = id_token.verify_token(
             token.strip(),
@@ -80,27 +85,20 @@ def authenticate(authorization: str | None) -> Mapping[str, Any]:
             clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
         )
     except auth_exceptions.TransportError as exc:
-        logs.warning("sweep: token certificates unreachable", error=type(exc).__name__)
+        logs.certificates_unreachable(function=SWEEP, error=exc)
         raise errors.Unavailable() from None
-    except (ValueError, auth_exceptions.GoogleAuthError) as exc:
-        logs.warning("sweep: token rejected", error=type(exc).__name__)
-        raise _invalid_token() from None
+    except (ValueError, auth_exceptions.GoogleAuthError):
+        logs.caller_refused(function=SWEEP, reason="invalid")
+        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True) from None
     if claims.get("iss") not in GOOGLE_ISSUERS:
-        logs.warning("sweep: token from another issuer")
-        raise _invalid_token()
-    email = str(claims.get("email", ""))
-    if email.lower() != cfg.sweep_invoker.lower() or claims.get("email_verified") is not True:
+        logs.caller_refused(function=SWEEP, reason="issuer")
+        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True)
+    email = str(claims.get("email", "")).lower()
+    if email != cfg.sweep_invoker.lower() or claims.get("email_verified") is not True:
         # The caller's address is a service account's, not a person's; still, log a tag.
-        logs.warning("sweep: caller not allowed", caller=logs.fingerprint(email.lower()))
+        logs.caller_refused(function=SWEEP, reason="not_allowed", caller=logs.fingerprint(email))
         raise errors.AccessDenied("This caller may not run the sweep.")
-    return claims
-
-
-def _invalid_token() -> errors.Unauthenticated:
-    return errors.Unauthenticated(
-        "The bearer token is not valid.",
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+    return email
 
 
 # -- the endpoint ---------------------------------------------------------------------
@@ -112,28 +110,9 @@ class SweepRequest:
     dry_run: bool = False
 
 
-def validate(call: edge.Call) -> SweepRequest:
-    return parse(call.body)
-
-
-def parse(body: Mapping[str, Any]) -> SweepRequest:
-    problems: dict[str, str] = {}
-    for name in body:
-        if name not in ("tasks", "dry_run"):
-            problems[name] = "unknown field"
-    tasks = body.get("tasks", list(TASKS))
-    if (
-        not isinstance(tasks, list)
-        or not tasks
-        or not all(isinstance(t, str) and t in TASKS for t in tasks)
-    ):
-        problems["tasks"] = f"must be a non-empty list of {', '.join(TASKS)}"
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        problems["dry_run"] = "must be true or false"
-    if problems:
-        raise errors.InvalidRequest("Some fields are not valid.", fields=problems)
-    return SweepRequest(tasks=tuple(t for t in TASKS if t in tasks), dry_run=dry_run)
+def validate(request: ParsedRequest) -> SweepRequest:
+    values = check(request.body, SPEC)
+    return SweepRequest(tasks=values["tasks"], dry_run=values["dry_run"])
 
 
 class CrmUnavailable(errors.Unavailable):
@@ -176,54 +155,32 @@ def run(request: SweepRequest) -> SweepResult:
         result.deleted = outcome.deleted
         result.crm_error = outcome.crm_error
     if "deliveries" in request.tasks:
-        result.deliveries = deliveries.run_due(dry_run=request.dry_run)
-    logs.event(
-        "sweep finished",
+        result.deliveries = deliveries.run_due(DELIVERY_SOURCES, dry_run=request.dry_run)
+    logs.sweep_finished(
         dry_run=request.dry_run,
-        tasks=list(request.tasks),
+        tasks=request.tasks,
         deleted=result.deleted.as_dict(),
         deliveries=result.deliveries.as_dict(),
-        crm_error=result.crm_error or "",
+        crm_failed=result.crm_error is not None,
     )
     return result
 
 
-def act(call: edge.Call, request: SweepRequest) -> edge.Reply:
-    result = run(request)
+def handle(request: ParsedRequest, sweep: SweepRequest) -> JsonResponse:
+    result = run(sweep)
     if result.crm_error is not None:
         raise CrmUnavailable()
-    return edge.Reply(200, result.body())
+    return JsonResponse(200, result.body())
 
 
-ENDPOINT: edge.Endpoint[SweepRequest] = edge.Endpoint(
-    function=FUNCTION,
+ENDPOINT: Endpoint[SweepRequest] = Endpoint(
+    function=SWEEP,
     methods=("POST",),
     validate=validate,
-    act=act,
+    handle=handle,
     body_optional=True,
     # A sweep is idempotent by nature; replaying a stored answer would skip the work.
     idempotent_methods=(),
+    authenticate=authenticate,
+    startup=check_startup,
 )
-
-
-def serve(request: flask.Request) -> flask.Response:
-    """Authenticate the caller first, then serve through the shared edge."""
-    if request.method == "POST":
-        try:
-            if settings().sweep_auth:
-                authenticate(request.headers.get("Authorization"))
-        except errors.AppError as exc:
-            return _error(exc)
-        except Exception:
-            logs.request_failed(function=FUNCTION)
-            return _error(errors.AppError())
-    return edge.serve(request, ENDPOINT)
-
-
-def _error(exc: errors.AppError) -> flask.Response:
-    response = flask.Response(json.dumps(exc.body()), status=exc.status)
-    response.headers["Content-Type"] = edge.JSON_TYPE
-    response.headers["Cache-Control"] = "no-store"
-    for name, value in exc.headers.items():
-        response.headers[name] = value
-    return response

@@ -1,6 +1,8 @@
-"""Validation at the edge: a request body becomes typed, trimmed, length-checked values.
+"""The one field-spec validator: a request body becomes typed, trimmed, checked values.
 
-Every problem is reported at once, field by field, in the error body's `fields` map.
+An endpoint declares its fields as a spec, `{"name": Line(NAME_MAX), ...}`, and `check`
+reports every problem at once, field by field, as `InvalidRequest(fields=...)`.
+Unknown fields are problems too.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from factoryops import errors
 
@@ -25,12 +27,19 @@ _LINE_BREAKS = re.compile(r"[\t\r\n\u2028\u2029\x0b\x0c\x85]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class Field:
-    limit: int
-    required: bool = True
-    kind: str = "line"
-    """`line` (one line: breaks become spaces), `text` (keeps line breaks) or `email`."""
+class Field(Protocol):
+    """One field of a spec: `clean` turns a raw JSON value into the typed one or raises
+    ValueError with the problem; `absent` is the value of an optional field not given.
+    A field may name what a missing value is with a `missing` attribute (default: "is
+    required")."""
+
+    @property
+    def required(self) -> bool: ...
+
+    @property
+    def absent(self) -> Any: ...
+
+    def clean(self, raw: object) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,127 @@ def parse_email(raw: str) -> Email:
     return Email(address=result.normalized, key=email_key(result.normalized))
 
 
+def _string(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("must be a string")
+    if _CONTROL.search(raw):
+        raise ValueError("contains control characters")
+    return raw.strip()
+
+
+def _within(value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text: line breaks and tabs become single spaces."""
+
+    limit: int
+    required: bool = True
+    absent: str = ""
+
+    def clean(self, raw: object) -> str:
+        return _within(_LINE_BREAKS.sub(" ", _string(raw)), self.limit)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text that keeps its line breaks (a message)."""
+
+    limit: int
+    required: bool = True
+    absent: str = ""
+
+    def clean(self, raw: object) -> str:
+        return _within(_string(raw), self.limit)
+
+
+@dataclass(frozen=True)
+class EmailAddress:
+    """An address checked for syntax (no DNS lookup), as `Email`."""
+
+    required: bool = True
+    absent: None = None
+
+    def clean(self, raw: object) -> Email:
+        value = _within(_LINE_BREAKS.sub(" ", _string(raw)), EMAIL_MAX)
+        try:
+            return parse_email(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a valid email address: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+
+    required: bool = False
+    absent: bool = False
+
+    def clean(self, raw: object) -> bool:
+        if not isinstance(raw, bool):
+            raise ValueError("must be true or false")
+        return raw
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A non-empty list of names from `options`, returned in the order of `options`."""
+
+    options: tuple[str, ...]
+    required: bool = False
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        return self.options
+
+    def clean(self, raw: object) -> tuple[str, ...]:
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(isinstance(item, str) and item in self.options for item in raw)
+        ):
+            raise ValueError(f"must be a non-empty list of {', '.join(self.options)}")
+        return tuple(option for option in self.options if option in raw)
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    """An integer from `minimum` to `maximum` (not a boolean, not a float)."""
+
+    minimum: int = 1
+    maximum: int | None = None
+    maximum_from: str = ""
+    """The setting that `maximum` comes from, named in the problem."""
+    required: bool = False
+    absent: None = None
+
+    def clean(self, raw: object) -> int:
+        if self.maximum is None:
+            problem = f"must be a whole number of at least {self.minimum}"
+        else:
+            problem = f"must be a whole number from {self.minimum} to {self.maximum}"
+            if self.maximum_from:
+                problem += f" ({self.maximum_from})"
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError(problem)
+        if raw < self.minimum or (self.maximum is not None and raw > self.maximum):
+            raise ValueError(problem)
+        return raw
+
+
+def _blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
 def check(
     body: Mapping[str, Any], spec: Mapping[str, Field], *, ignore: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Validate `body` against `spec`; unknown fields are errors. Returns clean values:
-    str for text fields (absent optional ones as ""), Email for email fields."""
+    """Validate `body` against `spec`; unknown fields are problems, and every problem is
+    reported at once. Returns the clean values, an absent optional field as its `absent`."""
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for name in body:
@@ -68,32 +193,16 @@ def check(
             problems[name] = "unknown field"
     for name, field in spec.items():
         raw = body.get(name)
-        if raw is None:
-            raw = ""
-        if not isinstance(raw, str):
-            problems[name] = "must be a string"
+        try:
+            value = None if _blank(raw) else field.clean(raw)
+        except ValueError as exc:
+            problems[name] = str(exc)
             continue
-        if _CONTROL.search(raw):
-            problems[name] = "contains control characters"
-            continue
-        value = raw.strip()
-        if field.kind != "text":
-            value = _LINE_BREAKS.sub(" ", value)
-        if not value:
+        if value is None or value == "":
             if field.required:
-                problems[name] = "is required"
-            clean[name] = ""
-            continue
-        if len(value) > field.limit:
-            problems[name] = f"must be at most {field.limit} characters"
-            continue
-        if field.kind == "email":
-            try:
-                clean[name] = parse_email(value)
-            except ValueError as exc:
-                problems[name] = f"is not a valid email address: {exc}"
-            continue
+                problems[name] = getattr(field, "missing", "is required")
+            value = field.absent
         clean[name] = value
     if problems:
-        raise errors.InvalidRequest("Some fields are not valid.", fields=problems)
+        raise errors.InvalidRequest(problems)
     return clean

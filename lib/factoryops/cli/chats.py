@@ -11,7 +11,9 @@ from typing import Any
 
 import click
 
-from factoryops import chat, errors
+from factoryops import errors
+from factoryops.chat import team
+from factoryops.chat.thread import Session
 from factoryops.cli.output import cell, emit_json, json_option, show
 
 _LIST_COLUMNS = ("lead_id", "status", "email", "page", "visitor_messages", "last_activity_at")
@@ -31,7 +33,7 @@ def group() -> None:
 @json_option
 def list_(only_open: bool, limit: int, as_json: bool) -> None:
     """Chat sessions, most recently active first."""
-    rows = [_summary(snap) for snap in chat.sessions(only_open=only_open, limit=limit)]
+    rows = [s.summary() for s in team.list_sessions(only_open=only_open, limit=limit)]
     show(rows, as_json=as_json, columns=_LIST_COLUMNS)
 
 
@@ -43,18 +45,14 @@ def show_(session: str, as_json: bool) -> None:
 
     SESSION is the lead id that `chats list` shows.
     """
-    snap = _find(session)
-    messages = chat.thread(snap.reference, limit=None)
-    summary = _summary(snap)
-    data = snap.to_dict() or {}
-    summary["created_at"] = data.get("created_at")
-    summary["deliveries"] = {
-        channel: state.get("state") for channel, state in (data.get("deliveries") or {}).items()
-    }
+    found = _find(session)
+    messages = team.messages(found)
+    summary: dict[str, Any] = found.as_dict()
     if as_json:
         emit_json({**summary, "thread": [m.wire() for m in messages]})
         return
-    show({**summary, "deliveries": _deliveries_cell(summary["deliveries"])}, as_json=False)
+    states = ", ".join(f"{channel} {state}" for channel, state in found.deliveries.items())
+    show({**summary, "deliveries": states or "-"}, as_json=False)
     click.echo()
     if not messages:
         click.echo("(no messages yet)")
@@ -72,19 +70,18 @@ def reply(session: str, text: str, as_json: bool) -> None:
 
     SESSION is the lead id that `chats list` shows.
     """
-    snap = _find(session)
+    found = _find(session)
     try:
-        message = chat.reply(snap, text)
+        message = team.reply(found, text)
     except errors.InvalidRequest as exc:
         raise click.BadParameter(exc.fields.get("text", exc.message), param_hint="'TEXT'") from None
     except errors.SessionNotFound:
         raise click.ClickException(f"no chat session {session!r}") from None
-    lead_id = (snap.to_dict() or {}).get("lead_id")
     if as_json:
-        emit_json({"lead_id": lead_id, "message": message.wire()})
+        emit_json({"lead_id": found.lead_id, "message": message.wire()})
         return
-    click.echo(f"replied to {lead_id}: message {message.id} at {cell(message.created_at)}")
-    if (snap.to_dict() or {}).get("status") == chat.CLOSED:
+    click.echo(f"replied to {found.lead_id}: message {message.id} at {cell(message.created_at)}")
+    if found.closed:
         click.echo("note: the session is closed; the visitor can read but not answer", err=True)
 
 
@@ -96,40 +93,21 @@ def close(session: str, as_json: bool) -> None:
 
     SESSION is the lead id that `chats list` shows.
     """
-    snap = _find(session)
+    found = _find(session)
     try:
-        changed = chat.close(snap)
+        changed = team.close(found)
     except errors.SessionNotFound:
         raise click.ClickException(f"no chat session {session!r}") from None
-    lead_id = (snap.to_dict() or {}).get("lead_id")
     if as_json:
-        emit_json({"lead_id": lead_id, "status": chat.CLOSED, "changed": changed})
+        emit_json({"lead_id": found.lead_id, "status": "closed", "changed": changed})
     elif changed:
-        click.echo(f"closed {lead_id}")
+        click.echo(f"closed {found.lead_id}")
     else:
-        click.echo(f"{lead_id} was already closed")
+        click.echo(f"{found.lead_id} was already closed")
 
 
-def _find(handle: str) -> Any:
-    snap = chat.find(handle)
-    if snap is None:
+def _find(handle: str) -> Session:
+    found = team.find(handle)
+    if found is None:
         raise click.ClickException(f"no chat session {handle!r}; {_SESSION_HELP}")
-    return snap
-
-
-def _summary(snap: Any) -> dict[str, Any]:
-    data = snap.to_dict() or {}
-    return {
-        "lead_id": data.get("lead_id"),
-        "status": data.get("status"),
-        "email": data.get("email"),
-        "page": data.get("page"),
-        "visitor_messages": int(data.get("message_count", 0)),
-        "last_activity_at": data.get("last_activity_at"),
-    }
-
-
-def _deliveries_cell(states: dict[str, Any]) -> str:
-    if not states:
-        return "-"
-    return ", ".join(f"{channel} {state}" for channel, state in sorted(states.items()))
+    return found

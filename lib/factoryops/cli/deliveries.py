@@ -6,14 +6,8 @@ import click
 
 from factoryops import deliveries as deliveries_mod
 from factoryops.cli.output import emit_json, json_option, show
+from factoryops.sweep import DELIVERY_SOURCES
 
-_STATES = (
-    deliveries_mod.PENDING,
-    deliveries_mod.PROCESSING,
-    deliveries_mod.SENT,
-    deliveries_mod.FAILED,
-    deliveries_mod.DISABLED,
-)
 _COLUMNS = ("kind", "id", "channel", "state", "attempts", "last_error", "next_attempt_at")
 
 
@@ -25,7 +19,7 @@ def group() -> None:
 @group.command(name="list")
 @click.option(
     "--state",
-    type=click.Choice(_STATES),
+    type=click.Choice(deliveries_mod.STATES),
     help="Only this state (default: pending, processing and failed).",
 )
 @json_option
@@ -33,14 +27,16 @@ def list_(state: str | None, as_json: bool) -> None:
     """One line per delivery: record kind and id, channel, state, attempts, last error
     and the next attempt. Chats are named by their lead id, never the session id."""
     states = (state,) if state else deliveries_mod.ATTENTION
-    show(deliveries_mod.overview(states=states), as_json=as_json, columns=_COLUMNS)
+    show(
+        deliveries_mod.overview(DELIVERY_SOURCES, states=states), as_json=as_json, columns=_COLUMNS
+    )
 
 
 @group.command()
 @json_option
 def retry(as_json: bool) -> None:
     """Put every failed delivery back to pending, due now; the next sweep sends it."""
-    count = deliveries_mod.retry_failed()
+    count = deliveries_mod.retry_failed(DELIVERY_SOURCES)
     if as_json:
         emit_json({"retried": count})
     else:

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from factoryops import crm, errors, privacy
+from factoryops import errors, privacy
 from factoryops.cli.output import emit_json, json_option, show
 from factoryops.config import settings
 from factoryops.validation import Email
@@ -37,7 +37,7 @@ def _subject(email: str) -> Email:
         _invalid(exc)
 
 
-def _crm_failed(exc: crm.CrmError) -> NoReturn:
+def _crm_failed(exc: errors.DownstreamError) -> NoReturn:
     raise click.ClickException(
         f"The CRM sheet could not be reached ({exc}); nothing in Firestore was changed. "
         "Run the command again once it answers."
@@ -68,7 +68,7 @@ def export(email: str, as_json: bool) -> None:
     address = _subject(email)
     try:
         data = privacy.export(address)
-    except crm.CrmError as exc:
+    except errors.DownstreamError as exc:
         _crm_failed(exc)
     emit_json(data)
 
@@ -90,7 +90,7 @@ def correct(
         _invalid(exc)
     try:
         counts = privacy.correct(address, change)
-    except crm.CrmError as exc:
+    except errors.DownstreamError as exc:
         _crm_failed(exc)
     show(counts.as_dict(), as_json=as_json)
 
@@ -106,7 +106,7 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
     if not yes:
         try:
             found = privacy.preview(address)
-        except crm.CrmError as exc:
+        except errors.DownstreamError as exc:
             _crm_failed(exc)
         # On stderr, beside the prompt, so that stdout holds only the result.
         if not found.total:
@@ -118,7 +118,7 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
         click.confirm("Delete all of this, for good?", abort=True, err=True)
     try:
         counts = privacy.delete(address)
-    except crm.CrmError as exc:
+    except errors.DownstreamError as exc:
         _crm_failed(exc)
     if not as_json:
         click.echo("Deleted:")

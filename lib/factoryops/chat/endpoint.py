@@ -1,0 +1,234 @@
+"""The visitor's side of the chat, over HTTP: start a session, post, poll.
+
+- `POST {"email", "page", "text"?}` starts a session: 201 with the session id.
+- `POST {"text"}` with the session id in `X-Chat-Session` (or `session_id`) adds a message.
+- `GET` with `X-Chat-Session` and `?after=<message id>` reads what is new, at most
+  `PAGE_LIMIT` messages, with `more` telling whether another page waits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from factoryops import errors, logs, store
+from factoryops.chat import forward, team
+from factoryops.chat.thread import (
+    LEAD_ID_BYTES,
+    MESSAGE_ID,
+    OPEN,
+    PAGE_LIMIT,
+    SESSION_BYTES,
+    SESSION_HEADER,
+    VISITOR,
+    Message,
+    append,
+    message_id,
+    parse_session_id,
+    read,
+    sessions,
+)
+from factoryops.config import CHAT, settings
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.validation import (
+    CHAT_TEXT_MAX,
+    PAGE_MAX,
+    Email,
+    EmailAddress,
+    Field,
+    Line,
+    Text,
+    check,
+)
+
+LIMIT_RETRY_AFTER = 24 * 3600
+"""Retry-After of `chat_limit_reached`: the cap does not lift, so the answer is long."""
+
+START_SPEC: dict[str, Field] = {
+    "email": EmailAddress(),
+    "page": Line(PAGE_MAX),
+    "text": Text(CHAT_TEXT_MAX, required=False),
+}
+TEXT_SPEC: dict[str, Field] = {"text": Text(CHAT_TEXT_MAX)}
+
+
+@dataclass(frozen=True)
+class Start:
+    email: Email
+    page: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Post:
+    session_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Poll:
+    session_id: str
+    after: int
+
+
+ChatRequest = Start | Post | Poll
+
+
+def validate(request: ParsedRequest) -> ChatRequest:
+    if request.method == "GET":
+        return _validate_poll(request)
+    header = request.headers.get(SESSION_HEADER.lower())
+    if header is None and "session_id" not in request.body:
+        values = check(request.body, START_SPEC)
+        return Start(email=values["email"], page=values["page"], text=values["text"])
+    values = check(request.body, TEXT_SPEC, ignore=("session_id",))
+    given = request.body.get("session_id")
+    if header is not None and given is not None and given != header:
+        raise errors.InvalidRequest({"session_id": f"differs from the {SESSION_HEADER} header"})
+    return Post(
+        session_id=parse_session_id(given if header is None else header), text=values["text"]
+    )
+
+
+def _validate_poll(request: ParsedRequest) -> Poll:
+    problems = {name: "unknown field" for name in request.query if name != "after"}
+    after = 0
+    raw_after = request.query.get("after", "").strip()
+    if raw_after:
+        if MESSAGE_ID.fullmatch(raw_after):
+            after = int(raw_after)
+        else:
+            problems["after"] = "is not a message id"
+    header = request.headers.get(SESSION_HEADER.lower())
+    if header is None:
+        problems[SESSION_HEADER] = "is required"
+    if problems:
+        raise errors.InvalidRequest(problems)
+    return Poll(session_id=parse_session_id(header), after=after)
+
+
+def _start(request: Start) -> JsonResponse:
+    from google.cloud import firestore
+
+    session_id = secrets.token_urlsafe(SESSION_BYTES)
+    lead_id = secrets.token_hex(LEAD_ID_BYTES)
+    ref = sessions().document(session_id)
+    session: dict[str, Any] = {
+        "email": request.email.address,
+        "email_key": request.email.key,
+        "page": request.page,
+        "status": OPEN,
+        "created_at": firestore.SERVER_TIMESTAMP,
+        "last_activity_at": firestore.SERVER_TIMESTAMP,
+        "expire_at": store.expire_at(),
+        "lead_id": lead_id,
+        "message_count": 0,
+        "last_seq": 0,
+    }
+    batch = store.client().batch()
+    if request.text:
+        # A session started with text holds its first message from the start, in the
+        # same commit as its deliveries: nothing can come between them.
+        session.update(
+            message_count=1,
+            last_seq=1,
+            first_message_id=message_id(1),
+            deliveries=forward.new_deliveries(),
+        )
+        batch.create(
+            ref.collection(store.MESSAGES).document(message_id(1)),
+            {
+                "author": VISITOR,
+                "text": request.text,
+                "seq": 1,
+                "created_at": firestore.SERVER_TIMESTAMP,
+                "expire_at": store.expire_at(),
+            },
+        )
+    batch.create(ref, session)
+    results = batch.commit(**store.call_options())
+    started_at = store.transform_results(results[-1], ["created_at", "last_activity_at"])
+    messages: list[dict[str, str]] = []
+    if request.text:
+        written = store.transform_results(results[0], ["created_at"])["created_at"]
+        first = Message(message_id(1), 1, VISITOR, request.text, written)
+        messages.append(first.wire())
+        forward.attempt(ref, {**session, **started_at}, first)
+    logs.chat_started(lead_id=lead_id, with_text=bool(request.text))
+    return JsonResponse(
+        201,
+        {"session_id": session_id, "messages": messages},
+        replay_body={"lead_id": lead_id, "messages": messages},
+    )
+
+
+def _post(request: Post) -> JsonResponse:
+    ref = sessions().document(request.session_id)
+    snap = ref.get(**store.call_options())
+    if not snap.exists:
+        raise errors.SessionNotFound()
+    data = snap.to_dict() or {}
+    lead_id = str(data.get("lead_id", ""))
+    if data.get("status") != OPEN:
+        raise errors.SessionClosed()
+    count = int(data.get("message_count", 0))
+    if count >= settings().chat_max_messages:
+        logs.chat_cap_reached(lead_id=lead_id)
+        raise errors.ChatLimitReached(retry_after=LIMIT_RETRY_AFTER)
+    if count >= 1 and "first_message_id" not in data:
+        forward.recover_first(ref, snap)
+    message, count = append(
+        ref,
+        author=VISITOR,
+        text=request.text,
+        last_seq=int(data.get("last_seq", 0)),
+        lead_id=lead_id,
+    )
+    if count == 1:
+        forward.queue_first(ref, data, message)
+    logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
+    return JsonResponse(201, {"message": message.wire()})
+
+
+def _poll(request: Poll) -> JsonResponse:
+    ref = sessions().document(request.session_id)
+    snap = ref.get(**store.call_options())
+    if not snap.exists:
+        raise errors.SessionNotFound()
+    status = (snap.to_dict() or {}).get("status", OPEN)
+    # One more than a page tells whether another page waits.
+    messages = read(ref, after=request.after, limit=PAGE_LIMIT + 1)
+    page = [m.wire() for m in messages[:PAGE_LIMIT]]
+    return JsonResponse(
+        200, {"status": status, "messages": page, "more": len(messages) > PAGE_LIMIT}
+    )
+
+
+def handle(request: ParsedRequest, chat_request: ChatRequest) -> JsonResponse:
+    if isinstance(chat_request, Poll):
+        return _poll(chat_request)
+    if isinstance(chat_request, Start):
+        return _start(chat_request)
+    return _post(chat_request)
+
+
+def _rebuild_replay(body: dict[str, Any]) -> dict[str, Any]:
+    """A replayed start names its session by lead id (the session id is stored nowhere
+    but in the document id), so the answer is rebuilt from the session found by it."""
+    if "lead_id" not in body:
+        return body
+    found = team.find_by_lead(str(body["lead_id"]))
+    if found is None:
+        raise errors.SessionNotFound()
+    return {"session_id": found.ref.id, "messages": body["messages"]}
+
+
+ENDPOINT: Endpoint[ChatRequest] = Endpoint(
+    function=CHAT,
+    methods=("GET", "POST"),
+    validate=validate,
+    handle=handle,
+    rate_limit=lambda: settings().chat_rate_limit,
+    rebuild_replay=_rebuild_replay,
+)

@@ -1,0 +1,167 @@
+"""The first visitor message of a session: forwarded by email and as a CRM row, once.
+
+The batch that stores a visitor message also increments `message_count`, and only the
+post whose commit returns 1 writes `deliveries` on the session and makes the one short
+attempt (see deliveries.py); the sweep retries from the stored session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from factoryops import crm, deliveries, logs, mailer, store
+from factoryops.chat.thread import MESSAGE_ID, VISITOR, Message, read
+from factoryops.config import settings
+from factoryops.errors import DownstreamError
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+RECOVERY_SCAN = 50
+"""How far into a thread a later post looks for a first message left unqueued."""
+
+
+class _JustStarted(deliveries.JustWritten):
+    """A session this request just wrote, with its first message, so the one short
+    attempt reads neither back."""
+
+    def __init__(self, session_id: str, data: dict[str, Any], first: Message) -> None:
+        super().__init__(session_id, data)
+        self.first = first
+
+
+class _FirstMessage:
+    """The session's first visitor message, read once and only when a send needs it."""
+
+    def __init__(self, record: deliveries.Record, data: dict[str, Any]) -> None:
+        self._record = record
+        self._data = data
+        self._message: Message | None = getattr(record, "first", None)
+
+    def load(self) -> Message:
+        if self._message is None:
+            first_id = self._data.get("first_message_id")
+            if not isinstance(first_id, str) or not MESSAGE_ID.fullmatch(first_id):
+                raise DownstreamError("chat", "session has no first message", retryable=False)
+            snap = (
+                store.collection(store.CHAT_SESSIONS)
+                .document(self._record.id)
+                .collection(store.MESSAGES)
+                .document(first_id)
+                .get(**store.call_options())
+            )
+            if not snap.exists:
+                raise DownstreamError("chat", "first message no longer stored", retryable=False)
+            self._message = Message.from_snapshot(snap)
+        return self._message
+
+
+def email_params(data: dict[str, Any], lead_id: str, message: Message) -> dict[str, str]:
+    """The first chat message's template parameters: the notice's fields and the lead id."""
+    email = str(data.get("email", ""))
+    return {
+        "record_id": lead_id,
+        "email": email,
+        "reply_to": email,
+        "page": str(data.get("page", "")),
+        "message": message.text,
+        "started_at": store.rfc3339(data.get("created_at")) or "",
+    }
+
+
+def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
+    """The email and the CRM row for a session's first message, from the stored session."""
+    data = record.to_dict() or {}
+    first = _FirstMessage(record, data)
+    lead_id = str(data.get("lead_id", ""))
+
+    def send_email(timeout: float) -> None:
+        params = email_params(data, lead_id, first.load())
+        mailer.send(template_id=settings().emailjs_chat_template_id, params=params, timeout=timeout)
+
+    def send_row(timeout: float) -> None:
+        message = first.load()
+        row = crm.Row(
+            received_at=store.rfc3339(message.created_at) or "",
+            source="chat",
+            record_id=lead_id,
+            name="",
+            email=str(data.get("email", "")),
+            company="",
+            message=message.text,
+            page=str(data.get("page", "")),
+        )
+        crm.append(row, timeout=timeout)
+
+    return {"email": send_email, "crm": send_row}
+
+
+def _lead_id(record: deliveries.Record) -> str:
+    return str((record.to_dict() or {}).get("lead_id", "unknown"))
+
+
+DELIVERIES = deliveries.DeliverySource(
+    name="chat", collection=store.CHAT_SESSIONS, senders=senders, log_id=_lead_id
+)
+
+
+def new_deliveries() -> dict[str, Any]:
+    """The `deliveries` map of a first message, leased to this request."""
+    cfg = settings()
+    enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
+    return deliveries.initial(enabled, lease_id=deliveries.new_lease_id())
+
+
+def attempt(ref: firestore.DocumentReference, data: dict[str, Any], first: Message) -> None:
+    """The request path's one short attempt at the channels `data["deliveries"]` leased."""
+    channels = [
+        channel
+        for channel, state in data["deliveries"].items()
+        if state.get("state") == deliveries.PROCESSING
+    ]
+    if channels:
+        record = _JustStarted(ref.id, data, first)
+        deliveries.attempt_new(source=DELIVERIES, ref=ref, record=record, channels=channels)
+
+
+def queue_first(ref: firestore.DocumentReference, data: dict[str, Any], first: Message) -> None:
+    """Write `deliveries` for the first visitor message (this post's count was 1), then try."""
+    from google.api_core import exceptions
+
+    state = new_deliveries()
+    try:
+        ref.update({"first_message_id": first.id, "deliveries": state}, **store.call_options())
+    except Exception as exc:
+        if not (store.is_outage(exc) or isinstance(exc, exceptions.NotFound)):
+            raise
+        # The message is stored, which is what the visitor asked for; a later post
+        # recovers the delivery (see recover_first).
+        logs.chat_first_not_queued(lead_id=str(data.get("lead_id", "")), error=exc)
+        return
+    attempt(ref, {**data, "first_message_id": first.id, "deliveries": state}, first)
+
+
+def recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
+    """Queue a first message whose own post stored it but died before writing `deliveries`.
+
+    Its post writes `deliveries` within seconds of storing it, so one older than a lease
+    is stranded. The write is conditional on the session being unchanged since `snap`,
+    so two later posts cannot both queue it.
+    """
+    from google.api_core import exceptions
+
+    first = next((m for m in read(ref, limit=RECOVERY_SCAN) if m.author == VISITOR), None)
+    if first is None or store.now() - first.created_at < deliveries.LEASE:
+        return
+    data = snap.to_dict() or {}
+    state = new_deliveries()
+    try:
+        ref.update(
+            {"first_message_id": first.id, "deliveries": state},
+            option=store.client().write_option(last_update_time=snap.update_time),
+            **store.call_options(),
+        )
+    except (exceptions.FailedPrecondition, exceptions.NotFound):
+        return
+    logs.chat_first_recovered(lead_id=str(data.get("lead_id", "")))
+    attempt(ref, {**data, "first_message_id": first.id, "deliveries": state}, first)

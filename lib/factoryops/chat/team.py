@@ -1,0 +1,96 @@
+"""The team's side of the chat: find, list, read, reply, close. `siteadmin chats` and
+the team console both work through these functions."""
+
+from __future__ import annotations
+
+from factoryops import errors, logs, store
+from factoryops.chat.thread import (
+    CLOSED,
+    LEAD_ID,
+    OPEN,
+    TEAM,
+    Message,
+    Session,
+    append,
+    parse_session_id,
+    read,
+    sessions,
+)
+from factoryops.validation import CHAT_TEXT_MAX, Field, Text, check
+
+TEXT_SPEC: dict[str, Field] = {"text": Text(CHAT_TEXT_MAX)}
+
+
+def find_by_lead(lead_id: str) -> Session | None:
+    """The session with this lead id, or None."""
+    if not LEAD_ID.fullmatch(lead_id):
+        return None
+    query = sessions().where(filter=store.field_filter("lead_id", "==", lead_id)).limit(1)
+    snap = next(iter(query.stream(**store.call_options())), None)
+    return None if snap is None else Session.from_snapshot(snap)
+
+
+def find(handle: str) -> Session | None:
+    """A session by its lead id (what the team's tools, the email and the CRM row show)
+    or by its session id; None when there is none."""
+    handle = handle.strip()
+    found = find_by_lead(handle)
+    if found is not None:
+        return found
+    try:
+        session_id = parse_session_id(handle)
+    except errors.SessionNotFound:
+        return None
+    snap = sessions().document(session_id).get(**store.call_options())
+    return Session.from_snapshot(snap) if snap.exists else None
+
+
+def list_sessions(*, only_open: bool = False, limit: int = 50) -> list[Session]:
+    """Sessions by last activity, newest first."""
+    from google.cloud import firestore
+
+    if only_open:
+        # An equality filter with an order on another field would need a composite
+        # index; the open sessions are few, so they are sorted here.
+        query = sessions().where(filter=store.field_filter("status", "==", OPEN))
+        found = sorted(
+            (Session.from_snapshot(s) for s in query.stream(**store.call_options())),
+            key=lambda s: s.last_activity_at or store.now(),
+            reverse=True,
+        )
+        return found[:limit]
+    query = sessions().order_by("last_activity_at", direction=firestore.Query.DESCENDING)
+    return [Session.from_snapshot(s) for s in query.limit(limit).stream(**store.call_options())]
+
+
+def messages(session: Session, *, after: int = 0, limit: int | None = None) -> list[Message]:
+    """The session's messages after sequence number `after`, oldest first."""
+    return read(session.ref, after=after, limit=limit)
+
+
+def reply(session: Session, text: str) -> Message:
+    """A team message in the session's thread; it reaches the visitor's next poll.
+    Raises InvalidRequest for text the visitor's widget would not accept either."""
+    values = check({"text": text}, TEXT_SPEC)
+    message, _ = append(
+        session.ref,
+        author=TEAM,
+        text=values["text"],
+        last_seq=session.last_seq,
+        lead_id=session.lead_id,
+    )
+    logs.chat_message_stored(lead_id=session.lead_id, author=TEAM, seq=message.seq)
+    return message
+
+
+def close(session: Session) -> bool:
+    """Close the session to visitor messages; False when it was closed already."""
+    from google.api_core import exceptions
+
+    if session.status == CLOSED:
+        return False
+    try:
+        session.ref.update({"status": CLOSED}, **store.call_options())
+    except exceptions.NotFound:
+        raise errors.SessionNotFound() from None
+    return True
