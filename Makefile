@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make dev` (the whole local stack) and
 # `make test` (everything CI runs). Both create .venv and install what is missing.
+# `make unit` runs the fast layer alone: the tests that need no emulator, browser or Node.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,12 +9,15 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := default-jre-headless shellcheck chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test lint typecheck pytest bench system-deps venv clean format
+.PHONY: dev test unit lint typecheck pytest bench system-deps venv clean format
 
 dev: venv system-deps
 	$(BIN)/python -m devstack.run
 
 test: venv system-deps lint typecheck pytest
+
+unit: venv
+	$(BIN)/pytest -m unit -q
 
 venv: $(STAMP)
 

@@ -22,6 +22,18 @@ from devstack.standins import StandIns
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-test"
 
+LAYERS = ("unit", "emulator", "rules", "browser", "node", "deploy", "bundle", "fuzz", "load")
+"""The test layers (pyproject.toml describes each). A module of a heavier layer says so
+with `pytestmark`; any other test is `emulator` when it uses the emulator, else `unit`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(layer) for layer in LAYERS):
+            continue
+        uses_emulator = {"emulator", "db"} & set(getattr(item, "fixturenames", ()))
+        item.add_marker("emulator" if uses_emulator else "unit")
+
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_mod.Emulator]:

@@ -24,9 +24,12 @@ HARNESS = ROOT / "tests" / "apps_script_harness.js"
 CODE = ROOT / "apps_script" / "Code.gs"
 NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(
-    NODE is None, reason="Node.js is not installed: Code.gs runs under node in these tests"
-)
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(
+        NODE is None, reason="Node.js is not installed: Code.gs runs under node in these tests"
+    ),
+]
 
 HEADER = crm.Row(*crm.COLUMNS)
 _real_post = crm._apps_script

@@ -23,6 +23,8 @@ import pytest
 from devstack.functions import serve
 from tests.conftest import PROJECT, ROOT
 
+pytestmark = pytest.mark.bundle
+
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 
 

@@ -300,6 +300,8 @@ if __name__ == "__main__":
 # The stand-in above runs as a script on every gcloud and curl call, without pytest.
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.deploy
+
 # -- running the script ----------------------------------------------------------------
 
 

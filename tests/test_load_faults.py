@@ -26,6 +26,8 @@ from werkzeug.serving import make_server
 from devstack import emulator as emulator_mod
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.load
+
 CLIENTS = 16
 SUBMISSIONS = 240
 REPEATS = 3

@@ -27,6 +27,8 @@ from devstack.functions import Served, serve
 from devstack.standins import StandIns
 from tests.conftest import PROJECT, ROOT
 
+pytestmark = pytest.mark.fuzz
+
 DESCRIPTION = ROOT / "openapi.yaml"
 FUNCTIONS = ("contact_submit", "chat_message", "access_grant", "retention_sweep")
 MAX_EXAMPLES = 100

@@ -25,6 +25,8 @@ from factoryops import store
 
 from devstack.emulator import Emulator
 
+pytestmark = pytest.mark.rules
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-rules"
 PROBE_PROJECT = "demo-factoryops-rules-probe"

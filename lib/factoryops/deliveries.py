@@ -182,7 +182,7 @@ def _write(
             channel=channel,
             state=result["state"],
             attempts=result["attempts"],
-            error=result.get("last_error") or "",
+            last_error=result.get("last_error") or "",
         )
     if update:
         ref.update(update, **store.call_options())

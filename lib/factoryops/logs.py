@@ -150,10 +150,9 @@ def record_stored(*, kind: str, record_id: str) -> None:
 
 
 def delivery_result(
-    *, kind: str, record_id: str, channel: str, state: str, attempts: int, error: str = ""
+    *, kind: str, record_id: str, channel: str, state: str, attempts: int, last_error: str = ""
 ) -> None:
-    """`error` is a delivery record's `last_error` (a `DownstreamError`'s service and
-    reason)."""
+    """`last_error` is the delivery record's (a `DownstreamError`'s service and reason)."""
     level = logging.WARNING if state in ("pending", "failed") else logging.INFO
     _emit(
         level,
@@ -163,7 +162,7 @@ def delivery_result(
         channel=channel,
         state=state,
         attempts=attempts,
-        error=error,
+        error=last_error,
     )
 
 

@@ -1,0 +1,123 @@
+"""The settings: each declared once, parsed from the environment, redacted when logged."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from factoryops import config
+from factoryops.config import ConfigError, RateLimit, Source, from_env
+
+EMULATOR = {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"}
+
+
+def test_every_settings_field_carries_exactly_one_declaration_with_a_unique_variable() -> None:
+    fields = dataclasses.fields(config.Settings)
+    declared = config.declared()
+    assert len(declared) == len(fields)
+    names = [s.env for s in declared]
+    assert len(set(names)) == len(names)
+    for item, setting in zip(fields, declared, strict=True):
+        assert item.default == setting.default, item.name
+        assert setting.meaning and setting.env.isupper()
+        assert set(setting.functions) <= set(config.FUNCTIONS), setting.env
+
+
+def test_an_empty_environment_gives_every_declared_default() -> None:
+    loaded = from_env({})
+    for item in dataclasses.fields(config.Settings):
+        assert getattr(loaded, item.name) == item.metadata["setting"].default
+
+
+def test_values_are_trimmed_and_parsed_into_their_types() -> None:
+    loaded = from_env(
+        {
+            "ALLOWED_ORIGINS": " https://factoryopsai.com/ , http://localhost:8000 ,",
+            "RETENTION_DAYS": " 365 ",
+            "CONTACT_RATE_LIMIT": "3/60",
+            "TRUSTED_PROXY_HOPS": "0",
+            "CRM_BACKEND": "Apps_Script",
+            "SITE_URL": "https://factoryopsai.com/",
+        }
+    )
+    assert loaded.allowed_origins == ("https://factoryopsai.com", "http://localhost:8000")
+    assert loaded.retention_days == 365
+    assert loaded.contact_rate_limit == RateLimit(3, 60)
+    assert loaded.trusted_proxy_hops == 0
+    assert loaded.crm_backend == "apps_script"
+    assert loaded.site_url == "https://factoryopsai.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("RETENTION_DAYS", "two years", "expected a whole number"),
+        ("RETENTION_DAYS", "0", "at least 1"),
+        ("TRUSTED_PROXY_HOPS", "-1", "at least 0"),
+        ("CONTACT_RATE_LIMIT", "5", "COUNT/SECONDS"),
+        ("CHAT_RATE_LIMIT", "0/60", "COUNT/SECONDS"),
+        ("ACCESS_RATE_LIMIT", "a/b", "COUNT/SECONDS"),
+        ("CRM_BACKEND", "excel", "one of sheets, apps_script, none"),
+        ("SWEEP_AUTH", "maybe", "one of on, off"),
+        ("ALLOWED_ORIGINS", "factoryopsai.com", "not an http(s) origin"),
+        ("EMAILJS_ENDPOINT", "ftp://x", "an http(s) URL"),
+        ("SITE_URL", "factoryopsai.com", "an http(s) URL"),
+    ],
+)
+def test_a_bad_value_fails_naming_its_variable(name: str, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_env({**EMULATOR, name: value})
+    assert caught.value.name == name
+    assert str(caught.value).startswith(f"{name}: ") and problem in str(caught.value)
+
+
+def test_sweep_auth_off_is_refused_without_the_emulator() -> None:
+    assert from_env({**EMULATOR, "SWEEP_AUTH": "off"}).sweep_auth is False
+    with pytest.raises(ConfigError, match="SWEEP_AUTH"):
+        from_env({"SWEEP_AUTH": "off"})
+
+
+def test_secrets_never_show_in_repr_and_are_omitted_when_logged() -> None:
+    loaded = from_env(
+        {
+            "EMAILJS_PRIVATE_KEY": "private-key-value",
+            "RATE_LIMIT_KEY": "rate-limit-key-value",
+            "CRM_APPS_SCRIPT_URL": "https://script.google.com/macros/s/secret-id/exec",
+            "EMAILJS_SERVICE_ID": "service_x",
+        }
+    )
+    shown = repr(loaded)
+    redacted = loaded.redacted()
+    for secret in ("private-key-value", "rate-limit-key-value", "secret-id"):
+        assert secret not in shown and secret not in str(redacted)
+    assert redacted["EMAILJS_PRIVATE_KEY"] == config.OMITTED
+    assert redacted["RATE_LIMIT_KEY"] == config.OMITTED
+    assert redacted["EMAILJS_SERVICE_ID"] == "service_x"
+    assert redacted["CONTACT_RATE_LIMIT"] == "5/600"
+    assert set(redacted) == {s.env for s in config.declared()}
+
+
+def test_every_secret_is_private_and_comes_from_secret_manager() -> None:
+    for setting in config.declared():
+        if setting.secret:
+            assert setting.private and setting.source is Source.SECRET
+
+
+def test_a_conditional_secret_is_needed_only_when_its_condition_holds() -> None:
+    by_name = {s.env: s for s in config.declared()}
+    private_key = by_name["EMAILJS_PRIVATE_KEY"]
+    script_url = by_name["CRM_APPS_SCRIPT_URL"]
+    assert not private_key.needed({}) and private_key.needed({"EMAILJS_SERVICE_ID": "s"})
+    assert not script_url.needed({"CRM_BACKEND": "sheets"})
+    assert script_url.needed({"CRM_BACKEND": "apps_script"})
+    assert by_name["RATE_LIMIT_KEY"].needed({})
+
+
+def test_the_functions_settings_are_cached_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETENTION_DAYS", "100")
+    config.reset()
+    assert config.settings().retention_days == 100
+    monkeypatch.setenv("RETENTION_DAYS", "200")
+    assert config.settings().retention_days == 100
+    config.reset()
+    assert config.settings().retention_days == 200

@@ -1,0 +1,36 @@
+"""store's mechanics that need no database: reading what a write's transforms produced."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from factoryops import store
+from google.cloud.firestore_v1.types import document, write
+from google.protobuf import timestamp_pb2
+
+
+def test_transform_results_are_matched_to_fields_in_field_path_order() -> None:
+    at = timestamp_pb2.Timestamp(seconds=1_800_000_000)
+    result = write.WriteResult(
+        transform_results=[
+            document.Value(timestamp_value=at),  # last_activity_at
+            document.Value(integer_value=7),  # last_seq
+            document.Value(integer_value=3),  # message_count
+        ]
+    )
+    values = store.transform_results(result, ["message_count", "last_activity_at", "last_seq"])
+    assert values["message_count"] == 3 and values["last_seq"] == 7
+    assert values["last_activity_at"] == dt.datetime.fromtimestamp(1_800_000_000, dt.UTC)
+
+
+def test_dotted_paths_sort_as_firestore_sends_them() -> None:
+    result = write.WriteResult(
+        transform_results=[document.Value(integer_value=1), document.Value(integer_value=2)]
+    )
+    values = store.transform_results(result, ["deliveries_count", "deliveries.email.attempts"])
+    assert values == {"deliveries.email.attempts": 1, "deliveries_count": 2}
+
+
+def test_every_collection_the_project_writes_has_a_ttl_policy() -> None:
+    assert set(store.TTL_GROUPS) == set(store.COLLECTIONS)
+    assert len(set(store.COLLECTIONS)) == len(store.COLLECTIONS)
