@@ -48,3 +48,13 @@ def test_message_ids_are_zero_padded_sequence_numbers_that_sort_in_order() -> No
     ids = [thread.message_id(n) for n in (1, 2, 10, 100)]
     assert ids == ["00000001", "00000002", "00000010", "00000100"] == sorted(ids)
     assert all(thread.MESSAGE_ID.fullmatch(i) for i in ids)
+
+
+def test_a_new_session_id_never_starts_with_a_dash_so_a_command_line_takes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from factoryops.chat import endpoint
+
+    drawn = iter(["-looks-like-an-option", "Ab3_first-valid"])
+    monkeypatch.setattr(endpoint.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert endpoint._new_session_id() == "Ab3_first-valid"

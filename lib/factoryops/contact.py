@@ -10,25 +10,10 @@ from typing import Any
 from factoryops import crm, deliveries, logs, mailer, store
 from factoryops.config import CONTACT, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
-from factoryops.validation import (
-    COMPANY_MAX,
-    MESSAGE_MAX,
-    NAME_MAX,
-    Email,
-    EmailAddress,
-    Field,
-    Line,
-    Text,
-    check,
-)
+from factoryops.validation import COMPANY, EMAIL, MESSAGE, NAME, Email, Field, check
 
 HONEYPOT = "website"
-SPEC: dict[str, Field] = {
-    "name": Line(NAME_MAX),
-    "email": EmailAddress(),
-    "company": Line(COMPANY_MAX, required=False),
-    "message": Text(MESSAGE_MAX),
-}
+SPEC: dict[str, Field] = {"name": NAME, "email": EMAIL, "company": COMPANY, "message": MESSAGE}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
@@ -53,119 +54,111 @@ def sheet_range(columns: str = "A:H") -> str:
     return f"'{name}'!{columns}"
 
 
-def _http(timeout: float) -> Any:
-    """This thread's authorised HTTP client (httplib2 is not thread-safe)."""
-    cache = getattr(_local, "https", None)
-    if cache is None:
-        cache = _local.https = {}
-    cfg = settings()
-    key = (cfg.sheets_endpoint, timeout)
-    if key not in cache:
-        import google.auth
-        import google_auth_httplib2
-        import httplib2
-        from google.auth.credentials import AnonymousCredentials
+# -- the Sheets API v4 over REST ------------------------------------------------------
+#
+# Each call is one request on google-auth's AuthorizedSession, which adds and refreshes
+# the service account's token. (google-api-python-client would build a client from the
+# API's discovery document first: 0.3 s of a cold start and tens of MiB, for five URLs.)
 
-        if cfg.sheets_is_google:
-            credentials, _ = google.auth.default(scopes=SCOPES)
+
+def _credentials() -> Any:
+    """The service account's credentials, or none for a local stand-in."""
+    import google.auth
+
+    if not settings().sheets_is_google:
+        return None
+    with _credentials_lock:
+        if "default" not in _credentials_cache:
+            _credentials_cache["default"], _ = google.auth.default(scopes=SCOPES)
+        return _credentials_cache["default"]
+
+
+_credentials_cache: dict[str, Any] = {}
+_credentials_lock = threading.Lock()
+
+
+def _session() -> Any:
+    """This thread's HTTP session to the Sheets API (a requests session is not shared
+    between threads)."""
+    key = settings().sheets_endpoint
+    sessions: dict[str, Any] = getattr(_local, "sessions", None) or {}
+    _local.sessions = sessions
+    if key not in sessions:
+        import requests
+        from google.auth.transport.requests import AuthorizedSession
+
+        credentials = _credentials()
+        if credentials is None:
+            sessions[key] = requests.Session()
         else:
-            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        cache[key] = google_auth_httplib2.AuthorizedHttp(
-            credentials, http=httplib2.Http(timeout=timeout)
+            sessions[key] = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    return sessions[key]
+
+
+def _sheets(
+    method: str, path: str, timeout: float, *, retry: bool = False, **kwargs: Any
+) -> dict[str, Any]:
+    """One Sheets API call on the configured spreadsheet (`path` follows its id, e.g.
+    `/values/A1:append`); raise DownstreamError. With `retry` (for calls that are safe to
+    repeat: reads and overwrites), a retryable failure is tried again for a while."""
+    if retry:
+        from google.api_core import exceptions
+        from google.api_core import retry as api_retry
+
+        policy = api_retry.Retry(
+            predicate=lambda exc: isinstance(exc, DownstreamError) and exc.retryable,
+            initial=0.5,
+            maximum=2.0,
+            timeout=RETRY_DEADLINE,
         )
-    return cache[key]
+        try:
+            return dict(policy(_sheets)(method, path, timeout, **kwargs))
+        except exceptions.RetryError as exc:
+            raise exc.cause from None  # the last DownstreamError
+    import requests
 
-
-def sheets_service(timeout: float) -> Any:
-    """A Sheets API client for this thread, on this thread's HTTP client."""
-    cache = getattr(_local, "services", None)
-    if cache is None:
-        cache = _local.services = {}
     cfg = settings()
-    key = (cfg.sheets_endpoint, timeout)
-    if key not in cache:
-        from googleapiclient.discovery import build
-
-        cache[key] = build(
-            "sheets",
-            "v4",
-            http=_http(timeout),
-            client_options={"api_endpoint": cfg.sheets_endpoint},
-            static_discovery=True,
-            cache_discovery=False,
-        )
-    return cache[key]
-
-
-_values_cache: dict[tuple[str, float], Any] = {}
-_values_lock = threading.Lock()
+    spreadsheet = urllib.parse.quote(cfg.crm_spreadsheet_id, safe="")
+    url = f"{cfg.sheets_endpoint.rstrip('/')}/v4/spreadsheets/{spreadsheet}{path}"
+    try:
+        response = _session().request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise DownstreamError.unreachable(SHEETS, exc) from None
+    if not 200 <= response.status_code < 300:
+        raise DownstreamError.from_status(SHEETS, response.status_code)
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        raise DownstreamError(SHEETS, "answered non-JSON", retryable=True) from None
+    return body
 
 
-def _values(timeout: float) -> Any:
-    """The `spreadsheets().values()` collection that appends rows, built once per process
-    and shared by its threads, each of which executes requests on its own HTTP client
-    (`execute(http=...)`, googleapiclient's way to share a service between threads).
+RETRY_DEADLINE = 5.0
+"""Seconds a repeatable Sheets call is retried for, across attempts."""
 
-    googleapiclient writes a docstring for every method of a collection when it builds
-    it, and those of `spreadsheets` (batchUpdate, create, get) run to 55 MB: 0.27 s of
-    CPU, and memory that a thread's malloc arena keeps. So this client is built from the
-    bundled discovery document cut down to `values.append`, all the request path calls.
-    """
-    cfg = settings()
-    key = (cfg.sheets_endpoint, timeout)
-    with _values_lock:
-        if key not in _values_cache:
-            import json
 
-            from googleapiclient.discovery import build_from_document
-            from googleapiclient.discovery_cache import get_static_doc
-
-            document = json.loads(get_static_doc("sheets", "v4"))
-            spreadsheets = document["resources"]["spreadsheets"]
-            append = spreadsheets["resources"]["values"]["methods"]["append"]
-            document["resources"] = {
-                "spreadsheets": {"resources": {"values": {"methods": {"append": append}}}}
-            }
-            service = build_from_document(
-                document, http=_http(timeout), client_options={"api_endpoint": cfg.sheets_endpoint}
-            )
-            _values_cache[key] = service.spreadsheets().values()
-        return _values_cache[key]
+def _values_path(a1: str, verb: str = "") -> str:
+    return f"/values/{urllib.parse.quote(a1, safe='')}{verb}"
 
 
 SHEETS = "sheets"
 APPS_SCRIPT = "apps_script"
 
 
-def _sheets_error(exc: Exception) -> DownstreamError:
-    """A Sheets API client failure as a DownstreamError: a 4xx other than 408/429 is final."""
-    from googleapiclient.errors import HttpError
-
-    if isinstance(exc, DownstreamError):
-        return exc
-    if isinstance(exc, HttpError):
-        return DownstreamError.from_status(SHEETS, int(exc.resp.status))
-    return DownstreamError.unreachable(SHEETS, exc)
-
-
 def append(row: Row, *, timeout: float) -> None:
     """Append one lead row to the CRM; raise DownstreamError."""
-    cfg = settings()
-    if cfg.crm_backend == "apps_script":
+    if settings().crm_backend == "apps_script":
         _apps_script(
             {"action": "append", "row": dict(zip(COLUMNS, row.cells(), strict=True))}, timeout
         )
         return
-    try:
-        _values(timeout).append(
-            spreadsheetId=cfg.crm_spreadsheet_id,
-            range=sheet_range(),
-            valueInputOption="RAW",
-            insertDataOption="INSERT_ROWS",
-            body={"majorDimension": "ROWS", "values": [row.cells()]},
-        ).execute(http=_http(timeout), num_retries=0)
-    except Exception as exc:
-        raise _sheets_error(exc) from None
+    _sheets(
+        "POST",
+        _values_path(sheet_range(), ":append"),
+        timeout,
+        params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+        json={"majorDimension": "ROWS", "values": [row.cells()]},
+    )
 
 
 def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -279,34 +272,17 @@ def _rows_from(values: list[list[Any]]) -> list[SheetRow]:
 
 
 def _sheets_rows(timeout: float) -> list[SheetRow]:
-    cfg = settings()
-    try:
-        result = (
-            sheets_service(timeout)
-            .spreadsheets()
-            .values()
-            .get(spreadsheetId=cfg.crm_spreadsheet_id, range=sheet_range(), majorDimension="ROWS")
-            .execute(num_retries=2)
-        )
-    except Exception as exc:
-        raise _sheets_error(exc) from None
+    params = {"majorDimension": "ROWS"}
+    result = _sheets("GET", _values_path(sheet_range()), timeout, params=params, retry=True)
     return _rows_from(result.get("values", []))
 
 
 def _sheet_id(timeout: float) -> int:
-    cfg = settings()
-    try:
-        meta = (
-            sheets_service(timeout)
-            .spreadsheets()
-            .get(spreadsheetId=cfg.crm_spreadsheet_id, fields="sheets.properties(sheetId,title)")
-            .execute(num_retries=2)
-        )
-    except Exception as exc:
-        raise _sheets_error(exc) from None
+    fields = {"fields": "sheets.properties(sheetId,title)"}
+    meta = _sheets("GET", "", timeout, params=fields, retry=True)
     for sheet in meta.get("sheets", []):
         properties = sheet.get("properties", {})
-        if properties.get("title") == cfg.crm_sheet_name:
+        if properties.get("title") == settings().crm_sheet_name:
             return int(properties["sheetId"])
     raise DownstreamError(SHEETS, "has no sheet named CRM_SHEET_NAME", retryable=False)
 
@@ -353,12 +329,7 @@ def delete_rows(match: Match, *, timeout: float = ADMIN_TIMEOUT) -> int:
             }
             for first, last in _runs_bottom_up(numbers)
         ]
-        try:
-            sheets_service(timeout).spreadsheets().batchUpdate(
-                spreadsheetId=cfg.crm_spreadsheet_id, body={"requests": requests}
-            ).execute(num_retries=0)
-        except Exception as exc:
-            raise _sheets_error(exc) from None
+        _sheets("POST", ":batchUpdate", timeout, json={"requests": requests})
     return len(numbers)
 
 
@@ -398,15 +369,14 @@ def update_rows(match: Match, changes: dict[str, str], *, timeout: float = ADMIN
                 neutralise(changes[column]) if column in changes else cell
                 for column, cell in zip(COLUMNS, row.cells, strict=True)
             ]
-            try:
-                sheets_service(timeout).spreadsheets().values().update(
-                    spreadsheetId=cfg.crm_spreadsheet_id,
-                    range=sheet_range(f"A{row.number}:H{row.number}"),
-                    valueInputOption="RAW",
-                    body={"majorDimension": "ROWS", "values": [cells]},
-                ).execute(num_retries=2)
-            except Exception as exc:
-                raise _sheets_error(exc) from None
+            _sheets(
+                "PUT",
+                _values_path(sheet_range(f"A{row.number}:H{row.number}")),
+                timeout,
+                params={"valueInputOption": "RAW"},
+                json={"majorDimension": "ROWS", "values": [cells]},
+                retry=True,
+            )
             count += 1
     return count
 

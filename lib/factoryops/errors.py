@@ -110,16 +110,20 @@ class UnsupportedMediaType(AppError):
     message = "Send application/json."
 
 
-class RateLimited(AppError):
+class TryLater(AppError):
+    """An error that tells the client when to try again (`Retry-After`, in seconds)."""
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class RateLimited(TryLater):
     status = 429
     code = "rate_limited"
     message = "Too many requests; try again later."
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
-
-class ChatLimitReached(AppError):
+class ChatLimitReached(TryLater):
     """A chat session holds CHAT_MAX_MESSAGES visitor messages. The cap does not lift
     with time: Retry-After is long, and the visitor is asked to start a new chat."""
 
@@ -127,17 +131,14 @@ class ChatLimitReached(AppError):
     code = "chat_limit_reached"
     message = "This chat has reached its message limit; please start a new chat."
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
 
-
-class Unavailable(AppError):
+class Unavailable(TryLater):
     status = 503
     code = "unavailable"
     message = "The service is briefly unavailable; try again shortly."
 
     def __init__(self, retry_after: int = 5, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        super().__init__(retry_after, message)
 
 
 class DownstreamError(Exception):

@@ -24,16 +24,7 @@ from typing import TYPE_CHECKING, Any
 from factoryops import errors, logs, store
 from factoryops.config import ACCESS, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
-from factoryops.validation import (
-    COMPANY_MAX,
-    NAME_MAX,
-    TOKEN_MAX,
-    EmailAddress,
-    Field,
-    Line,
-    WholeNumber,
-    check,
-)
+from factoryops.validation import COMPANY, EMAIL, NAME, TOKEN, Field, WholeNumber, check, optional
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -47,7 +38,7 @@ ID_PREFIX_MIN = 8
 SHORT_ID = 12
 """How much of a grant id the table and the log lines show (ids are SHA-256 hex)."""
 
-SPEC: dict[str, Field] = {"token": Line(TOKEN_MAX)}
+SPEC: dict[str, Field] = {"token": TOKEN}
 DENIED = "This access link is not valid: it may have expired or been revoked."
 
 # Anything else cannot be a token we issued, so it is refused without a database read.
@@ -203,10 +194,10 @@ def create_spec() -> dict[str, Any]:
     """The fields of a new grant; `days` is bounded by RETENTION_DAYS, since the record is
     deleted then and a link must not outlive it."""
     return {
-        "lead": Line(NAME_MAX),
+        "lead": NAME,
         "sections": Sections(),
-        "email": EmailAddress(required=False),
-        "company": Line(COMPANY_MAX, required=False),
+        "email": optional(EMAIL),
+        "company": COMPANY,
         "days": WholeNumber(1, settings().retention_days, "RETENTION_DAYS"),
         "max_uses": WholeNumber(1),
     }

@@ -22,7 +22,7 @@ from typing import Any
 
 from factoryops import crm, errors, logs, store
 from factoryops.config import settings
-from factoryops.validation import COMPANY_MAX, NAME_MAX, Email, EmailAddress, Field, Line, check
+from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check
 
 EXPORT, CORRECT, DELETE = "export", "correct", "delete"
 _INTERNAL = ("deliveries", "email_key")
@@ -31,6 +31,8 @@ _INTERNAL = ("deliveries", "email_key")
 
 @dataclass
 class Counts:
+    """Documents and rows about people, per store."""
+
     contact_submissions: int = 0
     chat_sessions: int = 0
     chat_messages: int = 0
@@ -54,7 +56,7 @@ class Correction:
 
 def subject(email: str) -> Email:
     """The address a request is about; raise InvalidRequest when it is not one."""
-    address: Email = check({"email": email}, {"email": EmailAddress()})["email"]
+    address: Email = check({"email": email}, {"email": EMAIL})["email"]
     return address
 
 
@@ -62,11 +64,7 @@ def correction(
     *, name: str | None = None, company: str | None = None, new_email: str | None = None
 ) -> Correction:
     """Validate the new values as the site's forms would; only those given change."""
-    spec: dict[str, Field] = {
-        "name": Line(NAME_MAX),
-        "company": Line(COMPANY_MAX, required=False),
-        "new_email": EmailAddress(),
-    }
+    spec: dict[str, Field] = {"name": NAME, "company": COMPANY, "new_email": EMAIL}
     offered = {"name": name, "company": company, "new_email": new_email}
     given = {k: v for k, v in offered.items() if v is not None}
     if not given:

@@ -22,7 +22,6 @@ own CRM rows are kept for the next run and everything else proceeds.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,24 +30,19 @@ from typing import Any
 from factoryops import crm, logs, store
 from factoryops.config import settings
 from factoryops.errors import DownstreamError
+from factoryops.privacy import Counts
 
 PAGE = 300
 """Documents read per query page."""
 
 
 @dataclass
-class Deleted:
-    contact_submissions: int = 0
-    chat_sessions: int = 0
-    chat_messages: int = 0
-    access_grants: int = 0
-    crm_rows: int = 0
+class Deleted(Counts):
+    """What a run deleted: the records about people, and the bookkeeping that expired."""
+
     idempotency_keys: int = 0
     rate_limits: int = 0
     privacy_requests: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -88,19 +88,18 @@ class Line:
     absent: str = ""
 
     def clean(self, raw: object) -> str:
-        return _within(_LINE_BREAKS.sub(" ", _string(raw)), self.limit)
+        return _within(self._shaped(_string(raw)), self.limit)
+
+    def _shaped(self, value: str) -> str:
+        return _LINE_BREAKS.sub(" ", value)
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(Line):
     """Free text that keeps its line breaks (a message)."""
 
-    limit: int
-    required: bool = True
-    absent: str = ""
-
-    def clean(self, raw: object) -> str:
-        return _within(_string(raw), self.limit)
+    def _shaped(self, value: str) -> str:
+        return value
 
 
 @dataclass(frozen=True)
@@ -175,6 +174,23 @@ class WholeNumber:
         if raw < self.minimum or (self.maximum is not None and raw > self.maximum):
             raise ValueError(problem)
         return raw
+
+
+# The contract's fields, each with its length limit, for every spec that takes them.
+NAME = Line(NAME_MAX)
+COMPANY = Line(COMPANY_MAX, required=False)
+EMAIL = EmailAddress()
+MESSAGE = Text(MESSAGE_MAX)
+CHAT_TEXT = Text(CHAT_TEXT_MAX)
+PAGE = Line(PAGE_MAX)
+TOKEN = Line(TOKEN_MAX)
+
+
+def optional(field: Line | Text | EmailAddress) -> Any:
+    """The same field, not required."""
+    import dataclasses
+
+    return dataclasses.replace(field, required=False)
 
 
 def _blank(raw: object) -> bool:

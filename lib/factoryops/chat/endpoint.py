@@ -31,26 +31,13 @@ from factoryops.chat.thread import (
 )
 from factoryops.config import CHAT, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
-from factoryops.validation import (
-    CHAT_TEXT_MAX,
-    PAGE_MAX,
-    Email,
-    EmailAddress,
-    Field,
-    Line,
-    Text,
-    check,
-)
+from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
 LIMIT_RETRY_AFTER = 24 * 3600
 """Retry-After of `chat_limit_reached`: the cap does not lift, so the answer is long."""
 
-START_SPEC: dict[str, Field] = {
-    "email": EmailAddress(),
-    "page": Line(PAGE_MAX),
-    "text": Text(CHAT_TEXT_MAX, required=False),
-}
-TEXT_SPEC: dict[str, Field] = {"text": Text(CHAT_TEXT_MAX)}
+START_SPEC: dict[str, Field] = {"email": EMAIL, "page": PAGE, "text": optional(CHAT_TEXT)}
+TEXT_SPEC: dict[str, Field] = {"text": CHAT_TEXT}
 
 
 @dataclass(frozen=True)
@@ -111,7 +98,7 @@ def _validate_poll(request: ParsedRequest) -> Poll:
 def _start(request: Start) -> JsonResponse:
     from google.cloud import firestore
 
-    session_id = secrets.token_urlsafe(SESSION_BYTES)
+    session_id = _new_session_id()
     lead_id = secrets.token_hex(LEAD_ID_BYTES)
     ref = sessions().document(session_id)
     session: dict[str, Any] = {
@@ -161,6 +148,15 @@ def _start(request: Start) -> JsonResponse:
         {"session_id": session_id, "messages": messages},
         replay_body={"lead_id": lead_id, "messages": messages},
     )
+
+
+def _new_session_id() -> str:
+    """256 random bits, never starting with "-", which a command line would read as an
+    option (`siteadmin chats show ID` takes a session id too)."""
+    while True:
+        session_id = secrets.token_urlsafe(SESSION_BYTES)
+        if not session_id.startswith("-"):
+            return session_id
 
 
 def _post(request: Post) -> JsonResponse:

@@ -16,9 +16,9 @@ from factoryops.chat.thread import (
     read,
     sessions,
 )
-from factoryops.validation import CHAT_TEXT_MAX, Field, Text, check
+from factoryops.validation import CHAT_TEXT, Field, check
 
-TEXT_SPEC: dict[str, Field] = {"text": Text(CHAT_TEXT_MAX)}
+TEXT_SPEC: dict[str, Field] = {"text": CHAT_TEXT}
 
 
 def find_by_lead(lead_id: str) -> Session | None:
