@@ -31,7 +31,15 @@ from devstack.standins import StandIns
 from tests.conftest import PROJECT, ROOT
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Request,
+    Route,
+    expect,
+)
 
 pytestmark = pytest.mark.browser
 # Waits, not timing claims: generous, since the machine running the tests may be busy.
@@ -54,6 +62,12 @@ GOOGLE_TAG = re.compile(r"^https://([a-z0-9-]+\.)*googletagmanager\.com/")
 # What the privacy notice allows in browser storage, and nothing else.
 STORAGE_KEYS = {"factoryops.consent", "factoryops.chat", "factoryops.access"}
 SERVED = ("contact_submit", "chat_message", "access_grant")
+# Where the page's configuration names each function.
+SITE_SETTING = {
+    "contact_submit": "contact_url",
+    "chat_message": "chat_url",
+    "access_grant": "access_url",
+}
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 CONTACT = {
@@ -81,6 +95,9 @@ def function_env(emulator_host: str, site_origin: str, standins: StandIns | None
             "ALLOWED_ORIGINS": site_origin,
             "SITE_URL": site_origin,
             "SWEEP_AUTH": "off",
+            # The page polls every 300 ms here, far faster than on the site: the chat's
+            # usual limit would be reached by the tests' own pace.
+            "CHAT_RATE_LIMIT": "1000/60",
             "PYTHONPATH": str(ROOT / "lib"),
         }
     )
@@ -136,6 +153,26 @@ def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Itera
         for function in functions.values():
             function.stop()
         standins.stop()
+
+
+@pytest.fixture
+def serve_instead(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, dict[str, str]], Served]]:
+    """Serves a function a second time with an environment of its own; the page uses it
+    instead of the stack's for the rest of the test."""
+    started: list[Served] = []
+
+    def start(name: str, env: dict[str, str]) -> Served:
+        served = start_function(name, env, stack.logs)
+        started.append(served)
+        served.wait_until_serving(timeout=60)
+        monkeypatch.setattr(stack.site.config, SITE_SETTING[name], served.url)
+        return served
+
+    yield start
+    for served in started:
+        served.stop()
 
 
 # -- the browser ---------------------------------------------------------------------
@@ -378,30 +415,21 @@ def test_rate_limited_submission_tells_the_visitor_when_to_try_again(visit: Visi
 
 
 def test_firestore_outage_tells_the_visitor_the_message_was_not_sent(
-    stack: Stack, visit: Visit, db: Any
+    stack: Stack, visit: Visit, db: Any, serve_instead: Callable[[str, dict[str, str]], Served]
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"  # nothing listens there
-    outage = start_function(
-        "contact_submit", function_env(dead, stack.origin, stack.standins), stack.logs
-    )
-    usual = stack.site.config.contact_url
-    try:
-        outage.wait_until_serving(timeout=60)
-        stack.site.config.contact_url = outage.url
-        page = visit.open()
-        fill_contact(page, CONTACT)
-        submit_contact(page)
+    outage = serve_instead("contact_submit", function_env(dead, stack.origin, stack.standins))
+    page = visit.open()
+    fill_contact(page, CONTACT)
+    submit_contact(page)
 
-        expect(contact_status(page)).to_have_text(
-            re.compile(r"briefly unavailable and your message was not sent.*try again in \d+"),
-            timeout=60_000,
-        )
-        [post] = [r for r in visit.requests if r.method == "POST" and r.url == outage.url]
-        response = post.response()
-        assert response is not None and response.status == 503
-    finally:
-        stack.site.config.contact_url = usual
-        outage.stop()
+    expect(contact_status(page)).to_have_text(
+        re.compile(r"briefly unavailable and your message was not sent.*try again in \d+"),
+        timeout=60_000,
+    )
+    [post] = [r for r in visit.requests if r.method == "POST" and r.url == outage.url]
+    response = post.response()
+    assert response is not None and response.status == 503
     assert stack.standins.state.snapshot()["emails"] == []
 
 
@@ -535,10 +563,33 @@ def siteadmin(stack: Stack, db: Any, configure: Callable[..., None]) -> Callable
     return run
 
 
+def chat_messages(page: Page) -> Locator:
+    return page.locator(".fo-chat__messages .fo-msg")
+
+
 def authors(page: Page) -> list[str]:
-    return list(page.locator(".fo-chat__messages .fo-msg").evaluate_all(
+    return list(chat_messages(page).evaluate_all(
         "items => items.map(item => item.dataset.author)"
     ))  # fmt: skip
+
+
+def start_chat(page: Page, email: str, text: str = "") -> None:
+    page.click(".fo-chat__launcher")
+    page.fill("#fo-chat-email", email)
+    if text:
+        page.fill("#fo-chat-first", text)
+    page.click(".fo-chat__start button[type=submit]")
+
+
+def send_chat(page: Page, text: str) -> None:
+    page.fill("#fo-chat-text", text)
+    page.click(".fo-chat__compose button[type=submit]")
+
+
+def chat_polls(visit: Visit, since: int = 0) -> list[Request]:
+    """The chat GETs the page made, from its `since`th request on."""
+    url = visit.stack.url("chat_message")
+    return [r for r in visit.requests[since:] if r.method == "GET" and r.url.startswith(url)]
 
 
 @needs("chat_message")
@@ -546,8 +597,7 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     visit: Visit, db: Any, siteadmin: Callable[..., Any]
 ) -> None:
     page = visit.open()
-    chat_url = visit.stack.url("chat_message")
-    messages = page.locator(".fo-chat__messages .fo-msg")
+    messages = chat_messages(page)
     page.click(".fo-chat__launcher")
     expect(page.locator("#fo-chat-email")).to_be_visible()
     expect(page.locator("#fo-chat-text")).to_be_hidden()  # no chatting before the email
@@ -561,11 +611,11 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     session_id = visit.storage()["factoryops.chat"]
     session = db.collection("chat_sessions").document(session_id).get().to_dict()
     assert session["email"] == "ravi@plant.example"
-    assert session["page"] == visit.stack.origin + "/"
+    assert session["page"] == "/"  # the site's path, never a URL
     [start] = visit.posts_to("chat_message")
     assert start.post_data_json == {
         "email": "ravi@plant.example",
-        "page": visit.stack.origin + "/",
+        "page": "/",
         "text": "Do you read Siemens S7 PLCs?",
     }
     assert start.header_value("idempotency-key")
@@ -602,7 +652,7 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
 
     # The session id is a bearer secret: headers and bodies only, never a URL or a log.
     assert not [r.url for r in visit.requests if session_id in r.url]
-    polls = [r for r in visit.requests if r.method == "GET" and r.url.startswith(chat_url)]
+    polls = chat_polls(visit)
     assert polls and all(r.header_value("x-chat-session") == session_id for r in polls)
     assert any("?after=" in r.url for r in polls)
     log = visit.stack.functions["chat_message"].log_text()
@@ -614,14 +664,176 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
 @needs("chat_message")
 def test_chat_start_shows_the_server_email_error_beside_the_email_field(visit: Visit) -> None:
     page = visit.open()
-    page.click(".fo-chat__launcher")
-    page.fill("#fo-chat-email", "ravi@plant")  # the browser accepts it; the server does not
-    page.click(".fo-chat__start button[type=submit]")
+    start_chat(page, "ravi@plant")  # the browser accepts it; the server does not
 
     expect(page.locator("#fo-chat-email + .fo-field-error")).to_contain_text(
         "Work email is not a valid email address"
     )
     assert visit.storage() == {}
+
+
+@needs("chat_message")
+def test_chat_start_posts_the_site_path_alone_never_the_origin_or_the_query(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open("/index.html?utm_source=mail#contact")
+    start_chat(page, "ravi@plant.example")
+
+    expect(page.locator("#fo-chat-text")).to_be_visible()
+    [start] = visit.posts_to("chat_message")
+    assert start.post_data_json["page"] == "/index.html"
+    session_id = visit.storage()["factoryops.chat"]
+    session = db.collection("chat_sessions").document(session_id).get().to_dict()
+    assert session["page"] == "/index.html"
+
+
+def seed_thread(session_id: str, count: int) -> list[str]:
+    """`count` more messages in a chat, the team's and the visitor's in turn, written as
+    the function and `siteadmin` write them; returns their authors."""
+    from factoryops.chat import team, thread
+
+    session = team.find(session_id)
+    assert session is not None
+    last_seq = session.last_seq
+    written = []
+    for n in range(count):
+        author = thread.TEAM if n % 2 == 0 else thread.VISITOR
+        message, _ = thread.append(
+            session.ref,
+            author=author,
+            text=f"Message {last_seq + 1}",
+            last_seq=last_seq,
+            lead_id=session.lead_id,
+        )
+        last_seq = message.seq
+        written.append(author)
+    return written
+
+
+@needs("chat_message")
+def test_a_thread_longer_than_one_poll_page_arrives_in_full_after_a_reload_and_is_not_news(
+    stack: Stack, visit: Visit, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops.chat import thread
+
+    page = visit.open()
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+    expect(chat_messages(page)).to_have_count(1)
+    session_id = visit.storage()["factoryops.chat"]
+    page.goto("about:blank")
+    later = seed_thread(session_id, thread.PAGE_LIMIT + 30)
+    # Regular polls now come a minute apart, longer than any wait below: only the
+    # server's `more` brings page two.
+    monkeypatch.setattr(stack.site.config, "chat_poll_ms", 60_000)
+    since = len(visit.requests)
+    visit.open()
+
+    expect(chat_messages(page)).to_have_count(1 + len(later))
+    assert authors(page) == ["visitor", *later]
+    expect(chat_messages(page).last).to_contain_text(f"Message {1 + len(later)}")
+    expect(page.locator(".fo-chat__badge")).to_be_hidden()  # restored, not announced
+    first, second = chat_polls(visit, since)
+    assert "after=" not in first.url
+    assert second.url.endswith(f"?after={thread.message_id(thread.PAGE_LIMIT)}")
+
+
+@needs("chat_message")
+def test_a_chat_at_its_message_cap_shows_the_server_message_and_a_start_a_new_chat_button(
+    stack: Stack,
+    visit: Visit,
+    siteadmin: Callable[..., Any],
+    serve_instead: Callable[[str, dict[str, str]], Served],
+) -> None:
+    from factoryops import errors
+
+    env = function_env(stack.emulator.address, stack.origin, stack.standins)
+    capped = serve_instead("chat_message", {**env, "CHAT_MAX_MESSAGES": "2"})
+    page = visit.open()
+    status = page.locator(".fo-chat__compose .fo-status")
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+    send_chat(page, "And Allen-Bradley?")
+    expect(chat_messages(page)).to_have_count(2)
+    send_chat(page, "And Mitsubishi?")
+
+    expect(status).to_have_text(f"{errors.ChatLimitReached.message} Start a new chat")
+    refused = [r for r in visit.requests if r.method == "POST" and r.url == capped.url][-1]
+    response = refused.response()
+    assert response is not None and response.status == 429
+    assert response.json()["error"]["code"] == "chat_limit_reached"
+    assert int(response.headers["retry-after"]) >= 3600
+    expect(chat_messages(page)).to_have_count(2)
+
+    # The cap stops posting, not reading: its long Retry-After holds no poll back. The
+    # reply is written after a poll that follows the refusal, so only a later one finds it.
+    with page.expect_response(lambda r: r.url.startswith(capped.url) and r.request.method == "GET"):
+        pass
+    [listed] = siteadmin("chats", "list", "--open")
+    siteadmin("chats", "reply", listed["lead_id"], "Yes, over MC protocol.")
+    expect(chat_messages(page)).to_have_count(3)
+
+    status.get_by_role("button", name="Start a new chat").click()
+    expect(page.locator("#fo-chat-email")).to_be_focused()
+    expect(page.locator(".fo-chat__start")).to_be_visible()
+    assert "factoryops.chat" not in visit.storage()
+    page.fill("#fo-chat-first", "Mitsubishi iQ-R?")
+    page.fill("#fo-chat-email", "ravi@plant.example")
+    page.click(".fo-chat__start button[type=submit]")
+    expect(chat_messages(page)).to_have_count(1)
+    expect(status).to_be_hidden()  # the old chat's cap does not greet the new one
+
+
+POLL_RETRY_AFTER = 5
+
+
+@needs("chat_message")
+def test_a_poll_answered_429_waits_at_least_its_retry_after_and_shows_the_visitor_no_error(
+    visit: Visit, siteadmin: Callable[..., Any]
+) -> None:
+    from factoryops import errors
+
+    refusal = {"error": {"code": errors.RateLimited.code, "message": errors.RateLimited.message}}
+    page = visit.open()
+    chat_url = visit.stack.url("chat_message")
+    polled: list[float] = []  # when each poll reached the route
+
+    def refuse_the_first_poll(route: Route) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        polled.append(time.monotonic())
+        if len(polled) > 1:
+            route.continue_()
+            return
+        route.fulfill(
+            status=429,
+            headers={
+                "Retry-After": str(POLL_RETRY_AFTER),
+                "Access-Control-Allow-Origin": visit.stack.origin,
+                "Access-Control-Expose-Headers": "Retry-After",
+            },
+            content_type="application/json",
+            body=json.dumps(refusal),
+        )
+
+    page.route(lambda url: url.startswith(chat_url), refuse_the_first_poll)
+    with page.expect_response(lambda r: r.url.startswith(chat_url) and r.status == 429):
+        start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+    # Opening the panel asks for a poll at once; the Retry-After still comes first.
+    page.click(".fo-chat__close")
+    page.click(".fo-chat__launcher")
+    expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
+    with page.expect_response(
+        lambda r: r.url.startswith(chat_url) and r.request.method == "GET" and r.ok,
+        timeout=30_000,
+    ):
+        pass  # the next poll, let through to the function
+
+    assert polled[1] - polled[0] >= POLL_RETRY_AFTER
+    [listed] = siteadmin("chats", "list", "--open")
+    siteadmin("chats", "reply", listed["lead_id"], "Yes: S7-1200 and S7-1500.")
+    expect(chat_messages(page)).to_have_count(2)  # polling goes on as usual
+    expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
+    expect(page.locator(".fo-chat")).not_to_contain_text("Too many")
 
 
 @needs("access_grant")

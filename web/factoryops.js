@@ -281,6 +281,28 @@
     node.hidden = !text;
   }
 
+  /* An error with the one thing the visitor can do about it as a button after it. */
+  function sayWithAction(node, text, label, action) {
+    if (!node) return;
+    var button = el('button', { type: 'button', className: 'fo-button fo-button--quiet', text: label });
+    button.addEventListener('click', action);
+    say(node, text + ' ', 'error');
+    node.appendChild(button);
+  }
+
+  function statusLine() {
+    return el('p', { className: 'fo-status', role: 'status', 'aria-live': 'polite', hidden: true });
+  }
+
+  /* A paragraph that points to the privacy notice, built from text nodes only. */
+  function withPrivacyLink(className, before, linkText, after) {
+    return el('p', { className: className }, [
+      document.createTextNode(before),
+      el('a', { href: config.privacyUrl, text: linkText }),
+      after ? document.createTextNode(after) : null
+    ]);
+  }
+
   var uid = 0;
   function ensureId(node, prefix) {
     if (!node.id) node.id = prefix + '-' + ++uid;
@@ -381,6 +403,45 @@
     });
   }
 
+  /* Typing clears a field's error; submitting calls `submit`, once at a time, in place. */
+  function onSubmit(form, submit) {
+    form.addEventListener('input', function (event) {
+      clearFieldError(event.target);
+    });
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (form.getAttribute('aria-busy') === 'true') return;
+      submit();
+    });
+  }
+
+  /* Sends a form's request with the form busy and `pending` said meanwhile; resolves to the result. */
+  function submitForm(form, status, pending, url, request) {
+    clearFieldErrors(form);
+    setBusy(form, true);
+    say(status, pending, 'info');
+    return send(url, request).then(function (result) {
+      setBusy(form, false);
+      return result;
+    });
+  }
+
+  /*
+   * Says in `status` why a request failed. A 400's field problems go beside the form's
+   * fields; those it has no field for are added to the sentence.
+   */
+  function showFailure(status, result, form) {
+    var message = failureMessage(result, 'your message');
+    var invalid = result.status === 400 && result.error;
+    if (invalid && invalid.fields) {
+      var leftovers = showFieldErrors(form, invalid.fields);
+      if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
+    } else if (invalid && invalid.message) {
+      message = invalid.message; // no field to point at: the server's own words
+    }
+    say(status, message, 'error');
+  }
+
   // == consent ========================================================================
 
   var gaRequested = false;
@@ -459,14 +520,11 @@
     var reject = el('button', { type: 'button', className: 'fo-button', 'data-choice': 'denied', text: 'Reject' });
     var accept = el('button', { type: 'button', className: 'fo-button', 'data-choice': 'granted', text: 'Accept all' });
     var close = el('button', { type: 'button', className: 'fo-consent__close', 'aria-label': 'Keep my current choice', text: '×', hidden: true });
-    var privacy = el('a', { href: config.privacyUrl, text: 'Privacy notice' });
-    var text = el('p', { className: 'fo-consent__text' });
-    text.appendChild(
-      document.createTextNode(
-        'We would like to use Google Analytics to learn which pages are useful. It stays off, and sets no cookies, unless you accept. You can change your mind at any time. '
-      )
+    var text = withPrivacyLink(
+      'fo-consent__text',
+      'We would like to use Google Analytics to learn which pages are useful. It stays off, and sets no cookies, unless you accept. You can change your mind at any time. ',
+      'Privacy notice'
     );
-    text.appendChild(privacy);
     var title = el('h2', { className: 'fo-consent__title', text: 'Analytics' });
     var root = el(
       'section',
@@ -514,278 +572,267 @@
     var keys = keyKeeper();
     var status = form.querySelector('[data-status]');
     if (!status) {
-      status = el('p', { className: 'fo-status', role: 'status', 'aria-live': 'polite', hidden: true });
+      status = statusLine();
       form.appendChild(status);
     }
-    form.addEventListener('input', function (event) {
-      clearFieldError(event.target);
-    });
-    form.addEventListener('submit', function (event) {
-      event.preventDefault();
-      if (form.getAttribute('aria-busy') === 'true') return;
+    onSubmit(form, function () {
       var body = readFields(form, CONTACT_FIELDS);
-      var key = keys.keyFor(body);
-      clearFieldErrors(form);
-      setBusy(form, true);
-      say(status, 'Sending…', 'info');
-      send(config.contactUrl, { method: 'POST', body: body, key: key }).then(function (result) {
-        setBusy(form, false);
-        if (result.ok) {
-          keys.forget();
-          form.reset();
-          say(status, 'Thank you. We have your message and will reply by email.', 'success');
+      var request = { method: 'POST', body: body, key: keys.keyFor(body) };
+      submitForm(form, status, 'Sending…', config.contactUrl, request).then(function (result) {
+        if (!result.ok) {
+          showFailure(status, result, form);
           return;
         }
-        var message = failureMessage(result, 'your message');
-        if (result.status === 400 && result.error && result.error.fields) {
-          var leftovers = showFieldErrors(form, result.error.fields);
-          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
-        } else if (result.status === 400 && result.error) {
-          message = result.error.message;
-        }
-        say(status, message, 'error');
+        keys.forget();
+        form.reset();
+        say(status, 'Thank you. We have your message and will reply by email.', 'success');
       });
     });
   }
 
   // == chat ===========================================================================
 
+  var CHAT_GONE = 'Your previous chat is no longer available. Start a new one any time.';
+
   function initChat() {
     if (!config.chatUrl) return;
-    var ui = buildChat();
-    document.body.appendChild(ui.root);
-
     var session = storage.get(KEYS.chat);
-    var after = null;
-    var seen = {};
-    var closed = false;
-    var timer = null;
-    var failures = 0;
-    var polling = false; // one poll at a time, so `after` only moves forward
-    var restored = !session; // a reloaded thread is not news: no badge for it
-    var startKeys = keyKeeper();
-    var sendKeys = keyKeeper();
+    // Everything the widget remembers between events; the functions below share it.
+    var chat = {
+      ui: buildChat(),
+      session: session, // the opaque id; null until the email step is done
+      after: null, // the newest message id taken from a poll or the start: polls ask for what follows
+      seen: {}, // message ids on screen, so a message shown twice appears once
+      closed: false,
+      timer: null,
+      failures: 0, // failed polls in a row, for the back-off
+      notBefore: 0, // no poll before this time (ms since the epoch): the server's Retry-After
+      polling: false, // one poll at a time, so `after` only moves forward
+      restored: !session, // a reloaded thread is not news: no badge for it
+      startKeys: keyKeeper(),
+      sendKeys: keyKeeper()
+    };
+    document.body.appendChild(chat.ui.root);
+    bindChat(chat);
+    showStep(chat);
+    if (chat.session) schedule(chat, 0);
+  }
 
-    function setOpen(open) {
-      ui.panel.hidden = !open;
-      ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
-      ui.root.setAttribute('data-open', open ? 'true' : 'false');
-      if (open) {
-        ui.badge.hidden = true;
-        (session ? ui.composeText : ui.email).focus();
-        schedule(0);
-      }
-    }
-
-    function showStep() {
-      ui.start.hidden = !!session;
-      ui.thread.hidden = !session;
-      ui.root.setAttribute('data-chat', session ? (closed ? 'closed' : 'open') : 'new');
-      ui.closedNote.hidden = !closed;
-      ui.compose.hidden = closed;
-    }
-
-    function render(messages) {
-      var fresh = false;
-      (messages || []).forEach(function (message) {
-        if (!message || !message.id || seen[message.id]) return;
-        seen[message.id] = true;
-        fresh = true;
-        var mine = message.author === 'visitor';
-        var when = new Date(message.created_at);
-        var time = el('time', {
-          datetime: message.created_at,
-          text: isNaN(when) ? '' : when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-        });
-        ui.messages.appendChild(
-          el('li', { className: 'fo-msg fo-msg--' + (mine ? 'visitor' : 'team'), 'data-author': mine ? 'visitor' : 'team' }, [
-            el('span', { className: 'fo-msg__who', text: mine ? 'You' : 'FactoryOps AI' }),
-            el('p', { className: 'fo-msg__text', text: String(message.text || '') }),
-            time
-          ])
-        );
-      });
-      if (fresh) ui.messages.scrollTop = ui.messages.scrollHeight;
-      return fresh;
-    }
-
-    function forget(note) {
-      storage.remove(KEYS.chat);
-      session = null;
-      after = null;
-      seen = {};
-      restored = true;
-      closed = false;
-      ui.messages.textContent = '';
-      showStep();
-      say(ui.startStatus, note || '', 'info');
-      if (timer) clearTimeout(timer);
-      timer = null;
-    }
-
-    function schedule(delay) {
-      if (timer) clearTimeout(timer);
-      timer = null;
-      if (!session || closed) return;
-      if (delay === undefined) {
-        var base = ui.panel.hidden ? config.chatPollMs * 4 : config.chatPollMs;
-        delay = Math.min(base * Math.pow(2, failures), 60000);
-      }
-      timer = setTimeout(poll, delay);
-    }
-
-    function poll() {
-      timer = null;
-      if (!session || closed || polling) return;
-      if (document.hidden) return; // resumed by visibilitychange
-      var url = config.chatUrl;
-      if (after) url += (url.indexOf('?') < 0 ? '?' : '&') + 'after=' + encodeURIComponent(after);
-      var asked = session;
-      polling = true;
-      send(url, { method: 'GET', session: session, retries: 0 }).then(function (result) {
-        polling = false;
-        if (asked !== session) {
-          schedule(); // the visitor started over meanwhile
-          return;
-        }
-        if (result.status === 404) {
-          forget('Your previous chat is no longer available. Start a new one any time.');
-          return;
-        }
-        if (!result.ok || !result.body) {
-          failures = Math.min(failures + 1, 4);
-          schedule();
-          return;
-        }
-        failures = 0;
-        var messages = result.body.messages || [];
-        if (messages.length) after = messages[messages.length - 1].id;
-        var replied = messages.some(function (m) {
-          return m && m.author === 'team' && !seen[m.id];
-        });
-        render(messages);
-        if (replied && restored && ui.panel.hidden) ui.badge.hidden = false;
-        restored = true;
-        if (result.body.status === 'closed') {
-          closed = true;
-          showStep();
-          return;
-        }
-        // More waiting after this page: a reloaded long thread arrives at once.
-        schedule(result.body.more ? 0 : undefined);
-      });
-    }
-
+  function bindChat(chat) {
+    var ui = chat.ui;
     ui.launcher.addEventListener('click', function () {
-      setOpen(ui.panel.hidden);
+      setOpen(chat, ui.panel.hidden);
     });
     ui.close.addEventListener('click', function () {
-      setOpen(false);
+      setOpen(chat, false);
       ui.launcher.focus();
     });
     ui.restart.addEventListener('click', function () {
-      forget('');
-      ui.email.focus();
+      startOver(chat);
     });
     document.addEventListener('visibilitychange', function () {
-      if (!document.hidden) schedule(0);
+      if (!document.hidden) schedule(chat, 0);
     });
-    [ui.start, ui.compose].forEach(function (form) {
-      form.addEventListener('input', function (event) {
-        clearFieldError(event.target);
-      });
+    onSubmit(ui.start, function () {
+      startChat(chat);
     });
+    onSubmit(ui.compose, function () {
+      sendMessage(chat);
+    });
+  }
 
-    ui.start.addEventListener('submit', function (event) {
-      event.preventDefault();
-      if (ui.start.getAttribute('aria-busy') === 'true') return;
-      var body = {
-        email: ui.email.value,
-        page: window.location.origin + window.location.pathname
-      };
-      if (ui.startText.value.trim()) body.text = ui.startText.value;
-      var key = startKeys.keyFor(body);
-      clearFieldErrors(ui.start);
-      setBusy(ui.start, true);
-      say(ui.startStatus, 'Starting your chat…', 'info');
-      send(config.chatUrl, { method: 'POST', body: body, key: key }).then(function (result) {
-        setBusy(ui.start, false);
-        if (result.ok && result.body && result.body.session_id) {
-          startKeys.forget();
-          ui.start.reset();
-          say(ui.startStatus, '', 'info');
-          session = result.body.session_id;
-          storage.set(KEYS.chat, session);
-          closed = false;
-          var messages = result.body.messages || [];
-          render(messages);
-          if (messages.length) after = messages[messages.length - 1].id;
-          showStep();
-          ui.composeText.focus();
-          schedule();
-          return;
-        }
-        var message = failureMessage(result, 'your message');
-        if (result.status === 400 && result.error && result.error.fields) {
-          var leftovers = showFieldErrors(ui.start, result.error.fields);
-          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
-        }
-        say(ui.startStatus, message, 'error');
-      });
-    });
+  function setOpen(chat, open) {
+    var ui = chat.ui;
+    ui.panel.hidden = !open;
+    ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
+    ui.root.setAttribute('data-open', open ? 'true' : 'false');
+    if (open) {
+      ui.badge.hidden = true;
+      (chat.session ? ui.composeText : ui.email).focus();
+      schedule(chat, 0);
+    }
+  }
 
-    ui.compose.addEventListener('submit', function (event) {
-      event.preventDefault();
-      if (!session || ui.compose.getAttribute('aria-busy') === 'true') return;
-      if (!ui.composeText.value.trim()) return;
-      var body = { text: ui.composeText.value };
-      var key = sendKeys.keyFor(body);
-      var asked = session;
-      clearFieldErrors(ui.compose);
-      setBusy(ui.compose, true);
-      say(ui.composeStatus, '', 'info');
-      send(config.chatUrl, { method: 'POST', body: body, key: key, session: session }).then(function (result) {
-        setBusy(ui.compose, false);
-        if (asked !== session) return;
-        if (result.ok && result.body && result.body.message) {
-          sendKeys.forget();
-          ui.compose.reset();
-          render([result.body.message]);
-          ui.composeText.focus();
-          schedule();
-          return;
-        }
-        if (result.status === 404) {
-          forget('Your previous chat is no longer available. Start a new one any time.');
-          return;
-        }
-        if (result.status === 409 && result.error && result.error.code === 'session_closed') {
-          closed = true;
-          showStep();
-          return;
-        }
-        if (result.error && result.error.code === 'chat_limit_reached') {
-          // The session's message cap, which time does not lift: offer a new chat.
-          var restart = el('button', { type: 'button', className: 'fo-button fo-button--quiet', text: 'Start a new chat' });
-          restart.addEventListener('click', function () {
-            forget('');
-            ui.email.focus();
-          });
-          say(ui.composeStatus, result.error.message + ' ', 'error');
-          ui.composeStatus.appendChild(restart);
-          return;
-        }
-        var message = failureMessage(result, 'your message');
-        if (result.status === 400 && result.error && result.error.fields) {
-          var leftovers = showFieldErrors(ui.compose, result.error.fields);
-          if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
-        }
-        say(ui.composeStatus, message, 'error');
-      });
-    });
+  function showStep(chat) {
+    var ui = chat.ui;
+    ui.start.hidden = !!chat.session;
+    ui.thread.hidden = !chat.session;
+    ui.root.setAttribute('data-chat', chat.session ? (chat.closed ? 'closed' : 'open') : 'new');
+    ui.closedNote.hidden = !chat.closed;
+    ui.compose.hidden = chat.closed;
+  }
 
-    showStep();
-    if (session) schedule(0);
+  /* Appends the messages not on screen yet; true when there was one. */
+  function render(chat, messages) {
+    var fresh = false;
+    (messages || []).forEach(function (message) {
+      if (!message || !message.id || chat.seen[message.id]) return;
+      chat.seen[message.id] = true;
+      fresh = true;
+      var mine = message.author === 'visitor';
+      var when = new Date(message.created_at);
+      var time = el('time', {
+        datetime: message.created_at,
+        text: isNaN(when) ? '' : when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      });
+      chat.ui.messages.appendChild(
+        el('li', { className: 'fo-msg fo-msg--' + (mine ? 'visitor' : 'team'), 'data-author': mine ? 'visitor' : 'team' }, [
+          el('span', { className: 'fo-msg__who', text: mine ? 'You' : 'FactoryOps AI' }),
+          el('p', { className: 'fo-msg__text', text: String(message.text || '') }),
+          time
+        ])
+      );
+    });
+    if (fresh) chat.ui.messages.scrollTop = chat.ui.messages.scrollHeight;
+    return fresh;
+  }
+
+  /* Drops the session: the email step comes back, with `note` above it. */
+  function forget(chat, note) {
+    storage.remove(KEYS.chat);
+    chat.session = null;
+    chat.after = null;
+    chat.seen = {};
+    chat.restored = true;
+    chat.closed = false;
+    chat.ui.messages.textContent = '';
+    showStep(chat);
+    say(chat.ui.startStatus, note || '', 'info');
+    // What was said about the old session (its cap, say) must not greet the next one.
+    say(chat.ui.composeStatus, '', 'info');
+    if (chat.timer) clearTimeout(chat.timer);
+    chat.timer = null;
+  }
+
+  function startOver(chat) {
+    forget(chat, '');
+    chat.ui.email.focus();
+  }
+
+  /* The next poll: after `delay` ms, or the usual interval stretched by failures. */
+  function schedule(chat, delay) {
+    if (chat.timer) clearTimeout(chat.timer);
+    chat.timer = null;
+    if (!chat.session || chat.closed) return;
+    if (delay === undefined) {
+      var base = chat.ui.panel.hidden ? config.chatPollMs * 4 : config.chatPollMs;
+      delay = Math.min(base * Math.pow(2, chat.failures), 60000);
+    }
+    // Nothing brings a poll forward past the server's Retry-After, not even opening the panel.
+    delay = Math.max(delay, chat.notBefore - Date.now());
+    chat.timer = setTimeout(function () {
+      poll(chat);
+    }, delay);
+  }
+
+  function poll(chat) {
+    chat.timer = null;
+    if (!chat.session || chat.closed || chat.polling) return;
+    if (document.hidden) return; // resumed by visibilitychange
+    var url = config.chatUrl;
+    if (chat.after) url += (url.indexOf('?') < 0 ? '?' : '&') + 'after=' + encodeURIComponent(chat.after);
+    var asked = chat.session;
+    chat.polling = true;
+    send(url, { method: 'GET', session: asked, retries: 0 }).then(function (result) {
+      chat.polling = false;
+      if (asked !== chat.session) {
+        schedule(chat); // the visitor started over meanwhile
+        return;
+      }
+      if (result.status === 404) {
+        forget(chat, CHAT_GONE);
+        return;
+      }
+      if (!result.ok || !result.body) {
+        // A failed poll is not the visitor's concern: the thread simply waits. A rate limit
+        // says how long; polling sooner would only be refused again.
+        chat.failures = Math.min(chat.failures + 1, 4);
+        if (result.status === 429 && result.retryAfter) {
+          chat.notBefore = Date.now() + result.retryAfter * 1000;
+        }
+        schedule(chat);
+        return;
+      }
+      chat.failures = 0;
+      var messages = result.body.messages || [];
+      if (messages.length) chat.after = messages[messages.length - 1].id;
+      var replied = messages.some(function (m) {
+        return m && m.author === 'team' && !chat.seen[m.id];
+      });
+      render(chat, messages);
+      if (replied && chat.restored && chat.ui.panel.hidden) chat.ui.badge.hidden = false;
+      // A reloaded thread is restored once its last page is in; only what follows is news.
+      if (!result.body.more) chat.restored = true;
+      if (result.body.status === 'closed') {
+        chat.closed = true;
+        showStep(chat);
+        return;
+      }
+      // More waiting after this page: a reloaded long thread arrives at once.
+      schedule(chat, result.body.more ? 0 : undefined);
+    });
+  }
+
+  /* The email-first form: starts a session, with the visitor's question if there is one. */
+  function startChat(chat) {
+    var ui = chat.ui;
+    // The site's path only: the server knows its own origin, and a query string may carry
+    // campaign tags that are none of the chat's business.
+    var body = { email: ui.email.value, page: window.location.pathname };
+    if (ui.startText.value.trim()) body.text = ui.startText.value;
+    var request = { method: 'POST', body: body, key: chat.startKeys.keyFor(body) };
+    submitForm(ui.start, ui.startStatus, 'Starting your chat…', config.chatUrl, request).then(function (result) {
+      if (!result.ok || !result.body || !result.body.session_id) {
+        showFailure(ui.startStatus, result, ui.start);
+        return;
+      }
+      chat.startKeys.forget();
+      ui.start.reset();
+      say(ui.startStatus, '', 'info');
+      chat.session = result.body.session_id;
+      storage.set(KEYS.chat, chat.session);
+      chat.closed = false;
+      var messages = result.body.messages || [];
+      render(chat, messages);
+      if (messages.length) chat.after = messages[messages.length - 1].id;
+      showStep(chat);
+      ui.composeText.focus();
+      schedule(chat);
+    });
+  }
+
+  /* The compose form: one message into the open session. */
+  function sendMessage(chat) {
+    var ui = chat.ui;
+    if (!chat.session || !ui.composeText.value.trim()) return;
+    var body = { text: ui.composeText.value };
+    var asked = chat.session;
+    var request = { method: 'POST', body: body, key: chat.sendKeys.keyFor(body), session: asked };
+    submitForm(ui.compose, ui.composeStatus, '', config.chatUrl, request).then(function (result) {
+      if (asked !== chat.session) return;
+      var code = result.error && result.error.code;
+      if (result.ok && result.body && result.body.message) {
+        chat.sendKeys.forget();
+        ui.compose.reset();
+        // `after` stays: a team reply written before this message may not be polled yet.
+        render(chat, [result.body.message]);
+        ui.composeText.focus();
+        schedule(chat);
+      } else if (result.status === 404) {
+        forget(chat, CHAT_GONE);
+      } else if (result.status === 409 && code === 'session_closed') {
+        chat.closed = true;
+        showStep(chat);
+      } else if (code === 'chat_limit_reached') {
+        // The session's message cap, which time does not lift (its Retry-After is only
+        // long): offer a new chat. Polls go on, so the team's replies still arrive.
+        sayWithAction(ui.composeStatus, result.error.message, 'Start a new chat', function () {
+          startOver(chat);
+        });
+      } else {
+        showFailure(ui.composeStatus, result, ui.compose);
+      }
+    });
   }
 
   function buildChat() {
@@ -799,16 +846,13 @@
 
     ui.email = el('input', { type: 'email', name: 'email', required: true, maxlength: '254', autocomplete: 'email', id: 'fo-chat-email' });
     ui.startText = el('textarea', { name: 'text', rows: '3', maxlength: '4000', id: 'fo-chat-first' });
-    ui.startStatus = el('p', { className: 'fo-status', role: 'status', 'aria-live': 'polite', hidden: true });
-    var privacy = el('a', { href: config.privacyUrl, text: 'privacy notice' });
-    var note = el('p', { className: 'fo-chat__note' });
-    note.appendChild(
-      document.createTextNode(
-        'We ask for your email first so we can reply even after you leave. This browser keeps only an id for this chat; see our '
-      )
+    ui.startStatus = statusLine();
+    var note = withPrivacyLink(
+      'fo-chat__note',
+      'We ask for your email first so we can reply even after you leave. This browser keeps only an id for this chat; see our ',
+      'privacy notice',
+      '.'
     );
-    note.appendChild(privacy);
-    note.appendChild(document.createTextNode('.'));
     ui.start = el('form', { className: 'fo-chat__start' }, [
       note,
       el('label', { for: 'fo-chat-email', text: 'Work email' }),
@@ -826,7 +870,7 @@
       ui.restart
     ]);
     ui.composeText = el('textarea', { name: 'text', rows: '2', maxlength: '4000', required: true, id: 'fo-chat-text', 'data-label': 'Message' });
-    ui.composeStatus = el('p', { className: 'fo-status', role: 'status', 'aria-live': 'polite', hidden: true });
+    ui.composeStatus = statusLine();
     ui.compose = el('form', { className: 'fo-chat__compose' }, [
       el('label', { for: 'fo-chat-text', className: 'fo-visually-hidden', text: 'Your message' }),
       ui.composeText,
@@ -967,16 +1011,11 @@
           return;
         }
         setAccessState('locked');
-        var retry = el('button', { type: 'button', className: 'fo-button fo-button--quiet', text: 'Try again' });
-        retry.addEventListener('click', function () {
+        sayWithAction(status, 'We could not check your access link just now.', 'Try again', function () {
           say(status, '', 'info');
           setAccessState('checking');
           redeem();
         });
-        if (status) {
-          say(status, 'We could not check your access link just now. ', 'error');
-          status.appendChild(retry);
-        }
       });
     }
     redeem();
