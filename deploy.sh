@@ -9,11 +9,15 @@
 # and runs none. The functions' settings come from deploy.env (see deploy.env.example;
 # DEPLOY_ENV_FILE names another file) and from the environment, which wins.
 #
+# What there is to deploy (the functions, the settings each one reads, the secrets, the
+# TTL groups) is declared once, in lib/factoryops; deploy.sh asks deployment/plan.py
+# about it before anything else, and deployment/google_apis.py makes the REST calls
+# gcloud has no command for. This script sequences gcloud.
+#
 # A function's bundle is exactly: its main.py, the shared package, requirements.txt.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-FUNCTIONS=(contact_submit chat_message access_grant retention_sweep)
 
 die() { echo "deploy.sh: $*" >&2; exit 1; }
 
@@ -34,29 +38,15 @@ stage() {
   find "$dest" -name '__pycache__' -type d -prune -exec rm -rf {} +
 }
 
+# The checkout's own packages, whatever the caller's PYTHONPATH or working directory.
+py() { PYTHONSAFEPATH=1 PYTHONPATH="$ROOT:$ROOT/lib" python3 -m "deployment.$1" "${@:2}"; }
+
 # --- what is deployed -------------------------------------------------------------
 
 SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
   cloudscheduler sheets iam logging firebaserules)
-# Collection groups whose documents carry `expire_at`: the TTL backstop.
-TTL_GROUPS=(contact_submissions chat_sessions messages access_grants idempotency_keys
-  rate_limits privacy_requests)
-# Plain settings, given to every function as environment variables. Secrets never are.
-SETTINGS=(ALLOWED_ORIGINS SITE_URL EMAILJS_ENDPOINT EMAILJS_SERVICE_ID EMAILJS_PUBLIC_KEY
-  EMAILJS_CONTACT_TEMPLATE_ID EMAILJS_CHAT_TEMPLATE_ID CRM_BACKEND CRM_SPREADSHEET_ID
-  CRM_SHEET_NAME RETENTION_DAYS MAX_DELIVERY_ATTEMPTS CONTACT_RATE_LIMIT CHAT_RATE_LIMIT
-  ACCESS_RATE_LIMIT MAX_BODY_BYTES TRUSTED_PROXY_HOPS CONTACT_REDIRECT_URL CHAT_MAX_MESSAGES)
-# Settings of the deployment itself.
-KNOBS=(EMAILJS_PRIVATE_KEY_FILE CRM_APPS_SCRIPT_URL_FILE BUILD_SERVICE_ACCOUNT
-  MAX_INSTANCES_CONTACT_SUBMIT MAX_INSTANCES_CHAT_MESSAGE MAX_INSTANCES_ACCESS_GRANT
-  MAX_INSTANCES_RETENTION_SWEEP)
-# Secrets live in Secret Manager only; RATE_LIMIT_KEY is generated, the others supplied.
-SECRETS=(RATE_LIMIT_KEY EMAILJS_PRIVATE_KEY CRM_APPS_SCRIPT_URL)
-# Settings that only make sense against the emulator or in tests.
-LOCAL_ONLY=(FIRESTORE_EMULATOR_HOST SWEEP_AUTH SWEEP_CERTS_URL SHEETS_ENDPOINT
-  SWEEP_AUDIENCE SWEEP_INVOKER GOOGLE_CLOUD_PROJECT)
 
 RETENTION_JOB=retention-sweep-nightly
 RETENTION_SCHEDULE="30 2 * * *"
@@ -66,37 +56,23 @@ TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
 PENDING_AUDIENCE=https://audience-pending.invalid
 
-max_instances_default() {
-  case "$1" in
-    contact_submit) echo 10 ;;
-    chat_message) echo 20 ;;
-    access_grant) echo 10 ;;
-    # Two, so that a deliveries run that starts during a long nightly run is served
-    # rather than refused; two sweeps never send the same thing.
-    retention_sweep) echo 2 ;;
-  esac
-}
+# Filled by read_plan from the declarations.
+FUNCTIONS=()         # in deployment order
+PUBLIC=()            # called from browsers; the others by Cloud Scheduler only
+TTL_GROUPS=()        # collection groups whose documents carry `expire_at`
+GENERATED_SECRETS=() # made by this script; the other secrets are supplied
+WORKED_OUT_NAMES=()  # variables the functions read that this script works out
+FROM_FILE=0
+FROM_ENVIRONMENT=()
+SHEET_EDITORS=() # the functions the CRM sheet is shared with
+# CONF: every non-empty value from deploy.env or the environment.
+declare -A CONF=() ENV_OF=() SECRETS_OF=() MAX_INSTANCES=() WORKED_OUT=()
 
-is_public() { [[ "$1" != "$SWEEP" ]]; }
+is_public() { [[ " ${PUBLIC[*]} " == *" $1 "* ]]; }
+is_generated() { [[ " ${GENERATED_SECRETS[*]} " == *" $1 "* ]]; }
 
 # The secrets a function reads, given the settings.
-function_secrets() {
-  local out=()
-  case "$1" in
-    contact_submit | chat_message | access_grant) out+=(RATE_LIMIT_KEY) ;;
-  esac
-  case "$1" in
-    contact_submit | chat_message | retention_sweep)
-      [[ -z "${CONF[EMAILJS_SERVICE_ID]}" ]] || out+=(EMAILJS_PRIVATE_KEY)
-      [[ "${CONF[CRM_BACKEND]}" != apps_script ]] || out+=(CRM_APPS_SCRIPT_URL)
-      ;;
-  esac
-  echo "${out[*]}"
-}
-
-uses_crm_sheet() {
-  [[ "${CONF[CRM_BACKEND]}" == sheets && "$1" != access_grant ]]
-}
+function_secrets() { echo "${SECRETS_OF[$1]}"; }
 
 account_id() { echo "fn-${1//_/-}"; }
 account_email() { echo "$1@$PROJECT.iam.gserviceaccount.com"; }
@@ -113,7 +89,7 @@ usage: ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME.
   --project ID     the Google Cloud project to deploy to
   --region R       region of the functions, Firestore and Scheduler (default asia-south1)
   --dry-run        print every command in order and run none (needs no gcloud login)
-  --only NAME...   deploy only these functions: ${FUNCTIONS[*]}
+  --only NAME...   deploy only these functions (folder names under functions/)
   --stage NAME DEST  copy one function's bundle into DEST and stop
 
 Settings come from deploy.env (or the file DEPLOY_ENV_FILE names) and the environment.
@@ -132,7 +108,6 @@ DRY=0
 SELECTED=()
 
 parse_args() {
-  local name
   while (($#)); do
     case "$1" in
       --project | --region)
@@ -168,110 +143,86 @@ parse_args() {
   [[ "$PROJECT" =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] ||
     usage_error "'$PROJECT' is not a Google Cloud project id"
   [[ "$REGION" =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || usage_error "'$REGION' is not a region"
+}
+
+# --only's names are checked once the declarations name the functions.
+select_functions() {
+  local name ordered=()
   if ((${#SELECTED[@]} == 0)); then
     SELECTED=("${FUNCTIONS[@]}")
-  else
-    for name in "${SELECTED[@]}"; do
-      [[ " ${FUNCTIONS[*]} " == *" $name "* ]] ||
-        usage_error "--only: no function named '$name' (known: ${FUNCTIONS[*]})"
-    done
-    # Deploy in the fixed order whatever the order given, each function once.
-    local ordered=()
-    for name in "${FUNCTIONS[@]}"; do
-      [[ " ${SELECTED[*]} " != *" $name "* ]] || ordered+=("$name")
-    done
-    SELECTED=("${ordered[@]}")
+    return
   fi
+  for name in "${SELECTED[@]}"; do
+    [[ " ${FUNCTIONS[*]} " == *" $name "* ]] ||
+      usage_error "--only: no function named '$name' (known: ${FUNCTIONS[*]})"
+  done
+  # Deploy in the fixed order whatever the order given, each function once.
+  for name in "${FUNCTIONS[@]}"; do
+    [[ " ${SELECTED[*]} " != *" $name "* ]] || ordered+=("$name")
+  done
+  SELECTED=("${ordered[@]}")
 }
 
 selected() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 
 # --- settings ---------------------------------------------------------------------
 
-declare -A CONF=() ORIGIN=()
 ENV_FILE=""
 
-known_key() {
-  local all=" ${SETTINGS[*]} ${KNOBS[*]} "
-  [[ "$all" == *" $1 "* ]]
+# Before the declarations are read: reading them needs python3, and a real run gcloud.
+require_tools() {
+  if ((!DRY)); then
+    command -v gcloud >/dev/null 2>&1 ||
+      die "gcloud not found: install the Google Cloud CLI (README.md, Prerequisites)"
+  fi
+  command -v python3 >/dev/null 2>&1 ||
+    die "python3 not found: deploy.sh reads the settings' declarations with it (Python 3.11+)"
 }
 
-load_settings() {
+# The one question put to the declarations: deployment/plan.py reads deploy.env and the
+# environment, refuses what has no place there, checks every value with
+# factoryops.config (so that a bad setting stops the deployment, not the first
+# request), and answers with records (its Plan.records). Nothing has run before it.
+read_plan() {
   ENV_FILE="${DEPLOY_ENV_FILE:-$ROOT/deploy.env}"
-  local line key value n=0 k
-  for k in "${SETTINGS[@]}" "${KNOBS[@]}"; do CONF[$k]=""; done
-  if [[ -f "$ENV_FILE" ]]; then
-    while IFS= read -r line || [[ -n "$line" ]]; do
-      n=$((n + 1))
-      line="${line%$'\r'}"
-      [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
-      [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Z][A-Z0-9_]*)=(.*)$ ]] ||
-        die "$ENV_FILE:$n: expected KEY=VALUE"
-      key="${BASH_REMATCH[2]}"
-      value="${BASH_REMATCH[3]}"
-      if [[ " ${SECRETS[*]} " == *" $key "* ]]; then
-        die "$ENV_FILE:$n: $key is a secret: it lives in Secret Manager, never in a" \
-          "settings file (set ${key}_FILE to a file holding it, or answer the prompt)"
-      fi
-      if [[ " ${LOCAL_ONLY[*]} " == *" $key "* ]]; then
-        die "$ENV_FILE:$n: $key is not a deployment setting (it is local-only or set by deploy.sh)"
-      fi
-      known_key "$key" || die "$ENV_FILE:$n: unknown setting $key"
-      if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
-        value="${BASH_REMATCH[1]}"
-      fi
-      CONF[$key]="$value"
-      ORIGIN[$key]="file"
-    done <"$ENV_FILE"
-  fi
-  for k in "${SETTINGS[@]}" "${KNOBS[@]}"; do
-    if [[ -n "${!k+set}" ]]; then
-      CONF[$k]="${!k}"
-      ORIGIN[$k]=environment
-    fi
-  done
-  for k in "${SETTINGS[@]}"; do
-    [[ "${CONF[$k]}" != *[[:cntrl:]]* ]] || die "$k holds a control character"
-  done
-}
-
-# Fails with the variable's name when factoryops.config would refuse a value, so a bad
-# setting stops the deployment instead of the first request.
-check_settings() {
-  [[ -n "${CONF[ALLOWED_ORIGINS]}" ]] ||
-    die "ALLOWED_ORIGINS is required: the site's origins, e.g. https://factoryopsai.com"
-  if [[ "${CONF[CRM_BACKEND]}" == sheets && -z "${CONF[CRM_SPREADSHEET_ID]}" ]]; then
-    die "CRM_BACKEND=sheets needs CRM_SPREADSHEET_ID"
-  fi
-  local k n
-  for k in "${FUNCTIONS[@]}"; do
-    n="MAX_INSTANCES_${k^^}"
-    [[ -z "${CONF[$n]}" || "${CONF[$n]}" =~ ^[1-9][0-9]*$ ]] || die "$n: expected a whole number"
-  done
-  if ! command -v python3 >/dev/null 2>&1; then
-    ((DRY)) || die "python3 is required (settings check, rules and index files)"
-    note "WARNING: python3 not found: settings not checked against factoryops.config"
-    return
-  fi
-  local pairs=("GOOGLE_CLOUD_PROJECT=$PROJECT") problem status=0
-  for k in "${SETTINGS[@]}"; do
-    [[ -z "${CONF[$k]}" ]] || pairs+=("$k=${CONF[$k]}")
-  done
-  problem="$(python3 -c '
-import sys
-sys.path.insert(0, sys.argv[1])
-from factoryops.config import ConfigError, from_env
-try:
-    from_env(dict(pair.split("=", 1) for pair in sys.argv[2:]))
-except ConfigError as exc:
-    print(exc)
-    sys.exit(3)
-' "$ROOT/lib" "${pairs[@]}" 2>&1)" || status=$?
+  local records status=0 kind key rest
+  records="$(py plan records --project "$PROJECT" --env-file "$ENV_FILE")" || status=$?
   case "$status" in
     0) ;;
-    3) die "setting ${problem}" ;;
-    *) die "could not check the settings with factoryops.config (python3 3.11+?): ${problem##*$'\n'}" ;;
+    3) exit 1 ;; # refused: plan.py said why
+    *) die "could not read the settings' declarations with python3 (3.11 or newer?)" ;;
   esac
+  while IFS=$'\t' read -r kind key rest; do
+    case "$kind" in
+      functions) read -r -a FUNCTIONS <<<"$key" ;;
+      public) read -r -a PUBLIC <<<"$key" ;;
+      ttl_groups) read -r -a TTL_GROUPS <<<"$key" ;;
+      generated_secrets) read -r -a GENERATED_SECRETS <<<"$key" ;;
+      worked_out) read -r -a WORKED_OUT_NAMES <<<"$key" ;;
+      from_file) FROM_FILE="$key" ;;
+      from_environment) read -r -a FROM_ENVIRONMENT <<<"$key" ;;
+      sheet_editors) read -r -a SHEET_EDITORS <<<"$key" ;;
+      max_instances) MAX_INSTANCES[$key]="$rest" ;;
+      env) ENV_OF[$key]="$rest" ;;
+      secrets) SECRETS_OF[$key]="$rest" ;;
+      value) CONF[$key]="$rest" ;;
+      *) die "deployment.plan answered an unknown record '$kind'" ;;
+    esac
+  done <<<"$records"
+  ((${#FUNCTIONS[@]})) || die "deployment.plan named no function"
+}
+
+# The variables the declarations leave to this script. The sweep's audience is its own
+# URL, known once it is deployed: until then, one no token carries.
+work_out() {
+  WORKED_OUT[GOOGLE_CLOUD_PROJECT]="$PROJECT"
+  WORKED_OUT[SWEEP_INVOKER]="$(scheduler_account)"
+  WORKED_OUT[SWEEP_AUDIENCE]="$PENDING_AUDIENCE"
+  local name
+  for name in "${WORKED_OUT_NAMES[@]}"; do
+    [[ -n "${WORKED_OUT[$name]+set}" ]] ||
+      die "the declarations leave $name to deploy.sh, which does not know how to set it"
+  done
 }
 
 # --- printing and running ---------------------------------------------------------
@@ -377,15 +328,9 @@ declare -A VERSION=()
 SWEEP_URL=""
 
 header() {
-  local fn kinds=() from_file=() from_env=() k
+  local fn kinds=()
   for fn in "${SELECTED[@]}"; do
     if is_public "$fn"; then kinds+=("$fn (public)"); else kinds+=("$fn (private: Cloud Scheduler only)"); fi
-  done
-  for k in "${SETTINGS[@]}" "${KNOBS[@]}"; do
-    case "${ORIGIN[$k]:-}" in
-      file) from_file+=("$k") ;;
-      environment) from_env+=("$k") ;;
-    esac
   done
   if ((DRY)); then
     note "deploy.sh plan (dry run: nothing below is run; <...> is a value known at run time)"
@@ -397,11 +342,12 @@ header() {
   joined="$(printf '%s, ' "${kinds[@]}")"
   note "functions: ${joined%, }"
   if [[ -f "$ENV_FILE" ]]; then
-    note "settings file: ${ENV_FILE#"$ROOT/"} (${#from_file[@]} settings)"
+    note "settings file: ${ENV_FILE#"$ROOT/"} ($FROM_FILE settings)"
   else
     note "settings file: ${ENV_FILE#"$ROOT/"} not found"
   fi
-  ((${#from_env[@]} == 0)) || note "from the environment (wins over the file): ${from_env[*]}"
+  ((${#FROM_ENVIRONMENT[@]} == 0)) ||
+    note "from the environment (wins over the file): ${FROM_ENVIRONMENT[*]}"
   if [[ "$REGION" != asia-south1 ]]; then
     note "WARNING: the privacy notice says the data lives in asia-south1, not $REGION"
   fi
@@ -417,21 +363,16 @@ prerequisites() {
   [[ -f "$ROOT/firestore.rules" ]] || missing+=("firestore.rules")
   if ((DRY)); then
     note "checked on a real run (a failure stops it before anything changes):"
-    show command -v gcloud curl python3
+    show command -v gcloud python3
     show gcloud auth list --filter=status:ACTIVE "--format=value(account)"
     show gcloud projects describe "$PROJECT" "--format=value(projectNumber)"
     for fn in "${missing[@]}"; do
       note "WARNING: $fn is missing: a real run stops here"
     done
-    check_settings
     note "settings checked with factoryops.config"
     return
   fi
   ((${#missing[@]} == 0)) || die "missing from the checkout: ${missing[*]}"
-  command -v gcloud >/dev/null 2>&1 ||
-    die "gcloud not found: install the Google Cloud CLI (README.md, Prerequisites)"
-  command -v curl >/dev/null 2>&1 || die "curl not found"
-  check_settings
   local account
   capture account "" gcloud auth list --filter=status:ACTIVE "--format=value(account)"
   [[ -n "$account" ]] || die "no authenticated gcloud account: run 'gcloud auth login'"
@@ -486,58 +427,6 @@ ttl_policies() {
   done
 }
 
-# firestore.indexes.json (the Firebase CLI's format) as tab-separated lines:
-#   composite GROUP SCOPE FIELD-CONFIG...   a composite index, for gcloud
-#   field GROUP FIELD BODY                  a single-field override, for the Admin API
-#   ttl GROUP FIELD                         a TTL policy named in an override
-index_lines() {
-  python3 - "$1" <<'PY'
-import json, sys
-
-with open(sys.argv[1], encoding="utf-8") as f:
-    spec = json.load(f)
-for index in spec.get("indexes", []):
-    scope = index.get("queryScope", "COLLECTION").lower().replace("_", "-")
-    row = ["composite", index["collectionGroup"], scope]
-    for field in index["fields"]:
-        if "arrayConfig" in field:
-            kind = "array-config=" + field["arrayConfig"].lower()
-        else:
-            kind = "order=" + field.get("order", "ASCENDING").lower()
-        row.append("field-path=" + field["fieldPath"] + "," + kind)
-    print("\t".join(row))
-for override in spec.get("fieldOverrides", []):
-    group, path = override["collectionGroup"], override["fieldPath"]
-    indexes = []
-    for index in override.get("indexes", []):
-        field = {"fieldPath": path}
-        field.update({k: index[k] for k in ("order", "arrayConfig") if k in index})
-        indexes.append({"queryScope": index.get("queryScope", "COLLECTION"), "fields": [field]})
-    body = json.dumps({"indexConfig": {"indexes": indexes}}, separators=(",", ":"))
-    print("\t".join(["field", group, path, body]))
-    if override.get("ttl"):
-        print("\t".join(["ttl", group, path]))
-PY
-}
-
-# field_matches ANSWER BODY: whether the field's live indexes are the ones wanted.
-field_matches() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-
-def kinds(indexes):
-    out = set()
-    for index in indexes:
-        field = (index.get("fields") or [{}])[0]
-        out.add((index.get("queryScope"), field.get("order"), field.get("arrayConfig")))
-    return out
-
-live = json.load(open(sys.argv[1], encoding="utf-8")).get("indexConfig", {})
-wanted = json.load(open(sys.argv[2], encoding="utf-8"))["indexConfig"]
-sys.exit(0 if kinds(live.get("indexes", [])) == kinds(wanted["indexes"]) else 1)
-PY
-}
-
 indexes_step() {
   section "Indexes (firestore.indexes.json)"
   local file="$ROOT/firestore.indexes.json"
@@ -545,13 +434,8 @@ indexes_step() {
     note "no firestore.indexes.json: none to create"
     return
   fi
-  if ! command -v python3 >/dev/null 2>&1; then
-    note "WARNING: python3 not found: firestore.indexes.json not read"
-    return
-  fi
-  local lines line row cmd err f rows=() n=0 body url
-  local admin="https://firestore.googleapis.com/v1/projects/$PROJECT/databases/(default)"
-  lines="$(index_lines "$file")" || die "firestore.indexes.json could not be read"
+  local lines line row cmd err f rows=() overrides=0
+  lines="$(py google_apis index-rows "$file")" || exit 1
   [[ -z "$lines" ]] || mapfile -t rows <<<"$lines"
   ((${#rows[@]})) || note "it lists no index"
   for line in "${rows[@]}"; do
@@ -570,125 +454,47 @@ indexes_step() {
           note "exists"
         fi
         ;;
-      field)
-        # gcloud sets single-field indexes for collection queries only; collection-group
-        # ones go through the Firestore Admin API, as the Firebase CLI does.
-        n=$((n + 1))
-        body="$WORK/field-$n.json"
-        url="$admin/collectionGroups/${row[1]}/fields/${row[2]}"
-        note "single-field indexes of ${row[1]}.${row[2]}, the override's list exactly"
-        access_token
-        google_api GET "$url"
-        ((DRY)) || printf '%s\n' "${row[3]}" >"$body"
-        if ((!DRY)) && [[ "$API_STATUS" == 200 ]] && field_matches "$WORK/answer.json" "$body"; then
-          note "already so"
-          continue
-        fi
-        ((DRY)) && say "  # if they differ (body: ${row[3]}):"
-        branch
-        google_api PATCH "$url?updateMask=indexConfig" "$body"
-        INDENT=""
-        ((DRY)) || [[ "$API_STATUS" == 200 ]] ||
-          die "the index override was refused ($API_STATUS): $(head -c 300 "$WORK/answer.json")"
-        ;;
-      ttl)
-        run_quiet gcloud firestore fields ttls update "${row[2]}" "--collection-group=${row[1]}" \
-          "--database=(default)" --enable-ttl --async "${P[@]}"
-        ;;
+      field) overrides=$((overrides + 1)) ;;
     esac
+  done
+  if ((overrides)); then
+    # gcloud sets single-field indexes for collection queries only; collection-group
+    # ones go through the Firestore Admin API, as the Firebase CLI does.
+    access_token
+    rest field-indexes "$file"
+  fi
+  for line in "${rows[@]}"; do
+    IFS=$'\t' read -r -a row <<<"$line"
+    [[ "${row[0]}" == ttl ]] || continue
+    run_quiet gcloud firestore fields ttls update "${row[2]}" "--collection-group=${row[1]}" \
+      "--database=(default)" --enable-ttl --async "${P[@]}"
   done
 }
 
 # The deployer's access token for the REST calls gcloud has no command for; it stays
-# in this shell and reaches curl on stdin.
+# in this shell and reaches deployment/google_apis.py on stdin, through a builtin.
 TOKEN=""
 access_token() {
   [[ -z "$TOKEN" ]] || return 0
-  note "the access token stays in memory and reaches curl on stdin (curl --config -)"
+  note "the access token stays in memory and reaches deployment/google_apis.py on stdin;" \
+    "it makes the REST calls (+ METHOD URL [BODY])"
   capture TOKEN "<access-token>" gcloud auth print-access-token "${P[@]}"
 }
 
-# google_api METHOD URL [BODY_FILE]: one REST call; the status in $API_STATUS, the
-# answer in $WORK/answer.json.
-API_STATUS=""
-google_api() {
-  local method="$1" url="$2" body="${3:-}"
-  local args=(curl --silent --show-error --config - --request "$method"
-    --header "x-goog-user-project: $PROJECT" --header "Content-Type: application/json"
-    --output "$WORK/answer.json" --write-out "%{http_code}")
-  [[ -z "$body" ]] || args+=(--data-binary "@$body")
-  args+=("$url")
-  show "${args[@]}"
-  ((DRY)) && return 0
-  API_STATUS="$(printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" | "${args[@]}")" ||
-    die "${url%%/v1/*} unreachable"
+# rest COMMAND FILE: REST calls by deployment/google_apis.py, which prints each before
+# making it. A dry run gives it no token: it prints every branch and calls nothing.
+rest() {
+  if ((DRY)); then
+    py google_apis "$1" --dry-run "--project=$PROJECT" "$2" </dev/null
+  else
+    printf '%s\n' "$TOKEN" | py google_apis "$1" "--project=$PROJECT" "$2"
+  fi
 }
-
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
 publish_rules() {
   section "Security rules (firestore.rules, through the Firebase Rules API)"
-  local api="https://firebaserules.googleapis.com/v1/projects/$PROJECT"
-  local release="projects/$PROJECT/releases/cloud.firestore" current="" ruleset
   access_token
-  note "the live release, then its ruleset: nothing more is done when it equals firestore.rules"
-  google_api GET "$api/releases/cloud.firestore"
-  if ((!DRY)); then
-    if [[ "$API_STATUS" == 200 ]]; then
-      current="$(json_field rulesetName <"$WORK/answer.json")"
-    elif [[ "$API_STATUS" != 404 ]]; then
-      die "Firebase Rules API answered $API_STATUS: $(head -c 300 "$WORK/answer.json")"
-    fi
-  fi
-  if [[ -n "$current" ]] || ((DRY)); then
-    google_api GET "https://firebaserules.googleapis.com/v1/${current:-<ruleset-name>}"
-    if ((!DRY)) && [[ "$API_STATUS" == 200 ]] && python3 - "$ROOT/firestore.rules" "$WORK/answer.json" <<'PY'; then
-import json, sys
-
-local = open(sys.argv[1], encoding="utf-8").read()
-files = json.load(open(sys.argv[2], encoding="utf-8")).get("source", {}).get("files", [])
-sys.exit(0 if [f.get("content") for f in files] == [local] else 1)
-PY
-      note "the live rules equal firestore.rules: nothing to publish"
-      return
-    fi
-  fi
-  note "create a ruleset from firestore.rules, then point the release at it"
-  if ((!DRY)); then
-    python3 - "$ROOT/firestore.rules" >"$WORK/ruleset.json" <<'PY'
-import json, sys
-
-content = open(sys.argv[1], encoding="utf-8").read()
-print(json.dumps({"source": {"files": [{"name": "firestore.rules", "content": content}]}}))
-PY
-  fi
-  google_api POST "$api/rulesets" "$WORK/ruleset.json"
-  if ((!DRY)); then
-    [[ "$API_STATUS" == 200 ]] ||
-      die "the ruleset was refused ($API_STATUS): $(head -c 2000 "$WORK/answer.json")"
-    ruleset="$(json_field name <"$WORK/answer.json")"
-    python3 -c 'import json,sys; print(json.dumps({"release": {"name": sys.argv[1], "rulesetName": sys.argv[2]}}))' \
-      "$release" "$ruleset" >"$WORK/release-patch.json"
-    python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "rulesetName": sys.argv[2]}))' \
-      "$release" "$ruleset" >"$WORK/release-create.json"
-  fi
-  if ((DRY)) || [[ -n "$current" ]]; then
-    ((DRY)) && say "  # if the release exists (body: {\"release\": {\"name\": \"$release\", \"rulesetName\": <ruleset-name>}}):"
-    branch
-    google_api PATCH "https://firebaserules.googleapis.com/v1/$release" "$WORK/release-patch.json"
-    INDENT=""
-  fi
-  if ((DRY)) || [[ -z "$current" ]]; then
-    ((DRY)) && say "  # if there is no release yet (body: {\"name\": \"$release\", \"rulesetName\": <ruleset-name>}):"
-    branch
-    google_api POST "$api/releases" "$WORK/release-create.json"
-    INDENT=""
-  fi
-  if ((!DRY)); then
-    [[ "$API_STATUS" == 200 ]] ||
-      die "the release was refused ($API_STATUS): $(head -c 300 "$WORK/answer.json")"
-    note "published $ruleset"
-  fi
+  rest rules "$ROOT/firestore.rules"
 }
 
 needed_secrets() {
@@ -706,11 +512,11 @@ needed_secrets() {
 add_first_version() {
   local name="$1" file_key="${1}_FILE" added
   local add=(gcloud secrets versions add "$name" --data-file=- "--format=value(name.basename())" "${P[@]}")
-  if [[ "$name" == RATE_LIMIT_KEY ]]; then
+  if is_generated "$name"; then
     say "+ ${INDENT}head -c 32 /dev/urandom | base64 | tr -d '\\n' | $(quote "${add[@]}")"
     ((DRY)) && return
     added="$(head -c 32 /dev/urandom | base64 | tr -d '\n' | "${add[@]}")"
-  elif [[ -n "${CONF[$file_key]}" ]]; then
+  elif [[ -n "${CONF[$file_key]:-}" ]]; then
     local file="${CONF[$file_key]}"
     # Through printf (a builtin) so that the file's final newline is not part of the secret.
     say "+ ${INDENT}printf %s \"\$(cat $(quote "$file"))\" | $(quote "${add[@]}")"
@@ -805,15 +611,15 @@ yaml_value() {
   printf '"%s"' "${v//\"/\\\"}"
 }
 
-# write_env FILE [KEY=VALUE...]: the function's plain environment, shown in the plan.
+# write_env FILE FUNCTION: the function's plain environment, shown in the plan: the
+# settings it reads, and what this script works out for it.
 write_env() {
-  local file="$1" k lines=()
-  shift
-  lines+=("GOOGLE_CLOUD_PROJECT: $(yaml_value "$PROJECT")")
-  for k in "${SETTINGS[@]}"; do
-    [[ -z "${CONF[$k]}" ]] || lines+=("$k: $(yaml_value "${CONF[$k]}")")
+  local file="$1" fn="$2" k value names=() lines=()
+  read -r -a names <<<"${ENV_OF[$fn]}"
+  for k in "${names[@]}"; do
+    if [[ -n "${WORKED_OUT[$k]+set}" ]]; then value="${WORKED_OUT[$k]}"; else value="${CONF[$k]}"; fi
+    lines+=("$k: $(yaml_value "$value")")
   done
-  for k in "$@"; do lines+=("${k%%=*}: $(yaml_value "${k#*=}")"); done
   note "${INDENT}$file (--env-vars-file; unset settings keep the code's defaults):"
   for k in "${lines[@]}"; do note "${INDENT}  $k"; done
   ((DRY)) || printf '%s\n' "${lines[@]}" >"$file"
@@ -830,14 +636,15 @@ deploy_function() {
   else
     cmd+=(--clear-secrets)
   fi
-  local n="MAX_INSTANCES_${fn^^}"
-  cmd+=("--max-instances=${CONF[$n]:-$(max_instances_default "$fn")}")
+  # The sweep's limit is above one so that a deliveries run that starts during a long
+  # nightly run is served rather than refused; two sweeps never send the same thing.
+  cmd+=("--max-instances=${MAX_INSTANCES[$fn]}")
   if is_public "$fn"; then
     cmd+=(--allow-unauthenticated)
   else
     cmd+=(--no-allow-unauthenticated "--timeout=$SWEEP_TIMEOUT")
   fi
-  [[ -z "${CONF[BUILD_SERVICE_ACCOUNT]}" ]] ||
+  [[ -z "${CONF[BUILD_SERVICE_ACCOUNT]:-}" ]] ||
     cmd+=("--build-service-account=projects/$PROJECT/serviceAccounts/${CONF[BUILD_SERVICE_ACCOUNT]}")
   cmd+=("${P[@]}")
   run "${cmd[@]}"
@@ -850,7 +657,7 @@ functions_step() {
     show ./deploy.sh --stage "$fn" "$WORK/$fn"
     ((DRY)) || stage "$fn" "$WORK/$fn"
     if [[ "$fn" != "$SWEEP" ]]; then
-      write_env "$WORK/$fn.env.yaml"
+      write_env "$WORK/$fn.env.yaml" "$fn"
       deploy_function "$fn" "$WORK/$fn.env.yaml"
       continue
     fi
@@ -868,14 +675,15 @@ functions_step() {
         note "first deployment: deployed once to learn its URL, then again with SWEEP_AUDIENCE"
       fi
       branch
-      write_env "$WORK/$fn.env.yaml" "SWEEP_AUDIENCE=$PENDING_AUDIENCE" \
-        "SWEEP_INVOKER=$(scheduler_account)"
+      WORKED_OUT[SWEEP_AUDIENCE]="$PENDING_AUDIENCE"
+      write_env "$WORK/$fn.env.yaml" "$fn"
       deploy_function "$fn" "$WORK/$fn.env.yaml"
       capture SWEEP_URL "<sweep-url>" "${describe[@]}"
       INDENT=""
       [[ -n "$SWEEP_URL" ]] || die "$SWEEP has no URL after its deployment"
     fi
-    write_env "$WORK/$fn.env.yaml" "SWEEP_AUDIENCE=$SWEEP_URL" "SWEEP_INVOKER=$(scheduler_account)"
+    WORKED_OUT[SWEEP_AUDIENCE]="$SWEEP_URL"
+    write_env "$WORK/$fn.env.yaml" "$fn"
     deploy_function "$fn" "$WORK/$fn.env.yaml"
     note "only the scheduler's account may invoke the sweep"
     retry run_quiet gcloud functions add-invoker-policy-binding "$SWEEP" "--region=$REGION" \
@@ -915,7 +723,7 @@ closing() {
   for url in "${rows[@]}"; do say "$url"; done
   local sheet=()
   for fn in "${SELECTED[@]}"; do
-    ! uses_crm_sheet "$fn" || sheet+=("$(function_account "$fn")")
+    [[ " ${SHEET_EDITORS[*]} " != *" $fn "* ]] || sheet+=("$(function_account "$fn")")
   done
   if ((${#sheet[@]})); then
     say ""
@@ -949,8 +757,11 @@ main() {
     return
   fi
   parse_args "$@"
-  load_settings
+  require_tools
+  read_plan
+  select_functions
   P=("--project=$PROJECT")
+  work_out
   if ((DRY)); then
     WORK="<workdir>"
   else

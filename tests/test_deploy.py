@@ -1,10 +1,11 @@
 """deploy.sh: the plan its dry run prints, and what a real run asks of gcloud.
 
-Dry runs put recording `gcloud` and `curl` stand-ins first on PATH, so a dry run that
-calls either fails the test. Real runs use the same stand-ins, which then keep a small
-model of the project (a JSON file) and answer as gcloud and the Firebase Rules API do,
-so that a first run and a second run can be compared. Run as a script, this file is
-that stand-in.
+Dry runs put recording `gcloud` and `curl` stand-ins first on PATH and point
+deployment/google_apis.py at a recording stand-in of the REST APIs
+(GOOGLE_APIS_STANDIN), so a dry run that calls any of them fails the test. Real runs use
+the same stand-ins, which then keep a small model of the project (a JSON file) and
+answer as gcloud, the Firebase Rules API and the Firestore Admin API do, so that a first
+run and a second run can be compared. Run as a script, this file is the gcloud stand-in.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
+import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy.sh"
-FUNCTIONS = ("contact_submit", "chat_message", "access_grant", "retention_sweep")
-PUBLIC = ("contact_submit", "chat_message", "access_grant")
-SWEEP = "retention_sweep"
 PROJECT = "demo-factoryops"
-SECRETS = ("EMAILJS_PRIVATE_KEY", "RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL")
 APIS = (
     "cloudfunctions",
     "run",
@@ -39,17 +39,6 @@ APIS = (
     "iam",
     "logging",
     "firebaserules",
-)
-TTL_GROUPS = (
-    "contact_submissions",
-    "chat_sessions",
-    "messages",
-    "access_grants",
-    "idempotency_keys",
-    "rate_limits",
-    # Holds only a hash of an address and counts, but a hash of an address is still
-    # about a person: it goes when the window ends, like everything else.
-    "privacy_requests",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
 INDEX_FILE = {
@@ -239,14 +228,12 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     return 2, "", f"gcloud stand-in: unexpected command {argv}\n"
 
 
-def _curl(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, str, str]:
-    def arg(name: str) -> str:
-        return argv[argv.index(name) + 1]
-
-    auth = re.search(r'header = "Authorization: (.*)"', stdin)
-    state["rules_auth"].append(auth.group(1) if auth else None)
-    method, url, output = arg("--request"), argv[-1], Path(arg("--output"))
-    body = json.loads(Path(arg("--data-binary")[1:]).read_text()) if "--data-binary" in argv else {}
+def _rest(
+    method: str, url: str, body: dict[str, Any], auth: str | None, state: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """The Firebase Rules API and the Firestore Admin API's fields, as far as deploy.sh
+    uses them."""
+    state["rules_auth"].append(auth)
     base = f"https://firebaserules.googleapis.com/v1/projects/{PROJECT}"
     fields = f"https://firestore.googleapis.com/v1/projects/{PROJECT}/databases/(default)/"
     status = 404
@@ -276,8 +263,7 @@ def _curl(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, str,
     elif method == "PATCH" and url == f"{base}/releases/cloud.firestore":
         state["rules_release"] = body["release"]["rulesetName"]
         status, answer = 200, body["release"]
-    output.write_text(json.dumps(answer))
-    return 0, str(status), ""
+    return status, answer
 
 
 def _standin(tool: str, argv: list[str]) -> int:
@@ -285,9 +271,11 @@ def _standin(tool: str, argv: list[str]) -> int:
     stdin = "" if sys.stdin.isatty() else sys.stdin.read()
     with open(os.environ["STANDIN_LOG"], "a") as log:
         log.write(json.dumps({"tool": tool, "argv": argv}) + "\n")
+    if tool != "gcloud":
+        sys.stderr.write(f"{tool} stand-in: deploy.sh has no use for {tool}\n")
+        return 2
     state = _load(state_path)
-    handler = _gcloud if tool == "gcloud" else _curl
-    code, out, err = handler(argv, state, stdin)
+    code, out, err = _gcloud(argv, state, stdin)
     state_path.write_text(json.dumps(state))
     sys.stdout.write(out)
     sys.stderr.write(err)
@@ -297,10 +285,65 @@ def _standin(tool: str, argv: list[str]) -> int:
 if __name__ == "__main__":
     sys.exit(_standin(sys.argv[1], sys.argv[2:]))
 
-# The stand-in above runs as a script on every gcloud and curl call, without pytest.
+# The stand-in above runs as a script on every gcloud and curl call, without pytest or
+# the project's packages.
 import pytest  # noqa: E402
+from factoryops import config, store  # noqa: E402
+from factoryops.config import Source  # noqa: E402
+
+from deployment import google_apis  # noqa: E402
 
 pytestmark = pytest.mark.deploy
+
+FUNCTIONS = config.FUNCTIONS
+PUBLIC = config.PUBLIC
+SWEEP = config.SWEEP
+SECRETS = tuple(s.env for s in config.declared() if s.secret)
+TTL_GROUPS = store.TTL_GROUPS
+
+
+# -- the REST stand-in ---------------------------------------------------------------------
+
+_ROUTES: dict[str, tuple[Path, Path]] = {}
+"""Each deployer's model and call log, by the first segment of its stand-in's path."""
+_SERVER: list[ThreadingHTTPServer] = []
+
+
+class _RestHandler(BaseHTTPRequestHandler):
+    def _serve(self) -> None:
+        key, _, rest = self.path.lstrip("/").partition("/")
+        state_path, log_path = _ROUTES[key]
+        url = "https://" + rest
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else {}
+        with open(log_path, "a") as log:
+            log.write(json.dumps({"tool": "rest", "argv": [self.command, url]}) + "\n")
+        state = _load(state_path)
+        status, answer = _rest(self.command, url, body, self.headers.get("Authorization"), state)
+        state_path.write_text(json.dumps(state))
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+def rest_standin(state: Path, log: Path) -> str:
+    """A root for GOOGLE_APIS_STANDIN whose calls reach this model and log."""
+    if not _SERVER:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _RestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _SERVER.append(server)
+    key = uuid.uuid4().hex
+    _ROUTES[key] = (state, log)
+    return f"http://127.0.0.1:{_SERVER[0].server_address[1]}/{key}"
+
 
 # -- running the script ----------------------------------------------------------------
 
@@ -375,6 +418,11 @@ class Deployer:
         lines = [f"{k}={v}" for k, v in values.items()]
         (self.tmp / "deploy.env").write_text("\n".join(lines) + "\n")
 
+    def python_calls(self) -> list[str]:
+        """The arguments of every python3 deploy.sh ran, since the deployer was made."""
+        log = Path(self.env["PYTHON_LOG"])
+        return log.read_text().splitlines() if log.exists() else []
+
     def model(self) -> dict[str, Any]:
         model: dict[str, Any] = json.loads(self.state.read_text())
         return model
@@ -385,11 +433,15 @@ def make_deployer(tmp: Path, root: Path) -> Deployer:
     bin_dir.mkdir()
     state = tmp / "project.json"
     log = tmp / "calls.jsonl"
+    python, me = shlex.quote(sys.executable), shlex.quote(__file__)
     for tool in ("gcloud", "curl"):
         stub = bin_dir / tool
-        python, me = shlex.quote(sys.executable), shlex.quote(__file__)
         stub.write_text(f'#!/bin/sh\nexec {python} -S {me} {tool} "$@"\n')
         stub.chmod(0o755)
+    # python3 itself, recorded: what deploy.sh puts on its command lines.
+    stub = bin_dir / "python3"
+    stub.write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >>"$PYTHON_LOG"\nexec {python} "$@"\n')
+    stub.chmod(0o755)
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", str(tmp)),
@@ -397,6 +449,8 @@ def make_deployer(tmp: Path, root: Path) -> Deployer:
         "TMPDIR": str(tmp),
         "STANDIN_STATE": str(state),
         "STANDIN_LOG": str(log),
+        "PYTHON_LOG": str(tmp / "python3.log"),
+        "GOOGLE_APIS_STANDIN": rest_standin(state, log),
     }
     for name in ("PYENV_ROOT", "PYENV_VERSION"):
         if name in os.environ:
@@ -418,11 +472,10 @@ def make_checkout(tmp_path: Path) -> Deployer:
     root.mkdir()
     shutil.copy2(SCRIPT, root / "deploy.sh")
     shutil.copy2(ROOT / "requirements.txt", root / "requirements.txt")
-    shutil.copytree(
-        ROOT / "lib" / "factoryops",
-        root / "lib" / "factoryops",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for package in ("lib/factoryops", "deployment"):
+        shutil.copytree(
+            ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     for name in FUNCTIONS:
         (root / "functions" / name).mkdir(parents=True)
         (root / "functions" / name / "main.py").write_text(f"# {name}\n")
@@ -531,10 +584,15 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
     for line in env_lines:
         assert not any(f" {secret}:" in line for secret in SECRETS), line
     # Every first version is piped in: generated, or from the file the settings name.
-    adds = [c for c in run.commands() if "versions" in c and "add" in c]
-    assert len(adds) == 2 and all("--data-file=-" in c and "|" in c for c in adds)
-    assert adds[0][:3] == ["head", "-c", "32"]
-    assert adds[1][:3] == ["printf", "%s", f"$(cat {deployer.tmp / 'emailjs.key'})"]
+    adds = {c[c.index("add") + 1]: c for c in run.commands() if "versions" in c and "add" in c}
+    assert sorted(adds) == ["EMAILJS_PRIVATE_KEY", "RATE_LIMIT_KEY"]
+    assert all("--data-file=-" in c and "|" in c for c in adds.values())
+    assert adds["RATE_LIMIT_KEY"][:3] == ["head", "-c", "32"]
+    assert adds["EMAILJS_PRIVATE_KEY"][:3] == [
+        "printf",
+        "%s",
+        f"$(cat {deployer.tmp / 'emailjs.key'})",
+    ]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -601,6 +659,115 @@ def test_sweep_environment_holds_its_audience_and_the_scheduler_as_invoker(
     assert '#   ALLOWED_ORIGINS: "https://factoryopsai.com,https://www.factoryopsai.com"' in contact
 
 
+def env_files(run: Run) -> dict[str, dict[str, str]]:
+    """The environment the plan shows for each function (the sweep's last one)."""
+    files: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in run.stdout.splitlines():
+        start = re.match(r"#\s+<workdir>/(\w+)\.env\.yaml ", line)
+        entry = re.match(r"#\s{3,}([A-Z_]+): (.*)$", line)
+        if start:
+            current = files[start[1]] = {}
+        elif entry and current is not None:
+            current[entry[1]] = json.loads(entry[2])
+        else:
+            current = None
+    return files
+
+
+def test_each_function_gets_only_the_settings_it_reads(deployer: Deployer) -> None:
+    deployer.settings(**SETTINGS, CONTACT_RATE_LIMIT="3/60", CHAT_MAX_MESSAGES="50")
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    env = env_files(run)
+    assert sorted(env) == sorted(FUNCTIONS)
+    assert env["contact_submit"]["CONTACT_RATE_LIMIT"] == "3/60"
+    assert "CHAT_MAX_MESSAGES" not in env["contact_submit"]
+    assert env["chat_message"]["CHAT_MAX_MESSAGES"] == "50"
+    assert "CONTACT_RATE_LIMIT" not in env["chat_message"]
+    assert env[SWEEP]["SWEEP_AUDIENCE"] == "<sweep-url>"
+    assert "ALLOWED_ORIGINS" not in env[SWEEP]
+    assert set(env["access_grant"]) == {"GOOGLE_CLOUD_PROJECT", "ALLOWED_ORIGINS"}
+    # What reaches each function is what the declarations say it reads.
+    for name, variables in env.items():
+        for variable in variables:
+            declared = next(s for s in config.declared() if s.env == variable)
+            assert name in declared.functions, (name, variable)
+            assert declared.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
+
+
+def deployed_secrets(run: Run) -> dict[str, set[str]]:
+    """The functions given each secret, by secret."""
+    given: dict[str, set[str]] = {}
+    for args in run.gcloud("functions", "deploy"):
+        for ref in filter(None, (flag(args, "set-secrets") or "").split(",")):
+            given.setdefault(ref.split("=")[0], set()).add(positional(args)[2])
+    return given
+
+
+def test_the_rate_limit_key_reaches_only_the_public_functions(deployer: Deployer) -> None:
+    run = deployer.dry()
+    assert deployed_secrets(run)["RATE_LIMIT_KEY"] == set(PUBLIC)
+    granted = {
+        (flag(a, "member") or "").split("@")[0]
+        for a in run.gcloud("secrets", "add-iam-policy-binding", "RATE_LIMIT_KEY")
+    }
+    assert granted == {f"serviceAccount:fn-{n.replace('_', '-')}" for n in PUBLIC}
+
+
+@pytest.mark.parametrize("service_id", ["", "service_test"])
+def test_the_emailjs_private_key_is_given_only_when_emailjs_service_id_is_set(
+    deployer: Deployer, service_id: str
+) -> None:
+    deployer.settings(**{**SETTINGS, "EMAILJS_SERVICE_ID": service_id})
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    given = deployed_secrets(run).get("EMAILJS_PRIVATE_KEY", set())
+    if service_id:
+        assert given == set(config.SENDERS)
+    else:
+        assert given == set()
+        assert run.gcloud("secrets", "describe", "EMAILJS_PRIVATE_KEY") == []
+
+
+def test_a_dry_run_asks_the_rest_module_for_its_plan_only(deployer: Deployer) -> None:
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    calls = [c.split() for c in deployer.python_calls()]
+    assert [c[:2] for c in calls if c[1] == "deployment.plan"] == [["-m", "deployment.plan"]]
+    rest = {c[2]: c for c in calls if c[1] == "deployment.google_apis"}
+    assert sorted(rest) == ["field-indexes", "index-rows", "rules"]
+    assert "--dry-run" in rest["rules"] and "--dry-run" in rest["field-indexes"]
+
+
+def test_the_rest_module_makes_no_call_without_a_token(tmp_path: Path) -> None:
+    dry = google_apis.Google(PROJECT, None, google_apis.Plan(dry_run=True))
+    assert dry.call("GET", f"{google_apis.RULES_API}/projects/{PROJECT}/releases/x") is None
+    with pytest.raises(google_apis.Failure, match="no call is made without an access token"):
+        dry._send("GET", f"{google_apis.RULES_API}/projects/{PROJECT}/releases/x", None)
+    with pytest.raises(google_apis.Failure, match="must be an http:// URL on this machine"):
+        google_apis.Google(PROJECT, "t", google_apis.Plan(False), "http://example.com:80/")
+    # A real run with no token on stdin stops before calling anything.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deployment.google_apis",
+            "rules",
+            f"--project={PROJECT}",
+            str(ROOT / "firestore.rules"),
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'lib'}"},
+    )
+    assert result.returncode == 1 and "no access token on stdin" in result.stderr
+    assert result.stdout == ""
+
+
 def test_each_function_is_deployed_from_its_own_staged_bundle(deployer: Deployer) -> None:
     run = deployer.dry()
     staged = {
@@ -656,6 +823,11 @@ def test_bad_arguments_give_a_usage_error(deployer: Deployer, args: list[str]) -
     assert run.returncode == 2
     assert "usage: ./deploy.sh --project ID" in run.stderr
     assert run.stdout == "" and run.calls == []
+
+
+def test_only_names_the_declared_functions_when_given_an_unknown_one(deployer: Deployer) -> None:
+    run = deployer.run("--project", PROJECT, "--only", "send_newsletter")
+    assert f"(known: {' '.join(FUNCTIONS)})" in run.stderr
 
 
 def test_help_prints_the_usage(deployer: Deployer) -> None:
@@ -769,18 +941,23 @@ def test_apis_enabled_before_anything_else_uses_them(deployer: Deployer) -> None
     assert first_change == enable[0]
 
 
+def rest_calls(run: Run) -> list[list[str]]:
+    """The plan's REST calls: METHOD URL [BODY]."""
+    return [c for c in run.commands() if c[:1] in (["GET"], ["POST"], ["PATCH"])]
+
+
 def test_rules_are_published_over_rest_with_the_token_kept_off_the_command_line(
     deployer: Deployer,
 ) -> None:
     run = deployer.dry()
-    curls = [c for c in run.commands() if c[:1] == ["curl"]]
-    assert curls
-    for c in curls:
-        assert "--config" in c and c[c.index("--config") + 1] == "-"
+    calls = rest_calls(run)
+    assert calls
+    for c in calls:
         assert not any("Authorization" in a or "<access-token>" in a for a in c)
-    urls = [c[-1] for c in curls]
+    urls = [c[1] for c in calls]
     api = f"https://firebaserules.googleapis.com/v1/projects/{PROJECT}"
     assert f"{api}/rulesets" in urls and f"{api}/releases/cloud.firestore" in urls
+    assert "reaches deployment/google_apis.py on stdin" in run.stdout
 
 
 def test_indexes_come_from_the_index_file_when_there_is_one(checkout: Deployer) -> None:
@@ -802,12 +979,12 @@ def test_indexes_come_from_the_index_file_when_there_is_one(checkout: Deployer) 
     ]
     assert flags(creates[1], "field-config")[0] == "field-path=sections,array-config=contains"
     # A collection-group single-field index, which gcloud cannot set, goes over REST.
-    patches = [c for c in run.commands() if c[:1] == ["curl"] and "PATCH" in c]
+    patches = [c for c in rest_calls(run) if c[0] == "PATCH"]
     field_url = (
         f"https://firestore.googleapis.com/v1/projects/{PROJECT}/databases/(default)"
         "/collectionGroups/messages/fields/created_at?updateMask=indexConfig"
     )
-    assert field_url in [c[-1] for c in patches]
+    assert field_url in [c[1] for c in patches]
     assert '"queryScope":"COLLECTION_GROUP","fields":[{"fieldPath":"created_at"' in run.stdout
 
 
@@ -876,8 +1053,9 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         assert second.called(*prefix) == [], prefix
     assert len(second.called("scheduler", "jobs", "update")) == 2
     assert len(second.called("functions", "deploy")) == 4
-    changes = [c for c in second.calls if c["tool"] == "curl" and "GET" not in c["argv"]]
+    changes = [c for c in second.calls if c["tool"] == "rest" and "GET" not in c["argv"]]
     assert changes == []
+    assert [c for c in first.calls + second.calls if c["tool"] == "curl"] == []
     assert len(checkout.model()["rulesets"]) == 1
     assert len(checkout.model()["composite_indexes"]) == 2  # asked again, already there
 
@@ -910,7 +1088,8 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
     for value in (rate_key, EMAILJS_KEY, token):
         assert value not in argv_text
         assert value not in run.stdout + run.stderr
-    # The token reached the Rules API, through curl's stdin.
+    assert not any(token in call for call in first_run.deployer.python_calls())
+    # The token reached the REST APIs, through deployment/google_apis.py's stdin.
     assert model["rules_auth"] and all(a == f"Bearer {token}" for a in model["rules_auth"])
     for deploy in model["deploy_log"]:
         assert not set(deploy["env"]) & set(SECRETS)
@@ -918,6 +1097,23 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
             if ref:
                 assert re.fullmatch(r"([A-Z_]+)=\1:[0-9]+", ref), ref
         assert sorted(deploy["files"]) == ["factoryops", "main.py", "requirements.txt"]
+
+
+def test_each_deployed_environment_holds_what_the_function_reads(first_run: FirstRun) -> None:
+    given = {k for k, v in SETTINGS.items() if v}
+    latest = {d["name"]: d for d in first_run.model["deploy_log"]}
+    assert sorted(latest) == sorted(FUNCTIONS)
+    for name, deploy in latest.items():
+        expected = {
+            s.env
+            for s in config.declared()
+            if name in s.functions
+            and (s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and s.env in given))
+        }
+        assert set(deploy["env"]) == expected, name
+        secrets = {ref.split("=")[0] for ref in deploy["secrets"].split(",") if ref}
+        assert ("RATE_LIMIT_KEY" in secrets) == (name in PUBLIC)
+        assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in config.SENDERS)
 
 
 def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(

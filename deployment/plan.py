@@ -1,0 +1,351 @@
+"""What deploy.sh asks of the settings' declarations.
+
+deploy.sh keeps no list of settings, functions or collection groups. Before it changes
+anything it runs, once,
+
+    python3 -m deployment.plan records --project ID --env-file FILE
+
+which reads the settings file and the environment (which wins) through the
+declarations in `factoryops.config`, refuses what has no place in a settings file,
+checks every value as the functions will (`config.from_env`), and answers with
+tab-separated records (`Plan.records`): the functions, the variables and secrets each
+one gets (only those it reads), their instance limits, and the TTL groups of
+`factoryops.store`. A refusal is printed for deploy.sh's user, with status `REFUSED`.
+
+    python3 -m deployment.plan readme-table [--write]
+
+prints the README's configuration table, rendered from the same declarations, or
+writes it into README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factoryops import config, store
+from factoryops.config import ConfigError, Setting, Source
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+README_SECTION = "## Configuration"
+REGENERATE = "PYTHONPATH=lib python3 -m deployment.plan readme-table --write"
+REFUSED = 3
+"""Exit status when the settings are refused; the reason is on stderr."""
+
+_SKIPPED = re.compile(r"\s*(#.*)?")
+_ASSIGNMENT = re.compile(r"\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=(.*)")
+_QUOTED = re.compile(r"\"(.*)\"|'(.*)'")
+
+
+class Refused(Exception):
+    """Settings deploy.sh will not deploy with; the message says why, never a value."""
+
+
+# -- what a settings file may hold ---------------------------------------------------
+
+
+def file_settings() -> tuple[Setting, ...]:
+    """The settings deploy.env may hold: the functions' plain ones, deploy.sh's own, and
+    a file for each secret the team supplies."""
+    plain = tuple(s for s in config.declared() if s.source is Source.DEPLOY_ENV)
+    return (*plain, *config.DEPLOYMENT_SETTINGS, *config.secret_files())
+
+
+def refusal(setting: Setting) -> str:
+    """Why a setting has no place in deploy.env, or "" when it has one."""
+    name = setting.env
+    if setting.secret:
+        if name in config.GENERATED_SECRETS:
+            how = "deploy.sh generates it"
+        else:
+            how = f"set {name}_FILE to a file holding it, or answer the prompt"
+        return f"{name} is a secret: it lives in Secret Manager, never in a settings file ({how})"
+    if setting.source is Source.LOCAL:
+        return f"{name} is not a deployment setting (it is for the emulator and tests)"
+    if setting.source is Source.DEPLOY_SH:
+        return f"{name} is not a deployment setting (deploy.sh sets it)"
+    return ""
+
+
+@dataclass
+class Given:
+    """The values the settings file and the environment give, by variable."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    """"file" or "environment", for the plan's header."""
+
+
+def read(env_file: Path | None, environ: Mapping[str, str]) -> Given:
+    """deploy.env's KEY=VALUE lines (quotes around a value dropped), then the environment."""
+    allowed = {s.env for s in file_settings()}
+    refused = {s.env: refusal(s) for s in config.declared() if refusal(s)}
+    given = Given()
+    if env_file is not None and env_file.is_file():
+        try:
+            text = env_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise Refused(f"{env_file}: not UTF-8 text") from None
+        # Split on newlines only: a stray control character is refused below, not a line.
+        for number, line in enumerate(text.split("\n"), 1):
+            line = line.removesuffix("\r")
+            if _SKIPPED.fullmatch(line):
+                continue
+            where = f"{env_file}:{number}"
+            match = _ASSIGNMENT.fullmatch(line)
+            if not match:
+                raise Refused(f"{where}: expected KEY=VALUE")
+            key, value = match.groups()
+            if key in refused:
+                raise Refused(f"{where}: {refused[key]}")
+            if key not in allowed:
+                raise Refused(f"{where}: unknown setting {key}")
+            quoted = _QUOTED.fullmatch(value)
+            if quoted:
+                value = next(part for part in quoted.groups() if part is not None)
+            given.values[key] = value
+            given.origin[key] = "file"
+    for setting in file_settings():
+        if setting.env in environ:
+            given.values[setting.env] = environ[setting.env]
+            given.origin[setting.env] = "environment"
+    for key, value in given.values.items():
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise Refused(f"{key} holds a control character")
+    return given
+
+
+# -- the plan ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    public: bool
+    max_instances: int
+    env: tuple[str, ...]
+    """The variables its env file holds, in declaration order: the plain settings it
+    reads that have a value, and those deploy.sh works out."""
+    secrets: tuple[str, ...]
+    """The secrets it reads that these settings call for."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    functions: tuple[Function, ...]
+    values: dict[str, str]
+    """Every non-empty value the settings file and the environment give."""
+    from_file: int
+    from_environment: tuple[str, ...]
+    worked_out: tuple[str, ...]
+    """The variables the functions read that deploy.sh itself works out."""
+    sheet_editors: tuple[str, ...]
+    """The functions the CRM sheet must be shared with."""
+    ttl_groups: tuple[str, ...] = store.TTL_GROUPS
+    generated_secrets: tuple[str, ...] = config.GENERATED_SECRETS
+
+    def records(self) -> list[str]:
+        """One record a line, fields separated by tabs, lists by spaces: values hold
+        neither a tab nor a newline (`read` refuses control characters)."""
+        rows: list[tuple[str, ...]] = [
+            ("functions", " ".join(f.name for f in self.functions)),
+            ("public", " ".join(f.name for f in self.functions if f.public)),
+            ("ttl_groups", " ".join(self.ttl_groups)),
+            ("generated_secrets", " ".join(self.generated_secrets)),
+            ("worked_out", " ".join(self.worked_out)),
+            ("from_file", str(self.from_file)),
+            ("from_environment", " ".join(self.from_environment)),
+            ("sheet_editors", " ".join(self.sheet_editors)),
+        ]
+        for fn in self.functions:
+            rows.append(("max_instances", fn.name, str(fn.max_instances)))
+            rows.append(("env", fn.name, " ".join(fn.env)))
+            rows.append(("secrets", fn.name, " ".join(fn.secrets)))
+        rows.extend(("value", key, value) for key, value in self.values.items())
+        return ["\t".join(row) for row in rows]
+
+
+def declaration(field_name: str) -> Setting:
+    """The declaration carried by one field of `config.Settings`."""
+    for item in dataclasses.fields(config.Settings):
+        if item.name == field_name:
+            setting: Setting = item.metadata["setting"]
+            return setting
+    raise KeyError(field_name)
+
+
+def max_instances(function: str, values: Mapping[str, str]) -> int:
+    name = f"MAX_INSTANCES_{function.upper()}"
+    setting = next((s for s in config.DEPLOYMENT_SETTINGS if s.env == name), None)
+    if setting is None:
+        raise Refused(f"{function} has no declared {name}")
+    raw = values.get(name, "").strip() or str(setting.default)
+    limit: int = config.whole()(name, raw)
+    return limit
+
+
+def function(name: str, values: Mapping[str, str]) -> Function:
+    """What one function gets: only what it reads, and of its secrets those the values
+    call for."""
+    reads = [s for s in config.declared() if name in s.functions]
+    env = tuple(
+        s.env
+        for s in reads
+        if s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and values.get(s.env))
+    )
+    secrets = tuple(s.env for s in reads if s.secret and s.needed(values))
+    return Function(name, name in config.PUBLIC, max_instances(name, values), env, secrets)
+
+
+def make(given: Given, project: str) -> Plan:
+    """Checks the values as the functions will read them, then what each function gets."""
+    values = given.values
+    declared = config.declared()
+    for setting in declared:
+        if setting.required and not values.get(setting.env, "").strip():
+            raise Refused(f"{setting.env} is required: {setting.meaning}")
+    function_values = {
+        s.env: values[s.env] for s in declared if s.source is Source.DEPLOY_ENV and s.env in values
+    }
+    try:
+        settings = config.from_env({**function_values, declaration("project").env: project})
+        functions = tuple(function(name, values) for name in config.FUNCTIONS)
+    except ConfigError as exc:
+        raise Refused(f"setting {exc}") from None
+    sheet_id = declaration("crm_spreadsheet_id")
+    sheet_readers: tuple[str, ...] = ()
+    if settings.crm_backend == "sheets":
+        if not settings.crm_spreadsheet_id:
+            raise Refused(f"{declaration('crm_backend').env}=sheets needs {sheet_id.env}")
+        sheet_readers = tuple(f.name for f in functions if sheet_id.env in f.env)
+    return Plan(
+        functions=functions,
+        values={key: value for key, value in values.items() if value},
+        from_file=sum(1 for origin in given.origin.values() if origin == "file"),
+        from_environment=tuple(
+            s.env for s in file_settings() if given.origin.get(s.env) == "environment"
+        ),
+        worked_out=tuple(s.env for s in declared if s.source is Source.DEPLOY_SH),
+        sheet_editors=sheet_readers,
+    )
+
+
+# -- the README's configuration table ------------------------------------------------
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _origin(setting: Setting) -> str:
+    if setting.source is Source.SECRET:
+        where = "Secret Manager"
+        if setting.env in config.GENERATED_SECRETS:
+            where += " (generated by `deploy.sh`)"
+        if "=" in setting.when:
+            where += f", with {_code(setting.when)}"
+        elif setting.when:
+            where += f", when {_code(setting.when)} is set"
+        return where
+    return {
+        Source.DEPLOY_ENV: "`deploy.env`",
+        Source.DEPLOYMENT: "`deploy.env`",
+        Source.DEPLOY_SH: "set by `deploy.sh`",
+        Source.LOCAL: "local only (emulator, tests)",
+    }[setting.source]
+
+
+def _default(setting: Setting) -> str:
+    if setting.required:
+        return "required"
+    shown = setting.shown_default()
+    if not shown:
+        return "unset"
+    # A default written as words (what applies when unset) is prose, not a value.
+    return shown if " " in shown else _code(shown)
+
+
+def _readers(setting: Setting) -> str:
+    if setting.source is Source.DEPLOYMENT:
+        return "`deploy.sh`"
+    if setting.functions == config.FUNCTIONS:
+        return "all"
+    return ", ".join(_code(name) for name in setting.functions) or "—"
+
+
+def configuration_table() -> str:
+    """The markdown table of every setting: the functions' and deploy.sh's own."""
+    lines = [
+        "| variable | meaning | default | from | read by |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in (*config.declared(), *config.DEPLOYMENT_SETTINGS, *config.secret_files()):
+        cells = (
+            _code(setting.env),
+            setting.meaning,
+            _default(setting),
+            _origin(setting),
+            _readers(setting),
+        )
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _table_span(lines: list[str]) -> tuple[int, int]:
+    """Where the first table of the configuration section starts and ends."""
+    start = lines.index(README_SECTION + "\n")
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    end = first
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return first, end
+
+
+def readme_table(readme: str) -> str:
+    lines = readme.splitlines(keepends=True)
+    first, end = _table_span(lines)
+    return "".join(lines[first:end])
+
+
+def with_table(readme: str, table: str) -> str:
+    lines = readme.splitlines(keepends=True)
+    first, end = _table_span(lines)
+    return "".join([*lines[:first], table, *lines[end:]])
+
+
+# -- command line --------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m deployment.plan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    records = commands.add_parser("records", help="deploy.sh's plan, as records")
+    records.add_argument("--project", required=True)
+    records.add_argument("--env-file", type=Path)
+    table = commands.add_parser("readme-table", help="the README's configuration table")
+    table.add_argument("--write", action="store_true", help=f"rewrite it in {README.name}")
+    args = parser.parse_args(argv)
+    if args.command == "records":
+        try:
+            plan = make(read(args.env_file, os.environ), args.project)
+        except Refused as exc:
+            print(f"deploy.sh: {exc}", file=sys.stderr)
+            return REFUSED
+        print("\n".join(plan.records()))
+        return 0
+    if args.write:
+        README.write_text(with_table(README.read_text(encoding="utf-8"), configuration_table()))
+    else:
+        print(configuration_table(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

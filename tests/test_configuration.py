@@ -1,0 +1,220 @@
+"""The settings' declarations against their readers: deploy.env.example, the README's
+table, and what deployment/plan.py tells deploy.sh. No emulator, no gcloud."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from factoryops import config
+from factoryops.config import Setting, Source
+
+from deployment import plan
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "deploy.env.example"
+ASSIGNMENT = re.compile(r"([A-Z][A-Z0-9_]*)=(.*)")
+PROJECT = "demo-factoryops"
+
+
+def example() -> list[tuple[str, str, bool]]:
+    """deploy.env.example's (key, value, under a "(defaults shown)" comment), in order."""
+    found = []
+    defaults_shown = False
+    for line in EXAMPLE.read_text().splitlines():
+        if not line.strip():
+            defaults_shown = False
+        elif line.startswith("#"):
+            defaults_shown = defaults_shown or "(defaults shown)" in line
+        else:
+            match = ASSIGNMENT.fullmatch(line)
+            assert match, f"deploy.env.example: not KEY=VALUE: {line!r}"
+            found.append((match[1], match[2], defaults_shown))
+    return found
+
+
+def by_name() -> dict[str, Setting]:
+    return {s.env: s for s in (*config.declared(), *plan.file_settings())}
+
+
+def test_the_example_names_only_keys_a_settings_file_may_hold() -> None:
+    allowed = {s.env for s in plan.file_settings()}
+    keys = [key for key, _, _ in example()]
+    assert len(keys) == len(set(keys)), "a key is listed twice"
+    for key in keys:
+        setting = by_name().get(key)
+        reason = plan.refusal(setting) if setting else "not declared"
+        assert key in allowed, f"deploy.env.example lists {key}: {reason}"
+
+
+def test_the_example_names_every_deployment_setting_and_secret_file() -> None:
+    keys = {key for key, _, _ in example()}
+    missing = [s.env for s in plan.file_settings() if s.env not in keys]
+    assert missing == [], f"deploy.env.example does not list {', '.join(missing)}"
+
+
+def test_defaults_the_example_shows_are_the_declared_defaults() -> None:
+    shown = [(key, value) for key, value, defaults in example() if defaults]
+    assert shown, 'deploy.env.example has no "(defaults shown)" block'
+    for key, value in shown:
+        setting = by_name()[key]
+        assert value, f"{key} is under '(defaults shown)' without a value"
+        assert value == setting.shown_default(), (
+            f"deploy.env.example shows {key}={value}; the declared default is "
+            f"{setting.shown_default()}"
+        )
+
+
+def test_the_example_passes_the_checks_deploy_sh_makes(tmp_path: Path) -> None:
+    filled = EXAMPLE.read_text().replace("CRM_SPREADSHEET_ID=\n", "CRM_SPREADSHEET_ID=sheet-1\n")
+    env_file = tmp_path / "deploy.env"
+    env_file.write_text(filled)
+    made = plan.make(plan.read(env_file, {}), PROJECT)
+    assert made.from_file == len(example())
+
+
+def test_the_readme_table_is_rendered_from_the_declarations() -> None:
+    table = plan.readme_table((ROOT / "README.md").read_text())
+    assert table == plan.configuration_table(), (
+        "README.md's configuration table differs from the declarations in "
+        f"factoryops.config; regenerate it: {plan.REGENERATE}"
+    )
+
+
+def test_the_readme_table_has_a_row_per_setting() -> None:
+    table = plan.configuration_table().splitlines()
+    settings = (*config.declared(), *config.DEPLOYMENT_SETTINGS, *config.secret_files())
+    assert len(table) == 2 + len(settings)
+    for row, setting in zip(table[2:], settings, strict=True):
+        assert row.startswith(f"| `{setting.env}` | {setting.meaning} |")
+
+
+# -- what deployment/plan.py answers ------------------------------------------------------
+
+
+def settings_file(tmp_path: Path, **values: str) -> Path:
+    path = tmp_path / "deploy.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def make(tmp_path: Path, environ: dict[str, str] | None = None, **values: str) -> plan.Plan:
+    values.setdefault("ALLOWED_ORIGINS", "https://factoryopsai.com")
+    return plan.make(plan.read(settings_file(tmp_path, **values), environ or {}), PROJECT)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [s for s in config.declared() if s.source is not Source.DEPLOY_ENV],
+    ids=lambda s: s.env,
+)
+def test_a_setting_with_no_place_in_deploy_env_is_refused_with_the_reason(
+    tmp_path: Path, setting: Setting
+) -> None:
+    path = settings_file(tmp_path, ALLOWED_ORIGINS="https://a.example", **{setting.env: "x-42"})
+    with pytest.raises(plan.Refused) as refused:
+        plan.read(path, {})
+    message = str(refused.value)
+    assert message.startswith(f"{path}:2: {setting.env} ")
+    if setting.secret:
+        assert "lives in Secret Manager" in message
+    else:
+        assert "is not a deployment setting" in message
+    assert "x-42" not in message
+
+
+def test_an_unknown_key_a_bad_line_and_a_control_character_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(plan.Refused, match=r":1: unknown setting ALLOWED_ORIGIN$"):
+        plan.read(settings_file(tmp_path, ALLOWED_ORIGIN="https://a.example"), {})
+    (tmp_path / "bad.env").write_text("# comment\n\nallowed_origins=x\n")
+    with pytest.raises(plan.Refused, match=r"bad.env:3: expected KEY=VALUE"):
+        plan.read(tmp_path / "bad.env", {})
+    with pytest.raises(plan.Refused, match="CRM_SHEET_NAME holds a control character"):
+        plan.read(None, {"CRM_SHEET_NAME": "Leads\tOld"})
+
+
+def test_quotes_export_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.env"
+    path.write_text("export CRM_SHEET_NAME='Leads 2026'\r\nSITE_URL=\"https://a.example\"\n")
+    given = plan.read(path, {"SITE_URL": "https://b.example", "SWEEP_AUTH": "off"})
+    assert given.values == {"CRM_SHEET_NAME": "Leads 2026", "SITE_URL": "https://b.example"}
+    assert given.origin == {"CRM_SHEET_NAME": "file", "SITE_URL": "environment"}
+
+
+def test_required_settings_bad_values_and_instance_limits_are_refused(tmp_path: Path) -> None:
+    required = [s for s in config.declared() if s.required]
+    assert required
+    for setting in required:
+        with pytest.raises(plan.Refused, match=f"^{setting.env} is required"):
+            plan.make(plan.read(None, {}), PROJECT)
+    with pytest.raises(plan.Refused, match=r"^setting RETENTION_DAYS: expected a whole number"):
+        make(tmp_path, RETENTION_DAYS="two years")
+    with pytest.raises(plan.Refused, match=r"^setting MAX_INSTANCES_CHAT_MESSAGE: "):
+        make(tmp_path, MAX_INSTANCES_CHAT_MESSAGE="0")
+    with pytest.raises(plan.Refused, match="CRM_BACKEND=sheets needs CRM_SPREADSHEET_ID"):
+        make(tmp_path, CRM_BACKEND="sheets")
+
+
+def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
+    made = make(tmp_path, CONTACT_RATE_LIMIT="3/60", CHAT_MAX_MESSAGES="50", SITE_URL="https://a.b")
+    env = {f.name: f.env for f in made.functions}
+    assert "CONTACT_RATE_LIMIT" in env[config.CONTACT]
+    assert "CHAT_MAX_MESSAGES" not in env[config.CONTACT]
+    assert "CHAT_MAX_MESSAGES" in env[config.CHAT]
+    assert "ALLOWED_ORIGINS" not in env[config.SWEEP]
+    assert "SWEEP_AUDIENCE" in env[config.SWEEP] and "SWEEP_INVOKER" in env[config.SWEEP]
+    assert not any("SITE_URL" in names for names in env.values())
+    assert all(names[0] == "GOOGLE_CLOUD_PROJECT" for names in env.values())
+    # Unset settings are left out, for the code's defaults.
+    assert "EMAILJS_SERVICE_ID" not in env[config.CONTACT]
+    for name, names in env.items():
+        for variable in names:
+            setting = by_name()[variable]
+            assert name in setting.functions
+            assert setting.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
+    assert made.worked_out == ("GOOGLE_CLOUD_PROJECT", "SWEEP_AUDIENCE", "SWEEP_INVOKER")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, {"RATE_LIMIT_KEY": set(config.PUBLIC)}),
+        (
+            {"EMAILJS_SERVICE_ID": "service_1"},
+            {"RATE_LIMIT_KEY": set(config.PUBLIC), "EMAILJS_PRIVATE_KEY": set(config.SENDERS)},
+        ),
+        (
+            {"CRM_BACKEND": "apps_script"},
+            {"RATE_LIMIT_KEY": set(config.PUBLIC), "CRM_APPS_SCRIPT_URL": set(config.SENDERS)},
+        ),
+    ],
+)
+def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
+    tmp_path: Path, values: dict[str, str], expected: dict[str, set[str]]
+) -> None:
+    made = make(tmp_path, **values)
+    given: dict[str, set[str]] = {}
+    for fn in made.functions:
+        for secret in fn.secrets:
+            given.setdefault(secret, set()).add(fn.name)
+    assert given == expected
+
+
+def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
+    made = make(tmp_path, {"CRM_SHEET_NAME": "Leads 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
+    records = [line.split("\t") for line in made.records()]
+    keyed = ("max_instances", "env", "secrets", "value")
+    assert all(len(r) == (3 if r[0] in keyed else 2) for r in records)
+    first = {r[0]: r[1] for r in records if len(r) == 2}
+    assert first["functions"].split() == list(config.FUNCTIONS)
+    assert first["public"].split() == list(config.PUBLIC)
+    assert first["generated_secrets"].split() == list(config.GENERATED_SECRETS)
+    assert first["from_environment"] == "CRM_SHEET_NAME"
+    limits = {r[1]: r[2] for r in records if r[0] == "max_instances"}
+    defaults = {s.env: s.default for s in config.DEPLOYMENT_SETTINGS}
+    assert limits == {
+        fn: "7" if fn == config.CHAT else defaults[f"MAX_INSTANCES_{fn.upper()}"]
+        for fn in config.FUNCTIONS
+    }
+    assert ["value", "CRM_SHEET_NAME", "Leads 2026"] in records
