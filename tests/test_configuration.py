@@ -186,7 +186,11 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
         ),
         (
             {"CRM_BACKEND": "apps_script"},
-            {"RATE_LIMIT_KEY": set(config.PUBLIC), "CRM_APPS_SCRIPT_URL": set(config.SENDERS)},
+            {
+                "RATE_LIMIT_KEY": set(config.PUBLIC),
+                "CRM_APPS_SCRIPT_URL": set(config.SENDERS),
+                "CRM_APPS_SCRIPT_KEY": set(config.SENDERS),
+            },
         ),
     ],
 )

@@ -310,6 +310,15 @@ class Settings:
         SENDERS,
         when="CRM_BACKEND=apps_script",
     )
+    crm_apps_script_key: str = declare(
+        "CRM_APPS_SCRIPT_KEY",
+        "",
+        text,
+        "key that signs every request to the Apps Script web app (also in its script properties)",
+        Source.SECRET,
+        SENDERS,
+        when="CRM_BACKEND=apps_script",
+    )
     site_url: str = declare(
         "SITE_URL",
         "http://localhost:8000",
@@ -382,6 +391,15 @@ class Settings:
         "key of the hashes naming rate-limit counters (random per process on the emulator)",
         Source.SECRET,
         PUBLIC,
+    )
+    privacy_trace_key: str = declare(
+        "PRIVACY_TRACE_KEY",
+        "",
+        text,
+        "key of the hash of an address a privacy request's trace keeps (random per process"
+        " on the emulator; `siteadmin` reads it from Secret Manager)",
+        Source.SECRET,
+        (),
     )
     sweep_audience: str = declare(
         "SWEEP_AUDIENCE",
@@ -482,7 +500,7 @@ def secret_files() -> tuple[Setting, ...]:
     )
 
 
-GENERATED_SECRETS = ("RATE_LIMIT_KEY",)
+GENERATED_SECRETS = ("RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_KEY", "PRIVACY_TRACE_KEY")
 """Secrets deploy.sh makes itself (random bytes) on the first deployment."""
 
 
