@@ -25,7 +25,7 @@ BASELINE = "hello_firestore"
 def _requests() -> dict[str, tuple[str, dict[str, Any] | None]]:
     from factoryops import grants
 
-    token = grants.create(lead="bench", sections=["pricing"]).token
+    token = grants.create(lead="bench", sections=["pricing"], no_email=True).token
     return {
         BASELINE: ("GET", None),
         "contact_submit": (

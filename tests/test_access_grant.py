@@ -47,13 +47,13 @@ def set_fields(db: Any, grant_id: str, **fields: Any) -> None:
 def denied_grants(db: Any) -> dict[str, str]:
     """One token per reason a known grant is refused."""
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-    expired = grants.create(lead="Expired", sections="pricing", days=3)
+    expired = grants.create(lead="Expired", sections="pricing", days=3, no_email=True)
     set_fields(db, expired.grant.id, expires_at=past)
-    retired = grants.create(lead="Past retention", sections="pricing")
+    retired = grants.create(lead="Past retention", sections="pricing", no_email=True)
     set_fields(db, retired.grant.id, expire_at=past)
-    revoked = grants.create(lead="Revoked", sections="pricing")
+    revoked = grants.create(lead="Revoked", sections="pricing", no_email=True)
     grants.revoke(revoked.grant.id)
-    used_up = grants.create(lead="Used up", sections="pricing", max_uses=1)
+    used_up = grants.create(lead="Used up", sections="pricing", max_uses=1, no_email=True)
     grants.redeem(used_up.token)
     return {
         "expired": expired.token,
@@ -121,7 +121,9 @@ def test_create_stores_the_grant_under_the_sha256_of_its_token_and_never_the_tok
 def test_optional_fields_are_stored_as_null_and_without_days_the_grant_has_no_expiry(
     db: Any,
 ) -> None:
-    created = grants.create(lead="Trade fair lead", sections=["demo", "demo", " pricing "])
+    created = grants.create(
+        lead="Trade fair lead", sections=["demo", "demo", " pricing "], no_email=True
+    )
     record = stored(db, created.grant.id)
     assert record["email"] is None and record["email_key"] is None
     assert record["company"] is None and record["max_uses"] is None
@@ -130,7 +132,7 @@ def test_optional_fields_are_stored_as_null_and_without_days_the_grant_has_no_ex
 
 
 def test_every_token_is_new(db: Any) -> None:
-    tokens = {grants.create(lead="L", sections="a").token for _ in range(5)}
+    tokens = {grants.create(lead="L", sections="a", no_email=True).token for _ in range(5)}
     assert len(tokens) == 5
     assert len(list(db.collection("access_grants").stream())) == 5
 
@@ -146,7 +148,12 @@ def test_every_token_is_new(db: Any) -> None:
         ({"sections": "a b"}, {"sections": "'a b' is not a section name"}),
         ({"sections": "x" * 65}, {"sections": "is not a section name"}),
         ({"sections": ",".join(f"s{i}" for i in range(51))}, {"sections": "at most 50"}),
-        ({"email": "not-an-email"}, {"email": "is not a valid email address"}),
+        ({"email": "not-an-email", "no_email": False}, {"email": "is not a valid email address"}),
+        ({"no_email": False}, {"email": "is required: a privacy request finds grants by email"}),
+        (
+            {"email": "asha@plant.example", "no_email": True},
+            {"no_email": "cannot be given with an email"},
+        ),
         ({"company": "x" * 201}, {"company": "must be at most 200 characters"}),
         ({"days": 0}, {"days": "from 1 to 730"}),
         ({"days": 731}, {"days": "from 1 to 730"}),
@@ -158,7 +165,7 @@ def test_create_names_every_invalid_value_and_stores_nothing(
     db: Any, values: dict[str, Any], fields: dict[str, str]
 ) -> None:
     with pytest.raises(errors.InvalidRequest) as caught:
-        grants.create(**{"lead": "Lead", "sections": "pricing", **values})
+        grants.create(**{"lead": "Lead", "sections": "pricing", "no_email": True, **values})
     assert set(caught.value.fields) == set(fields)
     for name, start in fields.items():
         assert start in caught.value.fields[name]
@@ -168,9 +175,11 @@ def test_create_names_every_invalid_value_and_stores_nothing(
 def test_days_are_limited_by_the_configured_retention(db: Any, configure: Any) -> None:
     configure(RETENTION_DAYS="30")
     with pytest.raises(errors.InvalidRequest) as caught:
-        grants.create(lead="L", sections="a", days=31)
+        grants.create(lead="L", sections="a", days=31, no_email=True)
     assert "from 1 to 30" in caught.value.fields["days"]
-    assert grants.create(lead="L", sections="a", days=30).grant.expires_at is not None
+    assert (
+        grants.create(lead="L", sections="a", days=30, no_email=True).grant.expires_at is not None
+    )
 
 
 # -- redeem ----------------------------------------------------------------------------
@@ -179,7 +188,7 @@ def test_days_are_limited_by_the_configured_retention(db: Any, configure: Any) -
 def test_redeeming_answers_the_sections_and_expiry_and_records_each_use(
     client: Any, db: Any
 ) -> None:
-    created = grants.create(lead="Lead", sections="pricing,demo", days=14)
+    created = grants.create(lead="Lead", sections="pricing,demo", days=14, no_email=True)
 
     first = redeem(client, created.token)
 
@@ -206,19 +215,19 @@ def test_redeeming_answers_the_sections_and_expiry_and_records_each_use(
 
 
 def test_a_grant_without_expiry_answers_expires_at_null(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     response = redeem(client, created.token)
     assert response.status_code == 200
     assert response.get_json() == {"unlocked": True, "sections": ["pricing"], "expires_at": None}
 
 
 def test_surrounding_whitespace_around_a_pasted_token_is_ignored(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     assert redeem(client, f"  {created.token}\n").status_code == 200
 
 
 def test_a_limited_grant_records_first_and_last_use(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing", max_uses=5)
+    created = grants.create(lead="Lead", sections="pricing", max_uses=5, no_email=True)
     assert redeem(client, created.token).status_code == 200
     record = stored(db, created.grant.id)
     assert record["redemptions"] == 1
@@ -231,7 +240,7 @@ def test_a_limited_grant_records_first_and_last_use(client: Any, db: Any) -> Non
 
 
 def test_an_expired_grant_is_denied_and_not_counted(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing", days=1)
+    created = grants.create(lead="Lead", sections="pricing", days=1, no_email=True)
     assert redeem(client, created.token).status_code == 200
     set_fields(db, created.grant.id, expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
     response = redeem(client, created.token)
@@ -241,7 +250,7 @@ def test_an_expired_grant_is_denied_and_not_counted(client: Any, db: Any) -> Non
 
 
 def test_a_revoked_grant_is_denied_from_the_next_redemption_on(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     assert redeem(client, created.token).status_code == 200
     revoked = grants.revoke(created.grant.id)
     assert revoked.revoked_at is not None
@@ -254,7 +263,7 @@ def test_a_revoked_grant_is_denied_from_the_next_redemption_on(client: Any, db: 
 def test_a_repeated_idempotency_key_does_not_replay_a_redemption_after_revocation(
     client: Any, db: Any
 ) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     headers = {"Idempotency-Key": "visit-1"}
     assert redeem(client, created.token, headers=headers).status_code == 200
     grants.revoke(created.grant.id)
@@ -263,7 +272,7 @@ def test_a_repeated_idempotency_key_does_not_replay_a_redemption_after_revocatio
 
 
 def test_a_used_up_grant_is_denied_and_the_count_stays_at_max_uses(client: Any, db: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing", max_uses=2)
+    created = grants.create(lead="Lead", sections="pricing", max_uses=2, no_email=True)
     assert [redeem(client, created.token).status_code for _ in range(4)] == [200, 200, 403, 403]
     assert stored(db, created.grant.id)["redemptions"] == 2
 
@@ -272,7 +281,7 @@ def test_twenty_parallel_redemptions_of_a_grant_with_max_uses_3_succeed_exactly_
     db: Any, function_client: Any, configure: Any
 ) -> None:
     configure(ACCESS_RATE_LIMIT="1000/60")
-    created = grants.create(lead="Lead", sections="pricing", max_uses=3)
+    created = grants.create(lead="Lead", sections="pricing", max_uses=3, no_email=True)
     clients = [function_client("access_grant") for _ in range(20)]
     start = threading.Barrier(len(clients))
     responses: list[tuple[int, Any]] = []
@@ -301,7 +310,7 @@ def test_twenty_parallel_redemptions_of_an_unlimited_grant_are_all_counted(
     db: Any, function_client: Any, configure: Any
 ) -> None:
     configure(ACCESS_RATE_LIMIT="1000/60")
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     clients = [function_client("access_grant") for _ in range(20)]
     start = threading.Barrier(len(clients))
     statuses: list[int] = []
@@ -400,7 +409,7 @@ def test_the_site_origin_may_redeem_from_the_browser(client: Any, db: Any, confi
     )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://factoryopsai.com"
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     response = redeem(client, created.token, headers={"Origin": "https://factoryopsai.com"})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://factoryopsai.com"
@@ -416,7 +425,7 @@ def test_guessing_from_one_ip_is_rate_limited_even_for_a_valid_token(
     client: Any, db: Any, configure: Any
 ) -> None:
     configure(ACCESS_RATE_LIMIT="3/60")
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     guesser = {"X-Forwarded-For": "198.51.100.7"}
     for _ in range(3):
         assert redeem(client, secrets.token_urlsafe(32), headers=guesser).status_code == 403
@@ -433,8 +442,8 @@ def test_guessing_from_one_ip_is_rate_limited_even_for_a_valid_token(
 
 
 def test_list_shows_every_grant_newest_first_without_tokens(db: Any) -> None:
-    older = grants.create(lead="Older", sections="a")
-    newer = grants.create(lead="Newer", sections="b", max_uses=2)
+    older = grants.create(lead="Older", sections="a", no_email=True)
+    newer = grants.create(lead="Newer", sections="b", max_uses=2, no_email=True)
     grants.redeem(newer.token)
     listed = grants.list_all()
     assert [g.lead for g in listed] == ["Newer", "Older"]
@@ -445,7 +454,7 @@ def test_list_shows_every_grant_newest_first_without_tokens(db: Any) -> None:
 
 
 def test_find_and_revoke_accept_a_unique_id_prefix(db: Any) -> None:
-    created = grants.create(lead="Lead", sections="a")
+    created = grants.create(lead="Lead", sections="a", no_email=True)
     assert grants.find(created.grant.id[:8].upper()).id == created.grant.id
     revoked = grants.revoke(created.grant.id[:10])
     assert revoked.id == created.grant.id and revoked.status() == "revoked"

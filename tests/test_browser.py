@@ -843,7 +843,15 @@ def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once
     import datetime as dt
 
     created = siteadmin(
-        "grants", "create", "--lead", "Pune Stamping Works", "--sections", "pricing", "--days", "30"
+        "grants",
+        "create",
+        "--lead",
+        "Pune Stamping Works",
+        "--sections",
+        "pricing",
+        "--days",
+        "30",
+        "--no-email",
     )
     token, url = created["token"], created["url"]
     assert url == f"{visit.stack.origin}/?access={token}"

@@ -51,7 +51,7 @@ def _chat(base: str, seed: Any) -> None:
 def _access(base: str, seed: Any) -> None:
     from factoryops import grants
 
-    created = grants.create(lead="Bundle Test", sections="pricing,demo", max_uses=1)
+    created = grants.create(lead="Bundle Test", sections="pricing,demo", max_uses=1, no_email=True)
     status, body = _post(base, {"token": created.token})
     assert status == 200
     assert body == {"unlocked": True, "sections": ["pricing", "demo"], "expires_at": None}

@@ -704,6 +704,31 @@ def test_a_repeated_message_with_one_idempotency_key_is_stored_once(client: Any,
     assert error(changed)["code"] == "idempotency_conflict"
 
 
+def test_a_stored_answer_keeps_ids_not_text_and_a_repeat_after_erasure_finds_nothing(
+    client: Any, db: Any
+) -> None:
+    from factoryops import privacy
+
+    headers = {"Idempotency-Key": "start-erased"}
+    started = client.post("/", json={**START, "text": FIRST}, headers=headers)
+    session_id = started.get_json()["session_id"]
+    post_headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-erased"}
+    posted = client.post("/", json={"text": "our spindle model is X-200"}, headers=post_headers)
+    assert posted.status_code == 201
+    stored = json.dumps(
+        [d.to_dict() for d in db.collection("idempotency_keys").stream()], default=str
+    )
+    for text in (FIRST, "spindle", session_id, START["email"].lower()):
+        assert text.lower() not in stored.lower(), text
+
+    privacy.delete(privacy.subject(START["email"]))
+
+    again = client.post("/", json={"text": "our spindle model is X-200"}, headers=post_headers)
+    assert again.status_code == 404 and error(again)["code"] == "session_not_found"
+    restart = client.post("/", json={**START, "text": FIRST}, headers=headers)
+    assert restart.status_code == 404 and error(restart)["code"] == "session_not_found"
+
+
 def test_a_refused_message_does_not_use_up_its_idempotency_key(client: Any, db: Any) -> None:
     session_id = start(client)["session_id"]
     snap = db.collection("chat_sessions").document(session_id).get()

@@ -32,7 +32,9 @@ def token_of(url: str) -> str:
 
 
 def test_create_prints_only_the_link_whose_token_hashes_to_the_stored_grant(site: Any) -> None:
-    result = run("create", "--lead", "Asha at Pune Works", "--sections", "pricing,demo")
+    result = run(
+        "create", "--lead", "Asha at Pune Works", "--sections", "pricing,demo", "--no-email"
+    )
 
     assert result.exit_code == 0, result.output
     url = result.stdout.strip()
@@ -84,15 +86,38 @@ def test_create_json_gives_url_token_and_id_and_every_option_is_stored(site: Any
     ("args", "expected"),
     [
         (["--sections", "pricing"], "Missing option '--lead'"),
-        (["--lead", "L"], "Missing option '--sections'"),
-        (["--lead", "L", "--sections", "Pricing"], "'--sections': 'Pricing' is not a section"),
-        (["--lead", "L", "--sections", "a,,b"], "'--sections': give one or more section names"),
+        (["--lead", "L", "--no-email"], "Missing option '--sections'"),
+        (
+            ["--lead", "L", "--sections", "Pricing", "--no-email"],
+            "'--sections': 'Pricing' is not a section",
+        ),
+        (
+            ["--lead", "L", "--sections", "a,,b", "--no-email"],
+            "'--sections': give one or more section names",
+        ),
         (["--lead", "L", "--sections", "a", "--email", "nope"], "'--email': is not a valid"),
-        (["--lead", " ", "--sections", "a"], "'--lead': is required"),
-        (["--lead", "L", "--sections", "a", "--days", "0"], "'--days': 0 is not in the range"),
-        (["--lead", "L", "--sections", "a", "--days", "many"], "'many' is not a valid integer"),
-        (["--lead", "L", "--sections", "a", "--days", "731"], "from 1 to 730 (RETENTION_DAYS)"),
-        (["--lead", "L", "--sections", "a", "--max-uses", "0"], "'--max-uses': 0 is not in"),
+        (["--lead", " ", "--sections", "a", "--no-email"], "'--lead': is required"),
+        (["--lead", "L", "--sections", "a"], "'--email': is required: a privacy request finds"),
+        (
+            ["--lead", "L", "--sections", "a", "--email", "a@b.example", "--no-email"],
+            "'--no-email': cannot be given with an email",
+        ),
+        (
+            ["--lead", "L", "--sections", "a", "--days", "0", "--no-email"],
+            "'--days': 0 is not in the range",
+        ),
+        (
+            ["--lead", "L", "--sections", "a", "--days", "many", "--no-email"],
+            "'many' is not a valid integer",
+        ),
+        (
+            ["--lead", "L", "--sections", "a", "--days", "731", "--no-email"],
+            "from 1 to 730 (RETENTION_DAYS)",
+        ),
+        (
+            ["--lead", "L", "--sections", "a", "--max-uses", "0", "--no-email"],
+            "'--max-uses': 0 is not in",
+        ),
         (
             ["--lead", "", "--sections", "A", "--email", "x"],
             "Invalid values:\n  --lead: is required\n  --sections: 'A' is not a section name",
@@ -110,8 +135,10 @@ def test_create_refuses_bad_values_with_a_clear_usage_error_and_stores_nothing(
 
 
 def test_list_shows_id_lead_sections_expiry_uses_and_revocation(site: Any) -> None:
-    kept = grants.create(lead="Kept lead", sections="pricing,demo", days=7, max_uses=3)
-    gone = grants.create(lead="Gone lead", sections="case-studies")
+    kept = grants.create(
+        lead="Kept lead", sections="pricing,demo", days=7, max_uses=3, no_email=True
+    )
+    gone = grants.create(lead="Gone lead", sections="case-studies", no_email=True)
     grants.redeem(kept.token)
     grants.redeem(gone.token)
     grants.revoke(gone.grant.id)
@@ -169,7 +196,7 @@ def test_list_with_no_grants_says_so(site: Any) -> None:
 
 
 def test_revoke_stops_the_link_and_list_shows_it(site: Any, function_client: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     client = function_client("access_grant")
     assert client.post("/", json={"token": created.token}).status_code == 200
 
@@ -183,7 +210,7 @@ def test_revoke_stops_the_link_and_list_shows_it(site: Any, function_client: Any
 
 
 def test_revoke_takes_the_short_id_from_the_table_and_keeps_the_first_time(site: Any) -> None:
-    created = grants.create(lead="Lead", sections="pricing")
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
     first = json.loads(run("revoke", created.grant.id[:12], "--json").stdout)
     again = json.loads(run("revoke", created.grant.id, "--json").stdout)
     assert first["id"] == again["id"] == created.grant.id

@@ -242,7 +242,7 @@ def test_answers_the_fuzzer_cannot_reach_are_described(
     from factoryops import grants
 
     configure(CONTACT_REDIRECT_URL="https://factoryopsai.com/thanks", ACCESS_RATE_LIMIT="1/600")
-    token = grants.create(lead="described", sections=["pricing"]).token
+    token = grants.create(lead="described", sections=["pricing"], no_email=True).token
     access = function_client("access_grant")
     unlocked = access.post("/", json={"token": token})
     limited = access.post("/", json={"token": token})

@@ -5,6 +5,7 @@ Apps Script stand-in), matching the address case-insensitively."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -54,7 +55,8 @@ def person(db: Any, standins: Any) -> None:
     )
     seed_grant(db, "grant-asha", created_at=ago(3))
     seed_grant(db, "grant-ravi", created_at=ago(3), email=OTHER)
-    seed_grant(db, "grant-anonymous", created_at=ago(3), email=None)
+    # Made with --no-email: its lead label names no person, so no request about one finds it.
+    seed_grant(db, "grant-no-person", created_at=ago(3), email=None, lead="Trade fair stand")
     seed_rows(
         standins,
         [
@@ -109,6 +111,21 @@ def test_export_gathers_every_record_about_the_address_from_every_store(
         "lead-asha",
     ]
     assert "Ravi" not in result.output and OTHER not in result.output
+
+
+def test_export_and_delete_end_by_handing_over_what_lies_outside_with_a_mailbox_search(
+    db: Any, standins: Any, person: None
+) -> None:
+    search = '"asha.rao@plant.example" OR "asha-1" OR "asha-2" OR "lead-asha"'
+    exported = run("export", "--email", ASHA)
+    assert json.loads(exported.stdout)["outside_this_system"]["mailbox_search"] == search
+    assert "Outside this system" in exported.stderr and search in exported.stderr
+    assert "add what it finds to the answer" in exported.stderr
+    assert "EmailJS's send history" in exported.stderr
+
+    deleted = run("delete", "--email", ASHA, "--yes", "--json")
+    assert json.loads(deleted.stdout)["contact_submissions"] == 2, "stdout stays the result"
+    assert search in deleted.stderr and "delete what it finds" in deleted.stderr
 
 
 def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
@@ -178,6 +195,7 @@ def test_correct_changes_name_company_and_email_in_every_store(
     grant = db.collection("access_grants").document("grant-asha").get().to_dict()
     assert grant["email_key"] == "asha@newplant.example"
     assert grant["company"] == "=Pune Works"
+    assert grant["lead"] == "Asha R. Rao", "a grant's lead names the person: it is corrected too"
     rows = {r[2] + r[0]: r for r in standins.state.rows("Leads")[1:]}
     asha_rows = [r for r in rows.values() if r[2] in ("asha-1", "asha-2", "lead-asha")]
     assert len(asha_rows) == 4
@@ -242,18 +260,24 @@ def test_delete_with_yes_erases_every_store_and_leaves_others_untouched(
     assert ids(db, "chat_sessions") == {"secret-session-ravi"}
     assert message_ids(db, "secret-session-asha") == set()
     assert message_ids(db, "secret-session-ravi") == {"m001"}
-    assert ids(db, "access_grants") == {"grant-ravi", "grant-anonymous"}
+    assert ids(db, "access_grants") == {"grant-ravi", "grant-no-person"}
     assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
 
 
-def test_delete_leaves_a_privacy_request_with_only_a_hash_the_counts_and_the_time(
-    db: Any, standins: Any, person: None
+def test_delete_leaves_a_privacy_request_with_only_a_keyed_hash_the_counts_and_the_time(
+    db: Any, standins: Any, person: None, configure: Any
 ) -> None:
+    configure(PRIVACY_TRACE_KEY="trace-key-for-this-test")
     run("delete", "--email", ASHA, "--yes")
 
     [record] = [r for r in requests_made(db) if r["kind"] == "delete"]
-    assert set(record) == {"kind", "email_sha256", "counts", "at", "expire_at"}
-    assert record["email_sha256"] == hashlib.sha256(ASHA_KEY.encode()).hexdigest()
+    assert set(record) == {"kind", "email_hmac", "counts", "at", "expire_at"}
+    expected = hmac.new(
+        b"trace-key-for-this-test", f"privacy-request\0{ASHA_KEY}".encode(), hashlib.sha256
+    ).hexdigest()
+    assert record["email_hmac"] == expected
+    # A dictionary of addresses hashed without the key finds nothing.
+    assert record["email_hmac"] != hashlib.sha256(ASHA_KEY.encode()).hexdigest()
     assert record["counts"]["crm_rows"] == 4
     stored = json.dumps(record, default=str)
     for personal in ("asha", "Asha", "Pune", "lead-asha", "secret-session", "private"):

@@ -103,10 +103,11 @@ def seed_grant(
     created_at: dt.datetime,
     expires_at: dt.datetime | None = None,
     email: str | None = "Asha.Rao@Plant.example",
+    lead: str = "Asha at Pune",
 ) -> None:
     db.collection("access_grants").document(grant_id).set(
         {
-            "lead": "Asha at Pune",
+            "lead": lead,
             "email": email,
             "email_key": email.lower() if email else None,
             "company": "Pune Stamping Works",
@@ -188,10 +189,10 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     db.collection("rate_limits").document("rate-old").set({"count": 3, "expire_at": now - HOUR})
     db.collection("rate_limits").document("rate-new").set({"count": 3, "expire_at": now + HOUR})
     db.collection("privacy_requests").document("request-old").set(
-        {"kind": "delete", "email_sha256": "0" * 64, "expire_at": now - HOUR}
+        {"kind": "delete", "email_hmac": "0" * 64, "expire_at": now - HOUR}
     )
     db.collection("privacy_requests").document("request-new").set(
-        {"kind": "delete", "email_sha256": "1" * 64, "expire_at": now + HOUR}
+        {"kind": "delete", "email_hmac": "1" * 64, "expire_at": now + HOUR}
     )
     seed_rows(
         standins,

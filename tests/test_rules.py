@@ -140,7 +140,7 @@ COLLECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "access_grants": (store.ACCESS_GRANTS, fields(lead="Plant 4", email="ada@example.com")),
     "idempotency_keys": (store.IDEMPOTENCY_KEYS, fields(request_hash="0f3a", response="{}")),
     "rate_limits": (store.RATE_LIMITS, fields(count=3)),
-    "privacy_requests": (store.PRIVACY_REQUESTS, fields(kind="delete", email_sha256="9b1c")),
+    "privacy_requests": (store.PRIVACY_REQUESTS, fields(kind="delete", email_hmac="9b1c")),
     "unknown_collection": ("unknown_collection", fields(note="not in the design")),
     "messages_elsewhere": (
         f"{store.ACCESS_GRANTS}/{SEEDED}/{store.MESSAGES}",

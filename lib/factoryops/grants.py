@@ -190,6 +190,21 @@ class Sections:
         return parse_sections(raw)
 
 
+def _email_problem(email: str | None, no_email: bool) -> dict[str, str]:
+    given = bool(email and email.strip())
+    if given and no_email:
+        return {"no_email": "cannot be given with an email"}
+    if not given and not no_email:
+        return {"email": EMAIL_REQUIRED}
+    return {}
+
+
+EMAIL_REQUIRED = (
+    "is required: a privacy request finds grants by email (say no_email only when the lead "
+    "label names no person)"
+)
+
+
 def create_spec() -> dict[str, Any]:
     """The fields of a new grant; `days` is bounded by RETENTION_DAYS, since the record is
     deleted then and a link must not outlive it."""
@@ -211,9 +226,14 @@ def create(
     company: str | None = None,
     days: int | None = None,
     max_uses: int | None = None,
+    no_email: bool = False,
 ) -> Created:
     """Store a new grant and return it with its token. Raises InvalidRequest whose
-    `fields` name every problem (lead, sections, email, company, days, max_uses)."""
+    `fields` name every problem (lead, sections, email, company, days, max_uses).
+
+    A grant names a person (its lead is usually their name), so it carries their email,
+    by which a privacy request finds it; `no_email` says instead that the lead label
+    holds no personal data (a trade-fair stand, a company)."""
     from google.cloud import firestore
 
     given = {
@@ -224,7 +244,12 @@ def create(
         "days": days,
         "max_uses": max_uses,
     }
-    values = check(given, create_spec())
+    try:
+        values = check(given, create_spec())
+    except errors.InvalidRequest as exc:
+        raise errors.InvalidRequest({**exc.fields, **_email_problem(email, no_email)}) from None
+    if problem := _email_problem(email, no_email):
+        raise errors.InvalidRequest(problem)
     names, days, max_uses = values["sections"], values["days"], values["max_uses"]
     retention = settings().retention_days
 

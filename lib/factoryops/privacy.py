@@ -3,9 +3,9 @@
 A person is found by `email_key` (the trimmed, lower-cased address) in contact
 submissions, chat sessions and access grants, and in the CRM sheet by the email column
 (case-insensitively) or by the `record_id` of any of their records. Each request
-leaves a `privacy_requests` record that holds only the SHA-256 of the normalised
+leaves a `privacy_requests` record that holds only a keyed hash (HMAC) of the normalised
 address, the counts per store and the time: proof the request was honoured, with
-nothing left to identify the person by.
+nothing left to identify the person by without the key.
 
 `delete` removes the CRM rows before the documents, so a request interrupted half way
 can simply be run again: the remaining documents still lead to the remaining rows.
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import crm, errors, logs, store
+from factoryops import crm, errors, keys, logs, store
 from factoryops.config import settings
 from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check
 
@@ -77,8 +76,10 @@ def correction(
     )
 
 
-def email_sha256(email: Email) -> str:
-    return hashlib.sha256(email.key.encode()).hexdigest()
+def email_hmac(email: Email) -> str:
+    """What a request's trace keeps of the address: a keyed hash, which without the key
+    (PRIVACY_TRACE_KEY) cannot be reversed by hashing a list of likely addresses."""
+    return keys.keyed_hash(keys.privacy_trace(), "privacy-request", email.key)
 
 
 # -- finding everything about a person ---------------------------------------------------
@@ -141,6 +142,48 @@ def _messages(session: Any) -> list[dict[str, Any]]:
     return [{"id": m.id, **_exported(_data(m))} for m in snaps.stream(**store.call_options())]
 
 
+# -- what no code here can reach ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutsideThisSystem:
+    """Copies no code here can erase or list: the emails EmailJS delivered to the team's
+    mailbox (a contact submission, a chat's first message), and EmailJS's own send
+    history. The team completes a request there, with this search."""
+
+    mailbox_search: str
+
+    def lines(self, *, erasing: bool) -> list[str]:
+        act = (
+            "delete what it finds, then empty the trash"
+            if erasing
+            else "add what it finds to the answer"
+        )
+        return [
+            "Outside this system, so not covered by this command:",
+            "- the team's mailbox, where EmailJS delivered a copy of each contact submission",
+            f"  and first chat message: search it for {self.mailbox_search}",
+            f"  and {act};",
+            "- EmailJS's send history (its dashboard, Email History), which may keep these",
+            "  sends for a while: " + ("delete them there." if erasing else "look there too."),
+        ]
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "mailbox_search": self.mailbox_search,
+            "mailbox": "the team's mailbox: EmailJS's copies of contact submissions and first "
+            "chat messages",
+            "emailjs": "EmailJS's send history (dashboard, Email History)",
+        }
+
+
+def outside_this_system(email: Email, record_ids: frozenset[str]) -> OutsideThisSystem:
+    """A mailbox search (Gmail's syntax) that finds every email about the person: by their
+    address, and by the record ids the emails carry."""
+    terms = [email.key, *sorted(record_ids)]
+    return OutsideThisSystem(" OR ".join(f'"{term}"' for term in terms))
+
+
 # -- the three requests --------------------------------------------------------------
 
 
@@ -157,6 +200,7 @@ def export(email: Email) -> dict[str, Any]:
         sessions.append({**_exported(_data(snap)), "messages": _messages(snap)})
     data = {
         "email": email.key,
+        "outside_this_system": outside_this_system(email, held.record_ids).as_dict(),
         "contact_submissions": [{"id": s.id, **_exported(_data(s))} for s in held.contacts],
         "chat_sessions": sessions,
         "access_grants": [{"id": s.id, **_exported(_data(s))} for s in held.grants],
@@ -188,7 +232,7 @@ def preview(email: Email) -> Counts:
 
 def correct(email: Email, change: Correction) -> Counts:
     """Apply `change` wherever the field exists: contacts (name, company, email),
-    chat sessions (email), access grants (company, email) and CRM rows (all three)."""
+    chat sessions (email), access grants (lead, company, email) and CRM rows (all three)."""
     held = records_about(email)
     counts = Counts()
     email_fields: dict[str, Any] = {}
@@ -198,6 +242,7 @@ def correct(email: Email, change: Correction) -> Counts:
     grant = dict(email_fields)
     if change.name is not None:
         contact["name"] = change.name
+        grant["lead"] = change.name
     if change.company is not None:
         contact["company"] = change.company
         grant["company"] = change.company or None
@@ -222,9 +267,17 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
     return count
 
 
-def delete(email: Email) -> Counts:
+@dataclass(frozen=True)
+class Erasure:
+    counts: Counts
+    outside: OutsideThisSystem
+    """What the team must still do by hand."""
+
+
+def delete(email: Email) -> Erasure:
     """Erase every record about `email` in every store, then record that it was done."""
     held = records_about(email)
+    outside = outside_this_system(email, held.record_ids)
     counts = Counts()
     counts.crm_rows = crm.delete_rows(_crm_match(email, held))
     deleter = store.BulkDeleter()
@@ -239,7 +292,7 @@ def delete(email: Email) -> Counts:
         counts.access_grants += 1
     deleter.flush()
     _trace(DELETE, email, counts)
-    return counts
+    return Erasure(counts, outside)
 
 
 def _trace(kind: str, email: Email, counts: Counts) -> None:
@@ -248,7 +301,7 @@ def _trace(kind: str, email: Email, counts: Counts) -> None:
     store.collection(store.PRIVACY_REQUESTS).add(
         {
             "kind": kind,
-            "email_sha256": email_sha256(email),
+            "email_hmac": email_hmac(email),
             "counts": counts.as_dict(),
             "at": now,
             "expire_at": now + dt.timedelta(days=settings().retention_days),

@@ -8,34 +8,15 @@ contend on a transaction.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
 import math
-import secrets
 import time
 
-from factoryops import errors, store
-from factoryops.config import ConfigError, RateLimit, settings
-
-
-@functools.cache
-def _process_key() -> bytes:
-    return secrets.token_bytes(32)
-
-
-def _key() -> bytes:
-    cfg = settings()
-    if cfg.rate_limit_key:
-        return cfg.rate_limit_key.encode()
-    if cfg.emulator_host:
-        return _process_key()
-    raise ConfigError("RATE_LIMIT_KEY", "required outside the emulator (a random secret)")
+from factoryops import errors, keys, store
+from factoryops.config import RateLimit
 
 
 def counter_id(*, scope: str, client: str, window: int) -> str:
-    message = f"{scope}\0{client}\0{window}".encode()
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    return keys.keyed_hash(keys.rate_limit(), scope, client, str(window))
 
 
 def hit(*, scope: str, client: str, limit: RateLimit) -> int:

@@ -27,6 +27,7 @@ from factoryops.chat.thread import (
     message_id,
     parse_session_id,
     read,
+    read_one,
     sessions,
 )
 from factoryops.config import CHAT, settings
@@ -146,7 +147,7 @@ def _start(request: Start) -> JsonResponse:
     return JsonResponse(
         201,
         {"session_id": session_id, "messages": messages},
-        replay_body={"lead_id": lead_id, "messages": messages},
+        replay_body={"lead_id": lead_id, "message_ids": [m["id"] for m in messages]},
     )
 
 
@@ -184,7 +185,11 @@ def _post(request: Post) -> JsonResponse:
     if count == 1:
         forward.queue_first(ref, data, message)
     logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
-    return JsonResponse(201, {"message": message.wire()})
+    return JsonResponse(
+        201,
+        {"message": message.wire()},
+        replay_body={"lead_id": lead_id, "message_id": message.id},
+    )
 
 
 def _poll(request: Poll) -> JsonResponse:
@@ -209,15 +214,21 @@ def handle(request: ParsedRequest, chat_request: ChatRequest) -> JsonResponse:
     return _post(chat_request)
 
 
-def _rebuild_replay(body: dict[str, Any]) -> dict[str, Any]:
-    """A replayed start names its session by lead id (the session id is stored nowhere
-    but in the document id), so the answer is rebuilt from the session found by it."""
-    if "lead_id" not in body:
-        return body
-    found = team.find_by_lead(str(body["lead_id"]))
+def _rebuild_replay(stored: dict[str, Any]) -> dict[str, Any]:
+    """A repeated request's answer, rebuilt from what its key stored: the lead id and the
+    message ids, never the session id or a message's text. So a key holds nothing that a
+    privacy request cannot reach, and after the chat is deleted a repeat finds nothing."""
+    found = team.find_by_lead(str(stored.get("lead_id", "")))
     if found is None:
         raise errors.SessionNotFound()
-    return {"session_id": found.ref.id, "messages": body["messages"]}
+    wanted = stored["message_ids"] if "message_ids" in stored else [stored.get("message_id")]
+    messages = [read_one(found.ref, str(message_id)) for message_id in wanted]
+    if not all(messages):
+        raise errors.SessionNotFound()
+    wire = [m.wire() for m in messages if m is not None]
+    if "message_ids" in stored:
+        return {"session_id": found.ref.id, "messages": wire}
+    return {"message": wire[0]}
 
 
 ENDPOINT: Endpoint[ChatRequest] = Endpoint(

@@ -212,3 +212,11 @@ def read(
     if limit is not None:
         query = query.limit(limit)
     return [Message.from_snapshot(snap) for snap in query.stream(**store.call_options())]
+
+
+def read_one(ref: firestore.DocumentReference, message_id: str) -> Message | None:
+    """One message of the session by its id, or None when it is not (or no longer) stored."""
+    if not MESSAGE_ID.fullmatch(message_id):
+        return None
+    snap = ref.collection(store.MESSAGES).document(message_id).get(**store.call_options())
+    return Message.from_snapshot(snap) if snap.exists else None

@@ -14,6 +14,7 @@ _OPTIONS = {
     "lead": "--lead",
     "sections": "--sections",
     "email": "--email",
+    "no_email": "--no-email",
     "company": "--company",
     "days": "--days",
     "max_uses": "--max-uses",
@@ -42,7 +43,16 @@ def group() -> None:
 @click.option(
     "--sections", required=True, help="Comma-separated section names to unlock, e.g. pricing,demo."
 )
-@click.option("--email", help="The lead's email address (optional).")
+@click.option(
+    "--email",
+    help="The lead's email address, by which a privacy request finds the grant "
+    "(required unless --no-email).",
+)
+@click.option(
+    "--no-email",
+    is_flag=True,
+    help="Say that the lead label names no person (a stand, a company), so no email is kept.",
+)
 @click.option("--company", help="The lead's company or plant (optional).")
 @click.option(
     "--days",
@@ -59,6 +69,7 @@ def create(
     lead: str,
     sections: str,
     email: str | None,
+    no_email: bool,
     company: str | None,
     days: int | None,
     max_uses: int | None,
@@ -71,7 +82,13 @@ def create(
     """
     try:
         created = grants.create(
-            lead=lead, sections=sections, email=email, company=company, days=days, max_uses=max_uses
+            lead=lead,
+            sections=sections,
+            email=email,
+            no_email=no_email,
+            company=company,
+            days=days,
+            max_uses=max_uses,
         )
     except errors.InvalidRequest as exc:
         fields = sorted(exc.fields.items(), key=lambda item: list(_OPTIONS).index(item[0]))

@@ -71,6 +71,8 @@ def export(email: str, as_json: bool) -> None:
     except errors.DownstreamError as exc:
         _crm_failed(exc)
     emit_json(data)
+    outside = privacy.OutsideThisSystem(data["outside_this_system"]["mailbox_search"])
+    _say_outside(outside, erasing=False)
 
 
 @group.command()
@@ -117,9 +119,17 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
                 click.echo(f"  {store_name:<20} {count}", err=True)
         click.confirm("Delete all of this, for good?", abort=True, err=True)
     try:
-        counts = privacy.delete(address)
+        erasure = privacy.delete(address)
     except errors.DownstreamError as exc:
         _crm_failed(exc)
     if not as_json:
         click.echo("Deleted:")
-    show(counts.as_dict(), as_json=as_json)
+    show(erasure.counts.as_dict(), as_json=as_json)
+    _say_outside(erasure.outside, erasing=True)
+
+
+def _say_outside(outside: privacy.OutsideThisSystem, *, erasing: bool) -> None:
+    # On stderr, so that stdout stays the result (JSON with --json).
+    click.echo(err=True)
+    for line in outside.lines(erasing=erasing):
+        click.echo(line, err=True)
