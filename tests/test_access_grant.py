@@ -195,7 +195,9 @@ def test_redeeming_answers_the_sections_and_expiry_and_records_each_use(
     assert first.status_code == 200
     assert first.headers["Content-Type"] == JSON
     record = stored(db, created.grant.id)
-    assert first.get_json() == {
+    body = first.get_json()
+    assert len(body.pop("receipt")) >= 22
+    assert body == {
         "unlocked": True,
         "sections": ["pricing", "demo"],
         "expires_at": record["expires_at"]
@@ -218,7 +220,9 @@ def test_a_grant_without_expiry_answers_expires_at_null(client: Any, db: Any) ->
     created = grants.create(lead="Lead", sections="pricing", no_email=True)
     response = redeem(client, created.token)
     assert response.status_code == 200
-    assert response.get_json() == {"unlocked": True, "sections": ["pricing"], "expires_at": None}
+    body = response.get_json()
+    del body["receipt"]
+    assert body == {"unlocked": True, "sections": ["pricing"], "expires_at": None}
 
 
 def test_surrounding_whitespace_around_a_pasted_token_is_ignored(client: Any, db: Any) -> None:
@@ -518,3 +522,69 @@ def test_no_token_or_personal_data_reaches_a_log_line_or_a_stored_field(
     for doc in every_document(db):
         assert created.token not in doc and guess not in doc
         assert "198.51.100.77" not in doc
+
+
+# -- re-checks: whether an unlock still stands, recording nothing -------------------------
+
+
+def recheck(client: Any, token: str, receipt: str) -> Any:
+    return client.post("/", json={"token": token, "receipt": receipt})
+
+
+def test_a_recheck_answers_whether_the_unlock_stands_and_records_nothing(
+    client: Any, db: Any
+) -> None:
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
+    receipt = redeem(client, created.token).get_json()["receipt"]
+    before = stored(db, created.grant.id)
+
+    for _ in range(3):
+        again = recheck(client, created.token, receipt)
+        assert again.status_code == 200 and again.get_json()["sections"] == ["pricing"]
+
+    after = stored(db, created.grant.id)
+    assert after == before, "a later visit leaves no trace on the grant"
+    assert after["redemptions"] == 1
+
+
+def test_the_browser_holding_the_last_use_keeps_its_unlock_and_no_one_else_gets_one(
+    client: Any, db: Any
+) -> None:
+    created = grants.create(lead="Lead", sections="pricing", max_uses=1, no_email=True)
+    receipt = redeem(client, created.token).get_json()["receipt"]
+    assert redeem(client, created.token).status_code == 403, "the one use is taken"
+
+    assert recheck(client, created.token, receipt).status_code == 200
+    forwarded = recheck(client, created.token, "a-receipt-made-up-by-whoever-has-the-link")
+    assert forwarded.status_code == 403
+    assert forwarded.get_json() == {"error": {"code": "access_denied", "message": grants.DENIED}}
+    assert stored(db, created.grant.id)["redemptions"] == 1
+    assert receipt not in json.dumps(stored(db, created.grant.id), default=str), "only its hash"
+
+
+def test_a_recheck_of_a_revoked_or_expired_grant_is_denied_like_any_other(
+    client: Any, db: Any
+) -> None:
+    created = grants.create(lead="Lead", sections="pricing", no_email=True)
+    receipt = redeem(client, created.token).get_json()["receipt"]
+    grants.revoke(created.grant.id)
+    denied = recheck(client, created.token, receipt)
+    assert denied.status_code == 403 and denied.get_json()["error"]["code"] == "access_denied"
+
+
+def test_a_use_given_back_under_contention_takes_its_receipt_with_it(db: Any) -> None:
+    import concurrent.futures
+
+    created = grants.create(lead="Lead", sections="pricing", max_uses=2, no_email=True)
+
+    def attempt(_: int) -> str | None:
+        try:
+            return grants.redeem(created.token).receipt
+        except errors.AccessDenied:
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        kept = [r for r in pool.map(attempt, range(12)) if r]
+    record = stored(db, created.grant.id)
+    assert len(kept) == 2 == record["redemptions"]
+    assert sorted(record["receipts"]) == sorted(grants.receipt_hash(r) for r in kept)

@@ -54,7 +54,10 @@ def _access(base: str, seed: Any) -> None:
     created = grants.create(lead="Bundle Test", sections="pricing,demo", max_uses=1, no_email=True)
     status, body = _post(base, {"token": created.token})
     assert status == 200
+    receipt = body.pop("receipt")
     assert body == {"unlocked": True, "sections": ["pricing", "demo"], "expires_at": None}
+    status, again = _post(base, {"token": created.token, "receipt": receipt})
+    assert status == 200 and again["unlocked"] is True, "the browser that holds the use"
     status, body = _post(base, {"token": created.token})
     assert status == 403 and body["error"]["code"] == "access_denied"
 

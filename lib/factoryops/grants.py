@@ -38,7 +38,8 @@ ID_PREFIX_MIN = 8
 SHORT_ID = 12
 """How much of a grant id the table and the log lines show (ids are SHA-256 hex)."""
 
-SPEC: dict[str, Field] = {"token": TOKEN}
+RECEIPT_BYTES = 16
+SPEC: dict[str, Field] = {"token": TOKEN, "receipt": optional(TOKEN)}
 DENIED = "This access link is not valid: it may have expired or been revoked."
 
 # Anything else cannot be a token we issued, so it is refused without a database read.
@@ -99,8 +100,9 @@ class Grant:
             expire_at=data.get("expire_at"),
         )
 
-    def refusal(self, now: dt.datetime) -> str | None:
-        """Why a redemption now is refused (for the log only), or None."""
+    def refusal(self, now: dt.datetime, *, counting: bool = True) -> str | None:
+        """Why a redemption now is refused (for the log only), or None. A re-check from a
+        browser that already holds a use (`counting=False`) is not refused for used-up."""
         if self.revoked_at is not None:
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:
@@ -108,7 +110,7 @@ class Grant:
         # Past its retention date the record is as good as deleted, whatever the TTL lag.
         if self.expire_at is not None and self.expire_at <= now:
             return "expired"
-        if self.max_uses is not None and self.redemptions >= self.max_uses:
+        if counting and self.max_uses is not None and self.redemptions >= self.max_uses:
             return "used_up"
         return None
 
@@ -344,6 +346,13 @@ class Redemption:
     sections: list[str]
     expires_at: dt.datetime | None
     redemptions: int
+    receipt: str = field(repr=False)
+    """What the browser keeps beside the token, to re-check its unlock later without
+    counting a use; for a grant with max uses its hash is kept on the grant."""
+
+
+def receipt_hash(receipt: str) -> str:
+    return hashlib.sha256(receipt.encode()).hexdigest()
 
 
 def _denied(reason: str, gid: str = "") -> errors.AccessDenied:
@@ -372,8 +381,13 @@ def redeem(token: str) -> Redemption:
         raise _denied(reason, gid)
 
     limited = grant.max_uses is not None
+    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
     count_write: dict[str, Any] = {"redemptions": firestore.Increment(1)}
-    if not limited:
+    if limited:
+        # Kept with the use it stands for, so a re-check can tell a browser holding one of
+        # the max uses from anyone else holding the token.
+        count_write["receipts"] = firestore.ArrayUnion([receipt_hash(receipt)])
+    else:
         # No use can be given back, so the time is stamped in the same commit.
         count_write["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
     try:
@@ -384,8 +398,12 @@ def redeem(token: str) -> Redemption:
     at = counted.get("last_redeemed_at")
     if grant.max_uses is not None and count > grant.max_uses:
         # Others took the last uses between our read and our increment.
+        give_back = {
+            "redemptions": firestore.Increment(-1),
+            "receipts": firestore.ArrayRemove([receipt_hash(receipt)]),
+        }
         try:
-            ref.update({"redemptions": firestore.Increment(-1)}, **opts)
+            ref.update(give_back, **opts)
         except Exception as exc:
             # The use stays counted: the grant errs towards denying, never towards more.
             logs.access_not_recorded(grant=gid[:SHORT_ID], what="give_back", error=exc)
@@ -405,30 +423,61 @@ def redeem(token: str) -> Redemption:
             # The use is counted; failing the visitor now would only make them spend another.
             logs.access_not_recorded(grant=gid[:SHORT_ID], what="times", error=exc)
     logs.access_redeemed(grant=gid[:SHORT_ID], redemptions=count)
-    return Redemption(sections=grant.sections, expires_at=grant.expires_at, redemptions=count)
+    return Redemption(grant.sections, grant.expires_at, count, receipt)
+
+
+def recheck(token: str, receipt: str) -> Redemption:
+    """Whether an unlock a browser already holds still stands: it reads the grant and
+    records nothing, so the grant does not learn when a lead comes back. Raises
+    AccessDenied (the same as `redeem`) when the grant is gone, revoked or expired, or,
+    for a grant with max uses, when the receipt is not one of its uses."""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise _denied("malformed")
+    gid = grant_id(token)
+    snapshot = _collection().document(gid).get(**store.call_options())
+    if not snapshot.exists:
+        raise _denied("unknown")
+    data = snapshot.to_dict() or {}
+    grant = Grant.from_record(gid, data)
+    reason = grant.refusal(store.now(), counting=False)
+    if reason:
+        raise _denied(reason, gid)
+    if grant.max_uses is not None and receipt_hash(receipt) not in (data.get("receipts") or []):
+        raise _denied("no_use", gid)
+    logs.access_rechecked(grant=gid[:SHORT_ID])
+    return Redemption(grant.sections, grant.expires_at, grant.redemptions, receipt)
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------
 
 
-def validate(request: ParsedRequest) -> str:
-    token: str = check(request.body, SPEC)["token"]
-    return token
+@dataclass(frozen=True)
+class Unlock:
+    token: str
+    receipt: str
+    """Empty for a first redemption; the browser's receipt for a re-check."""
 
 
-def handle(request: ParsedRequest, token: str) -> JsonResponse:
-    redemption = redeem(token)
+def validate(request: ParsedRequest) -> Unlock:
+    values = check(request.body, SPEC)
+    return Unlock(token=values["token"], receipt=values["receipt"])
+
+
+def handle(request: ParsedRequest, unlock: Unlock) -> JsonResponse:
+    token, receipt = unlock.token, unlock.receipt
+    redemption = recheck(token, receipt) if receipt else redeem(token)
     return JsonResponse(
         200,
         {
             "unlocked": True,
             "sections": redemption.sections,
             "expires_at": store.rfc3339(redemption.expires_at),
+            "receipt": redemption.receipt,
         },
     )
 
 
-ENDPOINT: Endpoint[str] = Endpoint(
+ENDPOINT: Endpoint[Unlock] = Endpoint(
     function=ACCESS,
     methods=("POST",),
     validate=validate,
