@@ -837,7 +837,7 @@ def test_a_poll_answered_429_waits_at_least_its_retry_after_and_shows_the_visito
 
 
 @needs("access_grant")
-def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once_revoked(
+def test_access_link_unlocks_its_sections_later_visits_recheck_recording_nothing_and_a_revoke_locks(
     visit: Visit, db: Any, siteadmin: Callable[..., Any]
 ) -> None:
     import datetime as dt
@@ -866,8 +866,8 @@ def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once
     expect(page.locator("[data-gated=case-studies]")).to_be_hidden()  # not in this grant
     expect(page.locator("[data-access-status]")).to_contain_text("Welcome")
     flag = json.loads(visit.storage()["factoryops.access"])
-    assert set(flag) == {"token", "sections", "expires_at", "checked_at"}
-    assert flag["token"] == token and flag["sections"] == ["pricing"]
+    assert set(flag) == {"token", "receipt", "sections", "expires_at", "checked_at"}
+    assert flag["token"] == token and flag["sections"] == ["pricing"] and flag["receipt"]
     [redeem] = visit.posts_to("access_grant")
     assert redeem.post_data_json == {"token": token}
     assert [r.url for r in visit.requests if token in r.url] == [url]  # only the navigation
@@ -887,6 +887,13 @@ def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once
     assert check.value.status == 200
     expect(html).to_have_attribute("data-access", "unlocked")
     assert len(visit.posts_to("access_grant")) == 2
+    assert visit.posts_to("access_grant")[1].post_data_json == {
+        "token": token,
+        "receipt": flag["receipt"],
+    }
+    after_visit = db.collection("access_grants").document(created["id"]).get().to_dict()
+    assert after_visit["redemptions"] == 1, "a later visit is not a use"
+    assert after_visit["last_redeemed_at"] == after_visit["first_redeemed_at"], "nor a time"
 
     siteadmin("grants", "revoke", created["id"])
     page.clock.set_system_time(later + dt.timedelta(minutes=31))
@@ -898,7 +905,7 @@ def test_access_link_unlocks_its_sections_survives_a_reload_and_locks_again_once
     expect(page.locator("[data-access-status]")).to_contain_text("has ended")
     assert "factoryops.access" not in visit.storage()
     grant = db.collection("access_grants").document(created["id"]).get().to_dict()
-    assert grant["redemptions"] == 2
+    assert grant["redemptions"] == 1
     assert token not in visit.stack.functions["access_grant"].log_text()
     visit.assert_only_documented_storage()
 

@@ -18,8 +18,9 @@
  *   control re-opens the choice.
  * - contact: every `form[data-factoryops="contact"]` posts JSON with an Idempotency-Key.
  * - chat: a widget that asks for the email first and polls for the team's replies.
- * - unlock: `?access=<token>` is removed from the address bar at once, redeemed, and
- *   re-checked on later visits (once per 30 minutes, `data-access-recheck-minutes`);
+ * - unlock: `?access=<token>` is removed from the address bar at once and redeemed (one
+ *   use of the grant, answered with a receipt); later visits re-check it with the receipt,
+ *   which records nothing (once per 30 minutes, `data-access-recheck-minutes`);
  *   `[data-gated="section"]` elements show when unlocked, `[data-gated-teaser="section"]`
  *   ones while locked. Gating a static page hides, it does not protect: keep what must
  *   stay private off the public page.
@@ -33,7 +34,7 @@
   var KEYS = {
     consent: 'factoryops.consent', // "granted" | "denied"
     chat: 'factoryops.chat', // the opaque chat session id
-    access: 'factoryops.access' // {"token", "sections", "expires_at", "checked_at"}
+    access: 'factoryops.access' // {"token", "receipt", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
   var CONTACT_EMAIL = 'info@factoryopsai.com';
@@ -958,7 +959,7 @@
       setAccessState(flag ? 'unlocked' : 'locked');
       return;
     }
-    // Every check counts as a use of the grant, so a visit checks once, not every page.
+    // A re-check records nothing on the grant; a visit still checks once, not on every page.
     if (!fromLink && checkedLately(flag)) {
       setAccessState('unlocked');
       return;
@@ -967,14 +968,19 @@
     setAccessState(flag ? 'unlocked' : 'checking');
     var replacing = fromLink && flag && flag.token !== token;
 
+    // A link counts one use of the grant; a stored unlock re-checks with its receipt.
+    var body = { token: token };
+    if (!fromLink && flag && typeof flag.receipt === 'string') body.receipt = flag.receipt;
+
     function redeem() {
-      send(config.accessUrl, { method: 'POST', body: { token: token } }).then(function (result) {
+      send(config.accessUrl, { method: 'POST', body: body }).then(function (result) {
         if (result.ok && result.body && result.body.unlocked) {
           var sections = Array.isArray(result.body.sections) ? result.body.sections : [];
           storage.set(
             KEYS.access,
             JSON.stringify({
               token: token,
+              receipt: result.body.receipt || body.receipt || null,
               sections: sections,
               expires_at: result.body.expires_at || null,
               checked_at: new Date().toISOString()
