@@ -258,6 +258,21 @@ def test_a_poll_reads_at_most_a_page_says_more_waits_and_the_cursor_fetches_the_
     assert rest["more"] is False
 
 
+def test_the_first_message_email_carries_exactly_the_notices_fields_and_no_session_id(
+    client: Any, db: Any, standins: Any
+) -> None:
+    headers = {"X-Forwarded-For": "203.0.113.51", "User-Agent": "Mozilla/5.0 (visitor)"}
+    session_id = start(client, headers=headers)["session_id"]
+    [email] = standins.state.emails
+    params = email["template_params"]
+    # The notice's chat fields (the email, the page, the message), the lead id that names
+    # the chat, its start time, and the address as reply-to: nothing else.
+    assert set(params) == {"record_id", "started_at", "email", "reply_to", "page", "message"}
+    sent = json.dumps(email)
+    for absent in (session_id, "203.0.113.51", "Mozilla"):
+        assert absent not in sent
+
+
 def test_line_breaks_in_a_message_are_kept(client: Any, db: Any) -> None:
     session_id = start(client, text=None)["session_id"]
     assert say(client, session_id, "line one\nline two").status_code == 201

@@ -289,6 +289,33 @@ def test_formula_in_a_name_reaches_the_sheet_as_text(client: Any, standins: Any)
     assert row[6] == "'-1 @a"
 
 
+def test_the_contact_email_carries_exactly_the_notices_fields_and_no_ip_agent_or_token(
+    client: Any, db: Any, standins: Any
+) -> None:
+    headers = {
+        "X-Forwarded-For": "203.0.113.50",
+        "User-Agent": "Mozilla/5.0 (the visitor's browser)",
+        "Idempotency-Key": "form-token-1",
+    }
+    assert post(client, VALID, headers=headers).status_code == 201
+    [email] = standins.state.emails
+    params = email["template_params"]
+    # The notice's fields (name, work email, company, message), the record's id and time,
+    # and the address again as reply-to: nothing else.
+    assert set(params) == {
+        "record_id",
+        "received_at",
+        "name",
+        "email",
+        "reply_to",
+        "company",
+        "message",
+    }
+    sent = json.dumps(email)
+    for absent in ("203.0.113.50", "Mozilla", "form-token-1"):
+        assert absent not in sent
+
+
 def test_line_breaks_in_a_name_never_reach_an_emailjs_header_field(
     client: Any, db: Any, standins: Any
 ) -> None:
