@@ -33,7 +33,7 @@ ALLOWED = {
     "redemptions": "int",
     "with_text": "bool",
     "dry_run": "bool",
-    "crm_failed": "bool",
+    "outcome": "str",
     "error": "BaseException",
     "deleted": "Mapping[str, int]",
     "deliveries": "Mapping[str, int]",

@@ -267,18 +267,20 @@ def sweep_finished(
     *,
     dry_run: bool,
     tasks: Sequence[str],
+    outcome: str,
     deleted: Mapping[str, int],
     deliveries: Mapping[str, int],
-    crm_failed: bool,
 ) -> None:
+    """The line deploy.sh's log-based metrics count: `outcome` is `ok`, or `crm_unavailable`
+    when the CRM could not be reached (its records were kept for the next run)."""
     _emit(
-        logging.INFO,
+        logging.INFO if outcome == "ok" else logging.WARNING,
         "sweep finished",
         dry_run=dry_run,
         tasks=list(tasks),
+        outcome=outcome,
         deleted=dict(deleted),
         deliveries=dict(deliveries),
-        crm_failed=crm_failed,
     )
 
 

@@ -159,9 +159,9 @@ def run(request: SweepRequest) -> SweepResult:
     logs.sweep_finished(
         dry_run=request.dry_run,
         tasks=request.tasks,
+        outcome="ok" if result.crm_error is None else "crm_unavailable",
         deleted=result.deleted.as_dict(),
         deliveries=result.deliveries.as_dict(),
-        crm_failed=result.crm_error is not None,
     )
     return result
 
