@@ -194,6 +194,8 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     db.collection("privacy_requests").document("request-new").set(
         {"kind": "delete", "email_hmac": "1" * 64, "expire_at": now + HOUR}
     )
+    db.collection("sweep_runs").document("run-old").set({"outcome": "ok", "expire_at": now - HOUR})
+    db.collection("sweep_runs").document("run-new").set({"outcome": "ok", "expire_at": now + HOUR})
     seed_rows(
         standins,
         [
@@ -218,6 +220,7 @@ EXPECTED = {
     "idempotency_keys": 1,
     "rate_limits": 1,
     "privacy_requests": 1,
+    "sweep_runs": 1,
 }
 
 
@@ -239,6 +242,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert ids(db, "idempotency_keys") == {"key-new"}
     assert ids(db, "rate_limits") == {"rate-new"}
     assert ids(db, "privacy_requests") == {"request-new"}
+    assert ids(db, "sweep_runs") == {"run-new"}
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 

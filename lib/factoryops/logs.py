@@ -284,5 +284,9 @@ def sweep_finished(
     )
 
 
+def sweep_run_not_recorded(*, error: BaseException) -> None:
+    _emit(logging.WARNING, "sweep run not recorded", error=error_name(error))
+
+
 def privacy_request_handled(*, kind: str, counts: Mapping[str, int]) -> None:
     _emit(logging.INFO, "privacy request handled", kind=kind, counts=dict(counts))

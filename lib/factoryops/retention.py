@@ -43,6 +43,7 @@ class Deleted(Counts):
     idempotency_keys: int = 0
     rate_limits: int = 0
     privacy_requests: int = 0
+    sweep_runs: int = 0
 
 
 @dataclass
@@ -123,6 +124,7 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         (store.IDEMPOTENCY_KEYS, "expire_at", now),
         (store.RATE_LIMITS, "expire_at", now),
         (store.PRIVACY_REQUESTS, "expire_at", now),
+        (store.SWEEP_RUNS, "expire_at", now),
     )
     for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):

@@ -37,6 +37,7 @@ ACCESS_GRANTS = "access_grants"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
+SWEEP_RUNS = "sweep_runs"
 LOCKS = "locks"
 
 COLLECTIONS = (
@@ -47,6 +48,7 @@ COLLECTIONS = (
     IDEMPOTENCY_KEYS,
     RATE_LIMITS,
     PRIVACY_REQUESTS,
+    SWEEP_RUNS,
     LOCKS,
 )
 """Every collection (group) the project writes."""

@@ -11,12 +11,13 @@ function refuses to start when the check would be impossible (`check_startup`).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from factoryops import chat, contact, deliveries, errors, logs, retention
+from factoryops import chat, contact, deliveries, errors, logs, retention, store
 from factoryops.config import SWEEP, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import Choices, Field, Flag, check
@@ -144,26 +145,71 @@ class SweepResult:
         }
 
 
+RUNS_KEPT_DAYS = 90
+"""How long a `sweep_runs` record is kept: enough to see a quarter's history."""
+
+
 def run(request: SweepRequest) -> SweepResult:
     """Run the requested tasks; retention first, so nothing past the window is sent.
 
     A CRM failure does not stop the rest of the work; it is reported in `crm_error`.
+    Every run that is not a dry run leaves a `sweep_runs` record: its tasks, counts and
+    outcome (`ok`, `crm_unavailable`, or `failed` when it stopped on an error), no
+    personal data.
     """
     result = SweepResult(request)
-    if "retention" in request.tasks:
-        outcome = retention.run(dry_run=request.dry_run)
-        result.deleted = outcome.deleted
-        result.crm_error = outcome.crm_error
-    if "deliveries" in request.tasks:
-        result.deliveries = deliveries.run_due(DELIVERY_SOURCES, dry_run=request.dry_run)
+    started = store.now()
+    outcome = "failed"
+    try:
+        if "retention" in request.tasks:
+            retained = retention.run(dry_run=request.dry_run)
+            result.deleted = retained.deleted
+            result.crm_error = retained.crm_error
+        if "deliveries" in request.tasks:
+            result.deliveries = deliveries.run_due(DELIVERY_SOURCES, dry_run=request.dry_run)
+        outcome = "ok" if result.crm_error is None else "crm_unavailable"
+    finally:
+        if not request.dry_run:
+            _record(result, outcome, started)
     logs.sweep_finished(
         dry_run=request.dry_run,
         tasks=request.tasks,
-        outcome="ok" if result.crm_error is None else "crm_unavailable",
+        outcome=outcome,
         deleted=result.deleted.as_dict(),
         deliveries=result.deliveries.as_dict(),
     )
     return result
+
+
+def _record(result: SweepResult, outcome: str, started: dt.datetime) -> None:
+    """The run's `sweep_runs` record, for `siteadmin status`; a failure to write it never
+    fails the run, whose work is done."""
+    finished = store.now()
+    record = {
+        "tasks": list(result.request.tasks),
+        "outcome": outcome,
+        "deleted": result.deleted.as_dict(),
+        "deliveries": result.deliveries.as_dict(),
+        "started_at": started,
+        "finished_at": finished,
+        "expire_at": finished + dt.timedelta(days=RUNS_KEPT_DAYS),
+    }
+    try:
+        store.collection(store.SWEEP_RUNS).add(record, **store.call_options())
+    except Exception as exc:
+        logs.sweep_run_not_recorded(error=exc)
+
+
+def recent_runs(*, limit: int = 300) -> list[dict[str, Any]]:
+    """The latest `sweep_runs` records, newest first (a day of deliveries runs and more)."""
+    from google.cloud import firestore
+
+    query = (
+        store.collection(store.SWEEP_RUNS)
+        .order_by("started_at", direction=firestore.Query.DESCENDING)
+        .limit(limit)
+    )
+    return [snap.to_dict() or {} for snap in query.stream(**store.call_options())]
 
 
 def handle(request: ParsedRequest, sweep: SweepRequest) -> JsonResponse:

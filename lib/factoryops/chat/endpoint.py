@@ -121,6 +121,7 @@ def _start(request: Start) -> JsonResponse:
         session.update(
             message_count=1,
             last_seq=1,
+            last_author=VISITOR,
             first_message_id=message_id(1),
             deliveries=forward.new_deliveries(),
         )

@@ -100,6 +100,8 @@ class Session:
     last_activity_at: dt.datetime | None
     deliveries: dict[str, str]
     """The first message's delivery state per channel (`email`, `crm`)."""
+    last_author: str | None
+    """Who wrote the newest message (`visitor` or `team`); None before the first."""
     ref: firestore.DocumentReference = field(repr=False, compare=False)
 
     @classmethod
@@ -118,12 +120,18 @@ class Session:
                 channel: str(state.get("state"))
                 for channel, state in sorted((data.get("deliveries") or {}).items())
             },
+            last_author=data.get("last_author"),
             ref=snap.reference,
         )
 
     @property
     def closed(self) -> bool:
         return self.status == CLOSED
+
+    @property
+    def awaiting_reply(self) -> bool:
+        """Open, with the visitor's message the newest: the team owes an answer."""
+        return self.status == OPEN and self.last_author == VISITOR
 
     def summary(self) -> dict[str, Any]:
         """A line of a list of sessions."""
@@ -177,7 +185,7 @@ def append(
                 "expire_at": store.expire_at(),
             },
         )
-        batch.update(ref, {**transforms, "expire_at": store.expire_at()})
+        batch.update(ref, {**transforms, "last_author": author, "expire_at": store.expire_at()})
         try:
             written, session = batch.commit(**options)
         except exceptions.AlreadyExists:

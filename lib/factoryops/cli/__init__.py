@@ -19,6 +19,7 @@ GROUPS: dict[str, str] = {
     "sweep": "sweep",
     "deliveries": "deliveries",
     "privacy": "privacy",
+    "status": "status",
 }
 
 
@@ -37,4 +38,5 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup)
 @click.version_option(package_name="factoryops-site-backend")
 def main() -> None:
-    """FactoryOps AI site admin: chats, access links, deliveries, retention and privacy."""
+    """FactoryOps AI site admin: chats, access links, deliveries, retention, privacy and
+    the system's status."""

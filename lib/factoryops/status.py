@@ -1,0 +1,95 @@
+"""How the system is doing, at a glance, with no personal data: what deliveries wait or
+failed, how the sweep's last runs went, the open chats and the active grants.
+`siteadmin status` prints it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from factoryops import deliveries, grants, store, sweep
+from factoryops.chat import team
+
+
+@dataclass
+class Waiting:
+    count: int = 0
+    oldest_age_seconds: int | None = None
+    """How long ago the oldest of them was stored."""
+
+    def add(self, created_at: dt.datetime | None, now: dt.datetime) -> None:
+        self.count += 1
+        if created_at is not None:
+            age = int((now - created_at).total_seconds())
+            self.oldest_age_seconds = max(age, self.oldest_age_seconds or 0)
+
+
+@dataclass
+class ChannelStatus:
+    pending: Waiting = field(default_factory=Waiting)
+    """Not yet tried (or being tried for the first time)."""
+    retrying: Waiting = field(default_factory=Waiting)
+    """Tried and failed, to be tried again."""
+    failed: Waiting = field(default_factory=Waiting)
+    """Given up on: `siteadmin deliveries retry` puts them back."""
+
+
+def delivery_status(
+    sources: Sequence[deliveries.DeliverySource], now: dt.datetime
+) -> dict[str, ChannelStatus]:
+    out = {channel: ChannelStatus() for channel in deliveries.CHANNELS}
+    unsettled = [deliveries.PENDING, deliveries.PROCESSING, deliveries.FAILED]
+    for source in sources:
+        for channel in deliveries.CHANNELS:
+            query = store.collection(source.collection).where(
+                filter=store.field_filter(f"deliveries.{channel}.state", "in", unsettled)
+            )
+            for snap in query.stream(**store.call_options()):
+                data = snap.to_dict() or {}
+                state = data.get("deliveries", {}).get(channel, {})
+                if state.get("state") == deliveries.FAILED:
+                    bucket = out[channel].failed
+                elif int(state.get("attempts", 0)) > 0:
+                    bucket = out[channel].retrying
+                else:
+                    bucket = out[channel].pending
+                bucket.add(data.get("created_at"), now)
+    return out
+
+
+def last_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """The newest run of each task, from `sweep.recent_runs()` (newest first)."""
+    found: dict[str, dict[str, Any] | None] = {task: None for task in sweep.TASKS}
+    for run in runs:
+        for task in run.get("tasks", []):
+            if task in found and found[task] is None:
+                counts = run.get("deleted") if task == "retention" else run.get("deliveries")
+                found[task] = {
+                    "finished_at": run.get("finished_at"),
+                    "outcome": run.get("outcome"),
+                    "counts": counts or {},
+                }
+    return found
+
+
+def overview() -> dict[str, Any]:
+    now = store.now()
+    open_chats = team.list_sessions(only_open=True, limit=10_000)
+    return {
+        "deliveries": {
+            channel: {
+                "pending": vars(status.pending),
+                "retrying": vars(status.retrying),
+                "failed": vars(status.failed),
+            }
+            for channel, status in delivery_status(sweep.DELIVERY_SOURCES, now).items()
+        },
+        "runs": last_runs(sweep.recent_runs()),
+        "chats": {
+            "open": len(open_chats),
+            "awaiting_reply": sum(1 for s in open_chats if s.awaiting_reply),
+        },
+        "grants": {"active": sum(1 for g in grants.list_all() if g.status(now) == "active")},
+    }
