@@ -187,3 +187,37 @@ def test_a_downstream_status_is_retried_only_when_it_may_pass(status: int, retry
     failure = errors.DownstreamError.from_status("emailjs", status, "quoted text")
     assert failure.retryable is retryable and str(failure) == f"emailjs {status}"
     assert errors.DownstreamError.unreachable("sheets", TimeoutError()).retryable
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client: Any, configure: Any) -> None:
+    configure(MAX_BODY_BYTES="32768")
+    response = client.post("/", data="[" * 2000 + "]" * 2000, content_type="application/json")
+    assert response.status_code == 400
+    assert error(response) == {
+        "code": "invalid_request",
+        "message": "The body is nested too deeply.",
+    }
+
+
+def test_a_key_given_twice_is_a_400_naming_it(client: Any, configure: Any) -> None:
+    configure(MAX_BODY_BYTES="32768")
+    raw = '{"website": "bot", "website": ""}'
+    response = client.post("/", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert error(response)["fields"] == {"website": "must be given once"}
+    nested = client.post("/", data='{"a": {"b": 1, "b": 2}}', content_type="application/json")
+    assert nested.status_code == 400 and error(nested)["fields"] == {"b": "must be given once"}
+
+
+def test_a_field_name_that_is_not_unicode_text_is_a_400_that_can_be_answered(
+    client: Any, configure: Any
+) -> None:
+    configure(MAX_BODY_BYTES="32768")
+    response = client.post("/", data='{"x\\ud800": 1}', content_type="application/json")
+    assert response.status_code == 400
+    assert error(response)["message"] == "The body's field names are not valid Unicode."
+
+
+def test_an_answer_holding_text_that_is_not_unicode_is_escaped_json_not_a_crash() -> None:
+    assert json.loads(edge._json_bytes({"echo": "x\ud800"})) == {"echo": "x\ud800"}
+    assert edge._json_bytes({"text": "नमस्ते"}).decode() == '{"text":"नमस्ते"}'

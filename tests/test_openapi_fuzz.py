@@ -155,6 +155,52 @@ def test_fuzzing_finds_no_5xx_and_no_response_outside_the_description(
     assert not [s for s in run.statuses if s >= 500]
 
 
+# Bodies schemathesis cannot write (it serialises valid JSON): JSON nested past any
+# parser's stack, text that is not Unicode (a lone surrogate, legal in JSON's escapes),
+# and a key given twice.
+HOSTILE = {
+    "deep nesting": "[" * 2000 + "]" * 2000,
+    "deep object": '{"a":' * 2000 + "1" + "}" * 2000,
+    "duplicate keys": '{"website": "bot", "website": ""}',
+}
+STRING_FIELDS = {
+    "contact_submit": ("name", "email", "company", "message"),
+    "chat_message": ("email", "page", "text"),
+    "access_grant": ("token",),
+    "retention_sweep": (),
+}
+VALID = {
+    "contact_submit": {"name": "A", "email": "a@plant.example", "message": "hi"},
+    "chat_message": {"email": "a@plant.example", "page": "/", "text": "hi"},
+    "access_grant": {"token": "x" * 43},
+    "retention_sweep": {"dry_run": True},
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_hostile_bodies_get_a_described_400_never_a_5xx(name: str, servers: dict[str, str]) -> None:
+    import json
+
+    import requests
+
+    bodies = dict(HOSTILE)
+    for field_name in STRING_FIELDS[name]:
+        raw = json.dumps({**VALID[name], field_name: "PLACEHOLDER"})
+        bodies[f"surrogate in {field_name}"] = raw.replace("PLACEHOLDER", "x\\ud800")
+    bodies["surrogate in a key"] = '{"x\\udfff": 1}'
+    operation = _operation(f"/{name}", "POST")
+    for label, raw in bodies.items():
+        response = requests.post(
+            servers[name] + "/",
+            data=raw.encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert response.status_code == 400, (label, response.status_code, response.text)
+        assert response.json()["error"]["code"] == "invalid_request", label
+        operation.validate_response(response)
+
+
 def test_description_lists_the_four_functions_each_with_its_own_server() -> None:
     loaded = schemathesis.openapi.from_path(DESCRIPTION).raw_schema
     assert set(loaded["paths"]) == {

@@ -97,3 +97,47 @@ def test_email_syntax_only_without_a_dns_lookup() -> None:
     assert parse_email("someone@domain-that-does-not-exist.example").key.endswith(".example")
     with pytest.raises(ValueError, match="@-sign"):
         parse_email("no-at-sign")
+
+
+def test_text_that_is_not_valid_unicode_is_a_field_error() -> None:
+    found = problems({"name": "Asha\ud800", "note": "\udfff", "email": "a@b.example"})
+    assert found == {"name": "is not valid Unicode text", "note": "is not valid Unicode text"}
+
+
+@pytest.mark.parametrize("sneaky", ["\u202e", "\u202a", "\u2066", "\u2069", "\x9b", "\x80", "\x9f"])
+def test_bidirectional_overrides_isolates_and_c1_controls_are_refused_in_a_line(
+    sneaky: str,
+) -> None:
+    assert problems({"name": f"Asha{sneaky}Rao", "email": "a@b.example"}) == {
+        "name": "contains control characters"
+    }
+    # A message keeps them: right-to-left text is written with them.
+    assert check({"name": "A", "note": f"x{sneaky}y", "email": "a@b.example"}, SPEC)["note"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "javascript:alert(1)",
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "pricing",
+        "data:text/html,hi",
+        "/a b",
+    ],
+)
+def test_a_chat_page_must_be_a_path_of_this_site(page: str) -> None:
+    from factoryops.validation import PAGE
+
+    assert problems({"page": page}, {"page": PAGE}) == {
+        "page": "must be a path of this site, starting with /"
+    }
+
+
+def test_a_site_path_keeps_its_query_and_fragment() -> None:
+    from factoryops.validation import PAGE
+
+    assert check({"page": "/pricing?utm=mail#plans"}, {"page": PAGE})["page"] == (
+        "/pricing?utm=mail#plans"
+    )

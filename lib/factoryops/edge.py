@@ -10,8 +10,12 @@ into the one error body. A function's `main.py` is `edge.ready(ENDPOINT)` once a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import re
+import socket
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +31,10 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 ALLOWED_HEADERS = "Content-Type, Idempotency-Key, X-Chat-Session"
 EXPOSED_HEADERS = "Retry-After"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+BODY_SECONDS = 10.0
+"""The longest a request body may take to arrive: a stalled one then frees its thread."""
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 V = TypeVar("V")
 
@@ -81,6 +89,16 @@ class Endpoint(Generic[V]):
     startup: Callable[[], None] | None = None
     """Checks, when the function's instance starts, that it can serve safely; raising
     stops the instance (and so a deployment) rather than serving wrongly."""
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Text that is not valid Unicode has no UTF-8 form; escaped, the answer is still
+        # valid JSON rather than a crash.
+        return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
 def ready(endpoint: Endpoint[V]) -> Endpoint[V]:
@@ -192,11 +210,7 @@ def _parse(
     body: dict[str, Any] = {}
     form = False
     if request.method not in ("GET", "HEAD", "DELETE"):
-        if request.content_length is not None and request.content_length > limit:
-            raise errors.PayloadTooLarge()
-        raw = request.stream.read(limit + 1)
-        if len(raw) > limit:
-            raise errors.PayloadTooLarge()
+        raw = read_body(request, limit)
         mimetype = request.mimetype
         if not raw and endpoint.body_optional:
             body = {}
@@ -222,14 +236,100 @@ def _parse(
     )
 
 
-def json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON request body, which must be an object."""
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's hook for each object: a key given twice is refused, not silently the last
+    (`"website":"bot","website":""` would pass the honeypot)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
+def has_body(request: flask.Request) -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def read_body(request: flask.Request, limit: int) -> bytes:
+    """At most `limit` bytes of body, within BODY_SECONDS. A larger one is refused before
+    a byte is read when its length is declared, after `limit + 1` otherwise."""
+    if request.content_length is not None and request.content_length > limit:
+        raise errors.PayloadTooLarge()
+    with _body_deadline(request) as stalled:
+        try:
+            raw = request.stream.read(limit + 1)
+        except Exception as exc:  # the client went away, or the deadline cut it off
+            if stalled.is_set():
+                raise BodyStalled() from None
+            raise errors.InvalidRequest(message="The request body ended early.") from exc
+    if stalled.is_set():
+        raise BodyStalled()
+    if len(raw) > limit:
+        raise errors.PayloadTooLarge()
+    request.environ[_BODY_READ] = True
+    return raw
+
+
+_BODY_READ = "factoryops.body_read"
+
+
+class BodyStalled(errors.InvalidRequest):
+    def __init__(self) -> None:
+        super().__init__(message="The request body did not arrive in time.")
+
+
+@contextlib.contextmanager
+def _body_deadline(request: flask.Request) -> Any:
+    """Under gunicorn, stop reading from the client's socket after BODY_SECONDS (its reads
+    ask for whole buffers, so a per-read timeout would not bound a slow drip)."""
+    stalled = threading.Event()
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        yield stalled
+        return
+
+    def cut() -> None:
+        stalled.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+
+    timer = threading.Timer(BODY_SECONDS, cut)
+    timer.daemon = True
+    timer.start()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        yield stalled
+    finally:
+        timer.cancel()
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON request body, which must be an object, with no key given twice and no
+    nesting deep enough to exhaust the parser (both are 400s, not crashes)."""
+    try:
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeats)
+    except _RepeatedKey as exc:
+        if _SURROGATE.search(exc.key):
+            raise errors.InvalidRequest(message="The body repeats a key.") from None
+        raise errors.InvalidRequest({exc.key: "must be given once"}) from None
+    except RecursionError:
+        raise errors.InvalidRequest(message="The body is nested too deeply.") from None
     except (UnicodeDecodeError, ValueError):
         raise errors.InvalidRequest(message="The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise errors.InvalidRequest(message="The body must be a JSON object.")
+    if any(_SURROGATE.search(key) for key in data):
+        # A field name is quoted back in an error; one that is not text cannot be.
+        raise errors.InvalidRequest(message="The body's field names are not valid Unicode.")
     return data
 
 
@@ -265,10 +365,20 @@ def client_ip(forwarded_for: str, remote_addr: str | None, hops: int) -> str:
 
 
 def _flask_response(
-    status: int, body: dict[str, Any] | None, headers: Mapping[str, str]
+    status: int,
+    body: dict[str, Any] | None,
+    headers: Mapping[str, str],
+    *,
+    body_unread: bool = False,
 ) -> flask.Response:
-    payload = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    response = flask.Response(payload, status=status)
+    payload = b"" if body is None else _json_bytes(body)
+    if body_unread:
+        # Answered without reading the request's body: a streamed response, which
+        # functions-framework does not follow by reading the body into memory (it
+        # would, up to any size); gunicorn then drains a little and closes.
+        response = flask.Response(iter([payload]), status=status)
+    else:
+        response = flask.Response(payload, status=status)
     if body is not None:
         response.headers["Content-Type"] = JSON_TYPE
     response.headers["Cache-Control"] = "no-store"

@@ -25,6 +25,11 @@ SESSION_ID_MAX = 128
 
 _LINE_BREAKS = re.compile(r"[\t\r\n\u2028\u2029\x0b\x0c\x85]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# C1 controls (NEL, a line break, excepted) and the bidirectional overrides and isolates,
+# which can make a name or a path read differently from what it is (in the team's
+# inbox, the CRM, the console).
+_LINE_CONTROL = re.compile(r"[\x80-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Field(Protocol):
@@ -68,6 +73,9 @@ def parse_email(raw: str) -> Email:
 def _string(raw: object) -> str:
     if not isinstance(raw, str):
         raise ValueError("must be a string")
+    if _SURROGATE.search(raw):
+        # JSON can spell a lone surrogate (\ud800); no text of a person holds one.
+        raise ValueError("is not valid Unicode text")
     if _CONTROL.search(raw):
         raise ValueError("contains control characters")
     return raw.strip()
@@ -91,6 +99,8 @@ class Line:
         return _within(self._shaped(_string(raw)), self.limit)
 
     def _shaped(self, value: str) -> str:
+        if _LINE_CONTROL.search(value):
+            raise ValueError("contains control characters")
         return _LINE_BREAKS.sub(" ", value)
 
 
@@ -100,6 +110,23 @@ class Text(Line):
 
     def _shaped(self, value: str) -> str:
         return value
+
+
+@dataclass(frozen=True)
+class SitePath(Line):
+    """A path of this site (`/pricing?x=1#y`): no scheme, no host, no backslash (which
+    browsers read as a slash), so it can never become a link elsewhere."""
+
+    def _shaped(self, value: str) -> str:
+        import urllib.parse
+
+        line = super()._shaped(value)
+        parts = urllib.parse.urlsplit(line)
+        if not line.startswith("/") or line.startswith("//") or "\\" in line:
+            raise ValueError("must be a path of this site, starting with /")
+        if parts.scheme or parts.netloc or " " in line:
+            raise ValueError("must be a path of this site, starting with /")
+        return line
 
 
 @dataclass(frozen=True)
@@ -182,7 +209,7 @@ COMPANY = Line(COMPANY_MAX, required=False)
 EMAIL = EmailAddress()
 MESSAGE = Text(MESSAGE_MAX)
 CHAT_TEXT = Text(CHAT_TEXT_MAX)
-PAGE = Line(PAGE_MAX)
+PAGE = SitePath(PAGE_MAX)
 TOKEN = Line(TOKEN_MAX)
 
 
