@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -297,3 +299,116 @@ def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"waited {seconds:.0f} s for {what}"
         time.sleep(0.1)
+
+
+# -- bodies too large or too slow, over a raw socket, against gunicorn ------------------
+
+BIG_SENT = 64 * 1024 * 1024
+"""What the client actually sends of an 800 MiB body it declares (enough to show whether
+the server reads it)."""
+BODY_BOUND = 10.0 + 8.0
+"""The server's body deadline (edge.BODY_SECONDS) and gunicorn's bounded drain, with slack."""
+
+
+@contextlib.contextmanager
+def gunicorn_serving(name: str, emulator: Any, tmp_path: Path, **env: str) -> Iterator[Any]:
+    """The function as functions-framework serves it in production (gunicorn, gthread)."""
+    from devstack.functions import serve
+
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "lib"),
+        "GOOGLE_CLOUD_PROJECT": "demo-factoryops-test",
+        "FIRESTORE_EMULATOR_HOST": emulator.address,
+        **env,
+    }
+    served = serve(name, env=environ, log=tmp_path / f"{name}.log")
+    try:
+        served.wait_until_serving(timeout=60)
+        yield served
+    finally:
+        served.stop()
+
+
+def _worker_peak_kib(served: Any) -> int:
+    """The gunicorn worker's peak resident memory (VmHWM), in KiB."""
+    children = Path(f"/proc/{served.process.pid}/task/{served.process.pid}/children")
+    worker = int(children.read_text().split()[0])
+    for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _raw_request(port: int, head: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=BODY_BOUND + 10)
+    sock.sendall(head.encode())
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_an_oversized_body_costs_no_memory_beyond_the_limit_and_its_connection_is_closed(
+    emulator: Any, tmp_path: Path
+) -> None:
+    with gunicorn_serving("contact_submit", emulator, tmp_path) as served:
+        port = int(served.url.rsplit(":", 1)[1].strip("/"))
+        before = _worker_peak_kib(served)
+        sock = _raw_request(
+            port,
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {800 * 1024 * 1024}\r\n\r\n",
+        )
+
+        def send_body() -> None:
+            chunk = b"[" * 65536
+            with contextlib.suppress(OSError):
+                for _ in range(BIG_SENT // len(chunk)):
+                    sock.sendall(chunk)
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        started = time.monotonic()
+        answer = _answer(sock)
+        closed_after = time.monotonic() - started
+        sender.join(timeout=30)
+        sock.close()
+        grown = _worker_peak_kib(served) - before
+
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"code":"payload_too_large"' in answer
+    assert closed_after < BODY_BOUND, "the server closed the connection instead of reading on"
+    assert grown < 16 * 1024, f"the worker's peak memory grew by {grown} KiB"
+
+
+def test_bodies_that_never_arrive_hold_a_worker_only_for_a_bounded_time(
+    emulator: Any, tmp_path: Path
+) -> None:
+    threads = 2
+    with gunicorn_serving("contact_submit", emulator, tmp_path, THREADS=str(threads)) as served:
+        port = int(served.url.rsplit(":", 1)[1].strip("/"))
+        head = (
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100\r\n\r\n" + '{"name": "'
+        )
+        stalled = [_raw_request(port, head) for _ in range(threads)]
+        time.sleep(1)  # every thread is now waiting for a body that will not come
+        started = time.monotonic()
+        preflight = requests.options(served.url, timeout=BODY_BOUND + 10)
+        served_after = time.monotonic() - started
+        answers = [_answer(sock) for sock in stalled]
+        for sock in stalled:
+            sock.close()
+
+    assert preflight.status_code == 204
+    assert served_after < BODY_BOUND, "a stalled body held its thread past the deadline"
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"did not arrive in time" in answer

@@ -154,17 +154,22 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
     except errors.AppError as exc:
         if isinstance(exc, errors.RateLimited):
             logs.rate_limited(function=endpoint.function)
-        return error_response(exc, cors)
+        return error_response(exc, cors, body_unread=_body_unread(request))
     except Exception:
         logs.request_failed(function=endpoint.function)
-        return error_response(errors.AppError(), cors)
+        return error_response(errors.AppError(), cors, body_unread=_body_unread(request))
+
+
+def _body_unread(request: flask.Request) -> bool:
+    return has_body(request) and not request.environ.get(_BODY_READ)
 
 
 def error_response(
-    exc: errors.AppError, headers: Mapping[str, str] | None = None
+    exc: errors.AppError, headers: Mapping[str, str] | None = None, *, body_unread: bool = False
 ) -> flask.Response:
     """The contract's error body for `exc`, with its headers."""
-    return _flask_response(exc.status, exc.body(), {**exc.headers, **(headers or {})})
+    headers = {**exc.headers, **(headers or {})}
+    return _flask_response(exc.status, exc.body(), headers, body_unread=body_unread)
 
 
 def _serve_idempotently(
