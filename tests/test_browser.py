@@ -4,8 +4,8 @@ Debian's Chromium (never a downloaded browser), driven by Playwright, loads the 
 page from its own origin; the functions run in functions-framework subprocesses on
 other ports, so every call is a real cross-origin request with a real CORS preflight;
 they talk to the real Firestore emulator and to the EmailJS/Sheets stand-ins. Google's
-tag host is unreachable here, so requests to it are intercepted and counted. A failing
-test leaves a screenshot of the page in test-output/.
+tag and analytics hosts are unreachable here, so requests to them are intercepted and
+counted. A failing test leaves a screenshot of the page in test-output/.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ CHROMIUM_ARGS = [
 OUTPUT = ROOT / "test-output"
 GA_ID = "G-TEST000000"
 GOOGLE_TAG = re.compile(r"^https://([a-z0-9-]+\.)*googletagmanager\.com/")
+GOOGLE_ANALYTICS = re.compile(
+    r"^https://([a-z0-9-]+\.)*(google-analytics\.com|analytics\.google\.com)/"
+)
 # What the privacy notice allows in browser storage, and nothing else.
 STORAGE_KEYS = {"factoryops.consent", "factoryops.chat", "factoryops.access"}
 SERVED = ("contact_submit", "chat_message", "access_grant")
@@ -197,8 +200,14 @@ class Visit:
     stack: Stack
     requests: list[Request] = field(default_factory=list)
     google_tag: list[str] = field(default_factory=list)
+    google_analytics: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
     script_errors: list[str] = field(default_factory=list)
+    tag_script: str = ""  # what Google's tag host answers for gtag.js
+
+    def google(self) -> list[str]:
+        """Every request that reached Google's tag or analytics hosts, in order."""
+        return self.google_tag + self.google_analytics
 
     def open(self, path: str = "/") -> Page:
         self.page.goto(self.stack.origin + path)
@@ -235,7 +244,10 @@ def visit(
         url = route.request.url
         if GOOGLE_TAG.match(url):
             seen.google_tag.append(url)
-            route.fulfill(status=200, content_type="text/javascript", body="")
+            route.fulfill(status=200, content_type="text/javascript", body=seen.tag_script)
+        elif GOOGLE_ANALYTICS.match(url):
+            seen.google_analytics.append(url)
+            route.fulfill(status=204, headers={"Access-Control-Allow-Origin": "*"})
         else:
             seen.elsewhere.append(url)
             route.abort("blockedbyclient")
@@ -463,6 +475,47 @@ DENIED_DEFAULT = [
     },
 ]
 GRANTED_UPDATE = ["consent", "update", {"analytics_storage": "granted"}]
+DENIED_UPDATE = ["consent", "update", {"analytics_storage": "denied"}]
+# The privacy notice's 24 months, in seconds (730 days).
+CONFIG = ["config", GA_ID, {"cookie_expires": 63072000}]
+OPT_OUT_FLAG = f"() => window['ga-disable-{GA_ID}']"
+
+# A stub of gtag.js, not Google's tag: it behaves like the real one in what the tests
+# look at. It runs the dataLayer's commands, those queued before it loaded and those
+# pushed later, and sends a hit for each `config` and `event` command, each click and
+# each in-page navigation (GA4's enhanced measurement), whether analytics_storage is
+# granted or not (Consent Mode's cookieless pings), unless `window['ga-disable-<ID>']`
+# is true. Each event it sees is listed in window.tagStub.observed after its hit, if
+# any, is sent: a blocking request, so the hit has been counted by then.
+TAG_STUB = """
+(function () {
+  var id = new URL(document.currentScript.src).searchParams.get('id');
+  var layer = (window.dataLayer = window.dataLayer || []);
+  var stub = (window.tagStub = { observed: [] });
+  var storage = 'denied';
+  function observe(name) {
+    if (window['ga-disable-' + id] !== true) {
+      var hit = new XMLHttpRequest();
+      hit.open('POST', 'https://region1.google-analytics.com/g/collect?v=2&tid=' + id +
+        '&en=' + name + '&analytics_storage=' + storage, false);
+      try { hit.send(); } catch (error) { /* counted all the same */ }
+    }
+    stub.observed.push(name);
+  }
+  function run(command) {
+    if (command[0] === 'consent') storage = command[2].analytics_storage || storage;
+    if (command[0] === 'config') observe('page_view');
+    if (command[0] === 'event') observe(command[1]);
+  }
+  Array.prototype.forEach.call(layer, run);
+  layer.push = function () {
+    Array.prototype.forEach.call(arguments, run);
+    return Array.prototype.push.apply(layer, arguments);
+  };
+  document.addEventListener('click', function () { observe('click'); });
+  window.addEventListener('hashchange', function () { observe('hashchange'); });
+})();
+"""
 
 
 def data_layer(page: Page) -> list[Any]:
@@ -499,7 +552,7 @@ def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
 
     page.click("[data-consent-open]")  # the footer control changes the choice later
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text("Analytics is currently off.")
+    expect(page.get_by_role("switch", name="Analytics")).to_have_attribute("aria-checked", "false")
     with page.expect_response(GOOGLE_TAG):  # answered by the route, so it has counted it
         page.click("#fo-consent [data-choice=granted]")
 
@@ -507,7 +560,7 @@ def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
     assert visit.google_tag == [f"https://www.googletagmanager.com/gtag/js?id={GA_ID}"]
     layer = data_layer(page)
     assert layer[0] == DENIED_DEFAULT
-    assert layer[1:] == [GRANTED_UPDATE, ["js", "date"], ["config", GA_ID]]
+    assert layer[1:] == [GRANTED_UPDATE, ["js", "date"], CONFIG]
     assert visit.storage() == {"factoryops.consent": "granted"}
     visit.assert_only_documented_storage()
 
@@ -518,9 +571,9 @@ def test_consent_is_denied_by_default_and_google_tag_loads_only_after_accept(
     expect(banner).to_be_hidden()
 
     page.click("[data-consent-open]")
-    expect(banner).to_contain_text("Analytics is currently on.")
+    expect(page.get_by_role("switch", name="Analytics")).to_have_attribute("aria-checked", "true")
     page.click("#fo-consent [data-choice=denied]")
-    assert data_layer(page)[-1] == ["consent", "update", {"analytics_storage": "denied"}]
+    assert data_layer(page)[-1] == DENIED_UPDATE
     assert visit.storage() == {"factoryops.consent": "denied"}
     visit.assert_only_documented_storage()
 
@@ -538,6 +591,198 @@ def test_withdrawing_consent_expires_google_analytics_cookies(visit: Visit) -> N
 
     assert page.evaluate("() => document.cookie") == ""
     assert visit.storage() == {"factoryops.consent": "denied"}
+
+
+def analytics_switch(page: Page) -> Locator:
+    return page.locator("#fo-consent").get_by_role("switch", name="Analytics")
+
+
+def test_the_banner_offers_reject_accept_all_and_an_analytics_switch_the_keyboard_toggles(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    banner = page.locator("#fo-consent")
+    switch = analytics_switch(page)
+
+    expect(banner).to_be_visible()
+    expect(banner.get_by_role("button")).to_have_text(["Reject", "Accept all"])
+    expect(banner.get_by_role("switch")).to_have_count(1)
+    expect(banner.locator("input, select, textarea")).to_have_count(0)
+    expect(switch).to_have_attribute("aria-checked", "false")  # off by default
+
+    for _ in range(30):  # the keyboard alone reaches it
+        page.keyboard.press("Tab")
+        if switch.evaluate("node => node === document.activeElement"):
+            break
+    expect(switch).to_be_focused()
+    assert switch.evaluate(
+        "node => node.matches(':focus-visible') && getComputedStyle(node).outlineStyle !== 'none'"
+    )
+
+    with page.expect_response(GOOGLE_TAG):
+        page.keyboard.press("Space")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    expect(banner).to_be_visible()  # the switch stays, showing the choice
+    assert visit.storage() == {"factoryops.consent": "granted"}
+    assert data_layer(page)[1:] == [GRANTED_UPDATE, ["js", "date"], CONFIG]
+    assert page.evaluate(OPT_OUT_FLAG) is False
+
+    page.keyboard.press("Enter")
+    expect(switch).to_have_attribute("aria-checked", "false")
+    assert visit.storage() == {"factoryops.consent": "denied"}
+    assert data_layer(page)[-1] == DENIED_UPDATE
+    assert page.evaluate(OPT_OUT_FLAG) is True
+
+    page.keyboard.press("Space")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    assert visit.storage() == {"factoryops.consent": "granted"}
+    assert data_layer(page)[-1] == GRANTED_UPDATE
+    assert page.evaluate(OPT_OUT_FLAG) is False
+    assert len(visit.google_tag) == 1  # the tag on the page serves again, not a second copy
+    visit.assert_only_documented_storage()
+
+
+def test_the_switch_state_is_saved_restored_on_reload_and_shown_when_reopened(
+    visit: Visit,
+) -> None:
+    page = visit.open()
+    banner = page.locator("#fo-consent")
+    switch = analytics_switch(page)
+    choice = page.get_by_role("button", name="Analytics choice")
+
+    switch.click()
+    expect(switch).to_have_attribute("aria-checked", "true")
+    assert visit.storage() == {"factoryops.consent": "granted"}
+    page.get_by_role("button", name="Keep my current choice").click()
+    expect(banner).to_be_hidden()
+
+    page.reload()
+    expect(banner).to_be_hidden()  # asked once
+    expect(page.locator("html")).to_have_attribute("data-consent", "granted")
+    expect(choice).to_be_visible()
+    choice.click()
+    expect(banner).to_be_visible()
+    expect(switch).to_be_focused()
+    expect(switch).to_have_attribute("aria-checked", "true")
+
+    switch.click()
+    expect(switch).to_have_attribute("aria-checked", "false")
+    assert visit.storage() == {"factoryops.consent": "denied"}
+
+    page.reload()
+    expect(banner).to_be_hidden()
+    expect(page.locator("html")).to_have_attribute("data-consent", "denied")
+    choice.click()
+    expect(switch).to_have_attribute("aria-checked", "false")
+    assert visit.storage() == {"factoryops.consent": "denied"}
+    visit.assert_only_documented_storage()
+
+
+@pytest.mark.parametrize("control", ["Accept all", "the Analytics switch"])
+def test_consenting_configures_ga4_with_cookies_that_expire_after_24_months(
+    visit: Visit, control: str
+) -> None:
+    page = visit.open()
+    with page.expect_response(GOOGLE_TAG):
+        if control == "Accept all":
+            page.click("#fo-consent [data-choice=granted]")
+        else:
+            analytics_switch(page).click()
+
+    assert data_layer(page) == [DENIED_DEFAULT, GRANTED_UPDATE, ["js", "date"], CONFIG]
+    assert visit.storage() == {"factoryops.consent": "granted"}
+
+
+@pytest.mark.parametrize("withdraw_with", ["the Analytics switch", "Reject"])
+def test_after_withdrawal_no_request_reaches_google_and_the_opt_out_flag_is_set_until_consent(
+    visit: Visit, withdraw_with: str
+) -> None:
+    """Google's tag is answered with TAG_STUB, a stub of gtag.js that, like the real tag,
+    keeps sending hits once analytics_storage is denied (cookieless pings) unless
+    Google's opt-out flag is set. What is asserted is what our script does: the flag it
+    sets and clears, the dataLayer commands it pushes, the requests the page makes."""
+    visit.tag_script = TAG_STUB
+    page = visit.open()
+    origin = visit.stack.origin
+
+    def observed() -> list[str]:
+        return list(page.evaluate("() => window.tagStub.observed"))
+
+    with page.expect_request(GOOGLE_ANALYTICS):  # the stub's page view, once configured
+        page.click("#fo-consent [data-choice=granted]")
+    page.click("h1")
+    assert observed() == ["page_view", "click"]
+    assert len(visit.google_analytics) == 2  # while consent holds, the stub reports
+
+    page.click("[data-consent-open]")
+    seen = len(observed())  # the opener's click, reported while consent still held
+    if withdraw_with == "Reject":
+        page.click("#fo-consent [data-choice=denied]")
+    else:
+        analytics_switch(page).click()
+        expect(analytics_switch(page)).to_have_attribute("aria-checked", "false")
+    expect(page.locator("html")).to_have_attribute("data-consent", "denied")
+    assert page.evaluate(OPT_OUT_FLAG) is True
+    layer = data_layer(page)
+    assert layer[-1] == DENIED_UPDATE
+    before = visit.google()
+
+    # Using the page: the tag still sees every click and in-page navigation...
+    page.click("h1")
+    page.click("header.site")
+    page.goto(origin + "/#contact")
+    page.go_back()
+    page.wait_for_function("n => window.tagStub.observed.length === n", arg=seen + 5)
+    assert observed()[seen:] == ["click", "click", "click", "hashchange", "hashchange"]
+    # ...and sends nothing, and our script pushes nothing more.
+    assert visit.google() == before
+    assert data_layer(page) == layer
+
+    # Later pages: the flag is set on each, the tag is not requested.
+    for later in (page.reload, lambda: page.goto(origin + "/index.html")):
+        later()
+        expect(page.locator("html")).to_have_attribute("data-consent", "denied")
+        page.click("h1")
+        assert page.evaluate(OPT_OUT_FLAG) is True
+        assert data_layer(page) == [DENIED_DEFAULT]
+    assert visit.google() == before
+    visit.assert_only_documented_storage()
+
+    # Consenting again clears the flag, and the tag reports again.
+    page.click("[data-consent-open]")
+    with page.expect_request(GOOGLE_ANALYTICS):
+        page.click("#fo-consent [data-choice=granted]")
+    assert page.evaluate(OPT_OUT_FLAG) is False
+    assert observed() == ["page_view"]
+    assert data_layer(page)[1:] == [GRANTED_UPDATE, ["js", "date"], CONFIG]
+
+
+def test_the_banner_fits_a_phone_screen_with_its_three_controls_in_reach(visit: Visit) -> None:
+    width, height = 375, 667
+    visit.page.set_viewport_size({"width": width, "height": height})
+    page = visit.open()
+    banner = page.locator("#fo-consent")
+    expect(banner).to_be_visible()
+
+    box = banner.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert box["y"] >= 0 and box["y"] + box["height"] <= height
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    controls = [
+        analytics_switch(page),
+        banner.get_by_role("button", name="Reject"),
+        banner.get_by_role("button", name="Accept all"),
+    ]
+    for control in controls:
+        control.click(trial=True)  # visible, and nothing (the chat launcher) covers it
+        inner = control.bounding_box()
+        assert inner is not None
+        assert inner["height"] >= 24  # WCAG 2.2's minimum target size
+        assert box["x"] <= inner["x"] and inner["x"] + inner["width"] <= box["x"] + box["width"]
+    # The end of the page scrolls clear of the banner: the form can still be sent.
+    page.locator("form[data-factoryops=contact] button[type=submit]").click(trial=True)
+    expect(banner).to_be_visible()
 
 
 # -- chat and per-lead unlock, with the team's side done through `siteadmin` ----------

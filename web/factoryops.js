@@ -14,8 +14,10 @@
  *
  * What it does:
  * - consent: GA4 Consent Mode v2, everything denied by default; Google's tag is
- *   requested only after the visitor accepts analytics. Any `[data-consent-open]`
- *   control re-opens the choice.
+ *   requested only after the visitor accepts analytics (Accept all, or the Analytics
+ *   switch turned on). Withdrawing (Reject, or the switch turned off) also sets Google's
+ *   opt-out flag, so a tag already on the page sends nothing more. Any
+ *   `[data-consent-open]` control re-opens the choice.
  * - contact: every `form[data-factoryops="contact"]` posts JSON with an Idempotency-Key.
  * - chat: a widget that asks for the email first and polls for the team's replies.
  * - unlock: `?access=<token>` is removed from the address bar at once and redeemed (one
@@ -37,6 +39,8 @@
     access: 'factoryops.access' // {"token", "receipt", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
+  // The privacy notice promises GA4 cookies a 24-month expiry, whatever the property's default.
+  var GA_COOKIE_EXPIRES_S = 63072000;
   var CONTACT_EMAIL = 'info@factoryopsai.com';
 
   var script = document.currentScript;
@@ -457,20 +461,14 @@
     document.body.appendChild(banner.root);
     var choice = consentChoice();
     document.documentElement.setAttribute('data-consent', choice || 'unset');
-    if (choice === 'granted') grantAnalytics();
-    if (!choice) banner.show(false);
+    if (choice) applyChoice(choice, null);
+    else banner.show(false);
 
     banner.onChoice = function (next) {
       var previous = consentChoice();
       storage.set(KEYS.consent, next);
       document.documentElement.setAttribute('data-consent', next);
-      if (next === 'granted') {
-        grantAnalytics();
-      } else if (previous === 'granted' || gaRequested) {
-        window.gtag('consent', 'update', { analytics_storage: 'denied' });
-        removeAnalyticsCookies();
-      }
-      banner.hide();
+      applyChoice(next, previous);
     };
 
     document.addEventListener('click', function (event) {
@@ -484,12 +482,29 @@
     });
   }
 
+  /*
+   * Google's documented opt-out, `window['ga-disable-<ID>']`, is checked by gtag.js before
+   * it sets a cookie or sends a hit: set on every page while analytics is refused, so a
+   * tag loaded before the withdrawal goes quiet at once; cleared when the visitor consents.
+   */
+  function applyChoice(choice, previous) {
+    if (config.gaId) window['ga-disable-' + config.gaId] = choice !== 'granted';
+    if (choice === 'granted') {
+      grantAnalytics();
+    } else if (previous === 'granted' || gaRequested) {
+      window.gtag('consent', 'update', { analytics_storage: 'denied' });
+      removeAnalyticsCookies();
+    }
+  }
+
   function grantAnalytics() {
     window.gtag('consent', 'update', { analytics_storage: 'granted' });
     if (gaRequested || !config.gaId) return;
     gaRequested = true;
     window.gtag('js', new Date());
-    window.gtag('config', config.gaId);
+    // No IP setting: GA4 neither logs nor stores IP addresses (analytics.js's anonymize_ip
+    // does not exist in GA4).
+    window.gtag('config', config.gaId, { cookie_expires: GA_COOKIE_EXPIRES_S });
     var tag = document.createElement('script');
     tag.async = true;
     tag.src = 'https://www.googletagmanager.com/gtag/js?id=' + encodeURIComponent(config.gaId);
@@ -516,34 +531,45 @@
     });
   }
 
+  /*
+   * The notice's three controls: Reject, Accept all and an Analytics switch. The buttons
+   * decide and close the banner; the switch decides at once and stays, showing the choice.
+   * A close button keeps the current choice once there is one.
+   */
   function buildConsentBanner() {
-    var current = el('p', { className: 'fo-consent__current', hidden: true });
     var reject = el('button', { type: 'button', className: 'fo-button', 'data-choice': 'denied', text: 'Reject' });
     var accept = el('button', { type: 'button', className: 'fo-button', 'data-choice': 'granted', text: 'Accept all' });
+    var toggle = el('button', { type: 'button', className: 'fo-switch', role: 'switch', 'aria-checked': 'false' }, [
+      el('span', { text: 'Analytics' }),
+      el('span', { className: 'fo-switch__track', 'aria-hidden': 'true' })
+    ]);
     var close = el('button', { type: 'button', className: 'fo-consent__close', 'aria-label': 'Keep my current choice', text: '×', hidden: true });
     var text = withPrivacyLink(
       'fo-consent__text',
       'We would like to use Google Analytics to learn which pages are useful. It stays off, and sets no cookies, unless you accept. You can change your mind at any time. ',
       'Privacy notice'
     );
-    var title = el('h2', { className: 'fo-consent__title', text: 'Analytics' });
+    var title = el('h2', { className: 'fo-consent__title', text: 'Analytics choice' });
     var root = el(
       'section',
       { id: 'fo-consent', className: 'fo-consent', 'aria-labelledby': ensureId(title, 'fo-consent-title'), hidden: true },
-      [close, title, text, current, el('div', { className: 'fo-consent__actions' }, [reject, accept])]
+      [close, title, text, toggle, el('div', { className: 'fo-consent__actions' }, [reject, accept])]
     );
+    function choose(choice) {
+      toggle.setAttribute('aria-checked', String(choice === 'granted'));
+      close.hidden = false;
+      if (banner.onChoice) banner.onChoice(choice);
+    }
     var banner = {
       root: root,
       onChoice: null,
       show: function (reopened) {
         var choice = consentChoice();
-        current.hidden = !reopened || !choice;
-        current.textContent =
-          choice === 'granted' ? 'Analytics is currently on.' : 'Analytics is currently off.';
+        toggle.setAttribute('aria-checked', String(choice === 'granted'));
         close.hidden = !choice;
         root.hidden = false;
         // On a first visit the banner waits to be noticed rather than taking the focus.
-        if (reopened) (choice === 'granted' ? reject : accept).focus();
+        if (reopened) toggle.focus();
       },
       hide: function () {
         root.hidden = true;
@@ -551,8 +577,12 @@
     };
     [reject, accept].forEach(function (button) {
       button.addEventListener('click', function () {
-        if (banner.onChoice) banner.onChoice(button.getAttribute('data-choice'));
+        choose(button.getAttribute('data-choice'));
+        banner.hide();
       });
+    });
+    toggle.addEventListener('click', function () {
+      choose(toggle.getAttribute('aria-checked') === 'true' ? 'denied' : 'granted');
     });
     close.addEventListener('click', banner.hide);
     return banner;
