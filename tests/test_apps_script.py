@@ -79,7 +79,8 @@ def signed(request: Any, *, key: str = KEY, ts: int | None = None) -> Sent:
     """A payload (sent as JSON) or a str (the raw body), signed as crm.py signs."""
     body = request if isinstance(request, str) else json.dumps(request)
     stamp = crm._now() if ts is None else ts
-    return Sent(body, {"ts": str(stamp), "sig": crm.sign(body, timestamp=stamp, key=key)})
+    sig = crm.sign(body, timestamp=stamp, key=key.encode())
+    return Sent(body, {"ts": str(stamp), "sig": sig})
 
 
 @dataclass

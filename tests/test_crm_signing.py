@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from factoryops import crm
+from factoryops import crm, keys
 from factoryops.config import ConfigError
 from factoryops.errors import DownstreamError
 
@@ -39,7 +39,7 @@ def post(standins: StandIns, body: str, **parameter: str) -> dict[str, Any]:
 
 
 def signature(body: str, ts: int, key: str) -> dict[str, str]:
-    return {"ts": str(ts), "sig": crm.sign(body, timestamp=ts, key=key)}
+    return {"ts": str(ts), "sig": crm.sign(body, timestamp=ts, key=key.encode())}
 
 
 @pytest.fixture
@@ -183,4 +183,5 @@ def test_on_the_emulator_a_missing_key_is_random_per_process(
 
     # Signed, with a key the stand-in was not given.
     assert str(raised.value) == "apps_script refused the request: bad_signature"
-    assert crm._apps_script_key() == crm._apps_script_key() != script.state.apps_script_key
+    assert keys.crm_apps_script() == keys.crm_apps_script() != keys.rate_limit()
+    assert len(keys.crm_apps_script()) == 32

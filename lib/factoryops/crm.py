@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 import urllib.parse
@@ -25,8 +23,8 @@ from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
-from factoryops import store
-from factoryops.config import ConfigError, settings
+from factoryops import keys, store
+from factoryops.config import settings
 from factoryops.errors import DownstreamError
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
@@ -185,26 +183,10 @@ def append(row: Row, *, timeout: float) -> None:
 STALE = "stale"
 
 
-@functools.cache
-def _process_key() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def _apps_script_key() -> str:
-    cfg = settings()
-    if cfg.crm_apps_script_key:
-        return cfg.crm_apps_script_key
-    if cfg.emulator_host:
-        return _process_key()
-    raise ConfigError(
-        "CRM_APPS_SCRIPT_KEY", "required with CRM_BACKEND=apps_script outside the emulator"
-    )
-
-
-def sign(body: str, *, timestamp: int, key: str) -> str:
+def sign(body: str, *, timestamp: int, key: bytes) -> str:
     """The `sig` of a request: what the web app recomputes from `ts` and the body."""
     message = f"{timestamp}\n{body}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _now() -> int:
@@ -215,7 +197,7 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST a signed JSON action to the Apps Script web app, which answers JSON `{"ok": ...}`."""
     import requests
 
-    key = _apps_script_key()
+    key = keys.crm_apps_script()
     # Serialised once and sent as these bytes, so the signature covers what arrives.
     # ASCII only (json.dumps escapes the rest): the script reads the body as text, and
     # ASCII is the same text in every charset it might assume.
