@@ -732,6 +732,20 @@ closing() {
     say "as Editor (notifications off):"
     for fn in "${sheet[@]}"; do say "  $fn"; done
   fi
+  local signs=0
+  for fn in "${SELECTED[@]}"; do
+    [[ " $(function_secrets "$fn") " != *" CRM_APPS_SCRIPT_KEY "* ]] || signs=1
+  done
+  if ((signs)); then
+    # The web app cannot read Secret Manager: it verifies with its own copy of the key.
+    say ""
+    say "The Apps Script web app refuses every request until it holds CRM_APPS_SCRIPT_KEY,"
+    say "the key the functions sign with. Copy it into the script's properties (again after"
+    say "each new version of the secret):"
+    say "  gcloud secrets versions access latest --secret=CRM_APPS_SCRIPT_KEY --project=$PROJECT"
+    say "then, in the script's editor, Project Settings > Script properties, add the property"
+    say "CRM_APPS_SCRIPT_KEY with that value (apps_script/README.md)."
+  fi
   say ""
   if ((DRY)); then
     say "Dry run: nothing was run."

@@ -11,6 +11,14 @@
  * M = {"record_ids": [...], "email_keys": [...], "received_before": RFC 3339 | null};
  * a row matches if it meets any one of the conditions.
  *
+ * Every request is signed: the query parameters `ts` (Unix seconds) and `sig`, the hex
+ * HMAC-SHA256 keyed by the script property CRM_APPS_SCRIPT_KEY over ts + "\n" + the
+ * body. The URL is reachable without sign-in, so a request without a valid signature,
+ * or with a ts more than 5 minutes from this script's clock (a replay), is refused
+ * before the lock is taken or the spreadsheet opened, with a `code`:
+ *   {"ok": false, "error": ..., "code": "no_key" | "unsigned" | "bad_signature" | "stale"}
+ * The client retries a stale refusal (its clock may have drifted) and no other.
+ *
  * A request the script can never carry out is answered {"ok": false, "error": ...}, which
  * the client takes as final. Anything that may pass (the lock not free within 30 s, a
  * Sheets service failure) is thrown instead: the web app then answers an error page
@@ -21,8 +29,14 @@ var COLUMNS = ['received_at', 'source', 'record_id', 'name', 'email', 'company',
 var FORMULA_START = ['=', '+', '-', '@', '\t', '\r', '\n'];
 var LOCK_WAIT_MS = 30000;
 var DEFAULT_SHEET = 'Leads';
+var KEY_PROPERTY = 'CRM_APPS_SCRIPT_KEY';
+var SIGNATURE_WINDOW_S = 300;
 
 function doPost(e) {
+  var refused = refusal_(e);
+  if (refused) {
+    return answer_(refused);
+  }
   var request;
   try {
     request = JSON.parse(e && e.postData ? e.postData.contents : '');
@@ -52,6 +66,66 @@ function doPost(e) {
   } finally {
     lock.releaseLock();
   }
+}
+
+/**
+ * Why the request is not the functions' own, or null when it is. Reads only the script
+ * properties: nothing of the sheet is touched for a request that is refused here.
+ */
+function refusal_(e) {
+  var key = PropertiesService.getScriptProperties().getProperty(KEY_PROPERTY);
+  if (!key) {
+    return {
+      ok: false,
+      code: 'no_key',
+      error: 'the script property CRM_APPS_SCRIPT_KEY is not set, so no request is accepted',
+    };
+  }
+  var parameter = (e && e.parameter) || {};
+  var ts = typeof parameter.ts === 'string' ? parameter.ts : '';
+  var sig = typeof parameter.sig === 'string' ? parameter.sig : '';
+  if (!ts || !sig) {
+    return { ok: false, code: 'unsigned', error: 'the request is not signed (ts and sig)' };
+  }
+  var body = e.postData ? String(e.postData.contents) : '';
+  // UTF-8 named explicitly: the two-argument form's charset is not documented, and the
+  // client signs UTF-8 (ASCII, in fact) bytes.
+  var expected = hex_(
+    Utilities.computeHmacSha256Signature(ts + '\n' + body, key, Utilities.Charset.UTF_8)
+  );
+  if (!sameText_(expected, sig.toLowerCase())) {
+    return { ok: false, code: 'bad_signature', error: 'the signature does not match the request' };
+  }
+  var seconds = /^[0-9]{1,15}$/.test(ts) ? Number(ts) : NaN;
+  if (!(Math.abs(Date.now() / 1000 - seconds) <= SIGNATURE_WINDOW_S)) {
+    return {
+      ok: false,
+      code: 'stale',
+      error: "the request's ts is more than 5 minutes from the script's clock",
+    };
+  }
+  return null;
+}
+
+/** Signed bytes (-128..127), as Utilities returns them, in lowercase hex. */
+function hex_(bytes) {
+  return bytes
+    .map(function (b) {
+      var v = (b + 256) % 256;
+      return (v < 16 ? '0' : '') + v.toString(16);
+    })
+    .join('');
+}
+
+/** Equality that takes as long wherever the first difference is: a signature must not
+ * be guessable a character at a time from the time a refusal takes. */
+function sameText_(a, b) {
+  if (a.length !== b.length) return false;
+  var diff = 0;
+  for (var i = 0; i < a.length; i += 1) {
+    diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  }
+  return diff === 0;
 }
 
 var ACTIONS_ = {

@@ -1,9 +1,13 @@
 """`make dev`: the whole local stack in one command.
 
 Starts the real Firestore emulator (data kept under .local/), the stand-ins for EmailJS
-and the Sheets API (unless real settings are in the environment), every function with
+and the CRM (unless real settings are in the environment), every function with
 functions-framework on its own port, and the demo page on its own origin. Prints every
 URL; Ctrl-C stops everything.
+
+The CRM is the Apps Script stand-in, which checks every request's signature with the
+key the functions are given; `CRM_BACKEND=sheets make dev` uses the Sheets API
+stand-in instead, and `CRM_BACKEND=none` no CRM.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ def environment(standins: StandIns | None) -> dict[str, str]:
         fake = standins.env()
         if not env.get("EMAILJS_SERVICE_ID"):
             env.update({k: v for k, v in fake.items() if k.startswith("EMAILJS_")})
-        if not env.get("CRM_BACKEND"):
+        if not (env.get("CRM_APPS_SCRIPT_URL") or env.get("CRM_SPREADSHEET_ID")):
+            backend = env.get("CRM_BACKEND") or "apps_script"
             env.update({k: v for k, v in fake.items() if k.startswith(("CRM_", "SHEETS_"))})
+            env["CRM_BACKEND"] = backend
     return env
 
 
@@ -133,7 +139,7 @@ def main() -> None:
                 raise SystemExit(f"{service.url} {exc.reason}; see .local/logs/") from None
         print()
         print(f"  Firestore emulator   http://{emulator.address}  (data in .local/firestore)")
-        print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and Sheets)")
+        print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and the CRM)")
         for service in services:
             print(f"  {service.name:<20} {service.url}")
         print()

@@ -1,6 +1,8 @@
 """Local stand-ins for the network edge: EmailJS, the Sheets API v4, an Apps Script web
 app. They speak the real wire formats over HTTP, so the project's real client code
-runs against them, and they record what they receive.
+runs against them, and they record what they receive. The Apps Script stand-in checks
+each request's signature as apps_script/Code.gs does, with its own key
+(`State.apps_script_key`), which `StandIns.env()` hands to the functions.
 
 Control endpoints (for tests and `make dev`):
     GET  /_standins/records              what EmailJS and the sheet received
@@ -10,7 +12,8 @@ Control endpoints (for tests and `make dev`):
     GET  /oauth2/v1/certs                `State.certs`: Google's x509 certs format
                                          ({key id: PEM}), for verifying test OIDC tokens
 
-Run alone: `python -m devstack.standins --port 8085`.
+Run alone: `python -m devstack.standins --port 8085`; the Apps Script stand-in then
+verifies with CRM_APPS_SCRIPT_KEY from the environment, or a random key it prints.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import json
+import os
 import re
+import secrets
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +42,25 @@ COLUMNS = ("received_at", "source", "record_id", "name", "email", "company", "me
 _VALUES = re.compile(r"^/v4/spreadsheets/([^/]+)/values/([^:]+?)(:append)?$")
 _BATCH = re.compile(r"^/v4/spreadsheets/([^/:]+):batchUpdate$")
 _META = re.compile(r"^/v4/spreadsheets/([^/:]+)$")
+SIGNATURE_WINDOW = 300
+"""Seconds a signed request's `ts` may be from the stand-in's clock, as in Code.gs."""
+# Code.gs's refusals of a request that is not the functions' own, word for word.
+NO_KEY = {
+    "ok": False,
+    "code": "no_key",
+    "error": "the script property CRM_APPS_SCRIPT_KEY is not set, so no request is accepted",
+}
+UNSIGNED = {"ok": False, "code": "unsigned", "error": "the request is not signed (ts and sig)"}
+BAD_SIGNATURE = {
+    "ok": False,
+    "code": "bad_signature",
+    "error": "the signature does not match the request",
+}
+STALE = {
+    "ok": False,
+    "code": "stale",
+    "error": "the request's ts is more than 5 minutes from the script's clock",
+}
 
 
 @dataclass
@@ -46,6 +73,10 @@ class State:
     requests: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, str | None] = field(default_factory=dict)
     slow_seconds: float = 8.0
+    apps_script_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """The Apps Script stand-in's CRM_APPS_SCRIPT_KEY property; empty: it refuses all."""
+    clock: Callable[[], float] = time.time
+    """The Apps Script stand-in's clock, which a signed request's `ts` must be near."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def rows(self, sheet: str = "Leads") -> list[list[str]]:
@@ -94,9 +125,12 @@ class _Handler(BaseHTTPRequestHandler):
     def state(self) -> State:
         return self.server.state
 
-    def _body(self) -> Any:
+    def _raw(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _body(self) -> Any:
+        raw = self._raw()
         if not raw:
             return None
         return json.loads(raw)
@@ -200,6 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         parts = urllib.parse.urlsplit(self.path)
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
+        if path == APPS_SCRIPT_PATH:
+            with self.state.lock:
+                self.state.requests.append(("POST", path))
+            self._apps_script(self._raw(), query)
+            return
         try:
             body = self._body()
         except ValueError:
@@ -218,9 +257,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == EMAILJS_PATH:
             self._emailjs(body)
-            return
-        if path == APPS_SCRIPT_PATH:
-            self._apps_script(body)
             return
         if self._failing("sheets"):
             return
@@ -305,10 +341,27 @@ class _Handler(BaseHTTPRequestHandler):
                 replies.append({})
         self._send(200, {"spreadsheetId": spreadsheet_id, "replies": replies})
 
-    def _apps_script(self, body: Any) -> None:
+    def _apps_script(self, raw: bytes, query: dict[str, list[str]]) -> None:
         if self._failing("sheets"):
             return
-        action = body.get("action") if isinstance(body, dict) else None
+        # The web app sees the body as text and the query's first values as e.parameter.
+        contents = raw.decode("utf-8", errors="replace")
+        parameter = {name: values[0] for name, values in query.items()}
+        refused = _script_refusal(
+            self.state.apps_script_key, contents, parameter, now=self.state.clock()
+        )
+        if refused is not None:
+            self._send(200, refused)
+            return
+        try:
+            body = json.loads(contents)
+        except ValueError:
+            self._send(200, {"ok": False, "error": "the body is not JSON"})
+            return
+        if not isinstance(body, dict):
+            self._send(200, {"ok": False, "error": "the body is not a JSON object"})
+            return
+        action = body.get("action")
         with self.state.lock:
             rows = self.state.sheet("Leads")
             if action == "append" and isinstance(body.get("row"), dict):
@@ -337,6 +390,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, {"ok": True, "updated": updated})
             else:
                 self._send(200, {"ok": False, "error": "unsupported action"})
+
+
+def _script_refusal(
+    key: str, contents: str, parameter: dict[str, str], *, now: float
+) -> dict[str, Any] | None:
+    """Code.gs's `refusal_`: why a request is not the functions' own, or None."""
+    if not key:
+        return NO_KEY
+    ts, sig = parameter.get("ts", ""), parameter.get("sig", "")
+    if not ts or not sig:
+        return UNSIGNED
+    message = f"{ts}\n{contents}".encode()
+    expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, sig.lower()):
+        return BAD_SIGNATURE
+    if not re.fullmatch(r"[0-9]{1,15}", ts) or abs(now - int(ts)) > SIGNATURE_WINDOW:
+        return STALE
+    return None
 
 
 def _script_match(match: dict[str, Any], row: list[str]) -> bool:
@@ -375,8 +446,12 @@ class _Server(ThreadingHTTPServer):
 class StandIns:
     """The stand-ins on a loopback port, served from a background thread."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", *, apps_script_key: str | None = None
+    ) -> None:
         self.state = State()
+        if apps_script_key is not None:
+            self.state.apps_script_key = apps_script_key
         self._server = _Server((host, port), self.state)
         self.host = host
         self.port = int(self._server.server_address[1])
@@ -399,6 +474,8 @@ class StandIns:
             "CRM_SPREADSHEET_ID": "local-crm",
             "CRM_SHEET_NAME": "Leads",
             "SHEETS_ENDPOINT": self.url + "/",
+            "CRM_APPS_SCRIPT_URL": self.url + APPS_SCRIPT_PATH,
+            "CRM_APPS_SCRIPT_KEY": self.state.apps_script_key,
         }
 
     def start(self) -> StandIns:
@@ -417,8 +494,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8085)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
-    standins = StandIns(args.port, args.host)
+    key = os.environ.get("CRM_APPS_SCRIPT_KEY", "").strip()
+    standins = StandIns(args.port, args.host, apps_script_key=key or None)
     print(f"stand-ins listening on {standins.url}", flush=True)
+    if not key:
+        # A local, throwaway key: the functions pointed here need it to sign.
+        print(f"CRM_APPS_SCRIPT_KEY={standins.state.apps_script_key}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         standins._server.serve_forever()
 

@@ -1,22 +1,28 @@
 """apps_script/Code.gs, the CRM web app, run under Node.js by tests/apps_script_harness.js
 with in-memory Apps Script services. The requests are the ones lib/factoryops/crm.py
-really sends: the client runs with CRM_BACKEND=apps_script and its one POST
-(`crm._apps_script`) is recorded, so these tests follow the client's wire format."""
+really sends: the client runs with CRM_BACKEND=apps_script and each POST it makes is
+recorded as it would go on the wire (body and query, signature included), so these tests
+follow the client's wire format and signing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from factoryops import crm
 
+from devstack import standins as standin
 from devstack.standins import APPS_SCRIPT_PATH, StandIns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +38,9 @@ pytestmark = [
 ]
 
 HEADER = crm.Row(*crm.COLUMNS)
-_real_post = crm._apps_script
+KEY = "test-key-4f1c9a7e2b"
+"""CRM_APPS_SCRIPT_KEY of the client, and by default of the script's properties."""
+_real_post = requests.post
 UTC = dt.UTC
 
 
@@ -51,19 +59,69 @@ def lead(n: int, **cells: str) -> crm.Row:
     return crm.Row(**values)
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One POST as the web app receives it: the body, and the query as `e.parameter`."""
+
+    contents: str
+    parameter: dict[str, str]
+    type: str = "application/json"
+
+    def harness(self) -> dict[str, Any]:
+        return {"contents": self.contents, "parameter": self.parameter, "type": self.type}
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.contents)
+
+
+def signed(request: Any, *, key: str = KEY, ts: int | None = None) -> Sent:
+    """A payload (sent as JSON) or a str (the raw body), signed as crm.py signs."""
+    body = request if isinstance(request, str) else json.dumps(request)
+    stamp = crm._now() if ts is None else ts
+    sig = crm.sign(body, timestamp=stamp, key=key.encode())
+    return Sent(body, {"ts": str(stamp), "sig": sig})
+
+
 @dataclass
 class Client:
-    """crm.py with its Apps Script POST recorded (and, with `forward`, really sent)."""
+    """crm.py with each POST it makes recorded (and, with `forward`, really sent)."""
 
-    forward: Callable[[dict[str, Any], float], dict[str, Any]] | None = None
-    payloads: list[dict[str, Any]] = field(default_factory=list)
+    forward: bool = False
+    reply: dict[str, Any] = field(default_factory=lambda: {"ok": True})
+    """The answer when not forwarded."""
+    sent: list[Sent] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
 
-    def post(self, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-        self.payloads.append(json.loads(json.dumps(payload)))
-        answer = self.forward(payload, timeout) if self.forward else {"ok": True}
-        self.answers.append(answer)
-        return answer
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        wire = requests.Request(
+            "POST",
+            url,
+            params=kwargs.get("params"),
+            data=kwargs.get("data"),
+            headers=kwargs.get("headers"),
+        ).prepare()
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(wire.url).query)
+        body = wire.body if isinstance(wire.body, bytes) else str(wire.body or "").encode()
+        self.sent.append(
+            Sent(
+                body.decode("utf-8"),
+                {name: values[0] for name, values in query.items()},
+                wire.headers.get("Content-Type", ""),
+            )
+        )
+        if self.forward:
+            response = _real_post(url, **kwargs)
+        else:
+            response = requests.Response()
+            response.status_code = 200
+            response._content = json.dumps(self.reply).encode()
+        self.answers.append(response.json())
+        return response
+
+    @property
+    def payloads(self) -> list[Any]:
+        return [sent.payload for sent in self.sent]
 
     def append(self, *rows: crm.Row) -> Client:
         for row in rows:
@@ -73,18 +131,33 @@ class Client:
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]) -> Iterator[Client]:
-    configure(CRM_BACKEND="apps_script", CRM_APPS_SCRIPT_URL="https://script.invalid/exec")
+    configure(
+        CRM_BACKEND="apps_script",
+        CRM_APPS_SCRIPT_URL="https://script.invalid/exec",
+        CRM_APPS_SCRIPT_KEY=KEY,
+    )
     recorder = Client()
-    monkeypatch.setattr(crm, "_apps_script", recorder.post)
+    monkeypatch.setattr(requests, "post", recorder.post)
     yield recorder
 
 
-def run(requests: list[Any], **options: Any) -> dict[str, Any]:
-    """Each request is a payload (sent as JSON) or a str (sent as the raw body)."""
-    bodies = [r if isinstance(r, str) else json.dumps(r) for r in requests]
+def run(
+    posts: list[Any],
+    *,
+    key: str | None = KEY,
+    properties: dict[str, str] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Each post is a `Sent` (sent as it is), or a payload or str, signed with KEY.
+    The script's properties hold `key` as CRM_APPS_SCRIPT_KEY (none when it is None)."""
+    sent = [post if isinstance(post, Sent) else signed(post) for post in posts]
+    script_properties = {} if key is None else {"CRM_APPS_SCRIPT_KEY": key}
+    script_properties.update(properties or {})
     done = subprocess.run(
         [str(NODE), str(HARNESS)],
-        input=json.dumps({"requests": bodies, **options}),
+        input=json.dumps(
+            {"requests": [r.harness() for r in sent], "properties": script_properties, **options}
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -110,7 +183,7 @@ def test_append_writes_the_cells_in_column_order_as_plain_text(client: Client) -
     row = lead(1, name="=HYPERLINK(1)", company="+1 555", message="-x", page="@home")
     client.append(HEADER, row)
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert result["answers"] == [{"ok": True}, {"ok": True}]
     assert result["rows"] == [list(crm.COLUMNS), row.cells()]
@@ -131,7 +204,7 @@ def test_rows_lists_every_row_header_included(client: Client) -> None:
     client.append(HEADER, lead(1), lead(2, name="=1+1"))
     crm.read_rows()
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert client.payloads[-1] == {"action": "rows"}
     assert result["answers"][-1] == {
@@ -149,7 +222,7 @@ def test_delete_by_record_id_removes_exactly_those_rows_bottom_up(client: Client
     client.append(HEADER, *(lead(n) for n in range(1, 7)))
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1", "rec2", "rec4"})))
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
     # rec4 is row 5, rec1 and rec2 rows 2 and 3: the bottom run goes first
@@ -168,7 +241,7 @@ def test_delete_by_email_ignores_case_and_surrounding_space(client: Client) -> N
     )
     crm.delete_rows(crm.Match(email_keys=frozenset({"ada@example.com", "-ada@example.com"})))
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert client.payloads[-2]["row"]["email"] == "'-ada@example.com"
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
@@ -187,7 +260,7 @@ def test_delete_by_received_before_compares_instants_to_the_microsecond(client: 
     client.append(HEADER, *rows)
     crm.delete_rows(crm.Match(received_before=cutoff))
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert client.payloads[-1]["match"]["received_before"] == "2024-03-01T00:00:00.000001+00:00"
     assert result["answers"][-1] == {"ok": True, "deleted": 2}
@@ -207,7 +280,7 @@ def test_delete_of_every_row_keeps_the_sheet_valid(client: Client) -> None:
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1", "rec2", "rec3"})))
 
     # max_rows 3: the sheet is exactly full, and a sheet may not lose all its rows
-    result = run(client.payloads, max_rows=3)
+    result = run(client.sent, max_rows=3)
 
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
     assert result["rows"] == []
@@ -219,7 +292,7 @@ def test_update_sets_name_email_company_of_matching_rows_neutralised(client: Cli
     match = crm.Match(record_ids=frozenset({"rec1"}), email_keys=frozenset({"ada@example.com"}))
     crm.update_rows(match, {"name": "=cmd|calc", "email": "ada.new@example.com", "company": ""})
 
-    result = run(client.payloads)
+    result = run(client.sent)
 
     assert client.payloads[-1]["set"]["name"] == "'=cmd|calc"
     assert result["answers"][-1] == {"ok": True, "updated": 2}
@@ -243,7 +316,7 @@ def test_update_neutralises_values_a_caller_sent_raw(client: Client) -> None:
         "set": {"name": "=1+1", "company": "'=kept"},
     }
 
-    result = run([*client.payloads, raw])
+    result = run([*client.sent, raw])
 
     assert result["answers"][-1] == {"ok": True, "updated": 1}
     assert result["rows"][0][3] == "'=1+1"
@@ -264,7 +337,7 @@ def test_requests_it_cannot_carry_out_are_refused_without_personal_data(client: 
         {"action": "append", "row": {"email": "secret.person@example.com", "phone": "1"}},
     ]
 
-    result = run([*client.payloads, *refused])
+    result = run([*client.sent, *refused])
 
     answers = result["answers"][1:]
     assert [a["ok"] for a in answers] == [False] * len(refused)
@@ -276,7 +349,7 @@ def test_requests_it_cannot_carry_out_are_refused_without_personal_data(client: 
 def test_a_busy_lock_is_thrown_so_the_client_retries(client: Client) -> None:
     client.append(lead(1))
 
-    result = run(client.payloads, lock_held=True)
+    result = run(client.sent, lock_held=True)
 
     assert "thrown" in result["answers"][0]
     assert result["rows"] == []
@@ -285,8 +358,8 @@ def test_a_busy_lock_is_thrown_so_the_client_retries(client: Client) -> None:
 def test_the_sheet_is_the_one_named_by_crm_sheet_name(client: Client) -> None:
     client.append(lead(1))
 
-    named = run(client.payloads, sheet_name="CRM", properties={"CRM_SHEET_NAME": "CRM"})
-    missing = run(client.payloads, sheet_name="Leads", properties={"CRM_SHEET_NAME": "CRM"})
+    named = run(client.sent, sheet_name="CRM", properties={"CRM_SHEET_NAME": "CRM"})
+    missing = run(client.sent, sheet_name="Leads", properties={"CRM_SHEET_NAME": "CRM"})
 
     assert named["answers"] == [{"ok": True}]
     assert missing["answers"][0]["ok"] is False
@@ -296,8 +369,10 @@ def test_the_sheet_is_the_one_named_by_crm_sheet_name(client: Client) -> None:
 def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
     client: Client, standins: StandIns, configure: Callable[..., None]
 ) -> None:
-    configure(CRM_BACKEND="apps_script", CRM_APPS_SCRIPT_URL=standins.url + APPS_SCRIPT_PATH)
-    client.forward = _real_post
+    # The stand-in's URL and key, from StandIns.env(); the script gets the same key.
+    configure(CRM_BACKEND="apps_script")
+    assert crm.settings().crm_apps_script_url == standins.url + APPS_SCRIPT_PATH
+    client.forward = True
     client.append(
         HEADER,
         *(lead(n) for n in range(1, 6)),
@@ -315,8 +390,180 @@ def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
     crm.delete_rows(crm.Match(email_keys=frozenset({"ada@new.example.com"})))
     crm.read_rows()
 
-    result = run(client.payloads)
+    result = run(client.sent, key=standins.state.apps_script_key)
 
     assert result["answers"] == client.answers
     assert result["rows"] == standins.state.rows("Leads")
     assert [a.get("deleted") for a in client.answers if "deleted" in a] == [3, 1, 2]
+
+
+# -- signed requests ---------------------------------------------------------------------
+
+NOW = 1_760_000_000
+"""The script's clock in the tests of signatures, and the client's."""
+
+
+@pytest.fixture
+def at_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crm, "_now", lambda: NOW)
+
+
+def delete(*record_ids: str) -> dict[str, Any]:
+    return {"action": "delete", "match": crm.Match(record_ids=frozenset(record_ids)).payload()}
+
+
+def test_the_client_signs_ts_and_the_exact_body_it_sends(client: Client, at_now: None) -> None:
+    client.append(lead(1))
+    crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"})))
+
+    for sent in client.sent:
+        assert sent.type == "application/json"
+        assert set(sent.parameter) == {"ts", "sig"}
+        assert sent.parameter["ts"] == str(NOW)
+        message = f"{NOW}\n{sent.contents}".encode()
+        assert sent.parameter["sig"] == hmac.new(KEY.encode(), message, hashlib.sha256).hexdigest()
+        assert sent.contents.isascii()
+    assert client.payloads[1] == delete("rec1")
+
+
+def _another_body() -> Sent:
+    """A signature the client made, carried with a body it did not sign."""
+    genuine = signed(delete("rec2"), ts=NOW)
+    return Sent(json.dumps(delete("rec1")), genuine.parameter)
+
+
+def _tampered() -> Sent:
+    genuine = signed(delete("rec1"), ts=NOW)
+    sig = genuine.parameter["sig"]
+    return Sent(
+        genuine.contents, {"ts": str(NOW), "sig": sig[:-1] + ("0" if sig[-1] != "0" else "1")}
+    )
+
+
+REFUSED = {
+    "unsigned": (lambda: Sent(json.dumps(delete("rec1")), {}), standin.UNSIGNED),
+    "ts_without_sig": (
+        lambda: Sent(json.dumps(delete("rec1")), {"ts": str(NOW)}),
+        standin.UNSIGNED,
+    ),
+    "signed_with_another_key": (
+        lambda: signed(delete("rec1"), key="not-the-key", ts=NOW),
+        standin.BAD_SIGNATURE,
+    ),
+    "tampered_signature": (_tampered, standin.BAD_SIGNATURE),
+    "signature_over_another_body": (_another_body, standin.BAD_SIGNATURE),
+    "signature_moved_to_another_ts": (
+        lambda: Sent(
+            json.dumps(delete("rec1")),
+            {"ts": str(NOW + 1), "sig": signed(delete("rec1"), ts=NOW).parameter["sig"]},
+        ),
+        standin.BAD_SIGNATURE,
+    ),
+    "stale_past": (lambda: signed(delete("rec1"), ts=NOW - 301), standin.STALE),
+    "stale_future": (lambda: signed(delete("rec1"), ts=NOW + 301), standin.STALE),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=str)
+def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
+    standins: StandIns, client: Client, at_now: None, case: str
+) -> None:
+    make, refusal = REFUSED[case]
+    client.append(lead(1), lead(2))
+    post = make()
+
+    result = run([*client.sent, post], now=NOW)
+
+    assert result["answers"] == [{"ok": True}, {"ok": True}, refusal]
+    assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0}
+    assert result["rows"] == [lead(1).cells(), lead(2).cells()]
+    # The stand-in, with the same key and clock, gives the same answer and keeps its rows.
+    standins.state.apps_script_key = KEY
+    standins.state.clock = lambda: NOW
+    standins.state.sheet("Leads").extend([lead(1).cells(), lead(2).cells()])
+    answer = _real_post(
+        standins.url + APPS_SCRIPT_PATH, params=post.parameter, data=post.contents, timeout=5
+    ).json()
+    assert answer == refusal
+    assert standins.state.rows("Leads") == [lead(1).cells(), lead(2).cells()]
+
+
+def test_a_timestamp_up_to_five_minutes_either_way_is_accepted(
+    client: Client, at_now: None
+) -> None:
+    client.append(lead(1), lead(2), lead(3))
+    edges = [signed(delete("rec1"), ts=NOW - 300), signed(delete("rec3"), ts=NOW + 300)]
+
+    result = run([*client.sent, *edges], now=NOW)
+
+    assert result["answers"][-2:] == [{"ok": True, "deleted": 1}, {"ok": True, "deleted": 1}]
+    assert result["rows"] == [lead(2).cells()]
+
+
+@pytest.mark.parametrize("key", [None, ""], ids=["absent", "empty"])
+def test_a_script_without_the_key_property_refuses_everything(
+    client: Client, at_now: None, key: str | None
+) -> None:
+    client.append(lead(1))
+    crm.read_rows()
+
+    result = run([*client.sent, "{not json"], key=key, now=NOW)
+
+    assert result["answers"] == [standin.NO_KEY] * 3
+    assert result["touched"] == [{"spreadsheet": 0, "lock": 0}] * 3
+    assert result["rows"] == []
+
+
+def test_refusals_name_no_personal_data(client: Client, at_now: None) -> None:
+    secret = {"action": "append", "row": {"email": "secret.person@example.com"}}
+    posts = [
+        Sent(json.dumps(secret), {}),
+        signed(secret, key="not-the-key", ts=NOW),
+        signed(secret, ts=NOW - 3600),
+    ]
+
+    result = run(posts, now=NOW)
+
+    assert [a["code"] for a in result["answers"]] == ["unsigned", "bad_signature", "stale"]
+    assert all(
+        "secret" not in a["error"] and "example" not in a["error"] for a in result["answers"]
+    )
+
+
+def test_the_utilities_stand_in_signs_as_apps_script_documents(client: Client) -> None:
+    """computeHmacSha256Signature returns Java's signed bytes; Code.gs names UTF-8."""
+    value, key = "1760000000\n{}", "k\u00e9y"
+    digest = hmac.new(key.encode(), value.encode(), hashlib.sha256).digest()
+    as_signed = [b - 256 if b > 127 else b for b in digest]
+    assert any(b < 0 for b in as_signed)
+
+    def java_bytes(text: str) -> list[int]:
+        return [b - 256 if b > 127 else b for b in text.encode()]
+
+    done = subprocess.run(
+        [str(NODE), str(HARNESS)],
+        input=json.dumps(
+            {
+                "utilities": [
+                    [value, key, "UTF_8"],
+                    [java_bytes(value), java_bytes(key)],
+                    [value, "ascii key"],
+                    [value, key],
+                    [value, java_bytes(key)],
+                ]
+            }
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["utilities"]
+
+    ascii_key = hmac.new(b"ascii key", value.encode(), hashlib.sha256).digest()
+    assert results[0] == as_signed
+    assert results[1] == as_signed
+    assert results[2] == [b - 256 if b > 127 else b for b in ascii_key]
+    assert "thrown" in results[3]  # the two-String form's charset is undocumented
+    assert "thrown" in results[4]  # no overload mixes a String and a Byte[]

@@ -896,6 +896,28 @@ def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
         assert has_url == (positional(args)[2] != "access_grant")
 
 
+def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
+    deployer: Deployer,
+) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    closing = run.stdout[run.stdout.index("Function URLs") :]
+    command = (
+        f"gcloud secrets versions access latest --secret=CRM_APPS_SCRIPT_KEY --project={PROJECT}"
+    )
+    assert command in closing
+    assert "Project Settings > Script properties" in closing
+    assert "The CRM sheet is reached by sharing it" not in closing
+
+    no_crm_function = deployer.dry("--only", "access_grant")
+    assert "--secret=CRM_APPS_SCRIPT_KEY" not in no_crm_function.stdout
+
+    deployer.settings(**SETTINGS)
+    sheets = deployer.dry()
+    assert "CRM_APPS_SCRIPT_KEY" not in sheets.stdout
+
+
 def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
     run = deployer.dry()
     project_roles = {flag(a, "role") for a in run.gcloud("projects", "add-iam-policy-binding")}

@@ -314,7 +314,8 @@ class Settings:
         "CRM_APPS_SCRIPT_KEY",
         "",
         text,
-        "key that signs every request to the Apps Script web app (also in its script properties)",
+        "key that signs every request to the Apps Script web app (also in its script"
+        " properties; random per process on the emulator)",
         Source.SECRET,
         SENDERS,
         when="CRM_BACKEND=apps_script",

@@ -1,23 +1,29 @@
 """The Google Sheets CRM: one row per lead event.
 
-Rows go through the Sheets API v4 `values.append` (RAW, INSERT_ROWS) with the
-function's service account, or to an Apps Script web app (CRM_BACKEND=apps_script).
-Every cell that a spreadsheet could read as a formula is prefixed with `'`, since the
-sheet may be exported to CSV and opened elsewhere. Rows are found again by `record_id`,
-email or `received_at` for retention and privacy requests (see "Reading, finding...").
+Rows go to an Apps Script web app bound to the sheet (CRM_BACKEND=apps_script), each
+request signed with CRM_APPS_SCRIPT_KEY (see "The Apps Script web app"), or through the
+Sheets API v4 `values.append` (RAW, INSERT_ROWS) with the function's service account
+(CRM_BACKEND=sheets). Every cell that a spreadsheet could read as a formula is prefixed
+with `'`, since the sheet may be exported to CSV and opened elsewhere. Rows are found
+again by `record_id`, email or `received_at` for retention and privacy requests (see
+"Reading, finding...").
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
+import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
-from factoryops import store
+from factoryops import keys, store
 from factoryops.config import settings
 from factoryops.errors import DownstreamError
 
@@ -161,23 +167,67 @@ def append(row: Row, *, timeout: float) -> None:
     )
 
 
+# -- the Apps Script web app ---------------------------------------------------------
+#
+# The web app's URL is reachable without sign-in, so every request carries proof that it
+# comes from the functions: `ts` (Unix seconds) and `sig`, the hex HMAC-SHA256 keyed by
+# CRM_APPS_SCRIPT_KEY over `ts`, a newline and the exact body, both as query parameters
+# (doPost sees no request headers). The script refuses a request that is unsigned,
+# wrongly signed, or whose `ts` is more than 5 minutes from its own clock, so a captured
+# request stops working within minutes. Its refusals carry a `code`:
+#
+#     {"ok": false, "error": "...", "code": "no_key" | "unsigned" | "bad_signature" | "stale"}
+#
+# A stale refusal is a clock that drifted and worth retrying; the others are final.
+
+STALE = "stale"
+
+
+def sign(body: str, *, timestamp: int, key: bytes) -> str:
+    """The `sig` of a request: what the web app recomputes from `ts` and the body."""
+    message = f"{timestamp}\n{body}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _now() -> int:
+    return int(time.time())
+
+
 def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """POST a JSON action to the Apps Script web app, which answers JSON `{"ok": ...}`."""
+    """POST a signed JSON action to the Apps Script web app, which answers JSON `{"ok": ...}`."""
     import requests
 
+    key = keys.crm_apps_script()
+    # Serialised once and sent as these bytes, so the signature covers what arrives.
+    # ASCII only (json.dumps escapes the rest): the script reads the body as text, and
+    # ASCII is the same text in every charset it might assume.
+    body = json.dumps(payload, allow_nan=False)
+    timestamp = _now()
     try:
-        response = requests.post(settings().crm_apps_script_url, json=payload, timeout=timeout)
+        response = requests.post(
+            settings().crm_apps_script_url,
+            params={"ts": str(timestamp), "sig": sign(body, timestamp=timestamp, key=key)},
+            data=body.encode("ascii"),
+            headers={"Content-Type": "application/json"},
+            timeout=timeout,
+        )
     except requests.RequestException as exc:
         raise DownstreamError.unreachable(APPS_SCRIPT, exc) from None
     if response.status_code != 200:
         raise DownstreamError.from_status(APPS_SCRIPT, response.status_code)
     try:
-        body: dict[str, Any] = response.json()
+        answer: dict[str, Any] = response.json()
     except ValueError:
         raise DownstreamError(APPS_SCRIPT, "answered non-JSON", retryable=True) from None
-    if not body.get("ok"):
-        raise DownstreamError(APPS_SCRIPT, "refused the action", retryable=False)
-    return body
+    if not answer.get("ok"):
+        code = str(answer.get("code") or "")
+        detail = str(answer.get("error") or "")
+        if code:
+            raise DownstreamError(
+                APPS_SCRIPT, f"refused the request: {code}", retryable=code == STALE, detail=detail
+            )
+        raise DownstreamError(APPS_SCRIPT, "refused the action", retryable=False, detail=detail)
+    return answer
 
 
 # Reading, finding, changing and deleting rows (retention and privacy requests) ------

@@ -1,4 +1,5 @@
-"""The secret keys of the project's keyed hashes, and the hashes themselves.
+"""The secret keys of the project's keyed hashes (and of the signatures on requests to
+the Apps Script CRM), and the hashes themselves.
 
 Each key is a secret in Secret Manager that deploy.sh generates and gives, as a pinned
 version, to the functions that read it. On the emulator a key left unset is random per
@@ -43,6 +44,12 @@ def _key(name: str, value: str, *, fetch: bool = False) -> bytes:
 
 def rate_limit() -> bytes:
     return _key("RATE_LIMIT_KEY", settings().rate_limit_key)
+
+
+def crm_apps_script() -> bytes:
+    """The key crm.py signs each request to the Apps Script web app with; the script holds
+    the same key in its properties."""
+    return _key("CRM_APPS_SCRIPT_KEY", settings().crm_apps_script_key)
 
 
 def privacy_trace() -> bytes:
