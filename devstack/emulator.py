@@ -95,6 +95,14 @@ class Emulator:
         for old in previous:
             shutil.rmtree(old, ignore_errors=True)
 
+    def pause(self) -> None:
+        """Freeze the emulator (and its JVM): connections stay open and nothing answers,
+        which is how a hanging Firestore looks to a client."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

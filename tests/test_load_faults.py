@@ -412,3 +412,35 @@ def test_bodies_that_never_arrive_hold_a_worker_only_for_a_bounded_time(
     for answer in answers:
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         assert b"did not arrive in time" in answer
+
+
+HANG_BOUND = 5.5
+"""Seconds within which a request answers while Firestore hangs: its one deadline
+(store.REQUEST_DEADLINE) and the answer, with slack for a busy machine."""
+
+
+def test_a_hanging_firestore_gets_a_503_within_one_deadline_and_nothing_goes_downstream(
+    own_emulator: list[emulator_mod.Emulator], standins: Any, configure: Callable[..., None]
+) -> None:
+    emulator = own_emulator[0]
+    configure(FIRESTORE_EMULATOR_HOST=emulator.address, **GENEROUS_LIMIT)
+    chat_body = {"email": "hang@plant.example", "page": "/", "text": "hello?"}
+    with serving("contact_submit") as contact_url, serving("chat_message") as chat_url:
+        assert requests.post(contact_url, json=_body(1), timeout=30).status_code == 201
+        standins.state.reset()
+        emulator.pause()  # alive, answering nothing
+        try:
+            answers = []
+            keyed = {"Idempotency-Key": "hang-1"}
+            for url, body in ((contact_url, _body(2)), (chat_url, chat_body)):
+                started = time.monotonic()
+                response = requests.post(url, json=body, headers=keyed, timeout=60)
+                answers.append((response, time.monotonic() - started))
+        finally:
+            emulator.resume()
+
+    for response, took in answers:
+        assert response.status_code == 503, response.text
+        assert int(response.headers["Retry-After"]) > 0
+        assert took < HANG_BOUND, f"answered after {took:.1f} s"
+    assert standins.state.emails == [] and standins.state.rows() == []

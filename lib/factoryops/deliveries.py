@@ -206,7 +206,9 @@ def attempt_new(
         if channel in senders
     }
     try:
-        _write(ref, source, label, results)
+        # Its own bound: the downstream attempts may have used up the request's.
+        with store.deadline(store.DEADLINE):
+            _write(ref, source, label, results)
     except Exception as exc:
         # The record keeps its lease; when it runs out, the sweep takes the delivery up.
         logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)

@@ -86,6 +86,8 @@ class Endpoint(Generic[V]):
     authenticate: Callable[[Mapping[str, str]], str] | None = None
     """Checks the caller from the request headers (lower-cased names) before the body is
     read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
+    deadline: float | None = store.REQUEST_DEADLINE
+    """Seconds for all of a request's Firestore work (None: each call its own bound)."""
     startup: Callable[[], None] | None = None
     """Checks, when the function's instance starts, that it can serve safely; raising
     stops the instance (and so a deployment) rather than serving wrongly."""
@@ -139,7 +141,10 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         caller = "" if endpoint.authenticate is None else endpoint.authenticate(headers)
         parsed = _parse(request, endpoint, headers, caller, cfg.max_body_bytes)
-        with store.outage_as_unavailable(endpoint.function):
+        within = (
+            store.deadline(endpoint.deadline) if endpoint.deadline else contextlib.nullcontext()
+        )
+        with store.outage_as_unavailable(endpoint.function), within:
             if endpoint.rate_limit is not None:
                 ratelimit.hit(
                     scope=endpoint.function, client=parsed.client_ip, limit=endpoint.rate_limit()
@@ -194,7 +199,9 @@ def _serve_idempotently(
     if answer.status < 300 or answer.status == 303:
         try:
             stored = answer.body if answer.replay_body is None else answer.replay_body
-            claim.complete(answer.status, stored, answer.headers)
+            # Its own bound: the work is done, however long the downstream attempts took.
+            with store.deadline(store.DEADLINE):
+                claim.complete(answer.status, stored, answer.headers)
         except Exception as exc:
             # The work is done and must be reported as done; a repeat of this key
             # after the claim goes stale is the rarer harm than answering 503 now.

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import secrets
@@ -63,7 +64,25 @@ TIMEOUT = 3.0
 """Seconds for one Firestore RPC on the request path."""
 
 DEADLINE = 4.0
-"""Seconds for all retries of one Firestore call on the request path."""
+"""Seconds for all retries of one Firestore call, outside a request's deadline."""
+
+REQUEST_DEADLINE = 4.5
+"""Seconds for all of a request's Firestore calls before it answers: with Firestore
+hanging, a visitor gets a 503 within about this long, whatever number of calls."""
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "request_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Bound every Firestore call in the block, together, to `seconds` from now."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 @functools.cache
@@ -85,8 +104,19 @@ def _retry() -> Any:
 
 
 def call_options() -> dict[str, Any]:
-    """Keyword arguments that bound a Firestore call: `doc.get(**store.call_options())`."""
-    return {"retry": _retry(), "timeout": TIMEOUT}
+    """Keyword arguments that bound a Firestore call: `doc.get(**store.call_options())`.
+    Inside `deadline`, the call gets what is left of it (none left: TimeoutError, an
+    outage)."""
+    until = _deadline.get()
+    if until is None:
+        return {"retry": _retry(), "timeout": TIMEOUT}
+    left = until - time.monotonic()
+    if left <= 0.05:
+        raise TimeoutError("the request's Firestore deadline has passed")
+    # The client turns a number into a deadline for the call's attempts together (each
+    # gets what is left of it); a shorter one would let a second attempt start with a
+    # fresh timeout past the deadline.
+    return {"retry": _retry().with_timeout(left), "timeout": left}
 
 
 @functools.cache

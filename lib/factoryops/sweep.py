@@ -228,5 +228,7 @@ ENDPOINT: Endpoint[SweepRequest] = Endpoint(
     # A sweep is idempotent by nature; replaying a stored answer would skip the work.
     idempotent_methods=(),
     authenticate=authenticate,
+    # A run takes as long as its work; each Firestore call keeps its own bound.
+    deadline=None,
     startup=check_startup,
 )
