@@ -38,9 +38,12 @@ def say(client: Any, session_id: str, text: str, headers: dict[str, str] | None 
     return client.post("/", json={"text": text}, headers=headers)
 
 
-def poll(client: Any, session_id: str, after: str | None = None) -> Any:
+def poll(
+    client: Any, session_id: str, after: str | None = None, headers: dict[str, str] | None = None
+) -> Any:
     query = {"after": after} if after is not None else {}
-    return client.get("/", headers={"X-Chat-Session": session_id}, query_string=query)
+    headers = {**(headers or {}), "X-Chat-Session": session_id}
+    return client.get("/", headers=headers, query_string=query)
 
 
 def session_doc(db: Any, session_id: str) -> dict[str, Any]:
@@ -764,8 +767,7 @@ def test_rate_limit_429_after_n_requests_from_one_ip_and_another_ip_unaffected(
     one = {"X-Forwarded-For": "198.51.100.7"}
     session_id = start(client, headers=one)["session_id"]
     assert say(client, session_id, "two", headers=one).status_code == 201
-    assert poll(client, session_id).status_code == 200  # a different client (no header)
-    assert client.get("/", headers={**one, "X-Chat-Session": session_id}).status_code == 200
+    assert say(client, session_id, "three", headers=one).status_code == 201
     limited = say(client, session_id, "four", headers=one)
     assert limited.status_code == 429
     assert error(limited)["code"] == "rate_limited"
@@ -774,13 +776,25 @@ def test_rate_limit_429_after_n_requests_from_one_ip_and_another_ip_unaffected(
     assert say(client, session_id, "from elsewhere", headers=other).status_code == 201
 
 
+def test_polls_have_their_own_budget_so_a_reader_is_never_refused_by_their_own_posts(
+    client: Any, db: Any, configure: Any
+) -> None:
+    configure(CHAT_RATE_LIMIT="2/60", CHAT_POLL_RATE_LIMIT="5/60")
+    one = {"X-Forwarded-For": "198.51.100.8"}
+    session_id = start(client, headers=one)["session_id"]
+    assert say(client, session_id, "two", headers=one).status_code == 201
+    assert say(client, session_id, "three", headers=one).status_code == 429, "posts are spent"
+    reads = [poll(client, session_id, headers=one).status_code for _ in range(6)]
+    assert reads == [200, 200, 200, 200, 200, 429], "polls count only against polls"
+
+
 # -- the session id stays a secret -------------------------------------------------------
 
 
 def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     client: Any, db: Any, standins: Any, configure: Any, captured_logs: Any
 ) -> None:
-    configure(CHAT_RATE_LIMIT="8/60", CHAT_MAX_MESSAGES="4")
+    configure(CHAT_RATE_LIMIT="8/60", CHAT_POLL_RATE_LIMIT="3/60", CHAT_MAX_MESSAGES="4")
     ip = {"X-Forwarded-For": "198.51.100.77"}
     body = client.post(
         "/", json={**START, "text": FIRST}, headers={**ip, "Idempotency-Key": "idem-start-1"}

@@ -497,6 +497,23 @@ def test_rate_limit_uses_the_rightmost_forwarded_entry(client: Any, configure: A
     assert spoofed.status_code == 429
 
 
+def test_addresses_of_one_ipv6_64_share_one_bucket_and_mapped_ipv4_counts_as_ipv4(
+    client: Any, db: Any, configure: Any
+) -> None:
+    configure(CONTACT_RATE_LIMIT="3/600")
+    rotating = [f"2001:db8:aa:bb::{n:x}" for n in range(1, 9)]
+    statuses = [post(client, VALID, headers={"X-Forwarded-For": a}).status_code for a in rotating]
+    assert statuses == [201, 201, 201, 429, 429, 429, 429, 429]
+    assert len(list(db.collection("rate_limits").stream())) == 1
+    other = post(client, VALID, headers={"X-Forwarded-For": "2001:db8:aa:bc::1"})
+    assert other.status_code == 201, "the next /64 is another client"
+    mapped = [
+        post(client, VALID, headers={"X-Forwarded-For": a})
+        for a in ("::ffff:198.51.100.9", "198.51.100.9", "198.51.100.9", "::ffff:198.51.100.9")
+    ]
+    assert [r.status_code for r in mapped] == [201, 201, 201, 429]
+
+
 def test_rate_limit_documents_hold_no_ip(client: Any, db: Any) -> None:
     post(client, VALID, headers={"X-Forwarded-For": "198.51.100.7"})
     docs = list(db.collection("rate_limits").stream())

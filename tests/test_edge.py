@@ -221,3 +221,23 @@ def test_a_field_name_that_is_not_unicode_text_is_a_400_that_can_be_answered(
 def test_an_answer_holding_text_that_is_not_unicode_is_escaped_json_not_a_crash() -> None:
     assert json.loads(edge._json_bytes({"echo": "x\ud800"})) == {"echo": "x\ud800"}
     assert edge._json_bytes({"text": "नमस्ते"}).decode() == '{"text":"नमस्ते"}'
+
+
+@pytest.mark.parametrize(
+    ("client", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_a_rate_limit_counts_ipv6_clients_by_their_64_and_mapped_ipv4_as_ipv4(
+    client: str, key: str
+) -> None:
+    from factoryops import ratelimit
+
+    assert ratelimit.client_key(client) == key

@@ -351,7 +351,15 @@ class Settings:
         "CHAT_RATE_LIMIT",
         RateLimit(30, 60),
         rate,
-        "`count/seconds` per client",
+        "`count/seconds` per client: chat starts and messages",
+        Source.DEPLOY_ENV,
+        (CHAT,),
+    )
+    chat_poll_rate_limit: RateLimit = declare(
+        "CHAT_POLL_RATE_LIMIT",
+        RateLimit(120, 60),
+        rate,
+        "`count/seconds` per client: reading a chat (the widget polls every 4 s per tab)",
         Source.DEPLOY_ENV,
         (CHAT,),
     )

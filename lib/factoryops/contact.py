@@ -124,6 +124,6 @@ ENDPOINT: Endpoint[ContactForm] = Endpoint(
     methods=("POST",),
     validate=validate,
     handle=handle,
-    rate_limit=lambda: settings().contact_rate_limit,
+    rate_limit=lambda request: settings().contact_rate_limit,
     accepts_form=True,
 )

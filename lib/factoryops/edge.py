@@ -77,7 +77,10 @@ class Endpoint(Generic[V]):
     methods: tuple[str, ...]
     validate: Callable[[ParsedRequest], V]
     handle: Callable[[ParsedRequest, V], JsonResponse]
-    rate_limit: Callable[[], RateLimit] | None = None
+    rate_limit: Callable[[ParsedRequest], RateLimit] | None = None
+    """The request's budget per client; counted under `rate_scope` (the function's name
+    unless it says otherwise for the request)."""
+    rate_scope: Callable[[ParsedRequest], str] | None = None
     accepts_form: bool = False
     body_optional: bool = False
     idempotent_methods: tuple[str, ...] = ("POST",)
@@ -146,9 +149,9 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
         )
         with store.outage_as_unavailable(endpoint.function), within:
             if endpoint.rate_limit is not None:
-                ratelimit.hit(
-                    scope=endpoint.function, client=parsed.client_ip, limit=endpoint.rate_limit()
-                )
+                scope = endpoint.rate_scope(parsed) if endpoint.rate_scope else endpoint.function
+                limit = endpoint.rate_limit(parsed)
+                ratelimit.hit(scope=scope, client=parsed.client_ip, limit=limit)
             value = endpoint.validate(parsed)
             key = parsed.headers.get(IDEMPOTENCY_HEADER.lower())
             if key is not None and parsed.method in endpoint.idempotent_methods:

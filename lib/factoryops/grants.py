@@ -482,7 +482,7 @@ ENDPOINT: Endpoint[Unlock] = Endpoint(
     methods=("POST",),
     validate=validate,
     handle=handle,
-    rate_limit=lambda: settings().access_rate_limit,
+    rate_limit=lambda request: settings().access_rate_limit,
     # A stored 200 replayed for a repeated key would outlive a revocation, and a
     # redemption only reads and counts, so repeats are simply served again.
     idempotent_methods=(),

@@ -8,6 +8,7 @@ contend on a transaction.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
@@ -15,8 +16,23 @@ from factoryops import errors, keys, store
 from factoryops.config import RateLimit
 
 
+def client_key(client: str) -> str:
+    """Whom a counter counts: an IPv4 address; an IPv6 client by its /64 (one subscriber's
+    network, whose addresses it may rotate at will); an IPv4-mapped IPv6 address as the
+    IPv4 it is; a zone id dropped."""
+    try:
+        address = ipaddress.ip_address(client.split("%", 1)[0])
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def counter_id(*, scope: str, client: str, window: int) -> str:
-    return keys.keyed_hash(keys.rate_limit(), scope, client, str(window))
+    return keys.keyed_hash(keys.rate_limit(), scope, client_key(client), str(window))
 
 
 def hit(*, scope: str, client: str, limit: RateLimit) -> int:

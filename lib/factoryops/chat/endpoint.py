@@ -237,6 +237,11 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     methods=("GET", "POST"),
     validate=validate,
     handle=handle,
-    rate_limit=lambda: settings().chat_rate_limit,
+    # Reading a thread has its own budget: a visitor with two tabs open is never refused
+    # a poll, while posting stays limited.
+    rate_limit=lambda request: (
+        settings().chat_poll_rate_limit if request.method == "GET" else settings().chat_rate_limit
+    ),
+    rate_scope=lambda request: f"{CHAT}.poll" if request.method == "GET" else CHAT,
     rebuild_replay=_rebuild_replay,
 )
