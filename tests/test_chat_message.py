@@ -330,6 +330,40 @@ def test_concurrent_posts_to_one_session_are_all_stored_in_one_stable_order(
     assert session_doc(db, session_id)["message_count"] == len(texts)
 
 
+def test_concurrent_posts_at_the_cap_store_exactly_the_cap_and_refuse_the_rest(
+    client: Any, db: Any, function_client: Any, configure: Any
+) -> None:
+    configure(CHAT_RATE_LIMIT="1000/60", CHAT_MAX_MESSAGES="200")
+    session_id = start(client, text=None)["session_id"]
+    ref = db.collection("chat_sessions").document(session_id)
+    batch = db.batch()
+    now = dt.datetime.now(dt.UTC)
+    for seq in range(1, 191):
+        batch.set(
+            ref.collection("messages").document(thread.message_id(seq)),
+            {"author": "visitor", "text": f"m{seq}", "seq": seq, "created_at": now},
+        )
+    batch.update(ref, {"message_count": 190, "last_seq": 190, "first_message_id": "00000001"})
+    batch.commit()
+    statuses: list[int] = []
+    barrier = threading.Barrier(40)
+
+    def post(n: int) -> None:
+        own = function_client("chat_message")
+        barrier.wait()
+        statuses.append(say(own, session_id, f"late {n}").status_code)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(statuses) == [201] * 10 + [429] * 30
+    assert len(stored_messages(db, session_id)) == 200
+    assert session_doc(db, session_id)["message_count"] == 200
+
+
 def test_a_cursor_poll_during_concurrent_posts_sees_each_message_exactly_once(
     client: Any, db: Any, function_client: Any, configure: Any
 ) -> None:

@@ -203,6 +203,15 @@ def chat_cap_reached(*, lead_id: str) -> None:
     _emit(logging.INFO, "chat message cap reached", lead_id=lead_id)
 
 
+def chat_count_not_given_back(*, lead_id: str, error: BaseException) -> None:
+    _emit(
+        logging.WARNING,
+        "chat message count not given back",
+        lead_id=lead_id,
+        error=error_name(error),
+    )
+
+
 def chat_message_not_placed(*, lead_id: str, attempts: int) -> None:
     _emit(logging.WARNING, "chat message not placed", lead_id=lead_id, attempts=attempts)
 

@@ -16,6 +16,7 @@ from factoryops import errors, logs, store
 from factoryops.chat import forward, team
 from factoryops.chat.thread import (
     LEAD_ID_BYTES,
+    LIMIT_RETRY_AFTER,
     MESSAGE_ID,
     OPEN,
     PAGE_LIMIT,
@@ -24,18 +25,17 @@ from factoryops.chat.thread import (
     VISITOR,
     Message,
     append,
+    give_back_visitor_message,
     message_id,
     parse_session_id,
     read,
     read_one,
+    reserve_visitor_message,
     sessions,
 )
 from factoryops.config import CHAT, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
-
-LIMIT_RETRY_AFTER = 24 * 3600
-"""Retry-After of `chat_limit_reached`: the cap does not lift, so the answer is long."""
 
 START_SPEC: dict[str, Field] = {"email": EMAIL, "page": PAGE, "text": optional(CHAT_TEXT)}
 TEXT_SPEC: dict[str, Field] = {"text": CHAT_TEXT}
@@ -170,21 +170,30 @@ def _post(request: Post) -> JsonResponse:
     lead_id = str(data.get("lead_id", ""))
     if data.get("status") != OPEN:
         raise errors.SessionClosed()
-    count = int(data.get("message_count", 0))
-    if count >= settings().chat_max_messages:
+    cap = settings().chat_max_messages
+    if int(data.get("message_count", 0)) >= cap:
+        # Plainly over already: refused without a write.
         logs.chat_cap_reached(lead_id=lead_id)
         raise errors.ChatLimitReached(retry_after=LIMIT_RETRY_AFTER)
-    if count >= 1 and "first_message_id" not in data:
+    if int(data.get("message_count", 0)) >= 1 and "first_message_id" not in data:
         forward.recover_first(ref, snap)
-    message, count = append(
-        ref,
-        author=VISITOR,
-        text=request.text,
-        last_seq=int(data.get("last_seq", 0)),
-        lead_id=lead_id,
-    )
+    count = reserve_visitor_message(ref, cap=cap, lead_id=lead_id)
+    try:
+        message = append(
+            ref,
+            author=VISITOR,
+            text=request.text,
+            last_seq=int(data.get("last_seq", 0)),
+            lead_id=lead_id,
+        )
+    except BaseException:
+        give_back_visitor_message(ref, lead_id=lead_id)
+        raise
     if count == 1:
-        forward.queue_first(ref, data, message)
+        # This post took the first visitor message; concurrent ones may have placed
+        # theirs earlier in the thread, and the earliest is what the team is sent.
+        first = forward.earliest_visitor_message(ref) or message
+        forward.queue_first(ref, data, first)
     logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
     return JsonResponse(
         201,

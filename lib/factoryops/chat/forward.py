@@ -141,6 +141,12 @@ def queue_first(ref: firestore.DocumentReference, data: dict[str, Any], first: M
     attempt(ref, {**data, "first_message_id": first.id, "deliveries": state}, first)
 
 
+def earliest_visitor_message(ref: firestore.DocumentReference) -> Message | None:
+    """The thread's first visitor message. Once a post's message has number n, every
+    number below n is written (see thread.py), so read right after a post, this is final."""
+    return next((m for m in read(ref, limit=RECOVERY_SCAN) if m.author == VISITOR), None)
+
+
 def recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
     """Queue a first message whose own post stored it but died before writing `deliveries`.
 
@@ -150,7 +156,7 @@ def recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
     """
     from google.api_core import exceptions
 
-    first = next((m for m in read(ref, limit=RECOVERY_SCAN) if m.author == VISITOR), None)
+    first = earliest_visitor_message(ref)
     if first is None or store.now() - first.created_at < deliveries.LEASE:
         return
     data = snap.to_dict() or {}

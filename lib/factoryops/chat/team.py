@@ -72,7 +72,7 @@ def reply(session: Session, text: str) -> Message:
     """A team message in the session's thread; it reaches the visitor's next poll.
     Raises InvalidRequest for text the visitor's widget would not accept either."""
     values = check({"text": text}, TEXT_SPEC)
-    message, _ = append(
+    message = append(
         session.ref,
         author=TEAM,
         text=values["text"],

@@ -32,6 +32,8 @@ SESSION_BYTES = 32
 LEAD_ID_BYTES = 8
 PAGE_LIMIT = 100
 """Messages per poll; a longer thread arrives over the next polls."""
+LIMIT_RETRY_AFTER = 24 * 3600
+"""Retry-After of `chat_limit_reached`: the cap does not lift, so the answer is long."""
 CLAIM_ATTEMPTS = 64
 """Sequence numbers one post may try before giving up (each loss means another write won)."""
 
@@ -152,11 +154,42 @@ class Session:
         }
 
 
+def reserve_visitor_message(ref: firestore.DocumentReference, *, cap: int, lead_id: str) -> int:
+    """Take one of the session's `cap` visitor messages before writing it; return its
+    number (1 for the first). The count comes from the write itself (an `Increment` whose
+    commit returns the new value), so concurrent posts never take more than `cap` between
+    them: one that takes the count past it gives it back and is refused."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    taken = {"message_count": firestore.Increment(1)}
+    try:
+        result = ref.update(taken, **store.call_options())
+    except exceptions.NotFound:
+        raise errors.SessionNotFound() from None
+    count = int(store.transform_results(result, taken)["message_count"])
+    if count > cap:
+        give_back_visitor_message(ref, lead_id=lead_id)
+        logs.chat_cap_reached(lead_id=lead_id)
+        raise errors.ChatLimitReached(retry_after=LIMIT_RETRY_AFTER)
+    return count
+
+
+def give_back_visitor_message(ref: firestore.DocumentReference, *, lead_id: str) -> None:
+    """Return a reserved visitor message that was refused or not written."""
+    from google.cloud import firestore
+
+    try:
+        ref.update({"message_count": firestore.Increment(-1)}, **store.call_options())
+    except Exception as exc:
+        # Kept, the extra count only refuses sooner what the cap refuses anyway.
+        logs.chat_count_not_given_back(lead_id=lead_id, error=exc)
+
+
 def append(
     ref: firestore.DocumentReference, *, author: str, text: str, last_seq: int, lead_id: str
-) -> tuple[Message, int]:
-    """Store one message after the newest one; return it and, for a visitor message, the
-    session's visitor message count including it (0 for the team's).
+) -> Message:
+    """Store one message after the newest one (a visitor's after `reserve_visitor_message`).
 
     `last_seq` is the session's `last_seq` as last read: a stale value costs a few lost
     claims, never a gap or a reused number.
@@ -172,8 +205,6 @@ def append(
             "last_activity_at": firestore.SERVER_TIMESTAMP,
             "last_seq": firestore.Maximum(seq),
         }
-        if author == VISITOR:
-            transforms["message_count"] = firestore.Increment(1)
         batch = client.batch()
         batch.create(
             ref.collection(store.MESSAGES).document(message_id(seq)),
@@ -187,23 +218,19 @@ def append(
         )
         batch.update(ref, {**transforms, "last_author": author, "expire_at": store.expire_at()})
         try:
-            written, session = batch.commit(**options)
+            written, _ = batch.commit(**options)
         except exceptions.AlreadyExists:
             seq += 1
             continue
         except exceptions.NotFound:
             raise errors.SessionNotFound() from None
-        message = Message(
+        return Message(
             id=message_id(seq),
             seq=seq,
             author=author,
             text=text,
             created_at=store.transform_results(written, ["created_at"])["created_at"],
         )
-        count = 0
-        if author == VISITOR:
-            count = int(store.transform_results(session, transforms)["message_count"])
-        return message, count
     logs.chat_message_not_placed(lead_id=lead_id, attempts=CLAIM_ATTEMPTS)
     raise errors.Unavailable()
 
