@@ -70,6 +70,7 @@ class State:
     sheet_ids: dict[str, int] = field(default_factory=dict)
     spreadsheet_id: str = ""
     certs: dict[str, str] = field(default_factory=dict)
+    certs_max_age: int = 21600
     requests: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, str | None] = field(default_factory=dict)
     slow_seconds: float = 8.0
@@ -135,11 +136,19 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return json.loads(raw)
 
-    def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        body: Any,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -182,7 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == CERTS_PATH:
             with self.state.lock:
                 certs = dict(self.state.certs)
-            self._send(200, certs)
+                max_age = self.state.certs_max_age
+            # As Google serves them: cacheable for a few hours.
+            caching = f"public, max-age={max_age}, must-revalidate, no-transform"
+            self._send(200, certs, headers={"Cache-Control": caching})
             return
         if self._failing("sheets"):
             return

@@ -85,6 +85,9 @@ def claims(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def sweep(db: Any, standins: Any, configure: Any, function_client: Any, google_key: Any) -> Any:
+    from factoryops import tokens
+
+    tokens.forget_certificates()
     standins.state.certs = {KEY_ID: google_key[1]}
     configure(
         SWEEP_AUTH="on",
@@ -145,6 +148,33 @@ def test_an_unauthenticated_caller_gets_401_before_its_body_is_even_parsed(sweep
 
 def test_a_token_that_is_not_a_jwt_is_401(sweep: Any) -> None:
     assert error_code(post(sweep, "not.a.token")) == "unauthenticated"
+
+
+def certificate_fetches(standins: Any) -> int:
+    return sum(1 for method, path in standins.state.requests if path == CERTS_PATH)
+
+
+def test_a_token_that_does_not_parse_is_refused_without_fetching_certificates(
+    sweep: Any, standins: Any
+) -> None:
+    for junk in ("not-a-jwt", "a.b.c", "e30.e30", "x" * 2000):
+        response = post(sweep, junk)
+        assert response.status_code == 401 and error_code(response) == "unauthenticated"
+    assert certificate_fetches(standins) == 0
+
+
+def test_certificates_are_fetched_once_and_kept_for_their_max_age(
+    sweep: Any, standins: Any, token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops import tokens
+
+    for _ in range(3):
+        assert post(sweep, token()).status_code == 200
+    assert certificate_fetches(standins) == 1
+    later = time.monotonic() + standins.state.certs_max_age + 1
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+    assert post(sweep, token()).status_code == 200
+    assert certificate_fetches(standins) == 2, "fetched again once the max-age ran out"
 
 
 def test_a_token_signed_by_another_key_is_401(sweep: Any, stranger_key: Any) -> None:

@@ -12,12 +12,11 @@ function refuses to start when the check would be impossible (`check_startup`).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from factoryops import chat, contact, deliveries, errors, logs, retention, store
+from factoryops import chat, contact, deliveries, errors, logs, retention, store, tokens
 from factoryops.config import SWEEP, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import Choices, Field, Flag, check
@@ -26,11 +25,6 @@ TASKS = ("retention", "deliveries")
 SPEC: dict[str, Field] = {"tasks": Choices(TASKS), "dry_run": Flag()}
 DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (contact.DELIVERIES, chat.DELIVERIES)
 """Every collection whose records are forwarded by email and to the CRM."""
-
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
-CERTS_TIMEOUT = 5.0
-CLOCK_SKEW_SECONDS = 10
 
 
 def check_startup() -> None:
@@ -47,53 +41,20 @@ def check_startup() -> None:
 # -- authentication -------------------------------------------------------------------
 
 
-@functools.cache
-def _session() -> Any:
-    import requests
-
-    return requests.Session()
-
-
-def _fetch(url: str, method: str = "GET", **kwargs: Any) -> Any:
-    """google-auth's requests transport, with a bound on the certificate fetch."""
-    from google.auth.transport import requests as google_requests
-
-    kwargs.setdefault("timeout", CERTS_TIMEOUT)
-    transport = google_requests.Request(session=_session())
-    return transport(url, method=method, **kwargs)
-
-
 def authenticate(headers: Mapping[str, str]) -> str:
     """The caller's address once its ID token checks out; raise Unauthenticated (no or bad
     token), AccessDenied (another caller) or Unavailable (certificates unreachable)."""
-    from google.auth import exceptions as auth_exceptions
-    from google.oauth2 import id_token
-
     cfg = settings()
     if not cfg.sweep_auth:
         return ""
     check_startup()
-    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = tokens.bearer(headers)
+    if token is None:
         logs.caller_refused(function=SWEEP, reason="missing")
         raise errors.Unauthenticated()
-    try:
-        claims = id_token.verify_token(
-            token.strip(),
-            cast(Any, _fetch),
-            audience=cfg.sweep_audience,
-            certs_url=cfg.sweep_certs_url or GOOGLE_CERTS_URL,
-            clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
-        )
-    except auth_exceptions.TransportError as exc:
-        logs.certificates_unreachable(function=SWEEP, error=exc)
-        raise errors.Unavailable() from None
-    except (ValueError, auth_exceptions.GoogleAuthError):
-        logs.caller_refused(function=SWEEP, reason="invalid")
-        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True) from None
-    if claims.get("iss") not in GOOGLE_ISSUERS:
-        logs.caller_refused(function=SWEEP, reason="issuer")
-        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True)
+    claims = tokens.verify(
+        token, audience=cfg.sweep_audience, certs_url=cfg.sweep_certs_url, function=SWEEP
+    )
     email = str(claims.get("email", "")).lower()
     if email != cfg.sweep_invoker.lower() or claims.get("email_verified") is not True:
         # The caller's address is a service account's, not a person's; still, log a tag.

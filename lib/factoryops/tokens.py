@@ -1,0 +1,108 @@
+"""Google-signed ID tokens, as Cloud Scheduler and Google sign-in send them.
+
+google-auth checks a token's signature against Google's certificates, its expiry, and
+its audience. The certificates are fetched once and kept for as long as Google's
+`Cache-Control: max-age` allows, so a stream of tokens costs no stream of fetches; and a
+token that does not even parse as a JWT is refused before any fetch.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from factoryops import errors, logs
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+CERTS_TIMEOUT = 5.0
+CLOCK_SKEW_SECONDS = 10
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What google-auth reads of a certificates response."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: bytes
+
+
+_cache: dict[str, tuple[float, _Fetched]] = {}
+_cache_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> Any:
+    import requests
+
+    return requests.Session()
+
+
+def _fetch(url: str, method: str = "GET", **kwargs: Any) -> Any:
+    """google-auth's transport for the certificates: cached for their max-age."""
+    with _cache_lock:
+        cached = _cache.get(url)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+    from google.auth.transport import requests as google_requests
+
+    kwargs.setdefault("timeout", CERTS_TIMEOUT)
+    response = google_requests.Request(session=_session())(url, method=method, **kwargs)
+    fetched = _Fetched(response.status, dict(response.headers), response.data)
+    match = _MAX_AGE.search(fetched.headers.get("Cache-Control", "") or "")
+    if fetched.status == 200 and match:
+        with _cache_lock:
+            _cache[url] = (time.monotonic() + int(match.group(1)), fetched)
+    return fetched
+
+
+def forget_certificates() -> None:
+    """Drop the cached certificates (tests, and a key rotation seen as a bad signature)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer` header (lower-cased names), or None."""
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def verify(token: str, *, audience: str, certs_url: str, function: str) -> Mapping[str, Any]:
+    """The claims of a Google-signed ID token for `audience`; raise Unauthenticated for a
+    token that does not parse, verify or come from Google, and Unavailable when the
+    certificates cannot be fetched."""
+    from google.auth import exceptions as auth_exceptions
+    from google.auth import jwt
+    from google.oauth2 import id_token
+
+    try:
+        jwt.decode(token, verify=False)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, auth_exceptions.GoogleAuthError):
+        logs.caller_refused(function=function, reason="malformed")
+        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True) from None
+    try:
+        claims = id_token.verify_token(
+            token,
+            cast(Any, _fetch),
+            audience=audience,
+            certs_url=certs_url or GOOGLE_CERTS_URL,
+            clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
+        )
+    except auth_exceptions.TransportError as exc:
+        logs.certificates_unreachable(function=function, error=exc)
+        raise errors.Unavailable() from None
+    except (ValueError, auth_exceptions.GoogleAuthError):
+        logs.caller_refused(function=function, reason="invalid")
+        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True) from None
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        logs.caller_refused(function=function, reason="issuer")
+        raise errors.Unauthenticated("The bearer token is not valid.", invalid_token=True)
+    return claims
