@@ -4,7 +4,7 @@
  * CRM_SHEET_NAME (default "Leads") in the spreadsheet this script is bound to.
  *
  * Wire format (lib/factoryops/crm.py is the client, devstack/standins.py the stand-in):
- *   {"action": "append", "row": {column: cell, ...}}     -> {"ok": true}
+ *   {"action": "append", "row": {column: cell, ...}}     -> {"ok": true, "appended": bool}
  *   {"action": "rows"}                                   -> {"ok": true, "rows": [[...], ...]}
  *   {"action": "delete", "match": M}                     -> {"ok": true, "deleted": n}
  *   {"action": "update", "match": M, "set": {col: cell}} -> {"ok": true, "updated": n}
@@ -162,6 +162,12 @@ function appendRow_(sheet, request) {
   var cells = COLUMNS.map(function (column) {
     return neutralise_(text_(row[column]));
   });
+  // Idempotent by record_id: a retry whose first attempt landed (its answer lost on the
+  // way back) finds its row and adds no second one. The lock makes look-then-append one step.
+  var recordId = cells[COLUMNS.indexOf('record_id')];
+  if (recordId && hasRecord_(sheet, recordId)) {
+    return { ok: true, appended: false };
+  }
   // Not sheet.appendRow: it reads its strings as typed input, so "'=x" would lose its
   // quote and "=x" would become a formula, a date-like string a date. The row is
   // formatted as plain text first and then written, so every cell keeps its exact text.
@@ -170,7 +176,18 @@ function appendRow_(sheet, request) {
     sheet.insertRowsAfter(sheet.getMaxRows(), 1);
   }
   writeText_(sheet.getRange(number, 1, 1, COLUMNS.length), [cells]);
-  return { ok: true };
+  return { ok: true, appended: true };
+}
+
+function hasRecord_(sheet, recordId) {
+  var last = sheet.getLastRow();
+  if (last < 1) return false;
+  var column = COLUMNS.indexOf('record_id') + 1;
+  var ids = sheet.getRange(1, column, last, 1).getValues();
+  for (var i = 0; i < ids.length; i++) {
+    if (String(ids[i][0]) === recordId) return true;
+  }
+  return false;
 }
 
 function listRows_(sheet) {

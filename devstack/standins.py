@@ -377,8 +377,13 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             rows = self.state.sheet("Leads")
             if action == "append" and isinstance(body.get("row"), dict):
-                rows.append([str(v) for v in body["row"].values()])
-                self._send(200, {"ok": True})
+                # As the script: idempotent by record_id.
+                cells = [str(v) for v in body["row"].values()]
+                record = cells[COLUMNS.index("record_id")]
+                landed = any(len(r) > 2 and r[2] == record for r in rows)
+                if not landed:
+                    rows.append(cells)
+                self._send(200, {"ok": True, "appended": not landed})
             elif action == "rows":
                 self._send(200, {"ok": True, "rows": [list(r) for r in rows]})
             elif action == "delete" and isinstance(body.get("match"), dict):

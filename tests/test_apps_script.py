@@ -185,7 +185,7 @@ def test_append_writes_the_cells_in_column_order_as_plain_text(client: Client) -
 
     result = run(client.sent)
 
-    assert result["answers"] == [{"ok": True}, {"ok": True}]
+    assert result["answers"] == [{"ok": True, "appended": True}] * 2
     assert result["rows"] == [list(crm.COLUMNS), row.cells()]
     assert result["rows"][1] == [
         "2024-01-01T09:00:00.000Z",
@@ -355,13 +355,22 @@ def test_a_busy_lock_is_thrown_so_the_client_retries(client: Client) -> None:
     assert result["rows"] == []
 
 
+def test_an_append_repeated_after_a_lost_answer_adds_no_second_row(client: Client) -> None:
+    client.append(lead(1), lead(2), lead(1))
+
+    result = run(client.sent)
+
+    assert [a["appended"] for a in result["answers"]] == [True, True, False]
+    assert result["rows"] == [lead(1).cells(), lead(2).cells()]
+
+
 def test_the_sheet_is_the_one_named_by_crm_sheet_name(client: Client) -> None:
     client.append(lead(1))
 
     named = run(client.sent, sheet_name="CRM", properties={"CRM_SHEET_NAME": "CRM"})
     missing = run(client.sent, sheet_name="Leads", properties={"CRM_SHEET_NAME": "CRM"})
 
-    assert named["answers"] == [{"ok": True}]
+    assert named["answers"] == [{"ok": True, "appended": True}]
     assert missing["answers"][0]["ok"] is False
     assert missing["rows"] == []
 
@@ -474,7 +483,7 @@ def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
 
     result = run([*client.sent, post], now=NOW)
 
-    assert result["answers"] == [{"ok": True}, {"ok": True}, refusal]
+    assert result["answers"] == [{"ok": True, "appended": True}] * 2 + [refusal]
     assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0}
     assert result["rows"] == [lead(1).cells(), lead(2).cells()]
     # The stand-in, with the same key and clock, gives the same answer and keeps its rows.

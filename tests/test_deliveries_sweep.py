@@ -218,6 +218,67 @@ def test_an_expired_lease_is_taken_up_and_a_live_one_is_left_alone(db: Any, stan
     assert state(db, "live", "email")["state"] == "processing"
 
 
+def expired_lease(**extra: Any) -> dict[str, Any]:
+    """A delivery whose holder's result was never written: its outcome is unknown."""
+    due = store.now() - dt.timedelta(seconds=5)
+    return {"state": "processing", "attempts": 0, "lease_id": "x", "due_at": due, **extra}
+
+
+def test_a_row_that_landed_before_its_result_was_lost_is_not_appended_again(
+    db: Any, standins: Any
+) -> None:
+    seed_contact(
+        db,
+        "landed",
+        created_at=ago(1),
+        deliveries={"email": {"state": "sent", "attempts": 1}, "crm": expired_lease()},
+    )
+    seed_contact(
+        db,
+        "not-landed",
+        created_at=ago(1),
+        deliveries={"email": {"state": "sent", "attempts": 1}, "crm": expired_lease()},
+    )
+    seed_rows(standins, [HEADER, row("landed", ago(1))])
+
+    counts = deliveries.run_due(DELIVERY_SOURCES)
+
+    assert counts.sent == 2
+    assert [r[2] for r in standins.state.rows()] == ["record_id", "landed", "not-landed"]
+
+
+def test_an_email_with_an_unknown_outcome_is_sent_again_once_then_left_to_the_team(
+    db: Any, standins: Any
+) -> None:
+    seed_contact(
+        db,
+        "first-unknown",
+        created_at=ago(1),
+        deliveries={"email": expired_lease(), "crm": {"state": "sent", "attempts": 1}},
+    )
+    seed_contact(
+        db,
+        "second-unknown",
+        created_at=ago(1),
+        deliveries={
+            "email": expired_lease(unknown_outcomes=1),
+            "crm": {"state": "sent", "attempts": 1},
+        },
+    )
+
+    counts = deliveries.run_due(DELIVERY_SOURCES)
+
+    assert [e["template_params"]["record_id"] for e in standins.state.emails] == ["first-unknown"]
+    assert (counts.sent, counts.failed) == (1, 1)
+    gave_up = state(db, "second-unknown", "email")
+    assert gave_up["state"] == "failed"
+    assert gave_up["last_error"] == "email outcome unknown twice; not sent again"
+    assert state(db, "first-unknown", "email")["unknown_outcomes"] == 1
+    # The team's retry starts it over.
+    assert deliveries.retry_failed(DELIVERY_SOURCES) == 1
+    assert "unknown_outcomes" not in state(db, "second-unknown", "email")
+
+
 def test_overlapping_sweeps_send_each_email_and_append_each_row_exactly_once(
     db: Any, standins: Any
 ) -> None:

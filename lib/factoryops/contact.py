@@ -65,11 +65,14 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
         page="",
     )
 
-    def send_email(timeout: float) -> None:
+    def send_email(attempt: deliveries.Attempt) -> None:
         template = settings().emailjs_contact_template_id
-        mailer.send(template_id=template, params=params, timeout=timeout)
+        mailer.send(template_id=template, params=params, timeout=attempt.timeout)
 
-    return {"email": send_email, "crm": lambda timeout: crm.append(row, timeout=timeout)}
+    def send_row(attempt: deliveries.Attempt) -> None:
+        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
+
+    return {"email": send_email, "crm": send_row}
 
 
 DELIVERIES = deliveries.DeliverySource(

@@ -151,12 +151,19 @@ SHEETS = "sheets"
 APPS_SCRIPT = "apps_script"
 
 
-def append(row: Row, *, timeout: float) -> None:
-    """Append one lead row to the CRM; raise DownstreamError."""
+def append(row: Row, *, timeout: float, may_have_landed: bool = False) -> None:
+    """Append one lead row to the CRM, once per record_id; raise DownstreamError.
+
+    The Apps Script web app looks for the record_id itself before appending. Through the
+    Sheets API, a retry whose earlier attempt may have landed (`may_have_landed`) reads
+    the sheet first and leaves a row that is already there alone.
+    """
     if settings().crm_backend == "apps_script":
         _apps_script(
             {"action": "append", "row": dict(zip(COLUMNS, row.cells(), strict=True))}, timeout
         )
+        return
+    if may_have_landed and find_rows(Match(record_ids=frozenset({row.record_id})), timeout=timeout):
         return
     _sheets(
         "POST",

@@ -58,8 +58,22 @@ STATES = (PENDING, PROCESSING, SENT, FAILED, DISABLED)
 ERROR_LIMIT = 200
 
 
-Sender = Callable[[float], None]
-"""Sends one delivery: called with a timeout in seconds; raises DownstreamError."""
+@dataclass(frozen=True)
+class Attempt:
+    timeout: float
+    """Seconds the downstream may take."""
+    may_have_landed: bool = False
+    """An earlier attempt's outcome is not known (it failed, or its result was never
+    written), so what it sent may be there already: a sender that can look first does."""
+
+
+Sender = Callable[[Attempt], None]
+"""Sends one delivery; raises DownstreamError."""
+
+IDEMPOTENT_CHANNELS = ("crm",)
+"""Channels whose downstream can tell a repeat (a CRM row by its record_id). An email
+cannot: after one unknown outcome it is sent again at most once, then marked failed for
+the team to check (`siteadmin deliveries retry`)."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +162,10 @@ def _outcome(channel_state: dict[str, Any], error: DownstreamError | None) -> di
 
 
 def _run(
-    send: Sender, timeout: float, source: DeliverySource, record_id: str
+    send: Sender, attempt: Attempt, source: DeliverySource, record_id: str
 ) -> DownstreamError | None:
     try:
-        send(timeout)
+        send(attempt)
     except DownstreamError as exc:
         return exc
     except Exception as exc:  # a bug in a sender must not strand the record
@@ -200,7 +214,8 @@ def attempt_new(
     label = source.label(record)
     results = {
         channel: _outcome(
-            data["deliveries"][channel], _run(senders[channel], REQUEST_TIMEOUT, source, label)
+            data["deliveries"][channel],
+            _run(senders[channel], Attempt(REQUEST_TIMEOUT), source, label),
         )
         for channel in channels
         if channel in senders
@@ -254,13 +269,17 @@ def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
     now = store.now()
     if due_at > now:
         return None
+    taken: dict[str, Any] = {
+        f"deliveries.{channel}.state": PROCESSING,
+        f"deliveries.{channel}.lease_id": lease_id,
+        f"deliveries.{channel}.due_at": now + LEASE,
+    }
+    if state.get("state") == PROCESSING:
+        # A lease that ran out: whatever its holder sent, its outcome was never written.
+        taken[f"deliveries.{channel}.unknown_outcomes"] = int(state.get("unknown_outcomes", 0)) + 1
     try:
         ref.update(
-            {
-                f"deliveries.{channel}.state": PROCESSING,
-                f"deliveries.{channel}.lease_id": lease_id,
-                f"deliveries.{channel}.due_at": now + LEASE,
-            },
+            taken,
             option=store.client().write_option(last_update_time=snap.update_time),
             **store.call_options(),
         )
@@ -313,10 +332,17 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
         logs.delivery_sender_failed(kind=source.name, record_id=label, error=exc)
         senders = {}
     state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    if channel in senders:
-        error = _run(senders[channel], SWEEP_TIMEOUT, source, label)
-    else:
+    unknown = int(state.get("unknown_outcomes", 0)) + (state.get("state") == PROCESSING)
+    attempt = Attempt(SWEEP_TIMEOUT, may_have_landed=bool(unknown or state.get("attempts")))
+    error: DownstreamError | None
+    if channel not in senders:
         error = DownstreamError(channel, "no sender for this record", retryable=False)
+    elif unknown > 1 and channel not in IDEMPOTENT_CHANNELS:
+        # Sent once more already after an unknown outcome: a third copy is worse than
+        # asking the team (the failed delivery alerts them) to check the mailbox.
+        error = DownstreamError(channel, "outcome unknown twice; not sent again", retryable=False)
+    else:
+        error = _run(senders[channel], attempt, source, label)
     result = _outcome(state, error)
     try:
         _write(ref, source, label, {channel: result})
@@ -346,6 +372,7 @@ def retry_failed(sources: Sequence[DeliverySource]) -> int:
                         f"deliveries.{channel}.due_at": now,
                         f"deliveries.{channel}.next_attempt_at": now,
                         f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
+                        f"deliveries.{channel}.unknown_outcomes": firestore.DELETE_FIELD,
                     },
                     **store.call_options(),
                 )

@@ -75,11 +75,12 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     first = _FirstMessage(record, data)
     lead_id = str(data.get("lead_id", ""))
 
-    def send_email(timeout: float) -> None:
+    def send_email(attempt: deliveries.Attempt) -> None:
         params = email_params(data, lead_id, first.load())
-        mailer.send(template_id=settings().emailjs_chat_template_id, params=params, timeout=timeout)
+        template = settings().emailjs_chat_template_id
+        mailer.send(template_id=template, params=params, timeout=attempt.timeout)
 
-    def send_row(timeout: float) -> None:
+    def send_row(attempt: deliveries.Attempt) -> None:
         message = first.load()
         row = crm.Row(
             received_at=store.rfc3339(message.created_at) or "",
@@ -91,7 +92,7 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
             message=message.text,
             page=str(data.get("page", "")),
         )
-        crm.append(row, timeout=timeout)
+        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
 
     return {"email": send_email, "crm": send_row}
 
