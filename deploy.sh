@@ -2,12 +2,15 @@
 # Deploys the FactoryOps AI website backend to Google Cloud.
 #
 #   ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME...]
+#   ./deploy.sh --project ID --verify [--dry-run]   check the live system
 #   ./deploy.sh --stage NAME DEST   stage one function's bundle into DEST and stop
 #
 # Every step creates what is missing and updates what exists, so a run that stopped
 # half way is finished by running it again. --dry-run prints every command, in order,
-# and runs none. The functions' settings come from deploy.env (see deploy.env.example;
-# DEPLOY_ENV_FILE names another file) and from the environment, which wins.
+# and runs none. --verify checks what is deployed (deployment/verify.py) and changes
+# nothing but running the deliveries sweep once. The functions' settings come from
+# deploy.env (see deploy.env.example; DEPLOY_ENV_FILE names another file) and from the
+# environment, which wins.
 #
 # What there is to deploy (the functions, the settings each one reads, the secrets, the
 # TTL groups) is declared once, in lib/factoryops; deploy.sh asks deployment/plan.py
@@ -46,7 +49,9 @@ py() { PYTHONSAFEPATH=1 PYTHONPATH="$ROOT:$ROOT/lib" python3 -m "deployment.$1" 
 SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
-  cloudscheduler sheets iam logging firebaserules)
+  cloudscheduler sheets iam logging firebaserules monitoring)
+BUILDER_ROLE=roles/cloudbuild.builds.builder
+ALERT_CHANNEL="FactoryOps AI alerts"
 
 RETENTION_JOB=retention-sweep-nightly
 RETENTION_SCHEDULE="30 2 * * *"
@@ -55,12 +60,17 @@ DELIVERIES_SCHEDULE="*/10 * * * *"
 TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
 PENDING_AUDIENCE=https://audience-pending.invalid
+# Waits: every poll is this many seconds apart (tests set 0).
+POLL="${DEPLOY_POLL_SECONDS:-5}"
+DATABASE_POLLS=36
+VERIFY_WAIT="${VERIFY_WAIT_SECONDS:-180}"
 
 # Filled by read_plan from the declarations.
 FUNCTIONS=()         # in deployment order
 PUBLIC=()            # called from browsers; the others by Cloud Scheduler only
 TTL_GROUPS=()        # collection groups whose documents carry `expire_at`
 GENERATED_SECRETS=() # made by this script; the other secrets are supplied
+STANDALONE_SECRETS=() # generated, read by no function but made all the same
 WORKED_OUT_NAMES=()  # variables the functions read that this script works out
 FROM_FILE=0
 FROM_ENVIRONMENT=()
@@ -84,15 +94,19 @@ scheduler_account() { account_email "$SCHEDULER_ACCOUNT"; }
 usage() {
   cat <<EOF
 usage: ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME...]
+       ./deploy.sh --project ID --verify [--region asia-south1] [--dry-run]
        ./deploy.sh --stage NAME DEST
 
   --project ID     the Google Cloud project to deploy to
   --region R       region of the functions, Firestore and Scheduler (default asia-south1)
   --dry-run        print every command in order and run none (needs no gcloud login)
   --only NAME...   deploy only these functions (folder names under functions/)
+  --verify         check the live system, print a pass/fail table; exit 1 if any failed
   --stage NAME DEST  copy one function's bundle into DEST and stop
 
 Settings come from deploy.env (or the file DEPLOY_ENV_FILE names) and the environment.
+DEPLOY_POLL_SECONDS (5) spaces every wait's polls; VERIFY_WAIT_SECONDS (180) bounds the
+wait for the sweep's success line.
 EOF
 }
 
@@ -105,6 +119,7 @@ usage_error() {
 PROJECT=""
 REGION=asia-south1
 DRY=0
+VERIFY=0
 SELECTED=()
 
 parse_args() {
@@ -122,6 +137,10 @@ parse_args() {
         ;;
       --dry-run)
         DRY=1
+        shift
+        ;;
+      --verify)
+        VERIFY=1
         shift
         ;;
       --only)
@@ -143,6 +162,9 @@ parse_args() {
   [[ "$PROJECT" =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] ||
     usage_error "'$PROJECT' is not a Google Cloud project id"
   [[ "$REGION" =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || usage_error "'$REGION' is not a region"
+  ((!VERIFY || ${#SELECTED[@]} == 0)) || usage_error "--verify checks everything; it takes no --only"
+  [[ "$POLL" =~ ^[0-9]+$ && "$VERIFY_WAIT" =~ ^[0-9]+$ ]] ||
+    usage_error "DEPLOY_POLL_SECONDS and VERIFY_WAIT_SECONDS are whole seconds"
 }
 
 # --only's names are checked once the declarations name the functions.
@@ -198,6 +220,7 @@ read_plan() {
       public) read -r -a PUBLIC <<<"$key" ;;
       ttl_groups) read -r -a TTL_GROUPS <<<"$key" ;;
       generated_secrets) read -r -a GENERATED_SECRETS <<<"$key" ;;
+      standalone_secrets) read -r -a STANDALONE_SECRETS <<<"$key" ;;
       worked_out) read -r -a WORKED_OUT_NAMES <<<"$key" ;;
       from_file) FROM_FILE="$key" ;;
       from_environment) read -r -a FROM_ENVIRONMENT <<<"$key" ;;
@@ -324,6 +347,7 @@ ensure() {
 
 P=()    # --project=ID: every command names its project, whatever gcloud's default is
 WORK="" # bundles and generated files; removed on exit
+PROJECT_NUMBER=""
 declare -A VERSION=()
 SWEEP_URL=""
 
@@ -351,6 +375,8 @@ header() {
   if [[ "$REGION" != asia-south1 ]]; then
     note "WARNING: the privacy notice says the data lives in asia-south1, not $REGION"
   fi
+  [[ -n "${CONF[ALERT_EMAIL]:-}" ]] ||
+    note "WARNING: ALERT_EMAIL is not set: no alerts; failed deliveries and missed sweeps reach nobody"
   ((DRY)) || note "gcloud runs with CLOUDSDK_CORE_DISABLE_PROMPTS=1"
 }
 
@@ -379,6 +405,7 @@ prerequisites() {
   local number
   capture_or_empty number "" gcloud projects describe "$PROJECT" "--format=value(projectNumber)"
   [[ -n "$number" ]] || die "project '$PROJECT' does not exist or $account cannot see it"
+  PROJECT_NUMBER="$number"
   note "account $account, project number $number"
 }
 
@@ -401,12 +428,34 @@ firestore_database() {
   if ((DRY)) || [[ -z "$location" ]]; then
     run gcloud firestore databases create "--database=(default)" "--location=$REGION" \
       --type=firestore-native "${P[@]}"
+    wait_for_database
   elif [[ "$location" != "$REGION" ]]; then
     die "the Firestore database is in $location, not $REGION"
   else
     note "exists in $location"
   fi
   INDENT=""
+}
+
+# The create call returns before the database exists; the TTL and index calls that
+# follow fail on a database that is not ready.
+wait_for_database() {
+  local describe=(gcloud firestore databases describe "--database=(default)"
+    "--format=value(locationId)" "${P[@]}")
+  note "${INDENT}ready once it describes itself in $REGION; asked every $POLL s, at most $DATABASE_POLLS times:"
+  show "${describe[@]}"
+  ((DRY)) && return
+  local attempt location
+  for ((attempt = 1; attempt <= DATABASE_POLLS; attempt++)); do
+    location="$("${describe[@]}" 2>/dev/null)" || location=""
+    if [[ "$location" == "$REGION" ]]; then
+      note "ready"
+      return
+    fi
+    ((attempt == DATABASE_POLLS)) || sleep "$POLL"
+  done
+  die "the new Firestore database is not ready after $((DATABASE_POLLS * POLL)) s:" \
+    "see 'gcloud firestore operations list --project=$PROJECT', then run deploy.sh again"
 }
 
 ttl_policies() {
@@ -497,12 +546,16 @@ publish_rules() {
   rest rules "$ROOT/firestore.rules"
 }
 
+# The selected functions' secrets, and those no function reads that are made anyway.
 needed_secrets() {
   local fn s out=()
   for fn in "${SELECTED[@]}"; do
     for s in $(function_secrets "$fn"); do
       [[ " ${out[*]} " == *" $s "* ]] || out+=("$s")
     done
+  done
+  for s in "${STANDALONE_SECRETS[@]}"; do
+    [[ " ${out[*]} " == *" $s "* ]] || out+=("$s")
   done
   echo "${out[*]}"
 }
@@ -546,6 +599,8 @@ secrets_step() {
     return
   fi
   note "values are never on a command line or in this plan; functions get pinned versions"
+  ((${#STANDALONE_SECRETS[@]} == 0)) ||
+    note "read by no function, by the team's tools (siteadmin): ${STANDALONE_SECRETS[*]}"
   for name in $names; do
     ensure gcloud secrets describe "$name" "${P[@]}" \
       -- gcloud secrets create "$name" --replication-policy=user-managed "--locations=$REGION" "${P[@]}"
@@ -587,6 +642,24 @@ service_accounts() {
       -- gcloud iam service-accounts create "$SCHEDULER_ACCOUNT" \
       "--display-name=Cloud Scheduler caller of $SWEEP" "${P[@]}"
   fi
+}
+
+# New projects no longer give the default build account an editor role, and with
+# prompts off `gcloud functions deploy` skips its check of that account: the build then
+# fails with little to go on.
+build_account() {
+  section "Cloud Build account ($BUILDER_ROLE)"
+  local account="${CONF[BUILD_SERVICE_ACCOUNT]:-}"
+  if [[ -n "$account" ]]; then
+    note "Cloud Build builds the functions as $account (BUILD_SERVICE_ACCOUNT)"
+  else
+    account="$PROJECT_NUMBER-compute@developer.gserviceaccount.com"
+    note "Cloud Build builds the functions as $account, the default compute account"
+  fi
+  retry run_quiet gcloud projects add-iam-policy-binding "$PROJECT" \
+    "--member=serviceAccount:$account" "--role=$BUILDER_ROLE" --condition=None ||
+    die "could not grant $BUILDER_ROLE to $account: does it exist? Set BUILD_SERVICE_ACCOUNT" \
+      "in deploy.env to an account that does"
 }
 
 # A new service account takes a few seconds to be visible to IAM.
@@ -711,6 +784,144 @@ scheduler_step() {
     "Retries pending email and CRM deliveries"
 }
 
+declare -A SERVICE=()
+# service_of FN: SERVICE[FN] is the Cloud Run service behind the function, "" while it is
+# not deployed. Read from the function rather than guessed from its name.
+service_of() {
+  local fn="$1" described
+  [[ -z "${SERVICE[$fn]+set}" ]] || return 0
+  capture_or_empty described "<$fn-service>" gcloud functions describe "$fn" "--region=$REGION" \
+    "--format=value(serviceConfig.service)" "${P[@]}"
+  SERVICE[$fn]="${described##*/}"
+}
+
+# Cloud Run logs every request with the visitor's IP and user agent, which the privacy
+# notice does not list; the exclusion keeps them out of the _Default bucket. The
+# functions' own lines are another log and stay.
+request_logs_step() {
+  section "Request logs of the public functions kept out of storage"
+  note "Cloud Run's request log holds each visitor's IP and user agent; the functions' own lines stay"
+  local fn services=()
+  for fn in "${PUBLIC[@]}"; do
+    service_of "$fn"
+    [[ -z "${SERVICE[$fn]}" ]] || services+=("${SERVICE[$fn]}")
+  done
+  if ((${#services[@]} == 0)); then
+    note "no public function is deployed yet: nothing to exclude"
+    return
+  fi
+  local name description filter names
+  IFS=$'\t' read -r name description filter < <(py monitoring request-log-exclusion "${services[@]}")
+  [[ -n "$filter" ]] || exit 1
+  local spec="name=$name,description=$description,filter=$filter"
+  capture_or_empty names "<exclusion-names>" gcloud logging sinks describe _Default \
+    "--format=value(exclusions[].name)" "${P[@]}"
+  if ((DRY)); then
+    say "  # if the sink has it:"
+    INDENT="  "
+    show gcloud logging sinks update _Default "--update-exclusion=$spec" "${P[@]}"
+    INDENT=""
+    say "  # if it is missing:"
+    INDENT="  "
+    show gcloud logging sinks update _Default "--add-exclusion=$spec" "${P[@]}"
+    INDENT=""
+  elif [[ ";$names;" == *";$name;"* ]]; then
+    run_quiet gcloud logging sinks update _Default "--update-exclusion=$spec" "${P[@]}"
+  else
+    run_quiet gcloud logging sinks update _Default "--add-exclusion=$spec" "${P[@]}"
+  fi
+}
+
+# first_line VAR: keeps the first line of VAR (a list answered by display name).
+first_line() { printf -v "$1" '%s' "${!1%%$'\n'*}"; }
+
+alerts_step() {
+  section "Alerts (Cloud Monitoring, emailed to ALERT_EMAIL)"
+  local email="${CONF[ALERT_EMAIL]:-}"
+  if [[ -z "$email" ]]; then
+    note "WARNING: ALERT_EMAIL is not set in deploy.env: no alerts are set up, so a failed"
+    note "WARNING: delivery, a missed sweep or a function answering 5xx reaches nobody"
+    return
+  fi
+  note "log-based metrics on the functions' own lines (factoryops.logs):"
+  # The rows are read whole first: gcloud, run inside the loop, may read stdin.
+  local lines row rows=() name description filter
+  lines="$(py monitoring metrics)" || exit 1
+  mapfile -t rows <<<"$lines"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r name description filter <<<"$row"
+    ensure gcloud logging metrics describe "$name" "${P[@]}" \
+      -- gcloud logging metrics create "$name" "--description=$description" \
+      "--log-filter=$filter" "${P[@]}" \
+      -- gcloud logging metrics update "$name" "--description=$description" \
+      "--log-filter=$filter" "${P[@]}"
+  done
+
+  note "the email channel, found by its display name '$ALERT_CHANNEL':"
+  local channel update create
+  capture_or_empty channel "<channel-name>" gcloud beta monitoring channels list \
+    "--filter=displayName=\"$ALERT_CHANNEL\"" "--format=value(name)" "${P[@]}"
+  first_line channel
+  update=(gcloud beta monitoring channels update "$channel"
+    "--update-channel-labels=email_address=$email" "${P[@]}")
+  create=(gcloud beta monitoring channels create "--display-name=$ALERT_CHANNEL" --type=email
+    "--channel-labels=email_address=$email"
+    "--description=Alerts of the FactoryOps AI website backend, set up by deploy.sh"
+    "--format=value(name)" "${P[@]}")
+  if ((DRY)); then
+    say "  # if it exists:"
+    INDENT="  "
+    show "${update[@]}"
+    INDENT=""
+    say "  # if it is missing:"
+    INDENT="  "
+    show "${create[@]}"
+    INDENT=""
+  elif [[ -n "$channel" ]]; then
+    run_quiet "${update[@]}"
+  else
+    capture channel "" "${create[@]}"
+    [[ -n "$channel" ]] || die "the notification channel for $email was not created"
+  fi
+
+  local fn services=()
+  for fn in "${FUNCTIONS[@]}"; do
+    service_of "$fn"
+    [[ -z "${SERVICE[$fn]}" ]] || services+=("${SERVICE[$fn]}")
+  done
+  if ((${#services[@]} == 0)); then
+    note "no function is deployed yet: the alerting policies come with a later run"
+    return
+  fi
+  local dry=() file body existing
+  ((!DRY)) || dry=(--dry-run)
+  note "alerting policies, found by display name, written by deployment/monitoring.py:"
+  lines="$(py monitoring policies "--project=$PROJECT" "--channel=$channel" "--dir=$WORK" \
+    "${dry[@]}" "${services[@]}")" || exit 1
+  mapfile -t rows <<<"$lines"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r name file body <<<"$row"
+    note "$file: $body"
+    capture_or_empty existing "<policy-name>" gcloud alpha monitoring policies list \
+      "--filter=displayName=\"$name\"" "--format=value(name)" "${P[@]}"
+    first_line existing
+    if ((DRY)); then
+      say "  # if it exists:"
+      INDENT="  "
+      show gcloud alpha monitoring policies update "$existing" "--policy-from-file=$file" "${P[@]}"
+      INDENT=""
+      say "  # if it is missing:"
+      INDENT="  "
+      show gcloud alpha monitoring policies create "--policy-from-file=$file" "${P[@]}"
+      INDENT=""
+    elif [[ -n "$existing" ]]; then
+      run_quiet gcloud alpha monitoring policies update "$existing" "--policy-from-file=$file" "${P[@]}"
+    else
+      run_quiet gcloud alpha monitoring policies create "--policy-from-file=$file" "${P[@]}"
+    fi
+  done
+}
+
 closing() {
   section "Function URLs"
   local fn url rows=()
@@ -754,6 +965,33 @@ closing() {
   fi
 }
 
+# --verify: deployment/verify.py checks the live system and prints the table; the
+# access token (for the Rules API) reaches it on stdin, as it reaches google_apis.py.
+verify_main() {
+  if ((DRY)); then
+    note "deploy.sh --verify plan (dry run: nothing below is run; <...> is a value known at run time)"
+  else
+    export CLOUDSDK_CORE_DISABLE_PROMPTS=1
+    note "deploy.sh --verify: checks the live system; it stores no personal data and runs the deliveries sweep once"
+  fi
+  note "project $PROJECT, region $REGION"
+  if ((!DRY)); then
+    local account
+    account="$(gcloud auth list --filter=status:ACTIVE "--format=value(account)")"
+    [[ -n "$account" ]] || die "no authenticated gcloud account: run 'gcloud auth login'"
+  fi
+  access_token
+  local args=(verify "--project=$PROJECT" "--region=$REGION"
+    "--allowed-origins=${CONF[ALLOWED_ORIGINS]}" "--scheduler-account=$(scheduler_account)"
+    "--jobs=$RETENTION_JOB,$DELIVERIES_JOB" "--run-job=$DELIVERIES_JOB"
+    "--rules=$ROOT/firestore.rules" "--wait=$VERIFY_WAIT" "--poll=$POLL")
+  if ((DRY)); then
+    py "${args[@]}" --dry-run </dev/null
+  else
+    printf '%s\n' "$TOKEN" | py "${args[@]}"
+  fi
+}
+
 STARTED=0
 finish() {
   local status=$?
@@ -775,9 +1013,14 @@ main() {
   read_plan
   select_functions
   P=("--project=$PROJECT")
+  if ((VERIFY)); then
+    verify_main
+    return
+  fi
   work_out
   if ((DRY)); then
     WORK="<workdir>"
+    PROJECT_NUMBER="<project-number>"
   else
     export CLOUDSDK_CORE_DISABLE_PROMPTS=1
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/factoryops-deploy.XXXXXX")"
@@ -794,8 +1037,11 @@ main() {
   TOKEN=""
   secrets_step
   service_accounts
+  build_account
   functions_step
   scheduler_step
+  request_logs_step
+  alerts_step
   closing
 }
 

@@ -189,6 +189,32 @@ def ruleset_files(ruleset: dict[str, Any]) -> list[Any]:
     return [f.get("content") for f in files] if isinstance(files, list) else []
 
 
+def same_rules(ruleset: dict[str, Any], rules: str) -> bool:
+    """Whether a ruleset, as the Rules API answers it, holds exactly the rules file."""
+    return ruleset_files(ruleset) == [rules]
+
+
+def live_rules_match(google: Google, rules: str) -> tuple[bool, str]:
+    """Whether the live release's ruleset holds `rules`, and what was found if not."""
+    project_api = f"{RULES_API}/projects/{google.project}"
+    answer = google.call("GET", f"{project_api}/releases/{RELEASE}")
+    if answer is None:
+        google.call("GET", f"{RULES_API}/{RULESET_NAME}")
+        return False, "not asked (dry run)"
+    if answer.status == 404:
+        return False, "no release: the rules were never published"
+    if answer.status != 200:
+        return False, f"the Firebase Rules API answered {answer.status}: {answer.excerpt(120)}"
+    name = str(answer.body.get("rulesetName", ""))
+    answer = google.call("GET", f"{RULES_API}/{name}")
+    if answer is None or answer.status != 200:
+        status = "nothing" if answer is None else answer.status
+        return False, f"the live ruleset {name} could not be read ({status})"
+    if not same_rules(answer.body, rules):
+        return False, f"the live ruleset {name} differs from firestore.rules"
+    return True, f"the live ruleset {name} equals firestore.rules"
+
+
 def publish_rules(google: Google, rules_file: Path) -> None:
     plan = google.plan
     project_api = f"{RULES_API}/projects/{google.project}"
@@ -207,7 +233,7 @@ def publish_rules(google: Google, rules_file: Path) -> None:
             raise Failure(f"the Firebase Rules API answered {answer.status}: {answer.excerpt()}")
     if current or google.dry_run:
         answer = google.call("GET", f"{RULES_API}/{current or RULESET_NAME}")
-        if answer is not None and answer.status == 200 and ruleset_files(answer.body) == [rules]:
+        if answer is not None and answer.status == 200 and same_rules(answer.body, rules):
             plan.note("the live rules equal firestore.rules: nothing to publish")
             return
 

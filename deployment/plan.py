@@ -148,6 +148,9 @@ class Plan:
     """The variables the functions read that deploy.sh itself works out."""
     sheet_editors: tuple[str, ...]
     """The functions the CRM sheet must be shared with."""
+    standalone_secrets: tuple[str, ...] = ()
+    """Generated secrets no function reads, made all the same: the team's tools read them
+    from Secret Manager (siteadmin, PRIVACY_TRACE_KEY)."""
     ttl_groups: tuple[str, ...] = store.TTL_GROUPS
     generated_secrets: tuple[str, ...] = config.GENERATED_SECRETS
 
@@ -159,6 +162,7 @@ class Plan:
             ("public", " ".join(f.name for f in self.functions if f.public)),
             ("ttl_groups", " ".join(self.ttl_groups)),
             ("generated_secrets", " ".join(self.generated_secrets)),
+            ("standalone_secrets", " ".join(self.standalone_secrets)),
             ("worked_out", " ".join(self.worked_out)),
             ("from_file", str(self.from_file)),
             ("from_environment", " ".join(self.from_environment)),
@@ -217,6 +221,9 @@ def make(given: Given, project: str) -> Plan:
     try:
         settings = config.from_env({**function_values, declaration("project").env: project})
         functions = tuple(function(name, values) for name in config.FUNCTIONS)
+        for own in config.DEPLOYMENT_SETTINGS:
+            if values.get(own.env, "").strip():
+                own.parse(own.env, values[own.env].strip())
     except ConfigError as exc:
         raise Refused(f"setting {exc}") from None
     sheet_id = declaration("crm_spreadsheet_id")
@@ -234,6 +241,16 @@ def make(given: Given, project: str) -> Plan:
         ),
         worked_out=tuple(s.env for s in declared if s.source is Source.DEPLOY_SH),
         sheet_editors=sheet_readers,
+        standalone_secrets=standalone_secrets(values),
+    )
+
+
+def standalone_secrets(values: Mapping[str, str]) -> tuple[str, ...]:
+    """The generated secrets that no function reads but a deployment makes."""
+    return tuple(
+        s.env
+        for s in config.declared()
+        if s.secret and not s.functions and s.env in config.GENERATED_SECRETS and s.needed(values)
     )
 
 

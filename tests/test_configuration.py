@@ -222,3 +222,28 @@ def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
         for fn in config.FUNCTIONS
     }
     assert ["value", "CRM_SHEET_NAME", "Leads 2026"] in records
+
+
+def test_generated_secrets_no_function_reads_are_made_all_the_same(tmp_path: Path) -> None:
+    made = make(tmp_path)
+    assert made.standalone_secrets == ("PRIVACY_TRACE_KEY",)
+    assert all("PRIVACY_TRACE_KEY" not in fn.secrets for fn in made.functions)
+    records = dict(line.split("\t", 1) for line in made.records() if line.count("\t") == 1)
+    assert records["standalone_secrets"] == "PRIVACY_TRACE_KEY"
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("ops@factoryopsai.com", False),
+        ("ops", True),
+        ("Ops <ops@a.com>", True),
+        ("a@b.c,d@e.f", True),
+    ],
+)
+def test_alert_email_is_one_address(tmp_path: Path, value: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(plan.Refused, match=r"^setting ALERT_EMAIL: expected one email address"):
+            make(tmp_path, ALERT_EMAIL=value)
+    else:
+        assert make(tmp_path, ALERT_EMAIL=value).values["ALERT_EMAIL"] == value

@@ -20,6 +20,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ APIS = (
     "iam",
     "logging",
     "firebaserules",
+    "monitoring",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
 INDEX_FILE = {
@@ -80,6 +82,7 @@ SETTINGS = {
     "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
     "CRM_BACKEND": "sheets",
     "CRM_SPREADSHEET_ID": "sheet-id-123",
+    "ALERT_EMAIL": "ops@factoryopsai.com",
 }
 
 
@@ -123,6 +126,16 @@ def _load(path: Path) -> dict[str, Any]:
         "token": "ya29.standin-token-5b1f",
         "project_bindings": [],
         "secret_bindings": [],
+        "database_not_ready": 1,
+        "database_created": False,
+        "exclusions": [],
+        "log_metrics": {},
+        "channels": {},
+        "policies": {},
+        "log_entries": [],
+        "function_root": "",
+        "function_faults": {},
+        "sweep_outcome": "ok",
     }
     if path.exists():
         state.update(json.loads(path.read_text()))
@@ -148,9 +161,14 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     if head[:2] == ("services", "enable"):
         return 0, "", ""
     if head[:3] == ("firestore", "databases", "describe"):
+        # A new database is not there yet when its create call returns.
+        if state["database"] and state["database_not_ready"] and state["database_created"]:
+            state["database_not_ready"] -= 1
+            return missing("database")
         return (0, state["database"] + "\n", "") if state["database"] else missing("database")
     if head[:3] == ("firestore", "databases", "create"):
         state["database"] = flag(argv, "location")
+        state["database_created"] = True
         return 0, "", ""
     if head[:4] == ("firestore", "fields", "ttls", "list"):
         rows = [
@@ -196,7 +214,12 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         return 0, "", ""
     if head[:2] == ("functions", "describe"):
         fn = state["functions"].get(pos[2])
-        return (0, fn["url"] + "\n", "") if fn else missing("function")
+        if not fn:
+            return missing("function")
+        if "serviceConfig.service" in (flag(argv, "format") or ""):
+            region = flag(argv, "region")
+            return 0, f"projects/{PROJECT}/locations/{region}/services/{fn['service']}\n", ""
+        return 0, fn["url"] + "\n", ""
     if head[:2] == ("functions", "deploy"):
         name = pos[2]
         env: dict[str, str] = {}
@@ -213,7 +236,9 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
             }
         )
         url = f"https://{name.replace('_', '-')}-abc123-el.a.run.app"
-        state["functions"][name] = {"url": url}
+        if state["function_root"]:
+            url = f"{state['function_root']}/{name}"
+        state["functions"][name] = {"url": url, "service": name.replace("_", "-")}
         return 0, "", ""
     if head[:2] == ("functions", "add-invoker-policy-binding"):
         members = state["invokers"].setdefault(pos[2], [])
@@ -221,11 +246,146 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
             members.append(flag(argv, "member"))
         return 0, "", ""
     if head[:3] == ("scheduler", "jobs", "describe"):
-        return (0, "", "") if pos[3] in state["jobs"] else missing("job")
+        job = state["jobs"].get(pos[3])
+        if job is None:
+            return missing("job")
+        if "oidcToken" in (flag(argv, "format") or ""):
+            fields = ("oidc-service-account-email", "oidc-token-audience", "uri")
+            return 0, "\t".join(flag(job, f) or "" for f in fields) + "\n", ""
+        return 0, "", ""
+    if head[:3] == ("scheduler", "jobs", "run"):
+        job = state["jobs"].get(pos[3])
+        if job is None:
+            return missing("job")
+        _sweep_run(state, job)
+        return 0, "", ""
+    if head[:3] == ("logging", "sinks", "describe"):
+        exclusions = state["exclusions"]
+        if (flag(argv, "format") or "").startswith("json"):
+            return 0, json.dumps({"exclusions": exclusions}) + "\n", ""
+        return 0, ";".join(e["name"] for e in exclusions) + "\n", ""
+    if head[:3] == ("logging", "sinks", "update"):
+        return _sink_update(argv, state)
+    if head[:2] == ("logging", "metrics"):
+        metrics = state["log_metrics"]
+        name = pos[3]
+        if pos[2] == "describe":
+            return (0, "", "") if name in metrics else missing("metric")
+        if (pos[2] == "create") == (name in metrics):
+            return 1, "", f"ERROR: (gcloud.logging.metrics.{pos[2]}) {name}\n"
+        metrics[name] = {
+            "description": flag(argv, "description"),
+            "filter": flag(argv, "log-filter"),
+        }
+        return 0, "", ""
+    if head[:2] == ("logging", "read"):
+        return 0, _read_logs(pos[2], argv, state), ""
+    if head[:3] in (("beta", "monitoring", "channels"), ("alpha", "monitoring", "policies")):
+        return _monitoring(head[2], pos[3], argv, state)
     if head[:3] == ("scheduler", "jobs", "create") or head[:3] == ("scheduler", "jobs", "update"):
         state["jobs"][pos[4]] = argv
         return 0, "", ""
     return 2, "", f"gcloud stand-in: unexpected command {argv}\n"
+
+
+def _sweep_run(state: dict[str, Any], job: list[str]) -> None:
+    """The sweep as Cloud Scheduler reaches it: it checks the token's account and
+    audience, then logs its finishing line."""
+    sweep = state["functions"].get("retention_sweep")
+    refused = (
+        sweep is None
+        or flag(job, "oidc-token-audience") != sweep["url"]
+        or flag(job, "oidc-service-account-email")
+        != f"sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
+    )
+    if sweep is None:
+        return
+    body = json.loads(flag(job, "message-body") or "{}")
+    payload: dict[str, Any] = {"message": "caller refused", "reason": "invalid"}
+    if not refused:
+        payload = {
+            "message": "sweep finished",
+            "dry_run": False,
+            "tasks": body.get("tasks", []),
+            "outcome": state["sweep_outcome"],
+        }
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    state["log_entries"].append({"timestamp": now, "service": sweep["service"], "payload": payload})
+
+
+def _read_logs(query: str, argv: list[str], state: dict[str, Any]) -> str:
+    """`gcloud logging read` for the filters deploy.sh writes: a service, jsonPayload
+    comparisons (`=`, and `:` on an array), and a lower bound on the timestamp."""
+    service = re.search(r'resource\.labels\.service_name="([^"]*)"', query)
+    since = re.search(r'timestamp>="([^"]*)"', query)
+    wanted = re.findall(r'jsonPayload\.(\w+)([=:])("[^"]*"|true|false)', query)
+    found = []
+    for entry in state["log_entries"]:
+        payload = entry["payload"]
+        if service and entry["service"] != service[1]:
+            continue
+        if since and entry["timestamp"] < since[1]:
+            continue
+        ok = True
+        for key, op, raw in wanted:
+            value = json.loads(raw)
+            got = payload.get(key)
+            ok = ok and ((value in got) if op == ":" and isinstance(got, list) else got == value)
+        if ok:
+            found.append(entry["timestamp"])
+    found.sort(reverse=True)
+    limit = int(flag(argv, "limit") or len(found))
+    return "".join(t + "\n" for t in found[:limit])
+
+
+def _sink_update(argv: list[str], state: dict[str, Any]) -> tuple[int, str, str]:
+    """gcloud's ArgDict: KEY=VALUE items split on commas, each at its first `=`."""
+    exclusions = state["exclusions"]
+    for kind in ("add-exclusion", "update-exclusion"):
+        for spec in flags(argv, kind):
+            item = dict(part.split("=", 1) for part in spec.split(","))
+            existing = next((e for e in exclusions if e["name"] == item["name"]), None)
+            if kind == "add-exclusion":
+                if existing is not None:
+                    return 1, "", f"ERROR: exclusion {item['name']} already exists\n"
+                exclusions.append({**item, "disabled": False})
+            elif existing is None:
+                return 1, "", f"ERROR: Exclusions {item['name']} do not exist\n"
+            else:
+                existing.update(item)
+    return 0, "", ""
+
+
+def _monitoring(
+    kind: str, verb: str, argv: list[str], state: dict[str, Any]
+) -> tuple[int, str, str]:
+    """Notification channels and alerting policies, found by display name."""
+    items = state[kind]
+    if verb == "list":
+        shown = re.fullmatch(r'displayName="(.*)"', flag(argv, "filter") or "")
+        names = [n for n, item in items.items() if shown and item["displayName"] == shown[1]]
+        return 0, "".join(n + "\n" for n in names), ""
+    if kind == "channels":
+        if verb == "create":
+            name = f"projects/{PROJECT}/notificationChannels/{len(items) + 1}"
+            items[name] = {
+                "displayName": flag(argv, "display-name"),
+                "type": flag(argv, "type"),
+                "labels": flag(argv, "channel-labels"),
+            }
+            return 0, name + "\n", ""
+        name = positional(argv)[4]
+        items[name]["labels"] = flag(argv, "update-channel-labels")
+        return 0, "", ""
+    policy = json.loads(Path(flag(argv, "policy-from-file") or "").read_text())
+    if verb == "create":
+        name = f"projects/{PROJECT}/alertPolicies/{len(items) + 1}"
+    else:
+        name = positional(argv)[4]
+        if name not in items:
+            return 1, "", f"ERROR: NOT_FOUND: {name}\n"
+    items[name] = policy
+    return 0, "", ""
 
 
 def _rest(
@@ -309,10 +469,31 @@ _ROUTES: dict[str, tuple[Path, Path]] = {}
 _SERVER: list[ThreadingHTTPServer] = []
 
 
+def _function(
+    method: str, name: str, headers: Any, state: dict[str, Any]
+) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    """A public function's edge, as far as --verify meets it: a preflight from an
+    allowed origin, and an empty JSON body refused before anything is stored."""
+    fault = state["function_faults"].get(name, "")
+    origin = headers.get("Origin", "")
+    cors = {"Vary": "Origin"}
+    if origin in SETTINGS["ALLOWED_ORIGINS"].split(",") and fault != "cors":
+        cors["Access-Control-Allow-Origin"] = origin
+    if method == "OPTIONS":
+        return 204, cors, None
+    if fault == "post_500":
+        return 500, cors, {"error": {"code": "internal", "message": "Something went wrong."}}
+    error = {"code": "invalid_request", "message": "Some fields are not valid."}
+    return 400, cors, {"error": {**error, "fields": {"email": "is required"}}}
+
+
 class _RestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         key, _, rest = self.path.lstrip("/").partition("/")
         state_path, log_path = _ROUTES[key]
+        if rest.startswith("functions/"):
+            self._serve_function(rest.removeprefix("functions/"), state_path, log_path)
+            return
         url = "https://" + rest
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else {}
@@ -328,7 +509,23 @@ class _RestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PATCH = _serve
+    def _serve_function(self, name: str, state_path: Path, log_path: Path) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        with open(log_path, "a") as log:
+            log.write(json.dumps({"tool": "http", "argv": [self.command, name]}) + "\n")
+        status, headers, answer = _function(self.command, name, self.headers, _load(state_path))
+        data = b"" if answer is None else json.dumps(answer).encode()
+        self.send_response(status)
+        for header, value in headers.items():
+            self.send_header(header, value)
+        if answer is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         del format, args
@@ -451,6 +648,7 @@ def make_deployer(tmp: Path, root: Path) -> Deployer:
         "STANDIN_LOG": str(log),
         "PYTHON_LOG": str(tmp / "python3.log"),
         "GOOGLE_APIS_STANDIN": rest_standin(state, log),
+        "DEPLOY_POLL_SECONDS": "0",
     }
     for name in ("PYENV_ROOT", "PYENV_VERSION"):
         if name in os.environ:
@@ -585,9 +783,10 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
         assert not any(f" {secret}:" in line for secret in SECRETS), line
     # Every first version is piped in: generated, or from the file the settings name.
     adds = {c[c.index("add") + 1]: c for c in run.commands() if "versions" in c and "add" in c}
-    assert sorted(adds) == ["EMAILJS_PRIVATE_KEY", "RATE_LIMIT_KEY"]
+    assert sorted(adds) == ["EMAILJS_PRIVATE_KEY", "PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY"]
     assert all("--data-file=-" in c and "|" in c for c in adds.values())
     assert adds["RATE_LIMIT_KEY"][:3] == ["head", "-c", "32"]
+    assert adds["PRIVACY_TRACE_KEY"][:3] == ["head", "-c", "32"]
     assert adds["EMAILJS_PRIVATE_KEY"][:3] == [
         "printf",
         "%s",
@@ -920,7 +1119,11 @@ def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
 
 def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
     run = deployer.dry()
-    project_roles = {flag(a, "role") for a in run.gcloud("projects", "add-iam-policy-binding")}
+    project_roles = {
+        flag(a, "role")
+        for a in run.gcloud("projects", "add-iam-policy-binding")
+        if "serviceAccount:fn-" in (flag(a, "member") or "")
+    }
     assert project_roles == {"roles/datastore.user"}
     grants: dict[str, set[str]] = {}
     for args in run.gcloud("secrets", "add-iam-policy-binding"):
@@ -1057,6 +1260,7 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
+        "PRIVACY_TRACE_KEY": 1,
     }
     assert len(first.called("functions", "deploy")) == 5
     for name in FUNCTIONS:
@@ -1186,3 +1390,354 @@ def test_a_database_in_another_region_stops_the_run(checkout: Deployer) -> None:
     assert run.returncode == 1
     assert "the Firestore database is in us-central1, not asia-south1" in run.stderr
     assert run.called("functions", "deploy") == []
+
+
+# -- a new project: the build account, the database, the keys no function reads ----------------
+
+
+def test_the_build_account_gets_the_builder_role_before_any_build(deployer: Deployer) -> None:
+    run = deployer.dry()
+    commands = run.gcloud()
+    builder = [
+        i
+        for i, a in enumerate(commands)
+        if positional(a)[:2] == ["projects", "add-iam-policy-binding"]
+        and flag(a, "role") == "roles/cloudbuild.builds.builder"
+    ]
+    assert len(builder) == 1
+    binding = commands[builder[0]]
+    assert flag(binding, "member") == (
+        "serviceAccount:<project-number>-compute@developer.gserviceaccount.com"
+    )
+    first_deploy = min(
+        i for i, a in enumerate(commands) if positional(a)[:2] == ["functions", "deploy"]
+    )
+    assert builder[0] < first_deploy
+
+    deployer.settings(
+        **SETTINGS, BUILD_SERVICE_ACCOUNT=f"builder@{PROJECT}.iam.gserviceaccount.com"
+    )
+    run = deployer.dry()
+    bindings = [
+        a
+        for a in run.gcloud("projects", "add-iam-policy-binding")
+        if flag(a, "role") == "roles/cloudbuild.builds.builder"
+    ]
+    assert [flag(a, "member") for a in bindings] == [
+        f"serviceAccount:builder@{PROJECT}.iam.gserviceaccount.com"
+    ]
+    for args in run.gcloud("functions", "deploy"):
+        assert flag(args, "build-service-account") == (
+            f"projects/{PROJECT}/serviceAccounts/builder@{PROJECT}.iam.gserviceaccount.com"
+        )
+
+
+def test_a_build_account_that_is_not_an_address_is_refused(deployer: Deployer) -> None:
+    deployer.settings(**SETTINGS, BUILD_SERVICE_ACCOUNT="builder")
+    run = deployer.dry()
+    assert run.returncode == 1 and "BUILD_SERVICE_ACCOUNT: expected one email address" in run.stderr
+
+
+def test_a_new_database_is_waited_for_before_ttl_and_indexes(deployer: Deployer) -> None:
+    run = deployer.dry()
+    commands = run.gcloud("firestore")
+    kinds = [positional(a)[1:3] for a in commands]
+    create = kinds.index(["databases", "create"])
+    assert kinds[create + 1] == ["databases", "describe"]
+    assert kinds.index(["fields", "ttls"]) > create + 1
+    assert "ready once it describes itself in asia-south1" in run.stdout
+
+
+def test_a_first_run_waits_until_the_new_database_describes_itself(first_run: FirstRun) -> None:
+    names = [
+        " ".join(positional(c["argv"])[:3]) for c in first_run.run.calls if c["tool"] == "gcloud"
+    ]
+    create = names.index("firestore databases create")
+    # The stand-in's new database is missing on the first describe, there on the second.
+    assert names[create + 1 : create + 3] == ["firestore databases describe"] * 2
+    assert names.index("firestore fields ttls") > create + 2
+    assert "# ready" in first_run.run.stdout
+
+
+def test_a_database_that_never_gets_ready_stops_the_run(checkout: Deployer) -> None:
+    checkout.state.write_text(json.dumps({"database_not_ready": 1000}))
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "the new Firestore database is not ready after" in run.stderr
+    assert "gcloud firestore operations list" in run.stderr
+    assert run.called("firestore", "fields") == []
+    assert len(run.called("firestore", "databases", "describe")) == 1 + 36
+
+
+@pytest.mark.parametrize("only", [["--only", "access_grant"], ["--only", SWEEP], []])
+def test_the_privacy_trace_key_is_made_whichever_functions_are_deployed(
+    deployer: Deployer, only: list[str]
+) -> None:
+    run = deployer.dry(*only)
+    assert run.returncode == 0, run.stderr
+    assert len(run.gcloud("secrets", "create", "PRIVACY_TRACE_KEY")) == 1
+    adds = [c for c in run.commands() if "PRIVACY_TRACE_KEY" in c and "versions" in c]
+    assert any(c[:3] == ["head", "-c", "32"] for c in adds)
+    # No function reads it: none is given it or granted it.
+    assert "PRIVACY_TRACE_KEY" not in deployed_secrets(run)
+    assert run.gcloud("secrets", "add-iam-policy-binding", "PRIVACY_TRACE_KEY") == []
+
+
+def test_the_apps_script_key_is_generated_and_given_to_the_senders(deployer: Deployer) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(config.SENDERS)
+    adds = [c for c in run.commands() if "CRM_APPS_SCRIPT_KEY" in c and "versions" in c]
+    assert any(c[:3] == ["head", "-c", "32"] for c in adds)
+
+
+# -- request logs and alerts -------------------------------------------------------------------
+
+
+def test_the_public_functions_request_logs_are_excluded_from_storage(deployer: Deployer) -> None:
+    run = deployer.dry()
+    services = run.gcloud("functions", "describe")
+    assert {positional(a)[2] for a in services if "serviceConfig.service" in a[-2]} >= set(PUBLIC)
+    updates = run.gcloud("logging", "sinks", "update", "_Default")
+    assert len(updates) == 2  # the exclusion updated if the sink has it, else added
+    specs = [flag(updates[0], "update-exclusion"), flag(updates[1], "add-exclusion")]
+    assert specs[0] == specs[1] and specs[0]
+    item = dict(part.split("=", 1) for part in specs[0].split(","))
+    assert item["name"] == "factoryops-visitor-request-logs"
+    assert item["filter"] == (
+        'log_id("run.googleapis.com/requests") AND resource.type="cloud_run_revision" AND '
+        'resource.labels.service_name=("<contact_submit-service>" OR "<chat_message-service>" OR '
+        '"<access_grant-service>")'
+    )
+
+
+def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    metrics = run.gcloud("logging", "metrics", "create")
+    assert [positional(a)[3] for a in metrics] == [
+        "factoryops_delivery_failed",
+        "factoryops_sweep_retention_ok",
+        "factoryops_sweep_deliveries_ok",
+    ]
+    assert 'jsonPayload.tasks:"retention"' in (flag(metrics[1], "log-filter") or "")
+    channel = run.gcloud("beta", "monitoring", "channels", "create")
+    assert len(channel) == 1
+    assert flag(channel[0], "channel-labels") == "email_address=ops@factoryopsai.com"
+    assert flag(channel[0], "type") == "email"
+    creates = run.gcloud("alpha", "monitoring", "policies", "create")
+    updates = run.gcloud("alpha", "monitoring", "policies", "update")
+    assert len(creates) == len(updates) == 4
+    shown = [
+        json.loads(line.split(": ", 1)[1])
+        for line in run.stdout.splitlines()
+        if line.startswith("# <workdir>/alert-")
+    ]
+    assert [p["displayName"] for p in shown] == [
+        "FactoryOps AI: a delivery failed",
+        "FactoryOps AI: no successful nightly retention run",
+        "FactoryOps AI: no successful deliveries run in 30 minutes",
+        "FactoryOps AI: a function answered 5xx",
+    ]
+    for policy in shown:
+        assert policy["notificationChannels"] == ["<channel-name>"]
+    server_errors = shown[3]["conditions"][0]["conditionThreshold"]["filter"]
+    assert 'metric.type="run.googleapis.com/request_count"' in server_errors
+    assert 'metric.labels.response_code_class="5xx"' in server_errors
+    for name in FUNCTIONS:
+        assert f'"<{name}-service>"' in server_errors
+
+
+def test_without_alert_email_the_plan_says_loudly_there_are_no_alerts(deployer: Deployer) -> None:
+    deployer.settings(**{k: v for k, v in SETTINGS.items() if k != "ALERT_EMAIL"})
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("WARNING: ALERT_EMAIL is not set") == 2  # the header, the step
+    assert run.gcloud("logging", "metrics") == []
+    assert run.gcloud("beta") == [] and run.gcloud("alpha") == []
+
+
+def test_a_first_run_sets_up_logs_and_alerts_and_a_second_updates_them(
+    first_run: FirstRun,
+) -> None:
+    model, checkout = first_run.model, first_run.deployer
+    assert [
+        "serviceAccount:123456789012-compute@developer.gserviceaccount.com",
+        "roles/cloudbuild.builds.builder",
+    ] in model["project_bindings"]
+    [exclusion] = model["exclusions"]
+    assert exclusion["filter"].endswith(
+        'service_name=("contact-submit" OR "chat-message" OR "access-grant")'
+    )
+    assert sorted(model["log_metrics"]) == [
+        "factoryops_delivery_failed",
+        "factoryops_sweep_deliveries_ok",
+        "factoryops_sweep_retention_ok",
+    ]
+    [channel] = model["channels"].values()
+    assert channel["labels"] == "email_address=ops@factoryopsai.com"
+    assert len(model["policies"]) == 4
+    for policy in model["policies"].values():
+        assert policy["notificationChannels"] == list(model["channels"])
+
+    second = checkout.run("--project", PROJECT)
+    assert second.returncode == 0, second.stderr + second.stdout
+    after = checkout.model()
+    assert len(after["exclusions"]) == 1 and len(after["channels"]) == 1
+    assert len(after["policies"]) == 4 and len(after["log_metrics"]) == 3
+    assert len(second.called("logging", "sinks", "update")) == 1
+    assert all(flag(a, "update-exclusion") for a in second.called("logging", "sinks", "update"))
+    assert second.called("logging", "metrics", "create") == []
+    assert len(second.called("logging", "metrics", "update")) == 3
+    assert second.called("beta", "monitoring", "channels", "create") == []
+    assert second.called("alpha", "monitoring", "policies", "create") == []
+    assert len(second.called("alpha", "monitoring", "policies", "update")) == 4
+
+
+# -- --verify ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Deployer:
+    """A project deployed once, its functions answering on this machine."""
+    deployer = make_checkout(tmp_path_factory.mktemp("live"))
+    root = deployer.env["GOOGLE_APIS_STANDIN"] + "/functions"
+    deployer.state.write_text(json.dumps({"function_root": root}))
+    run = deployer.run("--project", PROJECT)
+    assert run.returncode == 0, run.stderr + run.stdout
+    return deployer
+
+
+def live_copy(live: Deployer, tmp_path: Path, **change: Any) -> Deployer:
+    """The live project's model, for one test to change, behind its own stand-ins."""
+    deployer = make_deployer(tmp_path, live.root)
+    text = live.state.read_text()
+    here = deployer.env["GOOGLE_APIS_STANDIN"] + "/functions"
+    model = json.loads(text.replace(json.loads(text)["function_root"], here))
+    model.update(change)
+    deployer.state.write_text(json.dumps(model))
+    deployer.env["VERIFY_WAIT_SECONDS"] = "1"
+    return deployer
+
+
+def rows(run: Run) -> dict[str, tuple[str, str]]:
+    """The verify table: result and details by check."""
+    lines = run.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("check "))
+    found = {}
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        match = re.match(r"(.+?)\s{2,}(pass|FAIL)\s{2}(.*)$", line)
+        assert match, line
+        found[match[1]] = (match[2], match[3])
+    return found
+
+
+def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> None:
+    deployer = live_copy(live, tmp_path)
+    run = deployer.run("--project", PROJECT, "--verify")
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = rows(run)
+    assert len(table) == 12
+    assert all(result == "pass" for result, _ in table.values()), table
+    assert f"All {len(table)} checks passed." in run.stdout
+    http = [c["argv"] for c in run.calls if c["tool"] == "http"]
+    assert sorted(http) == sorted([m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST"))
+    assert len(run.called("scheduler", "jobs", "run", "retention-sweep-deliveries")) == 1
+    # Nothing is changed but the sweep's run.
+    changing = ("create", "update", "deploy", "add-iam-policy-binding", "enable")
+    assert not [c for c in run.calls if set(positional(c["argv"])) & set(changing)]
+    assert [c for c in run.calls if c["tool"] == "rest" and "GET" not in c["argv"]] == []
+
+
+def break_rules(model: dict[str, Any]) -> dict[str, Any]:
+    live_name = model["rules_release"]
+    source = {"files": [{"name": "firestore.rules", "content": "rules_version = '2';\n"}]}
+    return {"rulesets": {**model["rulesets"], live_name: source}}
+
+
+@pytest.mark.parametrize(
+    ("fault", "check", "advice"),
+    [
+        (
+            lambda m: {"function_faults": {"chat_message": "post_500"}},
+            "chat_message: empty POST",
+            "answered 500 internal: gcloud functions logs read chat_message --region=asia-south1",
+        ),
+        (
+            lambda m: {"function_faults": {"access_grant": "cors"}},
+            "access_grant: CORS preflight",
+            "https://factoryopsai.com not allowed (Access-Control-Allow-Origin: none): is it in"
+            " ALLOWED_ORIGINS?",
+        ),
+        (
+            break_rules,
+            "security rules: live release = firestore.rules",
+            "differs from firestore.rules: run ./deploy.sh to publish",
+        ),
+        (
+            lambda m: {"exclusions": []},
+            "request logs of the public functions excluded",
+            "no exclusion factoryops-visitor-request-logs on the _Default sink: run ./deploy.sh",
+        ),
+        (
+            lambda m: {"sweep_outcome": "crm_unavailable"},
+            "sweep: run by Cloud Scheduler, ok logged",
+            "no success line within 1 s; the sweep's warnings say why",
+        ),
+        (
+            lambda m: {"ttl": m["ttl"][1:]},
+            f"TTL policies: ACTIVE on {len(TTL_GROUPS)} groups",
+            f"not active: {TTL_GROUPS[0]} (none)",
+        ),
+    ],
+    ids=["post-500", "cors", "rules", "exclusion", "no-success-line", "ttl"],
+)
+def test_verify_names_each_failure_and_what_to_look_at(
+    live: Deployer, tmp_path: Path, fault: Any, check: str, advice: str
+) -> None:
+    deployer = live_copy(live, tmp_path, **fault(live.model()))
+    run = deployer.run("--project", PROJECT, "--verify")
+    assert run.returncode == 1, run.stdout + run.stderr
+    table = rows(run)
+    failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
+    assert list(failed) == [check], table
+    assert advice in failed[check]
+    assert "1 of 12 checks failed." in run.stdout
+
+
+def test_verify_notices_a_job_whose_token_the_sweep_refuses(live: Deployer, tmp_path: Path) -> None:
+    deployer = live_copy(live, tmp_path)
+    model = deployer.model()
+    model["jobs"]["retention-sweep-deliveries"] = [
+        "--oidc-token-audience=https://x.invalid" if a.startswith("--oidc-token-audience=") else a
+        for a in model["jobs"]["retention-sweep-deliveries"]
+    ]
+    deployer.state.write_text(json.dumps(model))
+    run = deployer.run("--project", PROJECT, "--verify")
+    assert run.returncode == 1
+    failed = {name for name, (result, _) in rows(run).items() if result == "FAIL"}
+    assert failed == {
+        "scheduler job retention-sweep-deliveries: OIDC token",
+        "sweep: run by Cloud Scheduler, ok logged",
+    }
+    assert "audience https://x.invalid, not the sweep's URL" in run.stdout
+
+
+def test_verify_dry_run_prints_its_checks_and_runs_nothing(deployer: Deployer) -> None:
+    run = deployer.dry("--verify")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("# deploy.sh --verify plan (dry run")
+    assert run.gcloud("scheduler", "jobs", "run", "retention-sweep-deliveries")
+    reads = run.gcloud("logging", "read")
+    assert len(reads) == 1
+    assert 'jsonPayload.message="sweep finished" AND jsonPayload.outcome="ok"' in reads[0][2]
+    assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == ["OPTIONS", "POST"] * 3
+    assert "Dry run: nothing was run." in run.stdout
+
+
+def test_verify_takes_no_only(deployer: Deployer) -> None:
+    run = deployer.run("--project", PROJECT, "--verify", "--only", SWEEP)
+    assert run.returncode == 2 and "--verify checks everything" in run.stderr

@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import functools
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -477,8 +478,18 @@ class Settings:
         return out
 
 
-def _deployment(env: str, meaning: str, default: str = "") -> Setting:
-    return Setting(env, default, text, meaning, Source.DEPLOYMENT, ())
+_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>.]+(\.[^@\s,;<>.]+)+")
+
+
+def email_address(name: str, raw: str) -> str:
+    """One address, as a notification channel takes it: no name, list or brackets."""
+    if not _ADDRESS.fullmatch(raw):
+        raise ConfigError(name, f"expected one email address, got {raw!r}")
+    return raw
+
+
+def _deployment(env: str, meaning: str, default: str = "", parse: Parser = text) -> Setting:
+    return Setting(env, default, parse, meaning, Source.DEPLOYMENT, ())
 
 
 DEPLOYMENT_SETTINGS = (
@@ -488,8 +499,15 @@ DEPLOYMENT_SETTINGS = (
     ),
     _deployment(
         "BUILD_SERVICE_ACCOUNT",
-        "the account Cloud Build builds the functions as, as an email",
+        "the account Cloud Build builds the functions as, as an email (given the builder role)",
         "the project's default compute account",
+        email_address,
+    ),
+    _deployment(
+        "ALERT_EMAIL",
+        "where Cloud Monitoring emails alerts (failed deliveries, missed sweeps, 5xx answers)",
+        "no alerts (the plan says so)",
+        email_address,
     ),
 )
 """Settings of deploy.sh itself. A supplied secret NAME also has NAME_FILE (see `secret_files`)."""

@@ -1,0 +1,283 @@
+"""What deploy.sh sets up in Cloud Logging and Cloud Monitoring, standard library only.
+
+    python3 -m deployment.monitoring request-log-exclusion SERVICE...
+    python3 -m deployment.monitoring metrics
+    python3 -m deployment.monitoring policies --project ID --channel NAME --dir DIR SERVICE...
+
+`request-log-exclusion` prints the NAME, DESCRIPTION and FILTER (tab-separated) of the
+exclusion on the `_Default` sink: Cloud Run's request log of the public functions'
+services, which holds each visitor's IP and user agent (the privacy notice lists
+neither). The functions' own lines (stdout and stderr) do not match it and are kept.
+
+`metrics` prints the log-based metrics, one a line: NAME, DESCRIPTION, FILTER separated
+by tabs. They count the functions' own JSON lines (`factoryops.logs`): a delivery that
+reached `failed`, and a sweep that finished `ok` with each task.
+
+`policies` writes one alerting policy a file into DIR, each notifying the channel NAME,
+and prints DISPLAY-NAME, FILE and the policy as compact JSON, separated by tabs: a
+failed delivery, no successful retention run, no successful deliveries run, and a
+function answering 5xx (Cloud Run's own request metric, which does not need the request
+logs kept). SERVICE... are the Cloud Run services behind the functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESOURCE = 'resource.type="cloud_run_revision"'
+"""Where a gen2 function's lines, and its requests, are logged and counted."""
+REQUEST_LOG = 'log_id("run.googleapis.com/requests")'
+EXCLUSION = "factoryops-visitor-request-logs"
+EXCLUSION_DESCRIPTION = (
+    "Cloud Run request logs of the public functions: visitor IPs and user agents"
+    " the privacy notice does not list"
+)
+RETENTION_ABSENCE_SECONDS = 88200
+"""The Monitoring API takes at most 24.5 hours for a metric-absence condition: the
+nightly run's line is then missed once it is half an hour later than the night before.
+A 26-hour window is not possible with an absence condition."""
+DELIVERIES_ABSENCE_SECONDS = 1800
+WINDOW = "300s"
+NAME_PREFIX = "FactoryOps AI: "
+
+
+@dataclass(frozen=True)
+class Match:
+    """One comparison on a log line's JSON payload: `=` equals, `:` an array holds it."""
+
+    field: str
+    value: str | bool
+    has: bool = False
+
+    def lql(self) -> str:
+        value = json.dumps(self.value)
+        return f"jsonPayload.{self.field}{':' if self.has else '='}{value}"
+
+    def matches(self, payload: Mapping[str, Any]) -> bool:
+        """What Cloud Logging answers for this comparison on one line, for the tests."""
+        found = payload.get(self.field)
+        if self.has:
+            return isinstance(found, list) and self.value in found
+        return found == self.value
+
+
+def lql(*matches: Match) -> str:
+    return " AND ".join((RESOURCE, *(m.lql() for m in matches)))
+
+
+def sweep_finished(task: str) -> tuple[Match, ...]:
+    """A sweep that ran `task` for real and finished `ok` (logs.sweep_finished)."""
+    return (
+        Match("message", "sweep finished"),
+        Match("outcome", "ok"),
+        Match("dry_run", False),
+        Match("tasks", task, has=True),
+    )
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    description: str
+    matches: tuple[Match, ...]
+
+    @property
+    def filter(self) -> str:
+        return lql(*self.matches)
+
+    @property
+    def type(self) -> str:
+        return f"logging.googleapis.com/user/{self.name}"
+
+
+DELIVERY_FAILED = Metric(
+    "factoryops_delivery_failed",
+    "A delivery reached failed: every attempt used (logs.delivery_result)",
+    (Match("message", "delivery attempt"), Match("state", "failed")),
+)
+RETENTION_OK = Metric(
+    "factoryops_sweep_retention_ok",
+    "A retention sweep finished ok (logs.sweep_finished)",
+    sweep_finished("retention"),
+)
+DELIVERIES_OK = Metric(
+    "factoryops_sweep_deliveries_ok",
+    "A deliveries sweep finished ok (logs.sweep_finished)",
+    sweep_finished("deliveries"),
+)
+METRICS = (DELIVERY_FAILED, RETENTION_OK, DELIVERIES_OK)
+
+
+def one_of(field: str, values: Sequence[str]) -> str:
+    return f"{field}=({' OR '.join(json.dumps(v) for v in values)})"
+
+
+def request_log_filter(services: Sequence[str]) -> str:
+    """The exclusion's filter. gcloud reads it inside a KEY=VALUE,... flag: no commas."""
+    if not services:
+        raise ValueError("no service to exclude the request logs of")
+    text = " AND ".join((REQUEST_LOG, RESOURCE, one_of("resource.labels.service_name", services)))
+    if "," in text + EXCLUSION_DESCRIPTION:
+        raise ValueError(f"a service name holds a comma: {services}")
+    return text
+
+
+# -- alerting policies ---------------------------------------------------------------
+
+
+def _sum(window: str = WINDOW) -> list[dict[str, str]]:
+    """Every time series summed into one: a new revision starts a new series, and an
+    absence must mean no revision wrote the line."""
+    return [
+        {
+            "alignmentPeriod": window,
+            "perSeriesAligner": "ALIGN_SUM",
+            "crossSeriesReducer": "REDUCE_SUM",
+        }
+    ]
+
+
+def _metric_filter(metric: Metric) -> str:
+    return f'{RESOURCE} AND metric.type="{metric.type}"'
+
+
+def _above_zero(filter_text: str) -> dict[str, Any]:
+    return {
+        "conditionThreshold": {
+            "filter": filter_text,
+            "aggregations": _sum(),
+            "comparison": "COMPARISON_GT",
+            "thresholdValue": 0,
+            "duration": "0s",
+            "trigger": {"count": 1},
+        }
+    }
+
+
+def _absent(metric: Metric, seconds: int) -> dict[str, Any]:
+    return {
+        "conditionAbsent": {
+            "filter": _metric_filter(metric),
+            "aggregations": _sum(),
+            "duration": f"{seconds}s",
+            "trigger": {"count": 1},
+        }
+    }
+
+
+def _policy(
+    name: str, condition: str, kind: dict[str, Any], channel: str, advice: str
+) -> dict[str, Any]:
+    return {
+        "displayName": NAME_PREFIX + name,
+        "combiner": "OR",
+        "enabled": True,
+        "conditions": [{"displayName": condition, **kind}],
+        "notificationChannels": [channel],
+        "documentation": {"content": advice, "mimeType": "text/markdown"},
+    }
+
+
+def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[str, Any]]:
+    """The alerting policies, each notifying `channel`; `services` are every function's
+    Cloud Run service, for the 5xx alert."""
+    logs = f"gcloud logging read '{{}}' --project={project} --freshness=1d"
+    sweep_lines = logs.format('jsonPayload.message="sweep finished"')
+    server_errors = " AND ".join(
+        (
+            RESOURCE,
+            'metric.type="run.googleapis.com/request_count"',
+            'metric.labels.response_code_class="5xx"',
+            f"resource.labels.service_name=one_of({', '.join(json.dumps(s) for s in services)})",
+        )
+    )
+    hours = RETENTION_ABSENCE_SECONDS / 3600
+    return [
+        _policy(
+            "a delivery failed",
+            "deliveries that reached failed > 0",
+            _above_zero(_metric_filter(DELIVERY_FAILED)),
+            channel,
+            "An email or CRM delivery used every attempt and is `failed`: the lead is stored"
+            " but the team was not told. The line names the record and the error: "
+            + logs.format(DELIVERY_FAILED.filter.removeprefix(RESOURCE + " AND ")),
+        ),
+        _policy(
+            "no successful nightly retention run",
+            f"no retention sweep finished ok for {hours:g} hours",
+            _absent(RETENTION_OK, RETENTION_ABSENCE_SECONDS),
+            channel,
+            "The nightly retention sweep has not finished `ok`: data past RETENTION_DAYS may"
+            " be kept. `outcome` says why (`crm_unavailable`: the CRM could not be reached);"
+            f" a `caller refused` line means the scheduler's token was refused: {sweep_lines}",
+        ),
+        _policy(
+            "no successful deliveries run in 30 minutes",
+            "no deliveries sweep finished ok for 30 minutes",
+            _absent(DELIVERIES_OK, DELIVERIES_ABSENCE_SECONDS),
+            channel,
+            "The deliveries sweep (every 10 minutes) has not finished `ok`: pending emails and"
+            " CRM rows wait. `./deploy.sh --project ID --verify` runs it once and says what"
+            f" fails: {sweep_lines}",
+        ),
+        _policy(
+            "a function answered 5xx",
+            "requests answered 5xx > 0",
+            _above_zero(server_errors),
+            channel,
+            "A function answered 5xx (Cloud Run's request count; the request logs themselves"
+            " are not kept). Its own lines say why (`unhandled error while serving a request`,"
+            " `firestore unavailable`): "
+            + logs.format('severity>=WARNING AND resource.type="cloud_run_revision"'),
+        ),
+    ]
+
+
+def slug(display_name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", display_name.removeprefix(NAME_PREFIX).lower()).strip("-")
+
+
+# -- command line --------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m deployment.monitoring", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    exclusion = commands.add_parser("request-log-exclusion")
+    exclusion.add_argument("services", nargs="+")
+    commands.add_parser("metrics")
+    written = commands.add_parser("policies")
+    written.add_argument("--project", required=True)
+    written.add_argument("--channel", required=True)
+    written.add_argument("--dir", type=Path, required=True)
+    written.add_argument("--dry-run", action="store_true", help="print them, write nothing")
+    written.add_argument("services", nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "request-log-exclusion":
+        try:
+            print("\t".join((EXCLUSION, EXCLUSION_DESCRIPTION, request_log_filter(args.services))))
+        except ValueError as exc:
+            print(f"deploy.sh: {exc}", file=sys.stderr)
+            return 1
+    elif args.command == "metrics":
+        for metric in METRICS:
+            print("\t".join((metric.name, metric.description, metric.filter)))
+    else:
+        for policy in policies(args.project, args.channel, args.services):
+            path = args.dir / f"alert-{slug(policy['displayName'])}.json"
+            if not args.dry_run:
+                path.write_text(json.dumps(policy, indent=2) + "\n", encoding="utf-8")
+            compact = json.dumps(policy, separators=(",", ":"))
+            print("\t".join((policy["displayName"], str(path), compact)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
