@@ -39,6 +39,7 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
 SWEEP_RUNS = "sweep_runs"
+TEAM_AUDIT = "team_audit"
 LOCKS = "locks"
 
 COLLECTIONS = (
@@ -50,6 +51,7 @@ COLLECTIONS = (
     RATE_LIMITS,
     PRIVACY_REQUESTS,
     SWEEP_RUNS,
+    TEAM_AUDIT,
     LOCKS,
 )
 """Every collection (group) the project writes."""

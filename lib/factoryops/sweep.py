@@ -23,8 +23,13 @@ from factoryops.validation import Choices, Field, Flag, check
 
 TASKS = ("retention", "deliveries")
 SPEC: dict[str, Field] = {"tasks": Choices(TASKS), "dry_run": Flag()}
-DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (contact.DELIVERIES, chat.DELIVERIES)
-"""Every collection whose records are forwarded by email and to the CRM."""
+DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (
+    contact.DELIVERIES,
+    chat.DELIVERIES,
+    chat.NUDGES,
+)
+"""Everything that is delivered downstream: records forwarded by email and to the CRM,
+and the nudges to the team's inbox."""
 
 
 def check_startup() -> None:

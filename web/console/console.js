@@ -1,0 +1,1 @@
+/* The team console: see README, "The team console". */
