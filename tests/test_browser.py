@@ -943,7 +943,7 @@ def seed_thread(session_id: str, count: int) -> list[str]:
     written = []
     for n in range(count):
         author = thread.TEAM if n % 2 == 0 else thread.VISITOR
-        message, _ = thread.append(
+        message = thread.append(
             session.ref,
             author=author,
             text=f"Message {last_seq + 1}",
