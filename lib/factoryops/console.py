@@ -24,7 +24,6 @@ from factoryops import (
     deliveries,
     errors,
     grants,
-    logs,
     privacy,
     status,
     store,
@@ -75,21 +74,14 @@ def authenticate(headers: Mapping[str, str]) -> str:
     Google's for this console, or expired), AccessDenied (anyone else) or Unavailable."""
     cfg = settings()
     check_startup()
-    token = tokens.bearer(headers)
-    if token is None:
-        logs.caller_refused(function=CONSOLE, reason="missing")
-        raise errors.Unauthenticated()
-    claims = tokens.verify(
-        token,
+    return tokens.caller(
+        headers,
         audience=cfg.team_oauth_client_id,
         certs_url=cfg.team_certs_url,
+        allowed=cfg.team_emails,
         function=CONSOLE,
+        refusal="This account may not use the team console.",
     )
-    email = str(claims.get("email", "")).strip().lower()
-    if claims.get("email_verified") is not True or email not in cfg.team_emails:
-        logs.caller_refused(function=CONSOLE, reason="not_allowed", caller=logs.fingerprint(email))
-        raise errors.AccessDenied("This account may not use the team console.")
-    return email
 
 
 # -- the page -----------------------------------------------------------------------
@@ -202,19 +194,7 @@ def handle(request: ParsedRequest, call: Call) -> JsonResponse:
 
 
 def _ok(body: dict[str, Any], status_code: int = 200) -> JsonResponse:
-    return JsonResponse(status_code, _json_ready(body))
-
-
-def _json_ready(value: Any) -> Any:
-    import datetime as dt
-
-    if isinstance(value, dt.datetime):
-        return store.rfc3339(value)
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return value
+    return JsonResponse(status_code, store.json_ready(body))
 
 
 @route("GET", "me")

@@ -148,6 +148,17 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def json_ready(value: Any) -> Any:
+    """Stored values as JSON takes them: times as RFC 3339, containers walked."""
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def expire_at(*, days: int | None = None, seconds: int | None = None) -> dt.datetime:
     """The `expire_at` a new document carries, for the TTL policy backstop."""
     if seconds is not None:
