@@ -493,7 +493,7 @@ class Settings:
         text,
         "template of the nudge to the team's inbox; unset: no nudges",
         Source.DEPLOY_ENV,
-        (SWEEP,),
+        (CHAT, SWEEP),
     )
     notify_after: int = declare(
         "NOTIFY_AFTER",
