@@ -109,7 +109,10 @@ def test_staged_bundle_holds_only_main_the_shared_package_and_requirements(
     name: str, tmp_path: Path
 ) -> None:
     stage(name, tmp_path)
+    # The console serves its own page, from beside the package.
+    page = ["console_page"] if name == "team_console" else []
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        *page,
         "factoryops",
         "main.py",
         "requirements.txt",
