@@ -194,7 +194,9 @@ def _same_origin(origin: str, request: flask.Request) -> bool:
 def _page_response(page: Page) -> flask.Response:
     response = flask.Response(page.content, status=200, content_type=page.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not no-referrer: Google's sign-in checks the page's origin, which it reads from the
+    # Referer of the page's requests to it.
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     for name, value in page.headers.items():
         response.headers[name] = value
     return response
