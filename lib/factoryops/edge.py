@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from factoryops import errors, idempotency, logs, ratelimit, store
 from factoryops.config import RateLimit, settings
@@ -125,8 +126,26 @@ def ready(endpoint: Endpoint[V]) -> Endpoint[V]:
     cfg = settings()
     if endpoint.startup is not None:
         endpoint.startup()
+    if flask.has_app_context():  # functions-framework loads the function inside its app
+        flask.current_app.register_error_handler(HTTPException, _framework_refusal)
     logs.config_loaded(function=endpoint.function, settings=cfg.redacted())
     return endpoint
+
+
+def _framework_refusal(exc: HTTPException) -> flask.Response:
+    """functions-framework answers a few requests before the function sees them (a path
+    its router cannot match, such as one holding a line break, and /favicon.ico and
+    /robots.txt): in the contract's error body, not Flask's HTML page."""
+    status = exc.code or 500
+    error = (
+        errors.NotFound()
+        if status == 404
+        else errors.InvalidRequest()
+        if status < 500
+        else errors.AppError()
+    )
+    error.status = status
+    return error_response(error)
 
 
 def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
