@@ -4,37 +4,16 @@ stand-ins serve in Google's x509 format, so google-auth verifies them for real."
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 from typing import Any
+
+from devstack.signin import SignedKey
 
 
 def key_pair() -> tuple[bytes, str]:
     """A private key (PEM) and a self-signed certificate for it (PEM), as Google serves."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-certs")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return private, cert.public_bytes(serialization.Encoding.PEM).decode()
+    key = SignedKey.generate("test-key")
+    return key.private_pem, key.certificate_pem
 
 
 def sign(private_pem: bytes, claims: dict[str, Any], *, key_id: str) -> str:

@@ -48,6 +48,7 @@ from factoryops.validation import (
 )
 
 GOOGLE_SIGNIN_SCRIPT = "https://accounts.google.com/gsi/client"
+GOOGLE_SIGNIN_BASE = "https://accounts.google.com/gsi/"
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/console.js": ("console.js", "text/javascript; charset=utf-8"),
@@ -124,13 +125,16 @@ def policy() -> str:
     config = signin()
     if config["signin"] == "local":
         connect.append(config["url"])
+    else:
+        # Google's sign-in script calls home from the page (FedCM), as its CSP guide says.
+        connect.append(GOOGLE_SIGNIN_BASE)
     return "; ".join(
         [
             "default-src 'none'",
             f"script-src 'self' {GOOGLE_SIGNIN_SCRIPT}",
             "style-src 'self' https://accounts.google.com/gsi/style",
             f"connect-src {' '.join(connect)}",
-            "frame-src https://accounts.google.com/gsi/",
+            f"frame-src {GOOGLE_SIGNIN_BASE}",
             "img-src 'self' data:",
             "base-uri 'none'",
             "form-action 'none'",
