@@ -17,7 +17,8 @@
 # about it before anything else, and deployment/google_apis.py makes the REST calls
 # gcloud has no command for. This script sequences gcloud.
 #
-# A function's bundle is exactly: its main.py, the shared package, requirements.txt.
+# A function's bundle is exactly: its main.py, the shared package, requirements.txt,
+# and for the team console its page (web/console, as console_page).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +31,9 @@ if [[ "${1:-}" != "--stage" ]] &&
   die "bash 4.4 or newer is required (macOS: brew install bash, then run it with that bash)"
 fi
 
+CONSOLE=team_console
+CONSOLE_PAGE=web/console
+
 stage() {
   local name="$1" dest="$2"
   [[ -f "$ROOT/functions/$name/main.py" ]] || die "no function named '$name'"
@@ -38,6 +42,12 @@ stage() {
   cp "$ROOT/requirements.txt" "$dest/requirements.txt"
   rm -rf "$dest/factoryops"
   cp -R "$ROOT/lib/factoryops" "$dest/factoryops"
+  if [[ "$name" == "$CONSOLE" ]]; then
+    # factoryops.console looks for its page beside the package in a bundle.
+    [[ -f "$ROOT/$CONSOLE_PAGE/index.html" ]] || die "$CONSOLE_PAGE/index.html is missing"
+    rm -rf "$dest/console_page"
+    cp -R "$ROOT/$CONSOLE_PAGE" "$dest/console_page"
+  fi
   find "$dest" -name '__pycache__' -type d -prune -exec rm -rf {} +
 }
 
@@ -60,6 +70,8 @@ DELIVERIES_SCHEDULE="*/10 * * * *"
 TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
 PENDING_AUDIENCE=https://audience-pending.invalid
+# The nudge's link while the console is not deployed: it leads nowhere, visibly.
+PENDING_CONSOLE_URL=https://team-console-not-deployed.invalid
 # Waits: every poll is this many seconds apart (tests set 0).
 POLL="${DEPLOY_POLL_SECONDS:-5}"
 DATABASE_POLLS=36
@@ -67,18 +79,32 @@ VERIFY_WAIT="${VERIFY_WAIT_SECONDS:-180}"
 
 # Filled by read_plan from the declarations.
 FUNCTIONS=()         # in deployment order
-PUBLIC=()            # called from browsers; the others by Cloud Scheduler only
+PUBLIC=()            # called from visitors' browsers
+TEAM=()              # the team's tools: open to anyone, they check Google sign-in themselves
+PRIVATE_SETTINGS=()  # shown as <omitted> in the plan (the team's addresses)
 TTL_GROUPS=()        # collection groups whose documents carry `expire_at`
 GENERATED_SECRETS=() # made by this script; the other secrets are supplied
-STANDALONE_SECRETS=() # generated, read by no function but made all the same
+STANDALONE_SECRETS=() # generated, made whichever functions are deployed (siteadmin reads them)
 WORKED_OUT_NAMES=()  # variables the functions read that this script works out
 FROM_FILE=0
 FROM_ENVIRONMENT=()
 SHEET_EDITORS=() # the functions the CRM sheet is shared with
 # CONF: every non-empty value from deploy.env or the environment.
-declare -A CONF=() ENV_OF=() SECRETS_OF=() MAX_INSTANCES=() WORKED_OUT=()
+declare -A CONF=() ENV_OF=() SECRETS_OF=() MAX_INSTANCES=() WORKED_OUT=() UNREADY=()
 
 is_public() { [[ " ${PUBLIC[*]} " == *" $1 "* ]]; }
+is_team() { [[ " ${TEAM[*]} " == *" $1 "* ]]; }
+is_private_setting() { [[ " ${PRIVATE_SETTINGS[*]} " == *" $1 "* ]]; }
+# Who may call it: visitors, the team (signed in with Google), or Cloud Scheduler.
+kind_of() {
+  if is_public "$1"; then
+    echo public
+  elif is_team "$1"; then
+    echo "team: open, behind Google sign-in checked by the function"
+  else
+    echo "private: invoked by Cloud Scheduler only"
+  fi
+}
 is_generated() { [[ " ${GENERATED_SECRETS[*]} " == *" $1 "* ]]; }
 
 # The secrets a function reads, given the settings.
@@ -225,6 +251,9 @@ read_plan() {
       from_file) FROM_FILE="$key" ;;
       from_environment) read -r -a FROM_ENVIRONMENT <<<"$key" ;;
       sheet_editors) read -r -a SHEET_EDITORS <<<"$key" ;;
+      team) read -r -a TEAM <<<"$key" ;;
+      private) read -r -a PRIVATE_SETTINGS <<<"$key" ;;
+      unready) UNREADY[$key]="$rest" ;;
       max_instances) MAX_INSTANCES[$key]="$rest" ;;
       env) ENV_OF[$key]="$rest" ;;
       secrets) SECRETS_OF[$key]="$rest" ;;
@@ -236,11 +265,13 @@ read_plan() {
 }
 
 # The variables the declarations leave to this script. The sweep's audience is its own
-# URL, known once it is deployed: until then, one no token carries.
+# URL, known once it is deployed: until then, one no token carries. The console's URL
+# is read just before the sweep's deployment (console_url).
 work_out() {
   WORKED_OUT[GOOGLE_CLOUD_PROJECT]="$PROJECT"
   WORKED_OUT[SWEEP_INVOKER]="$(scheduler_account)"
   WORKED_OUT[SWEEP_AUDIENCE]="$PENDING_AUDIENCE"
+  WORKED_OUT[CONSOLE_URL]="$PENDING_CONSOLE_URL"
   local name
   for name in "${WORKED_OUT_NAMES[@]}"; do
     [[ -n "${WORKED_OUT[$name]+set}" ]] ||
@@ -354,7 +385,13 @@ SWEEP_URL=""
 header() {
   local fn kinds=()
   for fn in "${SELECTED[@]}"; do
-    if is_public "$fn"; then kinds+=("$fn (public)"); else kinds+=("$fn (private: Cloud Scheduler only)"); fi
+    if is_public "$fn"; then
+      kinds+=("$fn (public)")
+    elif is_team "$fn"; then
+      kinds+=("$fn (team: Google sign-in)")
+    else
+      kinds+=("$fn (private: Cloud Scheduler only)")
+    fi
   done
   if ((DRY)); then
     note "deploy.sh plan (dry run: nothing below is run; <...> is a value known at run time)"
@@ -380,13 +417,39 @@ header() {
   ((DRY)) || note "gcloud runs with CLOUDSDK_CORE_DISABLE_PROMPTS=1"
 }
 
+# Why a selected function would refuse to start (factoryops.console.check_startup), and
+# what to do; empty when every selected function can start.
+unready_message() {
+  local fn others=() lines=() them
+  for fn in "${SELECTED[@]}"; do
+    [[ -n "${UNREADY[$fn]:-}" ]] || continue
+    them=them
+    [[ "${UNREADY[$fn]}" == *" "* ]] || them=it
+    lines+=("$fn refuses to start without ${UNREADY[$fn]// / and }: set $them in deploy.env")
+  done
+  ((${#lines[@]})) || return 0
+  for fn in "${SELECTED[@]}"; do
+    [[ -n "${UNREADY[$fn]:-}" ]] || others+=("$fn")
+  done
+  printf '%s\n' "${lines[@]}"
+  echo "(how to make the OAuth client: README.md, \"The team console's OAuth client\")"
+  ((${#others[@]} == 0)) ||
+    echo "or deploy the others now: ./deploy.sh --project $PROJECT --only ${others[*]}"
+}
+
 prerequisites() {
   section "Prerequisites"
-  local missing=() fn
+  local missing=() fn unready
   for fn in "${SELECTED[@]}"; do
     [[ -f "$ROOT/functions/$fn/main.py" ]] || missing+=("functions/$fn/main.py")
   done
+  if selected "$CONSOLE" && [[ ! -f "$ROOT/$CONSOLE_PAGE/index.html" ]]; then
+    missing+=("$CONSOLE_PAGE/index.html")
+  fi
   [[ -f "$ROOT/firestore.rules" ]] || missing+=("firestore.rules")
+  # A console deployed without its sign-in settings would fail its health check after
+  # the steps before it had run: refused here, before anything changes.
+  unready="$(unready_message)"
   if ((DRY)); then
     note "checked on a real run (a failure stops it before anything changes):"
     show command -v gcloud python3
@@ -395,10 +458,15 @@ prerequisites() {
     for fn in "${missing[@]}"; do
       note "WARNING: $fn is missing: a real run stops here"
     done
+    if [[ -n "$unready" ]]; then
+      while IFS= read -r fn; do note "WARNING: $fn"; done <<<"$unready"
+      note "WARNING: a real run stops here"
+    fi
     note "settings checked with factoryops.config"
     return
   fi
   ((${#missing[@]} == 0)) || die "missing from the checkout: ${missing[*]}"
+  [[ -z "$unready" ]] || die "nothing was changed: $unready"
   local account
   capture account "" gcloud auth list --filter=status:ACTIVE "--format=value(account)"
   [[ -n "$account" ]] || die "no authenticated gcloud account: run 'gcloud auth login'"
@@ -600,7 +668,7 @@ secrets_step() {
   fi
   note "values are never on a command line or in this plan; functions get pinned versions"
   ((${#STANDALONE_SECRETS[@]} == 0)) ||
-    note "read by no function, by the team's tools (siteadmin): ${STANDALONE_SECRETS[*]}"
+    note "made whichever functions are deployed, for siteadmin: ${STANDALONE_SECRETS[*]}"
   for name in $names; do
     ensure gcloud secrets describe "$name" "${P[@]}" \
       -- gcloud secrets create "$name" --replication-policy=user-managed "--locations=$REGION" "${P[@]}"
@@ -689,12 +757,14 @@ yaml_value() {
 write_env() {
   local file="$1" fn="$2" k value names=() lines=()
   read -r -a names <<<"${ENV_OF[$fn]}"
+  local shown=()
   for k in "${names[@]}"; do
     if [[ -n "${WORKED_OUT[$k]+set}" ]]; then value="${WORKED_OUT[$k]}"; else value="${CONF[$k]}"; fi
     lines+=("$k: $(yaml_value "$value")")
+    if is_private_setting "$k"; then shown+=("$k: <omitted>"); else shown+=("${lines[-1]}"); fi
   done
   note "${INDENT}$file (--env-vars-file; unset settings keep the code's defaults):"
-  for k in "${lines[@]}"; do note "${INDENT}  $k"; done
+  for k in "${shown[@]}"; do note "${INDENT}  $k"; done
   ((DRY)) || printf '%s\n' "${lines[@]}" >"$file"
 }
 
@@ -712,7 +782,9 @@ deploy_function() {
   # The sweep's limit is above one so that a deliveries run that starts during a long
   # nightly run is served rather than refused; two sweeps never send the same thing.
   cmd+=("--max-instances=${MAX_INSTANCES[$fn]}")
-  if is_public "$fn"; then
+  # The console is reached by the team's browsers, with no IAM token: Cloud Run lets
+  # every request through and the function checks the Google ID token it carries.
+  if is_public "$fn" || is_team "$fn"; then
     cmd+=(--allow-unauthenticated)
   else
     cmd+=(--no-allow-unauthenticated "--timeout=$SWEEP_TIMEOUT")
@@ -723,17 +795,40 @@ deploy_function() {
   run "${cmd[@]}"
 }
 
+# CONSOLE_URL, for the sweep's nudges: the console's own URL, read from the function.
+# The console deploys before the sweep, so a first deployment of both finds it; a
+# sweep deployed without a console gets a link that leads nowhere, and says so.
+console_url() {
+  local url
+  note "CONSOLE_URL, the link in the nudge emails, is the console's URL:"
+  capture_or_empty url "<$CONSOLE-url>" gcloud functions describe "$CONSOLE" "--region=$REGION" \
+    "--format=value(serviceConfig.uri)" "${P[@]}"
+  if ((DRY)) && ! selected "$CONSOLE"; then
+    say "  # if $CONSOLE is not deployed: CONSOLE_URL is $PENDING_CONSOLE_URL"
+  elif [[ -z "$url" ]]; then
+    note "WARNING: $CONSOLE is not deployed: the nudge emails link to $PENDING_CONSOLE_URL"
+    note "WARNING: until it is, and the sweep is deployed again"
+    url="$PENDING_CONSOLE_URL"
+  fi
+  WORKED_OUT[CONSOLE_URL]="$url"
+}
+
 functions_step() {
   local fn
   for fn in "${SELECTED[@]}"; do
-    section "Function $fn ($(is_public "$fn" && echo public || echo "private: invoked by Cloud Scheduler only"))"
+    section "Function $fn ($(kind_of "$fn"))"
     show ./deploy.sh --stage "$fn" "$WORK/$fn"
     ((DRY)) || stage "$fn" "$WORK/$fn"
     if [[ "$fn" != "$SWEEP" ]]; then
       write_env "$WORK/$fn.env.yaml" "$fn"
       deploy_function "$fn" "$WORK/$fn.env.yaml"
+      if [[ "$fn" == "$CONSOLE" ]] && ! selected "$SWEEP"; then
+        note "the sweep's nudges link to the console's URL as it was when the sweep was last"
+        note "deployed: after the console's first deployment, run deploy.sh --only $SWEEP once"
+      fi
       continue
     fi
+    console_url
     # The sweep checks its token's audience against its own URL, known once it exists,
     # and refuses to start without one: a first deployment uses an audience no token
     # carries, then the real one.
@@ -801,6 +896,9 @@ service_of() {
 request_logs_step() {
   section "Request logs of the public functions kept out of storage"
   note "Cloud Run's request log holds each visitor's IP and user agent; the functions' own lines stay"
+  # No visitor calls the console: its callers are the team and those it refuses, and
+  # its request log is the one record of where each call came from, so it is kept.
+  note "$CONSOLE's and $SWEEP's request logs are kept: no visitor calls them"
   local fn services=()
   for fn in "${PUBLIC[@]}"; do
     service_of "$fn"
@@ -924,11 +1022,12 @@ alerts_step() {
 
 closing() {
   section "Function URLs"
-  local fn url rows=()
+  local fn url rows=() console=""
   for fn in "${SELECTED[@]}"; do
     capture_or_empty url "<$fn-url>" gcloud functions describe "$fn" "--region=$REGION" \
       "--format=value(serviceConfig.uri)" "${P[@]}"
     rows+=("$fn  ${url:-<not deployed>}")
+    [[ "$fn" != "$CONSOLE" ]] || console="$url"
   done
   say ""
   for url in "${rows[@]}"; do say "$url"; done
@@ -942,6 +1041,16 @@ closing() {
     say "https://docs.google.com/spreadsheets/d/${CONF[CRM_SPREADSHEET_ID]}/edit, Share, and add"
     say "as Editor (notifications off):"
     for fn in "${sheet[@]}"; do say "  $fn"; done
+  fi
+  if [[ -n "$console" ]]; then
+    # An origin is the scheme and host only. The page asks for /console.js at the root
+    # of its origin, so the function's cloudfunctions.net address, where it sits under
+    # /$CONSOLE, does not serve it whole: the run.app one is the console's.
+    [[ ! "$console" =~ ^(https?://[^/]+) ]] || console="${BASH_REMATCH[1]}"
+    say ""
+    say "The team console is at $console. Its OAuth client (TEAM_OAUTH_CLIENT_ID) must"
+    say "list that origin under Authorized JavaScript origins (Google Cloud console, APIs &"
+    say "Services, Credentials; README.md, Deploying), or Google's sign-in refuses the page."
   fi
   local signs=0
   for fn in "${SELECTED[@]}"; do
@@ -984,7 +1093,8 @@ verify_main() {
   local args=(verify "--project=$PROJECT" "--region=$REGION"
     "--allowed-origins=${CONF[ALLOWED_ORIGINS]}" "--scheduler-account=$(scheduler_account)"
     "--jobs=$RETENTION_JOB,$DELIVERIES_JOB" "--run-job=$DELIVERIES_JOB"
-    "--rules=$ROOT/firestore.rules" "--wait=$VERIFY_WAIT" "--poll=$POLL")
+    "--rules=$ROOT/firestore.rules" "--wait=$VERIFY_WAIT" "--poll=$POLL"
+    "--console-client-id=${CONF[TEAM_OAUTH_CLIENT_ID]:-}")
   if ((DRY)); then
     py "${args[@]}" --dry-run </dev/null
   else

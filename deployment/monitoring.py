@@ -232,7 +232,7 @@ def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[s
             "requests answered 5xx > 0",
             _above_zero(server_errors),
             channel,
-            "A function answered 5xx (Cloud Run's request count; the request logs themselves"
+            "A function answered 5xx (Cloud Run's request count; the visitors' request logs"
             " are not kept). Its own lines say why (`unhandled error while serving a request`,"
             " `firestore unavailable`): "
             + logs.format('severity>=WARNING AND resource.type="cloud_run_revision"'),

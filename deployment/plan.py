@@ -9,8 +9,9 @@ which reads the settings file and the environment (which wins) through the
 declarations in `factoryops.config`, refuses what has no place in a settings file,
 checks every value as the functions will (`config.from_env`), and answers with
 tab-separated records (`Plan.records`): the functions, the variables and secrets each
-one gets (only those it reads), their instance limits, and the TTL groups of
-`factoryops.store`. A refusal is printed for deploy.sh's user, with status `REFUSED`.
+one gets (only those it reads), their instance limits, the settings a function would
+refuse to start without that are unset, and the TTL groups of `factoryops.store`. A
+refusal is printed for deploy.sh's user, with status `REFUSED`.
 
     python3 -m deployment.plan readme-table [--write]
 
@@ -46,6 +47,14 @@ _QUOTED = re.compile(r"\"(.*)\"|'(.*)'")
 
 class Refused(Exception):
     """Settings deploy.sh will not deploy with; the message says why, never a value."""
+
+
+NEEDED_TO_START = {config.CONSOLE: ("TEAM_OAUTH_CLIENT_ID", "TEAM_EMAILS")}
+"""The settings a function refuses to start without (`console.check_startup`, which
+this module cannot import: it runs on the deployer's python3, standard library only).
+A deployment of the function without them would fail its health check half way
+through a run; deploy.sh stops before changing anything instead. A test holds the two
+together."""
 
 
 # -- what a settings file may hold ---------------------------------------------------
@@ -135,6 +144,10 @@ class Function:
     reads that have a value, and those deploy.sh works out."""
     secrets: tuple[str, ...]
     """The secrets it reads that these settings call for."""
+    team: bool = False
+    """One of the team's tools: reachable by anyone, it checks Google sign-in itself."""
+    unready: tuple[str, ...] = ()
+    """Settings it refuses to start without (`NEEDED_TO_START`) that are unset."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +162,11 @@ class Plan:
     sheet_editors: tuple[str, ...]
     """The functions the CRM sheet must be shared with."""
     standalone_secrets: tuple[str, ...] = ()
-    """Generated secrets no function reads, made all the same: the team's tools read them
-    from Secret Manager (siteadmin, PRIVACY_TRACE_KEY)."""
+    """Generated secrets made whichever functions are deployed: `siteadmin` reads them
+    from Secret Manager (PRIVACY_TRACE_KEY)."""
+    private: tuple[str, ...] = ()
+    """Plain settings the plan shows as `<omitted>` (the team's addresses): they reach
+    the functions' env files but not the plan's output, which gets pasted around."""
     ttl_groups: tuple[str, ...] = store.TTL_GROUPS
     generated_secrets: tuple[str, ...] = config.GENERATED_SECRETS
 
@@ -167,11 +183,14 @@ class Plan:
             ("from_file", str(self.from_file)),
             ("from_environment", " ".join(self.from_environment)),
             ("sheet_editors", " ".join(self.sheet_editors)),
+            ("team", " ".join(f.name for f in self.functions if f.team)),
+            ("private", " ".join(self.private)),
         ]
         for fn in self.functions:
             rows.append(("max_instances", fn.name, str(fn.max_instances)))
             rows.append(("env", fn.name, " ".join(fn.env)))
             rows.append(("secrets", fn.name, " ".join(fn.secrets)))
+            rows.append(("unready", fn.name, " ".join(fn.unready)))
         rows.extend(("value", key, value) for key, value in self.values.items())
         return ["\t".join(row) for row in rows]
 
@@ -205,7 +224,16 @@ def function(name: str, values: Mapping[str, str]) -> Function:
         if s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and values.get(s.env))
     )
     secrets = tuple(s.env for s in reads if s.secret and s.needed(values))
-    return Function(name, name in config.PUBLIC, max_instances(name, values), env, secrets)
+    unready = tuple(n for n in NEEDED_TO_START.get(name, ()) if not values.get(n, "").strip())
+    return Function(
+        name,
+        name in config.PUBLIC,
+        max_instances(name, values),
+        env,
+        secrets,
+        team=name in config.TEAM_TOOLS,
+        unready=unready,
+    )
 
 
 def make(given: Given, project: str) -> Plan:
@@ -242,15 +270,22 @@ def make(given: Given, project: str) -> Plan:
         worked_out=tuple(s.env for s in declared if s.source is Source.DEPLOY_SH),
         sheet_editors=sheet_readers,
         standalone_secrets=standalone_secrets(values),
+        private=tuple(s.env for s in declared if s.private and s.source is Source.DEPLOY_ENV),
     )
 
 
 def standalone_secrets(values: Mapping[str, str]) -> tuple[str, ...]:
-    """The generated secrets that no function reads but a deployment makes."""
+    """The generated secrets a deployment makes whichever functions it deploys: those
+    read by no function or by the team's tools alone. `siteadmin` is the team's other
+    tool, doing what the console does through the same library, and reads them from
+    Secret Manager: it needs them even when the console is not deployed."""
     return tuple(
         s.env
         for s in config.declared()
-        if s.secret and not s.functions and s.env in config.GENERATED_SECRETS and s.needed(values)
+        if s.secret
+        and set(s.functions) <= set(config.TEAM_TOOLS)
+        and s.env in config.GENERATED_SECRETS
+        and s.needed(values)
     )
 
 

@@ -2,7 +2,7 @@
 
     python3 -m deployment.verify --project ID --region R --allowed-origins ORIGINS
         --scheduler-account EMAIL --jobs JOB,JOB --run-job JOB --rules FILE
-        [--wait SECONDS] [--poll SECONDS] [--dry-run]
+        [--console-client-id ID] [--wait SECONDS] [--poll SECONDS] [--dry-run]
 
 Each check is one row of the table printed at the end, with what to look at when it
 fails; the exit status is 1 when any failed. The checks:
@@ -10,6 +10,11 @@ fails; the exit status is 1 when any failed. The checks:
 - each public function answers a CORS preflight from the first allowed origin (204,
   that origin allowed) and an empty JSON POST with the documented 400 `invalid_request`
   (contact_submit's names the missing `fields`): nothing is stored by either;
+- the team console, signed out: `GET /api/config` answers 200 with Google sign-in and
+  the OAuth client id (`--console-client-id`, deploy.env's TEAM_OAUTH_CLIENT_ID), `GET
+  /api/me` without a token answers 401 `unauthenticated`, and `GET /` serves the page
+  with a Content-Security-Policy header: the console started, checks sign-in, and its
+  page is in its bundle;
 - the live security rules equal firestore.rules (the Firebase Rules API);
 - every TTL group's policy on `expire_at` is ACTIVE;
 - both Cloud Scheduler jobs send an OIDC token for the scheduler's account, with the
@@ -193,6 +198,78 @@ def check_function(verifier: Verifier, function: str, origin: str) -> None:
         verifier.add(empty, False, f"answered {got}, not {wanted}: {logs}")
 
 
+def check_console(verifier: Verifier, client_id: str) -> None:
+    """What anyone may ask the console without signing in: its sign-in settings, its
+    refusal of an API call without a token, and its page. Nothing is read or stored."""
+    function = config.CONSOLE
+    names = {
+        "/api/config": f"{function}: GET /api/config",
+        "/api/me": f"{function}: GET /api/me without a token",
+        "/": f"{function}: GET / (page, CSP)",
+    }
+    url = verifier.describe(function, "serviceConfig.uri").rstrip("/")
+    if not url:
+        for name in names.values():
+            verifier.add(name, False, f"not deployed: ./deploy.sh --project {verifier.project}")
+        return
+    logs = verifier.logs_hint(function)
+    replies = {}
+    for path in names:
+        verifier.plan.show("GET", url + path)
+        if not verifier.dry_run:
+            replies[path] = send("GET", url + path, {})
+    if verifier.dry_run:
+        return
+
+    reply, name = replies["/api/config"], names["/api/config"]
+    try:
+        body = json.loads(reply.text) if reply.status == 200 else {}
+    except ValueError:
+        body = {}
+    got = body.get("client_id", "") if isinstance(body, dict) else ""
+    if reply.status == 0:
+        verifier.add(name, False, f"no answer from {url}: {reply.text}")
+    elif reply.status != 200:
+        # A console without its sign-in settings does not start: 5xx, not 200.
+        verifier.add(
+            name,
+            False,
+            f"answered {reply.status}: are TEAM_OAUTH_CLIENT_ID and TEAM_EMAILS set? {logs}",
+        )
+    elif body.get("signin") != "google" or not got:
+        verifier.add(name, False, f"not Google sign-in with a client id: {reply.text[:120]}")
+    elif client_id and got != client_id:
+        verifier.add(
+            name, False, f"client id {got}, not deploy.env's TEAM_OAUTH_CLIENT_ID: run ./deploy.sh"
+        )
+    else:
+        verifier.add(name, True, f"200, Google sign-in, client id {got}")
+
+    reply, name = replies["/api/me"], names["/api/me"]
+    code = reply.error_body().get("code", "")
+    if reply.status == 401 and code == "unauthenticated":
+        verifier.add(name, True, "401 unauthenticated")
+    elif reply.status == 0:
+        verifier.add(name, False, f"no answer from {url}: {reply.text}")
+    else:
+        got_answer = f"{reply.status} {code}".strip()
+        verifier.add(name, False, f"answered {got_answer}, not 401 unauthenticated: {logs}")
+
+    reply, name = replies["/"], names["/"]
+    kind = reply.headers.get("content-type", "")
+    policy = reply.headers.get("content-security-policy", "")
+    if reply.status == 200 and kind.startswith("text/html") and policy:
+        verifier.add(name, True, "200 text/html with a Content-Security-Policy")
+    elif reply.status == 0:
+        verifier.add(name, False, f"no answer from {url}: {reply.text}")
+    elif reply.status == 404:
+        verifier.add(name, False, "404: the page is not in the bundle: run ./deploy.sh")
+    elif reply.status != 200 or not kind.startswith("text/html"):
+        verifier.add(name, False, f"answered {reply.status} {kind or 'no content type'}: {logs}")
+    else:
+        verifier.add(name, False, f"no Content-Security-Policy header: {logs}")
+
+
 # -- configuration ------------------------------------------------------------------------
 
 
@@ -363,6 +440,10 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
         check_function(verifier, function, origin)
 
     plan.say("")
+    plan.say("## The team console, as a signed-out browser meets it")
+    check_console(verifier, args.console_client_id)
+
+    plan.say("")
     plan.say("## What deploy.sh set up")
     google = google_apis.Google(args.project, token, plan, os.environ.get(google_apis.STANDIN, ""))
     check_rules(verifier, google, args.rules)
@@ -392,6 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", required=True, help="the sweep's jobs, comma-separated")
     parser.add_argument("--run-job", required=True, help="the job run once")
     parser.add_argument("--rules", type=Path, required=True)
+    parser.add_argument("--console-client-id", default="", help="TEAM_OAUTH_CLIENT_ID, if set")
     parser.add_argument("--wait", type=float, default=180.0)
     parser.add_argument("--poll", type=float, default=5.0)
     parser.add_argument("--dry-run", action="store_true")

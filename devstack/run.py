@@ -5,6 +5,11 @@ and the CRM (unless real settings are in the environment), every function with
 functions-framework on its own port, and the demo page on its own origin. Prints every
 URL; Ctrl-C stops everything.
 
+The team console signs in through the local sign-in stand-in (devstack/signin.py), as
+any address typed in; TEAM_EMAILS (default DEV_TEAM) decides who gets in. Cloud
+Scheduler does not exist locally, so the stack runs the sweep's deliveries task itself
+every minute: retries, and the team's nudges, happen as they do in production.
+
 The CRM is the Apps Script stand-in, which checks every request's signature with the
 key the functions are given; `CRM_BACKEND=sheets make dev` uses the Sheets API
 stand-in instead, and `CRM_BACKEND=none` no CRM.
@@ -16,9 +21,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.request
 from pathlib import Path
+
+from factoryops.config import from_env
 
 from devstack import emulator as emulator_mod
 from devstack.functions import NotServing, Served, serve
@@ -35,8 +44,13 @@ PORTS = {
     "access_grant": 8083,
     "retention_sweep": 8084,
     "standins": 8085,
+    "team_console": 8086,
     "site": 8000,
 }
+DEV_TEAM = "dev@factoryops.local"
+"""Who may use the local console unless TEAM_EMAILS says otherwise."""
+DELIVERIES_EVERY = 60.0
+"""Seconds between the local runs of the sweep's deliveries task."""
 
 
 def function_names() -> list[str]:
@@ -46,6 +60,7 @@ def function_names() -> list[str]:
 def environment(standins: StandIns | None) -> dict[str, str]:
     env = dict(os.environ)
     site = f"http://localhost:{PORTS['site']}"
+    console = PORTS["team_console"]
     env.setdefault("GOOGLE_CLOUD_PROJECT", PROJECT)
     env["FIRESTORE_EMULATOR_HOST"] = f"{HOST}:{PORTS['emulator']}"
     env.setdefault("ALLOWED_ORIGINS", f"{site},http://127.0.0.1:{PORTS['site']}")
@@ -53,13 +68,18 @@ def environment(standins: StandIns | None) -> dict[str, str]:
     env.setdefault("SWEEP_AUTH", "off")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "lib"), env.get("PYTHONPATH")]))
     if standins is not None:
-        fake = standins.env()
+        fake = standins.env(nudges=True)
         if not env.get("EMAILJS_SERVICE_ID"):
             env.update({k: v for k, v in fake.items() if k.startswith("EMAILJS_")})
         if not (env.get("CRM_APPS_SCRIPT_URL") or env.get("CRM_SPREADSHEET_ID")):
             backend = env.get("CRM_BACKEND") or "apps_script"
             env.update({k: v for k, v in fake.items() if k.startswith(("CRM_", "SHEETS_"))})
             env["CRM_BACKEND"] = backend
+        if not env.get("TEAM_OAUTH_CLIENT_ID"):
+            origins = (f"http://localhost:{console}", f"http://{HOST}:{console}")
+            env.update(standins.signin_env(*origins))
+    if not env.get("TEAM_EMAILS", "").strip():
+        env["TEAM_EMAILS"] = DEV_TEAM
     return env
 
 
@@ -87,6 +107,54 @@ def start_site(env: dict[str, str], logs: Path) -> Served | None:
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
         )  # fmt: skip
     return Served("demo page", f"http://localhost:{port}/", process, log, group=True)
+
+
+class DeliveriesClock:
+    """Cloud Scheduler's deliveries job, locally: POSTs the task to the sweep (which runs
+    with SWEEP_AUTH=off here) every DELIVERIES_EVERY seconds, from a background thread.
+    Each run's answer goes to the log; a failure is said once until a run succeeds."""
+
+    def __init__(self, sweep_url: str, log: Path, every: float = DELIVERIES_EVERY) -> None:
+        self.sweep_url = sweep_url
+        self.log = log
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._failing = False
+
+    def start(self) -> DeliveriesClock:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.run_once()
+
+    def run_once(self) -> None:
+        request = urllib.request.Request(
+            self.sweep_url,
+            data=b'{"tasks": ["deliveries"]}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                outcome = f"{response.status} {response.read().decode(errors='replace')}"
+            failed = False
+        except urllib.error.HTTPError as exc:
+            outcome, failed = f"{exc.code} {exc.read().decode(errors='replace')}", True
+        except (OSError, urllib.error.URLError) as exc:
+            outcome, failed = f"unreachable: {exc}", True
+        with self.log.open("a") as out:
+            out.write(f"{stamp} deliveries {outcome}\n")
+        if failed and not self._failing:
+            print(f"the local deliveries run failed ({outcome}); see {self.log}", file=sys.stderr)
+        self._failing = failed
 
 
 # What `siteadmin` needs to work on the same emulator and stand-ins as the functions.
@@ -131,6 +199,8 @@ def main() -> None:
     site = start_site(env, logs)
     if site is not None:
         services.append(site)
+    sweep_url = f"http://{HOST}:{PORTS['retention_sweep']}/"
+    clock = DeliveriesClock(sweep_url, logs / "deliveries-clock.log")
     try:
         for service in services:
             try:
@@ -142,6 +212,21 @@ def main() -> None:
         print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and the CRM)")
         for service in services:
             print(f"  {service.name:<20} {service.url}")
+        print()
+        clock.start()
+        cfg = from_env(env)  # the functions have read it already: it is valid
+        print(f"  team console:  http://localhost:{PORTS['team_console']}/")
+        if cfg.team_certs_url:
+            team = ", ".join(cfg.team_emails)
+            print(f"                 sign in as {team} (TEAM_EMAILS; others are refused)")
+        print(
+            f"  deliveries:    the sweep's deliveries task runs every {DELIVERIES_EVERY:.0f} s"
+            " (Cloud Scheduler's job, locally);"
+        )
+        print(
+            "                 a visitor's later message nudges the team's inbox after"
+            f" {cfg.notify_after} s (NOTIFY_AFTER)"
+        )
         print()
         env_file = write_env_file(env, LOCAL / "dev.env")
         print(f"  siteadmin against this stack:  set -a; . {env_file.relative_to(ROOT)}; set +a")
@@ -155,6 +240,7 @@ def main() -> None:
         pass
     finally:
         print("\nstopping ...", flush=True)
+        clock.stop()
         for service in services:
             service.terminate()
         for service in services:

@@ -12,6 +12,9 @@ Control endpoints (for tests and `make dev`):
     GET  /oauth2/v1/certs                `State.certs`: Google's x509 certs format
                                          ({key id: PEM}), for verifying test OIDC tokens
 
+The team console's local sign-in (`signin.py`) is served here too: `/signin/token` and
+`/signin/certs`, which `StandIns.signin_env()` points the console at.
+
 Run alone: `python -m devstack.standins --port 8085`; the Apps Script stand-in then
 verifies with CRM_APPS_SCRIPT_KEY from the environment, or a random key it prints.
 """
@@ -34,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from devstack import signin
 
 EMAILJS_PATH = "/api/v1.0/email/send"
 APPS_SCRIPT_PATH = "/macros/s/standin/exec"
@@ -78,6 +83,8 @@ class State:
     """The Apps Script stand-in's CRM_APPS_SCRIPT_KEY property; empty: it refuses all."""
     clock: Callable[[], float] = time.time
     """The Apps Script stand-in's clock, which a signed request's `ts` must be near."""
+    signin: signin.Issuer = field(default_factory=signin.Issuer)
+    """The team console's local sign-in."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def rows(self, sheet: str = "Leads") -> list[list[str]]:
@@ -188,10 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_standins/records":
             self._send(200, self.state.snapshot())
             return
-        if path == CERTS_PATH:
+        if path in (CERTS_PATH, signin.CERTS_PATH):
             with self.state.lock:
                 certs = dict(self.state.certs)
                 max_age = self.state.certs_max_age
+            if path == signin.CERTS_PATH:
+                certs = self.state.signin.certificates()
             # As Google serves them: cacheable for a few hours.
             caching = f"public, max-age={max_age}, must-revalidate, no-transform"
             self._send(200, certs, headers={"Cache-Control": caching})
@@ -243,6 +252,38 @@ class _Handler(BaseHTTPRequestHandler):
         count = len(body.get("values", []))
         self._send(200, {"spreadsheetId": match.group(1), "updatedRange": a1, "updatedRows": count})
 
+    def do_OPTIONS(self) -> None:
+        # Only the sign-in is called from a browser: the console's page, cross-origin.
+        path = urllib.parse.urlsplit(self.path).path
+        origin = self.headers.get("Origin")
+        if path != signin.ISSUE_PATH or not self.state.signin.allows(origin):
+            self._send(403, "Not an allowed origin", "text/plain")
+            return
+        preflight = {
+            **self._signin_cors(),
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+        self._send(204, "", "text/plain", preflight)
+
+    def _signin_cors(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        if not self.state.signin.allows(origin):
+            return {}
+        return {"Access-Control-Allow-Origin": str(origin), "Vary": "Origin"}
+
+    def _signin_token(self, body: Any) -> None:
+        cors = self._signin_cors()
+        if not cors:
+            self._send(403, {"error": "not an allowed origin"})
+            return
+        email = body.get("email") if isinstance(body, dict) else None
+        if not signin.looks_like_address(email):
+            self._send(400, {"error": "give an email address"}, headers=cors)
+            return
+        self._send(200, {"credential": self.state.signin.token(str(email))}, headers=cors)
+
     def do_POST(self) -> None:
         parts = urllib.parse.urlsplit(self.path)
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
@@ -269,6 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == EMAILJS_PATH:
             self._emailjs(body)
+            return
+        if path == signin.ISSUE_PATH:
+            self._signin_token(body)
             return
         if self._failing("sheets"):
             return
@@ -478,9 +522,12 @@ class StandIns:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def env(self) -> dict[str, str]:
-        """The configuration that points the project's clients here."""
+    def env(self, *, nudges: bool = False) -> dict[str, str]:
+        """The configuration that points the project's clients here; with `nudges`, also
+        the template of the team's nudge, which schedules one after a visitor's later
+        message (`make dev` wants them; most tests would only see them pending)."""
         return {
+            **({"EMAILJS_NOTIFY_TEMPLATE_ID": "template_notify"} if nudges else {}),
             "EMAILJS_ENDPOINT": self.url + EMAILJS_PATH,
             "EMAILJS_SERVICE_ID": "service_local",
             "EMAILJS_PUBLIC_KEY": "public_local",
@@ -493,6 +540,15 @@ class StandIns:
             "SHEETS_ENDPOINT": self.url + "/",
             "CRM_APPS_SCRIPT_URL": self.url + APPS_SCRIPT_PATH,
             "CRM_APPS_SCRIPT_KEY": self.state.apps_script_key,
+        }
+
+    def signin_env(self, *console_origins: str) -> dict[str, str]:
+        """The console's sign-in settings that point it at the local sign-in here, whose
+        token endpoint then answers pages from `console_origins`."""
+        self.state.signin.origins = [o.rstrip("/") for o in console_origins]
+        return {
+            "TEAM_OAUTH_CLIENT_ID": self.state.signin.audience,
+            "TEAM_CERTS_URL": self.url + signin.CERTS_PATH,
         }
 
     def start(self) -> StandIns:

@@ -77,12 +77,26 @@ def _sweep(base: str, seed: Any) -> None:
     assert not seed.collection("contact_submissions").document("expired").get().exists
 
 
+def _console(base: str, seed: Any) -> None:
+    with urllib.request.urlopen(base, timeout=20) as page:
+        assert page.status == 200 and "Content-Security-Policy" in page.headers
+        assert b"console.js" in page.read()
+    request = urllib.request.Request(base + "api/me")
+    try:
+        urllib.request.urlopen(request, timeout=20)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401 and json.loads(exc.read())["error"]["code"] == "unauthenticated"
+    else:
+        raise AssertionError("the API answered without a token")
+
+
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
     "contact_submit": _contact,
     "access_grant": _access,
     "chat_message": _chat,
     "retention_sweep": _sweep,
+    "team_console": _console,
 }
 
 
@@ -109,7 +123,10 @@ def test_staged_bundle_holds_only_main_the_shared_package_and_requirements(
     name: str, tmp_path: Path
 ) -> None:
     stage(name, tmp_path)
+    # The console serves its own page, from beside the package.
+    page = ["console_page"] if name == "team_console" else []
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        *page,
         "factoryops",
         "main.py",
         "requirements.txt",
@@ -134,6 +151,8 @@ def test_staged_bundle_serves_from_its_own_folder(
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "FIRESTORE_EMULATOR_HOST": emulator.address,
         "SWEEP_AUTH": "off",
+        "TEAM_OAUTH_CLIENT_ID": "bundle.apps.googleusercontent.com",
+        "TEAM_EMAILS": "team@factoryopsai.com",
     }
     served = serve(
         name,

@@ -164,7 +164,8 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
     assert "CHAT_MAX_MESSAGES" in env[config.CHAT]
     assert "ALLOWED_ORIGINS" not in env[config.SWEEP]
     assert "SWEEP_AUDIENCE" in env[config.SWEEP] and "SWEEP_INVOKER" in env[config.SWEEP]
-    assert not any("SITE_URL" in names for names in env.values())
+    assert "CONSOLE_URL" in env[config.SWEEP]
+    assert [name for name, names in env.items() if "SITE_URL" in names] == [config.CONSOLE]
     assert all(names[0] == "GOOGLE_CLOUD_PROJECT" for names in env.values())
     # Unset settings are left out, for the code's defaults.
     assert "EMAILJS_SERVICE_ID" not in env[config.CONTACT]
@@ -173,23 +174,33 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
             setting = by_name()[variable]
             assert name in setting.functions
             assert setting.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
-    assert made.worked_out == ("GOOGLE_CLOUD_PROJECT", "SWEEP_AUDIENCE", "SWEEP_INVOKER")
+    assert made.worked_out == (
+        "GOOGLE_CLOUD_PROJECT",
+        "SWEEP_AUDIENCE",
+        "SWEEP_INVOKER",
+        "CONSOLE_URL",
+    )
 
 
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({}, {"RATE_LIMIT_KEY": set(config.PUBLIC)}),
+        ({}, {"RATE_LIMIT_KEY": set(config.PUBLIC), "PRIVACY_TRACE_KEY": {config.CONSOLE}}),
         (
             {"EMAILJS_SERVICE_ID": "service_1"},
-            {"RATE_LIMIT_KEY": set(config.PUBLIC), "EMAILJS_PRIVATE_KEY": set(config.SENDERS)},
+            {
+                "RATE_LIMIT_KEY": set(config.PUBLIC),
+                "EMAILJS_PRIVATE_KEY": set(config.SENDERS),
+                "PRIVACY_TRACE_KEY": {config.CONSOLE},
+            },
         ),
         (
             {"CRM_BACKEND": "apps_script"},
             {
                 "RATE_LIMIT_KEY": set(config.PUBLIC),
-                "CRM_APPS_SCRIPT_URL": set(config.SENDERS),
-                "CRM_APPS_SCRIPT_KEY": set(config.SENDERS),
+                "CRM_APPS_SCRIPT_URL": set(config.CRM_USERS),
+                "CRM_APPS_SCRIPT_KEY": set(config.CRM_USERS),
+                "PRIVACY_TRACE_KEY": {config.CONSOLE},
             },
         ),
     ],
@@ -208,11 +219,13 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
 def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
     made = make(tmp_path, {"CRM_SHEET_NAME": "Leads 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
     records = [line.split("\t") for line in made.records()]
-    keyed = ("max_instances", "env", "secrets", "value")
+    keyed = ("max_instances", "env", "secrets", "unready", "value")
     assert all(len(r) == (3 if r[0] in keyed else 2) for r in records)
     first = {r[0]: r[1] for r in records if len(r) == 2}
     assert first["functions"].split() == list(config.FUNCTIONS)
     assert first["public"].split() == list(config.PUBLIC)
+    assert first["team"].split() == list(config.TEAM_TOOLS)
+    assert first["private"] == "TEAM_EMAILS"
     assert first["generated_secrets"].split() == list(config.GENERATED_SECRETS)
     assert first["from_environment"] == "CRM_SHEET_NAME"
     limits = {r[1]: r[2] for r in records if r[0] == "max_instances"}
@@ -224,12 +237,46 @@ def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
     assert ["value", "CRM_SHEET_NAME", "Leads 2026"] in records
 
 
-def test_generated_secrets_no_function_reads_are_made_all_the_same(tmp_path: Path) -> None:
+def test_generated_secrets_siteadmin_reads_are_made_whatever_is_deployed(tmp_path: Path) -> None:
     made = make(tmp_path)
     assert made.standalone_secrets == ("PRIVACY_TRACE_KEY",)
-    assert all("PRIVACY_TRACE_KEY" not in fn.secrets for fn in made.functions)
+    # Of the functions, only the console reads it, as siteadmin does.
+    readers = [fn.name for fn in made.functions if "PRIVACY_TRACE_KEY" in fn.secrets]
+    assert readers == [config.CONSOLE]
     records = dict(line.split("\t", 1) for line in made.records() if line.count("\t") == 1)
     assert records["standalone_secrets"] == "PRIVACY_TRACE_KEY"
+
+
+def test_what_the_console_needs_to_start_is_what_it_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops import console
+
+    needed = plan.NEEDED_TO_START[config.CONSOLE]
+    given = {"TEAM_OAUTH_CLIENT_ID": "1-x.apps.googleusercontent.com", "TEAM_EMAILS": "a@b.co"}
+    assert set(given) == set(needed)
+    for name in ("FIRESTORE_EMULATOR_HOST", *needed):
+        monkeypatch.delenv(name, raising=False)
+    for left_out in needed:
+        for name, value in given.items():
+            if name == left_out:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        config.reset()
+        with pytest.raises(config.ConfigError) as refused:
+            console.check_startup()
+        assert refused.value.name == left_out
+        [unready] = [
+            f.unready for f in make(tmp_path, **{**given, left_out: ""}).functions if f.team
+        ]
+        assert unready == (left_out,)
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    config.reset()
+    console.check_startup()
+    assert all(not f.unready for f in make(tmp_path, **given).functions)
+    config.reset()
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ def test_an_empty_post_runs_both_tasks_and_answers_every_count(client: Any, db: 
         "rate_limits",
         "privacy_requests",
         "sweep_runs",
+        "team_audit",
     }
     assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0}
 

@@ -83,7 +83,10 @@ SETTINGS = {
     "CRM_BACKEND": "sheets",
     "CRM_SPREADSHEET_ID": "sheet-id-123",
     "ALERT_EMAIL": "ops@factoryopsai.com",
+    "TEAM_OAUTH_CLIENT_ID": "1234-console.apps.googleusercontent.com",
+    "TEAM_EMAILS": "asha@factoryopsai.com,ravi@factoryopsai.com",
 }
+CONSOLE_PAGE = "<!doctype html><title>Team console</title>\n"
 
 
 def positional(args: list[str]) -> list[str]:
@@ -458,6 +461,8 @@ pytestmark = pytest.mark.deploy
 FUNCTIONS = config.FUNCTIONS
 PUBLIC = config.PUBLIC
 SWEEP = config.SWEEP
+CONSOLE = config.CONSOLE
+OMITTED = "<omitted>"
 SECRETS = tuple(s.env for s in config.declared() if s.secret)
 TTL_GROUPS = store.TTL_GROUPS
 
@@ -467,6 +472,28 @@ TTL_GROUPS = store.TTL_GROUPS
 _ROUTES: dict[str, tuple[Path, Path]] = {}
 """Each deployer's model and call log, by the first segment of its stand-in's path."""
 _SERVER: list[ThreadingHTTPServer] = []
+
+
+def _console(path: str, state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """The console signed out, as far as --verify meets it: its sign-in settings (the
+    client id it was deployed with), the API's refusal without a token, and its page."""
+    fault = state["function_faults"].get("team_console", "")
+    deployed = [d["env"] for d in state["deploy_log"] if d["name"] == "team_console"]
+    if fault == "unready":
+        return 503, {}, {"error": {"code": "unavailable", "message": "Not ready."}}
+    if path == "/api/config":
+        return 200, {}, {"client_id": deployed[-1]["TEAM_OAUTH_CLIENT_ID"], "signin": "google"}
+    if path == "/api/me":
+        if fault == "me_open":
+            return 200, {}, {"email": "asha@factoryopsai.com"}
+        error = {"code": "unauthenticated", "message": "A valid bearer token is required."}
+        return 401, {"WWW-Authenticate": "Bearer"}, {"error": error}
+    if path == "/":
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        if fault != "no_csp":
+            headers["Content-Security-Policy"] = "default-src 'none'; script-src 'self'"
+        return 200, headers, CONSOLE_PAGE
+    return 404, {}, {"error": {"code": "not_found", "message": "Not found."}}
 
 
 def _function(
@@ -509,17 +536,26 @@ class _RestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _serve_function(self, name: str, state_path: Path, log_path: Path) -> None:
+    def _serve_function(self, rest: str, state_path: Path, log_path: Path) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
+        name, _, path = rest.partition("/")
         with open(log_path, "a") as log:
-            log.write(json.dumps({"tool": "http", "argv": [self.command, name]}) + "\n")
-        status, headers, answer = _function(self.command, name, self.headers, _load(state_path))
-        data = b"" if answer is None else json.dumps(answer).encode()
+            called = [self.command, name + (f" /{path}" if path or rest.endswith("/") else "")]
+            log.write(json.dumps({"tool": "http", "argv": called}) + "\n")
+        state = _load(state_path)
+        if name == "team_console":
+            status, headers, answer = _console("/" + path, state)
+        else:
+            status, headers, answer = _function(self.command, name, self.headers, state)
+        if isinstance(answer, str):
+            data = answer.encode()
+        else:
+            data = b"" if answer is None else json.dumps(answer).encode()
         self.send_response(status)
         for header, value in headers.items():
             self.send_header(header, value)
-        if answer is not None:
+        if answer is not None and "Content-Type" not in headers:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -677,6 +713,8 @@ def make_checkout(tmp_path: Path) -> Deployer:
     for name in FUNCTIONS:
         (root / "functions" / name).mkdir(parents=True)
         (root / "functions" / name / "main.py").write_text(f"# {name}\n")
+    (root / "web" / "console").mkdir(parents=True)
+    (root / "web" / "console" / "index.html").write_text(CONSOLE_PAGE)
     (root / "firestore.rules").write_text(
         "rules_version = '2';\nservice cloud.firestore {\n  match /{document=**} {\n"
         "    allow read, write: if false;\n  }\n}\n"
@@ -714,7 +752,7 @@ def test_dry_run_prints_a_plan_and_calls_neither_gcloud_nor_curl(deployer: Deplo
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("# deploy.sh plan (dry run")
     assert "Dry run: nothing was run." in run.stdout
-    assert len(run.gcloud("functions", "deploy")) == 5  # the sweep: once for its URL, below
+    assert len(run.gcloud("functions", "deploy")) == 6  # the sweep: once for its URL, below
 
 
 def test_dry_run_needs_no_gcloud_at_all(deployer: Deployer, tmp_path: Path) -> None:
@@ -770,6 +808,7 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
             "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
             "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
             "access_grant": {"RATE_LIMIT_KEY"},
+            "team_console": {"PRIVACY_TRACE_KEY"},
             "retention_sweep": {"EMAILJS_PRIVATE_KEY"},
         }[name]
         assert set(refs) == expected
@@ -812,8 +851,10 @@ def test_only_the_sweep_is_private_and_the_rest_public(deployer: Deployer) -> No
         if name == SWEEP:
             assert "--no-allow-unauthenticated" in args and "--allow-unauthenticated" not in args
         else:
-            assert name in PUBLIC
+            # The console is open too: it checks the Google sign-in its calls carry.
+            assert name in PUBLIC or name == CONSOLE
             assert "--allow-unauthenticated" in args and "--no-allow-unauthenticated" not in args
+            assert flag(args, "timeout") is None
         assert flag(args, "max-instances")
         assert flag(args, "runtime") == "python312" and "--gen2" in args
         assert flag(args, "entry-point") == name and "--trigger-http" in args
@@ -868,7 +909,7 @@ def env_files(run: Run) -> dict[str, dict[str, str]]:
         if start:
             current = files[start[1]] = {}
         elif entry and current is not None:
-            current[entry[1]] = json.loads(entry[2])
+            current[entry[1]] = entry[2] if entry[2] == OMITTED else json.loads(entry[2])
         else:
             current = None
     return files
@@ -1134,11 +1175,12 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
         "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
+        "fn-team-console": {"PRIVACY_TRACE_KEY"},
         "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY"},
     }
     share = run.stdout[run.stdout.index("The CRM sheet is reached by sharing it") :]
     assert "https://docs.google.com/spreadsheets/d/sheet-id-123/edit" in share
-    for name in ("contact-submit", "chat-message", "retention-sweep"):
+    for name in ("contact-submit", "chat-message", "team-console", "retention-sweep"):
         assert f"fn-{name}@{PROJECT}.iam.gserviceaccount.com" in share
     assert "fn-access-grant@" not in share
 
@@ -1262,7 +1304,7 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         "EMAILJS_PRIVATE_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
     }
-    assert len(first.called("functions", "deploy")) == 5
+    assert len(first.called("functions", "deploy")) == 6
     for name in FUNCTIONS:
         assert f"{name}  https://{name.replace('_', '-')}-" in first.stdout
 
@@ -1278,7 +1320,7 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     ):
         assert second.called(*prefix) == [], prefix
     assert len(second.called("scheduler", "jobs", "update")) == 2
-    assert len(second.called("functions", "deploy")) == 4
+    assert len(second.called("functions", "deploy")) == 5
     changes = [c for c in second.calls if c["tool"] == "rest" and "GET" not in c["argv"]]
     assert changes == []
     assert [c for c in first.calls + second.calls if c["tool"] == "curl"] == []
@@ -1322,7 +1364,10 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
         for ref in deploy["secrets"].split(","):
             if ref:
                 assert re.fullmatch(r"([A-Z_]+)=\1:[0-9]+", ref), ref
-        assert sorted(deploy["files"]) == ["factoryops", "main.py", "requirements.txt"]
+        page = ["console_page"] if deploy["name"] == CONSOLE else []
+        assert sorted(deploy["files"]) == sorted(
+            ["factoryops", "main.py", "requirements.txt", *page]
+        )
 
 
 def test_each_deployed_environment_holds_what_the_function_reads(first_run: FirstRun) -> None:
@@ -1478,18 +1523,200 @@ def test_the_privacy_trace_key_is_made_whichever_functions_are_deployed(
     assert len(run.gcloud("secrets", "create", "PRIVACY_TRACE_KEY")) == 1
     adds = [c for c in run.commands() if "PRIVACY_TRACE_KEY" in c and "versions" in c]
     assert any(c[:3] == ["head", "-c", "32"] for c in adds)
-    # No function reads it: none is given it or granted it.
-    assert "PRIVACY_TRACE_KEY" not in deployed_secrets(run)
-    assert run.gcloud("secrets", "add-iam-policy-binding", "PRIVACY_TRACE_KEY") == []
+    # siteadmin reads it from Secret Manager; of the functions, the console alone.
+    console = {CONSOLE} if not only else set()
+    assert deployed_secrets(run).get("PRIVACY_TRACE_KEY", set()) == console
+    granted = run.gcloud("secrets", "add-iam-policy-binding", "PRIVACY_TRACE_KEY")
+    assert [(flag(a, "member") or "").split("@")[0] for a in granted] == [
+        "serviceAccount:fn-team-console" for _ in console
+    ]
 
 
-def test_the_apps_script_key_is_generated_and_given_to_the_senders(deployer: Deployer) -> None:
+def test_the_apps_script_key_is_generated_and_given_to_its_users(deployer: Deployer) -> None:
     deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
-    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(config.SENDERS)
+    # The senders append rows; the console changes and deletes them for privacy requests.
+    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(config.SENDERS) | {CONSOLE}
     adds = [c for c in run.commands() if "CRM_APPS_SCRIPT_KEY" in c and "versions" in c]
     assert any(c[:3] == ["head", "-c", "32"] for c in adds)
+
+
+# -- the team console ---------------------------------------------------------------------------
+
+CONSOLE_ACCOUNT = f"serviceAccount:fn-team-console@{PROJECT}.iam.gserviceaccount.com"
+PENDING_CONSOLE_URL = "https://team-console-not-deployed.invalid"
+
+
+def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
+    deployer: Deployer,
+) -> None:
+    deployer.settings(**{**SETTINGS, "CRM_BACKEND": "apps_script"})
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    [deploy] = [a for a in run.gcloud("functions", "deploy") if positional(a)[2] == CONSOLE]
+    # Open to every request: the function checks the Google ID token each one carries.
+    assert "--allow-unauthenticated" in deploy and flag(deploy, "timeout") is None
+    assert flag(deploy, "max-instances") == "2"
+    assert flag(deploy, "service-account") == CONSOLE_ACCOUNT.removeprefix("serviceAccount:")
+    secrets = {ref.split("=")[0] for ref in (flag(deploy, "set-secrets") or "").split(",")}
+    assert secrets == {"PRIVACY_TRACE_KEY", "CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
+    granted = {
+        positional(a)[2]
+        for a in run.gcloud("secrets", "add-iam-policy-binding")
+        if flag(a, "member") == CONSOLE_ACCOUNT
+    }
+    assert granted == secrets
+    roles = {
+        flag(a, "role")
+        for a in run.gcloud("projects", "add-iam-policy-binding")
+        if flag(a, "member") == CONSOLE_ACCOUNT
+    }
+    assert roles == {"roles/datastore.user"}
+    assert env_files(run)[CONSOLE] == {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "CRM_BACKEND": "apps_script",
+        "CRM_SPREADSHEET_ID": "sheet-id-123",
+        "SITE_URL": "https://factoryopsai.com",
+        "TEAM_EMAILS": OMITTED,
+        "TEAM_OAUTH_CLIENT_ID": SETTINGS["TEAM_OAUTH_CLIENT_ID"],
+    }
+    # The team's addresses reach the function's env file, never the plan.
+    assert "asha@" not in run.stdout + run.stderr
+    assert "team_console (team: Google sign-in)" in run.stdout
+
+
+def test_the_console_gets_the_teams_addresses_and_its_page(first_run: FirstRun) -> None:
+    run, model = first_run.run, first_run.model
+    [deploy] = [d for d in model["deploy_log"] if d["name"] == CONSOLE]
+    assert deploy["env"]["TEAM_EMAILS"] == SETTINGS["TEAM_EMAILS"]
+    assert "console_page" in deploy["files"]
+    assert "asha@" not in run.stdout + run.stderr
+    url = model["functions"][CONSOLE]["url"]
+    assert f"The team console is at {url}." in run.stdout
+
+
+def test_the_console_bundle_carries_its_page(tmp_path: Path) -> None:
+    from factoryops import console
+
+    for name in (CONSOLE, SWEEP):
+        subprocess.run([str(SCRIPT), "--stage", name, str(tmp_path / name)], check=True)
+    assert sorted(p.name for p in (tmp_path / CONSOLE).iterdir()) == [
+        "console_page",
+        "factoryops",
+        "main.py",
+        "requirements.txt",
+    ]
+    for page in (ROOT / "web" / "console").iterdir():
+        assert (tmp_path / CONSOLE / "console_page" / page.name).read_bytes() == page.read_bytes()
+    assert not (tmp_path / SWEEP / "console_page").exists()
+    # Where the package looks for its page in a bundle: beside itself.
+    assert console._page_dirs()[0].name == "console_page"
+
+
+def test_the_sweep_links_its_nudges_to_the_console_deployed_before_it(
+    deployer: Deployer, first_run: FirstRun
+) -> None:
+    run = deployer.dry()
+    steps = [
+        (positional(a)[1], positional(a)[2], flag(a, "format")) for a in run.gcloud("functions")
+    ]
+    console = steps.index(("deploy", CONSOLE, None))
+    described = steps.index(("describe", CONSOLE, "value(serviceConfig.uri)"))
+    assert console < described < steps.index(("deploy", SWEEP, None))
+    assert env_files(run)[SWEEP]["CONSOLE_URL"] == f"<{CONSOLE}-url>"
+
+    # A first deployment: the console exists by the time the sweep is deployed, twice.
+    model = first_run.model
+    url = model["functions"][CONSOLE]["url"]
+    given = [d["env"]["CONSOLE_URL"] for d in model["deploy_log"] if d["name"] == SWEEP]
+    assert given == [url, url]
+
+
+def test_a_sweep_deployed_without_the_console_links_nowhere_and_says_so(
+    checkout: Deployer,
+) -> None:
+    plan = checkout.dry("--only", SWEEP)
+    assert f"# if {CONSOLE} is not deployed: CONSOLE_URL is {PENDING_CONSOLE_URL}" in plan.stdout
+
+    run = checkout.run("--project", PROJECT, "--only", SWEEP)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert f"WARNING: {CONSOLE} is not deployed: the nudge emails link to" in run.stdout
+    assert "WARNING: until it is, and the sweep is deployed again" in run.stdout
+
+    def links() -> list[str]:
+        deploys = checkout.model()["deploy_log"]
+        return [d["env"]["CONSOLE_URL"] for d in deploys if d["name"] == SWEEP]
+
+    assert links() == [PENDING_CONSOLE_URL] * 2
+
+    run = checkout.run("--project", PROJECT, "--only", CONSOLE)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert f"run deploy.sh --only {SWEEP} once" in run.stdout
+    run = checkout.run("--project", PROJECT, "--only", SWEEP)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert links()[-1] == checkout.model()["functions"][CONSOLE]["url"]
+    assert "is not deployed" not in run.stdout
+
+
+def test_only_team_console_deploys_the_console_alone(deployer: Deployer) -> None:
+    run = deployer.dry("--only", CONSOLE)
+    assert run.returncode == 0, run.stderr
+    assert [positional(a)[2] for a in run.gcloud("functions", "deploy")] == [CONSOLE]
+    assert [c[2] for c in run.commands() if c[:2] == ["./deploy.sh", "--stage"]] == [CONSOLE]
+    assert run.gcloud("scheduler") == [] and "sweep-scheduler@" not in run.stdout
+    accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
+    assert accounts == ["fn-team-console"]
+    assert [positional(a)[2] for a in run.gcloud("secrets", "create")] == ["PRIVACY_TRACE_KEY"]
+    assert f"The team console is at <{CONSOLE}-url>." in run.stdout
+    assert f"run deploy.sh --only {SWEEP} once" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [("TEAM_OAUTH_CLIENT_ID",), ("TEAM_EMAILS",), ("TEAM_OAUTH_CLIENT_ID", "TEAM_EMAILS")],
+    ids=["client-id", "emails", "both"],
+)
+def test_without_its_sign_in_settings_the_console_stops_the_run_before_any_change(
+    checkout: Deployer, missing: tuple[str, ...]
+) -> None:
+    keep = {k: v for k, v in SETTINGS.items() if k not in missing}
+    checkout.settings(**keep, EMAILJS_PRIVATE_KEY_FILE=str(checkout.tmp / "emailjs.key"))
+    them = "them" if len(missing) > 1 else "it"
+    refusal = (
+        f"{CONSOLE} refuses to start without {' and '.join(missing)}: set {them} in deploy.env"
+    )
+    others = " ".join(fn for fn in FUNCTIONS if fn != CONSOLE)
+
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "nothing was changed" in run.stderr and refusal in run.stderr
+    assert f"./deploy.sh --project {PROJECT} --only {others}" in run.stderr
+    assert run.calls == []
+
+    plan = checkout.dry()
+    assert plan.returncode == 0, plan.stderr
+    assert f"# WARNING: {refusal}" in plan.stdout
+    assert "# WARNING: a real run stops here" in plan.stdout
+
+    # The other functions do not need them.
+    plan = checkout.dry("--only", *FUNCTIONS[:3], SWEEP)
+    assert "refuses to start" not in plan.stdout
+
+
+def test_the_5xx_alert_covers_the_console_and_its_request_logs_are_kept(
+    first_run: FirstRun,
+) -> None:
+    model = first_run.model
+    [policy] = [
+        p
+        for p in model["policies"].values()
+        if p["displayName"].endswith("a function answered 5xx")
+    ]
+    assert '"team-console"' in policy["conditions"][0]["conditionThreshold"]["filter"]
+    [exclusion] = model["exclusions"]
+    assert "team-console" not in exclusion["filter"]
+    assert "team_console's and retention_sweep's request logs are kept" in first_run.run.stdout
 
 
 # -- request logs and alerts -------------------------------------------------------------------
@@ -1629,7 +1856,7 @@ def rows(run: Run) -> dict[str, tuple[str, str]]:
     for line in lines[start + 2 :]:
         if not line.strip():
             break
-        match = re.match(r"(.+?)\s{2,}(pass|FAIL)\s{2}(.*)$", line)
+        match = re.match(r"(.+?)\s{2,}(pass|FAIL)\s+(.*)$", line)
         assert match, line
         found[match[1]] = (match[2], match[3])
     return found
@@ -1640,11 +1867,19 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 12
+    assert len(table) == 15
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
+    assert table["team_console: GET /api/config"][1] == (
+        f"200, Google sign-in, client id {SETTINGS['TEAM_OAUTH_CLIENT_ID']}"
+    )
+    assert table["team_console: GET /api/me without a token"][1] == "401 unauthenticated"
+    assert table["team_console: GET / (page, CSP)"][1] == (
+        "200 text/html with a Content-Security-Policy"
+    )
     http = [c["argv"] for c in run.calls if c["tool"] == "http"]
-    assert sorted(http) == sorted([m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST"))
+    console = [["GET", f"{CONSOLE} {path}"] for path in ("/api/config", "/api/me", "/")]
+    assert sorted(http) == sorted([[m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST")] + console)
     assert len(run.called("scheduler", "jobs", "run", "retention-sweep-deliveries")) == 1
     # Nothing is changed but the sweep's run.
     changing = ("create", "update", "deploy", "add-iam-policy-binding", "enable")
@@ -1692,8 +1927,18 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             f"TTL policies: ACTIVE on {len(TTL_GROUPS)} groups",
             f"not active: {TTL_GROUPS[0]} (none)",
         ),
+        (
+            lambda m: {"function_faults": {CONSOLE: "me_open"}},
+            "team_console: GET /api/me without a token",
+            "answered 200, not 401 unauthenticated: gcloud functions logs read team_console",
+        ),
+        (
+            lambda m: {"function_faults": {CONSOLE: "no_csp"}},
+            "team_console: GET / (page, CSP)",
+            "no Content-Security-Policy header",
+        ),
     ],
-    ids=["post-500", "cors", "rules", "exclusion", "no-success-line", "ttl"],
+    ids=["post-500", "cors", "rules", "exclusion", "no-success-line", "ttl", "open-api", "no-csp"],
 )
 def test_verify_names_each_failure_and_what_to_look_at(
     live: Deployer, tmp_path: Path, fault: Any, check: str, advice: str
@@ -1705,7 +1950,7 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 12 checks failed." in run.stdout
+    assert "1 of 15 checks failed." in run.stdout
 
 
 def test_verify_notices_a_job_whose_token_the_sweep_refuses(live: Deployer, tmp_path: Path) -> None:
@@ -1735,7 +1980,42 @@ def test_verify_dry_run_prints_its_checks_and_runs_nothing(deployer: Deployer) -
     assert len(reads) == 1
     assert 'jsonPayload.message="sweep finished" AND jsonPayload.outcome="ok"' in reads[0][2]
     assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == ["OPTIONS", "POST"] * 3
+    assert [c for c in run.commands() if c[0] == "GET" and CONSOLE in c[1]] == [
+        ["GET", f"<{CONSOLE}-uri>{path}"] for path in ("/api/config", "/api/me", "/")
+    ]
     assert "Dry run: nothing was run." in run.stdout
+
+
+def test_verify_compares_the_consoles_client_id_with_the_settings(
+    live: Deployer, tmp_path: Path
+) -> None:
+    deployer = live_copy(live, tmp_path)
+    deployer.settings(
+        **{**SETTINGS, "TEAM_OAUTH_CLIENT_ID": "5678-new.apps.googleusercontent.com"},
+        EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"),
+    )
+    run = deployer.run("--project", PROJECT, "--verify")
+    assert run.returncode == 1
+    failed = {name: detail for name, (result, detail) in rows(run).items() if result == "FAIL"}
+    assert failed == {
+        "team_console: GET /api/config": f"client id {SETTINGS['TEAM_OAUTH_CLIENT_ID']}, not"
+        " deploy.env's TEAM_OAUTH_CLIENT_ID: run ./deploy.sh"
+    }
+
+    # A console that does not start answers 5xx, whatever is asked.
+    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"))
+    model = deployer.model()
+    model["function_faults"] = {CONSOLE: "unready"}
+    deployer.state.write_text(json.dumps(model))
+    run = deployer.run("--project", PROJECT, "--verify")
+    failed = {name: detail for name, (result, detail) in rows(run).items() if result == "FAIL"}
+    assert sorted(failed) == sorted(
+        f"team_console: {c}"
+        for c in ("GET /api/config", "GET /api/me without a token", "GET / (page, CSP)")
+    )
+    assert (
+        "are TEAM_OAUTH_CLIENT_ID and TEAM_EMAILS set?" in failed["team_console: GET /api/config"]
+    )
 
 
 def test_verify_takes_no_only(deployer: Deployer) -> None:

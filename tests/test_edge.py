@@ -241,3 +241,17 @@ def test_a_rate_limit_counts_ipv6_clients_by_their_64_and_mapped_ipv4_as_ipv4(
     from factoryops import ratelimit
 
     assert ratelimit.client_key(client) == key
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/chats/%0Aab/close", "/favicon.ico", "/robots.txt", "/line%0Abreak"]
+)
+def test_a_path_the_framework_refuses_itself_is_still_a_json_404(
+    path: str, configure: Any, function_client: Any
+) -> None:
+    configure(TEAM_OAUTH_CLIENT_ID="console.apps.example", TEAM_EMAILS="asha@factoryopsai.com")
+    response = function_client("team_console").post(path, json={})
+
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == edge.JSON_TYPE
+    assert error(response)["code"] == "not_found"

@@ -13,7 +13,7 @@ from factoryops import logs
 
 from deployment import monitoring
 
-SERVICES = ["contact-submit", "chat-message", "access-grant", "retention-sweep"]
+SERVICES = ["contact-submit", "chat-message", "access-grant", "team-console", "retention-sweep"]
 
 
 class _Lines(logging.Handler):

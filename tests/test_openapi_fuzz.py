@@ -30,10 +30,15 @@ from tests.conftest import PROJECT, ROOT
 pytestmark = pytest.mark.fuzz
 
 DESCRIPTION = ROOT / "openapi.yaml"
-FUNCTIONS = ("contact_submit", "chat_message", "access_grant", "retention_sweep")
+FUNCTIONS = ("contact_submit", "chat_message", "access_grant", "retention_sweep", "team_console")
+CONSOLE_CLIENT = "fuzz-console.apps.googleusercontent.com"
+CONSOLE_MEMBER = "fuzz@factoryopsai.com"
 MAX_EXAMPLES = 100
 """Generated cases per operation in the fuzzing phase (the coverage phase adds its own).
 This, not a clock, bounds a run: about 15 s per function here."""
+CONSOLE_EXAMPLES = 30
+"""The console has fifteen operations behind one sign-in check: fewer cases each keep
+its run near the others' length."""
 REQUEST_TIMEOUT = 20
 """Seconds before a request counts as hung (the request path gives up on Firestore after
 a few seconds and on each downstream after four)."""
@@ -49,10 +54,36 @@ CHECKS = (
 
 
 @pytest.fixture(scope="module")
-def servers(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def console_token() -> Iterator[tuple[str, dict[str, str]]]:
+    """A team member's Google ID token for the console, and the certificate that signs it."""
+    import time
+
+    from tests import idtokens
+
+    private, certificate = idtokens.key_pair()
+    now = int(time.time())
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": CONSOLE_CLIENT,
+        "sub": "42",
+        "email": CONSOLE_MEMBER,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    yield idtokens.sign(private, claims, key_id="fuzz"), {"fuzz": certificate}
+
+
+@pytest.fixture(scope="module")
+def servers(
+    emulator: Any, tmp_path_factory: pytest.TempPathFactory, console_token: Any
+) -> Iterator[dict[str, str]]:
     """Every fuzzed function on its own port, as `functions-framework` serves it."""
+    from devstack.standins import CERTS_PATH
+
     emulator.clear(PROJECT)
     standins = StandIns().start()
+    standins.state.certs = console_token[1]
     env = {
         **os.environ,
         **standins.env(),
@@ -64,6 +95,9 @@ def servers(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "CHAT_RATE_LIMIT": "1000000/60",
         "ACCESS_RATE_LIMIT": "1000000/60",
         "SWEEP_AUTH": "off",
+        "TEAM_OAUTH_CLIENT_ID": CONSOLE_CLIENT,
+        "TEAM_EMAILS": CONSOLE_MEMBER,
+        "TEAM_CERTS_URL": standins.url + CERTS_PATH,
     }
     logs = tmp_path_factory.mktemp("fuzz-servers")
     started: dict[str, Served] = {}
@@ -81,12 +115,15 @@ def servers(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         standins.stop()
 
 
-def _config(base_url: str) -> SchemathesisConfig:
+def _config(
+    base_url: str, headers: dict[str, str] | None = None, examples: int = MAX_EXAMPLES
+) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "base-url": base_url,
+            "headers": headers or {},
             "request-timeout": REQUEST_TIMEOUT,
-            "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
+            "generation": {"mode": "all", "max-examples": examples, "database": "none"},
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},
@@ -107,9 +144,11 @@ class Run:
     stop_reason: str = ""
 
 
-def fuzz(name: str, base_url: str) -> Run:
+def fuzz(name: str, base_url: str, headers: dict[str, str] | None = None) -> Run:
     """Run every phase of schemathesis against one function's operations."""
-    schema = schemathesis.openapi.from_path(DESCRIPTION, config=_config(base_url)).include(tag=name)
+    examples = CONSOLE_EXAMPLES if name == "team_console" else MAX_EXAMPLES
+    config = _config(base_url, headers, examples)
+    schema = schemathesis.openapi.from_path(DESCRIPTION, config=config).include(tag=name)
     run = Run()
     for event in engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
@@ -142,9 +181,11 @@ def fuzz(name: str, base_url: str) -> Run:
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_fuzzing_finds_no_5xx_and_no_response_outside_the_description(
-    name: str, servers: dict[str, str]
+    name: str, servers: dict[str, str], console_token: Any
 ) -> None:
-    run = fuzz(name, servers[name])
+    # The console is fuzzed as a signed-in team member: its refusals are tested apart.
+    headers = {"Authorization": f"Bearer {console_token[0]}"} if name == "team_console" else None
+    run = fuzz(name, servers[name], headers)
     print(
         f"{name}: {run.requests} requests, statuses {dict(sorted(run.statuses.items()))}, "
         f"stopped: {run.stop_reason}"
@@ -168,52 +209,64 @@ STRING_FIELDS = {
     "chat_message": ("email", "page", "text"),
     "access_grant": ("token",),
     "retention_sweep": (),
+    "team_console": ("lead", "email", "company"),
 }
 VALID = {
     "contact_submit": {"name": "A", "email": "a@plant.example", "message": "hi"},
     "chat_message": {"email": "a@plant.example", "page": "/", "text": "hi"},
     "access_grant": {"token": "x" * 43},
     "retention_sweep": {"dry_run": True},
+    "team_console": {"lead": "L", "sections": "pricing", "email": "a@plant.example"},
 }
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_hostile_bodies_get_a_described_400_never_a_5xx(name: str, servers: dict[str, str]) -> None:
+def test_hostile_bodies_get_a_described_400_never_a_5xx(
+    name: str, servers: dict[str, str], console_token: Any
+) -> None:
     import json
 
     import requests
 
+    # The console's is the grant-creating route, as a signed-in team member.
+    path, where = ("/api/grants", "/api/grants") if name == "team_console" else ("/", f"/{name}")
+    headers = {"Content-Type": "application/json"}
+    if name == "team_console":
+        headers["Authorization"] = f"Bearer {console_token[0]}"
     bodies = dict(HOSTILE)
     for field_name in STRING_FIELDS[name]:
         raw = json.dumps({**VALID[name], field_name: "PLACEHOLDER"})
         bodies[f"surrogate in {field_name}"] = raw.replace("PLACEHOLDER", "x\\ud800")
     bodies["surrogate in a key"] = '{"x\\udfff": 1}'
-    operation = _operation(f"/{name}", "POST")
+    operation = _operation(where, "POST")
     for label, raw in bodies.items():
         response = requests.post(
-            servers[name] + "/",
-            data=raw.encode(),
-            headers={"Content-Type": "application/json"},
-            timeout=REQUEST_TIMEOUT,
+            servers[name] + path, data=raw.encode(), headers=headers, timeout=REQUEST_TIMEOUT
         )
         assert response.status_code == 400, (label, response.status_code, response.text)
         assert response.json()["error"]["code"] == "invalid_request", label
         operation.validate_response(response)
 
 
-def test_description_lists_the_four_functions_each_with_its_own_server() -> None:
+def test_description_lists_the_five_functions_each_with_its_own_server() -> None:
     loaded = schemathesis.openapi.from_path(DESCRIPTION).raw_schema
-    assert set(loaded["paths"]) == {
+    console = {path for path in loaded["paths"] if path.startswith("/api/")}
+    assert set(loaded["paths"]) - console == {
         "/contact_submit",
         "/chat_message",
         "/access_grant",
         "/retention_sweep",
     }
+    from factoryops import console as console_mod
+
+    routed = {pattern.pattern for _, pattern, _ in console_mod.ROUTES}
+    assert len(console) == len(routed), "every console route is described, and no other"
     for path, item in loaded["paths"].items():
         assert item["servers"], path
         for method, operation in item.items():
             if method != "servers":
-                assert operation["tags"] == [path.lstrip("/")]
+                tag = "team_console" if path in console else path.lstrip("/")
+                assert operation["tags"] == [tag]
 
 
 def test_description_lists_every_error_code_the_code_can_raise() -> None:
@@ -242,6 +295,8 @@ def test_description_lists_every_error_code_the_code_can_raise() -> None:
         # with the session's state, not a missing session or a bad request.
         "session_closed",
         "chat_limit_reached",
+        # The console's other missing things: an unknown path, grant or record.
+        "not_found",
     }
     raised = {
         cls.code

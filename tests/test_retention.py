@@ -196,6 +196,12 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     )
     db.collection("sweep_runs").document("run-old").set({"outcome": "ok", "expire_at": now - HOUR})
     db.collection("sweep_runs").document("run-new").set({"outcome": "ok", "expire_at": now + HOUR})
+    db.collection("team_audit").document("audit-old").set(
+        {"action": "chat.reply", "member": "asha@factoryopsai.com", "expire_at": now - HOUR}
+    )
+    db.collection("team_audit").document("audit-new").set(
+        {"action": "chat.reply", "member": "asha@factoryopsai.com", "expire_at": now + HOUR}
+    )
     seed_rows(
         standins,
         [
@@ -221,6 +227,7 @@ EXPECTED = {
     "rate_limits": 1,
     "privacy_requests": 1,
     "sweep_runs": 1,
+    "team_audit": 1,
 }
 
 
@@ -243,6 +250,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert ids(db, "rate_limits") == {"rate-new"}
     assert ids(db, "privacy_requests") == {"request-new"}
     assert ids(db, "sweep_runs") == {"run-new"}
+    assert ids(db, "team_audit") == {"audit-new"}
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 

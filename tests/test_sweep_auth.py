@@ -7,7 +7,6 @@ https://www.googleapis.com/oauth2/v1/certs.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,55 +16,25 @@ from factoryops import config
 
 from devstack.emulator import free_port
 from devstack.standins import CERTS_PATH
+from tests import idtokens
 
 AUDIENCE = "https://asia-south1-demo.cloudfunctions.net/retention_sweep"
 INVOKER = "sweep-scheduler@demo-factoryops.iam.gserviceaccount.com"
 KEY_ID = "test-key-1"
 
 
-def _key_pair() -> tuple[bytes, str]:
-    """A private key (PEM) and a self-signed certificate for it (PEM), as Google serves."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-certs")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return private, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 @pytest.fixture(scope="module")
 def google_key() -> tuple[bytes, str]:
-    return _key_pair()
+    return idtokens.key_pair()
 
 
 @pytest.fixture(scope="module")
 def stranger_key() -> tuple[bytes, str]:
-    return _key_pair()
+    return idtokens.key_pair()
 
 
 def sign(private_pem: bytes, claims: dict[str, Any], *, key_id: str = KEY_ID) -> str:
-    from google.auth import crypt, jwt
-
-    signer = crypt.RSASigner.from_string(private_pem, key_id=key_id)
-    return jwt.encode(signer, claims).decode()  # type: ignore[no-untyped-call,no-any-return]
+    return idtokens.sign(private_pem, claims, key_id=key_id)
 
 
 def claims(**changes: Any) -> dict[str, Any]:

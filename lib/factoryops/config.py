@@ -31,11 +31,17 @@ CONTACT = "contact_submit"
 CHAT = "chat_message"
 ACCESS = "access_grant"
 SWEEP = "retention_sweep"
-FUNCTIONS = (CONTACT, CHAT, ACCESS, SWEEP)
+CONSOLE = "team_console"
+FUNCTIONS = (CONTACT, CHAT, ACCESS, CONSOLE, SWEEP)
 PUBLIC = (CONTACT, CHAT, ACCESS)
-"""Called from visitors' browsers; the sweep is called by Cloud Scheduler only."""
+"""Called from visitors' browsers; the sweep is called by Cloud Scheduler only, the
+console by the team (behind Google sign-in)."""
 SENDERS = (CONTACT, CHAT, SWEEP)
 """The functions that forward records by email and to the CRM."""
+TEAM_TOOLS = (CONSOLE,)
+"""What the team works through besides `siteadmin`: it reads and changes every store."""
+CRM_USERS = (*SENDERS, *TEAM_TOOLS)
+"""The functions that read or change CRM rows (the console answers privacy requests)."""
 
 
 class ConfigError(ValueError):
@@ -173,6 +179,16 @@ def choice(*choices: str) -> Parser:
     return parse
 
 
+def addresses(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated email addresses, compared case-insensitively (so kept lower-case)."""
+    found = tuple(a.strip().lower() for a in raw.split(",") if a.strip())
+    for address in found:
+        local, at, domain = address.partition("@")
+        if not (local and at and "." in domain) or " " in address:
+            raise ConfigError(name, "expected comma-separated email addresses")
+    return found
+
+
 def switch(name: str, raw: str) -> bool:
     value: str = choice("on", "off")(name, raw)
     return value == "on"
@@ -276,7 +292,7 @@ class Settings:
         choice("sheets", "apps_script", "none"),
         "`sheets`, `apps_script` or `none`",
         Source.DEPLOY_ENV,
-        SENDERS,
+        CRM_USERS,
     )
     crm_spreadsheet_id: str = declare(
         "CRM_SPREADSHEET_ID",
@@ -284,7 +300,7 @@ class Settings:
         text,
         "the CRM spreadsheet (`sheets` backend)",
         Source.DEPLOY_ENV,
-        SENDERS,
+        CRM_USERS,
     )
     crm_sheet_name: str = declare(
         "CRM_SHEET_NAME",
@@ -292,7 +308,7 @@ class Settings:
         text,
         "the CRM sheet's tab (`sheets` backend)",
         Source.DEPLOY_ENV,
-        SENDERS,
+        CRM_USERS,
     )
     sheets_endpoint: str = declare(
         "SHEETS_ENDPOINT",
@@ -300,7 +316,7 @@ class Settings:
         url,
         "Sheets API root; any other value (a local stand-in) uses anonymous credentials",
         Source.LOCAL,
-        SENDERS,
+        CRM_USERS,
     )
     crm_apps_script_url: str = declare(
         "CRM_APPS_SCRIPT_URL",
@@ -308,7 +324,7 @@ class Settings:
         url,
         "the web app of the `apps_script` backend",
         Source.SECRET,
-        SENDERS,
+        CRM_USERS,
         when="CRM_BACKEND=apps_script",
     )
     crm_apps_script_key: str = declare(
@@ -318,7 +334,7 @@ class Settings:
         "key that signs every request to the Apps Script web app (also in its script"
         " properties; random per process on the emulator)",
         Source.SECRET,
-        SENDERS,
+        CRM_USERS,
         when="CRM_BACKEND=apps_script",
     )
     site_url: str = declare(
@@ -327,7 +343,7 @@ class Settings:
         base_url,
         "base of per-lead URLs",
         Source.DEPLOY_ENV,
-        (),
+        TEAM_TOOLS,
     )
     retention_days: int = declare(
         "RETENTION_DAYS", 730, whole(), "retention window in days", Source.DEPLOY_ENV
@@ -409,7 +425,7 @@ class Settings:
         "key of the hash of an address a privacy request's trace keeps (random per process"
         " on the emulator; `siteadmin` reads it from Secret Manager)",
         Source.SECRET,
-        (),
+        TEAM_TOOLS,
     )
     sweep_audience: str = declare(
         "SWEEP_AUDIENCE",
@@ -437,6 +453,55 @@ class Settings:
         "certificates of the sweep's tokens (emulator only)",
         Source.LOCAL,
         (SWEEP,),
+    )
+    team_emails: tuple[str, ...] = declare(
+        "TEAM_EMAILS",
+        (),
+        addresses,
+        "who may use the team console: comma-separated Google accounts",
+        Source.DEPLOY_ENV,
+        TEAM_TOOLS,
+        private=True,
+    )
+    team_oauth_client_id: str = declare(
+        "TEAM_OAUTH_CLIENT_ID",
+        "",
+        text,
+        "the console's Google OAuth client id, its sign-in tokens' audience",
+        Source.DEPLOY_ENV,
+        TEAM_TOOLS,
+    )
+    team_certs_url: str = declare(
+        "TEAM_CERTS_URL",
+        "",
+        url,
+        "certificates of the console's sign-in tokens: the local sign-in stand-in (emulator only)",
+        Source.LOCAL,
+        TEAM_TOOLS,
+    )
+    console_url: str = declare(
+        "CONSOLE_URL",
+        "http://localhost:8086",
+        base_url,
+        "the team console's address, for the nudge's link",
+        Source.DEPLOY_SH,
+        (SWEEP,),
+    )
+    emailjs_notify_template_id: str = declare(
+        "EMAILJS_NOTIFY_TEMPLATE_ID",
+        "",
+        text,
+        "template of the nudge to the team's inbox; unset: no nudges",
+        Source.DEPLOY_ENV,
+        (CHAT, SWEEP),
+    )
+    notify_after: int = declare(
+        "NOTIFY_AFTER",
+        300,
+        whole(),
+        "seconds an unanswered visitor message waits before the team is nudged",
+        Source.DEPLOY_ENV,
+        (CHAT,),
     )
     chat_max_messages: int = declare(
         "CHAT_MAX_MESSAGES",
@@ -495,7 +560,7 @@ def _deployment(env: str, meaning: str, default: str = "", parse: Parser = text)
 DEPLOYMENT_SETTINGS = (
     *(
         _deployment(f"MAX_INSTANCES_{name.upper()}", f"most instances of {name}", str(n))
-        for name, n in ((CONTACT, 10), (CHAT, 20), (ACCESS, 10), (SWEEP, 2))
+        for name, n in ((CONTACT, 10), (CHAT, 20), (ACCESS, 10), (SWEEP, 2), (CONSOLE, 2))
     ),
     _deployment(
         "BUILD_SERVICE_ACCOUNT",
@@ -538,8 +603,13 @@ def from_env(env: Mapping[str, str]) -> Settings:
         raw = env.get(setting.env, "").strip()
         values[item.name] = setting.parse(setting.env, raw) if raw else setting.default
     loaded = Settings(**values)
-    if not loaded.sweep_auth and not loaded.emulator_host:
-        raise ConfigError("SWEEP_AUTH", "'off' is only allowed with FIRESTORE_EMULATOR_HOST")
+    if not loaded.emulator_host:
+        if not loaded.sweep_auth:
+            raise ConfigError("SWEEP_AUTH", "'off' is only allowed with FIRESTORE_EMULATOR_HOST")
+        # Certificates from anywhere but Google would let anyone mint accepted tokens.
+        for name in ("SWEEP_CERTS_URL", "TEAM_CERTS_URL"):
+            if env.get(name, "").strip():
+                raise ConfigError(name, "is only allowed with FIRESTORE_EMULATOR_HOST")
     return loaded
 
 

@@ -42,6 +42,7 @@ class Record(Protocol):
 
 
 CHANNELS = ("email", "crm")
+"""The channels of a stored record (a contact submission, a chat's first message)."""
 LEASE = dt.timedelta(seconds=60)
 REQUEST_TIMEOUT = 4.0
 """Seconds for the request path's one attempt at each downstream."""
@@ -54,7 +55,10 @@ PROCESSING = "processing"
 SENT = "sent"
 FAILED = "failed"
 DISABLED = "disabled"
-STATES = (PENDING, PROCESSING, SENT, FAILED, DISABLED)
+SKIPPED = "skipped"
+"""No longer needed when its time came (a nudge about a chat the team has answered)."""
+STATES = (PENDING, PROCESSING, SENT, FAILED, DISABLED, SKIPPED)
+SETTLED = (SENT, FAILED, SKIPPED)
 ERROR_LIMIT = 200
 
 
@@ -87,9 +91,14 @@ class DeliverySource:
     """The record's sender for each channel, rebuilt from the stored record alone."""
     log_id: Callable[[Record], str] | None = None
     """What log lines call a record, where its document id is a secret (a chat session)."""
+    channels: tuple[str, ...] = CHANNELS
 
     def label(self, record: Record) -> str:
         return self.log_id(record) if self.log_id is not None else record.id
+
+
+class NotNeeded(Exception):
+    """Raised by a sender whose delivery has become pointless; it settles as `skipped`."""
 
 
 class JustWritten:
@@ -133,9 +142,13 @@ def _error_fields(error: DownstreamError) -> dict[str, Any]:
     return {"last_error": str(error)[:ERROR_LIMIT], "last_error_detail": error.detail[:ERROR_LIMIT]}
 
 
-def _outcome(channel_state: dict[str, Any], error: DownstreamError | None) -> dict[str, Any]:
+def _outcome(
+    channel_state: dict[str, Any], error: DownstreamError | NotNeeded | None
+) -> dict[str, Any]:
     attempts = int(channel_state.get("attempts", 0)) + 1
     now = store.now()
+    if isinstance(error, NotNeeded):
+        return {"state": SKIPPED, "attempts": attempts - 1, "skipped_at": now}
     if error is None:
         return {
             "state": SENT,
@@ -163,10 +176,10 @@ def _outcome(channel_state: dict[str, Any], error: DownstreamError | None) -> di
 
 def _run(
     send: Sender, attempt: Attempt, source: DeliverySource, record_id: str
-) -> DownstreamError | None:
+) -> DownstreamError | NotNeeded | None:
     try:
         send(attempt)
-    except DownstreamError as exc:
+    except (DownstreamError, NotNeeded) as exc:
         return exc
     except Exception as exc:  # a bug in a sender must not strand the record
         logs.delivery_sender_failed(kind=source.name, record_id=record_id, error=exc)
@@ -186,7 +199,7 @@ def _write(
     for channel, result in results.items():
         for key, value in result.items():
             update[f"deliveries.{channel}.{key}"] = value
-        if result["state"] in (SENT, FAILED):
+        if result["state"] in SETTLED:
             update[f"deliveries.{channel}.due_at"] = firestore.DELETE_FIELD
             update[f"deliveries.{channel}.next_attempt_at"] = firestore.DELETE_FIELD
         update[f"deliveries.{channel}.lease_id"] = firestore.DELETE_FIELD
@@ -299,7 +312,7 @@ def run_due(
     counts = SweepCounts()
     now = store.now()
     for source in sources:
-        for channel in CHANNELS:
+        for channel in source.channels:
             query = (
                 store.collection(source.collection)
                 .where(filter=store.field_filter(f"deliveries.{channel}.due_at", "<=", now))
@@ -334,7 +347,7 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
     state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
     unknown = int(state.get("unknown_outcomes", 0)) + (state.get("state") == PROCESSING)
     attempt = Attempt(SWEEP_TIMEOUT, may_have_landed=bool(unknown or state.get("attempts")))
-    error: DownstreamError | None
+    error: DownstreamError | NotNeeded | None
     if channel not in senders:
         error = DownstreamError(channel, "no sender for this record", retryable=False)
     elif unknown > 1 and channel not in IDEMPOTENT_CHANNELS:
@@ -355,29 +368,44 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
 
 def retry_failed(sources: Sequence[DeliverySource]) -> int:
     """Put every failed delivery back to pending, due now (the team's `deliveries retry`)."""
-    from google.cloud import firestore
-
     count = 0
     for source in sources:
-        for channel in CHANNELS:
+        for channel in source.channels:
             query = store.collection(source.collection).where(
                 filter=store.field_filter(f"deliveries.{channel}.state", "==", FAILED)
             )
             for snap in query.stream(**store.call_options()):
-                now = store.now()
-                snap.reference.update(
-                    {
-                        f"deliveries.{channel}.state": PENDING,
-                        f"deliveries.{channel}.attempts": 0,
-                        f"deliveries.{channel}.due_at": now,
-                        f"deliveries.{channel}.next_attempt_at": now,
-                        f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
-                        f"deliveries.{channel}.unknown_outcomes": firestore.DELETE_FIELD,
-                    },
-                    **store.call_options(),
-                )
+                _start_over(snap.reference, channel)
                 count += 1
     return count
+
+
+def retry_one(source: DeliverySource, snap: Any) -> int:
+    """Put the failed deliveries of one record (`snap`) back to pending, due now."""
+    count = 0
+    state = (snap.to_dict() or {}).get("deliveries", {})
+    for channel in source.channels:
+        if state.get(channel, {}).get("state") == FAILED:
+            _start_over(snap.reference, channel)
+            count += 1
+    return count
+
+
+def _start_over(ref: DocumentReference, channel: str) -> None:
+    from google.cloud import firestore
+
+    now = store.now()
+    ref.update(
+        {
+            f"deliveries.{channel}.state": PENDING,
+            f"deliveries.{channel}.attempts": 0,
+            f"deliveries.{channel}.due_at": now,
+            f"deliveries.{channel}.next_attempt_at": now,
+            f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
+            f"deliveries.{channel}.unknown_outcomes": firestore.DELETE_FIELD,
+        },
+        **store.call_options(),
+    )
 
 
 ATTENTION = (PENDING, PROCESSING, FAILED)
@@ -392,7 +420,7 @@ def overview(
     wanted = sorted(set(states))
     lines: list[dict[str, Any]] = []
     for source in sources:
-        for channel in CHANNELS:
+        for channel in source.channels:
             query = store.collection(source.collection).where(
                 filter=store.field_filter(f"deliveries.{channel}.state", "in", wanted)
             )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from factoryops import errors, idempotency, logs, ratelimit, store
 from factoryops.config import RateLimit, settings
@@ -53,6 +54,7 @@ class ParsedRequest:
     prefers_html: bool = False
     caller: str = ""
     """Who the endpoint's `authenticate` found the caller to be, if it has one."""
+    path: str = "/"
 
 
 @dataclass
@@ -63,6 +65,15 @@ class JsonResponse:
     replay_body: dict[str, Any] | None = None
     """What an Idempotency-Key stores instead of `body`, when the body holds a secret
     (a new chat's session id); the endpoint's `rebuild_replay` turns it back."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A file an endpoint serves as it is, with its type and security headers."""
+
+    content: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class Endpoint(Generic[V]):
     read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
     deadline: float | None = store.REQUEST_DEADLINE
     """Seconds for all of a request's Firestore work (None: each call its own bound)."""
+    pages: Callable[[str], Page | None] | None = None
+    """Static files the function serves for GET at some paths (the team console's page),
+    before any authentication: `pages(path)` is the file, or None for the API."""
     startup: Callable[[], None] | None = None
     """Checks, when the function's instance starts, that it can serve safely; raising
     stops the instance (and so a deployment) rather than serving wrongly."""
@@ -112,8 +126,26 @@ def ready(endpoint: Endpoint[V]) -> Endpoint[V]:
     cfg = settings()
     if endpoint.startup is not None:
         endpoint.startup()
+    if flask.has_app_context():  # functions-framework loads the function inside its app
+        flask.current_app.register_error_handler(HTTPException, _framework_refusal)
     logs.config_loaded(function=endpoint.function, settings=cfg.redacted())
     return endpoint
+
+
+def _framework_refusal(exc: HTTPException) -> flask.Response:
+    """functions-framework answers a few requests before the function sees them (a path
+    its router cannot match, such as one holding a line break, and /favicon.ico and
+    /robots.txt): in the contract's error body, not Flask's HTML page."""
+    status = exc.code or 500
+    error = (
+        errors.NotFound()
+        if status == 404
+        else errors.InvalidRequest()
+        if status < 500
+        else errors.AppError()
+    )
+    error.status = status
+    return error_response(error)
 
 
 def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
@@ -123,7 +155,9 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
         cfg = settings()
         if origin is not None:
             cors["Vary"] = "Origin"
-            if origin.rstrip("/") in cfg.allowed_origins:
+            if _same_origin(origin, request):
+                pass  # a page the function served itself (the team console) calling home
+            elif origin.rstrip("/") in cfg.allowed_origins:
                 cors["Access-Control-Allow-Origin"] = origin
                 cors["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
             elif request.method == "OPTIONS":
@@ -141,6 +175,10 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
             return _flask_response(204, None, cors)
         if request.method not in endpoint.methods:
             raise errors.MethodNotAllowed((*endpoint.methods, "OPTIONS"))
+        if request.method == "GET" and endpoint.pages is not None:
+            page = endpoint.pages(request.path)
+            if page is not None:
+                return _page_response(page)
         headers = {k.lower(): v for k, v in request.headers.items()}
         caller = "" if endpoint.authenticate is None else endpoint.authenticate(headers)
         parsed = _parse(request, endpoint, headers, caller, cfg.max_body_bytes)
@@ -166,6 +204,21 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
     except Exception:
         logs.request_failed(function=endpoint.function)
         return error_response(errors.AppError(), cors, body_unread=_body_unread(request))
+
+
+def _same_origin(origin: str, request: flask.Request) -> bool:
+    return urllib.parse.urlsplit(origin).netloc == request.host
+
+
+def _page_response(page: Page) -> flask.Response:
+    response = flask.Response(page.content, status=200, content_type=page.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Not no-referrer: Google's sign-in checks the page's origin, which it reads from the
+    # Referer of the page's requests to it.
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    for name, value in page.headers.items():
+        response.headers[name] = value
+    return response
 
 
 def _body_unread(request: flask.Request) -> bool:
@@ -248,6 +301,7 @@ def _parse(
         form=form,
         prefers_html=best == "text/html" and request.accept_mimetypes["text/html"] > 0,
         caller=caller,
+        path=request.path,
     )
 
 

@@ -77,6 +77,12 @@ class SessionNotFound(AppError):
     message = "No such chat session."
 
 
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "There is nothing here."
+
+
 class MethodNotAllowed(AppError):
     status = 405
     code = "method_not_allowed"

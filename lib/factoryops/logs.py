@@ -225,6 +225,10 @@ def chat_first_not_queued(*, lead_id: str, error: BaseException) -> None:
     )
 
 
+def nudge_not_scheduled(*, lead_id: str, error: BaseException) -> None:
+    _emit(logging.WARNING, "chat nudge not scheduled", lead_id=lead_id, error=error_name(error))
+
+
 def chat_first_recovered(*, lead_id: str) -> None:
     _emit(logging.WARNING, "chat first message queued by a later post", lead_id=lead_id)
 

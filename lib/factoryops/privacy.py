@@ -123,18 +123,8 @@ def _crm_match(email: Email, held: PersonRecords) -> crm.Match:
     return crm.Match(record_ids=held.record_ids, email_keys=frozenset({email.key}))
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return store.rfc3339(value)
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return value
-
-
 def _exported(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _json_ready(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
+    return {k: store.json_ready(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
 
 
 def _messages(session: Any) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ class Deleted(Counts):
     rate_limits: int = 0
     privacy_requests: int = 0
     sweep_runs: int = 0
+    team_audit: int = 0
 
 
 @dataclass
@@ -125,6 +126,7 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         (store.RATE_LIMITS, "expire_at", now),
         (store.PRIVACY_REQUESTS, "expire_at", now),
         (store.SWEEP_RUNS, "expire_at", now),
+        (store.TEAM_AUDIT, "expire_at", now),
     )
     for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):

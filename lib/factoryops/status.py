@@ -39,10 +39,10 @@ class ChannelStatus:
 def delivery_status(
     sources: Sequence[deliveries.DeliverySource], now: dt.datetime
 ) -> dict[str, ChannelStatus]:
-    out = {channel: ChannelStatus() for channel in deliveries.CHANNELS}
+    out = {channel: ChannelStatus() for source in sources for channel in source.channels}
     unsettled = [deliveries.PENDING, deliveries.PROCESSING, deliveries.FAILED]
     for source in sources:
-        for channel in deliveries.CHANNELS:
+        for channel in source.channels:
             query = store.collection(source.collection).where(
                 filter=store.field_filter(f"deliveries.{channel}.state", "in", unsettled)
             )

@@ -39,6 +39,7 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
 SWEEP_RUNS = "sweep_runs"
+TEAM_AUDIT = "team_audit"
 LOCKS = "locks"
 
 COLLECTIONS = (
@@ -50,6 +51,7 @@ COLLECTIONS = (
     RATE_LIMITS,
     PRIVACY_REQUESTS,
     SWEEP_RUNS,
+    TEAM_AUDIT,
     LOCKS,
 )
 """Every collection (group) the project writes."""
@@ -144,6 +146,17 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_ready(value: Any) -> Any:
+    """Stored values as JSON takes them: times as RFC 3339, containers walked."""
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def expire_at(*, days: int | None = None, seconds: int | None = None) -> dt.datetime:

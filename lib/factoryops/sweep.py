@@ -23,8 +23,13 @@ from factoryops.validation import Choices, Field, Flag, check
 
 TASKS = ("retention", "deliveries")
 SPEC: dict[str, Field] = {"tasks": Choices(TASKS), "dry_run": Flag()}
-DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (contact.DELIVERIES, chat.DELIVERIES)
-"""Every collection whose records are forwarded by email and to the CRM."""
+DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (
+    contact.DELIVERIES,
+    chat.DELIVERIES,
+    chat.NUDGES,
+)
+"""Everything that is delivered downstream: records forwarded by email and to the CRM,
+and the nudges to the team's inbox."""
 
 
 def check_startup() -> None:
@@ -48,19 +53,14 @@ def authenticate(headers: Mapping[str, str]) -> str:
     if not cfg.sweep_auth:
         return ""
     check_startup()
-    token = tokens.bearer(headers)
-    if token is None:
-        logs.caller_refused(function=SWEEP, reason="missing")
-        raise errors.Unauthenticated()
-    claims = tokens.verify(
-        token, audience=cfg.sweep_audience, certs_url=cfg.sweep_certs_url, function=SWEEP
+    return tokens.caller(
+        headers,
+        audience=cfg.sweep_audience,
+        certs_url=cfg.sweep_certs_url,
+        allowed=(cfg.sweep_invoker.lower(),),
+        function=SWEEP,
+        refusal="This caller may not run the sweep.",
     )
-    email = str(claims.get("email", "")).lower()
-    if email != cfg.sweep_invoker.lower() or claims.get("email_verified") is not True:
-        # The caller's address is a service account's, not a person's; still, log a tag.
-        logs.caller_refused(function=SWEEP, reason="not_allowed", caller=logs.fingerprint(email))
-        raise errors.AccessDenied("This caller may not run the sweep.")
-    return email
 
 
 # -- the endpoint ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -67,6 +67,31 @@ def forget_certificates() -> None:
     """Drop the cached certificates (tests, and a key rotation seen as a bad signature)."""
     with _cache_lock:
         _cache.clear()
+
+
+def caller(
+    headers: Mapping[str, str],
+    *,
+    audience: str,
+    certs_url: str,
+    allowed: Collection[str],
+    function: str,
+    refusal: str,
+) -> str:
+    """The verified address of the caller whose Google ID token is in `headers`, if it is
+    one of `allowed` (lower-case); raise Unauthenticated for no or a bad token,
+    AccessDenied with `refusal` for anyone else, Unavailable without certificates."""
+    token = bearer(headers)
+    if token is None:
+        logs.caller_refused(function=function, reason="missing")
+        raise errors.Unauthenticated()
+    claims = verify(token, audience=audience, certs_url=certs_url, function=function)
+    email = str(claims.get("email", "")).strip().lower()
+    if claims.get("email_verified") is not True or email not in allowed:
+        # A tag, not the address: it may be a person's.
+        logs.caller_refused(function=function, reason="not_allowed", caller=logs.fingerprint(email))
+        raise errors.AccessDenied(refusal)
+    return email
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:

@@ -179,6 +179,20 @@ class Choices:
 
 
 @dataclass(frozen=True)
+class OneOf:
+    """One name of `options`."""
+
+    options: tuple[str, ...]
+    absent: str = ""
+    required: bool = False
+
+    def clean(self, raw: object) -> str:
+        if not isinstance(raw, str) or raw not in self.options:
+            raise ValueError(f"must be one of {', '.join(self.options)}")
+        return raw
+
+
+@dataclass(frozen=True)
 class WholeNumber:
     """An integer from `minimum` to `maximum` (not a boolean, not a float)."""
 

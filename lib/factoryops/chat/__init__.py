@@ -2,6 +2,7 @@
 
 - `thread`: sessions and their messages (ids, ordering, appending, reading);
 - `forward`: the first visitor message's email and CRM row;
+- `nudge`: the email that tells the team a visitor's later message waits;
 - `endpoint`: the visitor's HTTP side (start, post, poll);
 - `team`: the team's side (find, list, reply, close), for `siteadmin` and the console.
 
@@ -12,3 +13,4 @@ the email, the CRM row and the team's tools name a session by its random `lead_i
 
 from factoryops.chat.endpoint import ENDPOINT as ENDPOINT
 from factoryops.chat.forward import DELIVERIES as DELIVERIES
+from factoryops.chat.nudge import NUDGES as NUDGES

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from factoryops import errors, logs, store
-from factoryops.chat import forward, team
+from factoryops.chat import forward, nudge, team
 from factoryops.chat.thread import (
     LEAD_ID_BYTES,
     LIMIT_RETRY_AFTER,
@@ -122,6 +122,7 @@ def _start(request: Start) -> JsonResponse:
             message_count=1,
             last_seq=1,
             last_author=VISITOR,
+            unanswered=1,
             first_message_id=message_id(1),
             deliveries=forward.new_deliveries(),
         )
@@ -194,6 +195,8 @@ def _post(request: Post) -> JsonResponse:
         # theirs earlier in the thread, and the earliest is what the team is sent.
         first = forward.earliest_visitor_message(ref) or message
         forward.queue_first(ref, data, first)
+    else:
+        nudge.schedule(ref, data)
     logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
     return JsonResponse(
         201,

@@ -216,7 +216,14 @@ def append(
                 "expire_at": store.expire_at(),
             },
         )
-        batch.update(ref, {**transforms, "last_author": author, "expire_at": store.expire_at()})
+        # How many visitor messages wait for the team: the nudge says so.
+        if author == VISITOR:
+            transforms["unanswered"] = firestore.Increment(1)
+        waiting = {} if author == VISITOR else {"unanswered": 0}
+        batch.update(
+            ref,
+            {**transforms, **waiting, "last_author": author, "expire_at": store.expire_at()},
+        )
         try:
             written, _ = batch.commit(**options)
         except exceptions.AlreadyExists:

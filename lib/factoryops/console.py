@@ -1,0 +1,422 @@
+"""team_console: the team's inbox and tools, one page and a JSON API under /api/.
+
+The page signs the team member in with Google Identity Services and sends the Google ID
+token as `Authorization: Bearer` on every API call; every call checks it with google-auth
+(signature against Google's certificates, audience TEAM_OAUTH_CLIENT_ID, Google's
+issuer, expiry), then that the address is verified and in TEAM_EMAILS. No token or a
+bad one is 401; a good token of anyone else is 403. No cookie is set. The API is what
+`siteadmin` does, through the same library functions; every action leaves a
+`team_audit` record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factoryops import (
+    audit,
+    deliveries,
+    errors,
+    grants,
+    privacy,
+    status,
+    store,
+    sweep,
+    tokens,
+)
+from factoryops.chat import team
+from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session
+from factoryops.config import CONSOLE, ConfigError, settings
+from factoryops.edge import Endpoint, JsonResponse, Page, ParsedRequest
+from factoryops.validation import (
+    CHAT_TEXT,
+    COMPANY,
+    EMAIL,
+    NAME,
+    Field,
+    Flag,
+    Line,
+    OneOf,
+    check,
+    optional,
+)
+
+GOOGLE_SIGNIN_SCRIPT = "https://accounts.google.com/gsi/client"
+GOOGLE_SIGNIN_BASE = "https://accounts.google.com/gsi/"
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/console.js": ("console.js", "text/javascript; charset=utf-8"),
+    "/console.css": ("console.css", "text/css; charset=utf-8"),
+}
+CHAT_STATUSES = ("open", "closed", "all")
+DELIVERY_VIEWS = ("failed", "retrying")
+
+
+def check_startup() -> None:
+    """Refuse to start without the sign-in check's two settings."""
+    cfg = settings()
+    if not cfg.team_oauth_client_id:
+        raise ConfigError("TEAM_OAUTH_CLIENT_ID", "required: the console's OAuth client id")
+    if not cfg.team_emails:
+        raise ConfigError("TEAM_EMAILS", "required: who may use the console")
+
+
+# -- who is calling -----------------------------------------------------------------
+
+
+def authenticate(headers: Mapping[str, str]) -> str:
+    """The team member's address; raise Unauthenticated (no token, or one that is not
+    Google's for this console, or expired), AccessDenied (anyone else) or Unavailable."""
+    cfg = settings()
+    check_startup()
+    return tokens.caller(
+        headers,
+        audience=cfg.team_oauth_client_id,
+        certs_url=cfg.team_certs_url,
+        allowed=cfg.team_emails,
+        function=CONSOLE,
+        refusal="This account may not use the team console.",
+    )
+
+
+# -- the page -----------------------------------------------------------------------
+
+
+def _page_dirs() -> list[Path]:
+    package = Path(__file__).resolve().parent
+    # In a deployed bundle the page sits beside the package; in the repository, in web/.
+    return [package.parent / "console_page", package.parent.parent / "web" / "console"]
+
+
+def page(path: str) -> Page | None:
+    """The console's page, script and style, and its sign-in settings; None for the API."""
+    if path == "/api/config":
+        return Page(json.dumps(signin()).encode(), "application/json; charset=utf-8")
+    if path not in STATIC:
+        return None
+    name, content_type = STATIC[path]
+    for directory in _page_dirs():
+        if (directory / name).is_file():
+            content = (directory / name).read_bytes()
+            return Page(content, content_type, {"Content-Security-Policy": policy()})
+    return None
+
+
+def signin() -> dict[str, str]:
+    """How the page signs in: Google Identity Services, or (emulator only) the local
+    sign-in stand-in, which signs a token for an address typed in."""
+    cfg = settings()
+    if cfg.team_certs_url:
+        parts = urllib.parse.urlsplit(cfg.team_certs_url)
+        stand_in = f"{parts.scheme}://{parts.netloc}"
+        return {"client_id": cfg.team_oauth_client_id, "signin": "local", "url": stand_in}
+    return {"client_id": cfg.team_oauth_client_id, "signin": "google"}
+
+
+def policy() -> str:
+    """Scripts from the page itself and Google's sign-in script only; no inline code."""
+    connect = ["'self'"]
+    config = signin()
+    if config["signin"] == "local":
+        connect.append(config["url"])
+    else:
+        # Google's sign-in script calls home from the page (FedCM), as its CSP guide says.
+        connect.append(GOOGLE_SIGNIN_BASE)
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' {GOOGLE_SIGNIN_SCRIPT}",
+            "style-src 'self' https://accounts.google.com/gsi/style",
+            f"connect-src {' '.join(connect)}",
+            f"frame-src {GOOGLE_SIGNIN_BASE}",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+# -- the API --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call: the route's handler, its path parameters, the request."""
+
+    handler: Callable[[Call], JsonResponse]
+    params: dict[str, str]
+    request: ParsedRequest = field(repr=False)
+
+    @property
+    def member(self) -> str:
+        return self.request.caller
+
+    def body(self, spec: Mapping[str, Field]) -> dict[str, Any]:
+        return check(self.request.body, spec)
+
+    def query(self, spec: Mapping[str, Field]) -> dict[str, Any]:
+        return check(self.request.query, spec)
+
+
+Route = tuple[str, re.Pattern[str], Callable[[Call], JsonResponse]]
+ROUTES: list[Route] = []
+_LEAD = r"(?P<lead_id>[0-9a-f]{16})"
+_GRANT = r"(?P<grant_id>[0-9a-f]{8,64})"
+
+
+def route(method: str, pattern: str) -> Callable[[Callable[[Call], JsonResponse]], Any]:
+    def add(handler: Callable[[Call], JsonResponse]) -> Callable[[Call], JsonResponse]:
+        ROUTES.append((method, re.compile(f"/api/{pattern}"), handler))
+        return handler
+
+    return add
+
+
+def validate(request: ParsedRequest) -> Call:
+    allowed: list[str] = []
+    for method, pattern, handler in ROUTES:
+        match = pattern.fullmatch(request.path)
+        if match is None:
+            continue
+        if method == request.method:
+            return Call(handler, match.groupdict(), request)
+        allowed.append(method)
+    if allowed:
+        raise errors.MethodNotAllowed((*allowed, "OPTIONS"))
+    raise errors.NotFound()
+
+
+def handle(request: ParsedRequest, call: Call) -> JsonResponse:
+    return call.handler(call)
+
+
+def _ok(body: dict[str, Any], status_code: int = 200) -> JsonResponse:
+    return JsonResponse(status_code, store.json_ready(body))
+
+
+@route("GET", "me")
+def me(call: Call) -> JsonResponse:
+    return _ok({"email": call.member})
+
+
+@route("GET", "status")
+def status_(call: Call) -> JsonResponse:
+    return _ok(status.overview())
+
+
+# chats
+
+
+def _summary(session: Session) -> dict[str, Any]:
+    return {
+        "lead_id": session.lead_id,
+        "email": session.email,
+        "page": session.page,
+        "status": session.status,
+        "awaiting_reply": session.awaiting_reply,
+        "last_activity_at": session.last_activity_at,
+    }
+
+
+def _session(call: Call) -> Session:
+    found = team.find_by_lead(call.params["lead_id"])
+    if found is None:
+        raise errors.SessionNotFound()
+    return found
+
+
+@route("GET", "chats")
+def chats(call: Call) -> JsonResponse:
+    wanted = call.query({"status": OneOf(CHAT_STATUSES, absent="open")})["status"]
+    found = team.list_sessions(only_open=wanted == "open", limit=500)
+    if wanted == "closed":
+        found = [s for s in found if s.closed]
+    # Those waiting for an answer first, then the most recently active.
+    found.sort(key=lambda s: not s.awaiting_reply)
+    return _ok({"chats": [_summary(s) for s in found]})
+
+
+@route("GET", f"chats/{_LEAD}")
+def chat(call: Call) -> JsonResponse:
+    after = call.query({"after": optional(Line(8))})["after"]
+    if after and not MESSAGE_ID.fullmatch(after):
+        raise errors.InvalidRequest({"after": "is not a message id"})
+    session = _session(call)
+    found = team.messages(session, after=int(after or 0), limit=PAGE_LIMIT + 1)
+    return _ok(
+        {
+            "chat": {
+                **_summary(session),
+                "created_at": session.created_at,
+                "visitor_messages": session.visitor_messages,
+            },
+            "messages": [m.wire() for m in found[:PAGE_LIMIT]],
+            "more": len(found) > PAGE_LIMIT,
+        }
+    )
+
+
+@route("POST", f"chats/{_LEAD}/reply")
+def reply(call: Call) -> JsonResponse:
+    text = call.body({"text": CHAT_TEXT})["text"]
+    session = _session(call)
+    message = team.reply(session, text)
+    audit.record(member=call.member, action="chat.reply", target=session.lead_id)
+    return _ok({"message": message.wire()}, 201)
+
+
+@route("POST", f"chats/{_LEAD}/close")
+def close(call: Call) -> JsonResponse:
+    call.body({})
+    session = _session(call)
+    team.close(session)
+    audit.record(member=call.member, action="chat.close", target=session.lead_id)
+    closed = team.find_by_lead(session.lead_id) or session
+    return _ok({"chat": _summary(closed)})
+
+
+# grants
+
+
+@route("GET", "grants")
+def grant_list(call: Call) -> JsonResponse:
+    return _ok({"grants": [g.as_dict() for g in grants.list_all()]})
+
+
+@route("POST", "grants")
+def grant_create(call: Call) -> JsonResponse:
+    values = call.body({**grants.create_spec(), "no_email": Flag(), "email": optional(EMAIL)})
+    created = grants.create(
+        lead=call.request.body.get("lead", ""),
+        sections=values["sections"],
+        email=call.request.body.get("email"),
+        no_email=values["no_email"],
+        company=values["company"] or None,
+        days=values["days"],
+        max_uses=values["max_uses"],
+    )
+    audit.record(member=call.member, action="grant.create", target=created.grant.id)
+    body = {"grant": created.grant.as_dict(), "url": created.url, "token": created.token}
+    return _ok(body, 201)
+
+
+@route("POST", f"grants/{_GRANT}/revoke")
+def grant_revoke(call: Call) -> JsonResponse:
+    call.body({})
+    try:
+        revoked = grants.revoke(call.params["grant_id"])
+    except grants.GrantNotFound:
+        raise errors.NotFound("No such grant.") from None
+    audit.record(member=call.member, action="grant.revoke", target=revoked.id)
+    return _ok({"grant": revoked.as_dict()})
+
+
+# deliveries
+
+
+@route("GET", "deliveries")
+def delivery_list(call: Call) -> JsonResponse:
+    view = call.query({"state": OneOf(DELIVERY_VIEWS, absent="failed")})["state"]
+    if view == "failed":
+        lines = deliveries.overview(sweep.DELIVERY_SOURCES, states=[deliveries.FAILED])
+    else:
+        waiting = [deliveries.PENDING, deliveries.PROCESSING]
+        lines = deliveries.overview(sweep.DELIVERY_SOURCES, states=waiting)
+        lines = [line for line in lines if line["attempts"] > 0]
+    return _ok({"deliveries": lines})
+
+
+@route("POST", "deliveries/retry")
+def delivery_retry(call: Call) -> JsonResponse:
+    kinds = {source.name: source for source in sweep.DELIVERY_SOURCES}
+    values = call.body({"kind": OneOf(tuple(kinds), required=True), "id": Line(128)})
+    source = kinds[values["kind"]]
+    snap = _delivery_record(source, values["id"])
+    retried = deliveries.retry_one(source, snap)
+    audit.record(member=call.member, action="delivery.retry", target=values["id"])
+    return _ok({"retried": retried})
+
+
+def _delivery_record(source: deliveries.DeliverySource, label: str) -> Any:
+    """A record by the id listings show: its document id, or for a chat its lead id."""
+    if source.log_id is None:
+        if "/" in label:
+            raise errors.NotFound("No such record.")
+        snap = store.collection(source.collection).document(label).get(**store.call_options())
+        if snap.exists:
+            return snap
+        raise errors.NotFound("No such record.")
+    found = team.find_by_lead(label)
+    if found is None:
+        raise errors.NotFound("No such record.")
+    return found.ref.get(**store.call_options())
+
+
+# privacy
+
+
+@route("POST", "privacy/export")
+def privacy_export(call: Call) -> JsonResponse:
+    address = call.body({"email": EMAIL})["email"]
+    data = privacy.export(address)
+    audit.record(member=call.member, action="privacy.export", target=privacy.email_hmac(address))
+    return _ok({"export": data})
+
+
+@route("POST", "privacy/correct")
+def privacy_correct(call: Call) -> JsonResponse:
+    spec = {
+        "email": EMAIL,
+        "name": optional(NAME),
+        "company": optional(COMPANY),
+        "new_email": optional(EMAIL),
+    }
+    call.body(spec)
+    given = call.request.body
+    address = privacy.subject(given["email"])
+    change = privacy.correction(
+        name=given.get("name"), company=given.get("company"), new_email=given.get("new_email")
+    )
+    counts = privacy.correct(address, change)
+    audit.record(member=call.member, action="privacy.correct", target=privacy.email_hmac(address))
+    return _ok({"counts": counts.as_dict()})
+
+
+@route("POST", "privacy/delete")
+def privacy_delete(call: Call) -> JsonResponse:
+    values = call.body({"email": EMAIL, "confirm": Line(254)})
+    address = values["email"]
+    if values["confirm"].strip().lower() != address.key:
+        raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
+    erasure = privacy.delete(address)
+    audit.record(member=call.member, action="privacy.delete", target=privacy.email_hmac(address))
+    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()})
+
+
+# audit
+
+
+@route("GET", "audit")
+def audit_list(call: Call) -> JsonResponse:
+    return _ok({"audit": audit.recent()})
+
+
+ENDPOINT: Endpoint[Call] = Endpoint(
+    function=CONSOLE,
+    methods=("GET", "POST"),
+    validate=validate,
+    handle=handle,
+    body_optional=True,
+    authenticate=authenticate,
+    pages=page,
+    # Signed in, the team is not rate-limited; a reply sent twice by a double click is
+    # stored once when the page sends an Idempotency-Key.
+    startup=check_startup,
+)

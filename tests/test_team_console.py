@@ -1,0 +1,366 @@
+"""team_console's API: who may call it (real RS256 ID tokens, verified by google-auth
+against certificates the stand-ins serve in Google's format), what each route does
+through the same library functions siteadmin uses, and the audit it leaves."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from factoryops import grants
+
+from devstack.standins import CERTS_PATH
+from tests import idtokens
+
+CLIENT_ID = "console-client.apps.googleusercontent.com"
+KEY_ID = "console-key-1"
+ASHA = "asha@factoryopsai.com"
+RAVI = "Ravi@FactoryOpsAI.com"
+VISITOR = {"email": "meera@foundry.example", "page": "/pricing", "text": "Hello team"}
+
+
+@pytest.fixture(scope="module")
+def google_key() -> tuple[bytes, str]:
+    return idtokens.key_pair()
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {
+        "iss": "https://accounts.google.com",
+        "aud": CLIENT_ID,
+        "sub": "1029384756",
+        "email": ASHA,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.fixture
+def token(google_key: tuple[bytes, str]) -> Callable[..., str]:
+    return lambda **changes: idtokens.sign(google_key[0], claims(**changes), key_id=KEY_ID)
+
+
+@pytest.fixture
+def console(db: Any, standins: Any, configure: Any, function_client: Any, google_key: Any) -> Any:
+    from factoryops import tokens
+
+    tokens.forget_certificates()
+    standins.state.certs = {KEY_ID: google_key[1]}
+    configure(
+        TEAM_OAUTH_CLIENT_ID=CLIENT_ID,
+        TEAM_EMAILS=f"{ASHA}, {RAVI}",
+        TEAM_CERTS_URL=standins.url + CERTS_PATH,
+        CHAT_RATE_LIMIT="1000/60",
+    )
+    return function_client("team_console")
+
+
+@pytest.fixture
+def visitor(console: Any, function_client: Any) -> dict[str, str]:
+    """A chat a visitor started, by lead id and session id."""
+    chat = function_client("chat_message")
+    session_id = chat.post("/", json=VISITOR).get_json()["session_id"]
+    from factoryops.chat import team
+
+    found = team.find(session_id)
+    assert found is not None
+    return {"lead_id": found.lead_id, "session_id": session_id}
+
+
+def call(client: Any, method: str, path: str, bearer: str | None, body: Any = None) -> Any:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    if method == "GET":
+        return client.get(path, headers=headers)
+    return client.post(path, json=body if body is not None else {}, headers=headers)
+
+
+def error(response: Any) -> dict[str, Any]:
+    return dict(response.get_json()["error"])
+
+
+# -- who may call it ---------------------------------------------------------------------
+
+ROUTES = [
+    ("GET", "/api/me", None),
+    ("GET", "/api/status", None),
+    ("GET", "/api/chats", None),
+    ("GET", "/api/chats/0123456789abcdef", None),
+    ("POST", "/api/chats/0123456789abcdef/reply", {"text": "hi"}),
+    ("POST", "/api/chats/0123456789abcdef/close", {}),
+    ("GET", "/api/grants", None),
+    ("POST", "/api/grants", {"lead": "L", "sections": ["pricing"], "no_email": True}),
+    ("POST", "/api/grants/0123456789abcdef/revoke", {}),
+    ("GET", "/api/deliveries", None),
+    ("POST", "/api/deliveries/retry", {"kind": "contact", "id": "x"}),
+    ("POST", "/api/privacy/export", {"email": "a@plant.example"}),
+    ("POST", "/api/privacy/correct", {"email": "a@plant.example", "name": "A"}),
+    ("POST", "/api/privacy/delete", {"email": "a@plant.example", "confirm": "a@plant.example"}),
+    ("GET", "/api/audit", None),
+]
+
+REFUSED = {
+    "no token": (None, 401),
+    "another audience": ({"aud": "someone-else.apps.googleusercontent.com"}, 401),
+    "another issuer": ({"iss": "https://evil.example"}, 401),
+    "expired": ({"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}, 401),
+    "alg none": ("unsigned", 401),
+    "unverified email": ({"email_verified": False}, 403),
+    "no email verified flag": ({"email_verified": None}, 403),
+    "an address not on the list": ({"email": "mallory@factoryopsai.com"}, 403),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_every_route_refuses_every_bad_caller_in_the_contracts_shape(
+    console: Any, token: Callable[..., str], method: str, path: str, body: Any
+) -> None:
+    for label, (changes, status) in REFUSED.items():
+        if changes is None:
+            bearer = None
+        elif changes == "unsigned":
+            bearer = idtokens.unsigned(claims())
+        else:
+            bearer = token(**changes)
+        response = call(console, method, path, bearer, body)
+        assert response.status_code == status, (label, response.get_json())
+        expected = "unauthenticated" if status == 401 else "access_denied"
+        assert error(response)["code"] == expected, label
+        assert "Set-Cookie" not in response.headers
+    allowed = call(console, method, path, token(), body)
+    assert allowed.status_code not in (401, 403), allowed.get_json()
+
+
+def test_the_allow_list_ignores_letter_case(console: Any, token: Callable[..., str]) -> None:
+    response = call(console, "GET", "/api/me", token(email="RAVI@factoryopsai.com"))
+    assert response.status_code == 200 and response.get_json() == {"email": "ravi@factoryopsai.com"}
+
+
+def test_a_token_signed_by_another_key_is_refused(console: Any) -> None:
+    stranger = idtokens.key_pair()
+    forged = idtokens.sign(stranger[0], claims(), key_id=KEY_ID)
+    assert call(console, "GET", "/api/me", forged).status_code == 401
+
+
+def test_the_page_needs_no_token_and_is_served_under_a_strict_policy(console: Any) -> None:
+    page = console.get("/")
+    assert page.status_code == 200 and page.content_type.startswith("text/html")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' https://accounts.google.com/gsi/client" in policy
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert console.get("/console.js").content_type.startswith("text/javascript")
+    config = console.get("/api/config").get_json()
+    assert config["client_id"] == CLIENT_ID and config["signin"] == "local"
+
+
+def test_an_unknown_path_is_404_and_a_wrong_method_is_405(
+    console: Any, token: Callable[..., str]
+) -> None:
+    missing = call(console, "GET", "/api/nothing-here", token())
+    assert missing.status_code == 404 and error(missing)["code"] == "not_found"
+    wrong = call(console, "GET", "/api/grants/0123456789abcdef/revoke", token())
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_the_console_refuses_to_start_without_its_client_id_or_team(
+    db: Any, configure: Any, function_client: Any
+) -> None:
+    from factoryops.config import ConfigError
+
+    for missing in ("TEAM_OAUTH_CLIENT_ID", "TEAM_EMAILS"):
+        configure(**{"TEAM_OAUTH_CLIENT_ID": CLIENT_ID, "TEAM_EMAILS": ASHA, missing: None})
+        with pytest.raises(ConfigError, match=missing):
+            function_client("team_console")
+
+
+# -- what it does -------------------------------------------------------------------------
+
+
+def test_chats_list_puts_those_awaiting_a_reply_first_and_a_reply_reaches_the_visitor(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    chat = function_client("chat_message")
+    answered = chat.post("/", json={**VISITOR, "email": "ravi@mill.example"}).get_json()
+    bearer = token()
+    from factoryops.chat import team
+
+    answered_lead = team.find(answered["session_id"]).lead_id  # type: ignore[union-attr]
+    call(console, "POST", f"/api/chats/{answered_lead}/reply", bearer, {"text": "Done."})
+
+    listed = call(console, "GET", "/api/chats", bearer).get_json()["chats"]
+    assert [c["lead_id"] for c in listed] == [visitor["lead_id"], answered_lead]
+    assert [c["awaiting_reply"] for c in listed] == [True, False]
+    assert set(listed[0]) == {
+        "lead_id",
+        "email",
+        "page",
+        "status",
+        "awaiting_reply",
+        "last_activity_at",
+    }
+
+    replied = call(
+        console, "POST", f"/api/chats/{visitor['lead_id']}/reply", bearer, {"text": "Hi!"}
+    )
+    assert replied.status_code == 201
+    message = replied.get_json()["message"]
+    poll = chat.get("/", headers={"X-Chat-Session": visitor["session_id"]}).get_json()
+    assert poll["messages"][-1] == message and message["author"] == "team"
+
+    thread = call(console, "GET", f"/api/chats/{visitor['lead_id']}", bearer).get_json()
+    assert [m["author"] for m in thread["messages"]] == ["visitor", "team"]
+    assert thread["chat"]["awaiting_reply"] is False and thread["more"] is False
+    first_id = thread["messages"][0]["id"]
+    later = call(console, "GET", f"/api/chats/{visitor['lead_id']}?after={first_id}", bearer)
+    assert [m["author"] for m in later.get_json()["messages"]] == ["team"]
+
+
+def test_close_and_an_unknown_chat(
+    console: Any, token: Callable[..., str], visitor: dict[str, str]
+) -> None:
+    bearer = token()
+    closed = call(console, "POST", f"/api/chats/{visitor['lead_id']}/close", bearer)
+    assert closed.get_json()["chat"]["status"] == "closed"
+    assert call(console, "GET", "/api/chats?status=open", bearer).get_json()["chats"] == []
+    listed = call(console, "GET", "/api/chats?status=closed", bearer).get_json()["chats"]
+    assert [c["lead_id"] for c in listed] == [visitor["lead_id"]]
+    unknown = call(console, "GET", "/api/chats/0123456789abcdef", bearer)
+    assert unknown.status_code == 404 and error(unknown)["code"] == "session_not_found"
+    bad = call(console, "GET", "/api/chats?status=everything", bearer)
+    assert bad.status_code == 400 and "status" in error(bad)["fields"]
+
+
+def test_a_reply_is_validated_like_the_visitors_widget_would(
+    console: Any, token: Callable[..., str], visitor: dict[str, str]
+) -> None:
+    empty = call(console, "POST", f"/api/chats/{visitor['lead_id']}/reply", token(), {"text": " "})
+    assert empty.status_code == 400 and error(empty)["fields"] == {"text": "is required"}
+
+
+def test_grants_are_created_shown_once_listed_and_revoked(
+    console: Any, token: Callable[..., str]
+) -> None:
+    bearer = token()
+    body = {
+        "lead": "Asha Rao",
+        "email": "asha.rao@plant.example",
+        "sections": "pricing,demo",
+        "days": 30,
+        "max_uses": 3,
+    }
+    created = call(console, "POST", "/api/grants", bearer, body)
+    assert created.status_code == 201
+    made = created.get_json()
+    assert made["url"].endswith(made["token"]) and made["grant"]["sections"] == ["pricing", "demo"]
+    assert grants.redeem(made["token"]).sections == ["pricing", "demo"]
+    listed = call(console, "GET", "/api/grants", bearer).get_json()["grants"]
+    assert [g["id"] for g in listed] == [made["grant"]["id"]]
+    assert made["token"] not in json.dumps(listed), "the link is shown once, when made"
+    revoked = call(console, "POST", f"/api/grants/{made['grant']['id']}/revoke", bearer)
+    assert revoked.get_json()["grant"]["revoked"] is True
+
+    no_email = call(console, "POST", "/api/grants", bearer, {"lead": "L", "sections": "a"})
+    assert no_email.status_code == 400 and "email" in error(no_email)["fields"]
+    unknown = call(console, "POST", "/api/grants", bearer, {**body, "utm": "x"})
+    assert unknown.status_code == 400 and error(unknown)["fields"]["utm"] == "unknown field"
+
+
+def test_failed_deliveries_are_listed_and_retried_one_record_at_a_time(
+    console: Any, token: Callable[..., str], standins: Any, function_client: Any
+) -> None:
+    standins.state.fail["emailjs"] = "400"
+    contact = function_client("contact_submit")
+    record = contact.post(
+        "/", json={"name": "A", "email": "a@plant.example", "message": "hi"}
+    ).get_json()["id"]
+    standins.state.fail.clear()
+    bearer = token()
+    failed = call(console, "GET", "/api/deliveries?state=failed", bearer).get_json()["deliveries"]
+    assert [(d["kind"], d["id"], d["channel"]) for d in failed] == [("contact", record, "email")]
+    retried = call(
+        console, "POST", "/api/deliveries/retry", bearer, {"kind": "contact", "id": record}
+    )
+    assert retried.get_json() == {"retried": 1}
+    assert call(console, "GET", "/api/deliveries?state=failed", bearer).get_json() == {
+        "deliveries": []
+    }
+    unknown = call(
+        console, "POST", "/api/deliveries/retry", bearer, {"kind": "contact", "id": "no"}
+    )
+    assert unknown.status_code == 404
+
+
+def test_privacy_requests_go_through_the_same_functions_and_delete_needs_the_address_again(
+    console: Any, token: Callable[..., str], visitor: dict[str, str], db: Any
+) -> None:
+    bearer = token()
+    address = VISITOR["email"]
+    exported = call(console, "POST", "/api/privacy/export", bearer, {"email": address})
+    assert [c["lead_id"] for c in exported.get_json()["export"]["chat_sessions"]] == [
+        visitor["lead_id"]
+    ]
+    corrected = call(
+        console,
+        "POST",
+        "/api/privacy/correct",
+        bearer,
+        {"email": address, "new_email": "m@x.example"},
+    )
+    assert corrected.get_json()["counts"]["chat_sessions"] == 1
+    unconfirmed = call(
+        console, "POST", "/api/privacy/delete", bearer, {"email": "m@x.example", "confirm": "yes"}
+    )
+    assert unconfirmed.status_code == 400 and "confirm" in error(unconfirmed)["fields"]
+    assert len(list(db.collection("chat_sessions").stream())) == 1
+    deleted = call(
+        console,
+        "POST",
+        "/api/privacy/delete",
+        bearer,
+        {"email": "m@x.example", "confirm": "M@X.example"},
+    )
+    assert deleted.get_json()["counts"]["chat_sessions"] == 1
+    assert "m@x.example" in deleted.get_json()["mailbox_search"]
+    assert list(db.collection("chat_sessions").stream()) == []
+
+
+def test_every_action_leaves_an_audit_record_naming_member_action_and_target_only(
+    console: Any, token: Callable[..., str], visitor: dict[str, str], db: Any
+) -> None:
+    bearer = token(email="Ravi@factoryopsai.com")
+    lead = visitor["lead_id"]
+    call(console, "POST", f"/api/chats/{lead}/reply", bearer, {"text": "A reply with words"})
+    call(console, "POST", f"/api/chats/{lead}/close", bearer)
+    made = call(
+        console,
+        "POST",
+        "/api/grants",
+        bearer,
+        {"lead": "Meera", "email": VISITOR["email"], "sections": "pricing"},
+    ).get_json()
+    call(console, "POST", f"/api/grants/{made['grant']['id']}/revoke", bearer)
+    call(console, "POST", "/api/privacy/export", bearer, {"email": VISITOR["email"]})
+    call(console, "GET", "/api/chats", bearer)  # reading is not an action
+
+    records = call(console, "GET", "/api/audit", bearer).get_json()["audit"]
+    assert [(r["action"], r["member"]) for r in records] == [
+        ("privacy.export", "ravi@factoryopsai.com"),
+        ("grant.revoke", "ravi@factoryopsai.com"),
+        ("grant.create", "ravi@factoryopsai.com"),
+        ("chat.close", "ravi@factoryopsai.com"),
+        ("chat.reply", "ravi@factoryopsai.com"),
+    ]
+    assert records[-1]["target"] == lead and records[1]["target"] == made["grant"]["id"]
+    stored = [d.to_dict() for d in db.collection("team_audit").stream()]
+    assert all(set(r) == {"member", "action", "target", "at", "expire_at"} for r in stored)
+    text = json.dumps(stored, default=str)
+    for visitor_data in ("meera", "hello team", "a reply with words", made["token"].lower()):
+        assert visitor_data not in text.lower(), visitor_data
+    kept = stored[0]["expire_at"] - stored[0]["at"]
+    assert 729 <= kept.days <= 730
