@@ -876,7 +876,7 @@ scheduler_step() {
   scheduler_job "$RETENTION_JOB" "$RETENTION_SCHEDULE" '{"tasks":["retention"]}' \
     "Nightly retention: deletes what is past RETENTION_DAYS"
   scheduler_job "$DELIVERIES_JOB" "$DELIVERIES_SCHEDULE" '{"tasks":["deliveries"]}' \
-    "Retries pending email and CRM deliveries"
+    "Sends what is due: email and CRM retries, the team's chat nudges"
 }
 
 declare -A SERVICE=()
