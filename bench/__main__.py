@@ -9,9 +9,10 @@ import argparse
 import logging
 import time
 
+from factoryops.config import FUNCTIONS
+
 from bench import report, stack
 
-FUNCTIONS = ["contact_submit", "chat_message", "access_grant", "retention_sweep"]
 BENCHMARKS = ("coldstart", "latency", "memory", "sweep")
 
 
@@ -28,7 +29,7 @@ def main() -> None:
             started = time.monotonic()
             print(f"running {name} ...", flush=True)
             module = __import__(f"bench.{name}", fromlist=["run"])
-            found = module.run(s, FUNCTIONS)
+            found = module.run(s, list(FUNCTIONS))
             for row in found:
                 print("  " + report.line(row), flush=True)
             print(f"  ({time.monotonic() - started:.0f} s)", flush=True)

@@ -5,54 +5,72 @@ Importing google-cloud-firestore and making a first call is the floor every func
 here stands on, so that hello-world is the baseline. The emulator is already up. Every
 round starts the baseline and each function once, in turn, so drift on a shared machine
 falls on all of them alike; each function's first request is a real one (a submission,
-a chat start, a redemption, and the sweep's two scheduled calls: the deliveries run every
-10 minutes and the nightly retention run), so what a request imports on first use is
-counted too.
+a chat start, a redemption, the sweep's two scheduled calls (the deliveries run every
+10 minutes and the nightly retention run), and a signed-in team member's list of chats,
+its token checked against the local sign-in's certificates), so what a request imports
+on first use is counted too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bench import stack
 from bench.report import Row, median
 
-ROUNDS = 7
+ROUNDS = 11
 BUDGET = 1.25
 BASELINE = "hello_firestore"
+TEAM_MEMBER = "bench@factoryops.local"
 
 
-def _requests() -> dict[str, tuple[str, dict[str, Any] | None]]:
+@dataclass(frozen=True)
+class FirstRequest:
+    method: str
+    body: dict[str, Any] | None = None
+    path: str = ""
+    headers: dict[str, str] | None = None
+
+
+def _requests(s: stack.Stack) -> dict[str, FirstRequest]:
     from factoryops import grants
 
     token = grants.create(lead="bench", sections=["pricing"], no_email=True).token
+    signed_in = {"Authorization": f"Bearer {s.standins.state.signin.token(TEAM_MEMBER)}"}
     return {
-        BASELINE: ("GET", None),
-        "contact_submit": (
+        BASELINE: FirstRequest("GET"),
+        "contact_submit": FirstRequest(
             "POST",
             {"name": "Cold Start", "email": "cold@plant.example", "message": "first request"},
         ),
-        "chat_message": ("POST", {"email": "cold@plant.example", "page": "/", "text": "hello"}),
-        "access_grant": ("POST", {"token": token}),
-        "retention_sweep": ("POST", {"tasks": ["deliveries"]}),
-        "retention_sweep nightly": ("POST", {"tasks": ["retention"]}),
+        "chat_message": FirstRequest(
+            "POST", {"email": "cold@plant.example", "page": "/", "text": "hello"}
+        ),
+        "access_grant": FirstRequest("POST", {"token": token}),
+        "team_console": FirstRequest("GET", path="/api/chats", headers=signed_in),
+        "retention_sweep": FirstRequest("POST", {"tasks": ["deliveries"]}),
+        "retention_sweep nightly": FirstRequest("POST", {"tasks": ["retention"]}),
     }
 
 
 def run(s: stack.Stack, functions: list[str]) -> list[Row]:
     s.clear()
-    requests = _requests()
-    env = s.env()
+    requests = _requests(s)
+    env = s.env(**s.standins.signin_env(), TEAM_EMAILS=TEAM_MEMBER)
     measured = [name for name in requests if name.split()[0] in functions]
     times: dict[str, list[float]] = {name: [] for name in [BASELINE, *measured]}
     for _ in range(ROUNDS):
         for name in times:
             function = name.split()[0]
             source = stack.HELLO_FIRESTORE if name == BASELINE else stack.function_source(function)
-            method, body = requests[name]
+            first = requests[name]
             started = stack.start(source, env, s.logs)
             try:
-                times[name].append(stack.first_success(started, method, body))
+                elapsed = stack.first_success(
+                    started, first.method, first.body, first.headers, path=first.path
+                )
+                times[name].append(elapsed)
             finally:
                 started.stop()
     baseline = median(times[BASELINE])

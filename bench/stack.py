@@ -134,14 +134,15 @@ def first_success(
     body: dict[str, Any] | None,
     headers: dict[str, str] | None = None,
     timeout: float = 60,
+    path: str = "",
 ) -> float:
-    """Seconds from the process start to its first 2xx answer."""
+    """Seconds from the process start to its first 2xx answer to `method` `path`."""
     deadline = time.monotonic() + timeout
     while True:
         if function.process.poll() is not None:
             raise RuntimeError(f"{function.url} exited with {function.process.returncode}")
         try:
-            status, payload = call(function.url, method, body, headers)
+            status, payload = call(function.url.rstrip("/") + path, method, body, headers)
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{function.url} did not answer") from None

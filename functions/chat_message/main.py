@@ -2,9 +2,10 @@
 
 import flask
 import functions_framework
-from factoryops import chat, edge
+from factoryops import edge
+from factoryops.chat import endpoint
 
-ENDPOINT = edge.ready(chat.ENDPOINT)
+ENDPOINT = edge.ready(endpoint.ENDPOINT)
 
 
 @functions_framework.http

@@ -17,19 +17,9 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from factoryops import (
-    audit,
-    deliveries,
-    errors,
-    grants,
-    privacy,
-    status,
-    store,
-    sweep,
-    tokens,
-)
+from factoryops import audit, errors, store, tokens
 from factoryops.chat import team
 from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session
 from factoryops.config import CONSOLE, ConfigError, settings
@@ -46,6 +36,12 @@ from factoryops.validation import (
     check,
     optional,
 )
+
+if TYPE_CHECKING:
+    from factoryops.deliveries import DeliverySource
+
+# The grants, deliveries, privacy and status modules are imported by the routes that use
+# them: an instance's first request is most often the chat list, which needs none.
 
 GOOGLE_SIGNIN_SCRIPT = "https://accounts.google.com/gsi/client"
 GOOGLE_SIGNIN_BASE = "https://accounts.google.com/gsi/"
@@ -208,6 +204,8 @@ def me(call: Call) -> JsonResponse:
 
 @route("GET", "status")
 def status_(call: Call) -> JsonResponse:
+    from factoryops import status
+
     return _ok(status.overview())
 
 
@@ -287,11 +285,15 @@ def close(call: Call) -> JsonResponse:
 
 @route("GET", "grants")
 def grant_list(call: Call) -> JsonResponse:
+    from factoryops import grants
+
     return _ok({"grants": [g.as_dict() for g in grants.list_all()]})
 
 
 @route("POST", "grants")
 def grant_create(call: Call) -> JsonResponse:
+    from factoryops import grants
+
     values = call.body({**grants.create_spec(), "no_email": Flag(), "email": optional(EMAIL)})
     created = grants.create(
         lead=call.request.body.get("lead", ""),
@@ -309,6 +311,8 @@ def grant_create(call: Call) -> JsonResponse:
 
 @route("POST", f"grants/{_GRANT}/revoke")
 def grant_revoke(call: Call) -> JsonResponse:
+    from factoryops import grants
+
     call.body({})
     try:
         revoked = grants.revoke(call.params["grant_id"])
@@ -323,6 +327,8 @@ def grant_revoke(call: Call) -> JsonResponse:
 
 @route("GET", "deliveries")
 def delivery_list(call: Call) -> JsonResponse:
+    from factoryops import deliveries, sweep
+
     view = call.query({"state": OneOf(DELIVERY_VIEWS, absent="failed")})["state"]
     if view == "failed":
         lines = deliveries.overview(sweep.DELIVERY_SOURCES, states=[deliveries.FAILED])
@@ -335,6 +341,8 @@ def delivery_list(call: Call) -> JsonResponse:
 
 @route("POST", "deliveries/retry")
 def delivery_retry(call: Call) -> JsonResponse:
+    from factoryops import deliveries, sweep
+
     kinds = {source.name: source for source in sweep.DELIVERY_SOURCES}
     values = call.body({"kind": OneOf(tuple(kinds), required=True), "id": Line(128)})
     source = kinds[values["kind"]]
@@ -344,7 +352,7 @@ def delivery_retry(call: Call) -> JsonResponse:
     return _ok({"retried": retried})
 
 
-def _delivery_record(source: deliveries.DeliverySource, label: str) -> Any:
+def _delivery_record(source: DeliverySource, label: str) -> Any:
     """A record by the id listings show: its document id, or for a chat its lead id."""
     if source.log_id is None:
         if "/" in label:
@@ -364,6 +372,8 @@ def _delivery_record(source: deliveries.DeliverySource, label: str) -> Any:
 
 @route("POST", "privacy/export")
 def privacy_export(call: Call) -> JsonResponse:
+    from factoryops import privacy
+
     address = call.body({"email": EMAIL})["email"]
     data = privacy.export(address)
     audit.record(member=call.member, action="privacy.export", target=privacy.email_hmac(address))
@@ -372,6 +382,8 @@ def privacy_export(call: Call) -> JsonResponse:
 
 @route("POST", "privacy/correct")
 def privacy_correct(call: Call) -> JsonResponse:
+    from factoryops import privacy
+
     spec = {
         "email": EMAIL,
         "name": optional(NAME),
@@ -391,6 +403,8 @@ def privacy_correct(call: Call) -> JsonResponse:
 
 @route("POST", "privacy/delete")
 def privacy_delete(call: Call) -> JsonResponse:
+    from factoryops import privacy
+
     values = call.body({"email": EMAIL, "confirm": Line(254)})
     address = values["email"]
     if values["confirm"].strip().lower() != address.key:

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from factoryops import chat, contact, deliveries, errors, logs, retention, store, tokens
+from factoryops import contact, deliveries, errors, logs, retention, store, tokens
+from factoryops.chat import forward, nudge
 from factoryops.config import SWEEP, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import Choices, Field, Flag, check
@@ -25,8 +26,8 @@ TASKS = ("retention", "deliveries")
 SPEC: dict[str, Field] = {"tasks": Choices(TASKS), "dry_run": Flag()}
 DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (
     contact.DELIVERIES,
-    chat.DELIVERIES,
-    chat.NUDGES,
+    forward.DELIVERIES,
+    nudge.NUDGES,
 )
 """Everything that is delivered downstream: records forwarded by email and to the CRM,
 and the nudges to the team's inbox."""

@@ -9,8 +9,7 @@
 The session document's id is the session id, a bearer secret kept by the visitor's
 browser: it is never logged, never stored in a field and never put in a URL. Log lines,
 the email, the CRM row and the team's tools name a session by its random `lead_id`.
-"""
 
-from factoryops.chat.endpoint import ENDPOINT as ENDPOINT
-from factoryops.chat.forward import DELIVERIES as DELIVERIES
-from factoryops.chat.nudge import NUDGES as NUDGES
+Each module is imported by name, so a caller loads only what it uses: the console's first
+request needs `team`, not the visitor's endpoint.
+"""
