@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 from devstack.signin import SignedKey
@@ -14,6 +15,23 @@ def key_pair() -> tuple[bytes, str]:
     """A private key (PEM) and a self-signed certificate for it (PEM), as Google serves."""
     key = SignedKey.generate("test-key")
     return key.private_pem, key.certificate_pem
+
+
+def claims(audience: str, email: str, /, **changes: Any) -> dict[str, Any]:
+    """The claims of Google's ID token for `email`, valid for an hour from now; `changes`
+    replace claims, and a change to None drops that claim."""
+    now = int(time.time())
+    base = {
+        "iss": "https://accounts.google.com",
+        "aud": audience,
+        "sub": "112233445566778899",
+        "email": email,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
 
 
 def sign(private_pem: bytes, claims: dict[str, Any], *, key_id: str) -> str:

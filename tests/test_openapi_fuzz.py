@@ -56,21 +56,10 @@ CHECKS = (
 @pytest.fixture(scope="module")
 def console_token() -> Iterator[tuple[str, dict[str, str]]]:
     """A team member's Google ID token for the console, and the certificate that signs it."""
-    import time
-
     from tests import idtokens
 
     private, certificate = idtokens.key_pair()
-    now = int(time.time())
-    claims = {
-        "iss": "https://accounts.google.com",
-        "aud": CONSOLE_CLIENT,
-        "sub": "42",
-        "email": CONSOLE_MEMBER,
-        "email_verified": True,
-        "iat": now,
-        "exp": now + 3600,
-    }
+    claims = idtokens.claims(CONSOLE_CLIENT, CONSOLE_MEMBER)
     yield idtokens.sign(private, claims, key_id="fuzz"), {"fuzz": certificate}
 
 

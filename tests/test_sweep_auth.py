@@ -38,18 +38,7 @@ def sign(private_pem: bytes, claims: dict[str, Any], *, key_id: str = KEY_ID) ->
 
 
 def claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "sub": "112233445566778899",
-        "email": INVOKER,
-        "email_verified": True,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
+    return idtokens.claims(AUDIENCE, INVOKER, **changes)
 
 
 @pytest.fixture

@@ -28,18 +28,7 @@ def google_key() -> tuple[bytes, str]:
 
 
 def claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "iss": "https://accounts.google.com",
-        "aud": CLIENT_ID,
-        "sub": "1029384756",
-        "email": ASHA,
-        "email_verified": True,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
+    return idtokens.claims(CLIENT_ID, ASHA, **changes)
 
 
 @pytest.fixture
