@@ -7,11 +7,12 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import threading
 from typing import Any
 
 import pytest
 from factoryops import errors, grants
+
+from tests.together import at_once
 
 JSON = "application/json; charset=utf-8"
 
@@ -287,19 +288,10 @@ def test_twenty_parallel_redemptions_of_a_grant_with_max_uses_3_succeed_exactly_
     configure(ACCESS_RATE_LIMIT="1000/60")
     created = grants.create(lead="Lead", sections="pricing", max_uses=3, no_email=True)
     clients = [function_client("access_grant") for _ in range(20)]
-    start = threading.Barrier(len(clients))
-    responses: list[tuple[int, Any]] = []
 
-    def visit(c: Any) -> None:
-        start.wait()
-        response = redeem(c, created.token)
-        responses.append((response.status_code, response.get_json()))
-
-    threads = [threading.Thread(target=visit, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    responses = [
+        (r.status_code, r.get_json()) for r in at_once(lambda c: redeem(c, created.token), clients)
+    ]
 
     statuses = sorted(status for status, _ in responses)
     assert statuses == [200] * 3 + [403] * 17
@@ -316,18 +308,9 @@ def test_twenty_parallel_redemptions_of_an_unlimited_grant_are_all_counted(
     configure(ACCESS_RATE_LIMIT="1000/60")
     created = grants.create(lead="Lead", sections="pricing", no_email=True)
     clients = [function_client("access_grant") for _ in range(20)]
-    start = threading.Barrier(len(clients))
-    statuses: list[int] = []
 
-    def visit(c: Any) -> None:
-        start.wait()
-        statuses.append(redeem(c, created.token).status_code)
+    statuses = at_once(lambda c: redeem(c, created.token).status_code, clients)
 
-    threads = [threading.Thread(target=visit, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     assert statuses == [200] * 20
     record = stored(db, created.grant.id)
     assert record["redemptions"] == 20

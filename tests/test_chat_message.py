@@ -16,6 +16,8 @@ from factoryops import deliveries
 from factoryops.chat import endpoint, team, thread
 from factoryops.sweep import DELIVERY_SOURCES
 
+from tests.together import at_once
+
 START = {"email": "Meera.Iyer@Foundry.example", "page": "/solutions/downtime"}
 FIRST = "Our CNC line stops twice a shift; can you help?"
 ERROR_KEYS = {"error"}
@@ -36,6 +38,12 @@ def start(client: Any, text: str | None = FIRST, **kwargs: Any) -> Any:
 def say(client: Any, session_id: str, text: str, headers: dict[str, str] | None = None) -> Any:
     headers = {**(headers or {}), "X-Chat-Session": session_id}
     return client.post("/", json={"text": text}, headers=headers)
+
+
+def post_at_once(function_client: Any, session_id: str, texts: list[str]) -> list[int]:
+    """The statuses of `texts` posted to one session together, each from its own client."""
+    posts = [(function_client("chat_message"), text) for text in texts]
+    return at_once(lambda post: say(post[0], session_id, post[1]).status_code, posts)
 
 
 def poll(
@@ -306,19 +314,8 @@ def test_concurrent_posts_to_one_session_are_all_stored_in_one_stable_order(
     configure(CHAT_RATE_LIMIT="1000/60")
     session_id = start(client, text=None)["session_id"]
     texts = [f"burst {n}" for n in range(16)]
-    statuses: list[int] = []
-    barrier = threading.Barrier(len(texts))
 
-    def post(text: str) -> None:
-        own = function_client("chat_message")
-        barrier.wait()
-        statuses.append(say(own, session_id, text).status_code)
-
-    threads = [threading.Thread(target=post, args=(t,)) for t in texts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = post_at_once(function_client, session_id, texts)
 
     assert statuses == [201] * len(texts)
     stored = stored_messages(db, session_id)
@@ -345,19 +342,8 @@ def test_concurrent_posts_at_the_cap_store_exactly_the_cap_and_refuse_the_rest(
         )
     batch.update(ref, {"message_count": 190, "last_seq": 190, "first_message_id": "00000001"})
     batch.commit()
-    statuses: list[int] = []
-    barrier = threading.Barrier(40)
 
-    def post(n: int) -> None:
-        own = function_client("chat_message")
-        barrier.wait()
-        statuses.append(say(own, session_id, f"late {n}").status_code)
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = post_at_once(function_client, session_id, [f"late {n}" for n in range(40)])
 
     assert sorted(statuses) == [201] * 10 + [429] * 30
     assert len(stored_messages(db, session_id)) == 200
@@ -411,19 +397,8 @@ def test_the_first_message_is_forwarded_exactly_once_under_concurrent_posts(
     configure(CHAT_RATE_LIMIT="1000/60")
     session_id = start(client, text=None)["session_id"]
     texts = [f"opening line {n}" for n in range(12)]
-    barrier = threading.Barrier(len(texts))
-    statuses: list[int] = []
 
-    def post(text: str) -> None:
-        own = function_client("chat_message")
-        barrier.wait()
-        statuses.append(say(own, session_id, text).status_code)
-
-    threads = [threading.Thread(target=post, args=(t,)) for t in texts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = post_at_once(function_client, session_id, texts)
 
     assert statuses == [201] * len(texts)
     [email] = standins.state.emails

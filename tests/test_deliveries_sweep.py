@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from factoryops.cli import main as siteadmin
 from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.test_retention import DAYS, HEADER, ago, row, seed_contact, seed_rows
+from tests.together import at_once
 
 
 def pending(due_at: dt.datetime | None = None, attempts: int = 0) -> dict[str, Any]:
@@ -286,24 +286,9 @@ def test_overlapping_sweeps_send_each_email_and_append_each_row_exactly_once(
     records = [f"r{n:02d}" for n in range(12)]
     for doc_id in records:
         seed_due(db, doc_id)
-    results: list[deliveries.SweepCounts] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(3)
 
-    def sweep() -> None:
-        try:
-            start.wait()
-            results.append(deliveries.run_due(DELIVERY_SOURCES, limit=5))
-        except BaseException as exc:
-            errors.append(exc)
+    results = at_once(lambda _: deliveries.run_due(DELIVERY_SOURCES, limit=5), range(3))
 
-    threads = [threading.Thread(target=sweep) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
     sent_emails = sorted(e["template_params"]["record_id"] for e in standins.state.emails)
     appended_rows = sorted(r[2] for r in standins.state.rows("Leads"))
     assert sent_emails == records
