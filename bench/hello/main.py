@@ -11,8 +11,8 @@ def hello(request: flask.Request) -> str:
 
 @functions_framework.http
 def hello_firestore(request: flask.Request) -> str:
-    """Hello-world that also writes one Firestore document: the least that any of the
-    four functions does, to show how much of a cold start is the client library."""
+    """Hello-world that also writes one Firestore document: about the least that any of
+    the functions does, to show how much of a cold start is the client library."""
     from google.cloud import firestore
 
     firestore.Client().collection("hello").document("world").set({"hello": "world"})
