@@ -125,6 +125,8 @@ usage: ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME.
 
   --project ID     the Google Cloud project to deploy to
   --region R       region of the functions, Firestore and Scheduler (default asia-south1)
+  --outside-notice allow a region other than asia-south1, where the privacy notice says
+                   the data lives: only for a project that holds no visitor's data
   --dry-run        print every command in order and run none (needs no gcloud login)
   --only NAME...   deploy only these functions (folder names under functions/)
   --verify         check the live system, print a pass/fail table; exit 1 if any failed
@@ -143,7 +145,9 @@ usage_error() {
 }
 
 PROJECT=""
-REGION=asia-south1
+NOTICE_REGION=asia-south1 # where the privacy notice says the data lives
+REGION=$NOTICE_REGION
+OUTSIDE_NOTICE=0
 DRY=0
 VERIFY=0
 SELECTED=()
@@ -169,6 +173,10 @@ parse_args() {
         VERIFY=1
         shift
         ;;
+      --outside-notice)
+        OUTSIDE_NOTICE=1
+        shift
+        ;;
       --only)
         shift
         [[ $# -ge 1 && "$1" != -* ]] || usage_error "--only needs at least one function name"
@@ -188,6 +196,8 @@ parse_args() {
   [[ "$PROJECT" =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] ||
     usage_error "'$PROJECT' is not a Google Cloud project id"
   [[ "$REGION" =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || usage_error "'$REGION' is not a region"
+  [[ "$REGION" == "$NOTICE_REGION" ]] || ((OUTSIDE_NOTICE)) ||
+    usage_error "the privacy notice says the data lives in $NOTICE_REGION; $REGION needs --outside-notice"
   ((!VERIFY || ${#SELECTED[@]} == 0)) || usage_error "--verify checks everything; it takes no --only"
   [[ "$POLL" =~ ^[0-9]+$ && "$VERIFY_WAIT" =~ ^[0-9]+$ ]] ||
     usage_error "DEPLOY_POLL_SECONDS and VERIFY_WAIT_SECONDS are whole seconds"
@@ -409,8 +419,8 @@ header() {
   fi
   ((${#FROM_ENVIRONMENT[@]} == 0)) ||
     note "from the environment (wins over the file): ${FROM_ENVIRONMENT[*]}"
-  if [[ "$REGION" != asia-south1 ]]; then
-    note "WARNING: the privacy notice says the data lives in asia-south1, not $REGION"
+  if [[ "$REGION" != "$NOTICE_REGION" ]]; then
+    note "WARNING: the privacy notice says the data lives in $NOTICE_REGION, not $REGION"
   fi
   [[ -n "${CONF[ALERT_EMAIL]:-}" ]] ||
     note "WARNING: ALERT_EMAIL is not set: no alerts; failed deliveries and missed sweeps reach nobody"

@@ -771,7 +771,8 @@ def test_dry_run_needs_no_gcloud_at_all(deployer: Deployer, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("region", ["asia-south1", "europe-west3"])
 def test_every_regional_command_names_the_region(deployer: Deployer, region: str) -> None:
-    run = deployer.dry("--region", region) if region != "asia-south1" else deployer.dry()
+    outside = ("--region", region, "--outside-notice")
+    run = deployer.dry(*outside) if region != "asia-south1" else deployer.dry()
     assert run.returncode == 0, run.stderr
     regional = {
         ("functions",): "region",
@@ -1056,6 +1057,7 @@ def test_only_limits_the_functions_and_their_accounts_and_secrets(deployer: Depl
         ["--project", PROJECT, "stray"],
         ["--project", "Not_A_Project"],
         ["--project", PROJECT, "--region", "Mumbai"],
+        ["--project", PROJECT, "--region", "europe-west3"],
     ],
 )
 def test_bad_arguments_give_a_usage_error(deployer: Deployer, args: list[str]) -> None:
@@ -1063,6 +1065,15 @@ def test_bad_arguments_give_a_usage_error(deployer: Deployer, args: list[str]) -
     assert run.returncode == 2
     assert "usage: ./deploy.sh --project ID" in run.stderr
     assert run.stdout == "" and run.calls == []
+
+
+def test_a_region_other_than_the_notices_is_refused_unless_asked_for_by_name(
+    deployer: Deployer,
+) -> None:
+    refused = deployer.run("--project", PROJECT, "--region", "europe-west3")
+    assert refused.returncode == 2 and refused.calls == []
+    assert "the privacy notice says the data lives in asia-south1" in refused.stderr
+    assert "--outside-notice" in refused.stderr
 
 
 def test_only_names_the_declared_functions_when_given_an_unknown_one(deployer: Deployer) -> None:

@@ -53,6 +53,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
     [
         ("RETENTION_DAYS", "two years", "expected a whole number"),
         ("RETENTION_DAYS", "0", "at least 1"),
+        ("RETENTION_DAYS", "731", "at most 730: the privacy notice keeps data up to two years"),
         ("TRUSTED_PROXY_HOPS", "-1", "at least 0"),
         ("CONTACT_RATE_LIMIT", "5", "COUNT/SECONDS"),
         ("CHAT_RATE_LIMIT", "0/60", "COUNT/SECONDS"),

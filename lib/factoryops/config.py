@@ -125,7 +125,7 @@ def text(name: str, raw: str) -> str:
     return raw
 
 
-def whole(minimum: int = 1) -> Parser:
+def whole(minimum: int = 1, maximum: int | None = None, why: str = "") -> Parser:
     def parse(name: str, raw: str) -> int:
         try:
             value = int(raw)
@@ -133,6 +133,8 @@ def whole(minimum: int = 1) -> Parser:
             raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
         if value < minimum:
             raise ConfigError(name, f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(name, f"must be at most {maximum}{why}")
         return value
 
     return parse
@@ -346,7 +348,11 @@ class Settings:
         TEAM_TOOLS,
     )
     retention_days: int = declare(
-        "RETENTION_DAYS", 730, whole(), "retention window in days", Source.DEPLOY_ENV
+        "RETENTION_DAYS",
+        730,
+        whole(maximum=730, why=": the privacy notice keeps data up to two years"),
+        "retention window in days (at most 730)",
+        Source.DEPLOY_ENV,
     )
     max_delivery_attempts: int = declare(
         "MAX_DELIVERY_ATTEMPTS",
