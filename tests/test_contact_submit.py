@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -365,6 +366,18 @@ def test_idempotency_key_is_stored_only_as_a_hash(client: Any, db: Any) -> None:
     [doc] = list(db.collection("idempotency_keys").stream())
     assert "secret-key-123" not in doc.id
     assert "secret-key-123" not in json.dumps(doc.to_dict(), default=str)
+
+
+def test_a_stored_key_cannot_confirm_a_guessed_request_without_the_key(
+    client: Any, db: Any
+) -> None:
+    post(client, VALID, headers={"Idempotency-Key": "form-7f3a"})
+    [doc] = list(db.collection("idempotency_keys").stream())
+    canonical = json.dumps(["POST", VALID, ""], sort_keys=True, separators=(",", ":"))
+    guessed = hashlib.sha256(canonical.encode()).hexdigest()
+    assert doc.get("request_hash") != guessed, (
+        "whoever reads the database could check a guessed address against the request hash"
+    )
 
 
 def test_concurrent_repeats_of_one_key_store_once(

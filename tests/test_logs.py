@@ -10,7 +10,7 @@ from typing import Any
 
 from factoryops import errors, logs
 
-UTILITIES = {"logger", "error_name", "fingerprint", "stack_trace"}
+UTILITIES = {"logger", "error_name", "stack_trace"}
 # Every argument a message may take, by name, with its annotation: names from the code's
 # own vocabulary, ids the code minted, numbers, flags, counts, and exceptions (logged by
 # class only). A new message needing another argument belongs in this list only if it is

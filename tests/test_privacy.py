@@ -128,6 +128,17 @@ def test_export_and_delete_end_by_handing_over_what_lies_outside_with_a_mailbox_
     assert search in deleted.stderr and "delete what it finds" in deleted.stderr
 
 
+def test_correct_ends_by_saying_the_mailbox_copies_keep_the_old_values_with_the_search(
+    db: Any, standins: Any, person: None
+) -> None:
+    search = '"asha.rao@plant.example" OR "asha-1" OR "asha-2" OR "lead-asha"'
+    corrected = run("correct", "--email", ASHA, "--name", "Asha R. Rao", "--json")
+
+    assert json.loads(corrected.stdout)["contact_submissions"] == 2, "stdout stays the result"
+    assert "Outside this system" in corrected.stderr and search in corrected.stderr
+    assert "keep the old values" in corrected.stderr
+
+
 def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
     db: Any, standins: Any, person: None
 ) -> None:

@@ -7,6 +7,7 @@ https://www.googleapis.com/oauth2/v1/certs.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -200,6 +201,9 @@ def test_rejections_log_no_token_and_no_caller_address(
     assert '"reason": "invalid"' in text and '"reason": "not_allowed"' in text
     assert bad not in text and bad.split(".")[1] not in text
     assert other not in text
+    assert hashlib.sha256(other.encode()).hexdigest()[:8] not in text, (
+        "a plain hash of the address lets anyone with a guess confirm it"
+    )
 
 
 # -- when the check may be off, and when the function refuses to start ----------------

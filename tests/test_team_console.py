@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from factoryops import grants
 
+from devstack.forget_scan import documents, scan
 from devstack.standins import CERTS_PATH
 from tests import idtokens
 
@@ -63,8 +64,13 @@ def visitor(console: Any, function_client: Any) -> dict[str, str]:
     return {"lead_id": found.lead_id, "session_id": session_id}
 
 
-def call(client: Any, method: str, path: str, bearer: str | None, body: Any = None) -> Any:
+def call(
+    client: Any, method: str, path: str, bearer: str | None, body: Any = None, key: str = ""
+) -> Any:
+    """A call as the page makes it; `key` is the Idempotency-Key the page sends on a POST."""
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    if key:
+        headers["Idempotency-Key"] = key
     if method == "GET":
         return client.get(path, headers=headers)
     return client.post(path, json=body if body is not None else {}, headers=headers)
@@ -302,6 +308,7 @@ def test_privacy_requests_go_through_the_same_functions_and_delete_needs_the_add
         {"email": address, "new_email": "m@x.example"},
     )
     assert corrected.get_json()["counts"]["chat_sessions"] == 1
+    assert address in corrected.get_json()["mailbox_search"], "the old copies, to find"
     unconfirmed = call(
         console, "POST", "/api/privacy/delete", bearer, {"email": "m@x.example", "confirm": "yes"}
     )
@@ -317,6 +324,63 @@ def test_privacy_requests_go_through_the_same_functions_and_delete_needs_the_add
     assert deleted.get_json()["counts"]["chat_sessions"] == 1
     assert "m@x.example" in deleted.get_json()["mailbox_search"]
     assert list(db.collection("chat_sessions").stream()) == []
+
+
+def test_actions_repeated_with_their_keys_act_once_and_the_keys_keep_nothing_of_the_person(
+    console: Any, token: Callable[..., str], visitor: dict[str, str], db: Any
+) -> None:
+    bearer = token()
+    lead, address = visitor["lead_id"], VISITOR["email"]
+
+    def twice(path: str, body: dict[str, Any], key: str) -> tuple[Any, Any]:
+        return (
+            call(console, "POST", path, bearer, body, key=key),
+            call(console, "POST", path, bearer, body, key=key),
+        )
+
+    reply = {"text": "Our engineer can visit on Tuesday."}
+    sent, resent = twice(f"/api/chats/{lead}/reply", reply, "k-reply")
+    assert sent.status_code == resent.status_code == 201
+    assert resent.get_json() == sent.get_json()
+    lead_body = {"lead": "Meera Iyer", "sections": ["pricing"], "email": address}
+    made, remade = twice("/api/grants", lead_body, "k-grant")
+    assert made.status_code == remade.status_code == 201 and made.get_json()["url"]
+    [listed] = call(console, "GET", "/api/grants", bearer).get_json()["grants"]
+    assert made.get_json()["grant"]["id"] == listed["id"]
+    assert remade.get_json() == {"grant": listed, "url": None, "token": None}, (
+        "a repeat names the same grant, and the link is shown only once"
+    )
+    exported, reexported = twice("/api/privacy/export", {"email": address}, "k-export")
+    assert exported.get_json() == reexported.get_json()
+    closed, reclosed = twice(f"/api/chats/{lead}/close", {}, "k-close")
+    assert closed.get_json() == reclosed.get_json()
+    team_replies = [
+        m
+        for m in db.collection("chat_sessions")
+        .document(visitor["session_id"])
+        .collection("messages")
+        .stream()
+        if m.get("author") == "team"
+    ]
+    assert len(team_replies) == 1
+
+    erase = {"email": address, "confirm": address}
+    erased = call(console, "POST", "/api/privacy/delete", bearer, erase, key="k-delete")
+    assert erased.get_json()["counts"]["chat_sessions"] == 1
+
+    person = {
+        "email": [address],
+        "name": ["Meera Iyer"],
+        "text": [VISITOR["text"], reply["text"]],
+        "link": [made.get_json()["token"]],
+    }
+    assert scan(person, documents=documents(db)) == [], "a stored answer kept the person"
+    again = call(console, "POST", f"/api/chats/{lead}/reply", bearer, reply, key="k-reply")
+    assert again.status_code == 404 and error(again)["code"] == "session_not_found"
+    regrant = call(console, "POST", "/api/grants", bearer, lead_body, key="k-grant")
+    assert regrant.status_code == 404
+    reerased = call(console, "POST", "/api/privacy/delete", bearer, erase, key="k-delete")
+    assert reerased.status_code == 200 and reerased.get_json()["counts"]["chat_sessions"] == 0
 
 
 def test_every_action_leaves_an_audit_record_naming_member_action_and_target_only(

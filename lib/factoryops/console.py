@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from factoryops import audit, errors, store, tokens
 from factoryops.chat import team
-from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session
+from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, read_one
 from factoryops.config import CONSOLE, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, Page, ParsedRequest
 from factoryops.validation import (
@@ -193,8 +193,16 @@ def handle(request: ParsedRequest, call: Call) -> JsonResponse:
     return call.handler(call)
 
 
-def _ok(body: dict[str, Any], status_code: int = 200) -> JsonResponse:
-    return JsonResponse(status_code, store.json_ready(body))
+def _ok(
+    body: dict[str, Any],
+    status_code: int = 200,
+    *,
+    replay: dict[str, str] | None = None,
+    kept: bool = True,
+) -> JsonResponse:
+    """An answer; `replay` is the ids an Idempotency-Key keeps in its place (see
+    `rebuild_replay`), and `kept=False` keeps nothing of it."""
+    return JsonResponse(status_code, store.json_ready(body), replay_body=replay, kept=kept)
 
 
 @route("GET", "me")
@@ -267,7 +275,8 @@ def reply(call: Call) -> JsonResponse:
     session = _session(call)
     message = team.reply(session, text)
     audit.record(member=call.member, action="chat.reply", target=session.lead_id)
-    return _ok({"message": message.wire()}, 201)
+    replay = {"replay": "message", "lead_id": session.lead_id, "message_id": message.id}
+    return _ok({"message": message.wire()}, 201, replay=replay)
 
 
 @route("POST", f"chats/{_LEAD}/close")
@@ -277,7 +286,7 @@ def close(call: Call) -> JsonResponse:
     team.close(session)
     audit.record(member=call.member, action="chat.close", target=session.lead_id)
     closed = team.find_by_lead(session.lead_id) or session
-    return _ok({"chat": _summary(closed)})
+    return _ok({"chat": _summary(closed)}, replay={"replay": "chat", "lead_id": closed.lead_id})
 
 
 # grants
@@ -306,7 +315,8 @@ def grant_create(call: Call) -> JsonResponse:
     )
     audit.record(member=call.member, action="grant.create", target=created.grant.id)
     body = {"grant": created.grant.as_dict(), "url": created.url, "token": created.token}
-    return _ok(body, 201)
+    # The link is shown once: a repeat answers the grant without it.
+    return _ok(body, 201, replay={"replay": "new grant", "grant_id": created.grant.id})
 
 
 @route("POST", f"grants/{_GRANT}/revoke")
@@ -319,7 +329,7 @@ def grant_revoke(call: Call) -> JsonResponse:
     except grants.GrantNotFound:
         raise errors.NotFound("No such grant.") from None
     audit.record(member=call.member, action="grant.revoke", target=revoked.id)
-    return _ok({"grant": revoked.as_dict()})
+    return _ok({"grant": revoked.as_dict()}, replay={"replay": "grant", "grant_id": revoked.id})
 
 
 # deliveries
@@ -377,7 +387,7 @@ def privacy_export(call: Call) -> JsonResponse:
     address = call.body({"email": EMAIL})["email"]
     data = privacy.export(address)
     audit.record(member=call.member, action="privacy.export", target=privacy.email_hmac(address))
-    return _ok({"export": data})
+    return _ok({"export": data}, kept=False)
 
 
 @route("POST", "privacy/correct")
@@ -396,9 +406,9 @@ def privacy_correct(call: Call) -> JsonResponse:
     change = privacy.correction(
         name=given.get("name"), company=given.get("company"), new_email=given.get("new_email")
     )
-    counts = privacy.correct(address, change)
+    corrected = privacy.correct(address, change)
     audit.record(member=call.member, action="privacy.correct", target=privacy.email_hmac(address))
-    return _ok({"counts": counts.as_dict()})
+    return _ok({"counts": corrected.counts.as_dict(), **corrected.outside.as_dict()}, kept=False)
 
 
 @route("POST", "privacy/delete")
@@ -411,7 +421,7 @@ def privacy_delete(call: Call) -> JsonResponse:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
     erasure = privacy.delete(address)
     audit.record(member=call.member, action="privacy.delete", target=privacy.email_hmac(address))
-    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()})
+    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, kept=False)
 
 
 # audit
@@ -422,6 +432,40 @@ def audit_list(call: Call) -> JsonResponse:
     return _ok({"audit": audit.recent()})
 
 
+# repeats
+
+
+def rebuild_replay(stored: dict[str, Any]) -> dict[str, Any]:
+    """A repeated action's answer (same Idempotency-Key), read again from the ids its key
+    kept: a key holds no reply text, no visitor's address and no link, so a privacy
+    request finds everything where it looks, and after it a repeat finds nothing.
+    The privacy routes keep nothing; a retried delivery's answer is kept as it was."""
+    kind = stored.get("replay")
+    if kind in ("message", "chat"):
+        session = team.find_by_lead(str(stored["lead_id"]))
+        if session is None:
+            raise errors.SessionNotFound()
+        if kind == "chat":
+            return dict(store.json_ready({"chat": _summary(session)}))
+        message = read_one(session.ref, str(stored["message_id"]))
+        if message is None:
+            raise errors.SessionNotFound()
+        return {"message": message.wire()}
+    if kind in ("grant", "new grant"):
+        from factoryops import grants
+
+        try:
+            grant = grants.find(str(stored["grant_id"]))
+        except grants.GrantNotFound:
+            raise errors.NotFound("No such grant.") from None
+        body: dict[str, Any] = {"grant": grant.as_dict()}
+        if kind == "new grant":
+            # Only the token's hash is kept: the first answer was the one chance to see it.
+            body.update(url=None, token=None)
+        return dict(store.json_ready(body))
+    return stored
+
+
 ENDPOINT: Endpoint[Call] = Endpoint(
     function=CONSOLE,
     methods=("GET", "POST"),
@@ -430,7 +474,8 @@ ENDPOINT: Endpoint[Call] = Endpoint(
     body_optional=True,
     authenticate=authenticate,
     pages=page,
-    # Signed in, the team is not rate-limited; a reply sent twice by a double click is
-    # stored once when the page sends an Idempotency-Key.
+    # Signed in, the team is not rate-limited; an action sent twice (a double click, a
+    # retry after a lost answer) acts once when the page sends an Idempotency-Key.
+    rebuild_replay=rebuild_replay,
     startup=check_startup,
 )

@@ -63,8 +63,12 @@ class JsonResponse:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     replay_body: dict[str, Any] | None = None
-    """What an Idempotency-Key stores instead of `body`, when the body holds a secret
-    (a new chat's session id); the endpoint's `rebuild_replay` turns it back."""
+    """What an Idempotency-Key stores instead of `body`, when the body holds a secret or a
+    person's data (ids only); the endpoint's `rebuild_replay` turns it back."""
+    kept: bool = True
+    """False: nothing of this answer is kept under its Idempotency-Key, which is released
+    once the answer is sent, so a later repeat acts again (for an action that may be
+    repeated and whose answer is a person's data, as the console's privacy requests)."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,7 @@ def _serve_idempotently(
     if not 1 <= len(key) <= 255:
         raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
     fingerprint = idempotency.request_hash(
-        parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
+        key, parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
     )
     claim = idempotency.claim(scope=endpoint.function, key=key, request_hash=fingerprint)
     if claim.replay is not None:
@@ -252,7 +256,7 @@ def _serve_idempotently(
     except BaseException:
         claim.release()
         raise
-    if answer.status < 300 or answer.status == 303:
+    if answer.kept and (answer.status < 300 or answer.status == 303):
         try:
             stored = answer.body if answer.replay_body is None else answer.replay_body
             # Its own bound: the work is done, however long the downstream attempts took.

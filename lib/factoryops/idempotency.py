@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -28,9 +29,12 @@ def key_id(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
 
 
-def request_hash(method: str, body: dict[str, Any], extra: str = "") -> str:
+def request_hash(key: str, method: str, body: dict[str, Any], extra: str = "") -> str:
+    """What tells a repeat from another request under the same key. Keyed by the
+    Idempotency-Key itself, which is stored only as a hash: without it, the stored value
+    cannot be checked against a guessed body (a person's address, say)."""
     canonical = json.dumps([method, body, extra], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass

@@ -7,8 +7,8 @@ and each takes keyword-only arguments of four sorts and no other:
 - names from a fixed vocabulary of the code's own (function, kind, channel, state,
   reason, author, task names);
 - ids the code minted itself (a record's random id, a chat's lead id, the first
-  characters of a grant's hash, a `fingerprint`), never an id a visitor holds as a
-  secret;
+  characters of a grant's hash), never an id a visitor holds as a secret, nor a hash
+  of anything a person gave (a plain hash confirms a guess);
 - numbers, booleans and counts;
 - an exception, which is logged as its class name only (`error_name`): an exception's
   text may quote what a visitor sent.
@@ -20,7 +20,6 @@ a parameter that is not one of them. Lines are JSON in Cloud Logging's shape, wi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -83,11 +82,6 @@ def error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def fingerprint(secret: str) -> str:
-    """A short, stable, non-reversible tag for a value, for correlating log lines."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
 # -- the HTTP edge ---------------------------------------------------------------------
 
 
@@ -123,10 +117,10 @@ def idempotent_response_not_stored(*, function: str, error: BaseException) -> No
     )
 
 
-def caller_refused(*, function: str, reason: str, caller: str = "") -> None:
-    """A bearer token was refused (`reason`: missing, invalid, issuer, not_allowed);
-    `caller` is a `fingerprint` of the token's address, never the address."""
-    _emit(logging.WARNING, "caller refused", function=function, reason=reason, caller=caller)
+def caller_refused(*, function: str, reason: str) -> None:
+    """A bearer token was refused (`reason`: missing, malformed, invalid, issuer, unverified,
+    not_allowed); nothing of the caller's address is logged."""
+    _emit(logging.WARNING, "caller refused", function=function, reason=reason)
 
 
 def certificates_unreachable(*, function: str, error: BaseException) -> None:

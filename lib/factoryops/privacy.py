@@ -143,19 +143,24 @@ class OutsideThisSystem:
 
     mailbox_search: str
 
-    def lines(self, *, erasing: bool) -> list[str]:
-        act = (
-            "delete what it finds, then empty the trash"
-            if erasing
-            else "add what it finds to the answer"
-        )
+    def lines(self, request: str) -> list[str]:
+        """What the team does there to complete `request` (export, correct or delete)."""
+        act, history = {
+            EXPORT: ("add what it finds to the answer", "look there too."),
+            CORRECT: (
+                "know that those copies keep the old values as sent: delete them if the"
+                " person asks",
+                "they keep the old values too.",
+            ),
+            DELETE: ("delete what it finds, then empty the trash", "delete them there."),
+        }[request]
         return [
             "Outside this system, so not covered by this command:",
             "- the team's mailbox, where EmailJS delivered a copy of each contact submission",
             f"  and first chat message: search it for {self.mailbox_search}",
             f"  and {act};",
             "- EmailJS's send history (its dashboard, Email History), which may keep these",
-            "  sends for a while: " + ("delete them there." if erasing else "look there too."),
+            "  sends for a while: " + history,
         ]
 
     def as_dict(self) -> dict[str, str]:
@@ -220,10 +225,20 @@ def preview(email: Email) -> Counts:
     )
 
 
-def correct(email: Email, change: Correction) -> Counts:
+@dataclass(frozen=True)
+class Outcome:
+    """What a correction or an erasure changed, and what lies outside this system."""
+
+    counts: Counts
+    outside: OutsideThisSystem
+    """What the team must still do by hand."""
+
+
+def correct(email: Email, change: Correction) -> Outcome:
     """Apply `change` wherever the field exists: contacts (name, company, email),
     chat sessions (email), access grants (lead, company, email) and CRM rows (all three)."""
     held = records_about(email)
+    outside = outside_this_system(email, held.record_ids)
     counts = Counts()
     email_fields: dict[str, Any] = {}
     if change.new_email is not None:
@@ -244,7 +259,7 @@ def correct(email: Email, change: Correction) -> Counts:
     counts.chat_sessions = _update(held.sessions, email_fields)
     counts.access_grants = _update(held.grants, grant)
     _trace(CORRECT, email, counts)
-    return counts
+    return Outcome(counts, outside)
 
 
 def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
@@ -257,14 +272,7 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
     return count
 
 
-@dataclass(frozen=True)
-class Erasure:
-    counts: Counts
-    outside: OutsideThisSystem
-    """What the team must still do by hand."""
-
-
-def delete(email: Email) -> Erasure:
+def delete(email: Email) -> Outcome:
     """Erase every record about `email` in every store, then record that it was done."""
     held = records_about(email)
     outside = outside_this_system(email, held.record_ids)
@@ -282,7 +290,7 @@ def delete(email: Email) -> Erasure:
         counts.access_grants += 1
     deleter.flush()
     _trace(DELETE, email, counts)
-    return Erasure(counts, outside)
+    return Outcome(counts, outside)
 
 
 def _trace(kind: str, email: Email, counts: Counts) -> None:

@@ -88,8 +88,10 @@ def caller(
     claims = verify(token, audience=audience, certs_url=certs_url, function=function)
     email = str(claims.get("email", "")).strip().lower()
     if claims.get("email_verified") is not True or email not in allowed:
-        # A tag, not the address: it may be a person's.
-        logs.caller_refused(function=function, reason="not_allowed", caller=logs.fingerprint(email))
+        # Nothing of the address, not even a hash of it: it may be a person's, and a
+        # plain hash confirms a guess.
+        reason = "unverified" if claims.get("email_verified") is not True else "not_allowed"
+        logs.caller_refused(function=function, reason=reason)
         raise errors.AccessDenied(refusal)
     return email
 

@@ -804,13 +804,21 @@
         if (failed(form, status, result)) return;
         form.reset();
         form.elements.namedItem('email').disabled = false;
+        loadGrants();
+        if (!result.body.url) {
+          // A repeat of a creation whose first answer was lost: only that answer held the
+          // link, and the server keeps just its hash.
+          clearGrantLink();
+          tell(status, 'The link for ' + result.body.grant.lead + ' was created, but the answer that ' +
+            'showed it was lost on the way. Revoke that grant and create another.', 'error');
+          return;
+        }
         tell(status, 'Created the link for ' + result.body.grant.lead + '.', 'ok');
         var box = find('[data-grant-link]');
         find('[data-grant-url]').value = result.body.url;
         tell(find('[data-copy-status]'), '');
         box.hidden = false;
         find('[data-copy-link]').focus();
-        loadGrants();
       });
     });
     find('[data-copy-link]').addEventListener('click', function () {
@@ -928,6 +936,15 @@
         tell(status, 'Corrected. Records changed:', 'ok');
         result.textContent = '';
         result.appendChild(countsList(answer.body.counts));
+        result.appendChild(
+          make(
+            'p',
+            'hint',
+            "Outside this system: the team's mailbox and EmailJS's send history keep the old " +
+              'values as they were sent; the search below finds them, to delete if the person asks.'
+          )
+        );
+        result.appendChild(make('pre', 'json', answer.body.mailbox_search));
         result.hidden = false;
         form.reset();
       });

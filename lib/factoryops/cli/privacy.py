@@ -72,7 +72,7 @@ def export(email: str, as_json: bool) -> None:
         _crm_failed(exc)
     emit_json(data)
     outside = privacy.OutsideThisSystem(data["outside_this_system"]["mailbox_search"])
-    _say_outside(outside, erasing=False)
+    _say_outside(outside, privacy.EXPORT)
 
 
 @group.command()
@@ -91,10 +91,11 @@ def correct(
     except errors.InvalidRequest as exc:
         _invalid(exc)
     try:
-        counts = privacy.correct(address, change)
+        corrected = privacy.correct(address, change)
     except errors.DownstreamError as exc:
         _crm_failed(exc)
-    show(counts.as_dict(), as_json=as_json)
+    show(corrected.counts.as_dict(), as_json=as_json)
+    _say_outside(corrected.outside, privacy.CORRECT)
 
 
 @group.command()
@@ -125,11 +126,11 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
     if not as_json:
         click.echo("Deleted:")
     show(erasure.counts.as_dict(), as_json=as_json)
-    _say_outside(erasure.outside, erasing=True)
+    _say_outside(erasure.outside, privacy.DELETE)
 
 
-def _say_outside(outside: privacy.OutsideThisSystem, *, erasing: bool) -> None:
+def _say_outside(outside: privacy.OutsideThisSystem, request: str) -> None:
     # On stderr, so that stdout stays the result (JSON with --json).
     click.echo(err=True)
-    for line in outside.lines(erasing=erasing):
+    for line in outside.lines(request):
         click.echo(line, err=True)
