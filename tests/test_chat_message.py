@@ -543,6 +543,25 @@ def test_a_closed_session_refuses_visitor_messages_with_409_but_can_be_read(
     assert [m["text"] for m in thread["messages"]] == [FIRST]
 
 
+def test_a_post_that_read_the_session_open_is_refused_when_the_team_closed_it_meanwhile(
+    client: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id = start(client)["session_id"]
+    reserve = endpoint.reserve_visitor_message
+
+    def closed_in_between(*args: Any, **kwargs: Any) -> int:
+        team.close(team.find(session_id))
+        return reserve(*args, **kwargs)
+
+    monkeypatch.setattr(endpoint, "reserve_visitor_message", closed_in_between)
+
+    refused = say(client, session_id, "sent as the team closed the chat")
+
+    assert refused.status_code == 409 and error(refused)["code"] == "session_closed"
+    assert [m["text"] for m in stored_messages(db, session_id)] == [FIRST]
+    assert session_doc(db, session_id)["message_count"] == 1
+
+
 def test_the_visitor_message_cap_answers_429_chat_limit_reached_and_stores_nothing_more(
     client: Any, db: Any, configure: Any
 ) -> None:
@@ -762,7 +781,8 @@ def test_a_refused_message_does_not_use_up_its_idempotency_key(client: Any, db: 
     team.close(thread.Session.from_snapshot(snap))
     headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-closed"}
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 409
-    db.collection("chat_sessions").document(session_id).update({"status": "open"})
+    reopened = {"status": "open", thread.CLOSES: 0}
+    db.collection("chat_sessions").document(session_id).update(reopened)
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 201
 
 

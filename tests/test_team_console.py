@@ -291,6 +291,16 @@ def test_failed_deliveries_are_listed_and_retried_one_record_at_a_time(
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize("record", [".", "..", "__x__", "a/b"])
+def test_a_retry_of_an_id_firestore_would_refuse_is_404_not_500(
+    console: Any, token: Callable[..., str], record: str
+) -> None:
+    body = {"kind": "contact", "id": record}
+    answer = call(console, "POST", "/api/deliveries/retry", token(), body)
+
+    assert answer.status_code == 404 and error(answer)["code"] == "not_found"
+
+
 def test_privacy_requests_go_through_the_same_functions_and_delete_needs_the_address_again(
     console: Any, token: Callable[..., str], visitor: dict[str, str], db: Any
 ) -> None:

@@ -365,7 +365,7 @@ def delivery_retry(call: Call) -> JsonResponse:
 def _delivery_record(source: DeliverySource, label: str) -> Any:
     """A record by the id listings show: its document id, or for a chat its lead id."""
     if source.log_id is None:
-        if "/" in label:
+        if not store.is_document_id(label):
             raise errors.NotFound("No such record.")
         snap = store.collection(source.collection).document(label).get(**store.call_options())
         if snap.exists:

@@ -138,6 +138,19 @@ def collection(name: str) -> firestore.CollectionReference:
     return client().collection(name)
 
 
+def is_document_id(value: str) -> bool:
+    """Whether Firestore takes `value` as one document's id: not empty, no `/`, not `.`
+    or `..`, not `__name__`-shaped (reserved), at most 1,500 bytes. Anything else is
+    refused as an argument error, which must not become a 500."""
+    return (
+        bool(value)
+        and "/" not in value
+        and value not in (".", "..")
+        and not (len(value) >= 4 and value.startswith("__") and value.endswith("__"))
+        and len(value.encode()) <= 1500
+    )
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

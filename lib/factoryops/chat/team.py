@@ -6,6 +6,7 @@ from __future__ import annotations
 from factoryops import errors, logs, store
 from factoryops.chat.thread import (
     CLOSED,
+    CLOSES,
     LEAD_ID,
     OPEN,
     TEAM,
@@ -86,11 +87,14 @@ def reply(session: Session, text: str) -> Message:
 def close(session: Session) -> bool:
     """Close the session to visitor messages; False when it was closed already."""
     from google.api_core import exceptions
+    from google.cloud import firestore
 
     if session.status == CLOSED:
         return False
     try:
-        session.ref.update({"status": CLOSED}, **store.call_options())
+        # CLOSES is what a visitor's reservation reads, in its own write.
+        closing = {"status": CLOSED, CLOSES: firestore.Increment(1)}
+        session.ref.update(closing, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
     return True

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 SESSION_HEADER = "X-Chat-Session"
 OPEN = "open"
 CLOSED = "closed"
+CLOSES = "closes"
+"""How many times the team closed the session (absent or 0 while open): a number, so that
+a visitor's reservation reads it in the same write that takes its place."""
 VISITOR = "visitor"
 TEAM = "team"
 
@@ -54,7 +57,7 @@ def parse_session_id(raw: object) -> str:
     """A session id of the shape we issue, or SessionNotFound: a malformed id gets the very
     answer an unknown one gets, and never reaches Firestore (whose errors quote paths)."""
     value = raw.strip() if isinstance(raw, str) else ""
-    if not SESSION_ID.fullmatch(value) or (value.startswith("__") and value.endswith("__")):
+    if not SESSION_ID.fullmatch(value) or not store.is_document_id(value):
         raise errors.SessionNotFound()
     return value
 
@@ -158,16 +161,22 @@ def reserve_visitor_message(ref: firestore.DocumentReference, *, cap: int, lead_
     """Take one of the session's `cap` visitor messages before writing it; return its
     number (1 for the first). The count comes from the write itself (an `Increment` whose
     commit returns the new value), so concurrent posts never take more than `cap` between
-    them: one that takes the count past it gives it back and is refused."""
+    them: one that takes the count past it gives it back and is refused. The same write
+    reads whether the team has closed the session (an `Increment` by 0 returns the value),
+    so a post that read the session open before a close is refused after it."""
     from google.api_core import exceptions
     from google.cloud import firestore
 
-    taken = {"message_count": firestore.Increment(1)}
+    taken = {"message_count": firestore.Increment(1), CLOSES: firestore.Increment(0)}
     try:
         result = ref.update(taken, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
-    count = int(store.transform_results(result, taken)["message_count"])
+    now = store.transform_results(result, taken)
+    if int(now[CLOSES]):
+        give_back_visitor_message(ref, lead_id=lead_id)
+        raise errors.SessionClosed()
+    count = int(now["message_count"])
     if count > cap:
         give_back_visitor_message(ref, lead_id=lead_id)
         logs.chat_cap_reached(lead_id=lead_id)
