@@ -111,8 +111,23 @@ def test_bidirectional_overrides_isolates_and_c1_controls_are_refused_in_a_line(
     assert problems({"name": f"Asha{sneaky}Rao", "email": "a@b.example"}) == {
         "name": "contains control characters"
     }
-    # A message keeps them: right-to-left text is written with them.
-    assert check({"name": "A", "note": f"x{sneaky}y", "email": "a@b.example"}, SPEC)["note"]
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202b", "\u2067", "\u200f"])
+def test_a_message_keeps_the_bidi_formatting_right_to_left_writing_uses(mark: str) -> None:
+    assert check({"name": "A", "note": f"x{mark}y", "email": "a@b.example"}, SPEC)["note"]
+
+
+@pytest.mark.parametrize("control", ["\x9b", "\x80", "\x9f"])
+def test_c1_controls_are_refused_in_a_message_too(control: str) -> None:
+    found = problems({"name": "A", "note": f"red{control}31m", "email": "a@b.example"})
+    assert found == {"note": "contains control characters"}
+
+
+@pytest.mark.parametrize("blank", ["\u200b", "\u00a0\u3000", "\ufeff\u2060", "\u200e \u200d"])
+def test_a_value_of_invisible_characters_only_is_no_value(blank: str) -> None:
+    assert problems({"name": blank, "note": "n", "email": "a@b.example"}) == {"name": "is required"}
+    assert check({"name": "A", "note": blank, "email": "a@b.example"}, SPEC)["note"] == ""
 
 
 @pytest.mark.parametrize(
@@ -125,6 +140,9 @@ def test_bidirectional_overrides_isolates_and_c1_controls_are_refused_in_a_line(
         "pricing",
         "data:text/html,hi",
         "/a b",
+        "/a\u00a0b",
+        "/a\u3000b",
+        "/a\u200bb",
     ],
 )
 def test_a_chat_page_must_be_a_path_of_this_site(page: str) -> None:

@@ -29,6 +29,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # which can make a name or a path read differently from what it is (in the team's
 # inbox, the CRM, the console).
 _LINE_CONTROL = re.compile(r"[\x80-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+# C1 controls alone: no text of a person holds one (a message keeps the bidi formatting
+# that right-to-left writing uses).
+_C1_CONTROL = re.compile(r"[\x80-\x84\x86-\x9f]")
+# What shows nothing on its own: spaces of every kind, line breaks, format characters
+# (zero-width spaces and joiners, bidi marks, the byte-order mark).
+_BLANK = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -81,6 +87,13 @@ def _string(raw: object) -> str:
     return raw.strip()
 
 
+def _invisible(value: str) -> bool:
+    """Whether `value` shows nothing (true of "")."""
+    import unicodedata
+
+    return all(unicodedata.category(c) in _BLANK for c in value)
+
+
 def _within(value: str, limit: int) -> str:
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
@@ -109,6 +122,8 @@ class Text(Line):
     """Free text that keeps its line breaks (a message)."""
 
     def _shaped(self, value: str) -> str:
+        if _C1_CONTROL.search(value):
+            raise ValueError("contains control characters")
         return value
 
 
@@ -124,7 +139,7 @@ class SitePath(Line):
         parts = urllib.parse.urlsplit(line)
         if not line.startswith("/") or line.startswith("//") or "\\" in line:
             raise ValueError("must be a path of this site, starting with /")
-        if parts.scheme or parts.netloc or " " in line:
+        if parts.scheme or parts.netloc or any(_invisible(c) for c in line):
             raise ValueError("must be a path of this site, starting with /")
         return line
 
@@ -235,7 +250,8 @@ def optional(field: Line | Text | EmailAddress) -> Any:
 
 
 def _blank(raw: object) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
+    """No value: absent, null, or only invisible characters ("is required" where needed)."""
+    return raw is None or (isinstance(raw, str) and _invisible(raw))
 
 
 def check(
