@@ -568,6 +568,23 @@ def test_privacy_delete_goes_ahead_only_with_the_address_typed_again(
     expect(page.locator("[data-audit-items] .audit-item").first).to_contain_text("privacy.delete")
 
 
+def test_privacy_correct_shows_what_changed_and_the_search_for_the_old_copies(
+    session: Session,
+) -> None:
+    start_chat_directly(session.stack, VISITOR, "My address is changing next month.")
+    page = session.open("#/privacy")
+    signed_in(page)
+    form = page.locator("[data-privacy=correct]")
+
+    form.locator("#correct-email").fill(VISITOR)
+    form.locator("#correct-new-email").fill("ravi@newplant.example.com")
+    form.locator("button[type=submit]").click()
+
+    expect(form.locator("[data-result]")).to_contain_text("chat sessions: 1")
+    expect(form.locator("[data-result]")).to_contain_text("keep the old values")
+    expect(form.locator("[data-result] .json")).to_contain_text(f'"{VISITOR}"')
+
+
 def test_privacy_export_shows_what_is_held_as_json(session: Session) -> None:
     start_chat_directly(session.stack, VISITOR, "What do you keep about me?")
     page = session.open("#/privacy")

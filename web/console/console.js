@@ -894,6 +894,16 @@
 
   // == privacy ========================================================================
 
+  /* A correction's or an erasure's answer: the records changed, then what the team still
+   * does by hand outside this system, with the mailbox search to do it. */
+  function showOutcome(result, outcome, advice) {
+    result.textContent = '';
+    result.appendChild(countsList(outcome.counts));
+    result.appendChild(make('p', 'hint', advice));
+    result.appendChild(make('pre', 'json', outcome.mailbox_search));
+    result.hidden = false;
+  }
+
   function countsList(counts) {
     var list = make('ul', 'counts');
     Object.keys(counts || {}).forEach(function (name) {
@@ -934,18 +944,12 @@
       return post('correct', '/api/privacy/correct', body).then(function (answer) {
         if (failed(form, status, answer)) return;
         tell(status, 'Corrected. Records changed:', 'ok');
-        result.textContent = '';
-        result.appendChild(countsList(answer.body.counts));
-        result.appendChild(
-          make(
-            'p',
-            'hint',
-            "Outside this system: the team's mailbox and EmailJS's send history keep the old " +
-              'values as they were sent; the search below finds them, to delete if the person asks.'
-          )
+        showOutcome(
+          result,
+          answer.body,
+          "Outside this system: the team's mailbox and EmailJS's send history keep the old " +
+            'values as they were sent; the search below finds them, to delete if the person asks.'
         );
-        result.appendChild(make('pre', 'json', answer.body.mailbox_search));
-        result.hidden = false;
         form.reset();
       });
     });
@@ -964,18 +968,12 @@
       return post('delete', '/api/privacy/delete', { email: email, confirm: confirm }).then(function (answer) {
         if (failed(form, status, answer)) return;
         tell(status, 'Deleted everything about ' + email + ' held here:', 'ok');
-        result.textContent = '';
-        result.appendChild(countsList(answer.body.counts));
-        result.appendChild(
-          make(
-            'p',
-            'hint',
-            "Outside this system: search the team's mailbox for the text below, delete what " +
-              "it finds and empty the trash; delete these sends from EmailJS's send history too."
-          )
+        showOutcome(
+          result,
+          answer.body,
+          "Outside this system: search the team's mailbox for the text below, delete what " +
+            "it finds and empty the trash; delete these sends from EmailJS's send history too."
         );
-        result.appendChild(make('pre', 'json', answer.body.mailbox_search));
-        result.hidden = false;
         form.reset();
       });
     });
