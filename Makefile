@@ -6,15 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := default-jre-headless shellcheck chromium
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test unit lint typecheck pytest bench system-deps venv clean format
+.PHONY: dev test unit lint typecheck pytest bench dev-deps test-deps debian-packages venv clean format
 
-dev: venv system-deps
+dev: venv dev-deps
 	$(BIN)/python -m devstack.run
 
-test: venv system-deps lint typecheck pytest
+test: venv test-deps lint typecheck pytest
 
 unit: venv
 	$(BIN)/pytest -m unit -q
@@ -28,12 +27,24 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Debian packages the stack and tests need, installed when missing (CI runs as root).
-system-deps:
+# Debian packages, installed when missing (CI runs as root): `make dev` needs Java (the
+# Firestore emulator) and Node.js (the Apps Script CRM's stand-in runs the real Code.gs);
+# `make test` also needs Chromium (the browser tests) and shellcheck (deploy.sh's lint).
+DEV_PACKAGES := java:default-jre-headless node:nodejs
+TEST_PACKAGES := $(DEV_PACKAGES) chromium:chromium shellcheck:shellcheck
+
+dev-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(DEV_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"
+
+# PACKAGES: command:package pairs; a package is installed when its command is missing.
+debian-packages:
 	@missing=""; \
-	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
-	command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	for pair in $(PACKAGES); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -57,7 +68,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv system-deps
+bench: venv dev-deps
 	$(BIN)/python -m bench
 
 clean:

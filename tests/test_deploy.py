@@ -1285,7 +1285,7 @@ def test_a_missing_function_or_rules_file_is_flagged_in_the_plan(checkout: Deplo
 
 def test_deploy_script_passes_shellcheck() -> None:
     shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is not installed (make system-deps installs it)"
+    assert shellcheck, "shellcheck is not installed (make test installs it)"
     result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

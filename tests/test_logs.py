@@ -10,7 +10,7 @@ from typing import Any
 
 from factoryops import errors, logs
 
-UTILITIES = {"logger", "error_name", "stack_trace"}
+UTILITIES = {"logger", "error_name", "stack_trace", "to_terminal"}
 # Every argument a message may take, by name, with its annotation: names from the code's
 # own vocabulary, ids the code minted, numbers, flags, counts, and exceptions (logged by
 # class only). A new message needing another argument belongs in this list only if it is
@@ -98,3 +98,45 @@ def test_a_stack_trace_keeps_frames_and_class_but_not_the_exception_text() -> No
         trace = logs.stack_trace(exc)
     assert trace.startswith("Traceback (most recent call last):")
     assert trace.endswith("KeyError") and "asha@plant.example" not in trace
+
+
+def test_on_a_terminal_only_warnings_show_and_in_words_not_json() -> None:
+    import io
+    import logging
+
+    stream = io.StringIO()
+    log = logging.getLogger("factoryops")
+    saved = (list(log.handlers), log.level, log.propagate)
+    try:
+        logs.to_terminal(stream)
+        logs.record_stored(kind="contact", record_id="abc123")
+        logs.firestore_unavailable(function="contact_submit", error=TimeoutError())
+    finally:
+        log.handlers[:] = saved[0]
+        log.setLevel(saved[1])
+        log.propagate = saved[2]
+    lines = stream.getvalue().splitlines()
+    assert lines == ["warning: firestore unavailable (function contact_submit, error TimeoutError)"]
+
+
+def test_siteadmin_logs_in_words_when_its_errors_go_to_a_terminal(
+    monkeypatch: Any,
+) -> None:
+    import logging
+    import types
+
+    from click.testing import CliRunner
+    from factoryops import cli
+
+    log = logging.getLogger("factoryops")
+    saved = (list(log.handlers), log.level, log.propagate)
+    try:
+        terminal = types.SimpleNamespace(isatty=lambda: True)
+        monkeypatch.setattr(cli, "sys", types.SimpleNamespace(stderr=terminal))
+        CliRunner().invoke(cli.main, ["grants"])
+        formatters = [type(h.formatter) for h in log.handlers]
+    finally:
+        log.handlers[:] = saved[0]
+        log.setLevel(saved[1])
+        log.propagate = saved[2]
+    assert formatters == [logs.WordsFormatter]

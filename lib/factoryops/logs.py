@@ -70,6 +70,29 @@ def logger() -> logging.Logger:
     return log
 
 
+class WordsFormatter(logging.Formatter):
+    """A line for a person at a terminal: `warning: delivery pending (channel email)`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = getattr(record, "fields", {})
+        detail = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in fields.items())
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{line} ({detail})" if detail else line
+
+
+def to_terminal(stream: Any = None) -> None:
+    """Log for a person reading a terminal (`siteadmin`): warnings and worse, in words,
+    instead of the JSON lines meant for Cloud Logging."""
+    log = logging.getLogger(_LOGGER_NAME)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(WordsFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+
+
 def _emit(level: int, message: str, *, exc: bool = False, **fields: Any) -> None:
     logger().log(level, message, exc_info=exc, extra={"fields": fields})
 

@@ -8,8 +8,11 @@ takes `--json` for scripting.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
+
+from factoryops import logs
 
 # Subcommand groups by name -> module under factoryops.cli exposing `group`.
 # Imported only when a command runs, so `siteadmin --help` stays quick.
@@ -40,3 +43,5 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """FactoryOps AI site admin: chats, access links, deliveries, retention, privacy and
     the system's status."""
+    if sys.stderr.isatty():
+        logs.to_terminal()
