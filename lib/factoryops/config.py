@@ -32,7 +32,8 @@ CHAT = "chat_message"
 ACCESS = "access_grant"
 SWEEP = "retention_sweep"
 CONSOLE = "team_console"
-FUNCTIONS = (CONTACT, CHAT, ACCESS, CONSOLE, SWEEP)
+FORWARDER = "forward_record"
+FUNCTIONS = (CONTACT, CHAT, ACCESS, CONSOLE, SWEEP, FORWARDER)
 PUBLIC = (CONTACT, CHAT, ACCESS)
 """Called from visitors' browsers; the sweep is called by Cloud Scheduler only, the
 console by the team (behind Google sign-in)."""

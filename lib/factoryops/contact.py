@@ -1,4 +1,10 @@
-"""contact_submit: store a visitor's contact form, then forward it."""
+"""contact_submit: store a visitor's contact form and answer.
+
+The request only stores: the record, its deliveries pending, in one commit (with the
+Idempotency-Key's stored answer, when there is one). The forwarding function sends the
+email and appends the CRM row once the record is written (forwarding.py), so EmailJS and
+the CRM are not imported on the request path.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import crm, deliveries, logs, mailer, store
+from factoryops import deliveries, logs, store
 from factoryops.config import CONTACT, settings
-from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import COMPANY, EMAIL, MESSAGE, NAME, Email, Field, check
 
 HONEYPOT = "website"
@@ -52,6 +58,8 @@ def email_params(data: dict[str, Any], record_id: str) -> dict[str, str]:
 
 def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     """The contact email and the CRM row, rebuilt from the stored submission."""
+    from factoryops import crm, mailer
+
     data = record.to_dict() or {}
     params = email_params(data, record.id)
     row = crm.Row(
@@ -80,32 +88,39 @@ DELIVERIES = deliveries.DeliverySource(
 )
 
 
-def handle(request: ParsedRequest, form: ContactForm) -> JsonResponse:
-    if form.honeypot:
-        logs.honeypot_tripped(function=CONTACT)
-        return _received(request, _decoy_id())
+def stage(request: ParsedRequest, form: ContactForm) -> Staged:
+    """The submission's one write, for the edge to commit; a filled honeypot writes
+    nothing and is answered as a stored post is."""
     from google.cloud import firestore
 
+    batch = store.client().batch()
+    if form.honeypot:
+        logs.honeypot_tripped(function=CONTACT)
+        decoy = _received(request, _decoy_id())
+        return Staged(batch, decoy, lambda results: decoy)
     cfg = settings()
     enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
     ref = store.collection(store.CONTACT_SUBMISSIONS).document()
-    record = {
-        "name": form.name,
-        "email": form.email.address,
-        "email_key": form.email.key,
-        "company": form.company,
-        "message": form.message,
-        "created_at": firestore.SERVER_TIMESTAMP,
-        "expire_at": store.expire_at(),
-        "deliveries": deliveries.initial(enabled, lease_id=deliveries.new_lease_id()),
-    }
-    result = ref.create(record, **store.call_options())
-    logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
-    channels = [c for c, on in enabled.items() if on]
-    if channels:
-        written = deliveries.JustWritten(ref.id, {**record, "created_at": result.update_time})
-        deliveries.attempt_new(source=DELIVERIES, ref=ref, record=written, channels=channels)
-    return _received(request, ref.id)
+    batch.create(
+        ref,
+        {
+            "name": form.name,
+            "email": form.email.address,
+            "email_key": form.email.key,
+            "company": form.company,
+            "message": form.message,
+            "created_at": firestore.SERVER_TIMESTAMP,
+            "expire_at": store.expire_at(),
+            "deliveries": deliveries.initial(enabled),
+        },
+    )
+    answer = _received(request, ref.id)
+
+    def stored(results: list[object]) -> JsonResponse:
+        logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
+        return answer
+
+    return Staged(batch, answer, stored)
 
 
 def _decoy_id() -> str:
@@ -126,7 +141,7 @@ ENDPOINT: Endpoint[ContactForm] = Endpoint(
     function=CONTACT,
     methods=("POST",),
     validate=validate,
-    handle=handle,
+    stage=stage,
     rate_limit=lambda request: settings().contact_rate_limit,
     accepts_form=True,
 )

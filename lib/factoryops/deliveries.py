@@ -8,9 +8,10 @@ Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
 
 `due_at` is set while a delivery is pending or leased and removed once it is final, so
 "what is due" is one single-field range query. Leases are taken atomically (a write
-conditioned on the document being unchanged since it was read), so two sweeps never
-send the same thing; the request path creates its record already
-leased, makes one short attempt and leaves the rest to the sweep.
+conditioned on the document being unchanged since it was read), so two sweeps (or a
+sweep and the forwarding function) never send the same thing. The request path creates
+its record with its deliveries pending and due; the forwarding function makes the first
+attempt as soon as the record is written, and the sweep retries.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
 
 
 class Record(Protocol):
-    """A stored record as the senders see it: a document snapshot, or the data just
-    written by the request that created it (`JustWritten`, which saves a read back)."""
+    """A stored record as the senders see it: a document snapshot."""
 
     @property
     def id(self) -> str: ...
@@ -44,11 +44,14 @@ class Record(Protocol):
 CHANNELS = ("email", "crm")
 """The channels of a stored record (a contact submission, a chat's first message)."""
 LEASE = dt.timedelta(seconds=60)
-REQUEST_TIMEOUT = 4.0
-"""Seconds for the request path's one attempt at each downstream."""
 SWEEP_TIMEOUT = 15.0
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 6 * 3600.0
+FORWARD_PATIENCE = 60.0
+"""Seconds the forwarding function keeps trying a throttled send before leaving it to
+the sweep's backoff."""
+FORWARD_LEASE = dt.timedelta(seconds=FORWARD_PATIENCE + SWEEP_TIMEOUT + 30)
+"""The forwarding function's lease: its patience, one last attempt, and a margin."""
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -101,34 +104,19 @@ class NotNeeded(Exception):
     """Raised by a sender whose delivery has become pointless; it settles as `skipped`."""
 
 
-class JustWritten:
-    """A record this request has just written, as a `Record`, to skip reading it back."""
-
-    def __init__(self, doc_id: str, data: dict[str, Any]) -> None:
-        self.id = doc_id
-        self._data = data
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self._data)
-
-
 def backoff(attempts: int) -> dt.timedelta:
     delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
     return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def initial(enabled: dict[str, bool], *, lease_id: str) -> dict[str, Any]:
-    """The `deliveries` map of a new record, leased to the request that creates it."""
+def initial(enabled: dict[str, bool]) -> dict[str, Any]:
+    """The `deliveries` map of a new record: each configured channel pending and due now,
+    for the forwarding function (or, failing it, the sweep) to take up."""
     now = store.now()
     out: dict[str, Any] = {}
     for channel in CHANNELS:
         if enabled.get(channel):
-            out[channel] = {
-                "state": PROCESSING,
-                "attempts": 0,
-                "lease_id": lease_id,
-                "due_at": now + LEASE,
-            }
+            out[channel] = {"state": PENDING, "attempts": 0, "due_at": now}
         else:
             out[channel] = {"state": DISABLED, "attempts": 0}
     return out
@@ -215,33 +203,6 @@ def _write(
         ref.update(update, **store.call_options())
 
 
-def attempt_new(
-    *, source: DeliverySource, ref: DocumentReference, record: Record, channels: Iterable[str]
-) -> None:
-    """The request path's one short attempt at the channels it leased on creation.
-
-    Never raises for a downstream failure: the record is stored and the sweep retries.
-    """
-    senders = source.senders(record)
-    data = record.to_dict() or {}
-    label = source.label(record)
-    results = {
-        channel: _outcome(
-            data["deliveries"][channel],
-            _run(senders[channel], Attempt(REQUEST_TIMEOUT), source, label),
-        )
-        for channel in channels
-        if channel in senders
-    }
-    try:
-        # Its own bound: the downstream attempts may have used up the request's.
-        with store.deadline(store.DEADLINE):
-            _write(ref, source, label, results)
-    except Exception as exc:
-        # The record keeps its lease; when it runs out, the sweep takes the delivery up.
-        logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
-
-
 @dataclass
 class SweepCounts:
     sent: int = 0
@@ -262,7 +223,9 @@ class SweepCounts:
         return dataclasses.asdict(self)
 
 
-def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
+def _lease(
+    ref: DocumentReference, channel: str, lease_id: str, *, hold: dt.timedelta = LEASE
+) -> Any:
     """Take the channel's lease; None when it is not due, or another sweep took it.
 
     The lease is a compare-and-set: the write applies only if the document is unchanged
@@ -285,7 +248,7 @@ def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
     taken: dict[str, Any] = {
         f"deliveries.{channel}.state": PROCESSING,
         f"deliveries.{channel}.lease_id": lease_id,
-        f"deliveries.{channel}.due_at": now + LEASE,
+        f"deliveries.{channel}.due_at": now + hold,
     }
     if state.get("state") == PROCESSING:
         # A lease that ran out: whatever its holder sent, its outcome was never written.
@@ -333,9 +296,54 @@ def run_due(
     return counts
 
 
-def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> str | None:
+def forward_now(
+    source: DeliverySource, ref: DocumentReference, channels: Iterable[str]
+) -> dict[str, str | None]:
+    """The first attempt at a record's due deliveries, made by the forwarding function
+    right after the record was written; returns the state each channel ends in (None:
+    not due, or another attempt holds it). A throttled send is tried again for a while
+    (`FORWARD_PATIENCE`) under a lease long enough to cover it."""
+    return {
+        channel: _deliver(source, channel, ref, hold=FORWARD_LEASE, patience=FORWARD_PATIENCE)
+        for channel in channels
+    }
+
+
+def _patient(send: Sender, patience: float) -> Sender:
+    """`send`, tried again with backoff while the downstream says it is busy (429, 503)."""
+    if patience <= 0:
+        return send
+    from google.api_core import retry as api_retry
+
+    policy = api_retry.Retry(
+        predicate=lambda exc: isinstance(exc, DownstreamError) and exc.throttled,
+        initial=1.0,
+        maximum=8.0,
+        multiplier=2.0,
+        timeout=patience,
+    )
+
+    def patient_send(attempt: Attempt) -> None:
+        from google.api_core import exceptions
+
+        try:
+            policy(send)(attempt)
+        except exceptions.RetryError as exc:
+            raise exc.cause from None  # the last DownstreamError
+
+    return patient_send
+
+
+def _deliver(
+    source: DeliverySource,
+    channel: str,
+    ref: DocumentReference,
+    *,
+    hold: dt.timedelta = LEASE,
+    patience: float = 0.0,
+) -> str | None:
     """One due delivery, if its lease can be taken; returns the state it ends in."""
-    snap = _lease(ref, channel, new_lease_id())
+    snap = _lease(ref, channel, new_lease_id(), hold=hold)
     if snap is None:
         return None
     label = source.label(snap)
@@ -355,7 +363,7 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
         # asking the team (the failed delivery alerts them) to check the mailbox.
         error = DownstreamError(channel, "outcome unknown twice; not sent again", retryable=False)
     else:
-        error = _run(senders[channel], attempt, source, label)
+        error = _run(_patient(senders[channel], patience), attempt, source, label)
     result = _outcome(state, error)
     try:
         _write(ref, source, label, {channel: result})

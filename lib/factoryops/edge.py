@@ -72,6 +72,22 @@ class JsonResponse:
 
 
 @dataclass(frozen=True)
+class Staged:
+    """A handler's writes, not yet committed, and its answer. The edge commits them: with
+    an Idempotency-Key, in the same commit as the key's claim and stored answer, so a
+    request that writes costs one round trip after its rate limit."""
+
+    batch: Any
+    """A Firestore WriteBatch holding the handler's writes (creates only: a repeat of the
+    commit then fails whole)."""
+    stored: JsonResponse
+    """What the key keeps for a repeat (its status, headers and body or `replay_body`);
+    known before the commit, so it goes into it."""
+    respond: Callable[[list[Any]], JsonResponse]
+    """The answer, from the commit's write results (the handler's writes first)."""
+
+
+@dataclass(frozen=True)
 class Page:
     """A file an endpoint serves as it is, with its type and security headers."""
 
@@ -91,7 +107,10 @@ class Endpoint(Generic[V]):
     function: str
     methods: tuple[str, ...]
     validate: Callable[[ParsedRequest], V]
-    handle: Callable[[ParsedRequest, V], JsonResponse]
+    handle: Callable[[ParsedRequest, V], JsonResponse] | None = None
+    stage: Callable[[ParsedRequest, V], Staged | None] | None = None
+    """For requests whose work is one batch of creates: the batch and the answer, which
+    the edge commits (see `Staged`); None for a request `handle` serves."""
     rate_limit: Callable[[ParsedRequest], RateLimit] | None = None
     """The request's budget per client; counted under `rate_scope` (the function's name
     unless it says otherwise for the request)."""
@@ -196,10 +215,15 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 ratelimit.hit(scope=scope, client=parsed.client_ip, limit=limit)
             value = endpoint.validate(parsed)
             key = parsed.headers.get(IDEMPOTENCY_HEADER.lower())
-            if key is not None and parsed.method in endpoint.idempotent_methods:
+            if key is not None and parsed.method not in endpoint.idempotent_methods:
+                key = None
+            staged = endpoint.stage(parsed, value) if endpoint.stage is not None else None
+            if staged is not None:
+                answer = _commit(endpoint, parsed, staged, key)
+            elif key is not None:
                 answer = _serve_idempotently(endpoint, parsed, value, key)
             else:
-                answer = endpoint.handle(parsed, value)
+                answer = _handle(endpoint, parsed, value)
         return _flask_response(answer.status, answer.body, {**answer.headers, **cors})
     except errors.AppError as exc:
         if isinstance(exc, errors.RateLimited):
@@ -237,22 +261,63 @@ def error_response(
     return _flask_response(exc.status, exc.body(), headers, body_unread=body_unread)
 
 
+def _handle(endpoint: Endpoint[V], parsed: ParsedRequest, value: V) -> JsonResponse:
+    if endpoint.handle is None:  # an endpoint whose `stage` declined: a bug, so a 500
+        raise RuntimeError(f"{endpoint.function} has no handler for this request")
+    return endpoint.handle(parsed, value)
+
+
+def _fingerprint(parsed: ParsedRequest, key: str) -> str:
+    if not 1 <= len(key) <= 255:
+        raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
+    return idempotency.request_hash(
+        key, parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
+    )
+
+
+def _replayed(endpoint: Endpoint[Any], replay: idempotency.Replay) -> JsonResponse:
+    logs.idempotent_replay(function=endpoint.function)
+    status, body, headers = replay
+    rebuilt = endpoint.rebuild_replay(body) if endpoint.rebuild_replay else body
+    return JsonResponse(status, rebuilt, headers)
+
+
+def _commit(
+    endpoint: Endpoint[Any], parsed: ParsedRequest, staged: Staged, key: str | None
+) -> JsonResponse:
+    """Commit a staged request: its writes and, with a key, the key's stored answer, in
+    one commit. A key already taken fails the commit whole, and the request is answered
+    as the key's first request was (or refused, for another body)."""
+    from google.api_core import exceptions
+
+    if key is None:
+        return staged.respond(staged.batch.commit(**store.call_options()))
+    fingerprint = _fingerprint(parsed, key)
+    stored = staged.stored
+    idempotency.store_answer(
+        staged.batch,
+        scope=endpoint.function,
+        key=key,
+        request_hash=fingerprint,
+        answer=(stored.status, stored.replay_body or stored.body, stored.headers),
+    )
+    try:
+        results = staged.batch.commit(**store.call_options())
+    except exceptions.AlreadyExists:
+        replay = idempotency.replay(scope=endpoint.function, key=key, request_hash=fingerprint)
+        return _replayed(endpoint, replay)
+    return staged.respond(list(results))
+
+
 def _serve_idempotently(
     endpoint: Endpoint[Any], parsed: ParsedRequest, value: Any, key: str
 ) -> JsonResponse:
-    if not 1 <= len(key) <= 255:
-        raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
-    fingerprint = idempotency.request_hash(
-        key, parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
-    )
+    fingerprint = _fingerprint(parsed, key)
     claim = idempotency.claim(scope=endpoint.function, key=key, request_hash=fingerprint)
     if claim.replay is not None:
-        logs.idempotent_replay(function=endpoint.function)
-        status, body, headers = claim.replay
-        rebuilt = endpoint.rebuild_replay(body) if endpoint.rebuild_replay else body
-        return JsonResponse(status, rebuilt, headers)
+        return _replayed(endpoint, claim.replay)
     try:
-        answer = endpoint.handle(parsed, value)
+        answer = _handle(endpoint, parsed, value)
     except BaseException:
         claim.release()
         raise

@@ -163,6 +163,12 @@ class DownstreamError(Exception):
         self.retryable = retryable
         self.detail = detail
 
+    @property
+    def throttled(self) -> bool:
+        """The service said it is busy (429 Too Many Requests, 503 Unavailable): worth
+        trying again after a short wait, never a failure of the delivery."""
+        return self.reason in ("429", "503")
+
     @classmethod
     def from_status(cls, service: str, status: int, detail: str = "") -> DownstreamError:
         """An HTTP answer other than success: 5xx, 408 and 429 are worth retrying."""

@@ -37,27 +37,68 @@ def request_hash(key: str, method: str, body: dict[str, Any], extra: str = "") -
     return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
+Replay = tuple[int, dict[str, Any], dict[str, str]]
+"""A stored answer: status, body (or what rebuilds it), headers."""
+
+
 @dataclass
 class Claim:
-    replay: tuple[int, dict[str, Any], dict[str, str]] | None
+    replay: Replay | None
     complete: Callable[[int, dict[str, Any], dict[str, str]], None]
     release: Callable[[], None]
+
+
+def _ref(scope: str, key: str) -> Any:
+    return store.client().collection(store.IDEMPOTENCY_KEYS).document(key_id(scope, key))
+
+
+def _response(answer: Replay) -> dict[str, Any]:
+    status, body, headers = answer
+    return {"status": status, "body": json.dumps(body), "headers": headers}
+
+
+def _stored(data: dict[str, Any]) -> Replay:
+    response = data["response"]
+    return int(response["status"]), json.loads(response["body"]), response["headers"]
+
+
+def store_answer(batch: Any, *, scope: str, key: str, request_hash: str, answer: Replay) -> None:
+    """Add to `batch` the key's claim with its answer already stored: committed with the
+    request's own writes, the key is taken, and the work done, in one step."""
+    batch.create(
+        _ref(scope, key),
+        {
+            "request_hash": request_hash,
+            "state": "done",
+            "claimed_at": store.now(),
+            "response": _response(answer),
+            "expire_at": store.expire_at(seconds=TTL_SECONDS),
+        },
+    )
+
+
+def replay(*, scope: str, key: str, request_hash: str) -> Replay:
+    """The answer stored under a key that a commit found taken; raise IdempotencyConflict
+    when it was taken by another request, or is still being worked on."""
+    snap = _ref(scope, key).get(**store.call_options())
+    data = snap.to_dict() or {}
+    if not snap.exists or data.get("request_hash") != request_hash:
+        raise errors.IdempotencyConflict()
+    if data.get("state") != "done":
+        raise errors.IdempotencyConflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly."
+        )
+    return _stored(data)
 
 
 def claim(*, scope: str, key: str, request_hash: str) -> Claim:
     from google.api_core import exceptions
 
-    ref = store.client().collection(store.IDEMPOTENCY_KEYS).document(key_id(scope, key))
+    ref = _ref(scope, key)
     opts = store.call_options()
 
     def complete(status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        ref.update(
-            {
-                "state": "done",
-                "response": {"status": status, "body": json.dumps(body), "headers": headers},
-            },
-            **opts,
-        )
+        ref.update({"state": "done", "response": _response((status, body, headers))}, **opts)
 
     def release() -> None:
         # If this fails too, the claim goes stale and a later retry takes it over.
@@ -89,9 +130,7 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
         if data.get("request_hash") != request_hash:
             raise errors.IdempotencyConflict()
         if data.get("state") == "done":
-            response = data["response"]
-            replay = (int(response["status"]), json.loads(response["body"]), response["headers"])
-            return Claim(replay, complete, release)
+            return Claim(_stored(data), complete, release)
         claimed_at = data.get("claimed_at")
         if isinstance(claimed_at, dt.datetime) and store.now() - claimed_at > STALE_AFTER:
             try:

@@ -114,6 +114,11 @@ def request_failed(*, function: str) -> None:
     _emit(logging.ERROR, "unhandled error while serving a request", exc=True, function=function)
 
 
+def event_ignored(*, function: str, reason: str) -> None:
+    """An event that names nothing this function forwards (`reason`: what did not fit)."""
+    _emit(logging.INFO, "event ignored", function=function, reason=reason)
+
+
 def config_loaded(*, function: str, settings: Mapping[str, str]) -> None:
     """Once per instance; `settings` comes from `Settings.redacted()`."""
     _emit(logging.INFO, "configuration loaded", function=function, settings=dict(settings))

@@ -34,7 +34,7 @@ from factoryops.chat.thread import (
     sessions,
 )
 from factoryops.config import CHAT, settings
-from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
+from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
 START_SPEC: dict[str, Field] = {"email": EMAIL, "page": PAGE, "text": optional(CHAT_TEXT)}
@@ -96,7 +96,9 @@ def _validate_poll(request: ParsedRequest) -> Poll:
     return Poll(session_id=parse_session_id(header), after=after)
 
 
-def _start(request: Start) -> JsonResponse:
+def _start(request: Start) -> Staged:
+    """A new session (with its first message, when it starts with text), staged for the
+    edge to commit in one write."""
     from google.cloud import firestore
 
     session_id = _new_session_id()
@@ -115,6 +117,7 @@ def _start(request: Start) -> JsonResponse:
         "last_seq": 0,
     }
     batch = store.client().batch()
+    message_ids: list[str] = []
     if request.text:
         # A session started with text holds its first message from the start, in the
         # same commit as its deliveries: nothing can come between them.
@@ -136,21 +139,19 @@ def _start(request: Start) -> JsonResponse:
                 "expire_at": store.expire_at(),
             },
         )
+        message_ids.append(message_id(1))
     batch.create(ref, session)
-    results = batch.commit(**store.call_options())
-    started_at = store.transform_results(results[-1], ["created_at", "last_activity_at"])
-    messages: list[dict[str, str]] = []
-    if request.text:
-        written = store.transform_results(results[0], ["created_at"])["created_at"]
-        first = Message(message_id(1), 1, VISITOR, request.text, written)
-        messages.append(first.wire())
-        forward.attempt(ref, {**session, **started_at}, first)
-    logs.chat_started(lead_id=lead_id, with_text=bool(request.text))
-    return JsonResponse(
-        201,
-        {"session_id": session_id, "messages": messages},
-        replay_body={"lead_id": lead_id, "message_ids": [m["id"] for m in messages]},
-    )
+
+    def started(results: list[Any]) -> JsonResponse:
+        messages: list[dict[str, str]] = []
+        if request.text:
+            written = store.transform_results(results[0], ["created_at"])["created_at"]
+            messages.append(Message(message_id(1), 1, VISITOR, request.text, written).wire())
+        logs.chat_started(lead_id=lead_id, with_text=bool(request.text))
+        return JsonResponse(201, {"session_id": session_id, "messages": messages})
+
+    kept = {"lead_id": lead_id, "message_ids": message_ids}
+    return Staged(batch, JsonResponse(201, {}, replay_body=kept), started)
 
 
 def _new_session_id() -> str:
@@ -219,11 +220,16 @@ def _poll(request: Poll) -> JsonResponse:
     )
 
 
+def stage(request: ParsedRequest, chat_request: ChatRequest) -> Staged | None:
+    """A chat start is one commit; a post and a poll are served by `handle`."""
+    return _start(chat_request) if isinstance(chat_request, Start) else None
+
+
 def handle(request: ParsedRequest, chat_request: ChatRequest) -> JsonResponse:
     if isinstance(chat_request, Poll):
         return _poll(chat_request)
-    if isinstance(chat_request, Start):
-        return _start(chat_request)
+    if isinstance(chat_request, Start):  # staged: see `stage`
+        raise RuntimeError("a chat start is staged")
     return _post(chat_request)
 
 
@@ -249,6 +255,7 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     methods=("GET", "POST"),
     validate=validate,
     handle=handle,
+    stage=stage,
     # Reading a thread has its own budget: a visitor with two tabs open is never refused
     # a poll, while posting stays limited.
     rate_limit=lambda request: (

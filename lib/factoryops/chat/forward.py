@@ -1,15 +1,18 @@
 """The first visitor message of a session: forwarded by email and as a CRM row, once.
 
-The batch that stores a visitor message also increments `message_count`, and only the
-post whose commit returns 1 writes `deliveries` on the session and makes the one short
-attempt (see deliveries.py); the sweep retries from the stored session.
+A session started with text holds its first message and its `deliveries` from the
+start. Otherwise the batch that stores a visitor message also increments
+`message_count`, and only the post whose commit returns 1 writes `deliveries` on the
+session. Either write is the forwarding function's cue (forwarding.py); the sweep
+retries from the stored session. EmailJS and the CRM are imported only by the senders,
+so the visitor's request never loads them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from factoryops import crm, deliveries, logs, mailer, store
+from factoryops import deliveries, logs, store
 from factoryops.chat.thread import MESSAGE_ID, VISITOR, Message, read
 from factoryops.config import settings
 from factoryops.errors import DownstreamError
@@ -21,22 +24,13 @@ RECOVERY_SCAN = 50
 """How far into a thread a later post looks for a first message left unqueued."""
 
 
-class _JustStarted(deliveries.JustWritten):
-    """A session this request just wrote, with its first message, so the one short
-    attempt reads neither back."""
-
-    def __init__(self, session_id: str, data: dict[str, Any], first: Message) -> None:
-        super().__init__(session_id, data)
-        self.first = first
-
-
 class _FirstMessage:
     """The session's first visitor message, read once and only when a send needs it."""
 
     def __init__(self, record: deliveries.Record, data: dict[str, Any]) -> None:
         self._record = record
         self._data = data
-        self._message: Message | None = getattr(record, "first", None)
+        self._message: Message | None = None
 
     def load(self) -> Message:
         if self._message is None:
@@ -71,6 +65,8 @@ def email_params(data: dict[str, Any], lead_id: str, message: Message) -> dict[s
 
 def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     """The email and the CRM row for a session's first message, from the stored session."""
+    from factoryops import crm, mailer
+
     data = record.to_dict() or {}
     first = _FirstMessage(record, data)
     lead_id = str(data.get("lead_id", ""))
@@ -107,26 +103,13 @@ DELIVERIES = deliveries.DeliverySource(
 
 
 def new_deliveries() -> dict[str, Any]:
-    """The `deliveries` map of a first message, leased to this request."""
+    """The `deliveries` map of a first message, pending for the forwarding function."""
     cfg = settings()
-    enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
-    return deliveries.initial(enabled, lease_id=deliveries.new_lease_id())
-
-
-def attempt(ref: firestore.DocumentReference, data: dict[str, Any], first: Message) -> None:
-    """The request path's one short attempt at the channels `data["deliveries"]` leased."""
-    channels = [
-        channel
-        for channel, state in data["deliveries"].items()
-        if state.get("state") == deliveries.PROCESSING
-    ]
-    if channels:
-        record = _JustStarted(ref.id, data, first)
-        deliveries.attempt_new(source=DELIVERIES, ref=ref, record=record, channels=channels)
+    return deliveries.initial({"email": cfg.emailjs_configured, "crm": cfg.crm_configured})
 
 
 def queue_first(ref: firestore.DocumentReference, data: dict[str, Any], first: Message) -> None:
-    """Write `deliveries` for the first visitor message (this post's count was 1), then try."""
+    """Write `deliveries` for the first visitor message (this post's count was 1)."""
     from google.api_core import exceptions
 
     state = new_deliveries()
@@ -138,8 +121,6 @@ def queue_first(ref: firestore.DocumentReference, data: dict[str, Any], first: M
         # The message is stored, which is what the visitor asked for; a later post
         # recovers the delivery (see recover_first).
         logs.chat_first_not_queued(lead_id=str(data.get("lead_id", "")), error=exc)
-        return
-    attempt(ref, {**data, "first_message_id": first.id, "deliveries": state}, first)
 
 
 def earliest_visitor_message(ref: firestore.DocumentReference) -> Message | None:
@@ -171,4 +152,3 @@ def recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
     except (exceptions.FailedPrecondition, exceptions.NotFound):
         return
     logs.chat_first_recovered(lead_id=str(data.get("lead_id", "")))
-    attempt(ref, {**data, "first_message_id": first.id, "deliveries": state}, first)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from factoryops import deliveries, logs, mailer, store
+from factoryops import deliveries, logs, store
 from factoryops.chat.thread import OPEN, VISITOR
 from factoryops.config import settings
 
@@ -62,6 +62,8 @@ def email_params(data: dict[str, Any]) -> dict[str, str]:
 
 
 def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
+    from factoryops import mailer
+
     data = record.to_dict() or {}
 
     def send(attempt: deliveries.Attempt) -> None:

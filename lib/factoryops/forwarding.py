@@ -1,0 +1,116 @@
+"""forward_record: a stored record's deliveries, run as soon as Eventarc reports its write.
+
+The visitor's request stores the record with its deliveries pending and answers; it
+never waits on EmailJS or the CRM. Eventarc then calls this function with the written
+document, as a CloudEvent whose data is a protobuf `DocumentEventData` (the pattern of
+Firebase's firestore-send-email). What the event says only decides whether there is
+anything to do; the delivery itself goes through the leases of deliveries.py, which
+read the document again, so a repeated or late event sends nothing twice, and an event
+for a record erased meanwhile sends nothing. A send that is throttled (EmailJS's one a
+second, the Apps Script web app's limit on executions) is tried again here with
+backoff; any other failure is left to the sweep's `deliveries` task, as is whatever
+this function did not finish.
+
+Triggers (deploy.sh): `created` on contact_submissions, `written` on chat_sessions (a
+chat's first message may come after its start, as an update of the session).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from factoryops import contact, deliveries, logs, store
+from factoryops.chat import forward
+from factoryops.config import FORWARDER, settings
+
+if TYPE_CHECKING:
+    from cloudevents.http import CloudEvent
+
+EVENT_PREFIX = "google.cloud.firestore.document.v1."
+EVENT_TYPES = ("created", "written")
+SOURCES: dict[str, deliveries.DeliverySource] = {
+    source.collection: source for source in (contact.DELIVERIES, forward.DELIVERIES)
+}
+"""The forwarded records, by the collection that holds them."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """The document an event names, and the delivery states it was written with."""
+
+    collection: str
+    doc_id: str
+    states: dict[str, tuple[str, dt.datetime | None]]
+    """Per channel: its state and when it is due (None when not due at all)."""
+
+
+def ready() -> None:
+    """At an instance's start: read and check the settings, log them redacted."""
+    logs.config_loaded(function=FORWARDER, settings=settings().redacted())
+
+
+def handle(event: CloudEvent) -> dict[str, str | None]:
+    """Run the due deliveries of the record `event` reports; returns the state each
+    channel it tried ended in. Raises only when Firestore fails, so that Eventarc
+    delivers the event again."""
+    kind = str(event["type"])
+    if not kind.startswith(EVENT_PREFIX) or kind[len(EVENT_PREFIX) :] not in EVENT_TYPES:
+        logs.event_ignored(function=FORWARDER, reason="event type")
+        return {}
+    written = decode(event.data)
+    if written is None:
+        logs.event_ignored(function=FORWARDER, reason="no document")
+        return {}
+    source = SOURCES.get(written.collection)
+    if source is None:
+        logs.event_ignored(function=FORWARDER, reason="collection")
+        return {}
+    now = store.now()
+    due = [
+        channel
+        for channel, (state, due_at) in written.states.items()
+        if state in (deliveries.PENDING, deliveries.PROCESSING)
+        and due_at is not None
+        and due_at <= now
+    ]
+    if not due:
+        return {}
+    ref = store.collection(source.collection).document(written.doc_id)
+    return deliveries.forward_now(source, ref, due)
+
+
+def decode(data: Any) -> Written | None:
+    """The document a `DocumentEventData` carries, or None when it carries none (a
+    deletion) or is not one of ours."""
+    from google.events.cloud.firestore import DocumentEventData
+
+    if not isinstance(data, bytes | bytearray):
+        return None
+    try:
+        message = DocumentEventData.deserialize(bytes(data))
+    except Exception:  # not the protobuf Eventarc sends
+        return None
+    document = message.value
+    if not document.name:
+        return None
+    _, marker, path = document.name.partition("/documents/")
+    collection, _, doc_id = path.partition("/")
+    if not marker or not doc_id or "/" in doc_id:
+        return None
+    states: dict[str, tuple[str, dt.datetime | None]] = {}
+    if "deliveries" in document.fields:
+        for channel, value in document.fields["deliveries"].map_value.fields.items():
+            fields = value.map_value.fields
+            state = fields["state"].string_value if "state" in fields else ""
+            due_at = _timestamp(fields["due_at"]) if "due_at" in fields else None
+            states[channel] = (state, due_at)
+    return Written(collection, doc_id, states)
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if "timestamp_value" not in value:
+        return None
+    stamp: dt.datetime = value.timestamp_value
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
