@@ -13,7 +13,8 @@
 # environment, which wins.
 #
 # What there is to deploy (the functions, the settings each one reads, the secrets, the
-# TTL groups) is declared once, in lib/factoryops; deploy.sh asks deployment/plan.py
+# TTL groups) is declared once, in lib/factoryops and deployment/manifest.py (where each
+# setting comes from, which functions get it); deploy.sh asks deployment/plan.py
 # about it before anything else, and deployment/google_apis.py makes the REST calls
 # gcloud has no command for. This script sequences gcloud.
 #

@@ -451,18 +451,18 @@ if __name__ == "__main__":
 # the project's packages.
 import pytest  # noqa: E402
 from factoryops import config, store  # noqa: E402
-from factoryops.config import Source  # noqa: E402
 
-from deployment import google_apis  # noqa: E402
+from deployment import google_apis, manifest  # noqa: E402
+from deployment.manifest import Source  # noqa: E402
 
 pytestmark = pytest.mark.deploy
 
 FUNCTIONS = config.FUNCTIONS
-PUBLIC = config.PUBLIC
+PUBLIC = manifest.PUBLIC
 SWEEP = config.SWEEP
 CONSOLE = config.CONSOLE
 OMITTED = "<omitted>"
-SECRETS = tuple(s.env for s in config.declared() if s.secret)
+SECRETS = tuple(v.env for v in manifest.variables() if v.deploy.secret)
 CRM_SECRETS = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
 TTL_GROUPS = store.TTL_GROUPS
 
@@ -939,9 +939,9 @@ def test_each_function_gets_only_the_settings_it_reads(deployer: Deployer) -> No
     # What reaches each function is what the declarations say it reads.
     for name, variables in env.items():
         for variable in variables:
-            declared = next(s for s in config.declared() if s.env == variable)
-            assert name in declared.functions, (name, variable)
-            assert declared.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
+            deploy = manifest.MANIFEST[variable]
+            assert name in deploy.functions, (name, variable)
+            assert deploy.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
 
 
 def deployed_secrets(run: Run) -> dict[str, set[str]]:
@@ -972,7 +972,7 @@ def test_the_emailjs_private_key_is_given_only_when_emailjs_service_id_is_set(
     assert run.returncode == 0, run.stderr
     given = deployed_secrets(run).get("EMAILJS_PRIVATE_KEY", set())
     if service_id:
-        assert given == set(config.SENDERS)
+        assert given == set(manifest.SENDERS)
     else:
         assert given == set()
         assert run.gcloud("secrets", "describe", "EMAILJS_PRIVATE_KEY") == []
@@ -1386,15 +1386,18 @@ def test_each_deployed_environment_holds_what_the_function_reads(first_run: Firs
     assert sorted(latest) == sorted(FUNCTIONS)
     for name, deploy in latest.items():
         expected = {
-            s.env
-            for s in config.declared()
-            if name in s.functions
-            and (s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and s.env in given))
+            variable
+            for variable, deploy in manifest.MANIFEST.items()
+            if name in deploy.functions
+            and (
+                deploy.source is Source.DEPLOY_SH
+                or (deploy.source is Source.DEPLOY_ENV and variable in given)
+            )
         }
         assert set(deploy["env"]) == expected, name
         secrets = {ref.split("=")[0] for ref in deploy["secrets"].split(",") if ref}
         assert ("RATE_LIMIT_KEY" in secrets) == (name in PUBLIC)
-        assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in config.SENDERS)
+        assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in manifest.SENDERS)
 
 
 def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
@@ -1547,7 +1550,7 @@ def test_the_apps_script_key_is_generated_and_given_to_its_users(deployer: Deplo
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     # The senders append rows; the console changes and deletes them for privacy requests.
-    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(config.SENDERS) | {CONSOLE}
+    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(manifest.SENDERS) | {CONSOLE}
     adds = [c for c in run.commands() if "CRM_APPS_SCRIPT_KEY" in c and "versions" in c]
     assert any(c[:3] == ["head", "-c", "32"] for c in adds)
 
