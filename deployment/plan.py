@@ -159,8 +159,6 @@ class Plan:
     from_environment: tuple[str, ...]
     worked_out: tuple[str, ...]
     """The variables the functions read that deploy.sh itself works out."""
-    sheet_editors: tuple[str, ...]
-    """The functions the CRM sheet must be shared with."""
     standalone_secrets: tuple[str, ...] = ()
     """Generated secrets made whichever functions are deployed: `siteadmin` reads them
     from Secret Manager (PRIVACY_TRACE_KEY)."""
@@ -182,7 +180,6 @@ class Plan:
             ("worked_out", " ".join(self.worked_out)),
             ("from_file", str(self.from_file)),
             ("from_environment", " ".join(self.from_environment)),
-            ("sheet_editors", " ".join(self.sheet_editors)),
             ("team", " ".join(f.name for f in self.functions if f.team)),
             ("private", " ".join(self.private)),
         ]
@@ -247,19 +244,13 @@ def make(given: Given, project: str) -> Plan:
         s.env: values[s.env] for s in declared if s.source is Source.DEPLOY_ENV and s.env in values
     }
     try:
-        settings = config.from_env({**function_values, declaration("project").env: project})
+        config.from_env({**function_values, declaration("project").env: project})
         functions = tuple(function(name, values) for name in config.FUNCTIONS)
         for own in config.DEPLOYMENT_SETTINGS:
             if values.get(own.env, "").strip():
                 own.parse(own.env, values[own.env].strip())
     except ConfigError as exc:
         raise Refused(f"setting {exc}") from None
-    sheet_id = declaration("crm_spreadsheet_id")
-    sheet_readers: tuple[str, ...] = ()
-    if settings.crm_backend == "sheets":
-        if not settings.crm_spreadsheet_id:
-            raise Refused(f"{declaration('crm_backend').env}=sheets needs {sheet_id.env}")
-        sheet_readers = tuple(f.name for f in functions if sheet_id.env in f.env)
     return Plan(
         functions=functions,
         values={key: value for key, value in values.items() if value},
@@ -268,7 +259,6 @@ def make(given: Given, project: str) -> Plan:
             s.env for s in file_settings() if given.origin.get(s.env) == "environment"
         ),
         worked_out=tuple(s.env for s in declared if s.source is Source.DEPLOY_SH),
-        sheet_editors=sheet_readers,
         standalone_secrets=standalone_secrets(values),
         private=tuple(s.env for s in declared if s.private and s.source is Source.DEPLOY_ENV),
     )

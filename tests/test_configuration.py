@@ -130,16 +130,21 @@ def test_an_unknown_key_a_bad_line_and_a_control_character_are_refused(tmp_path:
     (tmp_path / "bad.env").write_text("# comment\n\nallowed_origins=x\n")
     with pytest.raises(plan.Refused, match=r"bad.env:3: expected KEY=VALUE"):
         plan.read(tmp_path / "bad.env", {})
-    with pytest.raises(plan.Refused, match="CRM_SHEET_NAME holds a control character"):
-        plan.read(None, {"CRM_SHEET_NAME": "Leads\tOld"})
+    with pytest.raises(plan.Refused, match="EMAILJS_CHAT_TEMPLATE_ID holds a control character"):
+        plan.read(None, {"EMAILJS_CHAT_TEMPLATE_ID": "chat\tOld"})
 
 
 def test_quotes_export_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "deploy.env"
-    path.write_text("export CRM_SHEET_NAME='Leads 2026'\r\nSITE_URL=\"https://a.example\"\n")
+    path.write_text(
+        "export EMAILJS_CHAT_TEMPLATE_ID='chat 2026'\r\nSITE_URL=\"https://a.example\"\n"
+    )
     given = plan.read(path, {"SITE_URL": "https://b.example", "SWEEP_AUTH": "off"})
-    assert given.values == {"CRM_SHEET_NAME": "Leads 2026", "SITE_URL": "https://b.example"}
-    assert given.origin == {"CRM_SHEET_NAME": "file", "SITE_URL": "environment"}
+    assert given.values == {
+        "EMAILJS_CHAT_TEMPLATE_ID": "chat 2026",
+        "SITE_URL": "https://b.example",
+    }
+    assert given.origin == {"EMAILJS_CHAT_TEMPLATE_ID": "file", "SITE_URL": "environment"}
 
 
 def test_required_settings_bad_values_and_instance_limits_are_refused(tmp_path: Path) -> None:
@@ -152,8 +157,6 @@ def test_required_settings_bad_values_and_instance_limits_are_refused(tmp_path: 
         make(tmp_path, RETENTION_DAYS="two years")
     with pytest.raises(plan.Refused, match=r"^setting MAX_INSTANCES_CHAT_MESSAGE: "):
         make(tmp_path, MAX_INSTANCES_CHAT_MESSAGE="0")
-    with pytest.raises(plan.Refused, match="CRM_BACKEND=sheets needs CRM_SPREADSHEET_ID"):
-        make(tmp_path, CRM_BACKEND="sheets")
 
 
 def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
@@ -185,19 +188,20 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({}, {"RATE_LIMIT_KEY": set(config.PUBLIC), "PRIVACY_TRACE_KEY": {config.CONSOLE}}),
+        (
+            {},
+            {
+                "RATE_LIMIT_KEY": set(config.PUBLIC),
+                "CRM_APPS_SCRIPT_URL": set(config.CRM_USERS),
+                "CRM_APPS_SCRIPT_KEY": set(config.CRM_USERS),
+                "PRIVACY_TRACE_KEY": {config.CONSOLE},
+            },
+        ),
         (
             {"EMAILJS_SERVICE_ID": "service_1"},
             {
                 "RATE_LIMIT_KEY": set(config.PUBLIC),
                 "EMAILJS_PRIVATE_KEY": set(config.SENDERS),
-                "PRIVACY_TRACE_KEY": {config.CONSOLE},
-            },
-        ),
-        (
-            {"CRM_BACKEND": "apps_script"},
-            {
-                "RATE_LIMIT_KEY": set(config.PUBLIC),
                 "CRM_APPS_SCRIPT_URL": set(config.CRM_USERS),
                 "CRM_APPS_SCRIPT_KEY": set(config.CRM_USERS),
                 "PRIVACY_TRACE_KEY": {config.CONSOLE},
@@ -217,7 +221,7 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
 
 
 def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
-    made = make(tmp_path, {"CRM_SHEET_NAME": "Leads 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
+    made = make(tmp_path, {"EMAILJS_CHAT_TEMPLATE_ID": "chat 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
     records = [line.split("\t") for line in made.records()]
     keyed = ("max_instances", "env", "secrets", "unready", "value")
     assert all(len(r) == (3 if r[0] in keyed else 2) for r in records)
@@ -227,14 +231,14 @@ def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
     assert first["team"].split() == list(config.TEAM_TOOLS)
     assert first["private"] == "TEAM_EMAILS"
     assert first["generated_secrets"].split() == list(config.GENERATED_SECRETS)
-    assert first["from_environment"] == "CRM_SHEET_NAME"
+    assert first["from_environment"] == "EMAILJS_CHAT_TEMPLATE_ID"
     limits = {r[1]: r[2] for r in records if r[0] == "max_instances"}
     defaults = {s.env: s.default for s in config.DEPLOYMENT_SETTINGS}
     assert limits == {
         fn: "7" if fn == config.CHAT else defaults[f"MAX_INSTANCES_{fn.upper()}"]
         for fn in config.FUNCTIONS
     }
-    assert ["value", "CRM_SHEET_NAME", "Leads 2026"] in records
+    assert ["value", "EMAILJS_CHAT_TEMPLATE_ID", "chat 2026"] in records
 
 
 def test_generated_secrets_siteadmin_reads_are_made_whatever_is_deployed(tmp_path: Path) -> None:

@@ -36,13 +36,15 @@ APIS = (
     "firestore",
     "secretmanager",
     "cloudscheduler",
-    "sheets",
     "iam",
     "logging",
     "firebaserules",
     "monitoring",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
+CRM_URL = "https://script.google.com/macros/s/AKfy-crm-0a1b2c3d/exec"
+SECRET_FILES = {"EMAILJS_PRIVATE_KEY_FILE": "emailjs.key", "CRM_APPS_SCRIPT_URL_FILE": "crm.url"}
+"""The supplied secrets' files, each in the deployer's folder, as deploy.env names them."""
 INDEX_FILE = {
     "indexes": [
         {
@@ -80,8 +82,6 @@ SETTINGS = {
     "EMAILJS_PUBLIC_KEY": "public_test",
     "EMAILJS_CONTACT_TEMPLATE_ID": "template_contact",
     "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
-    "CRM_BACKEND": "sheets",
-    "CRM_SPREADSHEET_ID": "sheet-id-123",
     "ALERT_EMAIL": "ops@factoryopsai.com",
     "TEAM_OAUTH_CLIENT_ID": "1234-console.apps.googleusercontent.com",
     "TEAM_EMAILS": "asha@factoryopsai.com,ravi@factoryopsai.com",
@@ -690,9 +690,15 @@ def make_deployer(tmp: Path, root: Path) -> Deployer:
         if name in os.environ:
             env[name] = os.environ[name]
     deployer = Deployer(tmp, root, env, state, log)
-    (tmp / "emailjs.key").write_text(EMAILJS_KEY + "\n")
-    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(tmp / "emailjs.key"))
+    (tmp / SECRET_FILES["EMAILJS_PRIVATE_KEY_FILE"]).write_text(EMAILJS_KEY + "\n")
+    (tmp / SECRET_FILES["CRM_APPS_SCRIPT_URL_FILE"]).write_text(CRM_URL + "\n")
+    deployer.settings(**SETTINGS, **secret_files(tmp))
     return deployer
+
+
+def secret_files(folder: Path) -> dict[str, str]:
+    """The settings naming the supplied secrets' files that make_deployer wrote."""
+    return {key: str(folder / name) for key, name in SECRET_FILES.items()}
 
 
 @pytest.fixture
@@ -801,16 +807,17 @@ def test_every_gcloud_command_names_the_project(deployer: Deployer) -> None:
 
 def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Deployer) -> None:
     run = deployer.dry()
-    assert EMAILJS_KEY not in run.stdout + run.stderr
+    assert EMAILJS_KEY not in run.stdout + run.stderr and CRM_URL not in run.stdout + run.stderr
+    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
         expected = {
-            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
-            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *crm},
+            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *crm},
             "access_grant": {"RATE_LIMIT_KEY"},
-            "team_console": {"PRIVACY_TRACE_KEY"},
-            "retention_sweep": {"EMAILJS_PRIVATE_KEY"},
+            "team_console": {"PRIVACY_TRACE_KEY", *crm},
+            "retention_sweep": {"EMAILJS_PRIVATE_KEY", *crm},
         }[name]
         assert set(refs) == expected
         for secret, ref in refs.items():
@@ -823,15 +830,22 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
         assert not any(f" {secret}:" in line for secret in SECRETS), line
     # Every first version is piped in: generated, or from the file the settings name.
     adds = {c[c.index("add") + 1]: c for c in run.commands() if "versions" in c and "add" in c}
-    assert sorted(adds) == ["EMAILJS_PRIVATE_KEY", "PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY"]
-    assert all("--data-file=-" in c and "|" in c for c in adds.values())
-    assert adds["RATE_LIMIT_KEY"][:3] == ["head", "-c", "32"]
-    assert adds["PRIVACY_TRACE_KEY"][:3] == ["head", "-c", "32"]
-    assert adds["EMAILJS_PRIVATE_KEY"][:3] == [
-        "printf",
-        "%s",
-        f"$(cat {deployer.tmp / 'emailjs.key'})",
+    assert sorted(adds) == [
+        "CRM_APPS_SCRIPT_KEY",
+        "CRM_APPS_SCRIPT_URL",
+        "EMAILJS_PRIVATE_KEY",
+        "PRIVACY_TRACE_KEY",
+        "RATE_LIMIT_KEY",
     ]
+    assert all("--data-file=-" in c and "|" in c for c in adds.values())
+    for generated in ("RATE_LIMIT_KEY", "PRIVACY_TRACE_KEY", "CRM_APPS_SCRIPT_KEY"):
+        assert adds[generated][:3] == ["head", "-c", "32"]
+    for secret in ("EMAILJS_PRIVATE_KEY", "CRM_APPS_SCRIPT_URL"):
+        assert adds[secret][:3] == [
+            "printf",
+            "%s",
+            f"$(cat {secret_files(deployer.tmp)[secret + '_FILE']})",
+        ]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -1109,36 +1123,36 @@ def test_the_example_settings_file_holds_only_settings_deploy_sh_knows(
     deployer: Deployer,
 ) -> None:
     example = (ROOT / "deploy.env.example").read_text()
-    filled = example.replace("CRM_SPREADSHEET_ID=\n", "CRM_SPREADSHEET_ID=sheet-id-123\n")
-    (deployer.tmp / "deploy.env").write_text(filled)
+    (deployer.tmp / "deploy.env").write_text(example)
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     assert "ALLOWED_ORIGINS" in run.stdout and "EMAILJS_PRIVATE_KEY" not in run.stdout
 
 
 def test_the_environment_wins_over_the_settings_file(deployer: Deployer) -> None:
-    deployer.env["CRM_SHEET_NAME"] = "Leads 2026"
+    deployer.env["EMAILJS_CHAT_TEMPLATE_ID"] = "template chat 2026"
     deployer.env["ALLOWED_ORIGINS"] = "https://staging.factoryopsai.com"
     run = deployer.dry()
-    assert "from the environment (wins over the file): ALLOWED_ORIGINS CRM_SHEET_NAME" in run.stdout
+    assert (
+        "from the environment (wins over the file): ALLOWED_ORIGINS EMAILJS_CHAT_TEMPLATE_ID"
+        in run.stdout
+    )
     assert '#   ALLOWED_ORIGINS: "https://staging.factoryopsai.com"' in run.stdout
-    assert '#   CRM_SHEET_NAME: "Leads 2026"' in run.stdout
+    assert '#   EMAILJS_CHAT_TEMPLATE_ID: "template chat 2026"' in run.stdout
 
 
-def test_settings_without_emailjs_or_crm_need_no_email_secret_or_sheet(
-    deployer: Deployer,
-) -> None:
+def test_settings_without_emailjs_need_no_email_secret(deployer: Deployer) -> None:
     deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     assert "EMAILJS_PRIVATE_KEY" not in run.stdout
-    assert "CRM sheet" not in run.stdout
     sweep = next(a for a in run.gcloud("functions", "deploy") if SWEEP in a)
-    assert "--clear-secrets" in sweep
+    refs = (flag(sweep, "set-secrets") or "").split(",")
+    assert {ref.split("=")[0] for ref in refs} == {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
 
 
-def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+def test_the_crm_url_is_a_secret_of_every_deployment(deployer: Deployer) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     for args in run.gcloud("functions", "deploy"):
@@ -1147,10 +1161,8 @@ def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
         assert has_url == (positional(args)[2] != "access_grant")
 
 
-def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
-    deployer: Deployer,
-) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+def test_the_closing_text_says_how_to_give_the_script_its_key(deployer: Deployer) -> None:
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     closing = run.stdout[run.stdout.index("Function URLs") :]
@@ -1159,14 +1171,9 @@ def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
     )
     assert command in closing
     assert "Project Settings > Script properties" in closing
-    assert "The CRM sheet is reached by sharing it" not in closing
 
     no_crm_function = deployer.dry("--only", "access_grant")
     assert "--secret=CRM_APPS_SCRIPT_KEY" not in no_crm_function.stdout
-
-    deployer.settings(**SETTINGS)
-    sheets = deployer.dry()
-    assert "CRM_APPS_SCRIPT_KEY" not in sheets.stdout
 
 
 def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
@@ -1182,18 +1189,14 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         assert flag(args, "role") == "roles/secretmanager.secretAccessor"
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
+    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     assert grants == {
-        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
-        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *crm},
+        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *crm},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
-        "fn-team-console": {"PRIVACY_TRACE_KEY"},
-        "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY"},
+        "fn-team-console": {"PRIVACY_TRACE_KEY", *crm},
+        "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY", *crm},
     }
-    share = run.stdout[run.stdout.index("The CRM sheet is reached by sharing it") :]
-    assert "https://docs.google.com/spreadsheets/d/sheet-id-123/edit" in share
-    for name in ("contact-submit", "chat-message", "team-console", "retention-sweep"):
-        assert f"fn-{name}@{PROJECT}.iam.gserviceaccount.com" in share
-    assert "fn-access-grant@" not in share
 
 
 def test_ttl_policies_cover_every_collection_group_with_expire_at(deployer: Deployer) -> None:
@@ -1313,6 +1316,8 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
+        "CRM_APPS_SCRIPT_URL": 1,
+        "CRM_APPS_SCRIPT_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
     }
     assert len(first.called("functions", "deploy")) == 6
@@ -1362,9 +1367,10 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
     rate_key = model["secrets"]["RATE_LIMIT_KEY"][0]
     assert len(rate_key) >= 40
     assert model["secrets"]["EMAILJS_PRIVATE_KEY"] == [EMAILJS_KEY]
+    assert model["secrets"]["CRM_APPS_SCRIPT_URL"] == [CRM_URL]
     token = model["token"]
     argv_text = json.dumps([c["argv"] for c in run.calls])
-    for value in (rate_key, EMAILJS_KEY, token):
+    for value in (rate_key, EMAILJS_KEY, CRM_URL, token):
         assert value not in argv_text
         assert value not in run.stdout + run.stderr
     assert not any(token in call for call in first_run.deployer.python_calls())
@@ -1406,6 +1412,14 @@ def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
     assert run.returncode == 1
     assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
     assert "run deploy.sh again" in run.stderr
+    assert run.called("functions", "deploy") == []
+    # The CRM's web app is asked for as the other supplied secrets are.
+    checkout.settings(
+        **SETTINGS, EMAILJS_PRIVATE_KEY_FILE=secret_files(checkout.tmp)["EMAILJS_PRIVATE_KEY_FILE"]
+    )
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "secret CRM_APPS_SCRIPT_URL has no version: set CRM_APPS_SCRIPT_URL_FILE" in run.stderr
     assert run.called("functions", "deploy") == []
 
 
@@ -1544,7 +1558,7 @@ def test_the_privacy_trace_key_is_made_whichever_functions_are_deployed(
 
 
 def test_the_apps_script_key_is_generated_and_given_to_its_users(deployer: Deployer) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     # The senders append rows; the console changes and deletes them for privacy requests.
@@ -1562,7 +1576,6 @@ PENDING_CONSOLE_URL = "https://team-console-not-deployed.invalid"
 def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
     deployer: Deployer,
 ) -> None:
-    deployer.settings(**{**SETTINGS, "CRM_BACKEND": "apps_script"})
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     [deploy] = [a for a in run.gcloud("functions", "deploy") if positional(a)[2] == CONSOLE]
@@ -1586,8 +1599,6 @@ def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
     assert roles == {"roles/datastore.user"}
     assert env_files(run)[CONSOLE] == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "CRM_BACKEND": "apps_script",
-        "CRM_SPREADSHEET_ID": "sheet-id-123",
         "SITE_URL": "https://factoryopsai.com",
         "TEAM_EMAILS": OMITTED,
         "TEAM_OAUTH_CLIENT_ID": SETTINGS["TEAM_OAUTH_CLIENT_ID"],
@@ -1678,7 +1689,11 @@ def test_only_team_console_deploys_the_console_alone(deployer: Deployer) -> None
     assert run.gcloud("scheduler") == [] and "sweep-scheduler@" not in run.stdout
     accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
     assert accounts == ["fn-team-console"]
-    assert [positional(a)[2] for a in run.gcloud("secrets", "create")] == ["PRIVACY_TRACE_KEY"]
+    assert [positional(a)[2] for a in run.gcloud("secrets", "create")] == [
+        "CRM_APPS_SCRIPT_URL",
+        "CRM_APPS_SCRIPT_KEY",
+        "PRIVACY_TRACE_KEY",
+    ]
     assert f"The team console is at <{CONSOLE}-url>." in run.stdout
     assert f"run deploy.sh --only {SWEEP} once" in run.stdout
 
@@ -1692,7 +1707,7 @@ def test_without_its_sign_in_settings_the_console_stops_the_run_before_any_chang
     checkout: Deployer, missing: tuple[str, ...]
 ) -> None:
     keep = {k: v for k, v in SETTINGS.items() if k not in missing}
-    checkout.settings(**keep, EMAILJS_PRIVATE_KEY_FILE=str(checkout.tmp / "emailjs.key"))
+    checkout.settings(**keep, **secret_files(checkout.tmp))
     them = "them" if len(missing) > 1 else "it"
     refusal = (
         f"{CONSOLE} refuses to start without {' and '.join(missing)}: set {them} in deploy.env"
@@ -2003,7 +2018,7 @@ def test_verify_compares_the_consoles_client_id_with_the_settings(
     deployer = live_copy(live, tmp_path)
     deployer.settings(
         **{**SETTINGS, "TEAM_OAUTH_CLIENT_ID": "5678-new.apps.googleusercontent.com"},
-        EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"),
+        **secret_files(deployer.tmp),
     )
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 1
@@ -2014,7 +2029,7 @@ def test_verify_compares_the_consoles_client_id_with_the_settings(
     }
 
     # A console that does not start answers 5xx, whatever is asked.
-    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"))
+    deployer.settings(**SETTINGS, **secret_files(deployer.tmp))
     model = deployer.model()
     model["function_faults"] = {CONSOLE: "unready"}
     deployer.state.write_text(json.dumps(model))

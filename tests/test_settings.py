@@ -36,7 +36,6 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
             "RETENTION_DAYS": " 365 ",
             "CONTACT_RATE_LIMIT": "3/60",
             "TRUSTED_PROXY_HOPS": "0",
-            "CRM_BACKEND": "Apps_Script",
             "SITE_URL": "https://factoryopsai.com/",
         }
     )
@@ -44,7 +43,6 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
     assert loaded.retention_days == 365
     assert loaded.contact_rate_limit == RateLimit(3, 60)
     assert loaded.trusted_proxy_hops == 0
-    assert loaded.crm_backend == "apps_script"
     assert loaded.site_url == "https://factoryopsai.com"
 
 
@@ -58,7 +56,6 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
         ("CONTACT_RATE_LIMIT", "5", "COUNT/SECONDS"),
         ("CHAT_RATE_LIMIT", "0/60", "COUNT/SECONDS"),
         ("ACCESS_RATE_LIMIT", "a/b", "COUNT/SECONDS"),
-        ("CRM_BACKEND", "excel", "one of sheets, apps_script, none"),
         ("SWEEP_AUTH", "maybe", "one of on, off"),
         ("ALLOWED_ORIGINS", "factoryopsai.com", "not an http(s) origin"),
         ("EMAILJS_ENDPOINT", "ftp://x", "an http(s) URL"),
@@ -107,10 +104,10 @@ def test_every_secret_is_private_and_comes_from_secret_manager() -> None:
 def test_a_conditional_secret_is_needed_only_when_its_condition_holds() -> None:
     by_name = {s.env: s for s in config.declared()}
     private_key = by_name["EMAILJS_PRIVATE_KEY"]
-    script_url = by_name["CRM_APPS_SCRIPT_URL"]
     assert not private_key.needed({}) and private_key.needed({"EMAILJS_SERVICE_ID": "s"})
-    assert not script_url.needed({"CRM_BACKEND": "sheets"})
-    assert script_url.needed({"CRM_BACKEND": "apps_script"})
+    # The CRM is part of every deployment: its web app's URL and key are always needed.
+    assert by_name["CRM_APPS_SCRIPT_URL"].needed({})
+    assert by_name["CRM_APPS_SCRIPT_KEY"].needed({})
     assert by_name["RATE_LIMIT_KEY"].needed({})
 
 

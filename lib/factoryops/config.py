@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 EMAILJS_DEFAULT_ENDPOINT = "https://api.emailjs.com/api/v1.0/email/send"
-SHEETS_DEFAULT_ENDPOINT = "https://sheets.googleapis.com/"
 OMITTED = "<omitted>"
 
 # The functions, by the name of their folder under functions/ (and their entry point).
@@ -288,38 +287,6 @@ class Settings:
         Source.DEPLOY_ENV,
         (CHAT, SWEEP),
     )
-    crm_backend: str = declare(
-        "CRM_BACKEND",
-        "none",
-        choice("sheets", "apps_script", "none"),
-        "`sheets`, `apps_script` or `none`",
-        Source.DEPLOY_ENV,
-        CRM_USERS,
-    )
-    crm_spreadsheet_id: str = declare(
-        "CRM_SPREADSHEET_ID",
-        "",
-        text,
-        "the CRM spreadsheet (`sheets` backend)",
-        Source.DEPLOY_ENV,
-        CRM_USERS,
-    )
-    crm_sheet_name: str = declare(
-        "CRM_SHEET_NAME",
-        "Leads",
-        text,
-        "the CRM sheet's tab (`sheets` backend)",
-        Source.DEPLOY_ENV,
-        CRM_USERS,
-    )
-    sheets_endpoint: str = declare(
-        "SHEETS_ENDPOINT",
-        SHEETS_DEFAULT_ENDPOINT,
-        url,
-        "Sheets API root; any other value (a local stand-in) uses anonymous credentials",
-        Source.LOCAL,
-        CRM_USERS,
-    )
     crm_apps_script_url: str = declare(
         "CRM_APPS_SCRIPT_URL",
         "",
@@ -327,7 +294,6 @@ class Settings:
         "the web app of the `apps_script` backend",
         Source.SECRET,
         CRM_USERS,
-        when="CRM_BACKEND=apps_script",
     )
     crm_apps_script_key: str = declare(
         "CRM_APPS_SCRIPT_KEY",
@@ -337,7 +303,6 @@ class Settings:
         " properties; random per process on the emulator)",
         Source.SECRET,
         CRM_USERS,
-        when="CRM_BACKEND=apps_script",
     )
     site_url: str = declare(
         "SITE_URL",
@@ -524,15 +489,7 @@ class Settings:
 
     @property
     def crm_configured(self) -> bool:
-        if self.crm_backend == "sheets":
-            return bool(self.crm_spreadsheet_id)
-        if self.crm_backend == "apps_script":
-            return bool(self.crm_apps_script_url)
-        return False
-
-    @property
-    def sheets_is_google(self) -> bool:
-        return self.sheets_endpoint.rstrip("/") == SHEETS_DEFAULT_ENDPOINT.rstrip("/")
+        return bool(self.crm_apps_script_url)
 
     def redacted(self) -> dict[str, str]:
         """The settings by variable name, fit for a log line: private ones `<omitted>`."""
