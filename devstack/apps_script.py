@@ -19,6 +19,7 @@ import os
 import secrets
 import select
 import shutil
+import signal
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -162,6 +163,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--key", help="the script's CRM_APPS_SCRIPT_KEY (default: random)")
     args = parser.parse_args()
+    # Ctrl-C and SIGTERM both stop the server, even when started in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     script = AppsScript(args.port, args.host, key=args.key).start()
     for name, value in script.env().items():
         print(f"{name}={value}", flush=True)
