@@ -60,7 +60,7 @@ py() { PYTHONSAFEPATH=1 PYTHONPATH="$ROOT:$ROOT/lib" python3 -m "deployment.$1" 
 SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
-  cloudscheduler sheets iam logging firebaserules monitoring)
+  cloudscheduler iam logging firebaserules monitoring)
 BUILDER_ROLE=roles/cloudbuild.builds.builder
 ALERT_CHANNEL="FactoryOps AI alerts"
 

@@ -36,7 +36,6 @@ APIS = (
     "firestore",
     "secretmanager",
     "cloudscheduler",
-    "sheets",
     "iam",
     "logging",
     "firebaserules",
@@ -809,7 +808,8 @@ def test_every_gcloud_command_names_the_project(deployer: Deployer) -> None:
 
 def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Deployer) -> None:
     run = deployer.dry()
-    assert EMAILJS_KEY not in run.stdout + run.stderr
+    assert EMAILJS_KEY not in run.stdout + run.stderr and CRM_URL not in run.stdout + run.stderr
+    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
@@ -1184,6 +1184,7 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         assert flag(args, "role") == "roles/secretmanager.secretAccessor"
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
+    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     assert grants == {
         "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
@@ -1310,6 +1311,8 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
+        "CRM_APPS_SCRIPT_URL": 1,
+        "CRM_APPS_SCRIPT_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
         "CRM_APPS_SCRIPT_URL": 1,
         "CRM_APPS_SCRIPT_KEY": 1,
@@ -1361,9 +1364,10 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
     rate_key = model["secrets"]["RATE_LIMIT_KEY"][0]
     assert len(rate_key) >= 40
     assert model["secrets"]["EMAILJS_PRIVATE_KEY"] == [EMAILJS_KEY]
+    assert model["secrets"]["CRM_APPS_SCRIPT_URL"] == [CRM_URL]
     token = model["token"]
     argv_text = json.dumps([c["argv"] for c in run.calls])
-    for value in (rate_key, EMAILJS_KEY, token):
+    for value in (rate_key, EMAILJS_KEY, CRM_URL, token):
         assert value not in argv_text
         assert value not in run.stdout + run.stderr
     assert not any(token in call for call in first_run.deployer.python_calls())
@@ -1408,6 +1412,14 @@ def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
     assert run.returncode == 1
     assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
     assert "run deploy.sh again" in run.stderr
+    assert run.called("functions", "deploy") == []
+    # The CRM's web app is asked for as the other supplied secrets are.
+    checkout.settings(
+        **SETTINGS, EMAILJS_PRIVATE_KEY_FILE=checkout.secret_files()["EMAILJS_PRIVATE_KEY_FILE"]
+    )
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "secret CRM_APPS_SCRIPT_URL has no version: set CRM_APPS_SCRIPT_URL_FILE" in run.stderr
     assert run.called("functions", "deploy") == []
 
 

@@ -70,7 +70,7 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
         mailer.send(template_id=template, params=params, timeout=attempt.timeout)
 
     def send_row(attempt: deliveries.Attempt) -> None:
-        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
+        crm.append(row, timeout=attempt.timeout)
 
     return {"email": send_email, "crm": send_row}
 

@@ -66,9 +66,6 @@ ERROR_LIMIT = 200
 class Attempt:
     timeout: float
     """Seconds the downstream may take."""
-    may_have_landed: bool = False
-    """An earlier attempt's outcome is not known (it failed, or its result was never
-    written), so what it sent may be there already: a sender that can look first does."""
 
 
 Sender = Callable[[Attempt], None]
@@ -346,7 +343,7 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
         senders = {}
     state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
     unknown = int(state.get("unknown_outcomes", 0)) + (state.get("state") == PROCESSING)
-    attempt = Attempt(SWEEP_TIMEOUT, may_have_landed=bool(unknown or state.get("attempts")))
+    attempt = Attempt(SWEEP_TIMEOUT)
     error: DownstreamError | NotNeeded | None
     if channel not in senders:
         error = DownstreamError(channel, "no sender for this record", retryable=False)

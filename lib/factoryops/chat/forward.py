@@ -92,7 +92,7 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
             message=message.text,
             page=str(data.get("page", "")),
         )
-        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
+        crm.append(row, timeout=attempt.timeout)
 
     return {"email": send_email, "crm": send_row}
 
