@@ -809,7 +809,6 @@ def test_every_gcloud_command_names_the_project(deployer: Deployer) -> None:
 def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Deployer) -> None:
     run = deployer.dry()
     assert EMAILJS_KEY not in run.stdout + run.stderr and CRM_URL not in run.stdout + run.stderr
-    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
@@ -1184,7 +1183,6 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         assert flag(args, "role") == "roles/secretmanager.secretAccessor"
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
-    crm = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
     assert grants == {
         "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
@@ -1314,8 +1312,6 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         "CRM_APPS_SCRIPT_URL": 1,
         "CRM_APPS_SCRIPT_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
-        "CRM_APPS_SCRIPT_URL": 1,
-        "CRM_APPS_SCRIPT_KEY": 1,
     }
     assert len(first.called("functions", "deploy")) == 6
     for name in FUNCTIONS:
