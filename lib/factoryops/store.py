@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from factoryops import errors, logs
+from factoryops import documents, errors, logs
 from factoryops.config import settings
 
 if TYPE_CHECKING:
@@ -55,6 +55,20 @@ COLLECTIONS = (
     LOCKS,
 )
 """Every collection (group) the project writes."""
+
+SHAPES: dict[str, type[documents.Document]] = {
+    CONTACT_SUBMISSIONS: documents.ContactSubmission,
+    CHAT_SESSIONS: documents.ChatSession,
+    MESSAGES: documents.ChatMessage,
+    ACCESS_GRANTS: documents.AccessGrant,
+    IDEMPOTENCY_KEYS: documents.IdempotencyKey,
+    RATE_LIMITS: documents.RateLimitCounter,
+    PRIVACY_REQUESTS: documents.PrivacyRequest,
+    SWEEP_RUNS: documents.SweepRun,
+    TEAM_AUDIT: documents.AuditEntry,
+    LOCKS: documents.Lock,
+}
+"""The shape of each collection's documents (documents.py)."""
 
 TTL_GROUPS = COLLECTIONS
 """Collection groups whose documents all carry `expire_at`, under a TTL policy: a
@@ -321,18 +335,18 @@ def lease(name: str, *, hold: dt.timedelta, wait: float) -> Iterator[None]:
     @firestore.transactional
     def take(tx: firestore.Transaction) -> bool:
         snap = ref.get(transaction=tx)
-        data = (snap.to_dict() or {}) if snap.exists else {}
-        until = data.get("until")
-        if data.get("holder") not in (None, holder) and until is not None and until > now():
-            return False
+        if snap.exists:
+            held = documents.Lock.from_snapshot(snap)
+            if held.holder not in (None, holder) and held.until is not None and held.until > now():
+                return False
         until = now() + hold
-        tx.set(ref, {"holder": holder, "until": until, "expire_at": until})
+        tx.set(ref, documents.Lock(holder=holder, until=until, expire_at=until).to_dict())
         return True
 
     @firestore.transactional
     def release(tx: firestore.Transaction) -> None:
         snap = ref.get(transaction=tx)
-        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
+        if snap.exists and documents.Lock.from_snapshot(snap).holder == holder:
             tx.delete(ref)
 
     deadline = time.monotonic() + wait
