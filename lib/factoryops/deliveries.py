@@ -88,7 +88,7 @@ class DeliverySource:
     """A collection whose records are forwarded, and how to forward one of them."""
 
     name: str
-    """What the records are called in log lines and listings (`contact`, `chat`)."""
+    """What the records are called in log lines and listings (`contact`, `chat`, `nudge`)."""
     collection: str
     senders: Callable[[Record], dict[str, Sender]]
     """The record's sender for each channel, rebuilt from the stored record alone."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -58,8 +60,11 @@ class Shape:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        """The shape of stored `data`; `extra` gives a subclass's own attributes."""
-        raise NotImplementedError
+        """The shape of stored `data`; `extra` gives a subclass's own attributes. A field
+        that `data` lacks (or holds null, where its type takes none) reads as its default,
+        else as its type's empty value (`""`, 0, `[]`, `{}`)."""
+        read = {name: _read(hint, spec, data.get(name)) for name, spec, hint in _hints(cls)}
+        return cls(**read, **extra)
 
     @classmethod
     def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
@@ -84,7 +89,46 @@ class Shape:
         return out
 
 
+_HINTS: dict[type, tuple[tuple[str, dataclasses.Field[Any], Any], ...]] = {}
+
+
+def _hints(shape: type[Shape]) -> tuple[tuple[str, dataclasses.Field[Any], Any], ...]:
+    """Each stored field of `shape` with its type, as this module declares it (a subclass
+    elsewhere may add attributes whose types only a type checker resolves)."""
+    if shape not in _HINTS:
+        declared = next(k for k in shape.__mro__ if k.__module__ == __name__)
+        hints = typing.get_type_hints(declared)
+        _HINTS[shape] = tuple((f.name, f, hints[f.name]) for f in shape.stored_fields())
+    return _HINTS[shape]
+
+
+def _read(hint: Any, spec: dataclasses.Field[Any], value: Any) -> Any:
+    """A stored value as the type its field declares."""
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    kind = next(a for a in args if a is not type(None)) if optional else hint
+    origin = typing.get_origin(kind)
+    if value is None:
+        default = _default(spec)
+        if default is not dataclasses.MISSING:
+            return default
+        return None if optional else {str: "", int: 0, list: [], Mapping: {}}.get(origin or kind)
+    if isinstance(kind, type) and issubclass(kind, Shape):
+        return kind.from_dict(value)
+    if origin is Mapping:
+        item_kind = typing.get_args(kind)[1]
+        if isinstance(item_kind, type) and issubclass(item_kind, Shape):
+            return {key: item_kind.from_dict(item or {}) for key, item in value.items()}
+        return dict(value)
+    if origin is list:
+        return list(value)
+    if kind in (int, str):
+        return kind(value)
+    return value
+
+
 def _default(spec: dataclasses.Field[Any]) -> Any:
+    """The field's default (a fresh one, for a factory), or MISSING."""
     if spec.default_factory is not dataclasses.MISSING:
         return spec.default_factory()
     return spec.default
@@ -163,24 +207,6 @@ class Delivery(Shape):
     failed_at: dt.datetime | None = when_set()
     skipped_at: dt.datetime | None = when_set()
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = DeliveryFields
-        return cls(
-            state=str(data.get(f.STATE, "")),
-            attempts=int(data.get(f.ATTEMPTS) or 0),
-            lease_id=data.get(f.LEASE_ID),
-            due_at=data.get(f.DUE_AT),
-            next_attempt_at=data.get(f.NEXT_ATTEMPT_AT),
-            last_error=data.get(f.LAST_ERROR),
-            last_error_detail=data.get(f.LAST_ERROR_DETAIL),
-            unknown_outcomes=int(data.get(f.UNKNOWN_OUTCOMES) or 0),
-            sent_at=data.get(f.SENT_AT),
-            failed_at=data.get(f.FAILED_AT),
-            skipped_at=data.get(f.SKIPPED_AT),
-            **extra,
-        )
-
 
 class ForwardedFields(DocumentFields):
     CREATED_AT = "created_at"
@@ -199,20 +225,6 @@ class Forwarded(Document):
 
     def delivery(self, channel: str) -> Delivery | None:
         return self.deliveries.get(channel)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        return cls(**_forwarded(data), **extra)
-
-
-def _forwarded(data: Mapping[str, Any]) -> dict[str, Any]:
-    f = ForwardedFields
-    held = data.get(f.DELIVERIES) or {}
-    return {
-        f.EXPIRE_AT: data.get(f.EXPIRE_AT),
-        f.CREATED_AT: data.get(f.CREATED_AT),
-        f.DELIVERIES: {channel: Delivery.from_dict(state or {}) for channel, state in held.items()},
-    }
 
 
 def delivery_path(channel: str, name: str | None = None) -> str:
@@ -242,19 +254,6 @@ class ContactSubmission(Forwarded):
     """The normalised address (trimmed, lower-cased) the privacy tools find it by."""
     company: str
     message: str
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = ContactFields
-        return cls(
-            **_forwarded(data),
-            name=str(data.get(f.NAME, "")),
-            email=str(data.get(f.EMAIL, "")),
-            email_key=str(data.get(f.EMAIL_KEY, "")),
-            company=str(data.get(f.COMPANY) or ""),
-            message=str(data.get(f.MESSAGE, "")),
-            **extra,
-        )
 
 
 # -- chat_sessions and their messages ----------------------------------------------------
@@ -303,26 +302,6 @@ class ChatSession(Forwarded):
     first_message_id: str | None = when_set()
     """The first visitor message's id, written with the deliveries that forward it."""
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = SessionFields
-        return cls(
-            **_forwarded(data),
-            email=str(data.get(f.EMAIL, "")),
-            email_key=str(data.get(f.EMAIL_KEY, "")),
-            page=str(data.get(f.PAGE, "")),
-            status=str(data.get(f.STATUS) or "open"),
-            lead_id=str(data.get(f.LEAD_ID, "")),
-            last_activity_at=data.get(f.LAST_ACTIVITY_AT),
-            message_count=int(data.get(f.MESSAGE_COUNT) or 0),
-            last_seq=int(data.get(f.LAST_SEQ) or 0),
-            last_author=data.get(f.LAST_AUTHOR),
-            unanswered=int(data.get(f.UNANSWERED) or 0),
-            closes=int(data.get(f.CLOSES) or 0),
-            first_message_id=data.get(f.FIRST_MESSAGE_ID),
-            **extra,
-        )
-
 
 class MessageFields(DocumentFields):
     AUTHOR = "author"
@@ -341,18 +320,6 @@ class ChatMessage(Document):
     text: str
     seq: int
     created_at: dt.datetime | None = server_time()
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = MessageFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            author=str(data[f.AUTHOR]),
-            text=str(data[f.TEXT]),
-            seq=int(data[f.SEQ]),
-            created_at=data.get(f.CREATED_AT),
-            **extra,
-        )
 
 
 # -- access_grants -------------------------------------------------------------------
@@ -396,27 +363,6 @@ class AccessGrant(Document):
     receipts: list[str] = when_set(factory=list)
     """Hashes of the receipts of the uses counted, for a grant with max uses."""
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = GrantFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            lead=str(data.get(f.LEAD, "")),
-            email=data.get(f.EMAIL),
-            email_key=data.get(f.EMAIL_KEY),
-            company=data.get(f.COMPANY),
-            sections=list(data.get(f.SECTIONS) or []),
-            created_at=data.get(f.CREATED_AT),
-            expires_at=data.get(f.EXPIRES_AT),
-            revoked_at=data.get(f.REVOKED_AT),
-            max_uses=data.get(f.MAX_USES),
-            redemptions=int(data.get(f.REDEMPTIONS) or 0),
-            first_redeemed_at=data.get(f.FIRST_REDEEMED_AT),
-            last_redeemed_at=data.get(f.LAST_REDEEMED_AT),
-            receipts=list(data.get(f.RECEIPTS) or []),
-            **extra,
-        )
-
 
 # -- idempotency_keys and rate_limits ----------------------------------------------------
 
@@ -436,16 +382,6 @@ class StoredResponse(Shape):
     body: str
     """The body as JSON text (ids only, where the answer holds a secret or a person's data)."""
     headers: Mapping[str, str]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = ResponseFields
-        return cls(
-            status=int(data[f.STATUS]),
-            body=str(data[f.BODY]),
-            headers=dict(data.get(f.HEADERS) or {}),
-            **extra,
-        )
 
 
 class IdempotencyFields(DocumentFields):
@@ -467,19 +403,6 @@ class IdempotencyKey(Document):
     claimed_at: dt.datetime | None
     response: StoredResponse | None = when_set()
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = IdempotencyFields
-        response = data.get(f.RESPONSE)
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            request_hash=str(data.get(f.REQUEST_HASH, "")),
-            state=str(data.get(f.STATE, "")),
-            claimed_at=data.get(f.CLAIMED_AT),
-            response=None if response is None else StoredResponse.from_dict(response),
-            **extra,
-        )
-
 
 class RateLimitFields(DocumentFields):
     COUNT = "count"
@@ -493,11 +416,6 @@ class RateLimitCounter(Document):
     FIELDS: ClassVar[type] = RateLimitFields
     count: int
     """Counted by `Increment`."""
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = RateLimitFields
-        return cls(expire_at=data.get(f.EXPIRE_AT), count=int(data.get(f.COUNT) or 0), **extra)
 
 
 # -- the records of what was done: privacy_requests, sweep_runs, team_audit, locks --------
@@ -521,18 +439,6 @@ class PrivacyRequest(Document):
     counts: Mapping[str, int]
     """Records and rows found, corrected or deleted, per store."""
     at: dt.datetime | None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = PrivacyRequestFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            kind=str(data.get(f.KIND, "")),
-            email_hmac=str(data.get(f.EMAIL_HMAC, "")),
-            counts=dict(data.get(f.COUNTS) or {}),
-            at=data.get(f.AT),
-            **extra,
-        )
 
 
 class SweepRunFields(DocumentFields):
@@ -559,20 +465,6 @@ class SweepRun(Document):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = SweepRunFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            tasks=list(data.get(f.TASKS) or []),
-            outcome=str(data.get(f.OUTCOME, "")),
-            deleted=dict(data.get(f.DELETED) or {}),
-            deliveries=dict(data.get(f.DELIVERIES) or {}),
-            started_at=data.get(f.STARTED_AT),
-            finished_at=data.get(f.FINISHED_AT),
-            **extra,
-        )
-
 
 class AuditFields(DocumentFields):
     MEMBER = "member"
@@ -593,18 +485,6 @@ class AuditEntry(Document):
     """A chat's lead id, a grant's id, a record's id, or a privacy request's keyed hash."""
     at: dt.datetime | None = server_time()
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = AuditFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            member=str(data.get(f.MEMBER, "")),
-            action=str(data.get(f.ACTION, "")),
-            target=str(data.get(f.TARGET, "")),
-            at=data.get(f.AT),
-            **extra,
-        )
-
 
 class LockFields(DocumentFields):
     HOLDER = "holder"
@@ -618,13 +498,3 @@ class Lock(Document):
     FIELDS: ClassVar[type] = LockFields
     holder: str | None
     until: dt.datetime | None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **extra: Any) -> Self:
-        f = LockFields
-        return cls(
-            expire_at=data.get(f.EXPIRE_AT),
-            holder=data.get(f.HOLDER),
-            until=data.get(f.UNTIL),
-            **extra,
-        )

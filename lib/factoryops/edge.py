@@ -35,6 +35,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 BODY_SECONDS = 10.0
 """The longest a request body may take to arrive: a stalled one then frees its thread."""
+_BODY_READ = "factoryops.body_read"
+"""Set in the WSGI environment once the body is read (see `_body_unread`)."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 V = TypeVar("V")
@@ -350,9 +352,6 @@ def read_body(request: flask.Request, limit: int) -> bytes:
         raise errors.PayloadTooLarge()
     request.environ[_BODY_READ] = True
     return raw
-
-
-_BODY_READ = "factoryops.body_read"
 
 
 class BodyStalled(errors.InvalidRequest):

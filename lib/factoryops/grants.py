@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from factoryops import errors, logs, store
 from factoryops.config import ACCESS, settings
@@ -71,6 +71,10 @@ class Grant(AccessGrant):
     """A stored grant as the team sees it, with its id (the token is not part of it)."""
 
     id: str
+
+    @classmethod
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
+        return cls.from_dict(snap.to_dict() or {}, id=snap.id, **extra)
 
     def refusal(self, now: dt.datetime, *, counting: bool = True) -> str | None:
         """Why a redemption now is refused (for the log only), or None. A re-check from a
@@ -253,7 +257,7 @@ def list_all() -> list[Grant]:
 
     newest = firestore.Query.DESCENDING
     query = _collection().order_by(GrantFields.CREATED_AT, direction=newest)
-    return [Grant.from_snapshot(s, id=s.id) for s in query.stream(**store.call_options())]
+    return [Grant.from_snapshot(s) for s in query.stream(**store.call_options())]
 
 
 def find(id_or_prefix: str) -> Grant:
@@ -270,7 +274,7 @@ def find(id_or_prefix: str) -> Grant:
         snapshot = collection.document(wanted).get(**opts)
         if not snapshot.exists:
             raise GrantNotFound(f"no grant with id {wanted}")
-        return Grant.from_snapshot(snapshot, id=snapshot.id)
+        return Grant.from_snapshot(snapshot)
     # Ids are lower-case hex, so every id with this prefix sorts below prefix + "g".
     key = FieldPath.document_id()
     query = (
@@ -283,7 +287,7 @@ def find(id_or_prefix: str) -> Grant:
         raise GrantNotFound(f"no grant with an id starting {wanted}")
     if len(matches) > 1:
         raise GrantNotFound(f"more than one grant id starts with {wanted}; give more digits")
-    return Grant.from_snapshot(matches[0], id=matches[0].id)
+    return Grant.from_snapshot(matches[0])
 
 
 def revoke(id_or_prefix: str) -> Grant:
@@ -340,7 +344,7 @@ def redeem(token: str) -> Redemption:
     snapshot = ref.get(**opts)
     if not snapshot.exists:
         raise _denied("unknown")
-    grant = Grant.from_snapshot(snapshot, id=gid)
+    grant = Grant.from_snapshot(snapshot)
     reason = grant.refusal(store.now())
     if reason:
         raise _denied(reason, gid)
@@ -403,7 +407,7 @@ def recheck(token: str, receipt: str) -> Redemption:
     snapshot = _collection().document(gid).get(**store.call_options())
     if not snapshot.exists:
         raise _denied("unknown")
-    grant = Grant.from_snapshot(snapshot, id=gid)
+    grant = Grant.from_snapshot(snapshot)
     reason = grant.refusal(store.now(), counting=False)
     if reason:
         raise _denied(reason, gid)

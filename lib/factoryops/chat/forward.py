@@ -1,8 +1,10 @@
 """The first visitor message of a session: forwarded by email and as a CRM row, once.
 
-The batch that stores a visitor message also increments `message_count`, and only the
-post whose commit returns 1 writes `deliveries` on the session and makes the one short
-attempt (see deliveries.py); the sweep retries from the stored session.
+A visitor's post takes its place with an `Increment` of `message_count` before it
+stores the message (thread.reserve_visitor_message), and only the post whose increment
+returns 1 writes `deliveries` on the session (a start with text writes them in its own
+commit) and makes the one short attempt (see deliveries.py); the sweep retries from the
+stored session.
 """
 
 from __future__ import annotations

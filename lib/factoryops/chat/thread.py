@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from factoryops import errors, logs, store
 from factoryops.documents import ChatMessage, ChatSession, MessageFields, SessionFields
@@ -79,7 +79,7 @@ class Message(ChatMessage):
         }
 
     @classmethod
-    def from_snapshot(cls, snap: Any, **extra: Any) -> Message:
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
         return cls.from_dict(snap.to_dict() or {}, id=snap.id, **extra)
 
 
@@ -91,7 +91,7 @@ class Session(ChatSession):
     ref: firestore.DocumentReference = field(repr=False, compare=False)
 
     @classmethod
-    def from_snapshot(cls, snap: Any, **extra: Any) -> Session:
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
         return cls.from_dict(snap.to_dict() or {}, ref=snap.reference, **extra)
 
     @property
