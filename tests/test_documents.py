@@ -55,20 +55,21 @@ def test_each_shape_names_exactly_the_fields_it_declares() -> None:
         assert documents.names(shape.FIELDS) == declared, shape.__name__
 
 
+AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+NEW_SESSION = ChatSession(
+    email="Meera@Foundry.example",
+    email_key="meera@foundry.example",
+    page="/pricing",
+    status="open",
+    lead_id="0123456789abcdef",
+    expire_at=AT,
+)
+
+
 def test_a_new_document_stores_its_set_fields_and_asks_the_server_for_its_times() -> None:
     from google.cloud import firestore
 
-    expire = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    session = ChatSession(
-        email="Meera@Foundry.example",
-        email_key="meera@foundry.example",
-        page="/pricing",
-        status="open",
-        lead_id="0123456789abcdef",
-        expire_at=expire,
-    )
-
-    stored = session.to_dict()
+    stored = NEW_SESSION.to_dict()
 
     assert set(stored) == {
         "email",
@@ -84,33 +85,28 @@ def test_a_new_document_stores_its_set_fields_and_asks_the_server_for_its_times(
     }, "a field stored only once set is left out of a new document"
     assert stored[SessionFields.CREATED_AT] is firestore.SERVER_TIMESTAMP
     assert stored[SessionFields.LAST_ACTIVITY_AT] is firestore.SERVER_TIMESTAMP
-    assert stored[SessionFields.EXPIRE_AT] == expire
-    leased = dataclasses.replace(session, deliveries={"email": Delivery(state="disabled")})
+    assert stored[SessionFields.EXPIRE_AT] == AT
+    leased = dataclasses.replace(NEW_SESSION, deliveries={"email": Delivery(state="disabled")})
     assert leased.to_dict()[SessionFields.DELIVERIES] == {
         "email": {"state": "disabled", "attempts": 0}
     }
 
 
 def test_a_stored_document_reads_back_as_the_shape_it_was_written_from() -> None:
-    at = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
     samples: list[documents.Shape] = [
-        ChatSession(
-            email="a@example.com",
-            email_key="a@example.com",
-            page="/",
+        dataclasses.replace(
+            NEW_SESSION,
             status="closed",
-            lead_id="0123456789abcdef",
-            created_at=at,
-            last_activity_at=at,
-            expire_at=at,
+            created_at=AT,
+            last_activity_at=AT,
             message_count=2,
             last_seq=3,
             last_author="team",
             closes=1,
             first_message_id="00000001",
             deliveries={
-                "email": Delivery(state="sent", attempts=1, sent_at=at),
-                "nudge": Delivery(state="pending", due_at=at, unknown_outcomes=1),
+                "email": Delivery(state="sent", attempts=1, sent_at=AT),
+                "nudge": Delivery(state="pending", due_at=AT, unknown_outcomes=1),
             },
         ),
         AccessGrant(
@@ -119,18 +115,18 @@ def test_a_stored_document_reads_back_as_the_shape_it_was_written_from() -> None
             email_key=None,
             company=None,
             sections=["pricing"],
-            created_at=at,
+            created_at=AT,
             expires_at=None,
             max_uses=2,
             receipts=["0f3a"],
-            expire_at=at,
+            expire_at=AT,
         ),
         IdempotencyKey(
             request_hash="9b1c",
             state="done",
-            claimed_at=at,
+            claimed_at=AT,
             response=StoredResponse(status=201, body="{}", headers={"Location": "/x"}),
-            expire_at=at,
+            expire_at=AT,
         ),
     ]
     for sample in samples:
