@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from factoryops import deliveries
 from factoryops.chat import endpoint, team, thread
+from factoryops.documents import SessionFields
 from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.together import at_once
@@ -784,7 +785,7 @@ def test_a_refused_message_does_not_use_up_its_idempotency_key(client: Any, db: 
     team.close(thread.Session.from_snapshot(snap))
     headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-closed"}
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 409
-    reopened = {"status": "open", thread.CLOSES: 0}
+    reopened = {"status": "open", SessionFields.CLOSES: 0}
     db.collection("chat_sessions").document(session_id).update(reopened)
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 201
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Any
 
 from factoryops import crm, deliveries, logs, mailer, store
 from factoryops.config import CONTACT, settings
+from factoryops.documents import ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import COMPANY, EMAIL, MESSAGE, NAME, Email, Field, check
 
@@ -37,31 +38,31 @@ def validate(request: ParsedRequest) -> ContactForm:
     )
 
 
-def email_params(data: dict[str, Any], record_id: str) -> dict[str, str]:
+def email_params(submission: ContactSubmission, record_id: str) -> dict[str, str]:
     """The contact email's template parameters: the notice's fields and the record's id."""
     return {
         "record_id": record_id,
-        "name": data["name"],
-        "email": data["email"],
-        "reply_to": data["email"],
-        "company": data.get("company", ""),
-        "message": data["message"],
-        "received_at": store.rfc3339(data["created_at"]) or "",
+        "name": submission.name,
+        "email": submission.email,
+        "reply_to": submission.email,
+        "company": submission.company,
+        "message": submission.message,
+        "received_at": store.rfc3339(submission.created_at) or "",
     }
 
 
 def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     """The contact email and the CRM row, rebuilt from the stored submission."""
-    data = record.to_dict() or {}
-    params = email_params(data, record.id)
+    submission = ContactSubmission.from_snapshot(record)
+    params = email_params(submission, record.id)
     row = crm.Row(
         received_at=params["received_at"],
         source="contact",
         record_id=record.id,
-        name=data["name"],
-        email=data["email"],
-        company=data.get("company", ""),
-        message=data["message"],
+        name=submission.name,
+        email=submission.email,
+        company=submission.company,
+        message=submission.message,
         page="",
     )
 
@@ -84,26 +85,24 @@ def handle(request: ParsedRequest, form: ContactForm) -> JsonResponse:
     if form.honeypot:
         logs.honeypot_tripped(function=CONTACT)
         return _received(request, _decoy_id())
-    from google.cloud import firestore
-
     cfg = settings()
     enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
     ref = store.collection(store.CONTACT_SUBMISSIONS).document()
-    record = {
-        "name": form.name,
-        "email": form.email.address,
-        "email_key": form.email.key,
-        "company": form.company,
-        "message": form.message,
-        "created_at": firestore.SERVER_TIMESTAMP,
-        "expire_at": store.expire_at(),
-        "deliveries": deliveries.initial(enabled, lease_id=deliveries.new_lease_id()),
-    }
-    result = ref.create(record, **store.call_options())
+    submission = ContactSubmission(
+        name=form.name,
+        email=form.email.address,
+        email_key=form.email.key,
+        company=form.company,
+        message=form.message,
+        expire_at=store.expire_at(),
+        deliveries=deliveries.initial(enabled, lease_id=deliveries.new_lease_id()),
+    )
+    result = ref.create(submission.to_dict(), **store.call_options())
     logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
     channels = [c for c, on in enabled.items() if on]
     if channels:
-        written = deliveries.JustWritten(ref.id, {**record, "created_at": result.update_time})
+        stored = dataclasses.replace(submission, created_at=result.update_time)
+        written = deliveries.JustWritten(ref.id, stored)
         deliveries.attempt_new(source=DELIVERIES, ref=ref, record=written, channels=channels)
     return _received(request, ref.id)
 

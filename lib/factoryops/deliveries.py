@@ -1,6 +1,8 @@
 """The delivery state machine that forwards stored records downstream.
 
-Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
+Each record holds `deliveries.<channel>` (documents.Delivery): a contact submission and
+a chat's first message for the channels `email` and `crm`, a chat session also for the
+`nudge` to the team's inbox (chat/nudge.py). Each channel goes:
 
     pending -> processing (lease, 60 s) -> sent
             \\-> pending again (attempts, last_error, backoff) ... -> failed
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from factoryops import logs, store
 from factoryops.config import settings
+from factoryops.documents import Delivery, DeliveryFields, Forwarded, Shape, delivery_path
 from factoryops.errors import DownstreamError
 
 if TYPE_CHECKING:
@@ -82,7 +85,7 @@ class DeliverySource:
     """A collection whose records are forwarded, and how to forward one of them."""
 
     name: str
-    """What the records are called in log lines and listings (`contact`, `chat`)."""
+    """What the records are called in log lines and listings (`contact`, `chat`, `nudge`)."""
     collection: str
     senders: Callable[[Record], dict[str, Sender]]
     """The record's sender for each channel, rebuilt from the stored record alone."""
@@ -101,12 +104,12 @@ class NotNeeded(Exception):
 class JustWritten:
     """A record this request has just written, as a `Record`, to skip reading it back."""
 
-    def __init__(self, doc_id: str, data: dict[str, Any]) -> None:
+    def __init__(self, doc_id: str, document: Shape) -> None:
         self.id = doc_id
-        self._data = data
+        self._document = document
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self._data)
+        return self._document.to_dict()
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -114,21 +117,15 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def initial(enabled: dict[str, bool], *, lease_id: str) -> dict[str, Any]:
+def initial(enabled: dict[str, bool], *, lease_id: str) -> dict[str, Delivery]:
     """The `deliveries` map of a new record, leased to the request that creates it."""
-    now = store.now()
-    out: dict[str, Any] = {}
-    for channel in CHANNELS:
-        if enabled.get(channel):
-            out[channel] = {
-                "state": PROCESSING,
-                "attempts": 0,
-                "lease_id": lease_id,
-                "due_at": now + LEASE,
-            }
-        else:
-            out[channel] = {"state": DISABLED, "attempts": 0}
-    return out
+    due = store.now() + LEASE
+    return {
+        channel: Delivery(state=PROCESSING, lease_id=lease_id, due_at=due)
+        if enabled.get(channel)
+        else Delivery(state=DISABLED)
+        for channel in CHANNELS
+    }
 
 
 def new_lease_id() -> str:
@@ -136,39 +133,37 @@ def new_lease_id() -> str:
 
 
 def _error_fields(error: DownstreamError) -> dict[str, Any]:
-    return {"last_error": str(error)[:ERROR_LIMIT], "last_error_detail": error.detail[:ERROR_LIMIT]}
+    return {
+        DeliveryFields.LAST_ERROR: str(error)[:ERROR_LIMIT],
+        DeliveryFields.LAST_ERROR_DETAIL: error.detail[:ERROR_LIMIT],
+    }
 
 
-def _outcome(
-    channel_state: dict[str, Any], error: DownstreamError | NotNeeded | None
-) -> dict[str, Any]:
-    attempts = int(channel_state.get("attempts", 0)) + 1
+def _outcome(state: Delivery, error: DownstreamError | NotNeeded | None) -> dict[str, Any]:
+    """The fields of the channel's delivery that an attempt's outcome sets."""
+    f = DeliveryFields
+    attempts = state.attempts + 1
     now = store.now()
     if isinstance(error, NotNeeded):
-        return {"state": SKIPPED, "attempts": attempts - 1, "skipped_at": now}
+        return {f.STATE: SKIPPED, f.ATTEMPTS: attempts - 1, f.SKIPPED_AT: now}
     if error is None:
         return {
-            "state": SENT,
-            "attempts": attempts,
-            "sent_at": now,
-            "last_error": None,
-            "last_error_detail": None,
+            f.STATE: SENT,
+            f.ATTEMPTS: attempts,
+            f.SENT_AT: now,
+            f.LAST_ERROR: None,
+            f.LAST_ERROR_DETAIL: None,
         }
     if error.retryable and attempts < settings().max_delivery_attempts:
         due = now + backoff(attempts)
         return {
-            "state": PENDING,
-            "attempts": attempts,
+            f.STATE: PENDING,
+            f.ATTEMPTS: attempts,
             **_error_fields(error),
-            "next_attempt_at": due,
-            "due_at": due,
+            f.NEXT_ATTEMPT_AT: due,
+            f.DUE_AT: due,
         }
-    return {
-        "state": FAILED,
-        "attempts": attempts,
-        **_error_fields(error),
-        "failed_at": now,
-    }
+    return {f.STATE: FAILED, f.ATTEMPTS: attempts, **_error_fields(error), f.FAILED_AT: now}
 
 
 def _run(
@@ -192,21 +187,22 @@ def _write(
 ) -> None:
     from google.cloud import firestore
 
+    f = DeliveryFields
     update: dict[str, Any] = {}
     for channel, result in results.items():
-        for key, value in result.items():
-            update[f"deliveries.{channel}.{key}"] = value
-        if result["state"] in SETTLED:
-            update[f"deliveries.{channel}.due_at"] = firestore.DELETE_FIELD
-            update[f"deliveries.{channel}.next_attempt_at"] = firestore.DELETE_FIELD
-        update[f"deliveries.{channel}.lease_id"] = firestore.DELETE_FIELD
+        for name, value in result.items():
+            update[delivery_path(channel, name)] = value
+        if result[f.STATE] in SETTLED:
+            update[delivery_path(channel, f.DUE_AT)] = firestore.DELETE_FIELD
+            update[delivery_path(channel, f.NEXT_ATTEMPT_AT)] = firestore.DELETE_FIELD
+        update[delivery_path(channel, f.LEASE_ID)] = firestore.DELETE_FIELD
         logs.delivery_result(
             kind=source.name,
             record_id=record_id,
             channel=channel,
-            state=result["state"],
-            attempts=result["attempts"],
-            last_error=result.get("last_error") or "",
+            state=result[f.STATE],
+            attempts=result[f.ATTEMPTS],
+            last_error=result.get(f.LAST_ERROR) or "",
         )
     if update:
         ref.update(update, **store.call_options())
@@ -220,12 +216,11 @@ def attempt_new(
     Never raises for a downstream failure: the record is stored and the sweep retries.
     """
     senders = source.senders(record)
-    data = record.to_dict() or {}
+    held = Forwarded.from_snapshot(record).deliveries
     label = source.label(record)
     results = {
         channel: _outcome(
-            data["deliveries"][channel],
-            _run(senders[channel], Attempt(REQUEST_TIMEOUT), source, label),
+            held[channel], _run(senders[channel], Attempt(REQUEST_TIMEOUT), source, label)
         )
         for channel in channels
         if channel in senders
@@ -272,21 +267,21 @@ def _lease(ref: DocumentReference, channel: str, lease_id: str) -> Any:
     snap = ref.get(**store.call_options())
     if not snap.exists:
         return None
-    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    due_at = state.get("due_at")
-    if state.get("state") not in (PENDING, PROCESSING) or due_at is None:
+    state = Forwarded.from_snapshot(snap).delivery(channel)
+    if state is None or state.state not in (PENDING, PROCESSING) or state.due_at is None:
         return None
     now = store.now()
-    if due_at > now:
+    if state.due_at > now:
         return None
+    f = DeliveryFields
     taken: dict[str, Any] = {
-        f"deliveries.{channel}.state": PROCESSING,
-        f"deliveries.{channel}.lease_id": lease_id,
-        f"deliveries.{channel}.due_at": now + LEASE,
+        delivery_path(channel, f.STATE): PROCESSING,
+        delivery_path(channel, f.LEASE_ID): lease_id,
+        delivery_path(channel, f.DUE_AT): now + LEASE,
     }
-    if state.get("state") == PROCESSING:
+    if state.state == PROCESSING:
         # A lease that ran out: whatever its holder sent, its outcome was never written.
-        taken[f"deliveries.{channel}.unknown_outcomes"] = int(state.get("unknown_outcomes", 0)) + 1
+        taken[delivery_path(channel, f.UNKNOWN_OUTCOMES)] = state.unknown_outcomes + 1
     try:
         ref.update(
             taken,
@@ -310,10 +305,11 @@ def run_due(
     now = store.now()
     for source in sources:
         for channel in source.channels:
+            due_at = delivery_path(channel, DeliveryFields.DUE_AT)
             query = (
                 store.collection(source.collection)
-                .where(filter=store.field_filter(f"deliveries.{channel}.due_at", "<=", now))
-                .order_by(f"deliveries.{channel}.due_at")
+                .where(filter=store.field_filter(due_at, "<=", now))
+                .order_by(due_at)
                 .limit(limit)
             )
             last: Any = None
@@ -341,8 +337,8 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
     except Exception as exc:  # a record the sender cannot read is failed, not retried
         logs.delivery_sender_failed(kind=source.name, record_id=label, error=exc)
         senders = {}
-    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    unknown = int(state.get("unknown_outcomes", 0)) + (state.get("state") == PROCESSING)
+    state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state=PENDING)
+    unknown = state.unknown_outcomes + (state.state == PROCESSING)
     attempt = Attempt(SWEEP_TIMEOUT)
     error: DownstreamError | NotNeeded | None
     if channel not in senders:
@@ -360,7 +356,7 @@ def _deliver(source: DeliverySource, channel: str, ref: DocumentReference) -> st
         # The lease runs out and a later sweep tries again: at least once, never lost.
         logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
         return None
-    return str(result["state"])
+    return str(result[DeliveryFields.STATE])
 
 
 def retry_failed(sources: Sequence[DeliverySource]) -> int:
@@ -368,8 +364,9 @@ def retry_failed(sources: Sequence[DeliverySource]) -> int:
     count = 0
     for source in sources:
         for channel in source.channels:
+            path = delivery_path(channel, DeliveryFields.STATE)
             query = store.collection(source.collection).where(
-                filter=store.field_filter(f"deliveries.{channel}.state", "==", FAILED)
+                filter=store.field_filter(path, "==", FAILED)
             )
             for snap in query.stream(**store.call_options()):
                 _start_over(snap.reference, channel)
@@ -380,9 +377,10 @@ def retry_failed(sources: Sequence[DeliverySource]) -> int:
 def retry_one(source: DeliverySource, snap: Any) -> int:
     """Put the failed deliveries of one record (`snap`) back to pending, due now."""
     count = 0
-    state = (snap.to_dict() or {}).get("deliveries", {})
+    record = Forwarded.from_snapshot(snap)
     for channel in source.channels:
-        if state.get(channel, {}).get("state") == FAILED:
+        state = record.delivery(channel)
+        if state is not None and state.state == FAILED:
             _start_over(snap.reference, channel)
             count += 1
     return count
@@ -391,18 +389,18 @@ def retry_one(source: DeliverySource, snap: Any) -> int:
 def _start_over(ref: DocumentReference, channel: str) -> None:
     from google.cloud import firestore
 
+    f = DeliveryFields
     now = store.now()
-    ref.update(
-        {
-            f"deliveries.{channel}.state": PENDING,
-            f"deliveries.{channel}.attempts": 0,
-            f"deliveries.{channel}.due_at": now,
-            f"deliveries.{channel}.next_attempt_at": now,
-            f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
-            f"deliveries.{channel}.unknown_outcomes": firestore.DELETE_FIELD,
-        },
-        **store.call_options(),
-    )
+    fresh = {
+        f.STATE: PENDING,
+        f.ATTEMPTS: 0,
+        f.DUE_AT: now,
+        f.NEXT_ATTEMPT_AT: now,
+        f.FAILED_AT: firestore.DELETE_FIELD,
+        f.UNKNOWN_OUTCOMES: firestore.DELETE_FIELD,
+    }
+    update = {delivery_path(channel, name): value for name, value in fresh.items()}
+    ref.update(update, **store.call_options())
 
 
 ATTENTION = (PENDING, PROCESSING, FAILED)
@@ -418,20 +416,21 @@ def overview(
     lines: list[dict[str, Any]] = []
     for source in sources:
         for channel in source.channels:
+            path = delivery_path(channel, DeliveryFields.STATE)
             query = store.collection(source.collection).where(
-                filter=store.field_filter(f"deliveries.{channel}.state", "in", wanted)
+                filter=store.field_filter(path, "in", wanted)
             )
             for snap in query.stream(**store.call_options()):
-                state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+                state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state="")
                 lines.append(
                     {
                         "kind": source.name,
                         "id": source.label(snap),
                         "channel": channel,
-                        "state": state.get("state"),
-                        "attempts": int(state.get("attempts", 0)),
-                        "last_error": state.get("last_error"),
-                        "next_attempt_at": state.get("due_at"),
+                        "state": state.state,
+                        "attempts": state.attempts,
+                        "last_error": state.last_error,
+                        "next_attempt_at": state.due_at,
                     }
                 )
     far = dt.datetime.max.replace(tzinfo=dt.UTC)

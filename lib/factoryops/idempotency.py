@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from factoryops import errors, store
+from factoryops.documents import IdempotencyFields, IdempotencyKey, StoredResponse
 
 TTL_SECONDS = 24 * 3600
 STALE_AFTER = dt.timedelta(seconds=30)
 """A claim still in progress after this long is taken to be from a crashed request."""
 WAIT_SECONDS = 8.0
+IN_PROGRESS = "in_progress"
+DONE = "done"
 
 
 def key_id(scope: str, key: str) -> str:
@@ -51,25 +54,21 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
     opts = store.call_options()
 
     def complete(status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        ref.update(
-            {
-                "state": "done",
-                "response": {"status": status, "body": json.dumps(body), "headers": headers},
-            },
-            **opts,
-        )
+        response = StoredResponse(status=status, body=json.dumps(body), headers=headers)
+        done = {IdempotencyFields.STATE: DONE, IdempotencyFields.RESPONSE: response.to_dict()}
+        ref.update(done, **opts)
 
     def release() -> None:
         # If this fails too, the claim goes stale and a later retry takes it over.
         with contextlib.suppress(Exception):
             ref.delete(**opts)
 
-    fresh = {
-        "request_hash": request_hash,
-        "state": "in_progress",
-        "claimed_at": store.now(),
-        "expire_at": store.expire_at(seconds=TTL_SECONDS),
-    }
+    fresh = IdempotencyKey(
+        request_hash=request_hash,
+        state=IN_PROGRESS,
+        claimed_at=store.now(),
+        expire_at=store.expire_at(seconds=TTL_SECONDS),
+    ).to_dict()
     try:
         ref.create(fresh, **opts)
         return Claim(None, complete, release)
@@ -85,18 +84,18 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
                 return Claim(None, complete, release)
             except exceptions.AlreadyExists:
                 continue
-        data = snap.to_dict() or {}
-        if data.get("request_hash") != request_hash:
+        held = IdempotencyKey.from_snapshot(snap)
+        if held.request_hash != request_hash:
             raise errors.IdempotencyConflict()
-        if data.get("state") == "done":
-            response = data["response"]
-            replay = (int(response["status"]), json.loads(response["body"]), response["headers"])
+        if held.state == DONE and held.response is not None:
+            response = held.response
+            replay = (response.status, json.loads(response.body), dict(response.headers))
             return Claim(replay, complete, release)
-        claimed_at = data.get("claimed_at")
+        claimed_at = held.claimed_at
         if isinstance(claimed_at, dt.datetime) and store.now() - claimed_at > STALE_AFTER:
             try:
                 ref.update(
-                    {"claimed_at": store.now()},
+                    {IdempotencyFields.CLAIMED_AT: store.now()},
                     option=store.client().write_option(last_update_time=snap.update_time),
                     **opts,
                 )

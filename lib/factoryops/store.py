@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from factoryops import errors, logs
+from factoryops import documents, errors, logs
 from factoryops.config import settings
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
 SWEEP_RUNS = "sweep_runs"
 TEAM_AUDIT = "team_audit"
-LOCKS = "locks"
 
 COLLECTIONS = (
     CONTACT_SUBMISSIONS,
@@ -50,9 +49,21 @@ COLLECTIONS = (
     PRIVACY_REQUESTS,
     SWEEP_RUNS,
     TEAM_AUDIT,
-    LOCKS,
 )
 """Every collection (group) the project writes."""
+
+SHAPES: dict[str, type[documents.Document]] = {
+    CONTACT_SUBMISSIONS: documents.ContactSubmission,
+    CHAT_SESSIONS: documents.ChatSession,
+    MESSAGES: documents.ChatMessage,
+    ACCESS_GRANTS: documents.AccessGrant,
+    IDEMPOTENCY_KEYS: documents.IdempotencyKey,
+    RATE_LIMITS: documents.RateLimitCounter,
+    PRIVACY_REQUESTS: documents.PrivacyRequest,
+    SWEEP_RUNS: documents.SweepRun,
+    TEAM_AUDIT: documents.AuditEntry,
+}
+"""The shape of each collection's documents (documents.py)."""
 
 TTL_GROUPS = COLLECTIONS
 """Collection groups whose documents all carry `expire_at`, under a TTL policy: a
