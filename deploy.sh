@@ -13,7 +13,8 @@
 # environment, which wins.
 #
 # What there is to deploy (the functions, the settings each one reads, the secrets, the
-# TTL groups) is declared once, in lib/factoryops; deploy.sh asks deployment/plan.py
+# TTL groups) is declared once, in lib/factoryops and deployment/manifest.py (where each
+# setting comes from, which functions get it); deploy.sh asks deployment/plan.py
 # about it before anything else, and deployment/google_apis.py makes the REST calls
 # gcloud has no command for. This script sequences gcloud.
 #
@@ -59,7 +60,7 @@ py() { PYTHONSAFEPATH=1 PYTHONPATH="$ROOT:$ROOT/lib" python3 -m "deployment.$1" 
 SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
-  cloudscheduler sheets iam logging firebaserules monitoring)
+  cloudscheduler iam logging firebaserules monitoring)
 BUILDER_ROLE=roles/cloudbuild.builds.builder
 ALERT_CHANNEL="FactoryOps AI alerts"
 
@@ -88,7 +89,6 @@ STANDALONE_SECRETS=() # generated, made whichever functions are deployed (sitead
 WORKED_OUT_NAMES=()  # variables the functions read that this script works out
 FROM_FILE=0
 FROM_ENVIRONMENT=()
-SHEET_EDITORS=() # the functions the CRM sheet is shared with
 # CONF: every non-empty value from deploy.env or the environment.
 declare -A CONF=() ENV_OF=() SECRETS_OF=() MAX_INSTANCES=() WORKED_OUT=() UNREADY=()
 
@@ -260,7 +260,6 @@ read_plan() {
       worked_out) read -r -a WORKED_OUT_NAMES <<<"$key" ;;
       from_file) FROM_FILE="$key" ;;
       from_environment) read -r -a FROM_ENVIRONMENT <<<"$key" ;;
-      sheet_editors) read -r -a SHEET_EDITORS <<<"$key" ;;
       team) read -r -a TEAM <<<"$key" ;;
       private) read -r -a PRIVATE_SETTINGS <<<"$key" ;;
       unready) UNREADY[$key]="$rest" ;;
@@ -1041,17 +1040,6 @@ closing() {
   done
   say ""
   for url in "${rows[@]}"; do say "$url"; done
-  local sheet=()
-  for fn in "${SELECTED[@]}"; do
-    [[ " ${SHEET_EDITORS[*]} " != *" $fn "* ]] || sheet+=("$(function_account "$fn")")
-  done
-  if ((${#sheet[@]})); then
-    say ""
-    say "The CRM sheet is reached by sharing it, not by a role: open"
-    say "https://docs.google.com/spreadsheets/d/${CONF[CRM_SPREADSHEET_ID]}/edit, Share, and add"
-    say "as Editor (notifications off):"
-    for fn in "${sheet[@]}"; do say "  $fn"; done
-  fi
   if [[ -n "$console" ]]; then
     # An origin is the scheme and host only. The page asks for /console.js at the root
     # of its origin, so the function's cloudfunctions.net address, where it sits under

@@ -1,9 +1,10 @@
 /**
- * The CRM web app behind CRM_BACKEND=apps_script: one POST endpoint that appends,
- * lists, deletes and changes lead rows of the sheet named by the script property
- * CRM_SHEET_NAME (default "Leads") in the spreadsheet this script is bound to.
+ * The CRM web app: one POST endpoint that appends, lists, deletes and changes lead rows
+ * of the sheet named by the script property CRM_SHEET_NAME (default "Leads") in the
+ * spreadsheet this script is bound to.
  *
- * Wire format (lib/factoryops/crm.py is the client, devstack/standins.py the stand-in):
+ * Wire format (lib/factoryops/crm.py is the client; devstack/apps_script_server.js serves
+ * this file locally, for the tests and `make dev`):
  *   {"action": "append", "row": {column: cell, ...}}     -> {"ok": true, "appended": bool}
  *   {"action": "rows"}                                   -> {"ok": true, "rows": [[...], ...]}
  *   {"action": "delete", "match": M}                     -> {"ok": true, "deleted": n}
@@ -321,7 +322,7 @@ var TIMESTAMP_ =
 
 /**
  * Microseconds since the epoch, or null: the ISO 8601 forms Python's
- * datetime.fromisoformat reads (which is how crm.py and the stand-in compare), a time
+ * datetime.fromisoformat reads (which is how crm.py compares), a time
  * without offset taken as UTC. Date.parse would round to milliseconds and reads
  * offset-less times as local time.
  */

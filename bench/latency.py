@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,17 +60,13 @@ def _function_request(url: str) -> Callable[[requests.Session, int], None]:
 
 def _bare_request(s: stack.Stack) -> Callable[[requests.Session, int], None]:
     """The same writes and posts as one submission, straight from a script."""
-    from factoryops import store
+    from factoryops import crm, store
     from google.cloud import firestore
 
     db = store.client()
     env = s.standins.env()
     emailjs = env["EMAILJS_ENDPOINT"]
-    a1 = urllib.parse.quote("'Leads'!A:H", safe="")
-    sheets = (
-        f"{env['SHEETS_ENDPOINT']}v4/spreadsheets/{env['CRM_SPREADSHEET_ID']}/values/{a1}:append"
-        "?valueInputOption=RAW&insertDataOption=INSERT_ROWS"
-    )
+    script_key = env["CRM_APPS_SCRIPT_KEY"].encode()
 
     def one(session: requests.Session, client: int) -> None:
         n = next(_serial)
@@ -97,12 +93,15 @@ def _bare_request(s: stack.Stack) -> Callable[[requests.Session, int], None]:
             },
             timeout=4,
         ).raise_for_status()
+        cells = [str(now), "contact", ref.id, body["name"], body["email"], body["company"]]
+        row = dict(zip(crm.COLUMNS, [*cells, body["message"], ""], strict=True))
+        append = json.dumps({"action": "append", "row": row})
+        ts = int(time.time())
         session.post(
-            sheets,
-            json={
-                "majorDimension": "ROWS",
-                "values": [[str(now), "contact", ref.id, *body.values()]],
-            },
+            env["CRM_APPS_SCRIPT_URL"],
+            params={"ts": str(ts), "sig": crm.sign(append, timestamp=ts, key=script_key)},
+            data=append,
+            headers={"Content-Type": "application/json"},
             timeout=4,
         ).raise_for_status()
         ref.update({"deliveries.email.state": "sent", "deliveries.crm.state": "sent"})

@@ -1,5 +1,6 @@
-"""The local stack a benchmark runs on: the real emulator, the stand-ins, and functions
-served by functions-framework in their own processes, as in production."""
+"""The local stack a benchmark runs on: the real emulator, the EmailJS stand-in, the CRM
+web app (the real Code.gs under Node.js), and functions served by functions-framework in
+their own processes, as in production."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import requests
 
 from devstack import emulator as emulator_mod
+from devstack.apps_script import AppsScript
 from devstack.functions import Served, serve
 from devstack.standins import StandIns
 
@@ -37,8 +39,8 @@ class Stack:
     logs: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment of a function process: the emulator, the stand-ins, and rate
-        limits high enough that a benchmark measures work rather than 429s."""
+        """The environment of a function process: the emulator, the stand-ins and the CRM
+        web app, and rate limits high enough that a benchmark measures work rather than 429s."""
         env = {
             **os.environ,
             **self.standins.env(),
@@ -63,7 +65,7 @@ class Stack:
 
     def clear(self) -> None:
         self.emulator.clear(PROJECT)
-        self.standins.state.reset()
+        self.standins.reset()
 
 
 @contextlib.contextmanager
@@ -71,13 +73,15 @@ def stack() -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         logs = Path(tmp)
         emulator = emulator_mod.start(log_path=logs / "emulator.log")
-        standins = StandIns().start()
+        crm = AppsScript().start()
+        standins = StandIns(crm=crm).start()
         try:
             running = Stack(emulator, standins, logs)
             running.use_in_process()
             yield running
         finally:
             standins.stop()
+            crm.stop()
             emulator.stop()
 
 

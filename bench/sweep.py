@@ -33,7 +33,7 @@ def _use(project: str) -> Any:
     from factoryops import config, store
 
     os.environ["GOOGLE_CLOUD_PROJECT"] = project
-    os.environ["CRM_BACKEND"] = "none"
+    os.environ.pop("CRM_APPS_SCRIPT_URL", None)
     config.reset()
     return store.client()
 

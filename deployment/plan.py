@@ -6,7 +6,8 @@ anything it runs, once,
     python3 -m deployment.plan records --project ID --env-file FILE
 
 which reads the settings file and the environment (which wins) through the
-declarations in `factoryops.config`, refuses what has no place in a settings file,
+declarations in `factoryops.config` and the manifest beside this module
+(`deployment.manifest`), refuses what has no place in a settings file,
 checks every value as the functions will (`config.from_env`), and answers with
 tab-separated records (`Plan.records`): the functions, the variables and secrets each
 one gets (only those it reads), their instance limits, the settings a function would
@@ -15,8 +16,8 @@ refusal is printed for deploy.sh's user, with status `REFUSED`.
 
     python3 -m deployment.plan readme-table [--write]
 
-prints the README's configuration table, rendered from the same declarations, or
-writes it into README.md.
+prints the README's configuration table, rendered from the same declarations and
+manifest, or writes it into README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factoryops import config, store
-from factoryops.config import ConfigError, Setting, Source
+from factoryops.config import ConfigError, Setting
+
+from deployment import manifest
+from deployment.manifest import Deploy, Source, Variable
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -60,25 +64,25 @@ together."""
 # -- what a settings file may hold ---------------------------------------------------
 
 
-def file_settings() -> tuple[Setting, ...]:
+def file_settings() -> tuple[Variable, ...]:
     """The settings deploy.env may hold: the functions' plain ones, deploy.sh's own, and
     a file for each secret the team supplies."""
-    plain = tuple(s for s in config.declared() if s.source is Source.DEPLOY_ENV)
-    return (*plain, *config.DEPLOYMENT_SETTINGS, *config.secret_files())
+    plain = tuple(v for v in manifest.variables() if v.deploy.source is Source.DEPLOY_ENV)
+    return (*plain, *manifest.DEPLOYMENT_SETTINGS, *manifest.secret_files())
 
 
-def refusal(setting: Setting) -> str:
-    """Why a setting has no place in deploy.env, or "" when it has one."""
-    name = setting.env
-    if setting.secret:
-        if name in config.GENERATED_SECRETS:
+def refusal(variable: Variable) -> str:
+    """Why a variable has no place in deploy.env, or "" when it has one."""
+    name, source = variable.env, variable.deploy.source
+    if source is Source.SECRET:
+        if name in manifest.GENERATED_SECRETS:
             how = "deploy.sh generates it"
         else:
             how = f"set {name}_FILE to a file holding it, or answer the prompt"
         return f"{name} is a secret: it lives in Secret Manager, never in a settings file ({how})"
-    if setting.source is Source.LOCAL:
+    if source is Source.LOCAL:
         return f"{name} is not a deployment setting (it is for the emulator and tests)"
-    if setting.source is Source.DEPLOY_SH:
+    if source is Source.DEPLOY_SH:
         return f"{name} is not a deployment setting (deploy.sh sets it)"
     return ""
 
@@ -95,7 +99,7 @@ class Given:
 def read(env_file: Path | None, environ: Mapping[str, str]) -> Given:
     """deploy.env's KEY=VALUE lines (quotes around a value dropped), then the environment."""
     allowed = {s.env for s in file_settings()}
-    refused = {s.env: refusal(s) for s in config.declared() if refusal(s)}
+    refused = {v.env: refusal(v) for v in manifest.variables() if refusal(v)}
     given = Given()
     if env_file is not None and env_file.is_file():
         try:
@@ -121,10 +125,10 @@ def read(env_file: Path | None, environ: Mapping[str, str]) -> Given:
                 value = next(part for part in quoted.groups() if part is not None)
             given.values[key] = value
             given.origin[key] = "file"
-    for setting in file_settings():
-        if setting.env in environ:
-            given.values[setting.env] = environ[setting.env]
-            given.origin[setting.env] = "environment"
+    for variable in file_settings():
+        if variable.env in environ:
+            given.values[variable.env] = environ[variable.env]
+            given.origin[variable.env] = "environment"
     for key, value in given.values.items():
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise Refused(f"{key} holds a control character")
@@ -159,8 +163,6 @@ class Plan:
     from_environment: tuple[str, ...]
     worked_out: tuple[str, ...]
     """The variables the functions read that deploy.sh itself works out."""
-    sheet_editors: tuple[str, ...]
-    """The functions the CRM sheet must be shared with."""
     standalone_secrets: tuple[str, ...] = ()
     """Generated secrets made whichever functions are deployed: `siteadmin` reads them
     from Secret Manager (PRIVACY_TRACE_KEY)."""
@@ -168,7 +170,7 @@ class Plan:
     """Plain settings the plan shows as `<omitted>` (the team's addresses): they reach
     the functions' env files but not the plan's output, which gets pasted around."""
     ttl_groups: tuple[str, ...] = store.TTL_GROUPS
-    generated_secrets: tuple[str, ...] = config.GENERATED_SECRETS
+    generated_secrets: tuple[str, ...] = manifest.GENERATED_SECRETS
 
     def records(self) -> list[str]:
         """One record a line, fields separated by tabs, lists by spaces: values hold
@@ -182,7 +184,6 @@ class Plan:
             ("worked_out", " ".join(self.worked_out)),
             ("from_file", str(self.from_file)),
             ("from_environment", " ".join(self.from_environment)),
-            ("sheet_editors", " ".join(self.sheet_editors)),
             ("team", " ".join(f.name for f in self.functions if f.team)),
             ("private", " ".join(self.private)),
         ]
@@ -206,10 +207,10 @@ def declaration(field_name: str) -> Setting:
 
 def max_instances(function: str, values: Mapping[str, str]) -> int:
     name = f"MAX_INSTANCES_{function.upper()}"
-    setting = next((s for s in config.DEPLOYMENT_SETTINGS if s.env == name), None)
-    if setting is None:
+    own = next((v for v in manifest.DEPLOYMENT_SETTINGS if v.env == name), None)
+    if own is None:
         raise Refused(f"{function} has no declared {name}")
-    raw = values.get(name, "").strip() or str(setting.default)
+    raw = values.get(name, "").strip() or str(own.setting.default)
     limit: int = config.whole()(name, raw)
     return limit
 
@@ -217,21 +218,22 @@ def max_instances(function: str, values: Mapping[str, str]) -> int:
 def function(name: str, values: Mapping[str, str]) -> Function:
     """What one function gets: only what it reads, and of its secrets those the values
     call for."""
-    reads = [s for s in config.declared() if name in s.functions]
+    reads = [v for v in manifest.variables() if name in v.deploy.functions]
     env = tuple(
-        s.env
-        for s in reads
-        if s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and values.get(s.env))
+        v.env
+        for v in reads
+        if v.deploy.source is Source.DEPLOY_SH
+        or (v.deploy.source is Source.DEPLOY_ENV and values.get(v.env))
     )
-    secrets = tuple(s.env for s in reads if s.secret and s.needed(values))
+    secrets = tuple(v.env for v in reads if v.deploy.secret and v.deploy.needed(values))
     unready = tuple(n for n in NEEDED_TO_START.get(name, ()) if not values.get(n, "").strip())
     return Function(
         name,
-        name in config.PUBLIC,
+        name in manifest.PUBLIC,
         max_instances(name, values),
         env,
         secrets,
-        team=name in config.TEAM_TOOLS,
+        team=name in manifest.TEAM_TOOLS,
         unready=unready,
     )
 
@@ -239,38 +241,35 @@ def function(name: str, values: Mapping[str, str]) -> Function:
 def make(given: Given, project: str) -> Plan:
     """Checks the values as the functions will read them, then what each function gets."""
     values = given.values
-    declared = config.declared()
-    for setting in declared:
-        if setting.required and not values.get(setting.env, "").strip():
-            raise Refused(f"{setting.env} is required: {setting.meaning}")
+    declared = manifest.variables()
+    for variable in declared:
+        if variable.deploy.required and not values.get(variable.env, "").strip():
+            raise Refused(f"{variable.env} is required: {variable.setting.meaning}")
     function_values = {
-        s.env: values[s.env] for s in declared if s.source is Source.DEPLOY_ENV and s.env in values
+        v.env: values[v.env]
+        for v in declared
+        if v.deploy.source is Source.DEPLOY_ENV and v.env in values
     }
     try:
-        settings = config.from_env({**function_values, declaration("project").env: project})
+        config.from_env({**function_values, declaration("project").env: project})
         functions = tuple(function(name, values) for name in config.FUNCTIONS)
-        for own in config.DEPLOYMENT_SETTINGS:
+        for own in manifest.DEPLOYMENT_SETTINGS:
             if values.get(own.env, "").strip():
-                own.parse(own.env, values[own.env].strip())
+                own.setting.parse(own.env, values[own.env].strip())
     except ConfigError as exc:
         raise Refused(f"setting {exc}") from None
-    sheet_id = declaration("crm_spreadsheet_id")
-    sheet_readers: tuple[str, ...] = ()
-    if settings.crm_backend == "sheets":
-        if not settings.crm_spreadsheet_id:
-            raise Refused(f"{declaration('crm_backend').env}=sheets needs {sheet_id.env}")
-        sheet_readers = tuple(f.name for f in functions if sheet_id.env in f.env)
     return Plan(
         functions=functions,
         values={key: value for key, value in values.items() if value},
         from_file=sum(1 for origin in given.origin.values() if origin == "file"),
         from_environment=tuple(
-            s.env for s in file_settings() if given.origin.get(s.env) == "environment"
+            v.env for v in file_settings() if given.origin.get(v.env) == "environment"
         ),
-        worked_out=tuple(s.env for s in declared if s.source is Source.DEPLOY_SH),
-        sheet_editors=sheet_readers,
+        worked_out=tuple(v.env for v in declared if v.deploy.source is Source.DEPLOY_SH),
         standalone_secrets=standalone_secrets(values),
-        private=tuple(s.env for s in declared if s.private and s.source is Source.DEPLOY_ENV),
+        private=tuple(
+            v.env for v in declared if v.setting.private and v.deploy.source is Source.DEPLOY_ENV
+        ),
     )
 
 
@@ -280,12 +279,12 @@ def standalone_secrets(values: Mapping[str, str]) -> tuple[str, ...]:
     tool, doing what the console does through the same library, and reads them from
     Secret Manager: it needs them even when the console is not deployed."""
     return tuple(
-        s.env
-        for s in config.declared()
-        if s.secret
-        and set(s.functions) <= set(config.TEAM_TOOLS)
-        and s.env in config.GENERATED_SECRETS
-        and s.needed(values)
+        v.env
+        for v in manifest.variables()
+        if v.deploy.secret
+        and set(v.deploy.functions) <= set(manifest.TEAM_TOOLS)
+        and v.env in manifest.GENERATED_SECRETS
+        and v.deploy.needed(values)
     )
 
 
@@ -296,40 +295,53 @@ def _code(text: str) -> str:
     return f"`{text}`"
 
 
-def _origin(setting: Setting) -> str:
-    if setting.source is Source.SECRET:
+def _origin(variable: Variable) -> str:
+    deploy = variable.deploy
+    if deploy.secret:
         where = "Secret Manager"
-        if setting.env in config.GENERATED_SECRETS:
+        if variable.env in manifest.GENERATED_SECRETS:
             where += " (generated by `deploy.sh`)"
-        if "=" in setting.when:
-            where += f", with {_code(setting.when)}"
-        elif setting.when:
-            where += f", when {_code(setting.when)} is set"
+        if deploy.when:
+            where += f", when {_code(deploy.when)} is set"
         return where
     return {
         Source.DEPLOY_ENV: "`deploy.env`",
         Source.DEPLOYMENT: "`deploy.env`",
         Source.DEPLOY_SH: "set by `deploy.sh`",
         Source.LOCAL: "local only (emulator, tests)",
-    }[setting.source]
+    }[deploy.source]
 
 
-def _default(setting: Setting) -> str:
-    if setting.required:
+def shown_default(setting: Setting) -> str:
+    """A setting's default as deploy.env.example and the README write it."""
+    if isinstance(setting.default, bool):
+        return "on" if setting.default else "off"
+    if isinstance(setting.default, tuple):
+        return ",".join(setting.default)
+    return str(setting.default)
+
+
+def _default(variable: Variable) -> str:
+    if variable.deploy.required:
         return "required"
-    shown = setting.shown_default()
+    shown = shown_default(variable.setting)
     if not shown:
         return "unset"
     # A default written as words (what applies when unset) is prose, not a value.
     return shown if " " in shown else _code(shown)
 
 
-def _readers(setting: Setting) -> str:
-    if setting.source is Source.DEPLOYMENT:
+def _readers(deploy: Deploy) -> str:
+    if deploy.source is Source.DEPLOYMENT:
         return "`deploy.sh`"
-    if setting.functions == config.FUNCTIONS:
+    if deploy.functions == config.FUNCTIONS:
         return "all"
-    return ", ".join(_code(name) for name in setting.functions) or "—"
+    return ", ".join(_code(name) for name in deploy.functions) or "—"
+
+
+def every_variable() -> tuple[Variable, ...]:
+    """The functions' settings, then deploy.sh's own: the README table's rows, in order."""
+    return (*manifest.variables(), *manifest.DEPLOYMENT_SETTINGS, *manifest.secret_files())
 
 
 def configuration_table() -> str:
@@ -338,13 +350,13 @@ def configuration_table() -> str:
         "| variable | meaning | default | from | read by |",
         "|---|---|---|---|---|",
     ]
-    for setting in (*config.declared(), *config.DEPLOYMENT_SETTINGS, *config.secret_files()):
+    for variable in every_variable():
         cells = (
-            _code(setting.env),
-            setting.meaning,
-            _default(setting),
-            _origin(setting),
-            _readers(setting),
+            _code(variable.env),
+            variable.setting.meaning,
+            _default(variable),
+            _origin(variable),
+            _readers(variable.deploy),
         )
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -46,7 +46,7 @@ from typing import Any
 
 from factoryops import config, store
 
-from deployment import google_apis, monitoring
+from deployment import google_apis, manifest, monitoring
 from deployment.google_apis import Plan
 
 HTTP_TIMEOUT = 30.0
@@ -436,7 +436,7 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
     origin = config.origins("ALLOWED_ORIGINS", args.allowed_origins)[0]
     plan.say("")
     plan.say(f"## The public functions, as a browser at {origin} meets them")
-    for function in config.PUBLIC:
+    for function in manifest.PUBLIC:
         check_function(verifier, function, origin)
 
     plan.say("")
@@ -451,7 +451,7 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
     sweep_url = verifier.describe(config.SWEEP, "serviceConfig.uri")
     check_jobs(verifier, args.jobs.split(","), args.scheduler_account, sweep_url)
     services = []
-    for function in config.PUBLIC:
+    for function in manifest.PUBLIC:
         service = verifier.describe(function, "serviceConfig.service")
         if service:
             services.append(service.rsplit("/", 1)[-1])

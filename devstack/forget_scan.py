@@ -104,8 +104,7 @@ def main() -> None:
 
     from factoryops import store
 
-    records = json.loads(urllib.request.urlopen(_records_url(), timeout=10).read())
-    rows = [row for sheet in records.get("sheets", {}).values() for row in sheet]
+    rows = json.loads(urllib.request.urlopen(_rows_url(), timeout=10).read())["rows"]
     needles = {
         "email": [args.email],
         "name": args.name,
@@ -124,15 +123,14 @@ def main() -> None:
         print(f"{finding.store:<10} {finding.kind:<16} {finding.where}")
 
 
-def _records_url() -> str:
-    """The stand-ins' record of what the sheet received, from the stack's settings."""
+def _rows_url() -> str:
+    """The local CRM web app's sheet (its GET /_rows), from the stack's settings."""
     import urllib.parse
 
-    for name in ("CRM_APPS_SCRIPT_URL", "SHEETS_ENDPOINT", "EMAILJS_ENDPOINT"):
-        parts = urllib.parse.urlsplit(os.environ.get(name, ""))
-        if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
-            return f"http://{parts.netloc}/_standins/records"
-    raise SystemExit("source .local/dev.env first: the scan reads the local stand-ins")
+    parts = urllib.parse.urlsplit(os.environ.get("CRM_APPS_SCRIPT_URL", ""))
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
+        return f"http://{parts.netloc}/_rows"
+    raise SystemExit("source .local/dev.env first: the scan reads the local CRM web app's sheet")
 
 
 if __name__ == "__main__":

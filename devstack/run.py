@@ -1,18 +1,19 @@
 """`make dev`: the whole local stack in one command.
 
-Starts the real Firestore emulator (data kept under .local/), the stand-ins for EmailJS
-and the CRM (unless real settings are in the environment), every function with
-functions-framework on its own port, and the demo page on its own origin. Prints every
-URL; Ctrl-C stops everything.
+Starts the real Firestore emulator (data kept under .local/), the EmailJS stand-in and
+the CRM web app (the real apps_script/Code.gs under Node.js, with an in-memory sheet),
+unless real settings are in the environment, every function with functions-framework on
+its own port, and the demo page on its own origin. Prints every URL; Ctrl-C stops
+everything.
 
 The team console signs in through the local sign-in stand-in (devstack/signin.py), as
 any address typed in; TEAM_EMAILS (default DEV_TEAM) decides who gets in. Cloud
 Scheduler does not exist locally, so the stack runs the sweep's deliveries task itself
 every minute: retries, and the team's nudges, happen as they do in production.
 
-The CRM is the Apps Script stand-in, which checks every request's signature with the
-key the functions are given; `CRM_BACKEND=sheets make dev` uses the Sheets API
-stand-in instead, and `CRM_BACKEND=none` no CRM.
+The CRM web app checks every request's signature with the key the functions are given
+(`python -m devstack.apps_script` runs it alone); with CRM_APPS_SCRIPT_URL in the
+environment the functions use that web app instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from factoryops.config import from_env
 
 from devstack import emulator as emulator_mod
+from devstack.apps_script import AppsScript
 from devstack.functions import NotServing, Served, serve
 from devstack.standins import StandIns
 
@@ -45,6 +47,7 @@ PORTS = {
     "retention_sweep": 8084,
     "standins": 8085,
     "team_console": 8086,
+    "apps_script": 8087,
     "site": 8000,
 }
 DEV_TEAM = "dev@factoryops.local"
@@ -71,10 +74,8 @@ def environment(standins: StandIns | None) -> dict[str, str]:
         fake = standins.env(nudges=True)
         if not env.get("EMAILJS_SERVICE_ID"):
             env.update({k: v for k, v in fake.items() if k.startswith("EMAILJS_")})
-        if not (env.get("CRM_APPS_SCRIPT_URL") or env.get("CRM_SPREADSHEET_ID")):
-            backend = env.get("CRM_BACKEND") or "apps_script"
-            env.update({k: v for k, v in fake.items() if k.startswith(("CRM_", "SHEETS_"))})
-            env["CRM_BACKEND"] = backend
+        if not env.get("CRM_APPS_SCRIPT_URL"):
+            env.update({k: v for k, v in fake.items() if k.startswith("CRM_")})
         if not env.get("TEAM_OAUTH_CLIENT_ID"):
             origins = (f"http://localhost:{console}", f"http://{HOST}:{console}")
             env.update(standins.signin_env(*origins))
@@ -159,7 +160,7 @@ class DeliveriesClock:
 
 # What `siteadmin` needs to work on the same emulator and stand-ins as the functions.
 CLI_SETTINGS = ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "SITE_URL", "RETENTION_DAYS")
-CLI_PREFIXES = ("EMAILJS_", "CRM_", "SHEETS_", "SWEEP_")
+CLI_PREFIXES = ("EMAILJS_", "CRM_", "SWEEP_")
 
 
 def write_env_file(env: dict[str, str], path: Path) -> Path:
@@ -192,7 +193,11 @@ def main() -> None:
         rules=rules if rules.exists() else None,
         data_dir=LOCAL / "firestore",
     )
-    standins = StandIns(PORTS["standins"], HOST).start()
+    # The local CRM web app, unless the environment names a real one.
+    crm = None
+    if not os.environ.get("CRM_APPS_SCRIPT_URL"):
+        crm = AppsScript(PORTS["apps_script"], HOST).start()
+    standins = StandIns(PORTS["standins"], HOST, crm=crm).start()
     env = environment(standins)
     emulator.warm_up(env["GOOGLE_CLOUD_PROJECT"])
     services = [start_function(name, env, logs) for name in function_names()]
@@ -209,7 +214,9 @@ def main() -> None:
                 raise SystemExit(f"{service.url} {exc.reason}; see .local/logs/") from None
         print()
         print(f"  Firestore emulator   http://{emulator.address}  (data in .local/firestore)")
-        print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS and the CRM)")
+        print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS)")
+        if crm is not None:
+            print(f"  CRM web app          {crm.url}  (Code.gs; its sheet: {crm.base}/_rows)")
         for service in services:
             print(f"  {service.name:<20} {service.url}")
         print()
@@ -246,6 +253,8 @@ def main() -> None:
         for service in services:
             service.stop()
         standins.stop()
+        if crm is not None:
+            crm.stop()
         try:
             emulator.export(env["GOOGLE_CLOUD_PROJECT"], LOCAL / "firestore")
         except (OSError, urllib.error.URLError) as exc:

@@ -1,7 +1,9 @@
-"""Shared fixtures: the real Firestore emulator, the network-edge stand-ins, the apps.
+"""Shared fixtures: the real Firestore emulator, the network-edge stand-ins, the CRM web
+app (the real apps_script/Code.gs under Node.js), the apps.
 
-The emulator is started once per session on a free port and cleared before every test
-that uses it. The environment is saved and restored around every test.
+The emulator and the web app are started once per session on free ports; the emulator
+is cleared before every test that uses it, the web app's sheet emptied before every test
+that uses `standins`. The environment is saved and restored around every test.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from factoryops import config, logs
 
 from devstack import emulator as emulator_mod
+from devstack.apps_script import AppsScript
 from devstack.standins import StandIns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,15 +27,19 @@ PROJECT = "demo-factoryops-test"
 
 LAYERS = ("unit", "emulator", "rules", "browser", "node", "deploy", "bundle", "fuzz", "load")
 """The test layers (pyproject.toml describes each). A module of a heavier layer says so
-with `pytestmark`; any other test is `emulator` when it uses the emulator, else `unit`."""
+with `pytestmark`; any other test is `emulator` when it uses the emulator, `node` when
+it uses the CRM web app (both when both), else `unit`."""
+FIXTURE_LAYERS = (("emulator", {"emulator", "db"}), ("node", {"apps_script", "standins"}))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.get_closest_marker(layer) for layer in LAYERS):
             continue
-        uses_emulator = {"emulator", "db"} & set(getattr(item, "fixturenames", ()))
-        item.add_marker("emulator" if uses_emulator else "unit")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        layers = [layer for layer, needs in FIXTURE_LAYERS if needs & fixtures]
+        for layer in layers or ["unit"]:
+            item.add_marker(layer)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +54,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_mod.
 def environment() -> Iterator[None]:
     saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith(("EMAILJS_", "CRM_", "SHEETS_", "SWEEP_")) or name in (
+        if name.startswith(("EMAILJS_", "CRM_", "SWEEP_")) or name in (
             "ALLOWED_ORIGINS",
             "CONTACT_REDIRECT_URL",
             "RATE_LIMIT_KEY",
@@ -73,9 +80,20 @@ def db(emulator: emulator_mod.Emulator) -> Any:
     return store.client()
 
 
+@pytest.fixture(scope="session")
+def apps_script() -> Iterator[AppsScript]:
+    """The CRM web app: apps_script/Code.gs in one Node.js server for the session."""
+    running = AppsScript().start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def standins() -> Iterator[StandIns]:
-    running = StandIns().start()
+def standins(apps_script: AppsScript) -> Iterator[StandIns]:
+    """The EmailJS stand-in and the CRM web app (`.crm`, its sheet empty), with the
+    functions' configuration pointing at both."""
+    apps_script.reset()
+    running = StandIns(crm=apps_script).start()
     os.environ.update(running.env())
     running.state.slow_seconds = 6.0
     config.reset()

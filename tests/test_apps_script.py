@@ -1,8 +1,10 @@
 """apps_script/Code.gs, the CRM web app, run under Node.js by tests/apps_script_harness.js
-with in-memory Apps Script services. The requests are the ones lib/factoryops/crm.py
-really sends: the client runs with CRM_BACKEND=apps_script and each POST it makes is
-recorded as it would go on the wire (body and query, signature included), so these tests
-follow the client's wire format and signing."""
+with the in-memory Apps Script services of devstack/apps_script_shims.js. The requests
+are the ones lib/factoryops/crm.py really sends: each POST the client makes is recorded
+as it would go on the wire (body and query, signature included), so these tests follow
+the client's wire format and signing. The same script served over HTTP
+(devstack/apps_script_server.js, which the other tests and `make dev` use) is held to
+the same answers."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hmac
 import json
 import shutil
 import subprocess
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +24,10 @@ from typing import Any
 import pytest
 import requests
 from factoryops import crm
+from factoryops.errors import DownstreamError
 
-from devstack import standins as standin
-from devstack.standins import APPS_SCRIPT_PATH, StandIns
+from devstack.apps_script import AppsScript
+from tests import script_refusals as refusals
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tests" / "apps_script_harness.js"
@@ -61,14 +65,20 @@ def lead(n: int, **cells: str) -> crm.Row:
 
 @dataclass(frozen=True)
 class Sent:
-    """One POST as the web app receives it: the body, and the query as `e.parameter`."""
+    """One POST as the web app receives it: the body, and the query (`e.parameter` holds
+    each parameter's first value)."""
 
     contents: str
     parameter: dict[str, str]
     type: str = "application/json"
+    query: str | None = None
+    """The query string as sent, when it was recorded from the wire."""
+
+    def query_string(self) -> str:
+        return urllib.parse.urlencode(self.parameter) if self.query is None else self.query
 
     def harness(self) -> dict[str, Any]:
-        return {"contents": self.contents, "parameter": self.parameter, "type": self.type}
+        return {"contents": self.contents, "query": self.query_string(), "type": self.type}
 
     @property
     def payload(self) -> Any:
@@ -101,13 +111,15 @@ class Client:
             data=kwargs.get("data"),
             headers=kwargs.get("headers"),
         ).prepare()
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(wire.url).query)
+        raw_query = urllib.parse.urlsplit(wire.url).query
+        query = urllib.parse.parse_qs(raw_query)
         body = wire.body if isinstance(wire.body, bytes) else str(wire.body or "").encode()
         self.sent.append(
             Sent(
                 body.decode("utf-8"),
                 {name: values[0] for name, values in query.items()},
                 wire.headers.get("Content-Type", ""),
+                raw_query,
             )
         )
         if self.forward:
@@ -132,7 +144,6 @@ class Client:
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]) -> Iterator[Client]:
     configure(
-        CRM_BACKEND="apps_script",
         CRM_APPS_SCRIPT_URL="https://script.invalid/exec",
         CRM_APPS_SCRIPT_KEY=KEY,
     )
@@ -375,12 +386,19 @@ def test_the_sheet_is_the_one_named_by_crm_sheet_name(client: Client) -> None:
     assert missing["rows"] == []
 
 
+@pytest.fixture
+def web_app(apps_script: AppsScript) -> AppsScript:
+    """The script served over HTTP, as the other tests and `make dev` use it; empty."""
+    apps_script.reset()
+    return apps_script
+
+
 def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
-    client: Client, standins: StandIns, configure: Callable[..., None]
+    client: Client, web_app: AppsScript, configure: Callable[..., None]
 ) -> None:
-    # The stand-in's URL and key, from StandIns.env(); the script gets the same key.
-    configure(CRM_BACKEND="apps_script")
-    assert crm.settings().crm_apps_script_url == standins.url + APPS_SCRIPT_PATH
+    # The client talks to the web app over HTTP, then the same requests are run through
+    # the script one by one: the answers and the sheet agree.
+    configure(**web_app.env())
     client.forward = True
     client.append(
         HEADER,
@@ -399,11 +417,27 @@ def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
     crm.delete_rows(crm.Match(email_keys=frozenset({"ada@new.example.com"})))
     crm.read_rows()
 
-    result = run(client.sent, key=standins.state.apps_script_key)
+    result = run(client.sent, key=web_app.key)
 
     assert result["answers"] == client.answers
-    assert result["rows"] == standins.state.rows("Leads")
+    assert result["rows"] == web_app.rows()
     assert [a.get("deleted") for a in client.answers if "deleted" in a] == [3, 1, 2]
+
+
+def test_a_busy_lock_is_an_error_page_over_http_which_the_client_retries(
+    web_app: AppsScript, configure: Callable[..., None]
+) -> None:
+    configure(**web_app.env())
+    web_app.hold_lock(True)  # another execution holds the script lock
+
+    with pytest.raises(DownstreamError) as raised:
+        crm.append(lead(1), timeout=5)
+
+    assert str(raised.value) == "apps_script answered non-JSON"
+    assert raised.value.retryable is True
+    web_app.hold_lock(False)
+    crm.append(lead(1), timeout=5)
+    assert web_app.rows() == [lead(1).cells()]
 
 
 # -- signed requests ---------------------------------------------------------------------
@@ -435,66 +469,67 @@ def test_the_client_signs_ts_and_the_exact_body_it_sends(client: Client, at_now:
     assert client.payloads[1] == delete("rec1")
 
 
-def _another_body() -> Sent:
+def _another_body(now: int) -> Sent:
     """A signature the client made, carried with a body it did not sign."""
-    genuine = signed(delete("rec2"), ts=NOW)
+    genuine = signed(delete("rec2"), ts=now)
     return Sent(json.dumps(delete("rec1")), genuine.parameter)
 
 
-def _tampered() -> Sent:
-    genuine = signed(delete("rec1"), ts=NOW)
+def _tampered(now: int) -> Sent:
+    genuine = signed(delete("rec1"), ts=now)
     sig = genuine.parameter["sig"]
     return Sent(
-        genuine.contents, {"ts": str(NOW), "sig": sig[:-1] + ("0" if sig[-1] != "0" else "1")}
+        genuine.contents, {"ts": str(now), "sig": sig[:-1] + ("0" if sig[-1] != "0" else "1")}
     )
 
 
-REFUSED = {
-    "unsigned": (lambda: Sent(json.dumps(delete("rec1")), {}), standin.UNSIGNED),
+REFUSED: dict[str, tuple[Callable[[int], Sent], dict[str, Any]]] = {
+    "unsigned": (lambda now: Sent(json.dumps(delete("rec1")), {}), refusals.UNSIGNED),
     "ts_without_sig": (
-        lambda: Sent(json.dumps(delete("rec1")), {"ts": str(NOW)}),
-        standin.UNSIGNED,
+        lambda now: Sent(json.dumps(delete("rec1")), {"ts": str(now)}),
+        refusals.UNSIGNED,
     ),
     "signed_with_another_key": (
-        lambda: signed(delete("rec1"), key="not-the-key", ts=NOW),
-        standin.BAD_SIGNATURE,
+        lambda now: signed(delete("rec1"), key="not-the-key", ts=now),
+        refusals.BAD_SIGNATURE,
     ),
-    "tampered_signature": (_tampered, standin.BAD_SIGNATURE),
-    "signature_over_another_body": (_another_body, standin.BAD_SIGNATURE),
+    "tampered_signature": (_tampered, refusals.BAD_SIGNATURE),
+    "signature_over_another_body": (_another_body, refusals.BAD_SIGNATURE),
     "signature_moved_to_another_ts": (
-        lambda: Sent(
+        lambda now: Sent(
             json.dumps(delete("rec1")),
-            {"ts": str(NOW + 1), "sig": signed(delete("rec1"), ts=NOW).parameter["sig"]},
+            {"ts": str(now + 1), "sig": signed(delete("rec1"), ts=now).parameter["sig"]},
         ),
-        standin.BAD_SIGNATURE,
+        refusals.BAD_SIGNATURE,
     ),
-    "stale_past": (lambda: signed(delete("rec1"), ts=NOW - 301), standin.STALE),
-    "stale_future": (lambda: signed(delete("rec1"), ts=NOW + 301), standin.STALE),
+    "stale_past": (lambda now: signed(delete("rec1"), ts=now - 301), refusals.STALE),
+    "stale_future": (lambda now: signed(delete("rec1"), ts=now + 301), refusals.STALE),
 }
+"""A request the client did not sign, made at the script's clock `now`, and its refusal."""
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=str)
 def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
-    standins: StandIns, client: Client, at_now: None, case: str
+    web_app: AppsScript, client: Client, at_now: None, case: str
 ) -> None:
     make, refusal = REFUSED[case]
     client.append(lead(1), lead(2))
-    post = make()
 
-    result = run([*client.sent, post], now=NOW)
+    result = run([*client.sent, make(NOW)], now=NOW)
 
     assert result["answers"] == [{"ok": True, "appended": True}] * 2 + [refusal]
     assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0}
     assert result["rows"] == [lead(1).cells(), lead(2).cells()]
-    # The stand-in, with the same key and clock, gives the same answer and keeps its rows.
-    standins.state.apps_script_key = KEY
-    standins.state.clock = lambda: NOW
-    standins.state.sheet("Leads").extend([lead(1).cells(), lead(2).cells()])
+    # The web app over HTTP, with the same key, refuses the same request made at its own
+    # clock, and keeps its rows.
+    web_app.properties(CRM_APPS_SCRIPT_KEY=KEY)
+    web_app.seed([lead(1).cells(), lead(2).cells()])
+    post = make(int(time.time()))
     answer = _real_post(
-        standins.url + APPS_SCRIPT_PATH, params=post.parameter, data=post.contents, timeout=5
+        web_app.url + "?" + post.query_string(), data=post.contents, timeout=5
     ).json()
     assert answer == refusal
-    assert standins.state.rows("Leads") == [lead(1).cells(), lead(2).cells()]
+    assert web_app.rows() == [lead(1).cells(), lead(2).cells()]
 
 
 def test_a_timestamp_up_to_five_minutes_either_way_is_accepted(
@@ -518,7 +553,7 @@ def test_a_script_without_the_key_property_refuses_everything(
 
     result = run([*client.sent, "{not json"], key=key, now=NOW)
 
-    assert result["answers"] == [standin.NO_KEY] * 3
+    assert result["answers"] == [refusals.NO_KEY] * 3
     assert result["touched"] == [{"spreadsheet": 0, "lock": 0}] * 3
     assert result["rows"] == []
 

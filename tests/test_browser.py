@@ -3,9 +3,10 @@
 Debian's Chromium (never a downloaded browser), driven by Playwright, loads the demo
 page from its own origin; the functions run in functions-framework subprocesses on
 other ports, so every call is a real cross-origin request with a real CORS preflight;
-they talk to the real Firestore emulator and to the EmailJS/Sheets stand-ins. Google's
-tag and analytics hosts are unreachable here, so requests to them are intercepted and
-counted. A failing test leaves a screenshot of the page in test-output/.
+they talk to the real Firestore emulator, the EmailJS stand-in and the CRM web app (the
+real Code.gs under Node.js). Google's tag and analytics hosts are unreachable here, so
+requests to them are intercepted and counted. A failing test leaves a screenshot of the
+page in test-output/.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from devstack.apps_script import AppsScript
 from devstack.emulator import Emulator, free_port
 from devstack.functions import Served, serve
 from devstack.site import Site, SiteConfig
@@ -132,9 +134,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    emulator: Emulator, apps_script: AppsScript, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("browser-stack")
-    standins = StandIns().start()
+    standins = StandIns(crm=apps_script).start()
     site = Site(SiteConfig(contact_url="", chat_url="", access_url=""), quiet=True)
     origin = f"http://localhost:{site.port}"
     env = function_env(emulator.address, origin, standins)
@@ -235,7 +239,7 @@ def _is_local(url: str) -> bool:
 def visit(
     stack: Stack, browser: Browser, db: Any, request: pytest.FixtureRequest
 ) -> Iterator[Visit]:
-    stack.standins.state.reset()
+    stack.standins.reset()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     seen = Visit(page, context, stack)
@@ -443,6 +447,7 @@ def test_firestore_outage_tells_the_visitor_the_message_was_not_sent(
     response = post.response()
     assert response is not None and response.status == 503
     assert stack.standins.state.snapshot()["emails"] == []
+    assert stack.standins.crm is not None and stack.standins.crm.rows() == []
 
 
 def test_a_page_on_an_origin_not_allowed_cannot_submit_and_nothing_is_stored(

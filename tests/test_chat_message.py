@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from factoryops import deliveries
 from factoryops.chat import endpoint, team, thread
+from factoryops.documents import SessionFields
 from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.together import at_once
@@ -125,7 +126,7 @@ def test_start_without_text_stores_an_open_session_with_the_named_fields_and_sen
     assert re.fullmatch(r"[0-9a-f]{16}", session["lead_id"])
     assert (session["expire_at"] - session["last_activity_at"]).days in (729, 730)
     assert stored_messages(db, session_id) == []
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
 
 
 def test_start_with_text_stores_it_as_the_first_message_and_forwards_it_once(
@@ -156,7 +157,7 @@ def test_start_with_text_stores_it_as_the_first_message_and_forwards_it_once(
     assert params["page"] == "/solutions/downtime"
     assert params["message"] == FIRST
     assert parse_time(params["started_at"]) == session["created_at"]
-    [row] = standins.state.rows()
+    [row] = standins.crm.rows()
     assert row[1:] == [
         "chat",
         lead_id,
@@ -205,7 +206,7 @@ def test_later_messages_are_stored_but_not_forwarded(client: Any, db: Any, stand
     for text in ("second", "third"):
         assert say(client, session_id, text).status_code == 201
     assert len(stored_messages(db, session_id)) == 3
-    assert len(standins.state.emails) == 1 and len(standins.state.rows()) == 1
+    assert len(standins.state.emails) == 1 and len(standins.crm.rows()) == 1
 
 
 def test_a_session_started_without_text_forwards_its_first_posted_message_only(
@@ -220,7 +221,7 @@ def test_a_session_started_without_text_forwards_its_first_posted_message_only(
     assert session["deliveries"]["email"]["state"] == "sent"
     [email] = standins.state.emails
     assert email["template_params"]["message"] == "hello from the shop floor"
-    [row] = standins.state.rows()
+    [row] = standins.crm.rows()
     assert row[6] == "hello from the shop floor" and row[1] == "chat"
 
 
@@ -402,7 +403,7 @@ def test_the_first_message_is_forwarded_exactly_once_under_concurrent_posts(
 
     assert statuses == [201] * len(texts)
     [email] = standins.state.emails
-    [row] = standins.state.rows()
+    [row] = standins.crm.rows()
     session = session_doc(db, session_id)
     first = stored_messages(db, session_id)[0]
     assert session["first_message_id"] == first["id"]
@@ -420,7 +421,8 @@ def test_the_first_message_is_forwarded_exactly_once_under_concurrent_posts(
 def test_downstream_outage_keeps_the_first_message_pending_and_the_sweep_sends_it_once(
     client: Any, db: Any, standins: Any
 ) -> None:
-    standins.state.fail.update({"emailjs": "500", "sheets": "500"})
+    standins.state.fail["emailjs"] = "500"
+    standins.crm.fail("500")
     body = start(client)
     session_id = body["session_id"]
 
@@ -430,10 +432,11 @@ def test_downstream_outage_keeps_the_first_message_pending_and_the_sweep_sends_i
         assert state["state"] == "pending"
         assert state["attempts"] == 1
         assert state["last_error"]
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
     assert say(client, session_id, "anyone there?").status_code == 201
 
     standins.state.fail.clear()
+    standins.crm.fail(None)
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     db.collection("chat_sessions").document(session_id).update(
         {"deliveries.email.due_at": past, "deliveries.crm.due_at": past}
@@ -444,7 +447,7 @@ def test_downstream_outage_keeps_the_first_message_pending_and_the_sweep_sends_i
     [email] = standins.state.emails
     assert email["template_params"]["message"] == FIRST
     assert email["template_params"]["record_id"] == session["lead_id"]
-    [row] = standins.state.rows()
+    [row] = standins.crm.rows()
     assert row[2] == session["lead_id"] and row[6] == FIRST
     assert session_doc(db, session_id)["deliveries"]["crm"]["state"] == "sent"
 
@@ -452,7 +455,8 @@ def test_downstream_outage_keeps_the_first_message_pending_and_the_sweep_sends_i
 def test_downstream_timeout_still_answers_201_with_the_message(
     client: Any, db: Any, standins: Any
 ) -> None:
-    standins.state.fail.update({"emailjs": "timeout", "sheets": "timeout"})
+    standins.state.fail["emailjs"] = "timeout"
+    standins.crm.fail("timeout")
     body = start(client)
     assert body["messages"][0]["text"] == FIRST
     assert session_doc(db, body["session_id"])["deliveries"]["email"]["state"] == "pending"
@@ -481,7 +485,7 @@ def test_a_first_message_stranded_without_deliveries_is_queued_by_a_later_post(
 
     [email] = standins.state.emails
     assert email["template_params"]["message"] == "stranded opener"
-    assert len(standins.state.rows()) == 1
+    assert len(standins.crm.rows()) == 1
     assert session_doc(db, session_id)["first_message_id"] == thread.message_id(1)
 
 
@@ -781,7 +785,7 @@ def test_a_refused_message_does_not_use_up_its_idempotency_key(client: Any, db: 
     team.close(thread.Session.from_snapshot(snap))
     headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-closed"}
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 409
-    reopened = {"status": "open", thread.CLOSES: 0}
+    reopened = {"status": "open", SessionFields.CLOSES: 0}
     db.collection("chat_sessions").document(session_id).update(reopened)
     assert client.post("/", json={"text": "hi"}, headers=headers).status_code == 201
 
@@ -834,7 +838,8 @@ def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     )
     headers = {**ip, "X-Chat-Session": session_id}
     client.post("/", json={"text": "second line"}, headers={**headers, "Idempotency-Key": "k2"})
-    standins.state.fail.update({"emailjs": "500", "sheets": "500"})
+    standins.state.fail["emailjs"] = "500"
+    standins.crm.fail("500")
     other = start(client, text=None, headers=ip)["session_id"]
     say(client, other, "opening on the other session", headers=ip)
     poll(client, session_id, after=body["messages"][0]["id"])
@@ -848,6 +853,7 @@ def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     for _ in range(4):
         poll(client, session_id)  # past the rate limit
     standins.state.fail.clear()
+    standins.crm.fail(None)
     db.collection("chat_sessions").document(other).update(
         {"deliveries.email.due_at": dt.datetime.now(dt.UTC)}
     )

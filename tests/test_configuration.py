@@ -1,16 +1,18 @@
-"""The settings' declarations against their readers: deploy.env.example, the README's
-table, and what deployment/plan.py tells deploy.sh. No emulator, no gcloud."""
+"""The settings' declarations and their deployment manifest, against each other and
+their readers: deploy.env.example, the README's table, and what deployment/plan.py
+tells deploy.sh. No emulator, no gcloud."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 from factoryops import config
-from factoryops.config import Setting, Source
 
-from deployment import plan
+from deployment import manifest, plan
+from deployment.manifest import Source, Variable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy.env.example"
@@ -34,8 +36,62 @@ def example() -> list[tuple[str, str, bool]]:
     return found
 
 
-def by_name() -> dict[str, Setting]:
-    return {s.env: s for s in (*config.declared(), *plan.file_settings())}
+def by_name() -> dict[str, Variable]:
+    return {v.env: v for v in (*manifest.variables(), *plan.file_settings())}
+
+
+# -- the declarations and the manifest ---------------------------------------------------
+
+
+def test_every_declared_setting_has_a_manifest_entry_and_every_entry_a_declaration() -> None:
+    declared = {s.env for s in config.declared()}
+    unplaced = sorted(declared - set(manifest.MANIFEST))
+    assert unplaced == [], f"no entry in deployment/manifest.py for {', '.join(unplaced)}"
+    undeclared = sorted(set(manifest.MANIFEST) - declared)
+    assert undeclared == [], f"deployment/manifest.py names undeclared {', '.join(undeclared)}"
+
+
+def test_the_manifest_names_functions_settings_and_secrets_that_exist() -> None:
+    declared = {s.env for s in config.declared()}
+    for name, deploy in manifest.MANIFEST.items():
+        assert deploy.functions and set(deploy.functions) <= set(config.FUNCTIONS), name
+        assert not deploy.when or (deploy.secret and deploy.when in declared), name
+    for name in manifest.GENERATED_SECRETS:
+        assert manifest.MANIFEST[name].secret, name
+    own = [v.env for v in (*manifest.DEPLOYMENT_SETTINGS, *manifest.secret_files())]
+    assert len(set(own)) == len(own) and not set(own) & declared
+
+
+def test_every_secret_is_private_where_the_functions_read_it() -> None:
+    for variable in manifest.variables():
+        if variable.deploy.secret:
+            assert variable.setting.private, variable.env
+
+
+def test_a_conditional_secret_is_needed_only_when_its_condition_holds() -> None:
+    private_key = manifest.MANIFEST["EMAILJS_PRIVATE_KEY"]
+    assert not private_key.needed({}) and not private_key.needed({"EMAILJS_SERVICE_ID": " "})
+    assert private_key.needed({"EMAILJS_SERVICE_ID": "s"})
+    assert manifest.MANIFEST["RATE_LIMIT_KEY"].needed({})
+    assert manifest.MANIFEST["CRM_APPS_SCRIPT_URL"].needed({})
+
+
+def test_no_function_code_imports_the_deployment_package() -> None:
+    # The functions import factoryops.config on every cold start; the manifest stays out.
+    sources = [*(ROOT / "lib" / "factoryops").rglob("*.py"), *(ROOT / "functions").glob("*/*.py")]
+    assert sources
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] == "deployment" for n in names), source
+
+
+# -- deploy.env.example and the README -----------------------------------------------------
 
 
 def test_the_example_names_only_keys_a_settings_file_may_hold() -> None:
@@ -43,8 +99,8 @@ def test_the_example_names_only_keys_a_settings_file_may_hold() -> None:
     keys = [key for key, _, _ in example()]
     assert len(keys) == len(set(keys)), "a key is listed twice"
     for key in keys:
-        setting = by_name().get(key)
-        reason = plan.refusal(setting) if setting else "not declared"
+        variable = by_name().get(key)
+        reason = plan.refusal(variable) if variable else "not declared"
         assert key in allowed, f"deploy.env.example lists {key}: {reason}"
 
 
@@ -58,18 +114,16 @@ def test_defaults_the_example_shows_are_the_declared_defaults() -> None:
     shown = [(key, value) for key, value, defaults in example() if defaults]
     assert shown, 'deploy.env.example has no "(defaults shown)" block'
     for key, value in shown:
-        setting = by_name()[key]
+        default = plan.shown_default(by_name()[key].setting)
         assert value, f"{key} is under '(defaults shown)' without a value"
-        assert value == setting.shown_default(), (
-            f"deploy.env.example shows {key}={value}; the declared default is "
-            f"{setting.shown_default()}"
+        assert value == default, (
+            f"deploy.env.example shows {key}={value}; the declared default is {default}"
         )
 
 
 def test_the_example_passes_the_checks_deploy_sh_makes(tmp_path: Path) -> None:
-    filled = EXAMPLE.read_text().replace("CRM_SPREADSHEET_ID=\n", "CRM_SPREADSHEET_ID=sheet-1\n")
     env_file = tmp_path / "deploy.env"
-    env_file.write_text(filled)
+    env_file.write_text(EXAMPLE.read_text())
     made = plan.make(plan.read(env_file, {}), PROJECT)
     assert made.from_file == len(example())
 
@@ -78,16 +132,16 @@ def test_the_readme_table_is_rendered_from_the_declarations() -> None:
     table = plan.readme_table((ROOT / "README.md").read_text())
     assert table == plan.configuration_table(), (
         "README.md's configuration table differs from the declarations in "
-        f"factoryops.config; regenerate it: {plan.REGENERATE}"
+        f"factoryops.config and deployment.manifest; regenerate it: {plan.REGENERATE}"
     )
 
 
 def test_the_readme_table_has_a_row_per_setting() -> None:
     table = plan.configuration_table().splitlines()
-    settings = (*config.declared(), *config.DEPLOYMENT_SETTINGS, *config.secret_files())
-    assert len(table) == 2 + len(settings)
-    for row, setting in zip(table[2:], settings, strict=True):
-        assert row.startswith(f"| `{setting.env}` | {setting.meaning} |")
+    variables = (*manifest.variables(), *manifest.DEPLOYMENT_SETTINGS, *manifest.secret_files())
+    assert len(table) == 2 + len(variables)
+    for row, variable in zip(table[2:], variables, strict=True):
+        assert row.startswith(f"| `{variable.env}` | {variable.setting.meaning} |")
 
 
 # -- what deployment/plan.py answers ------------------------------------------------------
@@ -105,19 +159,18 @@ def make(tmp_path: Path, environ: dict[str, str] | None = None, **values: str) -
 
 
 @pytest.mark.parametrize(
-    "setting",
-    [s for s in config.declared() if s.source is not Source.DEPLOY_ENV],
-    ids=lambda s: s.env,
+    "name",
+    [name for name, deploy in manifest.MANIFEST.items() if deploy.source is not Source.DEPLOY_ENV],
 )
 def test_a_setting_with_no_place_in_deploy_env_is_refused_with_the_reason(
-    tmp_path: Path, setting: Setting
+    tmp_path: Path, name: str
 ) -> None:
-    path = settings_file(tmp_path, ALLOWED_ORIGINS="https://a.example", **{setting.env: "x-42"})
+    path = settings_file(tmp_path, ALLOWED_ORIGINS="https://a.example", **{name: "x-42"})
     with pytest.raises(plan.Refused) as refused:
         plan.read(path, {})
     message = str(refused.value)
-    assert message.startswith(f"{path}:2: {setting.env} ")
-    if setting.secret:
+    assert message.startswith(f"{path}:2: {name} ")
+    if manifest.MANIFEST[name].secret:
         assert "lives in Secret Manager" in message
     else:
         assert "is not a deployment setting" in message
@@ -130,30 +183,28 @@ def test_an_unknown_key_a_bad_line_and_a_control_character_are_refused(tmp_path:
     (tmp_path / "bad.env").write_text("# comment\n\nallowed_origins=x\n")
     with pytest.raises(plan.Refused, match=r"bad.env:3: expected KEY=VALUE"):
         plan.read(tmp_path / "bad.env", {})
-    with pytest.raises(plan.Refused, match="CRM_SHEET_NAME holds a control character"):
-        plan.read(None, {"CRM_SHEET_NAME": "Leads\tOld"})
+    with pytest.raises(plan.Refused, match="EMAILJS_SERVICE_ID holds a control character"):
+        plan.read(None, {"EMAILJS_SERVICE_ID": "service\tOld"})
 
 
 def test_quotes_export_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "deploy.env"
-    path.write_text("export CRM_SHEET_NAME='Leads 2026'\r\nSITE_URL=\"https://a.example\"\n")
+    path.write_text("export EMAILJS_SERVICE_ID='service 2026'\r\nSITE_URL=\"https://a.example\"\n")
     given = plan.read(path, {"SITE_URL": "https://b.example", "SWEEP_AUTH": "off"})
-    assert given.values == {"CRM_SHEET_NAME": "Leads 2026", "SITE_URL": "https://b.example"}
-    assert given.origin == {"CRM_SHEET_NAME": "file", "SITE_URL": "environment"}
+    assert given.values == {"EMAILJS_SERVICE_ID": "service 2026", "SITE_URL": "https://b.example"}
+    assert given.origin == {"EMAILJS_SERVICE_ID": "file", "SITE_URL": "environment"}
 
 
 def test_required_settings_bad_values_and_instance_limits_are_refused(tmp_path: Path) -> None:
-    required = [s for s in config.declared() if s.required]
+    required = [v for v in manifest.variables() if v.deploy.required]
     assert required
-    for setting in required:
-        with pytest.raises(plan.Refused, match=f"^{setting.env} is required"):
+    for variable in required:
+        with pytest.raises(plan.Refused, match=f"^{variable.env} is required"):
             plan.make(plan.read(None, {}), PROJECT)
     with pytest.raises(plan.Refused, match=r"^setting RETENTION_DAYS: expected a whole number"):
         make(tmp_path, RETENTION_DAYS="two years")
     with pytest.raises(plan.Refused, match=r"^setting MAX_INSTANCES_CHAT_MESSAGE: "):
         make(tmp_path, MAX_INSTANCES_CHAT_MESSAGE="0")
-    with pytest.raises(plan.Refused, match="CRM_BACKEND=sheets needs CRM_SPREADSHEET_ID"):
-        make(tmp_path, CRM_BACKEND="sheets")
 
 
 def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
@@ -171,9 +222,9 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
     assert "EMAILJS_SERVICE_ID" not in env[config.CONTACT]
     for name, names in env.items():
         for variable in names:
-            setting = by_name()[variable]
-            assert name in setting.functions
-            assert setting.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
+            deploy = by_name()[variable].deploy
+            assert name in deploy.functions
+            assert deploy.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
     assert made.worked_out == (
         "GOOGLE_CLOUD_PROJECT",
         "SWEEP_AUDIENCE",
@@ -185,24 +236,8 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({}, {"RATE_LIMIT_KEY": set(config.PUBLIC), "PRIVACY_TRACE_KEY": {config.CONSOLE}}),
-        (
-            {"EMAILJS_SERVICE_ID": "service_1"},
-            {
-                "RATE_LIMIT_KEY": set(config.PUBLIC),
-                "EMAILJS_PRIVATE_KEY": set(config.SENDERS),
-                "PRIVACY_TRACE_KEY": {config.CONSOLE},
-            },
-        ),
-        (
-            {"CRM_BACKEND": "apps_script"},
-            {
-                "RATE_LIMIT_KEY": set(config.PUBLIC),
-                "CRM_APPS_SCRIPT_URL": set(config.CRM_USERS),
-                "CRM_APPS_SCRIPT_KEY": set(config.CRM_USERS),
-                "PRIVACY_TRACE_KEY": {config.CONSOLE},
-            },
-        ),
+        ({}, {}),
+        ({"EMAILJS_SERVICE_ID": "service_1"}, {"EMAILJS_PRIVATE_KEY": set(manifest.SENDERS)}),
     ],
 )
 def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
@@ -213,28 +248,35 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
     for fn in made.functions:
         for secret in fn.secrets:
             given.setdefault(secret, set()).add(fn.name)
-    assert given == expected
+    # The CRM is in every deployment.
+    always = {
+        "RATE_LIMIT_KEY": set(manifest.PUBLIC),
+        "CRM_APPS_SCRIPT_URL": set(manifest.CRM_USERS),
+        "CRM_APPS_SCRIPT_KEY": set(manifest.CRM_USERS),
+        "PRIVACY_TRACE_KEY": {config.CONSOLE},
+    }
+    assert given == {**always, **expected}
 
 
 def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
-    made = make(tmp_path, {"CRM_SHEET_NAME": "Leads 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
+    made = make(tmp_path, {"EMAILJS_SERVICE_ID": "service 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
     records = [line.split("\t") for line in made.records()]
     keyed = ("max_instances", "env", "secrets", "unready", "value")
     assert all(len(r) == (3 if r[0] in keyed else 2) for r in records)
     first = {r[0]: r[1] for r in records if len(r) == 2}
     assert first["functions"].split() == list(config.FUNCTIONS)
-    assert first["public"].split() == list(config.PUBLIC)
-    assert first["team"].split() == list(config.TEAM_TOOLS)
+    assert first["public"].split() == list(manifest.PUBLIC)
+    assert first["team"].split() == list(manifest.TEAM_TOOLS)
     assert first["private"] == "TEAM_EMAILS"
-    assert first["generated_secrets"].split() == list(config.GENERATED_SECRETS)
-    assert first["from_environment"] == "CRM_SHEET_NAME"
+    assert first["generated_secrets"].split() == list(manifest.GENERATED_SECRETS)
+    assert first["from_environment"] == "EMAILJS_SERVICE_ID"
     limits = {r[1]: r[2] for r in records if r[0] == "max_instances"}
-    defaults = {s.env: s.default for s in config.DEPLOYMENT_SETTINGS}
+    defaults = {v.env: v.setting.default for v in manifest.DEPLOYMENT_SETTINGS}
     assert limits == {
         fn: "7" if fn == config.CHAT else defaults[f"MAX_INSTANCES_{fn.upper()}"]
         for fn in config.FUNCTIONS
     }
-    assert ["value", "CRM_SHEET_NAME", "Leads 2026"] in records
+    assert ["value", "EMAILJS_SERVICE_ID", "service 2026"] in records
 
 
 def test_generated_secrets_siteadmin_reads_are_made_whatever_is_deployed(tmp_path: Path) -> None:

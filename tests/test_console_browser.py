@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from devstack.apps_script import AppsScript
 from devstack.emulator import Emulator, free_port
 from devstack.functions import Served, serve
 from devstack.signin import LOCAL_CLIENT_ID
@@ -78,13 +79,15 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    emulator: Emulator, apps_script: AppsScript, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     ports = {name: free_port() for name in ("chat_message", "team_console")}
     chat_url = f"http://127.0.0.1:{ports['chat_message']}/"
     # The visitor's widget polls faster than on the site, so replies show up promptly.
     config = SiteConfig(contact_url="", chat_url=chat_url, access_url="", chat_poll_ms=500)
     site = Site(config, quiet=True)
-    standins = StandIns().start()
+    standins = StandIns(crm=apps_script).start()
     env = {
         **function_env(emulator.address, f"http://localhost:{site.port}", standins),
         **standins.signin_env(f"http://127.0.0.1:{ports['team_console']}"),
@@ -206,13 +209,13 @@ def open_session(stack: Stack, request: pytest.FixtureRequest, **options: Any) -
 
 @pytest.fixture
 def session(stack: Stack, db: Any, request: pytest.FixtureRequest) -> Iterator[Session]:
-    stack.standins.state.reset()
+    stack.standins.reset()
     yield from open_session(stack, request, viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture
 def phone(stack: Stack, db: Any, request: pytest.FixtureRequest) -> Iterator[Session]:
-    stack.standins.state.reset()
+    stack.standins.reset()
     yield from open_session(
         stack,
         request,

@@ -79,7 +79,7 @@ def test_valid_post_stores_the_named_fields_and_sends_one_email_and_one_crm_row(
     assert email["template_params"]["reply_to"] == "Asha.Rao@plant.example"
     assert email["template_params"]["message"] == VALID["message"]
 
-    [row] = standins.state.rows("Leads")
+    [row] = standins.crm.rows()
     assert row[1:] == [
         "contact",
         body["id"],
@@ -137,7 +137,7 @@ def test_honeypot_gets_the_same_201_but_nothing_is_stored_or_sent(
     assert set(body) == {"id", "status"} and body["status"] == "received"
     assert re.fullmatch(r"[A-Za-z0-9]{20}", body["id"]), "shaped like a stored record's id"
     assert submissions(db) == []
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
 
 
 def test_empty_honeypot_is_a_normal_submission(client: Any, db: Any) -> None:
@@ -284,7 +284,7 @@ def test_formula_in_a_name_reaches_the_sheet_as_text(client: Any, standins: Any)
         {**VALID, "name": '=HYPERLINK("http://x")', "company": "+91 plant", "message": "-1 @a"},
     )
     assert response.status_code == 201
-    [row] = standins.state.rows()
+    [row] = standins.crm.rows()
     assert row[3] == '\'=HYPERLINK("http://x")'
     assert row[5] == "'+91 plant"
     assert row[6] == "'-1 @a"
@@ -342,7 +342,7 @@ def test_repeat_with_the_same_idempotency_key_replays_and_stores_and_sends_once(
     assert first.get_json() == second.get_json()
     assert len(submissions(db)) == 1
     assert len(standins.state.emails) == 1
-    assert len(standins.state.rows()) == 1
+    assert len(standins.crm.rows()) == 1
 
 
 def test_same_idempotency_key_with_a_different_body_is_409(client: Any, db: Any) -> None:
@@ -409,10 +409,11 @@ def test_concurrent_repeats_of_one_key_store_once(
 
 
 @pytest.mark.parametrize("mode", ["500", "timeout"])
-def test_emailjs_and_sheets_down_still_201_and_record_kept_pending(
+def test_emailjs_and_the_crm_down_still_201_and_record_kept_pending(
     client: Any, db: Any, standins: Any, configure: Any, mode: str
 ) -> None:
-    standins.state.fail.update({"emailjs": mode, "sheets": mode})
+    standins.state.fail["emailjs"] = mode
+    standins.crm.fail(mode)
     standins.state.slow_seconds = 6.0
     response = post(client, VALID)
     assert response.status_code == 201
@@ -431,7 +432,10 @@ def test_downstream_refusing_connections_still_201_and_record_kept(
     from devstack.emulator import free_port
 
     closed = f"http://127.0.0.1:{free_port()}"
-    configure(EMAILJS_ENDPOINT=closed + "/api/v1.0/email/send", SHEETS_ENDPOINT=closed + "/")
+    configure(
+        EMAILJS_ENDPOINT=closed + "/api/v1.0/email/send",
+        CRM_APPS_SCRIPT_URL=closed + "/macros/s/local/exec",
+    )
     assert post(client, VALID).status_code == 201
     [record] = submissions(db)
     assert record["deliveries"]["email"]["state"] == "pending"
@@ -457,7 +461,7 @@ def test_permanent_4xx_from_emailjs_marks_the_email_failed(
 
 
 def test_unconfigured_downstreams_are_disabled(client: Any, db: Any, configure: Any) -> None:
-    configure(EMAILJS_SERVICE_ID=None, CRM_BACKEND="none")
+    configure(EMAILJS_SERVICE_ID=None, CRM_APPS_SCRIPT_URL=None)
     assert post(client, VALID).status_code == 201
     [record] = submissions(db)
     assert record["deliveries"]["email"]["state"] == "disabled"
@@ -479,7 +483,7 @@ def test_firestore_down_gives_503_with_retry_after_and_sends_nothing(
     assert error(response)["code"] == "unavailable"
     assert int(response.headers["Retry-After"]) > 0
     assert elapsed < 15, "a Firestore outage must fail fast, not hang"
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
 
 
 # -- rate limits ---------------------------------------------------------------------
@@ -547,7 +551,8 @@ def test_no_personal_data_reaches_a_log_line(
     ip = {"X-Forwarded-For": "198.51.100.77"}
     post(client, VALID, headers={**ip, "Idempotency-Key": "idem-secret-1"})
     post(client, VALID, headers={**ip, "Idempotency-Key": "idem-secret-1"})
-    standins.state.fail.update({"emailjs": "500", "sheets": "500"})
+    standins.state.fail["emailjs"] = "500"
+    standins.crm.fail("500")
     post(client, {**VALID, "name": "Ravi Kumar"}, headers=ip)
     post(client, VALID, headers=ip)  # rate limited
     post(client, {**VALID, "email": "broken@"}, headers={"X-Forwarded-For": "198.51.100.78"})

@@ -1,4 +1,5 @@
-"""CRM rows without a sheet: formula neutralising, matching rows, deleting bottom-up."""
+"""CRM rows without a sheet: formula neutralising and matching rows (the script deletes
+them bottom-up: tests/test_apps_script.py)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,3 @@ def test_a_match_finds_rows_by_record_id_email_in_any_case_or_age() -> None:
 def test_a_row_with_an_unreadable_time_is_never_taken_as_old() -> None:
     odd = sheet_row(3, crm.Row("yesterday", "chat", "lead", "", "", "", "", ""))
     assert not crm.Match(received_before=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))(odd)
-
-
-def test_rows_are_deleted_in_runs_from_the_bottom_up() -> None:
-    assert crm._runs_bottom_up([2, 3, 4, 9, 7, 8, 12]) == [(12, 12), (7, 9), (2, 4)]
-    assert crm._runs_bottom_up([]) == []

@@ -1,7 +1,6 @@
-"""Signed requests to the Apps Script web app, without Node: the stand-in in
-devstack/standins.py refuses what Code.gs refuses (tests/test_apps_script.py holds both
-to the same answers), and crm.py signs with CRM_APPS_SCRIPT_KEY and retries only a
-stale refusal."""
+"""Signed requests to the Apps Script web app (the real apps_script/Code.gs, served over
+HTTP by devstack/apps_script_server.js): the web app refuses what is not signed with
+its key, and crm.py signs with CRM_APPS_SCRIPT_KEY and retries only a stale refusal."""
 
 from __future__ import annotations
 
@@ -16,8 +15,9 @@ from factoryops import crm, keys
 from factoryops.config import ConfigError
 from factoryops.errors import DownstreamError
 
-from devstack import standins as standin
-from devstack.standins import APPS_SCRIPT_PATH, StandIns
+from devstack.apps_script import AppsScript
+from devstack.standins import StandIns
+from tests import script_refusals as refusals
 
 ROWS = [["2024-01-01T09:00:00Z", "contact", "rec1", "Asha", "asha@plant.example", "", "", ""]]
 DELETE = json.dumps(
@@ -25,9 +25,9 @@ DELETE = json.dumps(
 )
 
 
-def post(standins: StandIns, body: str, **parameter: str) -> dict[str, Any]:
+def post(web_app: AppsScript, body: str, **parameter: str) -> dict[str, Any]:
     response = requests.post(
-        standins.url + APPS_SCRIPT_PATH,
+        web_app.url,
         params=parameter,
         data=body.encode(),
         headers={"Content-Type": "application/json"},
@@ -43,34 +43,35 @@ def signature(body: str, ts: int, key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def stocked(standins: StandIns) -> StandIns:
-    standins.state.sheet("Leads").extend(list(r) for r in ROWS)
-    return standins
+def stocked(standins: StandIns) -> AppsScript:
+    """The web app (its sheet holding ROWS), with the functions pointed at it."""
+    assert standins.crm is not None
+    standins.crm.seed(ROWS)
+    return standins.crm
 
 
-def test_the_stand_in_carries_out_a_request_signed_with_its_key(stocked: StandIns) -> None:
-    key = stocked.state.apps_script_key
-    answer = post(stocked, DELETE, **signature(DELETE, int(time.time()), key))
+def test_the_web_app_carries_out_a_request_signed_with_its_key(stocked: AppsScript) -> None:
+    answer = post(stocked, DELETE, **signature(DELETE, int(time.time()), stocked.key))
     assert answer == {"ok": True, "deleted": 1}
-    assert stocked.state.rows("Leads") == []
+    assert stocked.rows() == []
 
 
 @pytest.mark.parametrize(
     ("case", "refusal"),
     [
-        ("unsigned", standin.UNSIGNED),
-        ("sig_without_ts", standin.UNSIGNED),
-        ("another_key", standin.BAD_SIGNATURE),
-        ("another_body", standin.BAD_SIGNATURE),
-        ("stale_past", standin.STALE),
-        ("stale_future", standin.STALE),
-        ("no_key", standin.NO_KEY),
+        ("unsigned", refusals.UNSIGNED),
+        ("sig_without_ts", refusals.UNSIGNED),
+        ("another_key", refusals.BAD_SIGNATURE),
+        ("another_body", refusals.BAD_SIGNATURE),
+        ("stale_past", refusals.STALE),
+        ("stale_future", refusals.STALE),
+        ("no_key", refusals.NO_KEY),
     ],
 )
-def test_the_stand_in_refuses_as_the_script_does_and_keeps_its_rows(
-    stocked: StandIns, case: str, refusal: dict[str, Any]
+def test_the_web_app_refuses_what_its_key_did_not_sign_and_keeps_its_rows(
+    stocked: AppsScript, case: str, refusal: dict[str, Any]
 ) -> None:
-    key, now = stocked.state.apps_script_key, int(time.time())
+    key, now = stocked.key, int(time.time())
     other = DELETE.replace("rec1", "rec2")
     parameter = {
         "unsigned": {},
@@ -82,39 +83,32 @@ def test_the_stand_in_refuses_as_the_script_does_and_keeps_its_rows(
         "no_key": signature(DELETE, now, key),
     }[case]
     if case == "no_key":
-        stocked.state.apps_script_key = ""
+        stocked.properties(CRM_APPS_SCRIPT_KEY=None)
 
     assert post(stocked, DELETE, **parameter) == refusal
-    assert stocked.state.rows("Leads") == ROWS
+    assert stocked.rows() == ROWS
 
 
-def test_the_stand_ins_key_comes_from_its_configuration_and_reaches_the_functions() -> None:
-    given = StandIns(apps_script_key="a-key-of-its-own")
+def test_the_web_apps_key_comes_from_its_launcher_and_reaches_the_functions() -> None:
+    given = AppsScript(key="a-key-of-its-own")
     assert given.env()["CRM_APPS_SCRIPT_KEY"] == "a-key-of-its-own"
-    first, second = StandIns(), StandIns()
-    assert first.state.apps_script_key != second.state.apps_script_key
-    assert first.env()["CRM_APPS_SCRIPT_KEY"] == first.state.apps_script_key
-    for unused in (given, first, second):
-        unused._server.server_close()
+    first, second = AppsScript(), AppsScript()
+    assert first.key != second.key
+    assert first.env()["CRM_APPS_SCRIPT_KEY"] == first.key
+    assert StandIns(crm=first).env()["CRM_APPS_SCRIPT_KEY"] == first.key
 
 
 # -- the client ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def script(standins: StandIns, configure: Callable[..., None]) -> StandIns:
-    """The functions pointed at the Apps Script stand-in, with the key StandIns.env() gave."""
-    configure(CRM_BACKEND="apps_script")
-    standins.state.sheet("Leads").extend(list(r) for r in ROWS)
-    return standins
-
-
-def test_the_client_signs_with_crm_apps_script_key(script: StandIns) -> None:
+def test_the_client_signs_with_crm_apps_script_key(stocked: AppsScript) -> None:
     assert crm.read_rows()[0].value("record_id") == "rec1"
     assert crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"}))) == 1
 
 
-def test_a_wrong_key_is_a_final_refusal(script: StandIns, configure: Callable[..., None]) -> None:
+def test_a_wrong_key_is_a_final_refusal(
+    stocked: AppsScript, configure: Callable[..., None]
+) -> None:
     configure(CRM_APPS_SCRIPT_KEY="not-the-key")
 
     with pytest.raises(DownstreamError) as raised:
@@ -122,12 +116,12 @@ def test_a_wrong_key_is_a_final_refusal(script: StandIns, configure: Callable[..
 
     assert str(raised.value) == "apps_script refused the request: bad_signature"
     assert raised.value.retryable is False
-    assert raised.value.detail == standin.BAD_SIGNATURE["error"]
-    assert script.state.rows("Leads") == ROWS
+    assert raised.value.detail == refusals.BAD_SIGNATURE["error"]
+    assert stocked.rows() == ROWS
 
 
-def test_a_script_without_its_key_is_a_final_refusal(script: StandIns) -> None:
-    script.state.apps_script_key = ""
+def test_a_script_without_its_key_is_a_final_refusal(stocked: AppsScript) -> None:
+    stocked.properties(CRM_APPS_SCRIPT_KEY=None)
 
     with pytest.raises(DownstreamError) as raised:
         crm.read_rows()
@@ -138,8 +132,9 @@ def test_a_script_without_its_key_is_a_final_refusal(script: StandIns) -> None:
 
 @pytest.mark.parametrize("skew", [-400, 400])
 def test_a_stale_refusal_is_retried_later(
-    script: StandIns, monkeypatch: pytest.MonkeyPatch, skew: int
+    stocked: AppsScript, monkeypatch: pytest.MonkeyPatch, skew: int
 ) -> None:
+    # The functions' clock 400 s from the script's: each request's ts is that far off.
     monkeypatch.setattr(crm, "_now", lambda: int(time.time()) + skew)
 
     with pytest.raises(DownstreamError) as raised:
@@ -149,10 +144,10 @@ def test_a_stale_refusal_is_retried_later(
 
     assert str(raised.value) == "apps_script refused the request: stale"
     assert raised.value.retryable is True
-    assert script.state.rows("Leads") == ROWS
+    assert stocked.rows() == ROWS
 
 
-def test_other_refusals_stay_final(script: StandIns) -> None:
+def test_other_refusals_stay_final(stocked: AppsScript) -> None:
     with pytest.raises(DownstreamError) as raised:
         crm._apps_script({"action": "drop_table"}, 5)
 
@@ -162,7 +157,7 @@ def test_other_refusals_stay_final(script: StandIns) -> None:
 
 
 def test_outside_the_emulator_a_missing_key_is_a_configuration_error(
-    script: StandIns, configure: Callable[..., None]
+    stocked: AppsScript, configure: Callable[..., None]
 ) -> None:
     configure(CRM_APPS_SCRIPT_KEY=None, FIRESTORE_EMULATOR_HOST=None)
 
@@ -170,18 +165,18 @@ def test_outside_the_emulator_a_missing_key_is_a_configuration_error(
         crm.read_rows()
 
     assert raised.value.name == "CRM_APPS_SCRIPT_KEY"
-    assert script.state.requests == []
+    assert stocked.requests() == 0
 
 
 def test_on_the_emulator_a_missing_key_is_random_per_process(
-    script: StandIns, configure: Callable[..., None]
+    stocked: AppsScript, configure: Callable[..., None]
 ) -> None:
     configure(CRM_APPS_SCRIPT_KEY=None, FIRESTORE_EMULATOR_HOST="127.0.0.1:8080")
 
     with pytest.raises(DownstreamError) as raised:
         crm.read_rows()
 
-    # Signed, with a key the stand-in was not given.
+    # Signed, with a key the web app was not given.
     assert str(raised.value) == "apps_script refused the request: bad_signature"
     assert keys.crm_apps_script() == keys.crm_apps_script() != keys.rate_limit()
     assert len(keys.crm_apps_script()) == 32

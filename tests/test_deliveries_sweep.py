@@ -1,5 +1,6 @@
 """The sweep endpoint's body and counts, and its deliveries task against the EmailJS
-and Sheets stand-ins: leases, backoff, failure, and overlapping sweeps sending once."""
+stand-in and the CRM web app: leases, backoff, failure, and overlapping sweeps sending
+once."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_a_dry_run_over_http_deletes_nothing_and_sends_nothing(
     assert body["dry_run"] is True
     assert body["deleted"]["contact_submissions"] == 1
     assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0}
-    assert standins.state.emails == [] and standins.state.rows("Leads") == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
     assert state(db, "due", "email")["state"] == "pending"
     assert db.collection("contact_submissions").document("old").get().exists
 
@@ -122,7 +123,7 @@ def test_the_crm_down_during_retention_is_503_after_the_rest_is_done(
 ) -> None:
     seed_contact(db, "old", created_at=ago(DAYS + 1))
     db.collection("rate_limits").document("r").set({"count": 1, "expire_at": ago(1)})
-    standins.state.fail["sheets"] = "503"
+    standins.crm.fail("503")
 
     response = client.post("/", json={"tasks": ["retention"]})
 
@@ -145,7 +146,7 @@ def test_a_due_delivery_is_sent_once_and_settles_as_sent(db: Any, standins: Any)
     assert (counts.sent, counts.retrying, counts.failed) == (2, 0, 0)
     assert again.due == 0
     assert len(standins.state.emails) == 1
-    assert [r[2] for r in standins.state.rows("Leads")] == ["c1"]
+    assert [r[2] for r in standins.crm.rows()] == ["c1"]
     email = state(db, "c1", "email")
     assert email["state"] == "sent" and email["attempts"] == 1
     assert "due_at" not in email and "lease_id" not in email
@@ -192,7 +193,7 @@ def test_the_last_allowed_attempt_failing_marks_the_delivery_failed(
 ) -> None:
     configure(MAX_DELIVERY_ATTEMPTS="3")
     seed_due(db, "c1", attempts=2)
-    standins.state.fail["sheets"] = "503"
+    standins.crm.fail("503")
 
     counts = deliveries.run_due(DELIVERY_SOURCES)
 
@@ -245,7 +246,7 @@ def test_a_row_that_landed_before_its_result_was_lost_is_not_appended_again(
     counts = deliveries.run_due(DELIVERY_SOURCES)
 
     assert counts.sent == 2
-    assert [r[2] for r in standins.state.rows()] == ["record_id", "landed", "not-landed"]
+    assert [r[2] for r in standins.crm.rows()] == ["record_id", "landed", "not-landed"]
 
 
 def test_an_email_with_an_unknown_outcome_is_sent_again_once_then_left_to_the_team(
@@ -290,7 +291,7 @@ def test_overlapping_sweeps_send_each_email_and_append_each_row_exactly_once(
     results = at_once(lambda _: deliveries.run_due(DELIVERY_SOURCES, limit=5), range(3))
 
     sent_emails = sorted(e["template_params"]["record_id"] for e in standins.state.emails)
-    appended_rows = sorted(r[2] for r in standins.state.rows("Leads"))
+    appended_rows = sorted(r[2] for r in standins.crm.rows())
     assert sent_emails == records
     assert appended_rows == records
     assert sum(r.sent for r in results) == 2 * len(records)
@@ -375,7 +376,7 @@ def test_deliveries_retry_puts_failed_ones_back_due_now_and_the_next_sweep_sends
         created_at=ago(1),
         deliveries={
             "email": {"state": "failed", "attempts": 8, "last_error": "emailjs 500"},
-            "crm": {"state": "failed", "attempts": 1, "last_error": "sheets 400"},
+            "crm": {"state": "failed", "attempts": 1, "last_error": "apps_script 400"},
         },
     )
 
@@ -385,7 +386,7 @@ def test_deliveries_retry_puts_failed_ones_back_due_now_and_the_next_sweep_sends
     assert '"retried": 2' in result.output
     assert state(db, "broken", "email")["state"] == "pending"
     assert deliveries.run_due(DELIVERY_SOURCES).sent == 2
-    assert len(standins.state.emails) == 1 and len(standins.state.rows("Leads")) == 1
+    assert len(standins.state.emails) == 1 and len(standins.crm.rows()) == 1
 
 
 def test_siteadmin_sweep_runs_retention_and_deliveries_from_a_laptop(
@@ -407,12 +408,12 @@ def test_siteadmin_sweep_runs_retention_and_deliveries_from_a_laptop(
     assert body["deleted"]["contact_submissions"] == 1 and body["deleted"]["crm_rows"] == 1
     assert body["deliveries"] == {"sent": 2, "retrying": 0, "failed": 0, "due": 2}
     assert body["tasks"] == ["retention", "deliveries"]
-    assert [r[2] for r in standins.state.rows("Leads")] == ["record_id", "due"]
+    assert [r[2] for r in standins.crm.rows()] == ["record_id", "due"]
 
 
 def test_siteadmin_sweep_exits_non_zero_when_the_crm_is_down(db: Any, standins: Any) -> None:
     seed_contact(db, "old", created_at=ago(DAYS + 1))
-    standins.state.fail["sheets"] = "500"
+    standins.crm.fail("500")
 
     result = CliRunner().invoke(siteadmin, ["sweep", "--task", "retention"])
 

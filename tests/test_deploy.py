@@ -36,13 +36,13 @@ APIS = (
     "firestore",
     "secretmanager",
     "cloudscheduler",
-    "sheets",
     "iam",
     "logging",
     "firebaserules",
     "monitoring",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
+CRM_URL = "https://script.google.com/macros/s/crm-web-app-7a6b/exec"
 INDEX_FILE = {
     "indexes": [
         {
@@ -80,8 +80,6 @@ SETTINGS = {
     "EMAILJS_PUBLIC_KEY": "public_test",
     "EMAILJS_CONTACT_TEMPLATE_ID": "template_contact",
     "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
-    "CRM_BACKEND": "sheets",
-    "CRM_SPREADSHEET_ID": "sheet-id-123",
     "ALERT_EMAIL": "ops@factoryopsai.com",
     "TEAM_OAUTH_CLIENT_ID": "1234-console.apps.googleusercontent.com",
     "TEAM_EMAILS": "asha@factoryopsai.com,ravi@factoryopsai.com",
@@ -452,18 +450,19 @@ if __name__ == "__main__":
 # the project's packages.
 import pytest  # noqa: E402
 from factoryops import config, store  # noqa: E402
-from factoryops.config import Source  # noqa: E402
 
-from deployment import google_apis  # noqa: E402
+from deployment import google_apis, manifest  # noqa: E402
+from deployment.manifest import Source  # noqa: E402
 
 pytestmark = pytest.mark.deploy
 
 FUNCTIONS = config.FUNCTIONS
-PUBLIC = config.PUBLIC
+PUBLIC = manifest.PUBLIC
 SWEEP = config.SWEEP
 CONSOLE = config.CONSOLE
 OMITTED = "<omitted>"
-SECRETS = tuple(s.env for s in config.declared() if s.secret)
+SECRETS = tuple(v.env for v in manifest.variables() if v.deploy.secret)
+CRM_SECRETS = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
 TTL_GROUPS = store.TTL_GROUPS
 
 
@@ -646,6 +645,13 @@ class Deployer:
         assert result.calls == [], f"a dry run called {result.calls[0]['tool']}"
         return result
 
+    def secret_files(self) -> dict[str, str]:
+        """NAME_FILE for each secret the team supplies, naming the files made for it."""
+        return {
+            "EMAILJS_PRIVATE_KEY_FILE": str(self.tmp / "emailjs.key"),
+            "CRM_APPS_SCRIPT_URL_FILE": str(self.tmp / "crm.url"),
+        }
+
     def settings(self, **values: str) -> None:
         self.env["DEPLOY_ENV_FILE"] = str(self.tmp / "deploy.env")
         lines = [f"{k}={v}" for k, v in values.items()]
@@ -691,7 +697,8 @@ def make_deployer(tmp: Path, root: Path) -> Deployer:
             env[name] = os.environ[name]
     deployer = Deployer(tmp, root, env, state, log)
     (tmp / "emailjs.key").write_text(EMAILJS_KEY + "\n")
-    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(tmp / "emailjs.key"))
+    (tmp / "crm.url").write_text(CRM_URL + "\n")
+    deployer.settings(**SETTINGS, **deployer.secret_files())
     return deployer
 
 
@@ -801,16 +808,16 @@ def test_every_gcloud_command_names_the_project(deployer: Deployer) -> None:
 
 def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Deployer) -> None:
     run = deployer.dry()
-    assert EMAILJS_KEY not in run.stdout + run.stderr
+    assert EMAILJS_KEY not in run.stdout + run.stderr and CRM_URL not in run.stdout + run.stderr
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
         expected = {
-            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
-            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
             "access_grant": {"RATE_LIMIT_KEY"},
-            "team_console": {"PRIVACY_TRACE_KEY"},
-            "retention_sweep": {"EMAILJS_PRIVATE_KEY"},
+            "team_console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
+            "retention_sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         }[name]
         assert set(refs) == expected
         for secret, ref in refs.items():
@@ -823,15 +830,14 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
         assert not any(f" {secret}:" in line for secret in SECRETS), line
     # Every first version is piped in: generated, or from the file the settings name.
     adds = {c[c.index("add") + 1]: c for c in run.commands() if "versions" in c and "add" in c}
-    assert sorted(adds) == ["EMAILJS_PRIVATE_KEY", "PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY"]
+    assert sorted(adds) == sorted(
+        ["EMAILJS_PRIVATE_KEY", "PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY", *CRM_SECRETS]
+    )
     assert all("--data-file=-" in c and "|" in c for c in adds.values())
-    assert adds["RATE_LIMIT_KEY"][:3] == ["head", "-c", "32"]
-    assert adds["PRIVACY_TRACE_KEY"][:3] == ["head", "-c", "32"]
-    assert adds["EMAILJS_PRIVATE_KEY"][:3] == [
-        "printf",
-        "%s",
-        f"$(cat {deployer.tmp / 'emailjs.key'})",
-    ]
+    for generated in ("RATE_LIMIT_KEY", "PRIVACY_TRACE_KEY", "CRM_APPS_SCRIPT_KEY"):
+        assert adds[generated][:3] == ["head", "-c", "32"]
+    for supplied, file in deployer.secret_files().items():
+        assert adds[supplied.removesuffix("_FILE")][:3] == ["printf", "%s", f"$(cat {file})"]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -932,9 +938,9 @@ def test_each_function_gets_only_the_settings_it_reads(deployer: Deployer) -> No
     # What reaches each function is what the declarations say it reads.
     for name, variables in env.items():
         for variable in variables:
-            declared = next(s for s in config.declared() if s.env == variable)
-            assert name in declared.functions, (name, variable)
-            assert declared.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
+            deploy = manifest.MANIFEST[variable]
+            assert name in deploy.functions, (name, variable)
+            assert deploy.source in (Source.DEPLOY_ENV, Source.DEPLOY_SH)
 
 
 def deployed_secrets(run: Run) -> dict[str, set[str]]:
@@ -965,7 +971,7 @@ def test_the_emailjs_private_key_is_given_only_when_emailjs_service_id_is_set(
     assert run.returncode == 0, run.stderr
     given = deployed_secrets(run).get("EMAILJS_PRIVATE_KEY", set())
     if service_id:
-        assert given == set(config.SENDERS)
+        assert given == set(manifest.SENDERS)
     else:
         assert given == set()
         assert run.gcloud("secrets", "describe", "EMAILJS_PRIVATE_KEY") == []
@@ -1109,36 +1115,36 @@ def test_the_example_settings_file_holds_only_settings_deploy_sh_knows(
     deployer: Deployer,
 ) -> None:
     example = (ROOT / "deploy.env.example").read_text()
-    filled = example.replace("CRM_SPREADSHEET_ID=\n", "CRM_SPREADSHEET_ID=sheet-id-123\n")
-    (deployer.tmp / "deploy.env").write_text(filled)
+    (deployer.tmp / "deploy.env").write_text(example)
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     assert "ALLOWED_ORIGINS" in run.stdout and "EMAILJS_PRIVATE_KEY" not in run.stdout
 
 
 def test_the_environment_wins_over_the_settings_file(deployer: Deployer) -> None:
-    deployer.env["CRM_SHEET_NAME"] = "Leads 2026"
+    deployer.env["CHAT_MAX_MESSAGES"] = "50"
     deployer.env["ALLOWED_ORIGINS"] = "https://staging.factoryopsai.com"
     run = deployer.dry()
-    assert "from the environment (wins over the file): ALLOWED_ORIGINS CRM_SHEET_NAME" in run.stdout
+    assert (
+        "from the environment (wins over the file): ALLOWED_ORIGINS CHAT_MAX_MESSAGES" in run.stdout
+    )
     assert '#   ALLOWED_ORIGINS: "https://staging.factoryopsai.com"' in run.stdout
-    assert '#   CRM_SHEET_NAME: "Leads 2026"' in run.stdout
+    assert '#   CHAT_MAX_MESSAGES: "50"' in run.stdout
 
 
-def test_settings_without_emailjs_or_crm_need_no_email_secret_or_sheet(
-    deployer: Deployer,
-) -> None:
+def test_settings_without_emailjs_need_no_email_secret(deployer: Deployer) -> None:
     deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     assert "EMAILJS_PRIVATE_KEY" not in run.stdout
-    assert "CRM sheet" not in run.stdout
     sweep = next(a for a in run.gcloud("functions", "deploy") if SWEEP in a)
-    assert "--clear-secrets" in sweep
+    assert {ref.split("=")[0] for ref in (flag(sweep, "set-secrets") or "").split(",")} == (
+        CRM_SECRETS
+    )
 
 
 def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     for args in run.gcloud("functions", "deploy"):
@@ -1150,7 +1156,7 @@ def test_apps_script_crm_url_is_a_secret_too(deployer: Deployer) -> None:
 def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
     deployer: Deployer,
 ) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     closing = run.stdout[run.stdout.index("Function URLs") :]
@@ -1159,14 +1165,9 @@ def test_with_apps_script_the_closing_text_says_how_to_give_the_script_its_key(
     )
     assert command in closing
     assert "Project Settings > Script properties" in closing
-    assert "The CRM sheet is reached by sharing it" not in closing
 
     no_crm_function = deployer.dry("--only", "access_grant")
     assert "--secret=CRM_APPS_SCRIPT_KEY" not in no_crm_function.stdout
-
-    deployer.settings(**SETTINGS)
-    sheets = deployer.dry()
-    assert "CRM_APPS_SCRIPT_KEY" not in sheets.stdout
 
 
 def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
@@ -1183,17 +1184,12 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
     assert grants == {
-        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
-        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY"},
+        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
-        "fn-team-console": {"PRIVACY_TRACE_KEY"},
-        "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY"},
+        "fn-team-console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
+        "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
     }
-    share = run.stdout[run.stdout.index("The CRM sheet is reached by sharing it") :]
-    assert "https://docs.google.com/spreadsheets/d/sheet-id-123/edit" in share
-    for name in ("contact-submit", "chat-message", "team-console", "retention-sweep"):
-        assert f"fn-{name}@{PROJECT}.iam.gserviceaccount.com" in share
-    assert "fn-access-grant@" not in share
 
 
 def test_ttl_policies_cover_every_collection_group_with_expire_at(deployer: Deployer) -> None:
@@ -1313,6 +1309,8 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
+        "CRM_APPS_SCRIPT_URL": 1,
+        "CRM_APPS_SCRIPT_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
     }
     assert len(first.called("functions", "deploy")) == 6
@@ -1362,9 +1360,10 @@ def test_secret_values_travel_on_stdin_and_are_pinned_by_number(first_run: First
     rate_key = model["secrets"]["RATE_LIMIT_KEY"][0]
     assert len(rate_key) >= 40
     assert model["secrets"]["EMAILJS_PRIVATE_KEY"] == [EMAILJS_KEY]
+    assert model["secrets"]["CRM_APPS_SCRIPT_URL"] == [CRM_URL]
     token = model["token"]
     argv_text = json.dumps([c["argv"] for c in run.calls])
-    for value in (rate_key, EMAILJS_KEY, token):
+    for value in (rate_key, EMAILJS_KEY, CRM_URL, token):
         assert value not in argv_text
         assert value not in run.stdout + run.stderr
     assert not any(token in call for call in first_run.deployer.python_calls())
@@ -1387,15 +1386,18 @@ def test_each_deployed_environment_holds_what_the_function_reads(first_run: Firs
     assert sorted(latest) == sorted(FUNCTIONS)
     for name, deploy in latest.items():
         expected = {
-            s.env
-            for s in config.declared()
-            if name in s.functions
-            and (s.source is Source.DEPLOY_SH or (s.source is Source.DEPLOY_ENV and s.env in given))
+            variable
+            for variable, deploy in manifest.MANIFEST.items()
+            if name in deploy.functions
+            and (
+                deploy.source is Source.DEPLOY_SH
+                or (deploy.source is Source.DEPLOY_ENV and variable in given)
+            )
         }
         assert set(deploy["env"]) == expected, name
         secrets = {ref.split("=")[0] for ref in deploy["secrets"].split(",") if ref}
         assert ("RATE_LIMIT_KEY" in secrets) == (name in PUBLIC)
-        assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in config.SENDERS)
+        assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in manifest.SENDERS)
 
 
 def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
@@ -1406,6 +1408,14 @@ def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
     assert run.returncode == 1
     assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
     assert "run deploy.sh again" in run.stderr
+    assert run.called("functions", "deploy") == []
+    # The CRM's web app is asked for as the other supplied secrets are.
+    checkout.settings(
+        **SETTINGS, EMAILJS_PRIVATE_KEY_FILE=checkout.secret_files()["EMAILJS_PRIVATE_KEY_FILE"]
+    )
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 1
+    assert "secret CRM_APPS_SCRIPT_URL has no version: set CRM_APPS_SCRIPT_URL_FILE" in run.stderr
     assert run.called("functions", "deploy") == []
 
 
@@ -1544,11 +1554,11 @@ def test_the_privacy_trace_key_is_made_whichever_functions_are_deployed(
 
 
 def test_the_apps_script_key_is_generated_and_given_to_its_users(deployer: Deployer) -> None:
-    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com", CRM_BACKEND="apps_script")
+    deployer.settings(ALLOWED_ORIGINS="https://factoryopsai.com")
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     # The senders append rows; the console changes and deletes them for privacy requests.
-    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(config.SENDERS) | {CONSOLE}
+    assert deployed_secrets(run)["CRM_APPS_SCRIPT_KEY"] == set(manifest.SENDERS) | {CONSOLE}
     adds = [c for c in run.commands() if "CRM_APPS_SCRIPT_KEY" in c and "versions" in c]
     assert any(c[:3] == ["head", "-c", "32"] for c in adds)
 
@@ -1562,7 +1572,7 @@ PENDING_CONSOLE_URL = "https://team-console-not-deployed.invalid"
 def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
     deployer: Deployer,
 ) -> None:
-    deployer.settings(**{**SETTINGS, "CRM_BACKEND": "apps_script"})
+    deployer.settings(**SETTINGS)
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
     [deploy] = [a for a in run.gcloud("functions", "deploy") if positional(a)[2] == CONSOLE]
@@ -1586,8 +1596,6 @@ def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
     assert roles == {"roles/datastore.user"}
     assert env_files(run)[CONSOLE] == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "CRM_BACKEND": "apps_script",
-        "CRM_SPREADSHEET_ID": "sheet-id-123",
         "SITE_URL": "https://factoryopsai.com",
         "TEAM_EMAILS": OMITTED,
         "TEAM_OAUTH_CLIENT_ID": SETTINGS["TEAM_OAUTH_CLIENT_ID"],
@@ -1678,7 +1686,8 @@ def test_only_team_console_deploys_the_console_alone(deployer: Deployer) -> None
     assert run.gcloud("scheduler") == [] and "sweep-scheduler@" not in run.stdout
     accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
     assert accounts == ["fn-team-console"]
-    assert [positional(a)[2] for a in run.gcloud("secrets", "create")] == ["PRIVACY_TRACE_KEY"]
+    created = [positional(a)[2] for a in run.gcloud("secrets", "create")]
+    assert created == ["CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY", "PRIVACY_TRACE_KEY"]
     assert f"The team console is at <{CONSOLE}-url>." in run.stdout
     assert f"run deploy.sh --only {SWEEP} once" in run.stdout
 
@@ -1692,7 +1701,7 @@ def test_without_its_sign_in_settings_the_console_stops_the_run_before_any_chang
     checkout: Deployer, missing: tuple[str, ...]
 ) -> None:
     keep = {k: v for k, v in SETTINGS.items() if k not in missing}
-    checkout.settings(**keep, EMAILJS_PRIVATE_KEY_FILE=str(checkout.tmp / "emailjs.key"))
+    checkout.settings(**keep, **checkout.secret_files())
     them = "them" if len(missing) > 1 else "it"
     refusal = (
         f"{CONSOLE} refuses to start without {' and '.join(missing)}: set {them} in deploy.env"
@@ -2003,7 +2012,7 @@ def test_verify_compares_the_consoles_client_id_with_the_settings(
     deployer = live_copy(live, tmp_path)
     deployer.settings(
         **{**SETTINGS, "TEAM_OAUTH_CLIENT_ID": "5678-new.apps.googleusercontent.com"},
-        EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"),
+        **deployer.secret_files(),
     )
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 1
@@ -2014,7 +2023,7 @@ def test_verify_compares_the_consoles_client_id_with_the_settings(
     }
 
     # A console that does not start answers 5xx, whatever is asked.
-    deployer.settings(**SETTINGS, EMAILJS_PRIVATE_KEY_FILE=str(deployer.tmp / "emailjs.key"))
+    deployer.settings(**SETTINGS, **deployer.secret_files())
     model = deployer.model()
     model["function_faults"] = {CONSOLE: "unready"}
     deployer.state.write_text(json.dumps(model))

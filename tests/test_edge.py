@@ -186,7 +186,7 @@ def test_error_bodies_carry_code_message_and_fields_only_when_given() -> None:
 def test_a_downstream_status_is_retried_only_when_it_may_pass(status: int, retryable: bool) -> None:
     failure = errors.DownstreamError.from_status("emailjs", status, "quoted text")
     assert failure.retryable is retryable and str(failure) == f"emailjs {status}"
-    assert errors.DownstreamError.unreachable("sheets", TimeoutError()).retryable
+    assert errors.DownstreamError.unreachable("apps_script", TimeoutError()).retryable
 
 
 def test_deeply_nested_json_is_a_400_not_a_crash(client: Any, configure: Any) -> None:

@@ -87,7 +87,7 @@ def run_scan(db: Any, standins: Any, captured_logs: Any, visited: dict[str, Any]
     return scan(
         needles(visited),
         documents=documents(db),
-        crm_rows=standins.state.rows("Leads"),
+        crm_rows=standins.crm.rows(),
         log_lines=lines,
     )
 
@@ -123,7 +123,7 @@ def test_everything_the_scan_finds_before_the_delete_appears_in_the_export(
         parts = finding.where.split("/")
         if finding.store == "crm":
             number = int(finding.where.removeprefix("row "))
-            assert standins.state.rows("Leads")[number - 1][2] in crm_records, finding
+            assert standins.crm.rows()[number - 1][2] in crm_records, finding
         elif parts[0] == "contact_submissions":
             assert parts[1] in contacts, finding
         elif parts[0] == "chat_sessions":

@@ -145,21 +145,22 @@ def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
     assert len(list(db.collection("idempotency_keys").stream())) == keys
     sent = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
     assert set(sent.values()) == {1} and len(sent) == keys
-    rows = collections.Counter(row[2] for row in standins.state.rows())
+    rows = collections.Counter(row[2] for row in standins.crm.rows())
     assert set(rows.values()) == {1} and len(rows) == keys
 
 
 # -- downstream outage, then recovery and one sweep -----------------------------------
 
 
-def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_sends_each_once(
+def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_one_sweep_sends_each_once(
     db: Any, standins: Any, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from factoryops import deliveries, store
     from factoryops.sweep import DELIVERY_SOURCES
 
     configure(**GENEROUS_LIMIT)
-    standins.state.fail.update({"emailjs": "500", "sheets": "503"})
+    standins.state.fail["emailjs"] = "500"
+    standins.crm.fail("503")
     count = 100
     with serving("contact_submit") as url, ThreadPoolExecutor(CLIENTS) as pool:
         client = Client(url)
@@ -178,9 +179,10 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
         for channel in ("email", "crm"):
             assert record["deliveries"][channel]["state"] == "pending"
             assert record["deliveries"][channel]["attempts"] == 1
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []
 
     standins.state.fail.clear()
+    standins.crm.fail(None)
     # The sweep runs after every backoff has run out (the first is at most 36 s).
     later = store.now() + dt.timedelta(hours=1)
     monkeypatch.setattr(store, "now", lambda: later)
@@ -188,7 +190,7 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
 
     assert (counts.sent, counts.retrying, counts.failed) == (2 * count, 0, 0)
     emailed = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
-    appended = collections.Counter(row[2] for row in standins.state.rows())
+    appended = collections.Counter(row[2] for row in standins.crm.rows())
     ids = {r["id"] for r in records}
     assert emailed == dict.fromkeys(ids, 1)
     assert appended == dict.fromkeys(ids, 1)
@@ -198,7 +200,7 @@ def test_with_emailjs_and_sheets_down_every_submission_is_stored_and_one_sweep_s
 
     again = deliveries.run_due(DELIVERY_SOURCES)
     assert (again.sent, again.retrying, again.failed) == (0, 0, 0)
-    assert len(standins.state.emails) == count and len(standins.state.rows()) == count
+    assert len(standins.state.emails) == count and len(standins.crm.rows()) == count
 
 
 # -- Firestore stopped mid-run ---------------------------------------------------------
@@ -277,10 +279,10 @@ def test_firestore_stopped_mid_run_gives_503_sends_nothing_partial_and_service_r
                 }
             }
             assert int(headers["Retry-After"]) > 0
-    # Whatever reached EmailJS or the sheet belongs to a submission answered 201.
+    # Whatever reached EmailJS or the CRM belongs to a submission answered 201.
     answered = {body["id"] for status, body, _ in results if status == 201}
     emailed = [e["template_params"]["record_id"] for e in standins.state.emails]
-    appended = [row[2] for row in standins.state.rows()]
+    appended = [row[2] for row in standins.crm.rows()]
     stored_before_restart = set(emailed) - {resumed_id} - {r.json()["id"] for r in after}
     assert stored_before_restart <= answered
     assert set(appended) - {resumed_id} - {r.json()["id"] for r in after} <= answered
@@ -427,7 +429,7 @@ def test_a_hanging_firestore_gets_a_503_within_one_deadline_and_nothing_goes_dow
     chat_body = {"email": "hang@plant.example", "page": "/", "text": "hello?"}
     with serving("contact_submit") as contact_url, serving("chat_message") as chat_url:
         assert requests.post(contact_url, json=_body(1), timeout=30).status_code == 201
-        standins.state.reset()
+        standins.reset()
         emulator.pause()  # alive, answering nothing
         try:
             answers = []
@@ -443,4 +445,4 @@ def test_a_hanging_firestore_gets_a_503_within_one_deadline_and_nothing_goes_dow
         assert response.status_code == 503, response.text
         assert int(response.headers["Retry-After"]) > 0
         assert took < HANG_BOUND, f"answered after {took:.1f} s"
-    assert standins.state.emails == [] and standins.state.rows() == []
+    assert standins.state.emails == [] and standins.crm.rows() == []

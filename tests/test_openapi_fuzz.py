@@ -65,13 +65,17 @@ def console_token() -> Iterator[tuple[str, dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def servers(
-    emulator: Any, tmp_path_factory: pytest.TempPathFactory, console_token: Any
+    emulator: Any,
+    apps_script: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    console_token: Any,
 ) -> Iterator[dict[str, str]]:
     """Every fuzzed function on its own port, as `functions-framework` serves it."""
     from devstack.standins import CERTS_PATH
 
     emulator.clear(PROJECT)
-    standins = StandIns().start()
+    apps_script.reset()
+    standins = StandIns(crm=apps_script).start()
     standins.state.certs = console_token[1]
     env = {
         **os.environ,

@@ -1,6 +1,6 @@
 """`siteadmin privacy export|correct|delete` across every store: contact submissions,
-chat sessions with their messages, access grants and CRM rows (Sheets stand-in and
-Apps Script stand-in), matching the address case-insensitively."""
+chat sessions with their messages, access grants and CRM rows (through the CRM web app,
+the real Code.gs), matching the address case-insensitively."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from factoryops import privacy
 from factoryops.cli import main as siteadmin
 
-from devstack.standins import APPS_SCRIPT_PATH
 from tests.test_retention import (
     HEADER,
     ago,
@@ -81,7 +80,7 @@ def requests_made(db: Any) -> list[dict[str, Any]]:
 
 
 def sheet_ids(standins: Any) -> list[str]:
-    return [r[2] for r in standins.state.rows("Leads")]
+    return [r[2] for r in standins.crm.rows()]
 
 
 # -- export ------------------------------------------------------------------------------
@@ -207,14 +206,14 @@ def test_correct_changes_name_company_and_email_in_every_store(
     assert grant["email_key"] == "asha@newplant.example"
     assert grant["company"] == "=Pune Works"
     assert grant["lead"] == "Asha R. Rao", "a grant's lead names the person: it is corrected too"
-    rows = {r[2] + r[0]: r for r in standins.state.rows("Leads")[1:]}
+    rows = {r[2] + r[0]: r for r in standins.crm.rows()[1:]}
     asha_rows = [r for r in rows.values() if r[2] in ("asha-1", "asha-2", "lead-asha")]
     assert len(asha_rows) == 4
     for r in asha_rows:
         assert (r[3], r[4], r[5]) == ("Asha R. Rao", "Asha@newplant.example", "'=Pune Works")
     ravi = db.collection("contact_submissions").document("ravi-1").get().to_dict()
     assert ravi["name"] == "Ravi Iyer" and ravi["email"] == OTHER
-    assert [r[3] for r in standins.state.rows("Leads") if r[2].startswith("ravi")] == [
+    assert [r[3] for r in standins.crm.rows() if r[2].startswith("ravi")] == [
         "Ravi Iyer",
         "Ravi Iyer",
     ]
@@ -235,7 +234,7 @@ def test_correct_of_only_the_company_leaves_name_and_email_alone(
         ASHA,
         "Pune Presses",
     )
-    assert standins.state.rows("Leads")[1][3:6] == ["Asha Rao", ASHA, "Pune Presses"]
+    assert standins.crm.rows()[1][3:6] == ["Asha Rao", ASHA, "Pune Presses"]
 
 
 def test_correct_needs_something_to_change_and_validates_the_new_values(
@@ -301,7 +300,7 @@ def test_delete_asks_first_and_a_no_changes_nothing(db: Any, standins: Any, pers
     assert result.exit_code == 1
     assert "contact_submissions" in result.output and "Delete all of this" in result.output
     assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
-    assert len(standins.state.rows("Leads")) == 7
+    assert len(standins.crm.rows()) == 7
     assert [r["kind"] for r in requests_made(db)] == []
 
 
@@ -329,36 +328,19 @@ def test_delete_twice_is_harmless_and_the_second_finds_nothing(
 def test_delete_with_the_crm_down_changes_nothing_and_can_be_run_again(
     db: Any, standins: Any, person: None
 ) -> None:
-    standins.state.fail["sheets"] = "500"
+    standins.crm.fail("500")
 
     failed = run("delete", "--email", ASHA, "--yes")
 
     assert failed.exit_code == 1
     assert "could not be reached" in failed.output
     assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
-    standins.state.fail["sheets"] = None
+    standins.crm.fail(None)
     assert run("delete", "--email", ASHA, "--yes").exit_code == 0
     assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
 
 
-# -- the Apps Script backend and the logs -------------------------------------------------
-
-
-def test_with_the_apps_script_backend_each_command_reaches_the_crm_rows(
-    db: Any, standins: Any, person: None, configure: Any
-) -> None:
-    configure(CRM_BACKEND="apps_script", CRM_APPS_SCRIPT_URL=standins.url + APPS_SCRIPT_PATH)
-
-    exported = json.loads(run("export", "--email", ASHA).stdout)
-    corrected = run("correct", "--email", ASHA, "--name", "Asha R.", "--json")
-    renamed = [r[3] for r in standins.state.rows("Leads") if r[2] in ("asha-1", "lead-asha")]
-    deleted = run("delete", "--email", ASHA, "--yes", "--json")
-
-    assert len(exported["crm_rows"]) == 4
-    assert json.loads(corrected.stdout)["crm_rows"] == 4
-    assert renamed == ["Asha R.", "Asha R.", "Asha R."]
-    assert json.loads(deleted.stdout)["crm_rows"] == 4
-    assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
+# -- the logs ------------------------------------------------------------------------------
 
 
 def test_privacy_commands_log_counts_but_no_personal_data(
@@ -400,7 +382,7 @@ def test_delete_confirmed_with_json_keeps_stdout_pure_json(
 
 
 def test_privacy_commands_warn_when_no_crm_is_configured(db: Any, configure: Any) -> None:
-    configure(CRM_BACKEND="none")
+    configure(CRM_APPS_SCRIPT_URL=None)
 
     result = run("export", "--email", "nobody@plant.example")
 

@@ -1,4 +1,4 @@
-"""Retention on the real emulator, with the Sheets stand-in holding the CRM rows.
+"""Retention on the real emulator, with the CRM web app (the real Code.gs) holding the rows.
 
 Records are seeded directly with the Firestore client, an hour either side of the
 RETENTION_DAYS window, so these tests depend only on the data model.
@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from factoryops import crm, retention, store
-
-from devstack.standins import APPS_SCRIPT_PATH
 
 DAYS = 730
 HOUR = dt.timedelta(hours=1)
@@ -145,8 +143,8 @@ def row(
 
 
 def seed_rows(standins: Any, rows: list[list[str]]) -> None:
-    with standins.state.lock:
-        standins.state.sheet("Leads").extend(rows)
+    """Rows already in the sheet (written as plain text, as the script writes them)."""
+    standins.crm.seed(rows)
 
 
 def ids(db: Any, collection: str) -> set[str]:
@@ -159,7 +157,7 @@ def message_ids(db: Any, session_id: str) -> set[str]:
 
 
 def record_ids_in_sheet(standins: Any) -> list[str]:
-    return [r[2] for r in standins.state.rows("Leads")]
+    return [r[2] for r in standins.crm.rows()]
 
 
 @pytest.fixture
@@ -349,7 +347,7 @@ def test_crm_rows_go_bottom_up_by_received_at_or_by_a_deleted_record_leaving_the
 
     assert outcome.deleted.crm_rows == 6
     assert record_ids_in_sheet(standins) == ["record_id", "c-new", "d-new", "g-new", "h-odd"]
-    assert standins.state.rows("Leads")[1] == row("c-new", new)
+    assert standins.crm.rows()[1] == row("c-new", new)
 
 
 def test_paging_reaches_every_expired_record_beyond_the_first_page(
@@ -377,7 +375,7 @@ def snapshot(db: Any, standins: Any) -> dict[str, Any]:
         "grants": ids(db, "access_grants"),
         "keys": ids(db, "idempotency_keys"),
         "rates": ids(db, "rate_limits"),
-        "rows": standins.state.rows("Leads"),
+        "rows": standins.crm.rows(),
     }
 
 
@@ -440,7 +438,7 @@ def test_a_run_interrupted_half_way_loses_nothing_and_the_next_run_finishes_it(
 def test_with_the_crm_down_records_owning_rows_are_kept_and_the_next_run_deletes_both(
     db: Any, standins: Any, world: Any
 ) -> None:
-    standins.state.fail["sheets"] = "500"
+    standins.crm.fail("500")
 
     first = retention.run()
 
@@ -451,7 +449,7 @@ def test_with_the_crm_down_records_owning_rows_are_kept_and_the_next_run_deletes
     assert ids(db, "access_grants") == {"grant-new"}  # what owns no rows still goes
     assert message_ids(db, "session-live") == {"m002", "m003"}
 
-    standins.state.fail["sheets"] = None
+    standins.crm.fail(None)
     second = retention.run()
 
     assert second.crm_error is None
@@ -460,28 +458,16 @@ def test_with_the_crm_down_records_owning_rows_are_kept_and_the_next_run_deletes
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 
-def test_with_the_apps_script_backend_rows_are_deleted_by_the_scripts_delete_action(
-    db: Any, standins: Any, world: Any, configure: Any
-) -> None:
-    configure(CRM_BACKEND="apps_script", CRM_APPS_SCRIPT_URL=standins.url + APPS_SCRIPT_PATH)
-
-    dry = retention.run(dry_run=True)
-    outcome = retention.run()
-
-    assert dry.deleted.crm_rows == outcome.deleted.crm_rows == 4
-    assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
-
-
 def test_without_a_crm_the_records_still_go(
     db: Any, standins: Any, world: Any, configure: Any
 ) -> None:
-    configure(CRM_BACKEND="none")
+    configure(CRM_APPS_SCRIPT_URL=None)
 
     outcome = retention.run()
 
     assert outcome.deleted.crm_rows == 0
     assert outcome.deleted.contact_submissions == 1
-    assert len(standins.state.rows("Leads")) == 7
+    assert len(standins.crm.rows()) == 7
 
 
 def test_retention_days_comes_from_the_configuration(
@@ -498,9 +484,9 @@ def test_retention_days_comes_from_the_configuration(
 def test_retention_logs_carry_counts_and_no_personal_data(
     db: Any, standins: Any, world: Any, captured_logs: Any
 ) -> None:
-    standins.state.fail["sheets"] = "500"
+    standins.crm.fail("500")
     retention.run()
-    standins.state.fail["sheets"] = None
+    standins.crm.fail(None)
     retention.run()
 
     text = captured_logs.getvalue()

@@ -143,7 +143,6 @@ COLLECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "privacy_requests": (store.PRIVACY_REQUESTS, fields(kind="delete", email_hmac="9b1c")),
     "sweep_runs": (store.SWEEP_RUNS, fields(outcome="ok", finished_at="2026-11-30")),
     "team_audit": (store.TEAM_AUDIT, fields(member="asha@factoryopsai.com", action="chat.reply")),
-    "locks": (store.LOCKS, fields(holder="abc")),
     "unknown_collection": ("unknown_collection", fields(note="not in the design")),
     "messages_elsewhere": (
         f"{store.ACCESS_GRANTS}/{SEEDED}/{store.MESSAGES}",

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from factoryops import config
-from factoryops.config import ConfigError, RateLimit, Source, from_env
+from factoryops.config import ConfigError, RateLimit, from_env
 
 EMULATOR = {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"}
 
@@ -20,7 +20,6 @@ def test_every_settings_field_carries_exactly_one_declaration_with_a_unique_vari
     for item, setting in zip(fields, declared, strict=True):
         assert item.default == setting.default, item.name
         assert setting.meaning and setting.env.isupper()
-        assert set(setting.functions) <= set(config.FUNCTIONS), setting.env
 
 
 def test_an_empty_environment_gives_every_declared_default() -> None:
@@ -36,7 +35,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
             "RETENTION_DAYS": " 365 ",
             "CONTACT_RATE_LIMIT": "3/60",
             "TRUSTED_PROXY_HOPS": "0",
-            "CRM_BACKEND": "Apps_Script",
+            "SWEEP_AUTH": "On",
             "SITE_URL": "https://factoryopsai.com/",
         }
     )
@@ -44,7 +43,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
     assert loaded.retention_days == 365
     assert loaded.contact_rate_limit == RateLimit(3, 60)
     assert loaded.trusted_proxy_hops == 0
-    assert loaded.crm_backend == "apps_script"
+    assert loaded.sweep_auth is True
     assert loaded.site_url == "https://factoryopsai.com"
 
 
@@ -58,7 +57,6 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
         ("CONTACT_RATE_LIMIT", "5", "COUNT/SECONDS"),
         ("CHAT_RATE_LIMIT", "0/60", "COUNT/SECONDS"),
         ("ACCESS_RATE_LIMIT", "a/b", "COUNT/SECONDS"),
-        ("CRM_BACKEND", "excel", "one of sheets, apps_script, none"),
         ("SWEEP_AUTH", "maybe", "one of on, off"),
         ("ALLOWED_ORIGINS", "factoryopsai.com", "not an http(s) origin"),
         ("EMAILJS_ENDPOINT", "ftp://x", "an http(s) URL"),
@@ -98,20 +96,9 @@ def test_secrets_never_show_in_repr_and_are_omitted_when_logged() -> None:
     assert set(redacted) == {s.env for s in config.declared()}
 
 
-def test_every_secret_is_private_and_comes_from_secret_manager() -> None:
-    for setting in config.declared():
-        if setting.secret:
-            assert setting.private and setting.source is Source.SECRET
-
-
-def test_a_conditional_secret_is_needed_only_when_its_condition_holds() -> None:
-    by_name = {s.env: s for s in config.declared()}
-    private_key = by_name["EMAILJS_PRIVATE_KEY"]
-    script_url = by_name["CRM_APPS_SCRIPT_URL"]
-    assert not private_key.needed({}) and private_key.needed({"EMAILJS_SERVICE_ID": "s"})
-    assert not script_url.needed({"CRM_BACKEND": "sheets"})
-    assert script_url.needed({"CRM_BACKEND": "apps_script"})
-    assert by_name["RATE_LIMIT_KEY"].needed({})
+def test_the_crm_is_configured_by_its_web_app_alone() -> None:
+    assert not from_env({}).crm_configured
+    assert from_env({"CRM_APPS_SCRIPT_URL": "https://script.google.com/x/exec"}).crm_configured
 
 
 def test_the_functions_settings_are_cached_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:

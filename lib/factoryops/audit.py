@@ -7,27 +7,15 @@ privacy request the keyed hash its trace holds) and the time. No visitor data.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from factoryops import store
-from factoryops.config import settings
+from factoryops.documents import AuditEntry, AuditFields
 
 
 def record(*, member: str, action: str, target: str) -> None:
-    from google.cloud import firestore
-
-    now = store.now()
-    store.collection(store.TEAM_AUDIT).add(
-        {
-            "member": member,
-            "action": action,
-            "target": target,
-            "at": firestore.SERVER_TIMESTAMP,
-            "expire_at": now + dt.timedelta(days=settings().retention_days),
-        },
-        **store.call_options(),
-    )
+    entry = AuditEntry(member=member, action=action, target=target, expire_at=store.expire_at())
+    store.collection(store.TEAM_AUDIT).add(entry.to_dict(), **store.call_options())
 
 
 def recent(*, limit: int = 200) -> list[dict[str, Any]]:
@@ -36,10 +24,10 @@ def recent(*, limit: int = 200) -> list[dict[str, Any]]:
 
     query = (
         store.collection(store.TEAM_AUDIT)
-        .order_by("at", direction=firestore.Query.DESCENDING)
+        .order_by(AuditFields.AT, direction=firestore.Query.DESCENDING)
         .limit(limit)
     )
     return [
-        {k: v for k, v in (snap.to_dict() or {}).items() if k != "expire_at"}
+        {k: v for k, v in (snap.to_dict() or {}).items() if k != AuditFields.EXPIRE_AT}
         for snap in query.stream(**store.call_options())
     ]

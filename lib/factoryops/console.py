@@ -167,7 +167,9 @@ _LEAD = r"(?P<lead_id>[0-9a-f]{16})"
 _GRANT = r"(?P<grant_id>[0-9a-f]{8,64})"
 
 
-def route(method: str, pattern: str) -> Callable[[Callable[[Call], JsonResponse]], Any]:
+def api(method: str, pattern: str) -> Callable[[Callable[[Call], JsonResponse]], Any]:
+    """Declare the handler of `method` at `/api/<pattern>` (a regular expression)."""
+
     def add(handler: Callable[[Call], JsonResponse]) -> Callable[[Call], JsonResponse]:
         ROUTES.append((method, re.compile(f"/api/{pattern}"), handler))
         return handler
@@ -175,7 +177,9 @@ def route(method: str, pattern: str) -> Callable[[Callable[[Call], JsonResponse]
     return add
 
 
-def validate(request: ParsedRequest) -> Call:
+def route(request: ParsedRequest) -> Call:
+    """The call that `ROUTES` makes of a request (its handler and path parameters); raise
+    MethodNotAllowed or NotFound when none matches."""
     allowed: list[str] = []
     for method, pattern, handler in ROUTES:
         match = pattern.fullmatch(request.path)
@@ -198,19 +202,21 @@ def _ok(
     status_code: int = 200,
     *,
     replay: dict[str, str] | None = None,
-    kept: bool = True,
+    replayable: bool = True,
 ) -> JsonResponse:
     """An answer; `replay` is the ids an Idempotency-Key keeps in its place (see
-    `rebuild_replay`), and `kept=False` keeps nothing of it."""
-    return JsonResponse(status_code, store.json_ready(body), replay_body=replay, kept=kept)
+    `rebuild_replay`), and `replayable=False` keeps nothing of it."""
+    return JsonResponse(
+        status_code, store.json_ready(body), replay_body=replay, replayable=replayable
+    )
 
 
-@route("GET", "me")
+@api("GET", "me")
 def me(call: Call) -> JsonResponse:
     return _ok({"email": call.member})
 
 
-@route("GET", "status")
+@api("GET", "status")
 def status_(call: Call) -> JsonResponse:
     from factoryops import status
 
@@ -238,7 +244,7 @@ def _session(call: Call) -> Session:
     return found
 
 
-@route("GET", "chats")
+@api("GET", "chats")
 def chats(call: Call) -> JsonResponse:
     wanted = call.query({"status": OneOf(CHAT_STATUSES, absent="open")})["status"]
     found = team.list_sessions(only_open=wanted == "open", limit=500)
@@ -249,7 +255,7 @@ def chats(call: Call) -> JsonResponse:
     return _ok({"chats": [_summary(s) for s in found]})
 
 
-@route("GET", f"chats/{_LEAD}")
+@api("GET", f"chats/{_LEAD}")
 def chat(call: Call) -> JsonResponse:
     after = call.query({"after": optional(Line(8))})["after"]
     if after and not MESSAGE_ID.fullmatch(after):
@@ -269,7 +275,7 @@ def chat(call: Call) -> JsonResponse:
     )
 
 
-@route("POST", f"chats/{_LEAD}/reply")
+@api("POST", f"chats/{_LEAD}/reply")
 def reply(call: Call) -> JsonResponse:
     text = call.body({"text": CHAT_TEXT})["text"]
     session = _session(call)
@@ -279,7 +285,7 @@ def reply(call: Call) -> JsonResponse:
     return _ok({"message": message.wire()}, 201, replay=replay)
 
 
-@route("POST", f"chats/{_LEAD}/close")
+@api("POST", f"chats/{_LEAD}/close")
 def close(call: Call) -> JsonResponse:
     call.body({})
     session = _session(call)
@@ -292,14 +298,14 @@ def close(call: Call) -> JsonResponse:
 # grants
 
 
-@route("GET", "grants")
+@api("GET", "grants")
 def grant_list(call: Call) -> JsonResponse:
     from factoryops import grants
 
     return _ok({"grants": [g.as_dict() for g in grants.list_all()]})
 
 
-@route("POST", "grants")
+@api("POST", "grants")
 def grant_create(call: Call) -> JsonResponse:
     from factoryops import grants
 
@@ -319,7 +325,7 @@ def grant_create(call: Call) -> JsonResponse:
     return _ok(body, 201, replay={"replay": "new grant", "grant_id": created.grant.id})
 
 
-@route("POST", f"grants/{_GRANT}/revoke")
+@api("POST", f"grants/{_GRANT}/revoke")
 def grant_revoke(call: Call) -> JsonResponse:
     from factoryops import grants
 
@@ -335,7 +341,7 @@ def grant_revoke(call: Call) -> JsonResponse:
 # deliveries
 
 
-@route("GET", "deliveries")
+@api("GET", "deliveries")
 def delivery_list(call: Call) -> JsonResponse:
     from factoryops import deliveries, sweep
 
@@ -349,7 +355,7 @@ def delivery_list(call: Call) -> JsonResponse:
     return _ok({"deliveries": lines})
 
 
-@route("POST", "deliveries/retry")
+@api("POST", "deliveries/retry")
 def delivery_retry(call: Call) -> JsonResponse:
     from factoryops import deliveries, sweep
 
@@ -380,17 +386,17 @@ def _delivery_record(source: DeliverySource, label: str) -> Any:
 # privacy
 
 
-@route("POST", "privacy/export")
+@api("POST", "privacy/export")
 def privacy_export(call: Call) -> JsonResponse:
     from factoryops import privacy
 
     address = call.body({"email": EMAIL})["email"]
     data = privacy.export(address)
     audit.record(member=call.member, action="privacy.export", target=privacy.email_hmac(address))
-    return _ok({"export": data}, kept=False)
+    return _ok({"export": data}, replayable=False)
 
 
-@route("POST", "privacy/correct")
+@api("POST", "privacy/correct")
 def privacy_correct(call: Call) -> JsonResponse:
     from factoryops import privacy
 
@@ -408,10 +414,12 @@ def privacy_correct(call: Call) -> JsonResponse:
     )
     corrected = privacy.correct(address, change)
     audit.record(member=call.member, action="privacy.correct", target=privacy.email_hmac(address))
-    return _ok({"counts": corrected.counts.as_dict(), **corrected.outside.as_dict()}, kept=False)
+    return _ok(
+        {"counts": corrected.counts.as_dict(), **corrected.outside.as_dict()}, replayable=False
+    )
 
 
-@route("POST", "privacy/delete")
+@api("POST", "privacy/delete")
 def privacy_delete(call: Call) -> JsonResponse:
     from factoryops import privacy
 
@@ -421,13 +429,13 @@ def privacy_delete(call: Call) -> JsonResponse:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
     erasure = privacy.delete(address)
     audit.record(member=call.member, action="privacy.delete", target=privacy.email_hmac(address))
-    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, kept=False)
+    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, replayable=False)
 
 
 # audit
 
 
-@route("GET", "audit")
+@api("GET", "audit")
 def audit_list(call: Call) -> JsonResponse:
     return _ok({"audit": audit.recent()})
 
@@ -469,7 +477,7 @@ def rebuild_replay(stored: dict[str, Any]) -> dict[str, Any]:
 ENDPOINT: Endpoint[Call] = Endpoint(
     function=CONSOLE,
     methods=("GET", "POST"),
-    validate=validate,
+    validate=route,
     handle=handle,
     body_optional=True,
     authenticate=authenticate,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Any
 
 from factoryops import deliveries, logs, store
 from factoryops.config import CONTACT, settings
+from factoryops.documents import ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import COMPANY, EMAIL, MESSAGE, NAME, Email, Field, check
 
@@ -43,16 +43,16 @@ def validate(request: ParsedRequest) -> ContactForm:
     )
 
 
-def email_params(data: dict[str, Any], record_id: str) -> dict[str, str]:
+def email_params(submission: ContactSubmission, record_id: str) -> dict[str, str]:
     """The contact email's template parameters: the notice's fields and the record's id."""
     return {
         "record_id": record_id,
-        "name": data["name"],
-        "email": data["email"],
-        "reply_to": data["email"],
-        "company": data.get("company", ""),
-        "message": data["message"],
-        "received_at": store.rfc3339(data["created_at"]) or "",
+        "name": submission.name,
+        "email": submission.email,
+        "reply_to": submission.email,
+        "company": submission.company,
+        "message": submission.message,
+        "received_at": store.rfc3339(submission.created_at) or "",
     }
 
 
@@ -60,16 +60,16 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     """The contact email and the CRM row, rebuilt from the stored submission."""
     from factoryops import crm, mailer
 
-    data = record.to_dict() or {}
-    params = email_params(data, record.id)
+    submission = ContactSubmission.from_snapshot(record)
+    params = email_params(submission, record.id)
     row = crm.Row(
         received_at=params["received_at"],
         source="contact",
         record_id=record.id,
-        name=data["name"],
-        email=data["email"],
-        company=data.get("company", ""),
-        message=data["message"],
+        name=submission.name,
+        email=submission.email,
+        company=submission.company,
+        message=submission.message,
         page="",
     )
 
@@ -78,7 +78,7 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
         mailer.send(template_id=template, params=params, timeout=attempt.timeout)
 
     def send_row(attempt: deliveries.Attempt) -> None:
-        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
+        crm.append(row, timeout=attempt.timeout)
 
     return {"email": send_email, "crm": send_row}
 
@@ -91,8 +91,6 @@ DELIVERIES = deliveries.DeliverySource(
 def stage(request: ParsedRequest, form: ContactForm) -> Staged:
     """The submission's one write, for the edge to commit; a filled honeypot writes
     nothing and is answered as a stored post is."""
-    from google.cloud import firestore
-
     batch = store.client().batch()
     if form.honeypot:
         logs.honeypot_tripped(function=CONTACT)
@@ -101,19 +99,16 @@ def stage(request: ParsedRequest, form: ContactForm) -> Staged:
     cfg = settings()
     enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
     ref = store.collection(store.CONTACT_SUBMISSIONS).document()
-    batch.create(
-        ref,
-        {
-            "name": form.name,
-            "email": form.email.address,
-            "email_key": form.email.key,
-            "company": form.company,
-            "message": form.message,
-            "created_at": firestore.SERVER_TIMESTAMP,
-            "expire_at": store.expire_at(),
-            "deliveries": deliveries.initial(enabled),
-        },
+    submission = ContactSubmission(
+        name=form.name,
+        email=form.email.address,
+        email_key=form.email.key,
+        company=form.company,
+        message=form.message,
+        expire_at=store.expire_at(),
+        deliveries=deliveries.initial(enabled),
     )
+    batch.create(ref, submission.to_dict())
     answer = _received(request, ref.id)
 
     def stored(results: list[object]) -> JsonResponse:

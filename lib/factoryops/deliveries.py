@@ -1,6 +1,8 @@
 """The delivery state machine that forwards stored records downstream.
 
-Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
+Each record holds `deliveries.<channel>` (documents.Delivery): a contact submission and
+a chat's first message for the channels `email` and `crm`, a chat session also for the
+`nudge` to the team's inbox (chat/nudge.py). Each channel goes:
 
     pending -> processing (lease, 60 s) -> sent
             \\-> pending again (attempts, last_error, backoff) ... -> failed
@@ -11,7 +13,7 @@ Each record holds `deliveries.<channel>` for the channels `email` and `crm`:
 conditioned on the document being unchanged since it was read), so two sweeps (or a
 sweep and the forwarding function) never send the same thing. The request path creates
 its record with its deliveries pending and due; the forwarding function makes the first
-attempt as soon as the record is written, and the sweep retries.
+attempt as soon as the record is written (forwarding.py), and the sweep retries.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from factoryops import logs, store
 from factoryops.config import settings
+from factoryops.documents import Delivery, DeliveryFields, Forwarded, delivery_path
 from factoryops.errors import DownstreamError
 
 if TYPE_CHECKING:
@@ -69,9 +72,6 @@ ERROR_LIMIT = 200
 class Attempt:
     timeout: float
     """Seconds the downstream may take."""
-    may_have_landed: bool = False
-    """An earlier attempt's outcome is not known (it failed, or its result was never
-    written), so what it sent may be there already: a sender that can look first does."""
 
 
 Sender = Callable[[Attempt], None]
@@ -88,7 +88,7 @@ class DeliverySource:
     """A collection whose records are forwarded, and how to forward one of them."""
 
     name: str
-    """What the records are called in log lines and listings (`contact`, `chat`)."""
+    """What the records are called in log lines and listings (`contact`, `chat`, `nudge`)."""
     collection: str
     senders: Callable[[Record], dict[str, Sender]]
     """The record's sender for each channel, rebuilt from the stored record alone."""
@@ -109,17 +109,16 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def initial(enabled: dict[str, bool]) -> dict[str, Any]:
+def initial(enabled: dict[str, bool]) -> dict[str, Delivery]:
     """The `deliveries` map of a new record: each configured channel pending and due now,
     for the forwarding function (or, failing it, the sweep) to take up."""
     now = store.now()
-    out: dict[str, Any] = {}
-    for channel in CHANNELS:
-        if enabled.get(channel):
-            out[channel] = {"state": PENDING, "attempts": 0, "due_at": now}
-        else:
-            out[channel] = {"state": DISABLED, "attempts": 0}
-    return out
+    return {
+        channel: Delivery(state=PENDING, due_at=now)
+        if enabled.get(channel)
+        else Delivery(state=DISABLED)
+        for channel in CHANNELS
+    }
 
 
 def new_lease_id() -> str:
@@ -127,39 +126,37 @@ def new_lease_id() -> str:
 
 
 def _error_fields(error: DownstreamError) -> dict[str, Any]:
-    return {"last_error": str(error)[:ERROR_LIMIT], "last_error_detail": error.detail[:ERROR_LIMIT]}
+    return {
+        DeliveryFields.LAST_ERROR: str(error)[:ERROR_LIMIT],
+        DeliveryFields.LAST_ERROR_DETAIL: error.detail[:ERROR_LIMIT],
+    }
 
 
-def _outcome(
-    channel_state: dict[str, Any], error: DownstreamError | NotNeeded | None
-) -> dict[str, Any]:
-    attempts = int(channel_state.get("attempts", 0)) + 1
+def _outcome(state: Delivery, error: DownstreamError | NotNeeded | None) -> dict[str, Any]:
+    """The fields of the channel's delivery that an attempt's outcome sets."""
+    f = DeliveryFields
+    attempts = state.attempts + 1
     now = store.now()
     if isinstance(error, NotNeeded):
-        return {"state": SKIPPED, "attempts": attempts - 1, "skipped_at": now}
+        return {f.STATE: SKIPPED, f.ATTEMPTS: attempts - 1, f.SKIPPED_AT: now}
     if error is None:
         return {
-            "state": SENT,
-            "attempts": attempts,
-            "sent_at": now,
-            "last_error": None,
-            "last_error_detail": None,
+            f.STATE: SENT,
+            f.ATTEMPTS: attempts,
+            f.SENT_AT: now,
+            f.LAST_ERROR: None,
+            f.LAST_ERROR_DETAIL: None,
         }
     if error.retryable and attempts < settings().max_delivery_attempts:
         due = now + backoff(attempts)
         return {
-            "state": PENDING,
-            "attempts": attempts,
+            f.STATE: PENDING,
+            f.ATTEMPTS: attempts,
             **_error_fields(error),
-            "next_attempt_at": due,
-            "due_at": due,
+            f.NEXT_ATTEMPT_AT: due,
+            f.DUE_AT: due,
         }
-    return {
-        "state": FAILED,
-        "attempts": attempts,
-        **_error_fields(error),
-        "failed_at": now,
-    }
+    return {f.STATE: FAILED, f.ATTEMPTS: attempts, **_error_fields(error), f.FAILED_AT: now}
 
 
 def _run(
@@ -183,21 +180,22 @@ def _write(
 ) -> None:
     from google.cloud import firestore
 
+    f = DeliveryFields
     update: dict[str, Any] = {}
     for channel, result in results.items():
-        for key, value in result.items():
-            update[f"deliveries.{channel}.{key}"] = value
-        if result["state"] in SETTLED:
-            update[f"deliveries.{channel}.due_at"] = firestore.DELETE_FIELD
-            update[f"deliveries.{channel}.next_attempt_at"] = firestore.DELETE_FIELD
-        update[f"deliveries.{channel}.lease_id"] = firestore.DELETE_FIELD
+        for name, value in result.items():
+            update[delivery_path(channel, name)] = value
+        if result[f.STATE] in SETTLED:
+            update[delivery_path(channel, f.DUE_AT)] = firestore.DELETE_FIELD
+            update[delivery_path(channel, f.NEXT_ATTEMPT_AT)] = firestore.DELETE_FIELD
+        update[delivery_path(channel, f.LEASE_ID)] = firestore.DELETE_FIELD
         logs.delivery_result(
             kind=source.name,
             record_id=record_id,
             channel=channel,
-            state=result["state"],
-            attempts=result["attempts"],
-            last_error=result.get("last_error") or "",
+            state=result[f.STATE],
+            attempts=result[f.ATTEMPTS],
+            last_error=result.get(f.LAST_ERROR) or "",
         )
     if update:
         ref.update(update, **store.call_options())
@@ -238,21 +236,21 @@ def _lease(
     snap = ref.get(**store.call_options())
     if not snap.exists:
         return None
-    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    due_at = state.get("due_at")
-    if state.get("state") not in (PENDING, PROCESSING) or due_at is None:
+    state = Forwarded.from_snapshot(snap).delivery(channel)
+    if state is None or state.state not in (PENDING, PROCESSING) or state.due_at is None:
         return None
     now = store.now()
-    if due_at > now:
+    if state.due_at > now:
         return None
+    f = DeliveryFields
     taken: dict[str, Any] = {
-        f"deliveries.{channel}.state": PROCESSING,
-        f"deliveries.{channel}.lease_id": lease_id,
-        f"deliveries.{channel}.due_at": now + hold,
+        delivery_path(channel, f.STATE): PROCESSING,
+        delivery_path(channel, f.LEASE_ID): lease_id,
+        delivery_path(channel, f.DUE_AT): now + hold,
     }
-    if state.get("state") == PROCESSING:
+    if state.state == PROCESSING:
         # A lease that ran out: whatever its holder sent, its outcome was never written.
-        taken[f"deliveries.{channel}.unknown_outcomes"] = int(state.get("unknown_outcomes", 0)) + 1
+        taken[delivery_path(channel, f.UNKNOWN_OUTCOMES)] = state.unknown_outcomes + 1
     try:
         ref.update(
             taken,
@@ -276,10 +274,11 @@ def run_due(
     now = store.now()
     for source in sources:
         for channel in source.channels:
+            due_at = delivery_path(channel, DeliveryFields.DUE_AT)
             query = (
                 store.collection(source.collection)
-                .where(filter=store.field_filter(f"deliveries.{channel}.due_at", "<=", now))
-                .order_by(f"deliveries.{channel}.due_at")
+                .where(filter=store.field_filter(due_at, "<=", now))
+                .order_by(due_at)
                 .limit(limit)
             )
             last: Any = None
@@ -352,9 +351,9 @@ def _deliver(
     except Exception as exc:  # a record the sender cannot read is failed, not retried
         logs.delivery_sender_failed(kind=source.name, record_id=label, error=exc)
         senders = {}
-    state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
-    unknown = int(state.get("unknown_outcomes", 0)) + (state.get("state") == PROCESSING)
-    attempt = Attempt(SWEEP_TIMEOUT, may_have_landed=bool(unknown or state.get("attempts")))
+    state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state=PENDING)
+    unknown = state.unknown_outcomes + (state.state == PROCESSING)
+    attempt = Attempt(SWEEP_TIMEOUT)
     error: DownstreamError | NotNeeded | None
     if channel not in senders:
         error = DownstreamError(channel, "no sender for this record", retryable=False)
@@ -371,7 +370,7 @@ def _deliver(
         # The lease runs out and a later sweep tries again: at least once, never lost.
         logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
         return None
-    return str(result["state"])
+    return str(result[DeliveryFields.STATE])
 
 
 def retry_failed(sources: Sequence[DeliverySource]) -> int:
@@ -379,8 +378,9 @@ def retry_failed(sources: Sequence[DeliverySource]) -> int:
     count = 0
     for source in sources:
         for channel in source.channels:
+            path = delivery_path(channel, DeliveryFields.STATE)
             query = store.collection(source.collection).where(
-                filter=store.field_filter(f"deliveries.{channel}.state", "==", FAILED)
+                filter=store.field_filter(path, "==", FAILED)
             )
             for snap in query.stream(**store.call_options()):
                 _start_over(snap.reference, channel)
@@ -391,9 +391,10 @@ def retry_failed(sources: Sequence[DeliverySource]) -> int:
 def retry_one(source: DeliverySource, snap: Any) -> int:
     """Put the failed deliveries of one record (`snap`) back to pending, due now."""
     count = 0
-    state = (snap.to_dict() or {}).get("deliveries", {})
+    record = Forwarded.from_snapshot(snap)
     for channel in source.channels:
-        if state.get(channel, {}).get("state") == FAILED:
+        state = record.delivery(channel)
+        if state is not None and state.state == FAILED:
             _start_over(snap.reference, channel)
             count += 1
     return count
@@ -402,18 +403,18 @@ def retry_one(source: DeliverySource, snap: Any) -> int:
 def _start_over(ref: DocumentReference, channel: str) -> None:
     from google.cloud import firestore
 
+    f = DeliveryFields
     now = store.now()
-    ref.update(
-        {
-            f"deliveries.{channel}.state": PENDING,
-            f"deliveries.{channel}.attempts": 0,
-            f"deliveries.{channel}.due_at": now,
-            f"deliveries.{channel}.next_attempt_at": now,
-            f"deliveries.{channel}.failed_at": firestore.DELETE_FIELD,
-            f"deliveries.{channel}.unknown_outcomes": firestore.DELETE_FIELD,
-        },
-        **store.call_options(),
-    )
+    fresh = {
+        f.STATE: PENDING,
+        f.ATTEMPTS: 0,
+        f.DUE_AT: now,
+        f.NEXT_ATTEMPT_AT: now,
+        f.FAILED_AT: firestore.DELETE_FIELD,
+        f.UNKNOWN_OUTCOMES: firestore.DELETE_FIELD,
+    }
+    update = {delivery_path(channel, name): value for name, value in fresh.items()}
+    ref.update(update, **store.call_options())
 
 
 ATTENTION = (PENDING, PROCESSING, FAILED)
@@ -429,20 +430,21 @@ def overview(
     lines: list[dict[str, Any]] = []
     for source in sources:
         for channel in source.channels:
+            path = delivery_path(channel, DeliveryFields.STATE)
             query = store.collection(source.collection).where(
-                filter=store.field_filter(f"deliveries.{channel}.state", "in", wanted)
+                filter=store.field_filter(path, "in", wanted)
             )
             for snap in query.stream(**store.call_options()):
-                state = (snap.to_dict() or {}).get("deliveries", {}).get(channel, {})
+                state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state="")
                 lines.append(
                     {
                         "kind": source.name,
                         "id": source.label(snap),
                         "channel": channel,
-                        "state": state.get("state"),
-                        "attempts": int(state.get("attempts", 0)),
-                        "last_error": state.get("last_error"),
-                        "next_attempt_at": state.get("due_at"),
+                        "state": state.state,
+                        "attempts": state.attempts,
+                        "last_error": state.last_error,
+                        "next_attempt_at": state.due_at,
                     }
                 )
     far = dt.datetime.max.replace(tzinfo=dt.UTC)

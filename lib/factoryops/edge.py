@@ -35,6 +35,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 BODY_SECONDS = 10.0
 """The longest a request body may take to arrive: a stalled one then frees its thread."""
+_BODY_READ = "factoryops.body_read"
+"""Set in the WSGI environment once the body is read (see `_body_unread`)."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 V = TypeVar("V")
@@ -65,10 +67,11 @@ class JsonResponse:
     replay_body: dict[str, Any] | None = None
     """What an Idempotency-Key stores instead of `body`, when the body holds a secret or a
     person's data (ids only); the endpoint's `rebuild_replay` turns it back."""
-    kept: bool = True
-    """False: nothing of this answer is kept under its Idempotency-Key, which is released
-    once the answer is sent, so a later repeat acts again (for an action that may be
-    repeated and whose answer is a person's data, as the console's privacy requests)."""
+    replayable: bool = True
+    """True: a success is stored under its Idempotency-Key and replayed for a repeat.
+    False: nothing of it is kept, and the key is released once the answer is sent, so a
+    later repeat acts again (for an action that may be repeated and whose answer is a
+    person's data, as the console's privacy requests)."""
 
 
 @dataclass(frozen=True)
@@ -188,13 +191,11 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
             else:
                 raise errors.OriginNotAllowed()
         if request.method == "OPTIONS":
-            cors.update(
-                {
-                    "Access-Control-Allow-Methods": ", ".join((*endpoint.methods, "OPTIONS")),
-                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-                    "Access-Control-Max-Age": "3600",
-                }
-            )
+            cors |= {
+                "Access-Control-Allow-Methods": ", ".join((*endpoint.methods, "OPTIONS")),
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Max-Age": "3600",
+            }
             return _flask_response(204, None, cors)
         if request.method not in endpoint.methods:
             raise errors.MethodNotAllowed((*endpoint.methods, "OPTIONS"))
@@ -321,7 +322,7 @@ def _serve_idempotently(
     except BaseException:
         claim.release()
         raise
-    if answer.kept and (answer.status < 300 or answer.status == 303):
+    if answer.replayable and (answer.status < 300 or answer.status == 303):
         try:
             stored = answer.body if answer.replay_body is None else answer.replay_body
             # Its own bound: the work is done, however long the downstream attempts took.
@@ -416,9 +417,6 @@ def read_body(request: flask.Request, limit: int) -> bytes:
         raise errors.PayloadTooLarge()
     request.environ[_BODY_READ] = True
     return raw
-
-
-_BODY_READ = "factoryops.body_read"
 
 
 class BodyStalled(errors.InvalidRequest):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from factoryops import contact, deliveries, logs, store
 from factoryops.chat import forward
 from factoryops.config import FORWARDER, settings
+from factoryops.documents import DeliveryFields, ForwardedFields
 
 if TYPE_CHECKING:
     from cloudevents.http import CloudEvent
@@ -100,12 +101,15 @@ def decode(data: Any) -> Written | None:
     if not marker or not doc_id or "/" in doc_id:
         return None
     states: dict[str, tuple[str, dt.datetime | None]] = {}
-    if "deliveries" in document.fields:
-        for channel, value in document.fields["deliveries"].map_value.fields.items():
+    if ForwardedFields.DELIVERIES in document.fields:
+        held = document.fields[ForwardedFields.DELIVERIES].map_value.fields
+        for channel, value in held.items():
             fields = value.map_value.fields
-            state = fields["state"].string_value if "state" in fields else ""
-            due_at = _timestamp(fields["due_at"]) if "due_at" in fields else None
-            states[channel] = (state, due_at)
+            state = (
+                fields[DeliveryFields.STATE].string_value if DeliveryFields.STATE in fields else ""
+            )
+            due = fields[DeliveryFields.DUE_AT] if DeliveryFields.DUE_AT in fields else None
+            states[channel] = (state, None if due is None else _timestamp(due))
     return Written(collection, doc_id, states)
 
 

@@ -13,16 +13,18 @@ read-modify-write transactions racing on one document mostly fail to commit).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from factoryops import errors, logs, store
 from factoryops.config import ACCESS, settings
+from factoryops.documents import AccessGrant, GrantFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import COMPANY, EMAIL, NAME, TOKEN, Field, WholeNumber, check, optional
 
@@ -64,41 +66,15 @@ def _collection() -> firestore.CollectionReference:
 # -- what a grant is -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Grant:
-    """A stored grant as the team sees it (the token is not part of it)."""
+@dataclass(frozen=True, kw_only=True)
+class Grant(AccessGrant):
+    """A stored grant as the team sees it, with its id (the token is not part of it)."""
 
     id: str
-    lead: str
-    email: str | None
-    company: str | None
-    sections: list[str]
-    created_at: dt.datetime | None
-    expires_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-    max_uses: int | None
-    redemptions: int
-    first_redeemed_at: dt.datetime | None
-    last_redeemed_at: dt.datetime | None
-    expire_at: dt.datetime | None
 
     @classmethod
-    def from_record(cls, grant_id: str, data: Mapping[str, Any]) -> Grant:
-        return cls(
-            id=grant_id,
-            lead=str(data.get("lead", "")),
-            email=data.get("email"),
-            company=data.get("company"),
-            sections=list(data.get("sections") or []),
-            created_at=data.get("created_at"),
-            expires_at=data.get("expires_at"),
-            revoked_at=data.get("revoked_at"),
-            max_uses=data.get("max_uses"),
-            redemptions=int(data.get("redemptions") or 0),
-            first_redeemed_at=data.get("first_redeemed_at"),
-            last_redeemed_at=data.get("last_redeemed_at"),
-            expire_at=data.get("expire_at"),
-        )
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
+        return cls.from_dict(snap.to_dict() or {}, id=snap.id, **extra)
 
     def refusal(self, now: dt.datetime, *, counting: bool = True) -> str | None:
         """Why a redemption now is refused (for the log only), or None. A re-check from a
@@ -192,6 +168,12 @@ class Sections:
         return parse_sections(raw)
 
 
+EMAIL_REQUIRED = (
+    "is required: a privacy request finds grants by email (say no_email only when the lead "
+    "label names no person)"
+)
+
+
 def _email_problem(email: str | None, no_email: bool) -> dict[str, str]:
     given = bool(email and email.strip())
     if given and no_email:
@@ -199,12 +181,6 @@ def _email_problem(email: str | None, no_email: bool) -> dict[str, str]:
     if not given and not no_email:
         return {"email": EMAIL_REQUIRED}
     return {}
-
-
-EMAIL_REQUIRED = (
-    "is required: a privacy request finds grants by email (say no_email only when the lead "
-    "label names no person)"
-)
 
 
 def create_spec() -> dict[str, Any]:
@@ -236,7 +212,6 @@ def create(
     A grant names a person (its lead is usually their name), so it carries their email,
     by which a privacy request finds it; `no_email` says instead that the lead label
     holds no personal data (a trade-fair stand, a company)."""
-    from google.cloud import firestore
 
     given = {
         "lead": lead,
@@ -253,32 +228,26 @@ def create(
     if problem := _email_problem(email, no_email):
         raise errors.InvalidRequest(problem)
     names, days, max_uses = values["sections"], values["days"], values["max_uses"]
-    retention = settings().retention_days
 
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    gid = grant_id(token)
     now = store.now()
     address = values["email"]
-    record = {
-        "lead": values["lead"],
-        "email": address.address if address else None,
-        "email_key": address.key if address else None,
-        "company": values["company"] or None,
-        "sections": names,
-        "created_at": firestore.SERVER_TIMESTAMP,
-        "expires_at": now + dt.timedelta(days=days) if days else None,
-        "revoked_at": None,
-        "max_uses": max_uses,
-        "redemptions": 0,
-        "first_redeemed_at": None,
-        "last_redeemed_at": None,
+    grant = Grant(
+        id=grant_id(token),
+        lead=values["lead"],
+        email=address.address if address else None,
+        email_key=address.key if address else None,
+        company=values["company"] or None,
+        sections=names,
+        expires_at=now + dt.timedelta(days=days) if days else None,
+        max_uses=max_uses,
         # The later of expiry and the retention window (days never exceeds it): an expired
         # link stops working at once, but its record and usage stay visible to the team
         # for as long as the lead's other records are kept.
-        "expire_at": now + dt.timedelta(days=retention),
-    }
-    result = _collection().document(gid).create(record, **store.call_options())
-    stored = Grant.from_record(gid, {**record, "created_at": result.update_time})
+        expire_at=store.expire_at(),
+    )
+    result = _collection().document(grant.id).create(grant.to_dict(), **store.call_options())
+    stored = dataclasses.replace(grant, created_at=result.update_time)
     return Created(grant=stored, token=token)
 
 
@@ -286,10 +255,9 @@ def list_all() -> list[Grant]:
     """Every grant, newest first."""
     from google.cloud import firestore
 
-    query = _collection().order_by("created_at", direction=firestore.Query.DESCENDING)
-    return [
-        Grant.from_record(s.id, s.to_dict() or {}) for s in query.stream(**store.call_options())
-    ]
+    newest = firestore.Query.DESCENDING
+    query = _collection().order_by(GrantFields.CREATED_AT, direction=newest)
+    return [Grant.from_snapshot(s) for s in query.stream(**store.call_options())]
 
 
 def find(id_or_prefix: str) -> Grant:
@@ -306,7 +274,7 @@ def find(id_or_prefix: str) -> Grant:
         snapshot = collection.document(wanted).get(**opts)
         if not snapshot.exists:
             raise GrantNotFound(f"no grant with id {wanted}")
-        return Grant.from_record(snapshot.id, snapshot.to_dict() or {})
+        return Grant.from_snapshot(snapshot)
     # Ids are lower-case hex, so every id with this prefix sorts below prefix + "g".
     key = FieldPath.document_id()
     query = (
@@ -319,7 +287,7 @@ def find(id_or_prefix: str) -> Grant:
         raise GrantNotFound(f"no grant with an id starting {wanted}")
     if len(matches) > 1:
         raise GrantNotFound(f"more than one grant id starts with {wanted}; give more digits")
-    return Grant.from_record(matches[0].id, matches[0].to_dict() or {})
+    return Grant.from_snapshot(matches[0])
 
 
 def revoke(id_or_prefix: str) -> Grant:
@@ -331,7 +299,8 @@ def revoke(id_or_prefix: str) -> Grant:
     if grant.revoked_at is None:
         ref = _collection().document(grant.id)
         try:
-            ref.update({"revoked_at": firestore.SERVER_TIMESTAMP}, **store.call_options())
+            revoked = {GrantFields.REVOKED_AT: firestore.SERVER_TIMESTAMP}
+            ref.update(revoked, **store.call_options())
         except exceptions.NotFound:
             raise GrantNotFound(f"no grant with id {grant.id}") from None
         grant = find(grant.id)
@@ -375,32 +344,33 @@ def redeem(token: str) -> Redemption:
     snapshot = ref.get(**opts)
     if not snapshot.exists:
         raise _denied("unknown")
-    grant = Grant.from_record(gid, snapshot.to_dict() or {})
+    grant = Grant.from_snapshot(snapshot)
     reason = grant.refusal(store.now())
     if reason:
         raise _denied(reason, gid)
 
+    f = GrantFields
     limited = grant.max_uses is not None
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
-    count_write: dict[str, Any] = {"redemptions": firestore.Increment(1)}
+    count_write: dict[str, Any] = {f.REDEMPTIONS: firestore.Increment(1)}
     if limited:
         # Kept with the use it stands for, so a re-check can tell a browser holding one of
         # the max uses from anyone else holding the token.
-        count_write["receipts"] = firestore.ArrayUnion([receipt_hash(receipt)])
+        count_write[f.RECEIPTS] = firestore.ArrayUnion([receipt_hash(receipt)])
     else:
         # No use can be given back, so the time is stamped in the same commit.
-        count_write["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
+        count_write[f.LAST_REDEEMED_AT] = firestore.SERVER_TIMESTAMP
     try:
         counted = store.transform_results(ref.update(count_write, **opts), count_write)
     except exceptions.NotFound:
         raise _denied("unknown", gid) from None
-    count = int(counted["redemptions"])
-    at = counted.get("last_redeemed_at")
+    count = int(counted[f.REDEMPTIONS])
+    at = counted.get(f.LAST_REDEEMED_AT)
     if grant.max_uses is not None and count > grant.max_uses:
         # Others took the last uses between our read and our increment.
         give_back = {
-            "redemptions": firestore.Increment(-1),
-            "receipts": firestore.ArrayRemove([receipt_hash(receipt)]),
+            f.REDEMPTIONS: firestore.Increment(-1),
+            f.RECEIPTS: firestore.ArrayRemove([receipt_hash(receipt)]),
         }
         try:
             ref.update(give_back, **opts)
@@ -411,11 +381,11 @@ def redeem(token: str) -> Redemption:
 
     stamp: dict[str, Any] = {}
     if limited:
-        stamp["last_redeemed_at"] = firestore.SERVER_TIMESTAMP
+        stamp[f.LAST_REDEEMED_AT] = firestore.SERVER_TIMESTAMP
     # Uses given back never take the count below a use that was kept, so exactly one
     # redemption ever sees the count reach 1.
     if count == 1:
-        stamp["first_redeemed_at"] = at or firestore.SERVER_TIMESTAMP
+        stamp[f.FIRST_REDEEMED_AT] = at or firestore.SERVER_TIMESTAMP
     if stamp:
         try:
             ref.update(stamp, **opts)
@@ -437,12 +407,11 @@ def recheck(token: str, receipt: str) -> Redemption:
     snapshot = _collection().document(gid).get(**store.call_options())
     if not snapshot.exists:
         raise _denied("unknown")
-    data = snapshot.to_dict() or {}
-    grant = Grant.from_record(gid, data)
+    grant = Grant.from_snapshot(snapshot)
     reason = grant.refusal(store.now(), counting=False)
     if reason:
         raise _denied(reason, gid)
-    if grant.max_uses is not None and receipt_hash(receipt) not in (data.get("receipts") or []):
+    if grant.max_uses is not None and receipt_hash(receipt) not in grant.receipts:
         raise _denied("no_use", gid)
     logs.access_rechecked(grant=gid[:SHORT_ID])
     return Redemption(grant.sections, grant.expires_at, grant.redemptions, receipt)

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from factoryops import errors, store
+from factoryops.documents import IdempotencyFields, IdempotencyKey, StoredResponse
 
 TTL_SECONDS = 24 * 3600
 STALE_AFTER = dt.timedelta(seconds=30)
 """A claim still in progress after this long is taken to be from a crashed request."""
 WAIT_SECONDS = 8.0
+STILL_WORKING = "A request with this Idempotency-Key is still being processed; retry shortly."
+IN_PROGRESS = "in_progress"
+DONE = "done"
 
 
 def key_id(scope: str, key: str) -> str:
@@ -54,41 +58,39 @@ def _ref(scope: str, key: str) -> Any:
 
 def _response(answer: Replay) -> dict[str, Any]:
     status, body, headers = answer
-    return {"status": status, "body": json.dumps(body), "headers": headers}
+    return StoredResponse(status=status, body=json.dumps(body), headers=headers).to_dict()
 
 
-def _stored(data: dict[str, Any]) -> Replay:
-    response = data["response"]
-    return int(response["status"]), json.loads(response["body"]), response["headers"]
+def _replay(held: IdempotencyKey) -> Replay | None:
+    response = held.response
+    if held.state != DONE or response is None:
+        return None
+    return response.status, json.loads(response.body), dict(response.headers)
 
 
 def store_answer(batch: Any, *, scope: str, key: str, request_hash: str, answer: Replay) -> None:
     """Add to `batch` the key's claim with its answer already stored: committed with the
-    request's own writes, the key is taken, and the work done, in one step."""
-    batch.create(
-        _ref(scope, key),
-        {
-            "request_hash": request_hash,
-            "state": "done",
-            "claimed_at": store.now(),
-            "response": _response(answer),
-            "expire_at": store.expire_at(seconds=TTL_SECONDS),
-        },
-    )
+    request's own writes, the key is taken and the work done in one step."""
+    done = IdempotencyKey(
+        request_hash=request_hash,
+        state=DONE,
+        claimed_at=store.now(),
+        expire_at=store.expire_at(seconds=TTL_SECONDS),
+    ).to_dict()
+    batch.create(_ref(scope, key), {**done, IdempotencyFields.RESPONSE: _response(answer)})
 
 
 def replay(*, scope: str, key: str, request_hash: str) -> Replay:
     """The answer stored under a key that a commit found taken; raise IdempotencyConflict
-    when it was taken by another request, or is still being worked on."""
+    when another request took it, or one is still working under it."""
     snap = _ref(scope, key).get(**store.call_options())
-    data = snap.to_dict() or {}
-    if not snap.exists or data.get("request_hash") != request_hash:
+    held = IdempotencyKey.from_snapshot(snap)
+    if not snap.exists or held.request_hash != request_hash:
         raise errors.IdempotencyConflict()
-    if data.get("state") != "done":
-        raise errors.IdempotencyConflict(
-            "A request with this Idempotency-Key is still being processed; retry shortly."
-        )
-    return _stored(data)
+    stored = _replay(held)
+    if stored is None:
+        raise errors.IdempotencyConflict(STILL_WORKING)
+    return stored
 
 
 def claim(*, scope: str, key: str, request_hash: str) -> Claim:
@@ -98,19 +100,20 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
     opts = store.call_options()
 
     def complete(status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        ref.update({"state": "done", "response": _response((status, body, headers))}, **opts)
+        response = _response((status, body, headers))
+        ref.update({IdempotencyFields.STATE: DONE, IdempotencyFields.RESPONSE: response}, **opts)
 
     def release() -> None:
         # If this fails too, the claim goes stale and a later retry takes it over.
         with contextlib.suppress(Exception):
             ref.delete(**opts)
 
-    fresh = {
-        "request_hash": request_hash,
-        "state": "in_progress",
-        "claimed_at": store.now(),
-        "expire_at": store.expire_at(seconds=TTL_SECONDS),
-    }
+    fresh = IdempotencyKey(
+        request_hash=request_hash,
+        state=IN_PROGRESS,
+        claimed_at=store.now(),
+        expire_at=store.expire_at(seconds=TTL_SECONDS),
+    ).to_dict()
     try:
         ref.create(fresh, **opts)
         return Claim(None, complete, release)
@@ -126,16 +129,17 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
                 return Claim(None, complete, release)
             except exceptions.AlreadyExists:
                 continue
-        data = snap.to_dict() or {}
-        if data.get("request_hash") != request_hash:
+        held = IdempotencyKey.from_snapshot(snap)
+        if held.request_hash != request_hash:
             raise errors.IdempotencyConflict()
-        if data.get("state") == "done":
-            return Claim(_stored(data), complete, release)
-        claimed_at = data.get("claimed_at")
+        stored = _replay(held)
+        if stored is not None:
+            return Claim(stored, complete, release)
+        claimed_at = held.claimed_at
         if isinstance(claimed_at, dt.datetime) and store.now() - claimed_at > STALE_AFTER:
             try:
                 ref.update(
-                    {"claimed_at": store.now()},
+                    {IdempotencyFields.CLAIMED_AT: store.now()},
                     option=store.client().write_option(last_update_time=snap.update_time),
                     **opts,
                 )
@@ -143,7 +147,5 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
             except (exceptions.FailedPrecondition, exceptions.NotFound):
                 continue
         if time.monotonic() > deadline:
-            raise errors.IdempotencyConflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly."
-            )
+            raise errors.IdempotencyConflict(STILL_WORKING)
         time.sleep(0.1)

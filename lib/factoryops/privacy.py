@@ -14,18 +14,25 @@ can simply be run again: the remaining documents still lead to the remaining row
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from factoryops import crm, errors, keys, logs, store
-from factoryops.config import settings
+from factoryops.documents import (
+    ChatSession,
+    ContactFields,
+    GrantFields,
+    MessageFields,
+    PrivacyRequest,
+    SessionFields,
+)
 from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check
 
 EXPORT, CORRECT, DELETE = "export", "correct", "delete"
-_INTERNAL = ("deliveries", "email_key")
-"""Fields that are bookkeeping rather than data about the person: left out of exports."""
+_INTERNAL = (ContactFields.DELIVERIES, ContactFields.EMAIL_KEY)
+"""Fields that are bookkeeping rather than data about the person: left out of exports
+(a session and a grant name them alike)."""
 
 
 @dataclass
@@ -96,26 +103,26 @@ class PersonRecords:
     @property
     def record_ids(self) -> frozenset[str]:
         ids = {snap.id for snap in self.contacts}
-        ids |= {str(lead) for snap in self.sessions if (lead := _data(snap).get("lead_id"))}
-        return frozenset(ids)
+        leads = (ChatSession.from_snapshot(snap).lead_id for snap in self.sessions)
+        return frozenset(ids | {lead for lead in leads if lead})
 
 
 def _data(snap: Any) -> dict[str, Any]:
     return dict(snap.to_dict() or {})
 
 
-def _by_email(collection: str, email: Email) -> list[Any]:
+def _by_email(collection: str, email_key: str, email: Email) -> list[Any]:
     query = store.collection(collection).where(
-        filter=store.field_filter("email_key", "==", email.key)
+        filter=store.field_filter(email_key, "==", email.key)
     )
     return list(query.stream(**store.call_options()))
 
 
 def records_about(email: Email) -> PersonRecords:
     return PersonRecords(
-        contacts=_by_email(store.CONTACT_SUBMISSIONS, email),
-        sessions=_by_email(store.CHAT_SESSIONS, email),
-        grants=_by_email(store.ACCESS_GRANTS, email),
+        contacts=_by_email(store.CONTACT_SUBMISSIONS, ContactFields.EMAIL_KEY, email),
+        sessions=_by_email(store.CHAT_SESSIONS, SessionFields.EMAIL_KEY, email),
+        grants=_by_email(store.ACCESS_GRANTS, GrantFields.EMAIL_KEY, email),
     )
 
 
@@ -128,7 +135,7 @@ def _exported(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _messages(session: Any) -> list[dict[str, Any]]:
-    snaps = session.reference.collection(store.MESSAGES).order_by("created_at")
+    snaps = session.reference.collection(store.MESSAGES).order_by(MessageFields.CREATED_AT)
     return [{"id": m.id, **_exported(_data(m))} for m in snaps.stream(**store.call_options())]
 
 
@@ -240,23 +247,27 @@ def correct(email: Email, change: Correction) -> Outcome:
     held = records_about(email)
     outside = outside_this_system(email, held.record_ids)
     counts = Counts()
-    email_fields: dict[str, Any] = {}
+    contact: dict[str, Any] = {}
+    session: dict[str, Any] = {}
+    grant: dict[str, Any] = {}
     if change.new_email is not None:
-        email_fields = {"email": change.new_email.address, "email_key": change.new_email.key}
-    contact = dict(email_fields)
-    grant = dict(email_fields)
+        new = change.new_email
+        contact |= {ContactFields.EMAIL: new.address, ContactFields.EMAIL_KEY: new.key}
+        session |= {SessionFields.EMAIL: new.address, SessionFields.EMAIL_KEY: new.key}
+        grant |= {GrantFields.EMAIL: new.address, GrantFields.EMAIL_KEY: new.key}
     if change.name is not None:
-        contact["name"] = change.name
-        grant["lead"] = change.name
+        contact[ContactFields.NAME] = change.name
+        grant[GrantFields.LEAD] = change.name
     if change.company is not None:
-        contact["company"] = change.company
-        grant["company"] = change.company or None
+        contact[ContactFields.COMPANY] = change.company
+        grant[GrantFields.COMPANY] = change.company or None
+    # A contact's name, email and company are the CRM row's columns of the same names.
     cells = {k: v for k, v in contact.items() if k in crm.COLUMNS}
 
     # The CRM first: until the documents change, a re-run still finds the same rows.
     counts.crm_rows = crm.update_rows(_crm_match(email, held), cells)
     counts.contact_submissions = _update(held.contacts, contact)
-    counts.chat_sessions = _update(held.sessions, email_fields)
+    counts.chat_sessions = _update(held.sessions, session)
     counts.access_grants = _update(held.grants, grant)
     _trace(CORRECT, email, counts)
     return Outcome(counts, outside)
@@ -295,15 +306,12 @@ def delete(email: Email) -> Outcome:
 
 def _trace(kind: str, email: Email, counts: Counts) -> None:
     """The request's trace: a hash of the address, the counts and the time, no more."""
-    now = store.now()
-    store.collection(store.PRIVACY_REQUESTS).add(
-        {
-            "kind": kind,
-            "email_hmac": email_hmac(email),
-            "counts": counts.as_dict(),
-            "at": now,
-            "expire_at": now + dt.timedelta(days=settings().retention_days),
-        },
-        **store.call_options(),
+    trace = PrivacyRequest(
+        kind=kind,
+        email_hmac=email_hmac(email),
+        counts=counts.as_dict(),
+        at=store.now(),
+        expire_at=store.expire_at(),
     )
+    store.collection(store.PRIVACY_REQUESTS).add(trace.to_dict(), **store.call_options())
     logs.privacy_request_handled(kind=kind, counts=counts.as_dict())

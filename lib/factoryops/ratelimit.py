@@ -14,6 +14,7 @@ import time
 
 from factoryops import errors, keys, store
 from factoryops.config import RateLimit
+from factoryops.documents import RateLimitFields
 
 
 def client_key(client: str) -> str:
@@ -46,11 +47,10 @@ def hit(*, scope: str, client: str, limit: RateLimit) -> int:
         counter_id(scope=scope, client=client, window=window)
     )
     ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
-    counted = {"count": firestore.Increment(1)}
-    result = ref.set(
-        {**counted, "expire_at": store.expire_at(seconds=ttl)}, merge=True, **store.call_options()
-    )
-    count = int(store.transform_results(result, counted)["count"])
+    counted = {RateLimitFields.COUNT: firestore.Increment(1)}
+    expiry = {RateLimitFields.EXPIRE_AT: store.expire_at(seconds=ttl)}
+    result = ref.set({**counted, **expiry}, merge=True, **store.call_options())
+    count = int(store.transform_results(result, counted)[RateLimitFields.COUNT])
     if count > limit.count:
         raise errors.RateLimited(retry_after=math.ceil(window_end - now))
     return count

@@ -29,6 +29,14 @@ from typing import Any
 
 from factoryops import crm, logs, store
 from factoryops.config import settings
+from factoryops.documents import (
+    ChatSession,
+    ContactFields,
+    DocumentFields,
+    GrantFields,
+    MessageFields,
+    SessionFields,
+)
 from factoryops.errors import DownstreamError
 from factoryops.privacy import Counts
 
@@ -84,14 +92,20 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     deleter = store.BulkDeleter(dry_run=dry_run)
     outcome = Outcome(deleted=deleted, dry_run=dry_run)
 
-    contacts = list(expired(client.collection(store.CONTACT_SUBMISSIONS), "created_at", cutoff))
+    contacts = list(
+        expired(client.collection(store.CONTACT_SUBMISSIONS), ContactFields.CREATED_AT, cutoff)
+    )
     sessions = list(
-        expired(client.collection(store.CHAT_SESSIONS), "last_activity_at", cutoff, "lead_id")
+        expired(
+            client.collection(store.CHAT_SESSIONS),
+            SessionFields.LAST_ACTIVITY_AT,
+            cutoff,
+            SessionFields.LEAD_ID,
+        )
     )
     record_ids = {snap.id for snap in contacts}
-    record_ids |= {
-        str(lead) for snap in sessions if (lead := (snap.to_dict() or {}).get("lead_id"))
-    }
+    leads = (ChatSession.from_snapshot(snap).lead_id for snap in sessions)
+    record_ids |= {lead for lead in leads if lead}
     match = crm.Match(record_ids=frozenset(record_ids), received_before=cutoff)
     try:
         deleted.crm_rows = len(crm.find_rows(match)) if dry_run else crm.delete_rows(match)
@@ -108,7 +122,8 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         deleter.flush()
 
     expired_sessions = {snap.id for snap in sessions}
-    for snap in expired(client.collection_group(store.MESSAGES), "created_at", cutoff):
+    messages = client.collection_group(store.MESSAGES)
+    for snap in expired(messages, MessageFields.CREATED_AT, cutoff):
         session = snap.reference.parent.parent
         if session is None or session.parent.id != store.CHAT_SESSIONS:
             continue
@@ -120,13 +135,14 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     # Whole documents with nothing under them and no CRM row, each counted under its
     # collection's name. A privacy request's trace holds a hash of an address, so it
     # too goes with the window.
+    expire_at = DocumentFields.EXPIRE_AT
     single_documents = (
-        (store.ACCESS_GRANTS, "created_at", cutoff),
-        (store.IDEMPOTENCY_KEYS, "expire_at", now),
-        (store.RATE_LIMITS, "expire_at", now),
-        (store.PRIVACY_REQUESTS, "expire_at", now),
-        (store.SWEEP_RUNS, "expire_at", now),
-        (store.TEAM_AUDIT, "expire_at", now),
+        (store.ACCESS_GRANTS, GrantFields.CREATED_AT, cutoff),
+        (store.IDEMPOTENCY_KEYS, expire_at, now),
+        (store.RATE_LIMITS, expire_at, now),
+        (store.PRIVACY_REQUESTS, expire_at, now),
+        (store.SWEEP_RUNS, expire_at, now),
+        (store.TEAM_AUDIT, expire_at, now),
     )
     for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):

@@ -11,6 +11,7 @@ from typing import Any
 
 from factoryops import deliveries, grants, store, sweep
 from factoryops.chat import team
+from factoryops.documents import DeliveryFields, Forwarded, SweepRun, delivery_path
 
 
 @dataclass
@@ -43,33 +44,34 @@ def delivery_status(
     unsettled = [deliveries.PENDING, deliveries.PROCESSING, deliveries.FAILED]
     for source in sources:
         for channel in source.channels:
+            path = delivery_path(channel, DeliveryFields.STATE)
             query = store.collection(source.collection).where(
-                filter=store.field_filter(f"deliveries.{channel}.state", "in", unsettled)
+                filter=store.field_filter(path, "in", unsettled)
             )
             for snap in query.stream(**store.call_options()):
-                data = snap.to_dict() or {}
-                state = data.get("deliveries", {}).get(channel, {})
-                if state.get("state") == deliveries.FAILED:
+                record = Forwarded.from_snapshot(snap)
+                state = record.delivery(channel)
+                if state is not None and state.state == deliveries.FAILED:
                     bucket = out[channel].failed
-                elif int(state.get("attempts", 0)) > 0:
+                elif state is not None and state.attempts > 0:
                     bucket = out[channel].retrying
                 else:
                     bucket = out[channel].pending
-                bucket.add(data.get("created_at"), now)
+                bucket.add(record.created_at, now)
     return out
 
 
-def last_runs(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+def last_runs(runs: Sequence[SweepRun]) -> dict[str, dict[str, Any] | None]:
     """The newest run of each task, from `sweep.recent_runs()` (newest first)."""
     found: dict[str, dict[str, Any] | None] = {task: None for task in sweep.TASKS}
     for run in runs:
-        for task in run.get("tasks", []):
+        for task in run.tasks:
             if task in found and found[task] is None:
-                counts = run.get("deleted") if task == "retention" else run.get("deliveries")
+                counts = run.deleted if task == "retention" else run.deliveries
                 found[task] = {
-                    "finished_at": run.get("finished_at"),
-                    "outcome": run.get("outcome"),
-                    "counts": counts or {},
+                    "finished_at": run.finished_at,
+                    "outcome": run.outcome,
+                    "counts": dict(counts),
                 }
     return found
 

@@ -6,8 +6,7 @@
 - `transform_results` reads the values a write's field transforms produced (an
   `Increment`'s new count, the server's time), which is how hot counters avoid
   transactions.
-- `BulkDeleter` deletes documents and whole trees of them; `lease` holds a named lock in
-  the `locks` collection.
+- `BulkDeleter` deletes documents and whole trees of them.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
-import secrets
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from factoryops import errors, logs
+from factoryops import documents, errors, logs
 from factoryops.config import settings
 
 if TYPE_CHECKING:
@@ -40,7 +38,6 @@ RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
 SWEEP_RUNS = "sweep_runs"
 TEAM_AUDIT = "team_audit"
-LOCKS = "locks"
 
 COLLECTIONS = (
     CONTACT_SUBMISSIONS,
@@ -52,9 +49,21 @@ COLLECTIONS = (
     PRIVACY_REQUESTS,
     SWEEP_RUNS,
     TEAM_AUDIT,
-    LOCKS,
 )
 """Every collection (group) the project writes."""
+
+SHAPES: dict[str, type[documents.Document]] = {
+    CONTACT_SUBMISSIONS: documents.ContactSubmission,
+    CHAT_SESSIONS: documents.ChatSession,
+    MESSAGES: documents.ChatMessage,
+    ACCESS_GRANTS: documents.AccessGrant,
+    IDEMPOTENCY_KEYS: documents.IdempotencyKey,
+    RATE_LIMITS: documents.RateLimitCounter,
+    PRIVACY_REQUESTS: documents.PrivacyRequest,
+    SWEEP_RUNS: documents.SweepRun,
+    TEAM_AUDIT: documents.AuditEntry,
+}
+"""The shape of each collection's documents (documents.py)."""
 
 TTL_GROUPS = COLLECTIONS
 """Collection groups whose documents all carry `expire_at`, under a TTL policy: a
@@ -295,61 +304,6 @@ def documents_under(ref: firestore.DocumentReference) -> Iterator[firestore.Docu
         query = sub.recursive().select([FieldPath.document_id()])
         for snap in query.stream(**call_options()):
             yield snap.reference
-
-
-# -- leases ----------------------------------------------------------------------------
-
-
-class LeaseBusy(RuntimeError):
-    """Another holder kept the lease for longer than we could wait."""
-
-
-@contextlib.contextmanager
-def lease(name: str, *, hold: dt.timedelta, wait: float) -> Iterator[None]:
-    """Hold the lease `locks/<name>` for the block (at most `hold`, then it lapses).
-
-    Waits up to `wait` seconds for another holder; raises LeaseBusy after that. The
-    document holds a random holder id and its expiry, no personal data.
-    """
-    from google.api_core import exceptions
-    from google.cloud import firestore
-
-    db = client()
-    ref = db.collection(LOCKS).document(name)
-    holder = secrets.token_hex(8)
-
-    @firestore.transactional
-    def take(tx: firestore.Transaction) -> bool:
-        snap = ref.get(transaction=tx)
-        data = (snap.to_dict() or {}) if snap.exists else {}
-        until = data.get("until")
-        if data.get("holder") not in (None, holder) and until is not None and until > now():
-            return False
-        until = now() + hold
-        tx.set(ref, {"holder": holder, "until": until, "expire_at": until})
-        return True
-
-    @firestore.transactional
-    def release(tx: firestore.Transaction) -> None:
-        snap = ref.get(transaction=tx)
-        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
-            tx.delete(ref)
-
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            if take(db.transaction()):
-                break
-        except (ValueError, exceptions.Aborted):
-            pass  # another holder won the same race; look again
-        if time.monotonic() > deadline:
-            raise LeaseBusy(name)
-        time.sleep(0.25)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):  # the lease lapses on its own
-            release(db.transaction())
 
 
 def field_filter(path: str, op: str, value: Any) -> Any:

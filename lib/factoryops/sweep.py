@@ -19,6 +19,7 @@ from typing import Any
 from factoryops import contact, deliveries, errors, logs, retention, store, tokens
 from factoryops.chat import forward, nudge
 from factoryops.config import SWEEP, ConfigError, settings
+from factoryops.documents import SweepRun, SweepRunFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import Choices, Field, Flag, check
 
@@ -31,6 +32,8 @@ DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (
 )
 """Everything that is delivered downstream: records forwarded by email and to the CRM,
 and the nudges to the team's inbox."""
+RUNS_KEPT_DAYS = 90
+"""How long a `sweep_runs` record is kept: enough to see a quarter's history."""
 
 
 def check_startup() -> None:
@@ -107,10 +110,6 @@ class SweepResult:
         }
 
 
-RUNS_KEPT_DAYS = 90
-"""How long a `sweep_runs` record is kept: enough to see a quarter's history."""
-
-
 def run(request: SweepRequest) -> SweepResult:
     """Run the requested tasks; retention first, so nothing past the window is sent.
 
@@ -147,31 +146,31 @@ def _record(result: SweepResult, outcome: str, started: dt.datetime) -> None:
     """The run's `sweep_runs` record, for `siteadmin status`; a failure to write it never
     fails the run, whose work is done."""
     finished = store.now()
-    record = {
-        "tasks": list(result.request.tasks),
-        "outcome": outcome,
-        "deleted": result.deleted.as_dict(),
-        "deliveries": result.deliveries.as_dict(),
-        "started_at": started,
-        "finished_at": finished,
-        "expire_at": finished + dt.timedelta(days=RUNS_KEPT_DAYS),
-    }
+    record = SweepRun(
+        tasks=list(result.request.tasks),
+        outcome=outcome,
+        deleted=result.deleted.as_dict(),
+        deliveries=result.deliveries.as_dict(),
+        started_at=started,
+        finished_at=finished,
+        expire_at=finished + dt.timedelta(days=RUNS_KEPT_DAYS),
+    )
     try:
-        store.collection(store.SWEEP_RUNS).add(record, **store.call_options())
+        store.collection(store.SWEEP_RUNS).add(record.to_dict(), **store.call_options())
     except Exception as exc:
         logs.sweep_run_not_recorded(error=exc)
 
 
-def recent_runs(*, limit: int = 300) -> list[dict[str, Any]]:
+def recent_runs(*, limit: int = 300) -> list[SweepRun]:
     """The latest `sweep_runs` records, newest first (a day of deliveries runs and more)."""
     from google.cloud import firestore
 
     query = (
         store.collection(store.SWEEP_RUNS)
-        .order_by("started_at", direction=firestore.Query.DESCENDING)
+        .order_by(SweepRunFields.STARTED_AT, direction=firestore.Query.DESCENDING)
         .limit(limit)
     )
-    return [snap.to_dict() or {} for snap in query.stream(**store.call_options())]
+    return [SweepRun.from_snapshot(snap) for snap in query.stream(**store.call_options())]
 
 
 def handle(request: ParsedRequest, sweep: SweepRequest) -> JsonResponse:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from factoryops.chat.thread import (
     append,
     give_back_visitor_message,
     message_id,
+    new_message,
     parse_session_id,
     read,
     read_one,
@@ -34,6 +36,7 @@ from factoryops.chat.thread import (
     sessions,
 )
 from factoryops.config import CHAT, settings
+from factoryops.documents import ChatSession, MessageFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
@@ -99,29 +102,24 @@ def _validate_poll(request: ParsedRequest) -> Poll:
 def _start(request: Start) -> Staged:
     """A new session (with its first message, when it starts with text), staged for the
     edge to commit in one write."""
-    from google.cloud import firestore
-
     session_id = _new_session_id()
     lead_id = secrets.token_hex(LEAD_ID_BYTES)
     ref = sessions().document(session_id)
-    session: dict[str, Any] = {
-        "email": request.email.address,
-        "email_key": request.email.key,
-        "page": request.page,
-        "status": OPEN,
-        "created_at": firestore.SERVER_TIMESTAMP,
-        "last_activity_at": firestore.SERVER_TIMESTAMP,
-        "expire_at": store.expire_at(),
-        "lead_id": lead_id,
-        "message_count": 0,
-        "last_seq": 0,
-    }
+    session = ChatSession(
+        email=request.email.address,
+        email_key=request.email.key,
+        page=request.page,
+        status=OPEN,
+        lead_id=lead_id,
+        expire_at=store.expire_at(),
+    )
     batch = store.client().batch()
-    message_ids: list[str] = []
-    if request.text:
+    first = new_message(author=VISITOR, text=request.text, seq=1) if request.text else None
+    if first is not None:
         # A session started with text holds its first message from the start, in the
         # same commit as its deliveries: nothing can come between them.
-        session.update(
+        session = dataclasses.replace(
+            session,
             message_count=1,
             last_seq=1,
             last_author=VISITOR,
@@ -129,28 +127,27 @@ def _start(request: Start) -> Staged:
             first_message_id=message_id(1),
             deliveries=forward.new_deliveries(),
         )
-        batch.create(
-            ref.collection(store.MESSAGES).document(message_id(1)),
-            {
-                "author": VISITOR,
-                "text": request.text,
-                "seq": 1,
-                "created_at": firestore.SERVER_TIMESTAMP,
-                "expire_at": store.expire_at(),
-            },
-        )
-        message_ids.append(message_id(1))
-    batch.create(ref, session)
+        batch.create(ref.collection(store.MESSAGES).document(message_id(1)), first.to_dict())
+    batch.create(ref, session.to_dict())
+    ids = [message_id(1)] if first is not None else []
 
     def started(results: list[Any]) -> JsonResponse:
         messages: list[dict[str, str]] = []
-        if request.text:
-            written = store.transform_results(results[0], ["created_at"])["created_at"]
-            messages.append(Message(message_id(1), 1, VISITOR, request.text, written).wire())
+        if first is not None:
+            created = MessageFields.CREATED_AT
+            message = Message(
+                id=message_id(1),
+                author=first.author,
+                text=first.text,
+                seq=first.seq,
+                created_at=store.transform_results(results[0], [created])[created],
+                expire_at=first.expire_at,
+            )
+            messages.append(message.wire())
         logs.chat_started(lead_id=lead_id, with_text=bool(request.text))
         return JsonResponse(201, {"session_id": session_id, "messages": messages})
 
-    kept = {"lead_id": lead_id, "message_ids": message_ids}
+    kept = {"lead_id": lead_id, "message_ids": ids}
     return Staged(batch, JsonResponse(201, {}, replay_body=kept), started)
 
 
@@ -168,25 +165,21 @@ def _post(request: Post) -> JsonResponse:
     snap = ref.get(**store.call_options())
     if not snap.exists:
         raise errors.SessionNotFound()
-    data = snap.to_dict() or {}
-    lead_id = str(data.get("lead_id", ""))
-    if data.get("status") != OPEN:
+    session = ChatSession.from_snapshot(snap)
+    lead_id = session.lead_id
+    if session.status != OPEN:
         raise errors.SessionClosed()
     cap = settings().chat_max_messages
-    if int(data.get("message_count", 0)) >= cap:
+    if session.message_count >= cap:
         # Plainly over already: refused without a write.
         logs.chat_cap_reached(lead_id=lead_id)
         raise errors.ChatLimitReached(retry_after=LIMIT_RETRY_AFTER)
-    if int(data.get("message_count", 0)) >= 1 and "first_message_id" not in data:
+    if session.message_count >= 1 and session.first_message_id is None:
         forward.recover_first(ref, snap)
     count = reserve_visitor_message(ref, cap=cap, lead_id=lead_id)
     try:
         message = append(
-            ref,
-            author=VISITOR,
-            text=request.text,
-            last_seq=int(data.get("last_seq", 0)),
-            lead_id=lead_id,
+            ref, author=VISITOR, text=request.text, last_seq=session.last_seq, lead_id=lead_id
         )
     except BaseException:
         give_back_visitor_message(ref, lead_id=lead_id)
@@ -195,9 +188,9 @@ def _post(request: Post) -> JsonResponse:
         # This post took the first visitor message; concurrent ones may have placed
         # theirs earlier in the thread, and the earliest is what the team is sent.
         first = forward.earliest_visitor_message(ref) or message
-        forward.queue_first(ref, data, first)
+        forward.queue_first(ref, session, first)
     else:
-        nudge.schedule(ref, data)
+        nudge.schedule(ref, session)
     logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
     return JsonResponse(
         201,
@@ -211,7 +204,7 @@ def _poll(request: Poll) -> JsonResponse:
     snap = ref.get(**store.call_options())
     if not snap.exists:
         raise errors.SessionNotFound()
-    status = (snap.to_dict() or {}).get("status", OPEN)
+    status = ChatSession.from_snapshot(snap).status
     # One more than a page tells whether another page waits.
     messages = read(ref, after=request.after, limit=PAGE_LIMIT + 1)
     page = [m.wire() for m in messages[:PAGE_LIMIT]]
@@ -221,7 +214,7 @@ def _poll(request: Poll) -> JsonResponse:
 
 
 def stage(request: ParsedRequest, chat_request: ChatRequest) -> Staged | None:
-    """A chat start is one commit; a post and a poll are served by `handle`."""
+    """A chat start is one commit, which the edge makes; a post and a poll are `handle`'s."""
     return _start(chat_request) if isinstance(chat_request, Start) else None
 
 
@@ -229,7 +222,7 @@ def handle(request: ParsedRequest, chat_request: ChatRequest) -> JsonResponse:
     if isinstance(chat_request, Poll):
         return _poll(chat_request)
     if isinstance(chat_request, Start):  # staged: see `stage`
-        raise RuntimeError("a chat start is staged")
+        raise RuntimeError("a chat start is committed by the edge")
     return _post(chat_request)
 
 

@@ -1,11 +1,11 @@
 """The first visitor message of a session: forwarded by email and as a CRM row, once.
 
-A session started with text holds its first message and its `deliveries` from the
-start. Otherwise the batch that stores a visitor message also increments
-`message_count`, and only the post whose commit returns 1 writes `deliveries` on the
-session. Either write is the forwarding function's cue (forwarding.py); the sweep
-retries from the stored session. EmailJS and the CRM are imported only by the senders,
-so the visitor's request never loads them.
+A visitor's post takes its place with an `Increment` of `message_count` before it
+stores the message (thread.reserve_visitor_message), and only the post whose increment
+returns 1 writes `deliveries` on the session (a start with text writes them in its own
+commit). That write is the forwarding function's cue (forwarding.py); the sweep retries
+from the stored session. EmailJS and the CRM are imported by the senders alone, so the
+visitor's request never loads them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from factoryops import deliveries, logs, store
 from factoryops.chat.thread import MESSAGE_ID, VISITOR, Message, read
 from factoryops.config import settings
+from factoryops.documents import ChatSession, Delivery, SessionFields
 from factoryops.errors import DownstreamError
 
 if TYPE_CHECKING:
@@ -27,14 +28,14 @@ RECOVERY_SCAN = 50
 class _FirstMessage:
     """The session's first visitor message, read once and only when a send needs it."""
 
-    def __init__(self, record: deliveries.Record, data: dict[str, Any]) -> None:
+    def __init__(self, record: deliveries.Record, session: ChatSession) -> None:
         self._record = record
-        self._data = data
+        self._session = session
         self._message: Message | None = None
 
     def load(self) -> Message:
         if self._message is None:
-            first_id = self._data.get("first_message_id")
+            first_id = self._session.first_message_id
             if not isinstance(first_id, str) or not MESSAGE_ID.fullmatch(first_id):
                 raise DownstreamError("chat", "session has no first message", retryable=False)
             snap = (
@@ -50,16 +51,15 @@ class _FirstMessage:
         return self._message
 
 
-def email_params(data: dict[str, Any], lead_id: str, message: Message) -> dict[str, str]:
+def email_params(session: ChatSession, message: Message) -> dict[str, str]:
     """The first chat message's template parameters: the notice's fields and the lead id."""
-    email = str(data.get("email", ""))
     return {
-        "record_id": lead_id,
-        "email": email,
-        "reply_to": email,
-        "page": str(data.get("page", "")),
+        "record_id": session.lead_id,
+        "email": session.email,
+        "reply_to": session.email,
+        "page": session.page,
         "message": message.text,
-        "started_at": store.rfc3339(data.get("created_at")) or "",
+        "started_at": store.rfc3339(session.created_at) or "",
     }
 
 
@@ -67,12 +67,11 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     """The email and the CRM row for a session's first message, from the stored session."""
     from factoryops import crm, mailer
 
-    data = record.to_dict() or {}
-    first = _FirstMessage(record, data)
-    lead_id = str(data.get("lead_id", ""))
+    session = ChatSession.from_snapshot(record)
+    first = _FirstMessage(record, session)
 
     def send_email(attempt: deliveries.Attempt) -> None:
-        params = email_params(data, lead_id, first.load())
+        params = email_params(session, first.load())
         template = settings().emailjs_chat_template_id
         mailer.send(template_id=template, params=params, timeout=attempt.timeout)
 
@@ -81,20 +80,20 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
         row = crm.Row(
             received_at=store.rfc3339(message.created_at) or "",
             source="chat",
-            record_id=lead_id,
+            record_id=session.lead_id,
             name="",
-            email=str(data.get("email", "")),
+            email=session.email,
             company="",
             message=message.text,
-            page=str(data.get("page", "")),
+            page=session.page,
         )
-        crm.append(row, timeout=attempt.timeout, may_have_landed=attempt.may_have_landed)
+        crm.append(row, timeout=attempt.timeout)
 
     return {"email": send_email, "crm": send_row}
 
 
 def _lead_id(record: deliveries.Record) -> str:
-    return str((record.to_dict() or {}).get("lead_id", "unknown"))
+    return ChatSession.from_snapshot(record).lead_id or "unknown"
 
 
 DELIVERIES = deliveries.DeliverySource(
@@ -102,25 +101,32 @@ DELIVERIES = deliveries.DeliverySource(
 )
 
 
-def new_deliveries() -> dict[str, Any]:
+def new_deliveries() -> dict[str, Delivery]:
     """The `deliveries` map of a first message, pending for the forwarding function."""
     cfg = settings()
     return deliveries.initial({"email": cfg.emailjs_configured, "crm": cfg.crm_configured})
 
 
-def queue_first(ref: firestore.DocumentReference, data: dict[str, Any], first: Message) -> None:
+def _queue(first: Message) -> dict[str, Any]:
+    """The update that writes the first message's deliveries on its session."""
+    return {
+        SessionFields.FIRST_MESSAGE_ID: first.id,
+        SessionFields.DELIVERIES: {c: d.to_dict() for c, d in new_deliveries().items()},
+    }
+
+
+def queue_first(ref: firestore.DocumentReference, session: ChatSession, first: Message) -> None:
     """Write `deliveries` for the first visitor message (this post's count was 1)."""
     from google.api_core import exceptions
 
-    state = new_deliveries()
     try:
-        ref.update({"first_message_id": first.id, "deliveries": state}, **store.call_options())
+        ref.update(_queue(first), **store.call_options())
     except Exception as exc:
         if not (store.is_outage(exc) or isinstance(exc, exceptions.NotFound)):
             raise
         # The message is stored, which is what the visitor asked for; a later post
         # recovers the delivery (see recover_first).
-        logs.chat_first_not_queued(lead_id=str(data.get("lead_id", "")), error=exc)
+        logs.chat_first_not_queued(lead_id=session.lead_id, error=exc)
 
 
 def earliest_visitor_message(ref: firestore.DocumentReference) -> Message | None:
@@ -139,16 +145,16 @@ def recover_first(ref: firestore.DocumentReference, snap: Any) -> None:
     from google.api_core import exceptions
 
     first = earliest_visitor_message(ref)
-    if first is None or store.now() - first.created_at < deliveries.LEASE:
+    if first is None or first.created_at is None:
         return
-    data = snap.to_dict() or {}
-    state = new_deliveries()
+    if store.now() - first.created_at < deliveries.LEASE:
+        return
     try:
         ref.update(
-            {"first_message_id": first.id, "deliveries": state},
+            _queue(first),
             option=store.client().write_option(last_update_time=snap.update_time),
             **store.call_options(),
         )
     except (exceptions.FailedPrecondition, exceptions.NotFound):
         return
-    logs.chat_first_recovered(lead_id=str(data.get("lead_id", "")))
+    logs.chat_first_recovered(lead_id=ChatSession.from_snapshot(snap).lead_id)

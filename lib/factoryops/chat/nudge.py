@@ -14,11 +14,12 @@ contact submissions and first chat messages" stays the whole of what the inbox g
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from factoryops import deliveries, logs, store
 from factoryops.chat.thread import OPEN, VISITOR
 from factoryops.config import settings
+from factoryops.documents import ChatSession, Delivery, delivery_path
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -28,55 +29,52 @@ SPACING = dt.timedelta(minutes=30)
 """At most one nudge per chat in this long."""
 
 
-def schedule(ref: firestore.DocumentReference, data: dict[str, Any]) -> None:
-    """After a visitor's later message: a nudge, due NOTIFY_AFTER from now (`data` is the
-    session as the post read it). Never fails the post: the message is stored."""
+def schedule(ref: firestore.DocumentReference, session: ChatSession) -> None:
+    """After a visitor's later message: a nudge, due NOTIFY_AFTER from now (`session` as
+    the post read it). Never fails the post: the message is stored."""
     cfg = settings()
     if not (cfg.emailjs_configured and cfg.emailjs_notify_template_id):
         return
-    state = (data.get("deliveries") or {}).get(CHANNEL) or {}
-    if state.get("state") in (deliveries.PENDING, deliveries.PROCESSING):
+    state = session.delivery(CHANNEL)
+    if state is not None and state.state in (deliveries.PENDING, deliveries.PROCESSING):
         return  # one is on its way; it will count this message too
     due = store.now() + dt.timedelta(seconds=cfg.notify_after)
-    last_sent = state.get("sent_at")
+    last_sent = None if state is None else state.sent_at
     if last_sent is not None:
         due = max(due, last_sent + SPACING)
-    fresh: dict[str, Any] = {"state": deliveries.PENDING, "attempts": 0, "due_at": due}
-    if last_sent is not None:
-        fresh["sent_at"] = last_sent
+    fresh = Delivery(state=deliveries.PENDING, attempts=0, due_at=due, sent_at=last_sent)
     try:
-        ref.update({f"deliveries.{CHANNEL}": fresh}, **store.call_options())
+        ref.update({delivery_path(CHANNEL): fresh.to_dict()}, **store.call_options())
     except Exception as exc:
-        logs.nudge_not_scheduled(lead_id=str(data.get("lead_id", "")), error=exc)
+        logs.nudge_not_scheduled(lead_id=session.lead_id, error=exc)
 
 
-def email_params(data: dict[str, Any]) -> dict[str, str]:
+def email_params(session: ChatSession) -> dict[str, str]:
     """The nudge's template parameters: the chat's lead id, how many messages wait, and
     the console's link to it. Nothing the visitor wrote or gave."""
-    lead_id = str(data.get("lead_id", ""))
     return {
-        "lead_id": lead_id,
-        "waiting": str(int(data.get("unanswered", 0))),
-        "console_url": f"{settings().console_url}/#/chats/{lead_id}",
+        "lead_id": session.lead_id,
+        "waiting": str(session.unanswered),
+        "console_url": f"{settings().console_url}/#/chats/{session.lead_id}",
     }
 
 
 def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     from factoryops import mailer
 
-    data = record.to_dict() or {}
+    session = ChatSession.from_snapshot(record)
 
     def send(attempt: deliveries.Attempt) -> None:
-        if data.get("status") != OPEN or data.get("last_author") != VISITOR:
+        if session.status != OPEN or session.last_author != VISITOR:
             raise deliveries.NotNeeded()  # answered or closed meanwhile
         template = settings().emailjs_notify_template_id
-        mailer.send(template_id=template, params=email_params(data), timeout=attempt.timeout)
+        mailer.send(template_id=template, params=email_params(session), timeout=attempt.timeout)
 
     return {CHANNEL: send}
 
 
 def _lead_id(record: deliveries.Record) -> str:
-    return str((record.to_dict() or {}).get("lead_id", "unknown"))
+    return ChatSession.from_snapshot(record).lead_id or "unknown"
 
 
 NUDGES = deliveries.DeliverySource(

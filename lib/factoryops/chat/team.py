@@ -6,7 +6,6 @@ from __future__ import annotations
 from factoryops import errors, logs, store
 from factoryops.chat.thread import (
     CLOSED,
-    CLOSES,
     LEAD_ID,
     OPEN,
     TEAM,
@@ -17,6 +16,7 @@ from factoryops.chat.thread import (
     read,
     sessions,
 )
+from factoryops.documents import SessionFields
 from factoryops.validation import CHAT_TEXT, Field, check
 
 TEXT_SPEC: dict[str, Field] = {"text": CHAT_TEXT}
@@ -26,7 +26,8 @@ def find_by_lead(lead_id: str) -> Session | None:
     """The session with this lead id, or None."""
     if not LEAD_ID.fullmatch(lead_id):
         return None
-    query = sessions().where(filter=store.field_filter("lead_id", "==", lead_id)).limit(1)
+    by_lead = store.field_filter(SessionFields.LEAD_ID, "==", lead_id)
+    query = sessions().where(filter=by_lead).limit(1)
     snap = next(iter(query.stream(**store.call_options())), None)
     return None if snap is None else Session.from_snapshot(snap)
 
@@ -53,14 +54,15 @@ def list_sessions(*, only_open: bool = False, limit: int = 50) -> list[Session]:
     if only_open:
         # An equality filter with an order on another field would need a composite
         # index; the open sessions are few, so they are sorted here.
-        query = sessions().where(filter=store.field_filter("status", "==", OPEN))
+        query = sessions().where(filter=store.field_filter(SessionFields.STATUS, "==", OPEN))
         found = sorted(
             (Session.from_snapshot(s) for s in query.stream(**store.call_options())),
             key=lambda s: s.last_activity_at or store.now(),
             reverse=True,
         )
         return found[:limit]
-    query = sessions().order_by("last_activity_at", direction=firestore.Query.DESCENDING)
+    newest = firestore.Query.DESCENDING
+    query = sessions().order_by(SessionFields.LAST_ACTIVITY_AT, direction=newest)
     return [Session.from_snapshot(s) for s in query.limit(limit).stream(**store.call_options())]
 
 
@@ -92,8 +94,8 @@ def close(session: Session) -> bool:
     if session.status == CLOSED:
         return False
     try:
-        # CLOSES is what a visitor's reservation reads, in its own write.
-        closing = {"status": CLOSED, CLOSES: firestore.Increment(1)}
+        # `closes` is what a visitor's reservation reads, in its own write.
+        closing = {SessionFields.STATUS: CLOSED, SessionFields.CLOSES: firestore.Increment(1)}
         session.ref.update(closing, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None

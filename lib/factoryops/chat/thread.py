@@ -10,12 +10,12 @@ poll with `?after=<id>` never skips or repeats a message.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from factoryops import errors, logs, store
+from factoryops.documents import ChatMessage, ChatSession, MessageFields, SessionFields
 from factoryops.validation import SESSION_ID_MAX
 
 if TYPE_CHECKING:
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 SESSION_HEADER = "X-Chat-Session"
 OPEN = "open"
 CLOSED = "closed"
-CLOSES = "closes"
-"""How many times the team closed the session (absent or 0 while open): a number, so that
-a visitor's reservation reads it in the same write that takes its place."""
 VISITOR = "visitor"
 TEAM = "team"
 
@@ -49,6 +46,11 @@ def message_id(seq: int) -> str:
     return f"{seq:08d}"
 
 
+def new_message(*, author: str, text: str, seq: int) -> ChatMessage:
+    """A message to store as number `seq`; the server stamps its time."""
+    return ChatMessage(author=author, text=text, seq=seq, expire_at=store.expire_at())
+
+
 def sessions() -> firestore.CollectionReference:
     return store.collection(store.CHAT_SESSIONS)
 
@@ -62,13 +64,11 @@ def parse_session_id(raw: object) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Message:
+@dataclass(frozen=True, kw_only=True)
+class Message(ChatMessage):
+    """A stored message, with its id (its `seq`, zero-padded)."""
+
     id: str
-    seq: int
-    author: str
-    text: str
-    created_at: dt.datetime
 
     def wire(self) -> dict[str, str]:
         return {
@@ -79,55 +79,24 @@ class Message:
         }
 
     @classmethod
-    def from_snapshot(cls, snap: Any) -> Message:
-        data = snap.to_dict() or {}
-        return cls(
-            id=snap.id,
-            seq=int(data["seq"]),
-            author=str(data["author"]),
-            text=str(data["text"]),
-            created_at=data["created_at"],
-        )
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
+        return cls.from_dict(snap.to_dict() or {}, id=snap.id, **extra)
 
 
-@dataclass(frozen=True)
-class Session:
+@dataclass(frozen=True, kw_only=True)
+class Session(ChatSession):
     """A stored session as the team sees it. Its document id is the visitor's secret, so
     it is named by `lead_id`; `ref` reaches the document without showing the id."""
 
-    lead_id: str
-    email: str
-    page: str
-    status: str
-    visitor_messages: int
-    last_seq: int
-    created_at: dt.datetime | None
-    last_activity_at: dt.datetime | None
-    deliveries: dict[str, str]
-    """The first message's delivery state per channel (`email`, `crm`)."""
-    last_author: str | None
-    """Who wrote the newest message (`visitor` or `team`); None before the first."""
     ref: firestore.DocumentReference = field(repr=False, compare=False)
 
     @classmethod
-    def from_snapshot(cls, snap: Any) -> Session:
-        data = snap.to_dict() or {}
-        return cls(
-            lead_id=str(data.get("lead_id", "")),
-            email=str(data.get("email", "")),
-            page=str(data.get("page", "")),
-            status=str(data.get("status", OPEN)),
-            visitor_messages=int(data.get("message_count", 0)),
-            last_seq=int(data.get("last_seq", 0)),
-            created_at=data.get("created_at"),
-            last_activity_at=data.get("last_activity_at"),
-            deliveries={
-                channel: str(state.get("state"))
-                for channel, state in sorted((data.get("deliveries") or {}).items())
-            },
-            last_author=data.get("last_author"),
-            ref=snap.reference,
-        )
+    def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
+        return cls.from_dict(snap.to_dict() or {}, ref=snap.reference, **extra)
+
+    @property
+    def visitor_messages(self) -> int:
+        return self.message_count
 
     @property
     def closed(self) -> bool:
@@ -137,6 +106,10 @@ class Session:
     def awaiting_reply(self) -> bool:
         """Open, with the visitor's message the newest: the team owes an answer."""
         return self.status == OPEN and self.last_author == VISITOR
+
+    def delivery_states(self) -> dict[str, str]:
+        """The state of each delivery (the first message's `email` and `crm`, the nudge)."""
+        return {channel: state.state for channel, state in sorted(self.deliveries.items())}
 
     def summary(self) -> dict[str, Any]:
         """A line of a list of sessions."""
@@ -153,7 +126,7 @@ class Session:
         return {
             **self.summary(),
             "created_at": self.created_at,
-            "deliveries": dict(self.deliveries),
+            "deliveries": self.delivery_states(),
         }
 
 
@@ -167,16 +140,19 @@ def reserve_visitor_message(ref: firestore.DocumentReference, *, cap: int, lead_
     from google.api_core import exceptions
     from google.cloud import firestore
 
-    taken = {"message_count": firestore.Increment(1), CLOSES: firestore.Increment(0)}
+    taken = {
+        SessionFields.MESSAGE_COUNT: firestore.Increment(1),
+        SessionFields.CLOSES: firestore.Increment(0),
+    }
     try:
         result = ref.update(taken, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
     now = store.transform_results(result, taken)
-    if int(now[CLOSES]):
+    if int(now[SessionFields.CLOSES]):
         give_back_visitor_message(ref, lead_id=lead_id)
         raise errors.SessionClosed()
-    count = int(now["message_count"])
+    count = int(now[SessionFields.MESSAGE_COUNT])
     if count > cap:
         give_back_visitor_message(ref, lead_id=lead_id)
         logs.chat_cap_reached(lead_id=lead_id)
@@ -189,7 +165,8 @@ def give_back_visitor_message(ref: firestore.DocumentReference, *, lead_id: str)
     from google.cloud import firestore
 
     try:
-        ref.update({"message_count": firestore.Increment(-1)}, **store.call_options())
+        given_back = {SessionFields.MESSAGE_COUNT: firestore.Increment(-1)}
+        ref.update(given_back, **store.call_options())
     except Exception as exc:
         # Kept, the extra count only refuses sooner what the cap refuses anyway.
         logs.chat_count_not_given_back(lead_id=lead_id, error=exc)
@@ -211,27 +188,24 @@ def append(
     seq = last_seq + 1
     for _ in range(CLAIM_ATTEMPTS):
         transforms: dict[str, Any] = {
-            "last_activity_at": firestore.SERVER_TIMESTAMP,
-            "last_seq": firestore.Maximum(seq),
+            SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+            SessionFields.LAST_SEQ: firestore.Maximum(seq),
         }
+        document = new_message(author=author, text=text, seq=seq)
         batch = client.batch()
-        batch.create(
-            ref.collection(store.MESSAGES).document(message_id(seq)),
-            {
-                "author": author,
-                "text": text,
-                "seq": seq,
-                "created_at": firestore.SERVER_TIMESTAMP,
-                "expire_at": store.expire_at(),
-            },
-        )
+        batch.create(ref.collection(store.MESSAGES).document(message_id(seq)), document.to_dict())
         # How many visitor messages wait for the team: the nudge says so.
         if author == VISITOR:
-            transforms["unanswered"] = firestore.Increment(1)
-        waiting = {} if author == VISITOR else {"unanswered": 0}
+            transforms[SessionFields.UNANSWERED] = firestore.Increment(1)
+        waiting = {} if author == VISITOR else {SessionFields.UNANSWERED: 0}
         batch.update(
             ref,
-            {**transforms, **waiting, "last_author": author, "expire_at": store.expire_at()},
+            {
+                **transforms,
+                **waiting,
+                SessionFields.LAST_AUTHOR: author,
+                SessionFields.EXPIRE_AT: store.expire_at(),
+            },
         )
         try:
             written, _ = batch.commit(**options)
@@ -240,12 +214,14 @@ def append(
             continue
         except exceptions.NotFound:
             raise errors.SessionNotFound() from None
+        created = MessageFields.CREATED_AT
         return Message(
             id=message_id(seq),
             seq=seq,
             author=author,
             text=text,
-            created_at=store.transform_results(written, ["created_at"])["created_at"],
+            created_at=store.transform_results(written, [created])[created],
+            expire_at=document.expire_at,
         )
     logs.chat_message_not_placed(lead_id=lead_id, attempts=CLAIM_ATTEMPTS)
     raise errors.Unavailable()
@@ -257,8 +233,8 @@ def read(
     """The session's messages after sequence number `after`, oldest first."""
     query = (
         ref.collection(store.MESSAGES)
-        .where(filter=store.field_filter("seq", ">", after))
-        .order_by("seq")
+        .where(filter=store.field_filter(MessageFields.SEQ, ">", after))
+        .order_by(MessageFields.SEQ)
     )
     if limit is not None:
         query = query.limit(limit)

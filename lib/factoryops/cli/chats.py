@@ -51,7 +51,7 @@ def show_(session: str, as_json: bool) -> None:
     if as_json:
         emit_json({**summary, "thread": [m.wire() for m in messages]})
         return
-    states = ", ".join(f"{channel} {state}" for channel, state in found.deliveries.items())
+    states = ", ".join(f"{channel} {state}" for channel, state in found.delivery_states().items())
     show({**summary, "deliveries": states or "-"}, as_json=False)
     click.echo()
     if not messages:

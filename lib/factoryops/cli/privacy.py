@@ -51,8 +51,8 @@ def group() -> None:
         # A request answered without the CRM would leave the person's rows there while
         # the team believes it complete: say so on every run.
         click.secho(
-            "warning: no CRM is configured (CRM_BACKEND and its settings), so the CRM "
-            "sheet is not searched or changed by this command.",
+            "warning: no CRM is configured (CRM_APPS_SCRIPT_URL), so the CRM sheet is not"
+            " searched or changed by this command.",
             fg="yellow",
             err=True,
         )
