@@ -105,11 +105,12 @@ def decode(data: Any) -> Written | None:
         held = document.fields[ForwardedFields.DELIVERIES].map_value.fields
         for channel, value in held.items():
             fields = value.map_value.fields
-            state = (
-                fields[DeliveryFields.STATE].string_value if DeliveryFields.STATE in fields else ""
+            state = fields.get(DeliveryFields.STATE)
+            due = fields.get(DeliveryFields.DUE_AT)
+            states[channel] = (
+                "" if state is None else state.string_value,
+                None if due is None else _timestamp(due),
             )
-            due = fields[DeliveryFields.DUE_AT] if DeliveryFields.DUE_AT in fields else None
-            states[channel] = (state, None if due is None else _timestamp(due))
     return Written(collection, doc_id, states)
 
 
