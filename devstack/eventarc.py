@@ -116,6 +116,7 @@ class Eventarc:
     _pool: ThreadPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pending: int = 0
+    _last_activity: float = 0.0
     _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self, timeout: float = 30.0) -> Eventarc:
@@ -139,10 +140,21 @@ class Eventarc:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no event is waiting or in flight (tests)."""
+    def settle(self, *, quiet: float = 0.5, timeout: float = 60.0) -> bool:
+        """Wait until no event has been waiting, in flight or newly seen for `quiet`
+        seconds (the emulator's listeners report a write within a few milliseconds);
+        False if that took longer than `timeout`."""
+        started = time.monotonic()
+        deadline = started + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            while True:
+                idle_for = time.monotonic() - max(self._last_activity, started)
+                if self._pending == 0 and idle_for >= quiet:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, quiet - idle_for if self._pending == 0 else quiet))
 
     def _callback(self, trigger: Trigger, loaded: threading.Event) -> Callable[..., None]:
         def on_snapshot(_docs: Any, changes: Any, read_time: Any) -> None:
@@ -171,6 +183,7 @@ class Eventarc:
         headers = event_headers(event_type=event_type, project=self.project, path=path, at=at)
         with self._idle:
             self._pending += 1
+            self._last_activity = time.monotonic()
         assert self._pool is not None
         self._pool.submit(self._deliver, path, headers, body)
 
@@ -192,6 +205,7 @@ class Eventarc:
         finally:
             with self._idle:
                 self._pending -= 1
+                self._last_activity = time.monotonic()
                 self._idle.notify_all()
 
 

@@ -8,6 +8,9 @@ Control endpoints (for tests and `make dev`):
     GET  /_standins/records              what EmailJS received
     POST /_standins/fail {"emailjs": MODE}   MODE: null, "500", "429", "400", "timeout"
                                          (answer 503 after `slow_seconds`)
+    POST /_standins/limit {"per_second": N|null, "delay": S}   EmailJS's own limit: at
+                                         most N sends a second, the rest answered 429;
+                                         each send answered after S seconds
     POST /_standins/reset                forget everything
     GET  /oauth2/v1/certs                `State.certs`: Google's x509 certs format
                                          ({key id: PEM}), for verifying test OIDC tokens
@@ -47,6 +50,11 @@ class State:
     requests: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, str | None] = field(default_factory=dict)
     slow_seconds: float = 8.0
+    emails_per_second: float | None = None
+    """EmailJS's rate limit (about one a second on its plans); None: no limit."""
+    email_delay: float = 0.0
+    """Seconds EmailJS takes to answer a send (about 0.4 s over the internet)."""
+    last_send: float = 0.0
     signin: signin.Issuer = field(default_factory=signin.Issuer)
     """The team console's local sign-in."""
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -56,6 +64,9 @@ class State:
             self.emails.clear()
             self.requests.clear()
             self.fail.clear()
+            self.emails_per_second = None
+            self.email_delay = 0.0
+            self.last_send = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -178,6 +189,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.fail.update(body or {})
             self._send(200, {"fail": self.state.fail})
             return
+        if path == "/_standins/limit" and isinstance(body, dict):
+            with self.state.lock:
+                self.state.emails_per_second = body.get("per_second")
+                self.state.email_delay = float(body.get("delay") or 0.0)
+            self._send(200, {})
+            return
         if path == "/_standins/reset":
             self.state.reset()
             self._send(200, {})
@@ -204,8 +221,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(params, dict):
             self._send(400, "The template_params is invalid", "text/plain")
             return
+        time.sleep(self.state.email_delay)
         with self.state.lock:
-            self.state.emails.append(body)
+            rate = self.state.emails_per_second
+            now = time.monotonic()
+            if rate and now - self.state.last_send < 1 / rate:
+                throttled = True
+            else:
+                throttled = False
+                self.state.last_send = now
+                self.state.emails.append(body)
+        if throttled:
+            self._send(429, "Too Many Requests", "text/plain")
+            return
         self._send(200, "OK", "text/plain")
 
 
@@ -230,7 +258,10 @@ class StandIns:
         self._server = _Server((host, port), self.state)
         self.host = host
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: `stop` waits for it, and tests start and stop a server each.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -270,6 +301,16 @@ class StandIns:
     def start(self) -> StandIns:
         self._thread.start()
         return self
+
+    def limit_emails(self, *, per_second: float | None, delay: float = 0.0) -> None:
+        """EmailJS's rate limit and answer time, as `/_standins/limit` sets them."""
+        with self.state.lock:
+            self.state.emails_per_second = per_second
+            self.state.email_delay = delay
+
+    def crm_rows(self) -> list[list[str]]:
+        """The CRM sheet's rows, header first (none without a CRM)."""
+        return self.crm.rows() if self.crm is not None else []
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from factoryops import config, logs
 
 from devstack import emulator as emulator_mod
 from devstack.apps_script import AppsScript
+from devstack.eventarc import Eventarc
 from devstack.standins import StandIns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,3 +147,51 @@ def captured_logs() -> Iterator[io.StringIO]:
     yield buffer
     root.removeHandler(handler)
     root.setLevel(previous)
+
+
+@dataclass
+class Forwarder:
+    """forward_record, served over HTTP, and (unless `alone`) the local Eventarc stand-in
+    that calls it for every record written."""
+
+    url: str
+    engine: Eventarc | None
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every write so far has been forwarded."""
+        assert self.engine is not None, "this forwarder has no event engine"
+        assert self.engine.settle(timeout=timeout), "events still in flight"
+
+
+def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
+    import functions_framework
+    from werkzeug.serving import make_server
+
+    app = functions_framework.create_app(
+        target="forward_record", source=str(ROOT / "functions" / "forward_record" / "main.py")
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    engine = None if alone else Eventarc(target=url, project=PROJECT).start()
+    try:
+        yield Forwarder(url, engine)
+    finally:
+        if engine is not None:
+            engine.stop()
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+    """What production runs after a visitor's request: each written record reaches
+    forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins."""
+    yield from _serve_forwarder(alone=False)
+
+
+@pytest.fixture
+def forwarder_alone(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+    """forward_record with no event engine: a test posts the events itself."""
+    yield from _serve_forwarder(alone=True)

@@ -71,9 +71,10 @@ def handle(event: CloudEvent) -> dict[str, str | None]:
     now = store.now()
     due = [
         channel
-        for channel, (state, due_at) in written.states.items()
-        if state in (deliveries.PENDING, deliveries.PROCESSING)
-        and due_at is not None
+        for channel in source.channels
+        if channel in written.states
+        and written.states[channel][0] in (deliveries.PENDING, deliveries.PROCESSING)
+        and (due_at := written.states[channel][1]) is not None
         and due_at <= now
     ]
     if not due:
