@@ -7,7 +7,7 @@ and `StandIns(crm=...)` hands its URL and key to the functions with the rest.
 Control endpoints (for tests and `make dev`):
     GET  /_standins/records              what EmailJS received
     POST /_standins/fail {"emailjs": MODE}   MODE: null, "500", "429", "400", "timeout"
-                                         (answer 503 after `slow_seconds`)
+                                         (answer 504 after `slow_seconds`)
     POST /_standins/limit {"per_second": N|null, "delay": S}   EmailJS's own limit: at
                                          most N sends a second, the rest answered 429;
                                          each send answered after S seconds
@@ -117,8 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not mode:
             return False
         if mode == "timeout":
+            # As a gateway that gave up waiting: not the service saying it is busy.
             time.sleep(self.state.slow_seconds)
-            mode = "503"
+            mode = "504"
         self._send(int(mode), "The service is unavailable", "text/plain")
         return True
 

@@ -195,3 +195,20 @@ def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
 def forwarder_alone(db: Any, standins: StandIns) -> Iterator[Forwarder]:
     """forward_record with no event engine: a test posts the events itself."""
     yield from _serve_forwarder(alone=True)
+
+
+class SettledClient:
+    """A function's test client whose every POST returns once what it stored has been
+    forwarded, as a visitor's next step would find it."""
+
+    def __init__(self, client: Any, forwarder: Forwarder) -> None:
+        self._client = client
+        self._forwarder = forwarder
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        response = self._client.post(*args, **kwargs)
+        self._forwarder.settle()
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

@@ -19,7 +19,9 @@ VALID = {
 
 
 @pytest.fixture
-def client(db: Any, standins: Any, function_client: Any) -> Any:
+def client(db: Any, standins: Any, function_client: Any, forwarder: Any) -> Any:
+    """contact_submit, with the event engine that forwards what it stores (a test that
+    checks what was forwarded calls `forwarder.settle()` first)."""
     return function_client("contact_submit")
 
 
@@ -42,9 +44,10 @@ def error(response: Any) -> dict[str, Any]:
 
 
 def test_valid_post_stores_the_named_fields_and_sends_one_email_and_one_crm_row(
-    client: Any, db: Any, standins: Any
+    client: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
     response = post(client, VALID)
+    forwarder.settle()
 
     assert response.status_code == 201
     body = response.get_json()
@@ -278,11 +281,14 @@ def test_request_without_origin_is_served(client: Any, configure: Any) -> None:
 # -- spreadsheet and mail header safety ----------------------------------------------
 
 
-def test_formula_in_a_name_reaches_the_sheet_as_text(client: Any, standins: Any) -> None:
+def test_formula_in_a_name_reaches_the_sheet_as_text(
+    client: Any, standins: Any, forwarder: Any
+) -> None:
     response = post(
         client,
         {**VALID, "name": '=HYPERLINK("http://x")', "company": "+91 plant", "message": "-1 @a"},
     )
+    forwarder.settle()
     assert response.status_code == 201
     [row] = standins.crm.rows()
     assert row[3] == '\'=HYPERLINK("http://x")'
@@ -291,7 +297,7 @@ def test_formula_in_a_name_reaches_the_sheet_as_text(client: Any, standins: Any)
 
 
 def test_the_contact_email_carries_exactly_the_notices_fields_and_no_ip_agent_or_token(
-    client: Any, db: Any, standins: Any
+    client: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
     headers = {
         "X-Forwarded-For": "203.0.113.50",
@@ -299,6 +305,7 @@ def test_the_contact_email_carries_exactly_the_notices_fields_and_no_ip_agent_or
         "Idempotency-Key": "form-token-1",
     }
     assert post(client, VALID, headers=headers).status_code == 201
+    forwarder.settle()
     [email] = standins.state.emails
     params = email["template_params"]
     # The notice's fields (name, work email, company, message), the record's id and time,
@@ -318,9 +325,10 @@ def test_the_contact_email_carries_exactly_the_notices_fields_and_no_ip_agent_or
 
 
 def test_line_breaks_in_a_name_never_reach_an_emailjs_header_field(
-    client: Any, db: Any, standins: Any
+    client: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
     response = post(client, {**VALID, "name": "Eve\r\nBcc: victim@example.com", "company": "A\nB"})
+    forwarder.settle()
     assert response.status_code == 201
     [email] = standins.state.emails
     params = email["template_params"]
@@ -333,11 +341,12 @@ def test_line_breaks_in_a_name_never_reach_an_emailjs_header_field(
 
 
 def test_repeat_with_the_same_idempotency_key_replays_and_stores_and_sends_once(
-    client: Any, db: Any, standins: Any
+    client: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
     headers = {"Idempotency-Key": "form-7f3a"}
     first = post(client, VALID, headers=headers)
     second = post(client, VALID, headers=headers)
+    forwarder.settle()
     assert first.status_code == second.status_code == 201
     assert first.get_json() == second.get_json()
     assert len(submissions(db)) == 1
@@ -381,7 +390,7 @@ def test_a_stored_key_cannot_confirm_a_guessed_request_without_the_key(
 
 
 def test_concurrent_repeats_of_one_key_store_once(
-    db: Any, standins: Any, function_client: Any, configure: Any
+    db: Any, standins: Any, function_client: Any, configure: Any, forwarder: Any
 ) -> None:
     configure(CONTACT_RATE_LIMIT="100/600")
     results: list[int] = []
@@ -399,6 +408,7 @@ def test_concurrent_repeats_of_one_key_store_once(
         t.start()
     for t in threads:
         t.join()
+    forwarder.settle()
     assert results == [201] * 8
     assert len({b["id"] for b in bodies}) == 1
     assert len(submissions(db)) == 1
@@ -410,13 +420,14 @@ def test_concurrent_repeats_of_one_key_store_once(
 
 @pytest.mark.parametrize("mode", ["500", "timeout"])
 def test_emailjs_and_the_crm_down_still_201_and_record_kept_pending(
-    client: Any, db: Any, standins: Any, configure: Any, mode: str
+    client: Any, db: Any, standins: Any, configure: Any, forwarder: Any, mode: str
 ) -> None:
     standins.state.fail["emailjs"] = mode
     standins.crm.fail(mode)
     standins.state.slow_seconds = 6.0
     response = post(client, VALID)
     assert response.status_code == 201
+    forwarder.settle()
     [record] = submissions(db)
     for channel in ("email", "crm"):
         state = record["deliveries"][channel]
@@ -427,7 +438,7 @@ def test_emailjs_and_the_crm_down_still_201_and_record_kept_pending(
 
 
 def test_downstream_refusing_connections_still_201_and_record_kept(
-    client: Any, db: Any, configure: Any
+    client: Any, db: Any, configure: Any, forwarder: Any
 ) -> None:
     from devstack.emulator import free_port
 
@@ -437,6 +448,7 @@ def test_downstream_refusing_connections_still_201_and_record_kept(
         CRM_APPS_SCRIPT_URL=closed + "/macros/s/local/exec",
     )
     assert post(client, VALID).status_code == 201
+    forwarder.settle()
     [record] = submissions(db)
     assert record["deliveries"]["email"]["state"] == "pending"
     assert "connection" in record["deliveries"]["email"]["last_error"].lower()
@@ -444,10 +456,11 @@ def test_downstream_refusing_connections_still_201_and_record_kept(
 
 
 def test_permanent_4xx_from_emailjs_marks_the_email_failed(
-    client: Any, db: Any, standins: Any, captured_logs: Any
+    client: Any, db: Any, standins: Any, captured_logs: Any, forwarder: Any
 ) -> None:
     standins.state.fail["emailjs"] = "400"
     assert post(client, VALID).status_code == 201
+    forwarder.settle()
     [record] = submissions(db)
     email = record["deliveries"]["email"]
     assert email["state"] == "failed"
@@ -545,18 +558,20 @@ def test_rate_limit_documents_hold_no_ip(client: Any, db: Any) -> None:
 
 
 def test_no_personal_data_reaches_a_log_line(
-    client: Any, db: Any, standins: Any, configure: Any, captured_logs: Any
+    client: Any, db: Any, standins: Any, configure: Any, captured_logs: Any, forwarder: Any
 ) -> None:
     configure(CONTACT_RATE_LIMIT="2/600")
     ip = {"X-Forwarded-For": "198.51.100.77"}
     post(client, VALID, headers={**ip, "Idempotency-Key": "idem-secret-1"})
     post(client, VALID, headers={**ip, "Idempotency-Key": "idem-secret-1"})
+    forwarder.settle()
     standins.state.fail["emailjs"] = "500"
     standins.crm.fail("500")
     post(client, {**VALID, "name": "Ravi Kumar"}, headers=ip)
     post(client, VALID, headers=ip)  # rate limited
     post(client, {**VALID, "email": "broken@"}, headers={"X-Forwarded-For": "198.51.100.78"})
     post(client, {**VALID, "website": "x"}, headers={"X-Forwarded-For": "198.51.100.79"})
+    forwarder.settle()
     text = captured_logs.getvalue()
     assert "delivery attempt" in text  # the capture works
     for secret in (

@@ -13,19 +13,21 @@ from factoryops import deliveries, store
 from factoryops.chat import team
 from factoryops.sweep import DELIVERY_SOURCES
 
+from tests.conftest import SettledClient
+
 START = {"email": "meera@foundry.example", "page": "/pricing", "text": "First: our CNC line"}
 LATER = "Second: the spindle overheats"
 
 
 @pytest.fixture
-def chat(db: Any, standins: Any, configure: Any, function_client: Any) -> Any:
+def chat(db: Any, standins: Any, configure: Any, function_client: Any, forwarder: Any) -> Any:
     configure(
         EMAILJS_NOTIFY_TEMPLATE_ID="template_notify",
         NOTIFY_AFTER="300",
         CONSOLE_URL="https://console.example/",
         CHAT_RATE_LIMIT="1000/60",
     )
-    return function_client("chat_message")
+    return SettledClient(function_client("chat_message"), forwarder)
 
 
 def started(chat: Any) -> str:
