@@ -3,8 +3,10 @@
 Starts the real Firestore emulator (data kept under .local/), the EmailJS stand-in and
 the CRM web app (the real apps_script/Code.gs under Node.js, with an in-memory sheet),
 unless real settings are in the environment, every function with functions-framework on
-its own port, and the demo page on its own origin. Prints every URL; Ctrl-C stops
-everything.
+its own port, the local Eventarc (devstack/eventarc.py: each record written reaches
+forward_record as the CloudEvent Eventarc sends, so the email arrives within a second or
+two of the visitor's answer, as in production), and the demo page on its own origin.
+Prints every URL; Ctrl-C stops everything.
 
 The team console signs in through the local sign-in stand-in (devstack/signin.py), as
 any address typed in; TEAM_EMAILS (default DEV_TEAM) decides who gets in. Cloud
@@ -32,6 +34,7 @@ from factoryops.config import from_env
 
 from devstack import emulator as emulator_mod
 from devstack.apps_script import AppsScript
+from devstack.eventarc import Eventarc
 from devstack.functions import NotServing, Served, serve
 from devstack.standins import StandIns
 
@@ -48,6 +51,7 @@ PORTS = {
     "standins": 8085,
     "team_console": 8086,
     "apps_script": 8087,
+    "forward_record": 8088,
     "site": 8000,
 }
 DEV_TEAM = "dev@factoryops.local"
@@ -206,17 +210,22 @@ def main() -> None:
         services.append(site)
     sweep_url = f"http://{HOST}:{PORTS['retention_sweep']}/"
     clock = DeliveriesClock(sweep_url, logs / "deliveries-clock.log")
+    forwarder = f"http://{HOST}:{PORTS['forward_record']}/"
+    eventarc = Eventarc(target=forwarder, project=env["GOOGLE_CLOUD_PROJECT"])
     try:
         for service in services:
             try:
                 service.wait_until_serving(timeout=30)
             except NotServing as exc:
                 raise SystemExit(f"{service.url} {exc.reason}; see .local/logs/") from None
+        os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
+        eventarc.start()
         print()
         print(f"  Firestore emulator   http://{emulator.address}  (data in .local/firestore)")
         print(f"  stand-ins            {standins.url}/_standins/records  (EmailJS)")
         if crm is not None:
             print(f"  CRM web app          {crm.url}  (Code.gs; its sheet: {crm.base}/_rows)")
+        print(f"  Eventarc             contact_submissions, chat_sessions -> {forwarder}")
         for service in services:
             print(f"  {service.name:<20} {service.url}")
         print()
@@ -248,6 +257,7 @@ def main() -> None:
     finally:
         print("\nstopping ...", flush=True)
         clock.stop()
+        eventarc.stop()
         for service in services:
             service.terminate()
         for service in services:
