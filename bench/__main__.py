@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, then one table of measured values, baselines and ratios.
 
-`python -m bench NAME ...` runs only the named ones (coldstart, latency, memory, sweep).
+`python -m bench NAME ...` runs only the named ones (coldstart, latency, forwarding, memory,
+sweep).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from factoryops.config import FUNCTIONS
 
 from bench import report, stack
 
-BENCHMARKS = ("coldstart", "latency", "memory", "sweep")
+BENCHMARKS = ("coldstart", "latency", "forwarding", "memory", "sweep")
 
 
 def main() -> None:

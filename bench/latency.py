@@ -2,18 +2,18 @@
 
 The function is served by functions-framework (gunicorn, as in production) and posted
 to over loopback HTTP, each request with an Idempotency-Key as the site's script sends
-it. The bare script does, per submission, the same Firestore writes (rate-limit
-counter, idempotency claim, the record, its delivery states, the stored response) and
-the same two downstream posts to the stand-ins, with nothing around them: no HTTP
-server, no validation, no framework. Rounds alternate between the two; the ratio is of
-the medians of the rounds' median latencies. Round trips are counted in process.
+it. The bare script does, per submission, the same Firestore writes (the rate-limit
+counter, then one commit of the key's stored answer and the record with its pending
+deliveries), with nothing around them: no HTTP server, no validation, no framework.
+Neither sends anything downstream: forward_record does that after the answer. Rounds
+alternate between the two; the ratio is of the medians of the rounds' median latencies.
+Round trips are counted in process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -59,53 +59,30 @@ def _function_request(url: str) -> Callable[[requests.Session, int], None]:
 
 
 def _bare_request(s: stack.Stack) -> Callable[[requests.Session, int], None]:
-    """The same writes and posts as one submission, straight from a script."""
-    from factoryops import crm, store
+    """The same writes as one submission, straight from a script: the rate-limit counter,
+    then one commit of the key's stored answer and the record."""
+    del s
+    from factoryops import store
     from google.cloud import firestore
 
     db = store.client()
-    env = s.standins.env()
-    emailjs = env["EMAILJS_ENDPOINT"]
-    script_key = env["CRM_APPS_SCRIPT_KEY"].encode()
 
     def one(session: requests.Session, client: int) -> None:
+        del session
         n = next(_serial)
-        body = _body(n)
         now = store.now()
         window = int(time.time() // 60)
         db.collection("rate_limits").document(f"bare-{client}-{window}").set(
             {"count": firestore.Increment(1), "expire_at": now}, merge=True
         )
+        batch = db.batch()
         claim = db.collection("idempotency_keys").document(
             hashlib.sha256(f"bare-{n}".encode()).hexdigest()
         )
-        claim.create({"request_hash": "h", "state": "in_progress", "claimed_at": now})
         ref = db.collection("contact_submissions").document()
-        ref.create({**body, "created_at": firestore.SERVER_TIMESTAMP, "expire_at": now})
-        session.post(
-            emailjs,
-            json={
-                "service_id": env["EMAILJS_SERVICE_ID"],
-                "template_id": env["EMAILJS_CONTACT_TEMPLATE_ID"],
-                "user_id": env["EMAILJS_PUBLIC_KEY"],
-                "accessToken": env["EMAILJS_PRIVATE_KEY"],
-                "template_params": {**body, "record_id": ref.id},
-            },
-            timeout=4,
-        ).raise_for_status()
-        cells = [str(now), "contact", ref.id, body["name"], body["email"], body["company"]]
-        row = dict(zip(crm.COLUMNS, [*cells, body["message"], ""], strict=True))
-        append = json.dumps({"action": "append", "row": row})
-        ts = int(time.time())
-        session.post(
-            env["CRM_APPS_SCRIPT_URL"],
-            params={"ts": str(ts), "sig": crm.sign(append, timestamp=ts, key=script_key)},
-            data=append,
-            headers={"Content-Type": "application/json"},
-            timeout=4,
-        ).raise_for_status()
-        ref.update({"deliveries.email.state": "sent", "deliveries.crm.state": "sent"})
-        claim.update({"state": "done", "response": {"status": 201, "body": ref.id}})
+        batch.create(ref, {**_body(n), "created_at": firestore.SERVER_TIMESTAMP, "expire_at": now})
+        batch.create(claim, {"request_hash": "h", "state": "done", "response": {"body": ref.id}})
+        batch.commit()
 
     return one
 
@@ -188,8 +165,8 @@ def run(s: stack.Stack, functions: list[str]) -> list[Row]:
             measured=per_request,
             baseline=bare_rpcs,
             unit="",
-            budget="few; reported",
-            ok=True,
+            budget="<= 2 (rate limit, one commit)",
+            ok=per_request <= 2,
             note=f"with Idempotency-Key: {methods}",
         ),
     ]
