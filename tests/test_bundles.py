@@ -90,6 +90,26 @@ def _console(base: str, seed: Any) -> None:
         raise AssertionError("the API answered without a token")
 
 
+def _forwarder(base: str, seed: Any) -> None:
+    """An event for a record erased right after it was written: decoded, looked up, and
+    nothing sent (this bundle has no downstream configured)."""
+    import datetime as dt
+
+    import requests
+
+    from devstack import eventarc
+
+    ref = seed.collection("contact_submissions").document("erased")
+    now = dt.datetime.now(dt.UTC)
+    ref.set({"created_at": now, "deliveries": {"email": {"state": "pending", "due_at": now}}})
+    headers = eventarc.event_headers(
+        event_type=eventarc.CREATED, project=seed.project, path=ref.path, at=now
+    )
+    body = eventarc.event_body(ref.get())
+    ref.delete()
+    assert requests.post(base, data=body, headers=headers, timeout=20).status_code == 200
+
+
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
     "contact_submit": _contact,
@@ -97,6 +117,7 @@ SMOKE: dict[str, Callable[[str, Any], None]] = {
     "chat_message": _chat,
     "retention_sweep": _sweep,
     "team_console": _console,
+    "forward_record": _forwarder,
 }
 
 

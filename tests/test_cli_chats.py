@@ -10,12 +10,15 @@ import pytest
 from click.testing import CliRunner, Result
 from factoryops.cli import main
 
+from tests.conftest import SettledClient
+
 START = {"email": "ravi@press-shop.example", "page": "/pricing", "text": "Do you support Fanuc?"}
 
 
 @pytest.fixture
-def client(db: Any, standins: Any, function_client: Any) -> Any:
-    return function_client("chat_message")
+def client(db: Any, standins: Any, function_client: Any, forwarder: Any) -> Any:
+    """chat_message, whose posts return once what they stored has been forwarded."""
+    return SettledClient(function_client("chat_message"), forwarder)
 
 
 def siteadmin(*args: str) -> Result:

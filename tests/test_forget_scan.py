@@ -41,7 +41,11 @@ def privacy(*args: str) -> Any:
 
 @pytest.fixture
 def visited(
-    db: Any, standins: Any, function_client: Callable[[str], Any], configure: Any
+    db: Any,
+    standins: Any,
+    function_client: Callable[[str], Any],
+    configure: Any,
+    forwarder: Any,
 ) -> dict[str, Any]:
     """Asha uses every capability (contact form, two chats, a grant, retried requests);
     Ravi writes too, and must be left alone."""
@@ -69,6 +73,7 @@ def visited(
     grant = grants.create(
         lead=ASHA["name"], sections="pricing", email=ASHA["email"], company=ASHA["company"]
     )
+    forwarder.settle()
     return {"sessions": [session_id, second], "grant": grant.grant.id}
 
 

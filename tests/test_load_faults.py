@@ -111,7 +111,7 @@ def stored(db: Any) -> list[dict[str, Any]]:
 
 
 def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
-    db: Any, standins: Any, configure: Callable[..., None]
+    db: Any, standins: Any, configure: Callable[..., None], forwarder: Any
 ) -> None:
     configure(**GENEROUS_LIMIT)
     keys = SUBMISSIONS // REPEATS
@@ -143,6 +143,7 @@ def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
     assert len(records) == keys
     assert {r["id"] for r in records} == {ids.pop() for ids in ids_by_key.values()}
     assert len(list(db.collection("idempotency_keys").stream())) == keys
+    forwarder.settle(timeout=120)
     sent = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
     assert set(sent.values()) == {1} and len(sent) == keys
     rows = collections.Counter(row[2] for row in standins.crm.rows())
@@ -153,14 +154,19 @@ def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
 
 
 def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_one_sweep_sends_each_once(
-    db: Any, standins: Any, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+    db: Any,
+    standins: Any,
+    configure: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    forwarder: Any,
 ) -> None:
     from factoryops import deliveries, store
     from factoryops.sweep import DELIVERY_SOURCES
 
     configure(**GENEROUS_LIMIT)
+    # Down, not busy: a 429 or 503 would be waited out by forward_record itself.
     standins.state.fail["emailjs"] = "500"
-    standins.crm.fail("503")
+    standins.crm.fail("500")
     count = 100
     with serving("contact_submit") as url, ThreadPoolExecutor(CLIENTS) as pool:
         client = Client(url)
@@ -172,6 +178,7 @@ def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_one_sweep_
         )
 
     print(f"{count} posts with the downstreams failing; 503s retried: {client.unavailable}")
+    forwarder.settle(timeout=120)
     assert [r.status_code for r in responses] == [201] * count
     records = stored(db)
     assert {r["id"] for r in records} == {r.json()["id"] for r in responses}

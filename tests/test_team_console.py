@@ -267,13 +267,18 @@ def test_grants_are_created_shown_once_listed_and_revoked(
 
 
 def test_failed_deliveries_are_listed_and_retried_one_record_at_a_time(
-    console: Any, token: Callable[..., str], standins: Any, function_client: Any
+    console: Any,
+    token: Callable[..., str],
+    standins: Any,
+    function_client: Any,
+    forwarder: Any,
 ) -> None:
     standins.state.fail["emailjs"] = "400"
     contact = function_client("contact_submit")
     record = contact.post(
         "/", json={"name": "A", "email": "a@plant.example", "message": "hi"}
     ).get_json()["id"]
+    forwarder.settle()
     standins.state.fail.clear()
     bearer = token()
     failed = call(console, "GET", "/api/deliveries?state=failed", bearer).get_json()["deliveries"]
