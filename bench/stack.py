@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-bench"
 HELLO = (ROOT / "bench" / "hello" / "main.py", "hello")
 HELLO_FIRESTORE = (ROOT / "bench" / "hello" / "main.py", "hello_firestore")
+BARE_CONTACT = (ROOT / "bench" / "hello" / "main.py", "bare_contact")
 GENEROUS = "1000000/60"
 
 
