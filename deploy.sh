@@ -80,8 +80,8 @@ SWEEP_TIMEOUT=540s
 FORWARD_TIMEOUT=180s
 # Cloud Run serves more than one request per instance on one vCPU or more only; the
 # functions framework runs four threads per vCPU.
-EVENT_CPU=1
-EVENT_MEMORY=512Mi
+CONCURRENT_CPU=1
+CONCURRENT_MEMORY=512Mi
 PENDING_AUDIENCE=https://audience-pending.invalid
 # The nudge's link while the console is not deployed: it leads nowhere, visibly.
 PENDING_CONSOLE_URL=https://team-console-not-deployed.invalid
@@ -831,7 +831,7 @@ deploy_function() {
   # The forwarder's instances times their concurrency bound the sends EmailJS and the
   # Apps Script web app see at once; an event past that waits in Eventarc's queue.
   [[ -z "${CONCURRENCY[$fn]:-}" ]] ||
-    cmd+=("--concurrency=${CONCURRENCY[$fn]}" "--cpu=$EVENT_CPU" "--memory=$EVENT_MEMORY")
+    cmd+=("--concurrency=${CONCURRENCY[$fn]}" "--cpu=$CONCURRENT_CPU" "--memory=$CONCURRENT_MEMORY")
   # The console is reached by the team's browsers, with no IAM token: Cloud Run lets
   # every request through and the function checks the Google ID token it carries.
   if is_public "$fn" || is_team "$fn"; then
@@ -981,7 +981,8 @@ triggers_step() {
       "--event-filters=database=(default)" "--event-filters-path-pattern=document=$document"
       --event-data-content-type=application/protobuf "--service-account=$(trigger_account)"
       "${P[@]}")
-    ensure gcloud eventarc triggers describe "$name" "--location=$REGION" "${P[@]}" \
+    # Right after the API is enabled, Eventarc's service agent may not hold its role yet.
+    retry ensure gcloud eventarc triggers describe "$name" "--location=$REGION" "${P[@]}" \
       -- gcloud eventarc triggers create "$name" "${common[@]}" \
       -- gcloud eventarc triggers update "$name" "${common[@]}"
   done
@@ -1006,13 +1007,10 @@ request_logs_step() {
   note "Cloud Run's request log holds each visitor's IP and user agent; the functions' own lines stay"
   # No visitor calls the console: its callers are the team and those it refuses, and
   # its request log is the one record of where each call came from, so it is kept.
-  local fn services=() kept=()
-  for fn in "${FUNCTIONS[@]}"; do is_public "$fn" || kept+=("$fn's"); done
-  if ((${#kept[@]} > 1)); then
-    kept=("$(printf '%s, ' "${kept[@]:0:${#kept[@]}-1}")" "and ${kept[-1]}")
-    kept[0]="${kept[0]%, }"
-  fi
-  note "${kept[*]} request logs are kept: no visitor calls them"
+  local fn services=() kept=""
+  for fn in "${FUNCTIONS[@]}"; do is_public "$fn" || kept+="${kept:+, }$fn's"; done
+  [[ "$kept" != *", "* ]] || kept="${kept%, *} and ${kept##*, }"
+  note "$kept request logs are kept: no visitor calls them"
   for fn in "${PUBLIC[@]}"; do
     service_of "$fn"
     [[ -z "${SERVICE[$fn]}" ]] || services+=("${SERVICE[$fn]}")
