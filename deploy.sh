@@ -59,8 +59,13 @@ py() { PYTHONSAFEPATH=1 PYTHONPATH="$ROOT:$ROOT/lib" python3 -m "deployment.$1" 
 
 SWEEP=retention_sweep
 SCHEDULER_ACCOUNT=sweep-scheduler
+# Eventarc's triggers deliver the forwarder's events as this account: it receives them,
+# and may invoke the forwarder, nothing else.
+TRIGGER_ACCOUNT=eventarc-trigger
+# eventarc, eventarcpublishing and pubsub: the forwarder's triggers (Pub/Sub carries
+# their events to Cloud Run).
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
-  cloudscheduler iam logging firebaserules monitoring)
+  cloudscheduler iam logging firebaserules monitoring eventarc eventarcpublishing pubsub)
 BUILDER_ROLE=roles/cloudbuild.builds.builder
 ALERT_CHANNEL="FactoryOps AI alerts"
 
@@ -70,6 +75,13 @@ DELIVERIES_JOB=retention-sweep-deliveries
 DELIVERIES_SCHEDULE="*/10 * * * *"
 TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
+# The forwarder's request: each channel's send, tried again for up to 60 s while the
+# downstream says it is busy (deliveries.FORWARD_PATIENCE), then written down.
+FORWARD_TIMEOUT=180s
+# Cloud Run serves more than one request per instance on one vCPU or more only; the
+# functions framework runs four threads per vCPU.
+CONCURRENT_CPU=1
+CONCURRENT_MEMORY=512Mi
 PENDING_AUDIENCE=https://audience-pending.invalid
 # The nudge's link while the console is not deployed: it leads nowhere, visibly.
 PENDING_CONSOLE_URL=https://team-console-not-deployed.invalid
@@ -82,6 +94,8 @@ VERIFY_WAIT="${VERIFY_WAIT_SECONDS:-180}"
 FUNCTIONS=()         # in deployment order
 PUBLIC=()            # called from visitors' browsers
 TEAM=()              # the team's tools: open to anyone, they check Google sign-in themselves
+EVENT_DRIVEN=()      # called by Eventarc only: private
+TRIGGERS=()          # Eventarc triggers, by name; TRIGGER_OF[name]: "FUNCTION TYPE DOCUMENT"
 PRIVATE_SETTINGS=()  # shown as <omitted> in the plan (the team's addresses)
 TTL_GROUPS=()        # collection groups whose documents carry `expire_at`
 GENERATED_SECRETS=() # made by this script; the other secrets are supplied
@@ -91,16 +105,20 @@ FROM_FILE=0
 FROM_ENVIRONMENT=()
 # CONF: every non-empty value from deploy.env or the environment.
 declare -A CONF=() ENV_OF=() SECRETS_OF=() MAX_INSTANCES=() WORKED_OUT=() UNREADY=()
+declare -A CONCURRENCY=() TRIGGER_OF=()
 
 is_public() { [[ " ${PUBLIC[*]} " == *" $1 "* ]]; }
 is_team() { [[ " ${TEAM[*]} " == *" $1 "* ]]; }
+is_event_driven() { [[ " ${EVENT_DRIVEN[*]} " == *" $1 "* ]]; }
 is_private_setting() { [[ " ${PRIVATE_SETTINGS[*]} " == *" $1 "* ]]; }
-# Who may call it: visitors, the team (signed in with Google), or Cloud Scheduler.
+# Who may call it: visitors, the team (signed in with Google), Eventarc, or Cloud Scheduler.
 kind_of() {
   if is_public "$1"; then
     echo public
   elif is_team "$1"; then
     echo "team: open, behind Google sign-in checked by the function"
+  elif is_event_driven "$1"; then
+    echo "private: invoked by Eventarc only"
   else
     echo "private: invoked by Cloud Scheduler only"
   fi
@@ -114,6 +132,7 @@ account_id() { echo "fn-${1//_/-}"; }
 account_email() { echo "$1@$PROJECT.iam.gserviceaccount.com"; }
 function_account() { account_email "$(account_id "$1")"; }
 scheduler_account() { account_email "$SCHEDULER_ACCOUNT"; }
+trigger_account() { account_email "$TRIGGER_ACCOUNT"; }
 
 # --- arguments --------------------------------------------------------------------
 
@@ -124,7 +143,7 @@ usage: ./deploy.sh --project ID [--region asia-south1] [--dry-run] [--only NAME.
        ./deploy.sh --stage NAME DEST
 
   --project ID     the Google Cloud project to deploy to
-  --region R       region of the functions, Firestore and Scheduler (default asia-south1)
+  --region R       region of the functions, Firestore, Scheduler and Eventarc (default asia-south1)
   --outside-notice allow a region other than asia-south1, where the privacy notice says
                    the data lives: only for a project that holds no visitor's data
   --dry-run        print every command in order and run none (needs no gcloud login)
@@ -261,6 +280,12 @@ read_plan() {
       from_file) FROM_FILE="$key" ;;
       from_environment) read -r -a FROM_ENVIRONMENT <<<"$key" ;;
       team) read -r -a TEAM <<<"$key" ;;
+      events) read -r -a EVENT_DRIVEN <<<"$key" ;;
+      concurrency) CONCURRENCY[$key]="$rest" ;;
+      trigger)
+        TRIGGERS+=("$key")
+        TRIGGER_OF[$key]="$rest"
+        ;;
       private) read -r -a PRIVATE_SETTINGS <<<"$key" ;;
       unready) UNREADY[$key]="$rest" ;;
       max_instances) MAX_INSTANCES[$key]="$rest" ;;
@@ -398,6 +423,8 @@ header() {
       kinds+=("$fn (public)")
     elif is_team "$fn"; then
       kinds+=("$fn (team: Google sign-in)")
+    elif is_event_driven "$fn"; then
+      kinds+=("$fn (private: Eventarc only)")
     else
       kinds+=("$fn (private: Cloud Scheduler only)")
     fi
@@ -719,6 +746,16 @@ service_accounts() {
       -- gcloud iam service-accounts create "$SCHEDULER_ACCOUNT" \
       "--display-name=Cloud Scheduler caller of $SWEEP" "${P[@]}"
   fi
+  if selected_triggers >/dev/null; then
+    # The event receiver role is granted on the project (the triggers' events are the
+    # project's); invoking is granted on the forwarder's service alone, once it exists.
+    note "Eventarc delivers the forwarder's events as $(trigger_account) (roles/eventarc.eventReceiver)"
+    ensure gcloud iam service-accounts describe "$(trigger_account)" "${P[@]}" \
+      -- gcloud iam service-accounts create "$TRIGGER_ACCOUNT" \
+      "--display-name=Eventarc trigger caller of ${EVENT_DRIVEN[*]}" "${P[@]}"
+    retry run_quiet gcloud projects add-iam-policy-binding "$PROJECT" \
+      "--member=serviceAccount:$(trigger_account)" --role=roles/eventarc.eventReceiver --condition=None
+  fi
 }
 
 # New projects no longer give the default build account an editor role, and with
@@ -791,10 +828,18 @@ deploy_function() {
   # The sweep's limit is above one so that a deliveries run that starts during a long
   # nightly run is served rather than refused; two sweeps never send the same thing.
   cmd+=("--max-instances=${MAX_INSTANCES[$fn]}")
+  # The forwarder's instances times their concurrency bound the sends EmailJS and the
+  # Apps Script web app see at once; an event past that waits in Eventarc's queue.
+  [[ -z "${CONCURRENCY[$fn]:-}" ]] ||
+    cmd+=("--concurrency=${CONCURRENCY[$fn]}" "--cpu=$CONCURRENT_CPU" "--memory=$CONCURRENT_MEMORY")
   # The console is reached by the team's browsers, with no IAM token: Cloud Run lets
   # every request through and the function checks the Google ID token it carries.
   if is_public "$fn" || is_team "$fn"; then
     cmd+=(--allow-unauthenticated)
+  elif is_event_driven "$fn"; then
+    # An HTTP function all the same: its decorator makes it take CloudEvents, and its
+    # triggers are Eventarc's own (a function deployed with one takes only one).
+    cmd+=(--no-allow-unauthenticated "--timeout=$FORWARD_TIMEOUT")
   else
     cmd+=(--no-allow-unauthenticated "--timeout=$SWEEP_TIMEOUT")
   fi
@@ -831,6 +876,11 @@ functions_step() {
     if [[ "$fn" != "$SWEEP" ]]; then
       write_env "$WORK/$fn.env.yaml" "$fn"
       deploy_function "$fn" "$WORK/$fn.env.yaml"
+      if is_event_driven "$fn"; then
+        note "only $(trigger_account) may invoke $fn (roles/run.invoker on its Cloud Run service)"
+        retry run_quiet gcloud functions add-invoker-policy-binding "$fn" "--region=$REGION" \
+          "--member=serviceAccount:$(trigger_account)" "${P[@]}"
+      fi
       if [[ "$fn" == "$CONSOLE" ]] && ! selected "$SWEEP"; then
         note "the sweep's nudges link to the console's URL as it was when the sweep was last"
         note "deployed: after the console's first deployment, run deploy.sh --only $SWEEP once"
@@ -888,6 +938,56 @@ scheduler_step() {
     "Sends what is due: email and CRM retries, the team's chat nudges"
 }
 
+# The triggers of the selected functions, one name a line; fails when there are none.
+selected_triggers() {
+  local name found=1
+  for name in "${TRIGGERS[@]}"; do
+    if selected "${TRIGGER_OF[$name]%% *}"; then
+      echo "$name"
+      found=0
+    fi
+  done
+  return "$found"
+}
+
+# Each Firestore write the forwarder handles reaches it through a trigger of its own.
+# Eventarc carries the event over Pub/Sub, which delivers it again, with backoff from
+# 10 s to 10 minutes for 24 hours, while the function answers an error (a Firestore
+# failure; a busy EmailJS or CRM is recorded and left to the sweep) or does not answer.
+# A repeated event sends nothing twice: each send holds a lease on its record. Whatever
+# the forwarder does not finish, the 10-minute deliveries sweep sends.
+triggers_step() {
+  local names name fn event document service
+  names="$(selected_triggers)" || return 0
+  section "Eventarc triggers (Firestore writes, delivered as $(trigger_account))"
+  note "Google gives Eventarc's service agent its role (roles/eventarc.serviceAgent) with the"
+  note "first trigger: nothing to grant (restore it if it was removed)"
+  note "Pub/Sub pushes each event with an ID token for $(trigger_account): its service agent"
+  note "may make tokens for that account alone (required where the agent predates 8 April 2021)"
+  run_quiet gcloud beta services identity create --service=pubsub.googleapis.com "${P[@]}"
+  retry run_quiet gcloud iam service-accounts add-iam-policy-binding "$(trigger_account)" \
+    "--member=serviceAccount:service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com" \
+    --role=roles/iam.serviceAccountTokenCreator "${P[@]}"
+  note "a failed delivery is delivered again by Pub/Sub, with backoff, for 24 hours; the"
+  note "deliveries sweep sends whatever is still pending every 10 minutes"
+  for name in $names; do
+    read -r fn event document <<<"${TRIGGER_OF[$name]}"
+    service_of "$fn"
+    service="${SERVICE[$fn]}"
+    [[ -n "$service" ]] || die "$fn has no Cloud Run service after its deployment"
+    note "$name: ${event##*.} on $document -> $fn"
+    local common=("--location=$REGION" "--destination-run-service=$service"
+      "--destination-run-region=$REGION" "--event-filters=type=$event"
+      "--event-filters=database=(default)" "--event-filters-path-pattern=document=$document"
+      --event-data-content-type=application/protobuf "--service-account=$(trigger_account)"
+      "${P[@]}")
+    # Right after the API is enabled, Eventarc's service agent may not hold its role yet.
+    retry ensure gcloud eventarc triggers describe "$name" "--location=$REGION" "${P[@]}" \
+      -- gcloud eventarc triggers create "$name" "${common[@]}" \
+      -- gcloud eventarc triggers update "$name" "${common[@]}"
+  done
+}
+
 declare -A SERVICE=()
 # service_of FN: SERVICE[FN] is the Cloud Run service behind the function, "" while it is
 # not deployed. Read from the function rather than guessed from its name.
@@ -907,8 +1007,10 @@ request_logs_step() {
   note "Cloud Run's request log holds each visitor's IP and user agent; the functions' own lines stay"
   # No visitor calls the console: its callers are the team and those it refuses, and
   # its request log is the one record of where each call came from, so it is kept.
-  note "$CONSOLE's and $SWEEP's request logs are kept: no visitor calls them"
-  local fn services=()
+  local fn services=() kept=""
+  for fn in "${FUNCTIONS[@]}"; do is_public "$fn" || kept+="${kept:+, }$fn's"; done
+  [[ "$kept" != *", "* ]] || kept="${kept%, *} and ${kept##*, }"
+  note "$kept request logs are kept: no visitor calls them"
   for fn in "${PUBLIC[@]}"; do
     service_of "$fn"
     [[ -z "${SERVICE[$fn]}" ]] || services+=("${SERVICE[$fn]}")
@@ -1090,6 +1192,7 @@ verify_main() {
   access_token
   local args=(verify "--project=$PROJECT" "--region=$REGION"
     "--allowed-origins=${CONF[ALLOWED_ORIGINS]}" "--scheduler-account=$(scheduler_account)"
+    "--trigger-account=$(trigger_account)"
     "--jobs=$RETENTION_JOB,$DELIVERIES_JOB" "--run-job=$DELIVERIES_JOB"
     "--rules=$ROOT/firestore.rules" "--wait=$VERIFY_WAIT" "--poll=$POLL"
     "--console-client-id=${CONF[TEAM_OAUTH_CLIENT_ID]:-}")
@@ -1147,6 +1250,7 @@ main() {
   service_accounts
   build_account
   functions_step
+  triggers_step
   scheduler_step
   request_logs_step
   alerts_step

@@ -14,12 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from factoryops import config
+from factoryops import config, store
 from factoryops.config import (
     ACCESS,
     CHAT,
     CONSOLE,
     CONTACT,
+    FORWARDER,
     FUNCTIONS,
     SWEEP,
     ConfigError,
@@ -30,9 +31,15 @@ from factoryops.config import (
 
 PUBLIC = (CONTACT, CHAT, ACCESS)
 """Called from visitors' browsers; the sweep is called by Cloud Scheduler only, the
-console by the team (behind Google sign-in)."""
-SENDERS = (CONTACT, CHAT, SWEEP)
-"""The functions that forward records by email and to the CRM."""
+forwarder by Eventarc only, the console by the team (behind Google sign-in)."""
+EVENT_DRIVEN = (FORWARDER,)
+"""Called by Eventarc when Firestore reports a write (`TRIGGERS`), and by nobody else."""
+RECORDERS = (CONTACT, CHAT)
+"""The functions that store records with their deliveries pending: they send nothing,
+and read only whether each channel is configured (a channel that is not is `disabled`)."""
+SENDERS = (SWEEP, FORWARDER)
+"""The functions that forward records by email and to the CRM: the forwarder as soon as
+a record is written, the sweep whatever is left (retries, and what no event reached)."""
 TEAM_TOOLS = (CONSOLE,)
 """What the team works through besides `siteadmin`: it reads and changes every store."""
 CRM_USERS = (*SENDERS, *TEAM_TOOLS)
@@ -80,12 +87,13 @@ MANIFEST: dict[str, Deploy] = {
     "FIRESTORE_EMULATOR_HOST": Deploy(Source.LOCAL),
     "ALLOWED_ORIGINS": Deploy(Source.DEPLOY_ENV, PUBLIC, required=True),
     "EMAILJS_ENDPOINT": Deploy(Source.DEPLOY_ENV, SENDERS),
-    "EMAILJS_SERVICE_ID": Deploy(Source.DEPLOY_ENV, SENDERS),
-    "EMAILJS_PUBLIC_KEY": Deploy(Source.DEPLOY_ENV, SENDERS),
+    "EMAILJS_SERVICE_ID": Deploy(Source.DEPLOY_ENV, (*RECORDERS, *SENDERS)),
+    "EMAILJS_PUBLIC_KEY": Deploy(Source.DEPLOY_ENV, (*RECORDERS, *SENDERS)),
     "EMAILJS_PRIVATE_KEY": Deploy(Source.SECRET, SENDERS, when="EMAILJS_SERVICE_ID"),
-    "EMAILJS_CONTACT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, (CONTACT, SWEEP)),
-    "EMAILJS_CHAT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, (CHAT, SWEEP)),
-    "CRM_APPS_SCRIPT_URL": Deploy(Source.SECRET, CRM_USERS),
+    "EMAILJS_CONTACT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, SENDERS),
+    "EMAILJS_CHAT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, SENDERS),
+    # The recorders read the URL only to know whether a CRM is configured.
+    "CRM_APPS_SCRIPT_URL": Deploy(Source.SECRET, (*RECORDERS, *CRM_USERS)),
     "CRM_APPS_SCRIPT_KEY": Deploy(Source.SECRET, CRM_USERS),
     "SITE_URL": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),
     "RETENTION_DAYS": Deploy(Source.DEPLOY_ENV),
@@ -115,6 +123,50 @@ MANIFEST: dict[str, Deploy] = {
 
 GENERATED_SECRETS = ("RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_KEY", "PRIVACY_TRACE_KEY")
 """Secrets deploy.sh makes itself (random bytes) on the first deployment."""
+
+
+# -- the forwarder's triggers --------------------------------------------------------
+
+FIRESTORE_EVENT = "google.cloud.firestore.document.v1."
+DATABASE = "(default)"
+EVENT_DATA_CONTENT_TYPE = "application/protobuf"
+"""How Eventarc sends a Firestore event's data: a `DocumentEventData` message."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An Eventarc trigger that calls the forwarder when Firestore reports a write."""
+
+    name: str
+    event: str
+    """The CloudEvent type (google.cloud.firestore.document.v1.*)."""
+    collection: str
+    wildcard: str
+    function: str = FORWARDER
+
+    @property
+    def document(self) -> str:
+        """The trigger's path pattern: any document of the collection."""
+        return f"{self.collection}/{{{self.wildcard}}}"
+
+
+TRIGGERS = (
+    Trigger(
+        "forward-contact-submissions",
+        FIRESTORE_EVENT + "created",
+        store.CONTACT_SUBMISSIONS,
+        "record",
+    ),
+    # `written`: a chat's first message may come after its start, as an update.
+    Trigger(
+        "forward-chat-sessions",
+        FIRESTORE_EVENT + "written",
+        store.CHAT_SESSIONS,
+        "session",
+    ),
+)
+"""The events forwarding.py handles, one trigger each (a function deployed with
+--trigger-event-filters takes one trigger only, hence triggers of their own)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +209,22 @@ def _own(env: str, meaning: str, default: str = "", parse: Parser = text) -> Var
 DEPLOYMENT_SETTINGS = (
     *(
         _own(f"MAX_INSTANCES_{name.upper()}", f"most instances of {name}", str(n))
-        for name, n in ((CONTACT, 10), (CHAT, 20), (ACCESS, 10), (SWEEP, 2), (CONSOLE, 2))
+        for name, n in (
+            (CONTACT, 10),
+            (CHAT, 20),
+            (ACCESS, 10),
+            (SWEEP, 2),
+            (CONSOLE, 2),
+            (FORWARDER, 2),
+        )
+    ),
+    # With MAX_INSTANCES_FORWARD_RECORD, the most sends EmailJS (about one email a second)
+    # and the Apps Script web app (a few executions at once) see from the forwarder.
+    _own(
+        f"CONCURRENCY_{FORWARDER.upper()}",
+        f"events one instance of {FORWARDER} handles at once (on one vCPU)",
+        "4",
+        config.whole(1, 8, ": one vCPU, and EmailJS takes about one email a second"),
     ),
     _own(
         "BUILD_SERVICE_ACCOUNT",

@@ -102,6 +102,8 @@ DELIVERY_FAILED = Metric(
     "A delivery reached failed: every attempt used (logs.delivery_result)",
     (Match("message", "delivery attempt"), Match("state", "failed")),
 )
+"""Whichever function wrote the line: the forwarder's first attempts (a permanent 4xx
+fails at once) and the sweep's retries alike, so it names no service."""
 RETENTION_OK = Metric(
     "factoryops_sweep_retention_ok",
     "A retention sweep finished ok (logs.sweep_finished)",
@@ -187,7 +189,14 @@ def _policy(
 
 def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[str, Any]]:
     """The alerting policies, each notifying `channel`; `services` are every function's
-    Cloud Run service, for the 5xx alert."""
+    Cloud Run service, for the 5xx alert.
+
+    The forwarder's service is among them: its 5xx are not downstream blips. A busy or
+    failing EmailJS or CRM is recorded on the record, answered 2xx and left to the
+    sweep; with every instance busy Cloud Run answers 429 (a 500 of its own only on a
+    sudden burst, rare at tens of leads a week). It answers 5xx when Firestore fails or
+    the code crashes: worth a look, as leads then wait for the sweep. Eventarc's retries
+    of one event fall in the same open incident rather than paging again."""
     logs = f"gcloud logging read '{{}}' --project={project} --freshness=1d"
     sweep_lines = logs.format('jsonPayload.message="sweep finished"')
     server_errors = " AND ".join(
@@ -234,7 +243,8 @@ def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[s
             channel,
             "A function answered 5xx (Cloud Run's request count; the visitors' request logs"
             " are not kept). Its own lines say why (`unhandled error while serving a request`,"
-            " `firestore unavailable`): "
+            " `firestore unavailable`). For forward_record, Eventarc delivers the event again"
+            " and the deliveries sweep sends what it left: "
             + logs.format('severity>=WARNING AND resource.type="cloud_run_revision"'),
         ),
     ]

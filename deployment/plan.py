@@ -10,9 +10,10 @@ declarations in `factoryops.config` and the manifest beside this module
 (`deployment.manifest`), refuses what has no place in a settings file,
 checks every value as the functions will (`config.from_env`), and answers with
 tab-separated records (`Plan.records`): the functions, the variables and secrets each
-one gets (only those it reads), their instance limits, the settings a function would
-refuse to start without that are unset, and the TTL groups of `factoryops.store`. A
-refusal is printed for deploy.sh's user, with status `REFUSED`.
+one gets (only those it reads), their instance and concurrency limits, the settings a
+function would refuse to start without that are unset, the Eventarc triggers of the
+forwarder, and the TTL groups of `factoryops.store`. A refusal is printed for
+deploy.sh's user, with status `REFUSED`.
 
     python3 -m deployment.plan readme-table [--write]
 
@@ -152,6 +153,10 @@ class Function:
     """One of the team's tools: reachable by anyone, it checks Google sign-in itself."""
     unready: tuple[str, ...] = ()
     """Settings it refuses to start without (`NEEDED_TO_START`) that are unset."""
+    events: bool = False
+    """Called by Eventarc only (`manifest.TRIGGERS`): private."""
+    concurrency: int | None = None
+    """The most requests one instance serves at once, where the manifest bounds it."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ class Plan:
     the functions' env files but not the plan's output, which gets pasted around."""
     ttl_groups: tuple[str, ...] = store.TTL_GROUPS
     generated_secrets: tuple[str, ...] = manifest.GENERATED_SECRETS
+    triggers: tuple[manifest.Trigger, ...] = manifest.TRIGGERS
 
     def records(self) -> list[str]:
         """One record a line, fields separated by tabs, lists by spaces: values hold
@@ -185,13 +191,19 @@ class Plan:
             ("from_file", str(self.from_file)),
             ("from_environment", " ".join(self.from_environment)),
             ("team", " ".join(f.name for f in self.functions if f.team)),
+            ("events", " ".join(f.name for f in self.functions if f.events)),
             ("private", " ".join(self.private)),
         ]
         for fn in self.functions:
             rows.append(("max_instances", fn.name, str(fn.max_instances)))
+            if fn.concurrency is not None:
+                rows.append(("concurrency", fn.name, str(fn.concurrency)))
             rows.append(("env", fn.name, " ".join(fn.env)))
             rows.append(("secrets", fn.name, " ".join(fn.secrets)))
             rows.append(("unready", fn.name, " ".join(fn.unready)))
+        rows.extend(
+            ("trigger", t.name, f"{t.function} {t.event} {t.document}") for t in self.triggers
+        )
         rows.extend(("value", key, value) for key, value in self.values.items())
         return ["\t".join(row) for row in rows]
 
@@ -215,6 +227,18 @@ def max_instances(function: str, values: Mapping[str, str]) -> int:
     return limit
 
 
+def concurrency(function: str, values: Mapping[str, str]) -> int | None:
+    """CONCURRENCY_<FUNCTION>, for a function the manifest bounds; None for the others
+    (Cloud Run's default)."""
+    name = f"CONCURRENCY_{function.upper()}"
+    own = next((v for v in manifest.DEPLOYMENT_SETTINGS if v.env == name), None)
+    if own is None:
+        return None
+    raw = values.get(name, "").strip() or str(own.setting.default)
+    limit: int = own.setting.parse(name, raw)
+    return limit
+
+
 def function(name: str, values: Mapping[str, str]) -> Function:
     """What one function gets: only what it reads, and of its secrets those the values
     call for."""
@@ -235,6 +259,8 @@ def function(name: str, values: Mapping[str, str]) -> Function:
         secrets,
         team=name in manifest.TEAM_TOOLS,
         unready=unready,
+        events=name in manifest.EVENT_DRIVEN,
+        concurrency=concurrency(name, values),
     )
 
 

@@ -1,8 +1,8 @@
 """`./deploy.sh --verify`: checks the live system without touching personal data.
 
     python3 -m deployment.verify --project ID --region R --allowed-origins ORIGINS
-        --scheduler-account EMAIL --jobs JOB,JOB --run-job JOB --rules FILE
-        [--console-client-id ID] [--wait SECONDS] [--poll SECONDS] [--dry-run]
+        --scheduler-account EMAIL --trigger-account EMAIL --jobs JOB,JOB --run-job JOB
+        --rules FILE [--console-client-id ID] [--wait SECONDS] [--poll SECONDS] [--dry-run]
 
 Each check is one row of the table printed at the end, with what to look at when it
 fails; the exit status is 1 when any failed. The checks:
@@ -20,6 +20,12 @@ fails; the exit status is 1 when any failed. The checks:
 - both Cloud Scheduler jobs send an OIDC token for the scheduler's account, with the
   sweep's URL as audience;
 - the `_Default` sink excludes the public functions' request logs;
+- each Eventarc trigger of the forwarder exists with its event type, database and
+  document pattern, delivers protobuf to the forwarder's Cloud Run service as the
+  trigger's account, and reports no failing condition (Firestore's direct events have
+  no delay before a trigger is active);
+- the forwarder refuses a call without a token (403 from Cloud Run, before the
+  function): only the trigger's account may invoke it;
 - the deliveries job, run once, leads to the sweep's `sweep finished` line with
   `outcome` ok within the wait: the whole path, the sweep's token check included.
 
@@ -343,6 +349,100 @@ def check_jobs(verifier: Verifier, jobs: Sequence[str], account: str, sweep_url:
             verifier.add(name, True, f"{account}, audience the sweep's URL")
 
 
+def trigger_problems(
+    found: dict[str, Any], trigger: manifest.Trigger, service: str, region: str, account: str
+) -> tuple[list[str], list[str]]:
+    """What differs from what deploy.sh sets up, and the conditions Eventarc reports failing."""
+    problems: list[str] = []
+    filters = {
+        f.get("attribute", ""): (f.get("value", ""), f.get("operator", ""))
+        for f in found.get("eventFilters") or []
+        if isinstance(f, dict)
+    }
+    wanted = {
+        "type": (trigger.event, ""),
+        "database": (manifest.DATABASE, ""),
+        "document": (trigger.document, "match-path-pattern"),
+    }
+
+    def shown(value: str, operator: str) -> str:
+        return f"{value}{' (path pattern)' if operator else ''}" if value else "none"
+
+    for attribute in sorted(set(filters) | set(wanted)):
+        got, want = filters.get(attribute, ("", "")), wanted.get(attribute, ("", ""))
+        if got != want:
+            problems.append(f"{attribute} filter {shown(*got)}, not {shown(*want)}")
+    run = (found.get("destination") or {}).get("cloudRun") or {}
+    if not service:
+        problems.append(f"{trigger.function} is not deployed")
+    elif run.get("service") != service or run.get("region") != region:
+        target = run.get("service") or "no Cloud Run service"
+        problems.append(f"delivers to {target}, not {service}")
+    if found.get("serviceAccount") != account:
+        problems.append(f"delivers as {found.get('serviceAccount') or 'no account'}, not {account}")
+    content = found.get("eventDataContentType") or "application/json"
+    if content != manifest.EVENT_DATA_CONTENT_TYPE:
+        problems.append(f"sends {content}, not {manifest.EVENT_DATA_CONTENT_TYPE}")
+    failing = [
+        f"{key}: {condition.get('code')} {condition.get('message', '')}".strip()
+        for key, condition in sorted((found.get("conditions") or {}).items())
+        if isinstance(condition, dict) and condition.get("code", "OK") != "OK"
+    ]
+    return problems, failing
+
+
+def check_triggers(verifier: Verifier, service: str, account: str) -> None:
+    for trigger in manifest.TRIGGERS:
+        describe = ("eventarc", "triggers", "describe", trigger.name)
+        where = f"--location={verifier.region}"
+        status, out = verifier.gcloud(*describe, where, "--format=json")
+        if verifier.dry_run:
+            continue
+        name = f"eventarc trigger {trigger.name}: active"
+        try:
+            found = json.loads(out) if status == 0 and out else None
+        except ValueError:
+            found = None
+        if not isinstance(found, dict):
+            verifier.add(name, False, "missing: run ./deploy.sh")
+            continue
+        problems, failing = trigger_problems(found, trigger, service, verifier.region, account)
+        if problems:
+            verifier.add(name, False, "; ".join(problems) + ": run ./deploy.sh")
+        elif failing:
+            look = f"gcloud {' '.join(describe)} {where} --project={verifier.project}"
+            verifier.add(name, False, f"Eventarc reports {'; '.join(failing)}: {look}")
+        else:
+            kind = trigger.event.rsplit(".", 1)[-1]
+            verifier.add(name, True, f"{kind} on {trigger.document} -> {service}")
+
+
+def check_private(verifier: Verifier, function: str) -> None:
+    """A call without a token: Cloud Run refuses it with 403 before the function runs
+    (were it let through, an empty body is no CloudEvent and sends nothing)."""
+    name = f"{function}: refuses a call without a token"
+    url = verifier.describe(function, "serviceConfig.uri")
+    if not url:
+        verifier.add(name, False, f"not deployed: ./deploy.sh --project {verifier.project}")
+        return
+    headers = {"Content-Type": "application/json"}
+    verifier.plan.show("POST", url, *(f"{k}: {v}" for k, v in headers.items()), "{}")
+    if verifier.dry_run:
+        return
+    reply = send("POST", url, headers, b"{}")
+    if reply.status == 403:
+        verifier.add(name, True, "403 from Cloud Run: only the trigger's account may invoke it")
+    elif reply.status == 0:
+        verifier.add(name, False, f"no answer from {url}: {reply.text}")
+    else:
+        verifier.add(
+            name,
+            False,
+            f"answered {reply.status}, not 403: it must be deployed with"
+            f" --no-allow-unauthenticated: run ./deploy.sh --only {function}",
+        )
+
+
 def check_exclusion(verifier: Verifier, services: Sequence[str]) -> None:
     status, out = verifier.gcloud("logging", "sinks", "describe", SINK, "--format=json(exclusions)")
     if verifier.dry_run:
@@ -458,6 +558,12 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
     check_exclusion(verifier, services)
 
     plan.say("")
+    plan.say("## The forwarder: its Eventarc triggers, and a caller without a token")
+    forwarder = verifier.describe(config.FORWARDER, "serviceConfig.service").rsplit("/", 1)[-1]
+    check_triggers(verifier, forwarder, args.trigger_account)
+    check_private(verifier, config.FORWARDER)
+
+    plan.say("")
     plan.say("## The sweep, through Cloud Scheduler's OIDC token")
     sweep = verifier.describe(config.SWEEP, "serviceConfig.service").rsplit("/", 1)[-1]
     check_sweep_run(verifier, args.run_job, sweep, args.wait, args.poll)
@@ -470,6 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", required=True)
     parser.add_argument("--allowed-origins", required=True)
     parser.add_argument("--scheduler-account", required=True)
+    parser.add_argument("--trigger-account", required=True, help="the triggers' account")
     parser.add_argument("--jobs", required=True, help="the sweep's jobs, comma-separated")
     parser.add_argument("--run-job", required=True, help="the job run once")
     parser.add_argument("--rules", type=Path, required=True)

@@ -90,25 +90,52 @@ def _console(base: str, seed: Any) -> None:
         raise AssertionError("the API answered without a token")
 
 
-def _forwarder(base: str, seed: Any) -> None:
-    """An event for a record erased right after it was written: decoded, looked up, and
-    nothing sent (this bundle has no downstream configured)."""
+def _forward(base: str, seed: Any) -> None:
     import datetime as dt
 
-    import requests
+    from factoryops import deliveries, store
+    from factoryops.documents import ContactSubmission
 
     from devstack import eventarc
 
-    ref = seed.collection("contact_submissions").document("erased")
     now = dt.datetime.now(dt.UTC)
-    ref.set({"created_at": now, "deliveries": {"email": {"state": "pending", "due_at": now}}})
-    headers = eventarc.event_headers(
-        event_type=eventarc.CREATED, project=seed.project, path=ref.path, at=now
+    ref = seed.collection(store.CONTACT_SUBMISSIONS).document("bundle-forward")
+    submission = ContactSubmission(
+        name="Bundle Test",
+        email="bundle@example.com",
+        email_key="bundle@example.com",
+        company="",
+        message="hello",
+        expire_at=now + dt.timedelta(days=1),
+        deliveries=deliveries.initial({"email": True, "crm": False}),
     )
-    body = eventarc.event_body(ref.get())
-    ref.delete()
-    assert requests.post(base, data=body, headers=headers, timeout=20).status_code == 200
+    ref.create(submission.to_dict())
+    path = f"{store.CONTACT_SUBMISSIONS}/{ref.id}"
+    headers = eventarc.event_headers(
+        event_type=eventarc.CREATED, project=seed.project, path=path, at=now
+    )
+    event = urllib.request.Request(
+        base, data=eventarc.event_body(ref.get()), headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(event, timeout=30) as response:
+        assert response.status in (200, 204)
+    # The protobuf event was read, the record leased and the send tried: EmailJS is
+    # unreachable here (UNREACHABLE), so the attempt is recorded for the sweep.
+    email = (ref.get().to_dict() or {})["deliveries"]["email"]
+    assert email["state"] == "pending" and email["attempts"] == 1, email
 
+
+def _unreachable() -> str:
+    """A local URL nothing listens on: no bundle reaches the real EmailJS."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/v1.0/email/send"
+
+
+UNREACHABLE = _unreachable()
 
 # One request per function that proves it serves from its bundle: name -> check(url, seed).
 SMOKE: dict[str, Callable[[str, Any], None]] = {
@@ -117,7 +144,7 @@ SMOKE: dict[str, Callable[[str, Any], None]] = {
     "chat_message": _chat,
     "retention_sweep": _sweep,
     "team_console": _console,
-    "forward_record": _forwarder,
+    "forward_record": _forward,
 }
 
 
@@ -174,6 +201,7 @@ def test_staged_bundle_serves_from_its_own_folder(
         "SWEEP_AUTH": "off",
         "TEAM_OAUTH_CLIENT_ID": "bundle.apps.googleusercontent.com",
         "TEAM_EMAILS": "team@factoryopsai.com",
+        "EMAILJS_ENDPOINT": UNREACHABLE,
     }
     served = serve(
         name,

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from factoryops import config
+from factoryops import config, store
 
 from deployment import manifest, plan
 from deployment.manifest import Source, Variable
@@ -251,22 +251,80 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
     # The CRM is in every deployment.
     always = {
         "RATE_LIMIT_KEY": set(manifest.PUBLIC),
-        "CRM_APPS_SCRIPT_URL": set(manifest.CRM_USERS),
+        # The recorders read the URL only to know whether a CRM is configured.
+        "CRM_APPS_SCRIPT_URL": set(manifest.RECORDERS) | set(manifest.CRM_USERS),
         "CRM_APPS_SCRIPT_KEY": set(manifest.CRM_USERS),
         "PRIVACY_TRACE_KEY": {config.CONSOLE},
     }
     assert given == {**always, **expected}
 
 
+def test_the_public_functions_store_and_the_senders_send(tmp_path: Path) -> None:
+    every = {name: "x" for name in ("EMAILJS_SERVICE_ID", "EMAILJS_PUBLIC_KEY")}
+    templates = ("EMAILJS_CONTACT_TEMPLATE_ID", "EMAILJS_CHAT_TEMPLATE_ID")
+    made = make(tmp_path, **every, **dict.fromkeys(templates, "template_x"), NOTIFY_AFTER="60")
+    functions = {f.name: f for f in made.functions}
+    assert manifest.SENDERS == (config.SWEEP, config.FORWARDER)
+    for name in manifest.RECORDERS:
+        # They mark a channel `disabled` when it is not configured, and send nothing.
+        assert {"EMAILJS_SERVICE_ID", "EMAILJS_PUBLIC_KEY"} <= set(functions[name].env)
+        assert not set(templates) & set(functions[name].env), name
+        assert "EMAILJS_PRIVATE_KEY" not in functions[name].secrets
+        assert "CRM_APPS_SCRIPT_KEY" not in functions[name].secrets
+        assert "CRM_APPS_SCRIPT_URL" in functions[name].secrets
+    assert "NOTIFY_AFTER" in functions[config.CHAT].env  # the nudge is scheduled there
+    forwarder = functions[config.FORWARDER]
+    assert set(templates) <= set(forwarder.env) and "NOTIFY_AFTER" not in forwarder.env
+    assert set(forwarder.secrets) == {
+        "EMAILJS_PRIVATE_KEY",
+        "CRM_APPS_SCRIPT_URL",
+        "CRM_APPS_SCRIPT_KEY",
+    }
+    assert forwarder.events and not forwarder.public and forwarder.concurrency == 4
+    assert [f.name for f in made.functions if f.concurrency is not None] == [config.FORWARDER]
+
+
+def test_the_triggers_are_the_events_the_forwarder_handles() -> None:
+    from factoryops import forwarding
+
+    assert {t.collection for t in manifest.TRIGGERS} == set(forwarding.SOURCES)
+    for trigger in manifest.TRIGGERS:
+        assert trigger.function == config.FORWARDER in manifest.EVENT_DRIVEN
+        kind = trigger.event.removeprefix(forwarding.EVENT_PREFIX)
+        assert trigger.event.startswith(forwarding.EVENT_PREFIX)
+        assert kind in forwarding.EVENT_TYPES
+    kinds = {t.collection: t.event.rsplit(".", 1)[1] for t in manifest.TRIGGERS}
+    # A chat's first message may come as an update of its session.
+    assert kinds == {store.CONTACT_SUBMISSIONS: "created", store.CHAT_SESSIONS: "written"}
+    # The local stand-in of Eventarc delivers what deploy.sh's triggers do.
+    from devstack import eventarc
+
+    assert {(t.event_type, t.collection) for t in eventarc.TRIGGERS} == {
+        (t.event, t.collection) for t in manifest.TRIGGERS
+    }
+
+
+def test_the_forwarders_concurrency_is_bounded(tmp_path: Path) -> None:
+    assert make(tmp_path, CONCURRENCY_FORWARD_RECORD="2").functions[-1].concurrency == 2
+    with pytest.raises(plan.Refused, match=r"CONCURRENCY_FORWARD_RECORD: must be at most 8"):
+        make(tmp_path, CONCURRENCY_FORWARD_RECORD="20")
+    with pytest.raises(plan.Refused, match=r"CONCURRENCY_FORWARD_RECORD: must be at least 1"):
+        make(tmp_path, CONCURRENCY_FORWARD_RECORD="0")
+
+
 def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
     made = make(tmp_path, {"EMAILJS_SERVICE_ID": "service 2026"}, MAX_INSTANCES_CHAT_MESSAGE="7")
     records = [line.split("\t") for line in made.records()]
-    keyed = ("max_instances", "env", "secrets", "unready", "value")
+    keyed = ("max_instances", "concurrency", "env", "secrets", "unready", "trigger", "value")
     assert all(len(r) == (3 if r[0] in keyed else 2) for r in records)
     first = {r[0]: r[1] for r in records if len(r) == 2}
     assert first["functions"].split() == list(config.FUNCTIONS)
     assert first["public"].split() == list(manifest.PUBLIC)
     assert first["team"].split() == list(manifest.TEAM_TOOLS)
+    assert first["events"].split() == list(manifest.EVENT_DRIVEN)
+    assert {r[1]: r[2] for r in records if r[0] == "concurrency"} == {config.FORWARDER: "4"}
+    triggers = {r[1]: r[2].split(" ") for r in records if r[0] == "trigger"}
+    assert triggers == {t.name: [t.function, t.event, t.document] for t in manifest.TRIGGERS}
     assert first["private"] == "TEAM_EMAILS"
     assert first["generated_secrets"].split() == list(manifest.GENERATED_SECRETS)
     assert first["from_environment"] == "EMAILJS_SERVICE_ID"

@@ -40,6 +40,9 @@ APIS = (
     "logging",
     "firebaserules",
     "monitoring",
+    "eventarc",
+    "eventarcpublishing",
+    "pubsub",
 )
 EMAILJS_KEY = "ejs-private-0f9e8d7c6b5a"
 CRM_URL = "https://script.google.com/macros/s/crm-web-app-7a6b/exec"
@@ -137,6 +140,10 @@ def _load(path: Path) -> dict[str, Any]:
         "function_root": "",
         "function_faults": {},
         "sweep_outcome": "ok",
+        "triggers": {},
+        "trigger_conditions": {},
+        "account_bindings": [],
+        "service_identities": [],
     }
     if path.exists():
         state.update(json.loads(path.read_text()))
@@ -213,6 +220,19 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     if head[:3] == ("iam", "service-accounts", "create"):
         state["accounts"].append(pos[3])
         return 0, "", ""
+    if head[:3] == ("iam", "service-accounts", "add-iam-policy-binding"):
+        if pos[3].split("@")[0] not in state["accounts"]:
+            return missing("account")
+        state["account_bindings"].append([pos[3], flag(argv, "member"), flag(argv, "role")])
+        return 0, "", ""
+    if head[:3] == ("beta", "services", "identity"):
+        service = flag(argv, "service") or ""
+        if service not in state["service_identities"]:
+            state["service_identities"].append(service)
+        agent = f"service-123456789012@gcp-sa-{service.split('.')[0]}.iam.gserviceaccount.com"
+        return 0, "", f"Service identity created: {agent}\n"
+    if head[:2] == ("eventarc", "triggers"):
+        return _eventarc(pos[2], pos[3], argv, state)
     if head[:2] == ("functions", "describe"):
         fn = state["functions"].get(pos[2])
         if not fn:
@@ -287,6 +307,53 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         state["jobs"][pos[4]] = argv
         return 0, "", ""
     return 2, "", f"gcloud stand-in: unexpected command {argv}\n"
+
+
+def _eventarc(verb: str, name: str, argv: list[str], state: dict[str, Any]) -> tuple[int, str, str]:
+    """Eventarc's triggers as the API keeps them: created once, updated in place (never
+    their event type), delivering to a Cloud Run service that exists."""
+    triggers = state["triggers"]
+    found = triggers.get(name)
+    if verb == "describe":
+        if found is None or flag(argv, "location") != found["location"]:
+            return 1, "", f"ERROR: (gcloud.eventarc.triggers.describe) NOT_FOUND: {name}\n"
+        shown = {**found["trigger"], "conditions": state["trigger_conditions"].get(name, {})}
+        return 0, (json.dumps(shown) if flag(argv, "format") == "json" else name) + "\n", ""
+    if (verb == "create") == (found is not None):
+        return 1, "", f"ERROR: (gcloud.eventarc.triggers.{verb}) {name}\n"
+    services = {fn["service"] for fn in state["functions"].values()}
+    service = flag(argv, "destination-run-service")
+    if service not in services:
+        return 1, "", f"ERROR: Cloud Run service {service} not found\n"
+    filters = [
+        {"attribute": f.split("=", 1)[0], "value": f.split("=", 1)[1]}
+        for f in flags(argv, "event-filters")
+    ]
+    filters += [
+        {
+            "attribute": f.split("=", 1)[0],
+            "value": f.split("=", 1)[1],
+            "operator": "match-path-pattern",
+        }
+        for f in flags(argv, "event-filters-path-pattern")
+    ]
+    kind = next((f["value"] for f in filters if f["attribute"] == "type"), None)
+    if found is not None and kind != found["type"]:
+        return 1, "", "ERROR: INVALID_ARGUMENT: the event type of a trigger cannot be changed\n"
+    location = flag(argv, "location")
+    trigger = {
+        "name": f"projects/{PROJECT}/locations/{location}/triggers/{name}",
+        "eventFilters": filters,
+        "destination": {
+            "cloudRun": {"service": service, "region": flag(argv, "destination-run-region")}
+        },
+        "serviceAccount": flag(argv, "service-account"),
+        "eventDataContentType": flag(argv, "event-data-content-type"),
+        "transport": {"pubsub": {"topic": f"projects/{PROJECT}/topics/eventarc-{name}"}},
+        "updateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    triggers[name] = {"location": location, "type": kind, "trigger": trigger, "argv": argv}
+    return 0, "", ""
 
 
 def _sweep_run(state: dict[str, Any], job: list[str]) -> None:
@@ -460,6 +527,9 @@ FUNCTIONS = config.FUNCTIONS
 PUBLIC = manifest.PUBLIC
 SWEEP = config.SWEEP
 CONSOLE = config.CONSOLE
+FORWARDER = config.FORWARDER
+TRIGGER_ACCOUNT = f"eventarc-trigger@{PROJECT}.iam.gserviceaccount.com"
+REGION = "asia-south1"
 OMITTED = "<omitted>"
 SECRETS = tuple(v.env for v in manifest.variables() if v.deploy.secret)
 CRM_SECRETS = {"CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
@@ -513,6 +583,15 @@ def _function(
     return 400, cors, {"error": {**error, "fields": {"email": "is required"}}}
 
 
+def _forwarder(state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """The forwarder behind Cloud Run's IAM check: a call without a token is refused
+    before it reaches the function, unless the service was opened to everyone."""
+    if state["function_faults"].get("forward_record") == "open":
+        # The functions framework's answer to a body that is no CloudEvent.
+        return 400, {"Content-Type": "text/html"}, "Bad Request"
+    return 403, {"Content-Type": "text/html; charset=UTF-8"}, "<h1>Error: Forbidden</h1>"
+
+
 class _RestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         key, _, rest = self.path.lstrip("/").partition("/")
@@ -545,6 +624,8 @@ class _RestHandler(BaseHTTPRequestHandler):
         state = _load(state_path)
         if name == "team_console":
             status, headers, answer = _console("/" + path, state)
+        elif name == "forward_record":
+            status, headers, answer = _forwarder(state)
         else:
             status, headers, answer = _function(self.command, name, self.headers, state)
         if isinstance(answer, str):
@@ -759,7 +840,7 @@ def test_dry_run_prints_a_plan_and_calls_neither_gcloud_nor_curl(deployer: Deplo
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("# deploy.sh plan (dry run")
     assert "Dry run: nothing was run." in run.stdout
-    assert len(run.gcloud("functions", "deploy")) == 6  # the sweep: once for its URL, below
+    assert len(run.gcloud("functions", "deploy")) == 7  # the sweep: once for its URL, below
 
 
 def test_dry_run_needs_no_gcloud_at_all(deployer: Deployer, tmp_path: Path) -> None:
@@ -786,13 +867,18 @@ def test_every_regional_command_names_the_region(deployer: Deployer, region: str
         ("scheduler",): "location",
         ("firestore", "databases", "create"): "location",
         ("secrets", "create"): "locations",
+        ("eventarc",): "location",
     }
     seen = 0
     for prefix, name in regional.items():
         for args in run.gcloud(*prefix):
             seen += 1
             assert flag(args, name) == region, args
-    assert seen >= 4 + 5 + 1 + 4 + 1 + 2
+    assert seen >= 4 + 5 + 1 + 4 + 1 + 2 + 2 * 3
+    # A trigger's location is where the database is; its function is there too.
+    for args in run.gcloud("eventarc", "triggers"):
+        if positional(args)[2] != "describe":
+            assert flag(args, "destination-run-region") == region, args
     if region != "asia-south1":
         assert "privacy notice says the data lives in asia-south1" in run.stdout
 
@@ -812,12 +898,14 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
+        # The public functions only store: the CRM's URL says whether one is configured.
         expected = {
-            "contact_submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
-            "chat_message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+            "contact_submit": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
+            "chat_message": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
             "access_grant": {"RATE_LIMIT_KEY"},
             "team_console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
             "retention_sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+            "forward_record": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         }[name]
         assert set(refs) == expected
         for secret, ref in refs.items():
@@ -851,12 +939,15 @@ def test_a_secret_in_the_settings_file_is_refused_without_being_echoed(
     assert "must-not-appear-4242" not in run.stdout + run.stderr
 
 
-def test_only_the_sweep_is_private_and_the_rest_public(deployer: Deployer) -> None:
+def test_only_the_sweep_and_the_forwarder_are_private_and_the_rest_public(
+    deployer: Deployer,
+) -> None:
     run = deployer.dry()
     for args in run.gcloud("functions", "deploy"):
         name = positional(args)[2]
-        if name == SWEEP:
+        if name in (SWEEP, FORWARDER):
             assert "--no-allow-unauthenticated" in args and "--allow-unauthenticated" not in args
+            assert flag(args, "timeout") == ("540s" if name == SWEEP else "180s")
         else:
             # The console is open too: it checks the Google sign-in its calls carry.
             assert name in PUBLIC or name == CONSOLE
@@ -865,12 +956,13 @@ def test_only_the_sweep_is_private_and_the_rest_public(deployer: Deployer) -> No
         assert flag(args, "max-instances")
         assert flag(args, "runtime") == "python312" and "--gen2" in args
         assert flag(args, "entry-point") == name and "--trigger-http" in args
+        # Only the forwarder's requests are bounded per instance (it needs a vCPU for that).
+        assert (flag(args, "concurrency") is None) == (name != FORWARDER)
     invokers = run.gcloud("functions", "add-invoker-policy-binding")
-    assert [positional(a)[2] for a in invokers] == [SWEEP]
-    assert (
-        flag(invokers[0], "member")
-        == f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
-    )
+    assert {positional(a)[2]: flag(a, "member") for a in invokers} == {
+        SWEEP: f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com",
+        FORWARDER: f"serviceAccount:{TRIGGER_ACCOUNT}",
+    }
 
 
 def test_scheduler_calls_the_sweep_url_with_an_oidc_token_for_it(deployer: Deployer) -> None:
@@ -1184,12 +1276,21 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
     assert grants == {
-        "fn-contact-submit": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
-        "fn-chat-message": {"RATE_LIMIT_KEY", "EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+        "fn-contact-submit": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
+        "fn-chat-message": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
         "fn-team-console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
         "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
+        "fn-forward-record": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
     }
+    # The triggers' account receives events and invokes the forwarder, nothing else.
+    trigger_roles = [
+        flag(a, "role")
+        for a in run.gcloud("projects", "add-iam-policy-binding")
+        if flag(a, "member") == f"serviceAccount:{TRIGGER_ACCOUNT}"
+    ]
+    assert trigger_roles == ["roles/eventarc.eventReceiver"]
+    assert not [a for a in run.gcloud("secrets") if TRIGGER_ACCOUNT in " ".join(a)]
 
 
 def test_ttl_policies_cover_every_collection_group_with_expire_at(deployer: Deployer) -> None:
@@ -1294,7 +1395,7 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     assert model["database"] == "asia-south1"
     assert sorted(model["ttl"]) == sorted(TTL_GROUPS)
     assert sorted(model["accounts"]) == sorted(
-        [f"fn-{n.replace('_', '-')}" for n in FUNCTIONS] + ["sweep-scheduler"]
+        [f"fn-{n.replace('_', '-')}" for n in FUNCTIONS] + ["sweep-scheduler", "eventarc-trigger"]
     )
     assert sorted(model["jobs"]) == ["retention-sweep-deliveries", "retention-sweep-nightly"]
     assert model["rules_release"] and len(model["rulesets"]) == 1
@@ -1313,7 +1414,8 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         "CRM_APPS_SCRIPT_KEY": 1,
         "PRIVACY_TRACE_KEY": 1,
     }
-    assert len(first.called("functions", "deploy")) == 6
+    assert len(first.called("functions", "deploy")) == 7
+    assert len(first.called("eventarc", "triggers", "create")) == len(manifest.TRIGGERS)
     for name in FUNCTIONS:
         assert f"{name}  https://{name.replace('_', '-')}-" in first.stdout
 
@@ -1326,10 +1428,12 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
         ("secrets", "create"),
         ("secrets", "versions", "add"),
         ("scheduler", "jobs", "create"),
+        ("eventarc", "triggers", "create"),
     ):
         assert second.called(*prefix) == [], prefix
     assert len(second.called("scheduler", "jobs", "update")) == 2
-    assert len(second.called("functions", "deploy")) == 5
+    assert len(second.called("eventarc", "triggers", "update")) == len(manifest.TRIGGERS)
+    assert len(second.called("functions", "deploy")) == 6
     changes = [c for c in second.calls if c["tool"] == "rest" and "GET" not in c["argv"]]
     assert changes == []
     assert [c for c in first.calls + second.calls if c["tool"] == "curl"] == []
@@ -1351,7 +1455,8 @@ def test_the_sweep_learns_its_url_and_the_scheduler_targets_it(first_run: FirstR
     for job in model["jobs"].values():
         assert flag(job, "uri") == url and flag(job, "oidc-token-audience") == url
     assert model["invokers"] == {
-        SWEEP: [f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"]
+        SWEEP: [f"serviceAccount:sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"],
+        FORWARDER: [f"serviceAccount:{TRIGGER_ACCOUNT}"],
     }
 
 
@@ -1406,16 +1511,17 @@ def test_a_missing_secret_without_a_file_or_terminal_stops_with_a_clear_error(
     checkout.settings(**SETTINGS)
     run = checkout.run("--project", PROJECT)
     assert run.returncode == 1
-    assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
+    # The CRM's web app is asked for first: the public functions read it, first deployed.
+    assert "secret CRM_APPS_SCRIPT_URL has no version: set CRM_APPS_SCRIPT_URL_FILE" in run.stderr
     assert "run deploy.sh again" in run.stderr
     assert run.called("functions", "deploy") == []
-    # The CRM's web app is asked for as the other supplied secrets are.
+    # EmailJS's key is asked for as the other supplied secrets are.
     checkout.settings(
-        **SETTINGS, EMAILJS_PRIVATE_KEY_FILE=checkout.secret_files()["EMAILJS_PRIVATE_KEY_FILE"]
+        **SETTINGS, CRM_APPS_SCRIPT_URL_FILE=checkout.secret_files()["CRM_APPS_SCRIPT_URL_FILE"]
     )
     run = checkout.run("--project", PROJECT)
     assert run.returncode == 1
-    assert "secret CRM_APPS_SCRIPT_URL has no version: set CRM_APPS_SCRIPT_URL_FILE" in run.stderr
+    assert "secret EMAILJS_PRIVATE_KEY has no version: set EMAILJS_PRIVATE_KEY_FILE" in run.stderr
     assert run.called("functions", "deploy") == []
 
 
@@ -1736,7 +1842,150 @@ def test_the_5xx_alert_covers_the_console_and_its_request_logs_are_kept(
     assert '"team-console"' in policy["conditions"][0]["conditionThreshold"]["filter"]
     [exclusion] = model["exclusions"]
     assert "team-console" not in exclusion["filter"]
-    assert "team_console's and retention_sweep's request logs are kept" in first_run.run.stdout
+    kept = "team_console's, retention_sweep's and forward_record's request logs are kept"
+    assert kept in first_run.run.stdout
+
+
+# -- the forwarder and its Eventarc triggers ----------------------------------------------------
+
+PUBSUB_AGENT = "service-{}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+
+def test_the_forwarder_runs_private_with_bounded_instances_and_concurrency(
+    deployer: Deployer,
+) -> None:
+    from factoryops import deliveries
+
+    run = deployer.dry()
+    assert run.returncode == 0, run.stderr
+    assert "forward_record (private: Eventarc only)" in run.stdout
+    [deploy] = [a for a in run.gcloud("functions", "deploy") if positional(a)[2] == FORWARDER]
+    assert "--no-allow-unauthenticated" in deploy and "--trigger-http" in deploy
+    assert flag(deploy, "service-account") == f"fn-forward-record@{PROJECT}.iam.gserviceaccount.com"
+    assert (flag(deploy, "max-instances"), flag(deploy, "concurrency")) == ("2", "4")
+    # Cloud Run serves more than one request at a time on a whole vCPU only.
+    assert flag(deploy, "cpu") == "1" and flag(deploy, "memory")
+    # Each channel waits out a busy EmailJS or CRM for a while, then sends.
+    patience = deliveries.FORWARD_PATIENCE + deliveries.SWEEP_TIMEOUT
+    timeout = int((flag(deploy, "timeout") or "0s").removesuffix("s"))
+    assert len(deliveries.CHANNELS) * patience < timeout <= 600
+
+    deployer.settings(**SETTINGS, MAX_INSTANCES_FORWARD_RECORD="1", CONCURRENCY_FORWARD_RECORD="2")
+    run = deployer.dry()
+    [deploy] = [a for a in run.gcloud("functions", "deploy") if positional(a)[2] == FORWARDER]
+    assert (flag(deploy, "max-instances"), flag(deploy, "concurrency")) == ("1", "2")
+    deployer.settings(**SETTINGS, CONCURRENCY_FORWARD_RECORD="50")
+    run = deployer.dry()
+    assert run.returncode == 1 and "CONCURRENCY_FORWARD_RECORD: must be at most 8" in run.stderr
+
+
+def test_the_triggers_deliver_firestore_writes_to_the_forwarder_as_their_own_account(
+    deployer: Deployer,
+) -> None:
+    run = deployer.dry()
+    creates = run.gcloud("eventarc", "triggers", "create")
+    updates = run.gcloud("eventarc", "triggers", "update")
+    describes = run.gcloud("eventarc", "triggers", "describe")
+    names = [t.name for t in manifest.TRIGGERS]
+    assert [positional(a)[3] for a in (*describes, *creates, *updates)] == names * 3
+    for trigger, create, update in zip(manifest.TRIGGERS, creates, updates, strict=True):
+        assert create[4:] == update[4:]  # an existing trigger is set to the same
+        assert flags(create, "event-filters") == [f"type={trigger.event}", "database=(default)"]
+        assert flags(create, "event-filters-path-pattern") == [f"document={trigger.document}"]
+        assert flag(create, "event-data-content-type") == "application/protobuf"
+        assert flag(create, "destination-run-service") == f"<{FORWARDER}-service>"
+        assert flag(create, "service-account") == TRIGGER_ACCOUNT
+    assert [t.document for t in manifest.TRIGGERS] == [
+        "contact_submissions/{record}",
+        "chat_sessions/{session}",
+    ]
+    # The triggers come once the forwarder runs and only their account may invoke it.
+    commands = [positional(a) for a in run.gcloud()]
+    deployed = commands.index(["functions", "deploy", FORWARDER])
+    invoker = commands.index(["functions", "add-invoker-policy-binding", FORWARDER])
+    first_trigger = min(i for i, c in enumerate(commands) if c[:2] == ["eventarc", "triggers"])
+    assert deployed < invoker < first_trigger
+    # Pub/Sub signs each push as the trigger's account: its agent may do so for it alone.
+    [identity] = run.gcloud("beta", "services", "identity", "create")
+    assert flag(identity, "service") == "pubsub.googleapis.com"
+    [token] = run.gcloud("iam", "service-accounts", "add-iam-policy-binding")
+    assert positional(token)[3] == TRIGGER_ACCOUNT
+    assert flag(token, "member") == "serviceAccount:" + PUBSUB_AGENT.format("<project-number>")
+    assert flag(token, "role") == "roles/iam.serviceAccountTokenCreator"
+    # What Google grants itself, and what happens to a failed delivery, is said.
+    assert "roles/eventarc.serviceAgent" in run.stdout
+    assert "delivered again by Pub/Sub, with backoff, for 24 hours" in run.stdout
+
+
+def test_the_triggers_come_with_the_forwarder_only(deployer: Deployer) -> None:
+    run = deployer.dry("--only", "contact_submit", SWEEP)
+    assert run.returncode == 0, run.stderr
+    assert run.gcloud("eventarc") == [] and "eventarc-trigger@" not in run.stdout
+
+    run = deployer.dry("--only", FORWARDER)
+    assert run.returncode == 0, run.stderr
+    assert [positional(a)[2] for a in run.gcloud("functions", "deploy")] == [FORWARDER]
+    accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
+    assert accounts == ["fn-forward-record", "eventarc-trigger"]
+    assert len(run.gcloud("eventarc", "triggers", "create")) == len(manifest.TRIGGERS)
+    assert run.gcloud("scheduler") == []
+
+
+def test_a_first_run_makes_the_triggers_and_their_accounts_roles(first_run: FirstRun) -> None:
+    model = first_run.model
+    assert sorted(model["triggers"]) == sorted(t.name for t in manifest.TRIGGERS)
+    for trigger in manifest.TRIGGERS:
+        made = model["triggers"][trigger.name]["trigger"]
+        assert made["destination"] == {
+            "cloudRun": {"service": model["functions"][FORWARDER]["service"], "region": REGION}
+        }
+        assert made["serviceAccount"] == TRIGGER_ACCOUNT
+        assert made["eventDataContentType"] == manifest.EVENT_DATA_CONTENT_TYPE
+        assert {f["attribute"]: f["value"] for f in made["eventFilters"]} == {
+            "type": trigger.event,
+            "database": manifest.DATABASE,
+            "document": trigger.document,
+        }
+    assert [f"serviceAccount:{TRIGGER_ACCOUNT}", "roles/eventarc.eventReceiver"] in model[
+        "project_bindings"
+    ]
+    assert model["account_bindings"] == [
+        [
+            TRIGGER_ACCOUNT,
+            "serviceAccount:" + PUBSUB_AGENT.format("123456789012"),
+            "roles/iam.serviceAccountTokenCreator",
+        ]
+    ]
+    assert model["service_identities"] == ["pubsub.googleapis.com"]
+
+
+def test_the_public_functions_get_neither_the_emailjs_key_nor_the_crm_key(
+    first_run: FirstRun,
+) -> None:
+    model = first_run.model
+    latest = {d["name"]: d for d in model["deploy_log"]}
+    granted = {
+        (secret, member.removeprefix("serviceAccount:").split("@")[0])
+        for secret, member, _ in model["secret_bindings"]
+    }
+    sending = {"EMAILJS_ENDPOINT", "EMAILJS_CONTACT_TEMPLATE_ID", "EMAILJS_CHAT_TEMPLATE_ID"}
+    for name in ("contact_submit", "chat_message"):
+        secrets = {ref.split("=")[0] for ref in latest[name]["secrets"].split(",") if ref}
+        assert secrets == {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"}, name
+        assert not sending & set(latest[name]["env"]), name
+        account = f"fn-{name.replace('_', '-')}"
+        assert ("EMAILJS_PRIVATE_KEY", account) not in granted
+        assert ("CRM_APPS_SCRIPT_KEY", account) not in granted
+    forwarder = latest[FORWARDER]
+    assert {"EMAILJS_CONTACT_TEMPLATE_ID", "EMAILJS_CHAT_TEMPLATE_ID"} <= set(forwarder["env"])
+    assert "EMAILJS_PRIVATE_KEY=EMAILJS_PRIVATE_KEY:1" in forwarder["secrets"]
+
+
+def test_the_failed_delivery_alert_counts_the_forwarders_lines_too() -> None:
+    from deployment import monitoring
+
+    # The forwarder's first attempts log `delivery attempt` lines as the sweep's do.
+    assert "service_name" not in monitoring.DELIVERY_FAILED.filter
 
 
 # -- request logs and alerts -------------------------------------------------------------------
@@ -1802,7 +2051,7 @@ def test_without_alert_email_the_plan_says_loudly_there_are_no_alerts(deployer: 
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("WARNING: ALERT_EMAIL is not set") == 2  # the header, the step
     assert run.gcloud("logging", "metrics") == []
-    assert run.gcloud("beta") == [] and run.gcloud("alpha") == []
+    assert run.gcloud("beta", "monitoring") == [] and run.gcloud("alpha") == []
 
 
 def test_a_first_run_sets_up_logs_and_alerts_and_a_second_updates_them(
@@ -1887,7 +2136,7 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 15
+    assert len(table) == 18
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
     assert table["team_console: GET /api/config"][1] == (
@@ -1899,12 +2148,26 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     )
     http = [c["argv"] for c in run.calls if c["tool"] == "http"]
     console = [["GET", f"{CONSOLE} {path}"] for path in ("/api/config", "/api/me", "/")]
-    assert sorted(http) == sorted([[m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST")] + console)
+    public = [[m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST")]
+    assert sorted(http) == sorted([*public, *console, ["POST", FORWARDER]])
+    for trigger in manifest.TRIGGERS:
+        assert table[f"eventarc trigger {trigger.name}: active"] == (
+            "pass",
+            f"{trigger.event.rsplit('.', 1)[1]} on {trigger.document} -> forward-record",
+        )
+    assert table[f"{FORWARDER}: refuses a call without a token"][0] == "pass"
     assert len(run.called("scheduler", "jobs", "run", "retention-sweep-deliveries")) == 1
     # Nothing is changed but the sweep's run.
     changing = ("create", "update", "deploy", "add-iam-policy-binding", "enable")
     assert not [c for c in run.calls if set(positional(c["argv"])) & set(changing)]
     assert [c for c in run.calls if c["tool"] == "rest" and "GET" not in c["argv"]] == []
+
+
+def with_trigger(model: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    """The model's triggers, one of them changed."""
+    triggers = json.loads(json.dumps(model["triggers"]))
+    triggers[name]["trigger"].update(fields)
+    return dict(triggers)
 
 
 def break_rules(model: dict[str, Any]) -> dict[str, Any]:
@@ -1957,8 +2220,56 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             "team_console: GET / (page, CSP)",
             "no Content-Security-Policy header",
         ),
+        (
+            lambda m: {"triggers": {k: v for k, v in m["triggers"].items() if "chat" not in k}},
+            "eventarc trigger forward-chat-sessions: active",
+            "missing: run ./deploy.sh",
+        ),
+        (
+            lambda m: {"triggers": with_trigger(m, "forward-chat-sessions", serviceAccount="")},
+            "eventarc trigger forward-chat-sessions: active",
+            f"delivers as no account, not {TRIGGER_ACCOUNT}: run ./deploy.sh",
+        ),
+        (
+            lambda m: {"triggers": with_trigger(m, "forward-contact-submissions", eventFilters=[])},
+            "eventarc trigger forward-contact-submissions: active",
+            "database filter none, not (default); document filter none, not"
+            " contact_submissions/{record} (path pattern); type filter none, not"
+            " google.cloud.firestore.document.v1.created: run ./deploy.sh",
+        ),
+        (
+            lambda m: {
+                "trigger_conditions": {
+                    "forward-contact-submissions": {
+                        "destination": {"code": "PERMISSION_DENIED", "message": "no invoker"}
+                    }
+                }
+            },
+            "eventarc trigger forward-contact-submissions: active",
+            "Eventarc reports destination: PERMISSION_DENIED no invoker: gcloud eventarc triggers"
+            " describe forward-contact-submissions --location=asia-south1",
+        ),
+        (
+            lambda m: {"function_faults": {FORWARDER: "open"}},
+            "forward_record: refuses a call without a token",
+            "answered 400, not 403: it must be deployed with --no-allow-unauthenticated",
+        ),
     ],
-    ids=["post-500", "cors", "rules", "exclusion", "no-success-line", "ttl", "open-api", "no-csp"],
+    ids=[
+        "post-500",
+        "cors",
+        "rules",
+        "exclusion",
+        "no-success-line",
+        "ttl",
+        "open-api",
+        "no-csp",
+        "no-trigger",
+        "trigger-account",
+        "trigger-filters",
+        "trigger-failing",
+        "forwarder-open",
+    ],
 )
 def test_verify_names_each_failure_and_what_to_look_at(
     live: Deployer, tmp_path: Path, fault: Any, check: str, advice: str
@@ -1970,7 +2281,7 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 15 checks failed." in run.stdout
+    assert "1 of 18 checks failed." in run.stdout
 
 
 def test_verify_notices_a_job_whose_token_the_sweep_refuses(live: Deployer, tmp_path: Path) -> None:
@@ -1999,7 +2310,12 @@ def test_verify_dry_run_prints_its_checks_and_runs_nothing(deployer: Deployer) -
     reads = run.gcloud("logging", "read")
     assert len(reads) == 1
     assert 'jsonPayload.message="sweep finished" AND jsonPayload.outcome="ok"' in reads[0][2]
-    assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == ["OPTIONS", "POST"] * 3
+    assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == [
+        *["OPTIONS", "POST"] * 3,
+        "POST",  # the forwarder, without a token
+    ]
+    described = [positional(a)[3] for a in run.gcloud("eventarc", "triggers", "describe")]
+    assert described == [t.name for t in manifest.TRIGGERS]
     assert [c for c in run.commands() if c[0] == "GET" and CONSOLE in c[1]] == [
         ["GET", f"<{CONSOLE}-uri>{path}"] for path in ("/api/config", "/api/me", "/")
     ]
