@@ -77,7 +77,7 @@ TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
 # The forwarder's request: each channel's send, tried again for up to 60 s while the
 # downstream says it is busy (deliveries.FORWARD_PATIENCE), then written down.
-FORWARD_TIMEOUT=180s
+FORWARD_TIMEOUT=240s
 # Cloud Run serves more than one request per instance on one vCPU or more only; the
 # functions framework runs four threads per vCPU.
 CONCURRENT_CPU=1

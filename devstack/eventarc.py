@@ -105,6 +105,8 @@ class Eventarc:
 
     target: str
     project: str
+    emulator_host: str = ""
+    """The emulator to watch; empty: FIRESTORE_EMULATOR_HOST, as the client reads it."""
     triggers: tuple[Trigger, ...] = TRIGGERS
     concurrency: int = 8
     attempts: int = 6
@@ -120,16 +122,29 @@ class Eventarc:
     _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self, timeout: float = 30.0) -> Eventarc:
+        import os
+
         from google.cloud import firestore
 
-        client = firestore.Client(project=self.project)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="eventarc")
-        for trigger in self.triggers:
-            loaded = threading.Event()
-            callback = self._callback(trigger, loaded)
-            self._watches.append(client.collection(trigger.collection).on_snapshot(callback))
-            if not loaded.wait(timeout):
-                raise RuntimeError(f"the emulator did not answer a watch on {trigger.collection}")
+        saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        if self.emulator_host:  # the client reads it when it opens its channel
+            os.environ["FIRESTORE_EMULATOR_HOST"] = self.emulator_host
+        try:
+            client = firestore.Client(project=self.project)
+            for trigger in self.triggers:
+                loaded = threading.Event()
+                watch = client.collection(trigger.collection).on_snapshot(
+                    self._callback(trigger, loaded)
+                )
+                self._watches.append(watch)
+                if not loaded.wait(timeout):
+                    raise RuntimeError(f"the emulator did not answer a watch on {trigger}")
+        finally:
+            if saved is None:
+                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+            else:
+                os.environ["FIRESTORE_EMULATOR_HOST"] = saved
         return self
 
     def stop(self) -> None:

@@ -23,11 +23,12 @@ import pytest
 
 from devstack.apps_script import AppsScript
 from devstack.emulator import Emulator, free_port
+from devstack.eventarc import Eventarc
 from devstack.functions import Served, serve
 from devstack.signin import LOCAL_CLIENT_ID
 from devstack.site import Site, SiteConfig
 from devstack.standins import StandIns
-from tests.conftest import ROOT
+from tests.conftest import PROJECT, ROOT
 from tests.test_browser import (
     OUTPUT,
     browser,  # noqa: F401  (the fixture: Debian's Chromium, as `browser`)
@@ -66,6 +67,8 @@ class Stack:
     standins: StandIns
     chat: Served
     console: Served
+    eventarc: Eventarc
+    """Forwards what the chat stores to forward_record, as in production."""
     env: dict[str, str]
     logs: Path
 
@@ -82,7 +85,7 @@ class Stack:
 def stack(
     emulator: Emulator, apps_script: AppsScript, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    ports = {name: free_port() for name in ("chat_message", "team_console")}
+    ports = {name: free_port() for name in ("chat_message", "team_console", "forward_record")}
     chat_url = f"http://127.0.0.1:{ports['chat_message']}/"
     # The visitor's widget polls faster than on the site, so replies show up promptly.
     config = SiteConfig(contact_url="", chat_url=chat_url, access_url="", chat_poll_ms=500)
@@ -98,12 +101,19 @@ def stack(
         name: serve(name, env=env, log=logs / f"{name}.log", port=port, cwd=ROOT)
         for name, port in ports.items()
     }
+    eventarc = Eventarc(
+        target=served["forward_record"].url, project=PROJECT, emulator_host=emulator.address
+    )
     try:
         for function in served.values():
             function.wait_until_serving(timeout=60)
+        eventarc.start()
         site.start()
-        yield Stack(site, standins, served["chat_message"], served["team_console"], env, logs)
+        yield Stack(
+            site, standins, served["chat_message"], served["team_console"], eventarc, env, logs
+        )
     finally:
+        eventarc.stop()
         site.stop()
         for function in served.values():
             function.stop()
@@ -528,6 +538,7 @@ def test_a_failed_delivery_is_put_back_in_the_queue_from_the_console(
     session.stack.standins.state.fail["emailjs"] = "400"  # refused for good: failed at once
     start_chat_directly(session.stack, VISITOR, "Is there an on-premises option?")
     lead_id = lead_of(db, VISITOR)
+    assert session.stack.eventarc.settle()
     session.stack.standins.state.fail.clear()
 
     page = session.open("#/deliveries")
@@ -541,7 +552,11 @@ def test_a_failed_delivery_is_put_back_in_the_queue_from_the_console(
         "Put back in the queue: 1 delivery"
     )
     expect(line).to_have_count(0)
-    assert stored_chat(db, lead_id)["deliveries"]["email"]["state"] == "pending"
+    # Back in the queue, due now: the session's write reaches forward_record at once.
+    assert session.stack.eventarc.settle()
+    assert stored_chat(db, lead_id)["deliveries"]["email"]["state"] == "sent"
+    [email] = session.stack.standins.state.emails
+    assert email["template_params"]["record_id"] == lead_id
     [retry] = session.api_calls("POST", "/api/deliveries/retry")
     assert retry.post_data_json == {"kind": "chat", "id": lead_id}
 

@@ -947,7 +947,7 @@ def test_only_the_sweep_and_the_forwarder_are_private_and_the_rest_public(
         name = positional(args)[2]
         if name in (SWEEP, FORWARDER):
             assert "--no-allow-unauthenticated" in args and "--allow-unauthenticated" not in args
-            assert flag(args, "timeout") == ("540s" if name == SWEEP else "180s")
+            assert flag(args, "timeout") == ("540s" if name == SWEEP else "240s")
         else:
             # The console is open too: it checks the Google sign-in its calls carry.
             assert name in PUBLIC or name == CONSOLE

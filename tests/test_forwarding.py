@@ -198,3 +198,55 @@ def test_a_burst_of_30_contact_forms_with_emailjs_allowing_one_a_second_delivers
     for record_id in ids:
         held = record(db, record_id)["deliveries"]
         assert (held["email"]["state"], held["crm"]["state"]) == ("sent", "sent")
+
+
+def test_a_crm_row_landing_after_its_record_was_erased_is_deleted_again(
+    db: Any, standins: Any, function_client: Any
+) -> None:
+    import threading
+    import time
+
+    from factoryops import contact as contact_module
+    from factoryops import deliveries
+
+    record_id = contact(function_client("contact_submit"))
+    ref = db.collection("contact_submissions").document(record_id)
+    standins.crm.delay(2.0)  # the row is still on its way when the erasure runs
+    sending = threading.Thread(
+        target=deliveries.forward_now, args=(contact_module.DELIVERIES, ref, ["crm"])
+    )
+    sending.start()
+    time.sleep(0.5)
+    ref.delete()  # what a privacy delete does to the record, the row not yet there
+    sending.join()
+    standins.crm.delay(0.0)
+    assert standins.crm_rows() == []
+
+
+def test_an_event_forward_record_cannot_handle_is_acknowledged_and_logged_by_class_only(
+    db: Any, standins: Any, forwarder_alone: Any, captured_logs: Any
+) -> None:
+    from google.events.cloud.firestore import Document, DocumentEventData
+
+    secret = "__not-a-document-id__"
+    name = f"projects/{db.project}/databases/(default)/documents/contact_submissions/{secret}"
+    body = DocumentEventData.serialize(DocumentEventData(value=Document(name=name)))
+    headers = eventarc.event_headers(
+        event_type=eventarc.CREATED,
+        project=db.project,
+        path=f"contact_submissions/{secret}",
+        at=dt.datetime.now(dt.UTC),
+    )
+    # A document with no deliveries is nothing to do; one naming a due delivery is looked
+    # up, which Firestore refuses for this id: acknowledged, not retried for a day.
+    due = {"deliveries": {"email": {"state": "pending", "due_at": dt.datetime.now(dt.UTC)}}}
+    from google.cloud.firestore_v1 import _helpers
+    from google.cloud.firestore_v1.types import document as firestore_document
+
+    encoded = firestore_document.Document(name=name, fields=_helpers.encode_dict(due))
+    value = Document.deserialize(firestore_document.Document.serialize(encoded))
+    for data in (body, DocumentEventData.serialize(DocumentEventData(value=value))):
+        response = requests.post(forwarder_alone.url, data=data, headers=headers, timeout=30)
+        assert response.status_code == 200
+    assert standins.state.emails == []
+    assert secret not in captured_logs.getvalue()

@@ -9,4 +9,4 @@ forwarding.ready()
 
 @functions_framework.cloud_event
 def forward_record(event: CloudEvent) -> None:
-    forwarding.handle(event)
+    forwarding.receive(event)

@@ -50,11 +50,14 @@ LEASE = dt.timedelta(seconds=60)
 SWEEP_TIMEOUT = 15.0
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 6 * 3600.0
-FORWARD_PATIENCE = 60.0
+FORWARD_PATIENCE = 45.0
 """Seconds the forwarding function keeps trying a throttled send before leaving it to
 the sweep's backoff."""
-FORWARD_LEASE = dt.timedelta(seconds=FORWARD_PATIENCE + SWEEP_TIMEOUT + 30)
-"""The forwarding function's lease: its patience, one last attempt, and a margin."""
+FORWARD_LEASE = dt.timedelta(seconds=FORWARD_PATIENCE + 3 * SWEEP_TIMEOUT + 30)
+"""The forwarding function's lease: its patience, then one last attempt that may take a
+request and its redirect (the Apps Script web app answers through one) and a read of the
+message it sends, each up to SWEEP_TIMEOUT, and a margin. Two channels in a row stay
+within the function's timeout (deploy.sh)."""
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -369,8 +372,30 @@ def _deliver(
     except Exception as exc:
         # The lease runs out and a later sweep tries again: at least once, never lost.
         logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
+        if error is None and _erased(exc):
+            _withdraw(source, channel, label)
         return None
     return str(result[DeliveryFields.STATE])
+
+
+def _erased(exc: Exception) -> bool:
+    from google.api_core import exceptions
+
+    return isinstance(exc, exceptions.NotFound)
+
+
+def _withdraw(source: DeliverySource, channel: str, label: str) -> None:
+    """What a send delivered for a record erased while it was under way: a CRM row is
+    deleted again (by its record id); an email cannot be, and the erasure's hand-over
+    already sends the team to its mailbox."""
+    if channel != "crm":
+        return
+    from factoryops import crm
+
+    try:
+        crm.delete_rows(crm.Match(record_ids=frozenset({label})))
+    except Exception as exc:
+        logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
 
 
 def retry_failed(sources: Sequence[DeliverySource]) -> int:

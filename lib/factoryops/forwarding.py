@@ -52,10 +52,27 @@ def ready() -> None:
     logs.config_loaded(function=FORWARDER, settings=settings().redacted())
 
 
+class Unavailable(Exception):
+    """Firestore could not be reached: the event is answered 500, so Eventarc delivers it
+    again. It carries no text, since a client error's text may quote a document path."""
+
+
+def receive(event: CloudEvent) -> None:
+    """forward_record's body: `handle`, with every failure logged by its class alone. An
+    outage is raised as `Unavailable` (Eventarc retries); anything else is acknowledged,
+    since a retry would fail alike for a day, and the sweep is the backstop."""
+    try:
+        handle(event)
+    except Exception as exc:
+        if store.is_outage(exc):
+            logs.firestore_unavailable(function=FORWARDER, error=exc)
+            raise Unavailable() from None
+        logs.request_failed(function=FORWARDER)
+
+
 def handle(event: CloudEvent) -> dict[str, str | None]:
     """Run the due deliveries of the record `event` reports; returns the state each
-    channel it tried ended in. Raises only when Firestore fails, so that Eventarc
-    delivers the event again."""
+    channel it tried ended in."""
     kind = str(event["type"])
     if not kind.startswith(EVENT_PREFIX) or kind[len(EVENT_PREFIX) :] not in EVENT_TYPES:
         logs.event_ignored(function=FORWARDER, reason="event type")
