@@ -4,6 +4,9 @@ app (the real apps_script/Code.gs under Node.js), the apps.
 The emulator and the web app are started once per session on free ports; the emulator
 is cleared before every test that uses it, the web app's sheet emptied before every test
 that uses `standins`. The environment is saved and restored around every test.
+
+Each test module declares its layer with `pytestmark` (pyproject.toml lists the layers);
+collection fails for a test whose declaration does not match the fixtures it uses.
 """
 
 from __future__ import annotations
@@ -29,20 +32,51 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-test"
 
 LAYERS = ("unit", "emulator", "rules", "browser", "node", "deploy", "bundle", "fuzz", "load")
-"""The test layers (pyproject.toml describes each). A module of a heavier layer says so
-with `pytestmark`; any other test is `emulator` when it uses the emulator, `node` when
-it uses the CRM web app (both when both), else `unit`."""
-FIXTURE_LAYERS = (("emulator", {"emulator", "db"}), ("node", {"apps_script", "standins"}))
+"""The test layers (pyproject.toml describes each); every test module declares its own."""
+NEEDS = {
+    "emulator": frozenset({"emulator", "db"}),
+    "node": frozenset({"apps_script", "standins", "forwarder"}),
+}
+"""The fixtures that need the emulator or Node running, by the layer a test using them
+declares. The other heavier layers start what they need themselves, and say so."""
 
 
+def undeclared(item: pytest.Item) -> str | None:
+    """What `item`'s layer declaration lacks, or None when it matches what it uses."""
+    declared = [layer for layer in LAYERS if item.get_closest_marker(layer)]
+    if not declared:
+        return (
+            f"{item.nodeid} declares no layer: give its module"
+            f" `pytestmark = pytest.mark.<layer>`, one of {', '.join(LAYERS)}"
+        )
+    fixtures = set(getattr(item, "fixturenames", ()))
+    used = {layer: sorted(needs & fixtures) for layer, needs in NEEDS.items() if needs & fixtures}
+    if "unit" in declared:
+        if used:
+            names = ", ".join(name for names in used.values() for name in names)
+            return (
+                f"{item.nodeid} is marked unit, which needs nothing running, but uses {names}:"
+                f" declare {' and '.join(used)} instead"
+            )
+        if len(declared) > 1:
+            others = ", ".join(declared[1:])
+            return f"{item.nodeid} is marked unit and {others}: unit needs nothing running"
+        return None
+    if set(declared) - set(NEEDS):
+        return None
+    missing = [layer for layer in used if layer not in declared]
+    if missing:
+        names = ", ".join(name for layer in missing for name in used[layer])
+        marks = " and ".join(f"pytest.mark.{layer}" for layer in missing)
+        return f"{item.nodeid} uses {names}: add {marks} to its module's pytestmark"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if any(item.get_closest_marker(layer) for layer in LAYERS):
-            continue
-        fixtures = set(getattr(item, "fixturenames", ()))
-        layers = [layer for layer, needs in FIXTURE_LAYERS if needs & fixtures]
-        for layer in layers or ["unit"]:
-            item.add_marker(layer)
+    problems = [problem for item in items if (problem := undeclared(item))]
+    if problems:
+        raise pytest.UsageError("test layers:\n" + "\n".join(problems))
 
 
 @pytest.fixture(scope="session")

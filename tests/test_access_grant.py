@@ -14,6 +14,8 @@ from factoryops import errors, grants
 
 from tests.together import at_once
 
+pytestmark = pytest.mark.emulator
+
 JSON = "application/json; charset=utf-8"
 
 

@@ -19,6 +19,8 @@ from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.together import at_once
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 START = {"email": "Meera.Iyer@Foundry.example", "page": "/solutions/downtime"}
 FIRST = "Our CNC line stops twice a shift; can you help?"
 ERROR_KEYS = {"error"}

@@ -12,6 +12,8 @@ from factoryops.cli import main
 
 from tests.conftest import SettledClient
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 START = {"email": "ravi@press-shop.example", "page": "/pricing", "text": "Do you support Fanuc?"}
 
 

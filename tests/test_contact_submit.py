@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 VALID = {
     "name": "Asha Rao",
     "email": "Asha.Rao@Plant.example",

@@ -17,6 +17,8 @@ from factoryops.sweep import DELIVERY_SOURCES
 from tests.test_retention import DAYS, HEADER, ago, row, seed_contact, seed_rows
 from tests.together import at_once
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 
 def pending(due_at: dt.datetime | None = None, attempts: int = 0) -> dict[str, Any]:
     due = due_at or store.now() - dt.timedelta(minutes=1)

@@ -1,5 +1,6 @@
 """The HTTP edge on its own: CORS, methods, body limits, parsing, authentication and
-the error body, with an endpoint that touches no database."""
+the error body, with an endpoint that touches no database; and a function's start, which
+the edge refuses under settings it cannot run with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import flask
 import pytest
-from factoryops import edge, errors
+from factoryops import config, edge, errors
+
+pytestmark = pytest.mark.unit
 
 ORIGIN = "https://factoryopsai.com"
 
@@ -255,3 +258,12 @@ def test_a_path_the_framework_refuses_itself_is_still_a_json_404(
     assert response.status_code == 404
     assert response.headers["Content-Type"] == edge.JSON_TYPE
     assert error(response)["code"] == "not_found"
+
+
+def test_sweep_auth_off_without_the_emulator_refuses_to_start(
+    configure: Any, function_client: Any
+) -> None:
+    configure(SWEEP_AUTH="off", FIRESTORE_EMULATOR_HOST=None)
+
+    with pytest.raises(config.ConfigError, match="SWEEP_AUTH"):
+        function_client("retention_sweep")

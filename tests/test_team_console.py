@@ -16,6 +16,8 @@ from devstack.forget_scan import documents, scan
 from devstack.standins import CERTS_PATH
 from tests import idtokens
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 CLIENT_ID = "console-client.apps.googleusercontent.com"
 KEY_ID = "console-key-1"
 ASHA = "asha@factoryopsai.com"
