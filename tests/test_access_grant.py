@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from factoryops import errors, grants
 
+from tests.contract import JSON
 from tests.together import at_once
 
 pytestmark = pytest.mark.emulator
-
-JSON = "application/json; charset=utf-8"
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from factoryops.chat import endpoint, team, thread
 from factoryops.documents import SessionFields
 from factoryops.sweep import DELIVERY_SOURCES
 
+from tests.contract import error
 from tests.together import at_once
 
 pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
 START = {"email": "Meera.Iyer@Foundry.example", "page": "/solutions/downtime"}
 FIRST = "Our CNC line stops twice a shift; can you help?"
-ERROR_KEYS = {"error"}
 
 
 @pytest.fixture
@@ -68,13 +68,6 @@ def session_doc(db: Any, session_id: str) -> dict[str, Any]:
 def stored_messages(db: Any, session_id: str) -> list[dict[str, Any]]:
     ref = db.collection("chat_sessions").document(session_id).collection("messages")
     return [{"id": d.id, **d.to_dict()} for d in ref.order_by("seq").stream()]
-
-
-def error(response: Any) -> dict[str, Any]:
-    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-    body = response.get_json()
-    assert set(body) == ERROR_KEYS
-    return dict(body["error"])
 
 
 def every_document(db: Any) -> list[tuple[str, str]]:

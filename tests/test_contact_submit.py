@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.contract import error
+
 pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
 VALID = {
@@ -33,13 +35,6 @@ def submissions(db: Any) -> list[dict[str, Any]]:
 
 def post(client: Any, body: Any, **kwargs: Any) -> Any:
     return client.post("/", json=body, **kwargs)
-
-
-def error(response: Any) -> dict[str, Any]:
-    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    return dict(body["error"])
 
 
 # -- the happy path ------------------------------------------------------------------

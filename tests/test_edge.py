@@ -12,6 +12,8 @@ import flask
 import pytest
 from factoryops import config, edge, errors
 
+from tests.contract import error
+
 pytestmark = pytest.mark.unit
 
 ORIGIN = "https://factoryopsai.com"
@@ -47,12 +49,6 @@ def app_for(**changes: Any) -> Any:
 def client(configure: Callable[..., None]) -> Any:
     configure(ALLOWED_ORIGINS=ORIGIN, MAX_BODY_BYTES="64")
     return app_for()
-
-
-def error(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = response.get_json()
-    assert set(body) == {"error"}
-    return dict(body["error"])
 
 
 def test_a_preflight_from_an_allowed_origin_gets_the_cors_answer(client: Any) -> None:
