@@ -168,6 +168,16 @@ def function_client() -> Callable[[str], Any]:
 
 
 @pytest.fixture
+def client(request: pytest.FixtureRequest, function_client: Callable[[str], Any]) -> Any:
+    """The test client of the function its module names, `FUNCTION = "contact_submit"`.
+    The module declares what the function needs set up first, such as
+    `pytest.mark.usefixtures("db", "standins")` in its pytestmark."""
+    function = getattr(request.module, "FUNCTION", None)
+    assert function, f"{request.module.__name__} uses `client`: name its function in FUNCTION"
+    return function_client(function)
+
+
+@pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
     """Every log line of the test, formatted as production formats it."""
     buffer = io.StringIO()
@@ -221,7 +231,8 @@ def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
 @pytest.fixture
 def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
     """What production runs after a visitor's request: each written record reaches
-    forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins."""
+    forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins (a
+    test that checks what was forwarded calls `forwarder.settle()` first)."""
     yield from _serve_forwarder(alone=False)
 
 
@@ -246,3 +257,9 @@ class SettledClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+@pytest.fixture
+def settled_client(forwarder: Forwarder, client: Any) -> SettledClient:
+    """`client`, each POST of which returns once what it stored has been forwarded."""
+    return SettledClient(client, forwarder)

@@ -15,12 +15,9 @@ from factoryops import errors, grants
 from tests.contract import JSON
 from tests.together import at_once
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("db")]
 
-
-@pytest.fixture
-def client(db: Any, function_client: Any) -> Any:
-    return function_client("access_grant")
+FUNCTION = "access_grant"
 
 
 def redeem(client: Any, token: Any, **kwargs: Any) -> Any:
