@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from factoryops import config, logs
@@ -27,6 +27,12 @@ from devstack import emulator as emulator_mod
 from devstack.apps_script import AppsScript
 from devstack.eventarc import Eventarc
 from devstack.standins import StandIns
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from google.cloud import firestore
+    from werkzeug.test import TestResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-test"
@@ -107,7 +113,7 @@ def environment() -> Iterator[None]:
 
 
 @pytest.fixture
-def db(emulator: emulator_mod.Emulator) -> Any:
+def db(emulator: emulator_mod.Emulator) -> firestore.Client:
     """A Firestore client on the emulator, which starts each test empty."""
     os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.address
     config.reset()
@@ -138,8 +144,14 @@ def standins(apps_script: AppsScript) -> Iterator[StandIns]:
     running.stop()
 
 
+class Configure(Protocol):
+    """`configure(NAME="value", OTHER=None)`: set NAME, unset OTHER."""
+
+    def __call__(self, **values: str | None) -> None: ...
+
+
 @pytest.fixture
-def configure() -> Callable[..., None]:
+def configure() -> Configure:
     """Set environment variables for this test and re-read the configuration."""
 
     def apply(**values: str | None) -> None:
@@ -153,22 +165,26 @@ def configure() -> Callable[..., None]:
     return apply
 
 
-@pytest.fixture
-def function_client() -> Callable[[str], Any]:
-    """A Flask test client for a function, loaded by path as functions-framework does."""
+def load(function: str) -> Flask:
+    """A function's app, loaded by path as functions-framework loads it."""
     import functions_framework
 
-    def make(name: str) -> Any:
-        app = functions_framework.create_app(
-            target=name, source=str(ROOT / "functions" / name / "main.py")
-        )
-        return app.test_client()
-
-    return make
+    app: Flask = functions_framework.create_app(
+        target=function, source=str(ROOT / "functions" / function / "main.py")
+    )
+    return app
 
 
 @pytest.fixture
-def client(request: pytest.FixtureRequest, function_client: Callable[[str], Any]) -> Any:
+def function_client() -> Callable[[str], FlaskClient]:
+    """A Flask test client for a function, by its name."""
+    return lambda function: load(function).test_client()
+
+
+@pytest.fixture
+def client(
+    request: pytest.FixtureRequest, function_client: Callable[[str], FlaskClient]
+) -> FlaskClient:
     """The test client of the function its module names, `FUNCTION = "contact_submit"`.
     The module declares what the function needs set up first, such as
     `pytest.mark.usefixtures("db", "standins")` in its pytestmark."""
@@ -208,13 +224,9 @@ class Forwarder:
 
 
 def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
-    import functions_framework
     from werkzeug.serving import make_server
 
-    app = functions_framework.create_app(
-        target="forward_record", source=str(ROOT / "functions" / "forward_record" / "main.py")
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, load("forward_record"), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/"
@@ -229,7 +241,7 @@ def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
 
 
 @pytest.fixture
-def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+def forwarder(db: firestore.Client, standins: StandIns) -> Iterator[Forwarder]:
     """What production runs after a visitor's request: each written record reaches
     forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins (a
     test that checks what was forwarded calls `forwarder.settle()` first)."""
@@ -237,7 +249,7 @@ def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
 
 
 @pytest.fixture
-def forwarder_alone(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+def forwarder_alone(db: firestore.Client, standins: StandIns) -> Iterator[Forwarder]:
     """forward_record with no event engine: a test posts the events itself."""
     yield from _serve_forwarder(alone=True)
 
@@ -246,11 +258,11 @@ class SettledClient:
     """A function's test client whose every POST returns once what it stored has been
     forwarded, as a visitor's next step would find it."""
 
-    def __init__(self, client: Any, forwarder: Forwarder) -> None:
+    def __init__(self, client: FlaskClient, forwarder: Forwarder) -> None:
         self._client = client
         self._forwarder = forwarder
 
-    def post(self, *args: Any, **kwargs: Any) -> Any:
+    def post(self, *args: Any, **kwargs: Any) -> TestResponse:
         response = self._client.post(*args, **kwargs)
         self._forwarder.settle()
         return response
@@ -260,6 +272,6 @@ class SettledClient:
 
 
 @pytest.fixture
-def settled_client(forwarder: Forwarder, client: Any) -> SettledClient:
+def settled_client(forwarder: Forwarder, client: FlaskClient) -> SettledClient:
     """`client`, each POST of which returns once what it stored has been forwarded."""
     return SettledClient(client, forwarder)
