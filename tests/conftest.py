@@ -68,7 +68,7 @@ def undeclared(item: pytest.Item) -> str | None:
             others = ", ".join(declared[1:])
             return f"{item.nodeid} is marked unit and {others}: unit needs nothing running"
         return None
-    if set(declared) - set(NEEDS):
+    if set(declared) - set(NEEDS):  # rules, browser, ...: the layer brings what it needs
         return None
     missing = [layer for layer in used if layer not in declared]
     if missing:
