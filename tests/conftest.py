@@ -4,6 +4,9 @@ app (the real apps_script/Code.gs under Node.js), the apps.
 The emulator and the web app are started once per session on free ports; the emulator
 is cleared before every test that uses it, the web app's sheet emptied before every test
 that uses `standins`. The environment is saved and restored around every test.
+
+Each test module declares its layer with `pytestmark` (pyproject.toml lists the layers);
+collection fails for a test whose declaration does not match the fixtures it uses.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from factoryops import config, logs
@@ -25,24 +28,61 @@ from devstack.apps_script import AppsScript
 from devstack.eventarc import Eventarc
 from devstack.standins import StandIns
 
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from google.cloud import firestore
+    from werkzeug.test import TestResponse
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-factoryops-test"
 
 LAYERS = ("unit", "emulator", "rules", "browser", "node", "deploy", "bundle", "fuzz", "load")
-"""The test layers (pyproject.toml describes each). A module of a heavier layer says so
-with `pytestmark`; any other test is `emulator` when it uses the emulator, `node` when
-it uses the CRM web app (both when both), else `unit`."""
-FIXTURE_LAYERS = (("emulator", {"emulator", "db"}), ("node", {"apps_script", "standins"}))
+"""The test layers (pyproject.toml describes each); every test module declares its own."""
+NEEDS = {
+    "emulator": frozenset({"emulator", "db"}),
+    "node": frozenset({"apps_script", "standins", "forwarder"}),
+}
+"""The fixtures that need the emulator or Node running, by the layer a test using them
+declares. The other heavier layers start what they need themselves, and say so."""
 
 
+def undeclared(item: pytest.Item) -> str | None:
+    """What `item`'s layer declaration lacks, or None when it matches what it uses."""
+    declared = [layer for layer in LAYERS if item.get_closest_marker(layer)]
+    if not declared:
+        return (
+            f"{item.nodeid} declares no layer: give its module"
+            f" `pytestmark = pytest.mark.<layer>`, one of {', '.join(LAYERS)}"
+        )
+    fixtures = set(getattr(item, "fixturenames", ()))
+    used = {layer: sorted(needs & fixtures) for layer, needs in NEEDS.items() if needs & fixtures}
+    if "unit" in declared:
+        if used:
+            names = ", ".join(name for names in used.values() for name in names)
+            return (
+                f"{item.nodeid} is marked unit, which needs nothing running, but uses {names}:"
+                f" declare {' and '.join(used)} instead"
+            )
+        if len(declared) > 1:
+            others = ", ".join(declared[1:])
+            return f"{item.nodeid} is marked unit and {others}: unit needs nothing running"
+        return None
+    if set(declared) - set(NEEDS):  # rules, browser, ...: the layer brings what it needs
+        return None
+    missing = [layer for layer in used if layer not in declared]
+    if missing:
+        names = ", ".join(name for layer in missing for name in used[layer])
+        marks = " and ".join(f"pytest.mark.{layer}" for layer in missing)
+        return f"{item.nodeid} uses {names}: add {marks} to its module's pytestmark"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if any(item.get_closest_marker(layer) for layer in LAYERS):
-            continue
-        fixtures = set(getattr(item, "fixturenames", ()))
-        layers = [layer for layer, needs in FIXTURE_LAYERS if needs & fixtures]
-        for layer in layers or ["unit"]:
-            item.add_marker(layer)
+    problems = [problem for item in items if (problem := undeclared(item))]
+    if problems:
+        raise pytest.UsageError("test layers:\n" + "\n".join(problems))
 
 
 @pytest.fixture(scope="session")
@@ -55,15 +95,11 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_mod.
 
 @pytest.fixture(autouse=True)
 def environment() -> Iterator[None]:
+    """Every setting config declares unset, but the project (the tests' own); the whole
+    environment restored after the test."""
     saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("EMAILJS_", "CRM_", "SWEEP_")) or name in (
-            "ALLOWED_ORIGINS",
-            "CONTACT_REDIRECT_URL",
-            "RATE_LIMIT_KEY",
-            "FIRESTORE_EMULATOR_HOST",
-        ):
-            del os.environ[name]
+    for setting in config.declared():
+        os.environ.pop(setting.env, None)
     os.environ["GOOGLE_CLOUD_PROJECT"] = PROJECT
     config.reset()
     yield
@@ -73,7 +109,7 @@ def environment() -> Iterator[None]:
 
 
 @pytest.fixture
-def db(emulator: emulator_mod.Emulator) -> Any:
+def db(emulator: emulator_mod.Emulator) -> firestore.Client:
     """A Firestore client on the emulator, which starts each test empty."""
     os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.address
     config.reset()
@@ -104,8 +140,14 @@ def standins(apps_script: AppsScript) -> Iterator[StandIns]:
     running.stop()
 
 
+class Configure(Protocol):
+    """`configure(NAME="value", OTHER=None)`: set NAME, unset OTHER."""
+
+    def __call__(self, **values: str | None) -> None: ...
+
+
 @pytest.fixture
-def configure() -> Callable[..., None]:
+def configure() -> Configure:
     """Set environment variables for this test and re-read the configuration."""
 
     def apply(**values: str | None) -> None:
@@ -119,18 +161,32 @@ def configure() -> Callable[..., None]:
     return apply
 
 
-@pytest.fixture
-def function_client() -> Callable[[str], Any]:
-    """A Flask test client for a function, loaded by path as functions-framework does."""
+def load(function: str) -> Flask:
+    """A function's app, loaded by path as functions-framework loads it."""
     import functions_framework
 
-    def make(name: str) -> Any:
-        app = functions_framework.create_app(
-            target=name, source=str(ROOT / "functions" / name / "main.py")
-        )
-        return app.test_client()
+    app: Flask = functions_framework.create_app(
+        target=function, source=str(ROOT / "functions" / function / "main.py")
+    )
+    return app
 
-    return make
+
+@pytest.fixture
+def function_client() -> Callable[[str], FlaskClient]:
+    """A Flask test client for a function, by its name."""
+    return lambda function: load(function).test_client()
+
+
+@pytest.fixture
+def client(
+    request: pytest.FixtureRequest, function_client: Callable[[str], FlaskClient]
+) -> FlaskClient:
+    """The test client of the function its module names, `FUNCTION = "contact_submit"`.
+    The module declares what the function needs set up first, such as
+    `pytest.mark.usefixtures("db", "standins")` in its pytestmark."""
+    function = getattr(request.module, "FUNCTION", None)
+    assert function, f"{request.module.__name__} uses `client`: name its function in FUNCTION"
+    return function_client(function)
 
 
 @pytest.fixture
@@ -164,13 +220,9 @@ class Forwarder:
 
 
 def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
-    import functions_framework
     from werkzeug.serving import make_server
 
-    app = functions_framework.create_app(
-        target="forward_record", source=str(ROOT / "functions" / "forward_record" / "main.py")
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, load("forward_record"), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/"
@@ -185,14 +237,15 @@ def _serve_forwarder(alone: bool) -> Iterator[Forwarder]:
 
 
 @pytest.fixture
-def forwarder(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+def forwarder(db: firestore.Client, standins: StandIns) -> Iterator[Forwarder]:
     """What production runs after a visitor's request: each written record reaches
-    forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins."""
+    forward_record as Eventarc's CloudEvent, and its deliveries go to the stand-ins (a
+    test that checks what was forwarded calls `forwarder.settle()` first)."""
     yield from _serve_forwarder(alone=False)
 
 
 @pytest.fixture
-def forwarder_alone(db: Any, standins: StandIns) -> Iterator[Forwarder]:
+def forwarder_alone(db: firestore.Client, standins: StandIns) -> Iterator[Forwarder]:
     """forward_record with no event engine: a test posts the events itself."""
     yield from _serve_forwarder(alone=True)
 
@@ -201,14 +254,20 @@ class SettledClient:
     """A function's test client whose every POST returns once what it stored has been
     forwarded, as a visitor's next step would find it."""
 
-    def __init__(self, client: Any, forwarder: Forwarder) -> None:
+    def __init__(self, client: FlaskClient, forwarder: Forwarder) -> None:
         self._client = client
         self._forwarder = forwarder
 
-    def post(self, *args: Any, **kwargs: Any) -> Any:
+    def post(self, *args: Any, **kwargs: Any) -> TestResponse:
         response = self._client.post(*args, **kwargs)
         self._forwarder.settle()
         return response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+@pytest.fixture
+def settled_client(forwarder: Forwarder, client: FlaskClient) -> SettledClient:
+    """`client`, each POST of which returns once what it stored has been forwarded."""
+    return SettledClient(client, forwarder)

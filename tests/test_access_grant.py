@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 from factoryops import errors, grants
 
+from tests.contract import JSON
 from tests.together import at_once
 
-JSON = "application/json; charset=utf-8"
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("db")]
 
-
-@pytest.fixture
-def client(db: Any, function_client: Any) -> Any:
-    return function_client("access_grant")
+FUNCTION = "access_grant"
 
 
 def redeem(client: Any, token: Any, **kwargs: Any) -> Any:

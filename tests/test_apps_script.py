@@ -94,7 +94,7 @@ def signed(request: Any, *, key: str = KEY, ts: int | None = None) -> Sent:
 
 
 @dataclass
-class Client:
+class CrmClient:
     """crm.py with each POST it makes recorded (and, with `forward`, really sent)."""
 
     forward: bool = False
@@ -135,19 +135,21 @@ class Client:
     def payloads(self) -> list[Any]:
         return [sent.payload for sent in self.sent]
 
-    def append(self, *rows: crm.Row) -> Client:
+    def append(self, *rows: crm.Row) -> CrmClient:
         for row in rows:
             crm.append(row, timeout=5)
         return self
 
 
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]) -> Iterator[Client]:
+def crm_client(
+    monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None]
+) -> Iterator[CrmClient]:
     configure(
         CRM_APPS_SCRIPT_URL="https://script.invalid/exec",
         CRM_APPS_SCRIPT_KEY=KEY,
     )
-    recorder = Client()
+    recorder = CrmClient()
     monkeypatch.setattr(requests, "post", recorder.post)
     yield recorder
 
@@ -190,11 +192,11 @@ def test_code_gs_is_a_script_node_parses() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_append_writes_the_cells_in_column_order_as_plain_text(client: Client) -> None:
+def test_append_writes_the_cells_in_column_order_as_plain_text(crm_client: CrmClient) -> None:
     row = lead(1, name="=HYPERLINK(1)", company="+1 555", message="-x", page="@home")
-    client.append(HEADER, row)
+    crm_client.append(HEADER, row)
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
     assert result["answers"] == [{"ok": True, "appended": True}] * 2
     assert result["rows"] == [list(crm.COLUMNS), row.cells()]
@@ -211,13 +213,13 @@ def test_append_writes_the_cells_in_column_order_as_plain_text(client: Client) -
     assert result["formats"] == [["@"] * 8, ["@"] * 8]
 
 
-def test_rows_lists_every_row_header_included(client: Client) -> None:
-    client.append(HEADER, lead(1), lead(2, name="=1+1"))
+def test_rows_lists_every_row_header_included(crm_client: CrmClient) -> None:
+    crm_client.append(HEADER, lead(1), lead(2, name="=1+1"))
     crm.read_rows()
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
-    assert client.payloads[-1] == {"action": "rows"}
+    assert crm_client.payloads[-1] == {"action": "rows"}
     assert result["answers"][-1] == {
         "ok": True,
         "rows": [list(crm.COLUMNS), lead(1).cells(), lead(2, name="=1+1").cells()],
@@ -229,11 +231,11 @@ def test_rows_lists_every_row_header_included(client: Client) -> None:
     ]
 
 
-def test_delete_by_record_id_removes_exactly_those_rows_bottom_up(client: Client) -> None:
-    client.append(HEADER, *(lead(n) for n in range(1, 7)))
+def test_delete_by_record_id_removes_exactly_those_rows_bottom_up(crm_client: CrmClient) -> None:
+    crm_client.append(HEADER, *(lead(n) for n in range(1, 7)))
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1", "rec2", "rec4"})))
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
     # rec4 is row 5, rec1 and rec2 rows 2 and 3: the bottom run goes first
@@ -241,9 +243,9 @@ def test_delete_by_record_id_removes_exactly_those_rows_bottom_up(client: Client
     assert result["rows"] == [list(crm.COLUMNS), lead(3).cells(), lead(5).cells(), lead(6).cells()]
 
 
-def test_delete_by_email_ignores_case_and_surrounding_space(client: Client) -> None:
+def test_delete_by_email_ignores_case_and_surrounding_space(crm_client: CrmClient) -> None:
     kept = lead(3, email="other@example.com")
-    client.append(
+    crm_client.append(
         HEADER,
         lead(1, email="  Ada@Example.COM "),
         kept,
@@ -252,14 +254,16 @@ def test_delete_by_email_ignores_case_and_surrounding_space(client: Client) -> N
     )
     crm.delete_rows(crm.Match(email_keys=frozenset({"ada@example.com", "-ada@example.com"})))
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
-    assert client.payloads[-2]["row"]["email"] == "'-ada@example.com"
+    assert crm_client.payloads[-2]["row"]["email"] == "'-ada@example.com"
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
     assert result["rows"] == [list(crm.COLUMNS), kept.cells()]
 
 
-def test_delete_by_received_before_compares_instants_to_the_microsecond(client: Client) -> None:
+def test_delete_by_received_before_compares_instants_to_the_microsecond(
+    crm_client: CrmClient,
+) -> None:
     cutoff = dt.datetime(2024, 3, 1, 0, 0, 0, 1, tzinfo=UTC)
     rows = [
         lead(1, received_at="2024-03-01T00:00:00.000Z"),  # 1 µs before: deleted
@@ -268,12 +272,12 @@ def test_delete_by_received_before_compares_instants_to_the_microsecond(client: 
         lead(4, received_at="2024-03-01T00:00:01.000Z"),  # after: kept
         lead(5, received_at="not a time"),  # unreadable: kept
     ]
-    client.append(HEADER, *rows)
+    crm_client.append(HEADER, *rows)
     crm.delete_rows(crm.Match(received_before=cutoff))
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
-    assert client.payloads[-1]["match"]["received_before"] == "2024-03-01T00:00:00.000001+00:00"
+    assert crm_client.payloads[-1]["match"]["received_before"] == "2024-03-01T00:00:00.000001+00:00"
     assert result["answers"][-1] == {"ok": True, "deleted": 2}
     assert result["rows"] == [list(crm.COLUMNS), *(rows[i].cells() for i in (1, 3, 4))]
     assert [r for r in rows if crm.Match(received_before=cutoff)(_sheet_row(r))] == [
@@ -286,26 +290,26 @@ def _sheet_row(row: crm.Row) -> crm.SheetRow:
     return crm.SheetRow(2, tuple(row.cells()))
 
 
-def test_delete_of_every_row_keeps_the_sheet_valid(client: Client) -> None:
-    client.append(lead(1), lead(2), lead(3))
+def test_delete_of_every_row_keeps_the_sheet_valid(crm_client: CrmClient) -> None:
+    crm_client.append(lead(1), lead(2), lead(3))
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1", "rec2", "rec3"})))
 
     # max_rows 3: the sheet is exactly full, and a sheet may not lose all its rows
-    result = run(client.sent, max_rows=3)
+    result = run(crm_client.sent, max_rows=3)
 
     assert result["answers"][-1] == {"ok": True, "deleted": 3}
     assert result["rows"] == []
 
 
-def test_update_sets_name_email_company_of_matching_rows_neutralised(client: Client) -> None:
+def test_update_sets_name_email_company_of_matching_rows_neutralised(crm_client: CrmClient) -> None:
     other = lead(2)
-    client.append(HEADER, lead(1), other, lead(3, email="ADA@example.com"))
+    crm_client.append(HEADER, lead(1), other, lead(3, email="ADA@example.com"))
     match = crm.Match(record_ids=frozenset({"rec1"}), email_keys=frozenset({"ada@example.com"}))
     crm.update_rows(match, {"name": "=cmd|calc", "email": "ada.new@example.com", "company": ""})
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
-    assert client.payloads[-1]["set"]["name"] == "'=cmd|calc"
+    assert crm_client.payloads[-1]["set"]["name"] == "'=cmd|calc"
     assert result["answers"][-1] == {"ok": True, "updated": 2}
     changed = {"name": "'=cmd|calc", "email": "ada.new@example.com", "company": ""}
     expected = [list(crm.COLUMNS)]
@@ -319,23 +323,25 @@ def test_update_sets_name_email_company_of_matching_rows_neutralised(client: Cli
     assert result["formats"][1] == ["@"] * 8
 
 
-def test_update_neutralises_values_a_caller_sent_raw(client: Client) -> None:
-    client.append(lead(1))
+def test_update_neutralises_values_a_caller_sent_raw(crm_client: CrmClient) -> None:
+    crm_client.append(lead(1))
     raw = {
         "action": "update",
         "match": crm.Match(record_ids=frozenset({"rec1"})).payload(),
         "set": {"name": "=1+1", "company": "'=kept"},
     }
 
-    result = run([*client.sent, raw])
+    result = run([*crm_client.sent, raw])
 
     assert result["answers"][-1] == {"ok": True, "updated": 1}
     assert result["rows"][0][3] == "'=1+1"
     assert result["rows"][0][5] == "'=kept"
 
 
-def test_requests_it_cannot_carry_out_are_refused_without_personal_data(client: Client) -> None:
-    client.append(lead(1, email="secret.person@example.com"))
+def test_requests_it_cannot_carry_out_are_refused_without_personal_data(
+    crm_client: CrmClient,
+) -> None:
+    crm_client.append(lead(1, email="secret.person@example.com"))
     match = crm.Match(email_keys=frozenset({"secret.person@example.com"})).payload()
     refused = [
         {"action": "drop_table"},
@@ -348,7 +354,7 @@ def test_requests_it_cannot_carry_out_are_refused_without_personal_data(client: 
         {"action": "append", "row": {"email": "secret.person@example.com", "phone": "1"}},
     ]
 
-    result = run([*client.sent, *refused])
+    result = run([*crm_client.sent, *refused])
 
     answers = result["answers"][1:]
     assert [a["ok"] for a in answers] == [False] * len(refused)
@@ -357,29 +363,29 @@ def test_requests_it_cannot_carry_out_are_refused_without_personal_data(client: 
     assert result["rows"] == [lead(1, email="secret.person@example.com").cells()]
 
 
-def test_a_busy_lock_is_thrown_so_the_client_retries(client: Client) -> None:
-    client.append(lead(1))
+def test_a_busy_lock_is_thrown_so_the_client_retries(crm_client: CrmClient) -> None:
+    crm_client.append(lead(1))
 
-    result = run(client.sent, lock_held=True)
+    result = run(crm_client.sent, lock_held=True)
 
     assert "thrown" in result["answers"][0]
     assert result["rows"] == []
 
 
-def test_an_append_repeated_after_a_lost_answer_adds_no_second_row(client: Client) -> None:
-    client.append(lead(1), lead(2), lead(1))
+def test_an_append_repeated_after_a_lost_answer_adds_no_second_row(crm_client: CrmClient) -> None:
+    crm_client.append(lead(1), lead(2), lead(1))
 
-    result = run(client.sent)
+    result = run(crm_client.sent)
 
     assert [a["appended"] for a in result["answers"]] == [True, True, False]
     assert result["rows"] == [lead(1).cells(), lead(2).cells()]
 
 
-def test_the_sheet_is_the_one_named_by_crm_sheet_name(client: Client) -> None:
-    client.append(lead(1))
+def test_the_sheet_is_the_one_named_by_crm_sheet_name(crm_client: CrmClient) -> None:
+    crm_client.append(lead(1))
 
-    named = run(client.sent, sheet_name="CRM", properties={"CRM_SHEET_NAME": "CRM"})
-    missing = run(client.sent, sheet_name="Leads", properties={"CRM_SHEET_NAME": "CRM"})
+    named = run(crm_client.sent, sheet_name="CRM", properties={"CRM_SHEET_NAME": "CRM"})
+    missing = run(crm_client.sent, sheet_name="Leads", properties={"CRM_SHEET_NAME": "CRM"})
 
     assert named["answers"] == [{"ok": True, "appended": True}]
     assert missing["answers"][0]["ok"] is False
@@ -394,13 +400,13 @@ def web_app(apps_script: AppsScript) -> AppsScript:
 
 
 def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
-    client: Client, web_app: AppsScript, configure: Callable[..., None]
+    crm_client: CrmClient, web_app: AppsScript, configure: Callable[..., None]
 ) -> None:
     # The client talks to the web app over HTTP, then the same requests are run through
     # the script one by one: the answers and the sheet agree.
     configure(**web_app.env())
-    client.forward = True
-    client.append(
+    crm_client.forward = True
+    crm_client.append(
         HEADER,
         *(lead(n) for n in range(1, 6)),
         lead(6, name="=SUM(A1:A9)", email=" Ada@Example.com", company="@corp"),
@@ -417,11 +423,11 @@ def test_the_stand_in_and_the_script_agree_on_what_the_client_sends(
     crm.delete_rows(crm.Match(email_keys=frozenset({"ada@new.example.com"})))
     crm.read_rows()
 
-    result = run(client.sent, key=web_app.key)
+    result = run(crm_client.sent, key=web_app.key)
 
-    assert result["answers"] == client.answers
+    assert result["answers"] == crm_client.answers
     assert result["rows"] == web_app.rows()
-    assert [a.get("deleted") for a in client.answers if "deleted" in a] == [3, 1, 2]
+    assert [a.get("deleted") for a in crm_client.answers if "deleted" in a] == [3, 1, 2]
 
 
 def test_a_busy_lock_is_an_error_page_over_http_which_the_client_retries(
@@ -455,18 +461,20 @@ def delete(*record_ids: str) -> dict[str, Any]:
     return {"action": "delete", "match": crm.Match(record_ids=frozenset(record_ids)).payload()}
 
 
-def test_the_client_signs_ts_and_the_exact_body_it_sends(client: Client, at_now: None) -> None:
-    client.append(lead(1))
+def test_the_client_signs_ts_and_the_exact_body_it_sends(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    crm_client.append(lead(1))
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"})))
 
-    for sent in client.sent:
+    for sent in crm_client.sent:
         assert sent.type == "application/json"
         assert set(sent.parameter) == {"ts", "sig"}
         assert sent.parameter["ts"] == str(NOW)
         message = f"{NOW}\n{sent.contents}".encode()
         assert sent.parameter["sig"] == hmac.new(KEY.encode(), message, hashlib.sha256).hexdigest()
         assert sent.contents.isascii()
-    assert client.payloads[1] == delete("rec1")
+    assert crm_client.payloads[1] == delete("rec1")
 
 
 def _another_body(now: int) -> Sent:
@@ -510,12 +518,12 @@ REFUSED: dict[str, tuple[Callable[[int], Sent], dict[str, Any]]] = {
 
 @pytest.mark.parametrize("case", REFUSED, ids=str)
 def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
-    web_app: AppsScript, client: Client, at_now: None, case: str
+    web_app: AppsScript, crm_client: CrmClient, at_now: None, case: str
 ) -> None:
     make, refusal = REFUSED[case]
-    client.append(lead(1), lead(2))
+    crm_client.append(lead(1), lead(2))
 
-    result = run([*client.sent, make(NOW)], now=NOW)
+    result = run([*crm_client.sent, make(NOW)], now=NOW)
 
     assert result["answers"] == [{"ok": True, "appended": True}] * 2 + [refusal]
     assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0}
@@ -533,12 +541,12 @@ def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
 
 
 def test_a_timestamp_up_to_five_minutes_either_way_is_accepted(
-    client: Client, at_now: None
+    crm_client: CrmClient, at_now: None
 ) -> None:
-    client.append(lead(1), lead(2), lead(3))
+    crm_client.append(lead(1), lead(2), lead(3))
     edges = [signed(delete("rec1"), ts=NOW - 300), signed(delete("rec3"), ts=NOW + 300)]
 
-    result = run([*client.sent, *edges], now=NOW)
+    result = run([*crm_client.sent, *edges], now=NOW)
 
     assert result["answers"][-2:] == [{"ok": True, "deleted": 1}, {"ok": True, "deleted": 1}]
     assert result["rows"] == [lead(2).cells()]
@@ -546,19 +554,19 @@ def test_a_timestamp_up_to_five_minutes_either_way_is_accepted(
 
 @pytest.mark.parametrize("key", [None, ""], ids=["absent", "empty"])
 def test_a_script_without_the_key_property_refuses_everything(
-    client: Client, at_now: None, key: str | None
+    crm_client: CrmClient, at_now: None, key: str | None
 ) -> None:
-    client.append(lead(1))
+    crm_client.append(lead(1))
     crm.read_rows()
 
-    result = run([*client.sent, "{not json"], key=key, now=NOW)
+    result = run([*crm_client.sent, "{not json"], key=key, now=NOW)
 
     assert result["answers"] == [refusals.NO_KEY] * 3
     assert result["touched"] == [{"spreadsheet": 0, "lock": 0}] * 3
     assert result["rows"] == []
 
 
-def test_refusals_name_no_personal_data(client: Client, at_now: None) -> None:
+def test_refusals_name_no_personal_data(crm_client: CrmClient, at_now: None) -> None:
     secret = {"action": "append", "row": {"email": "secret.person@example.com"}}
     posts = [
         Sent(json.dumps(secret), {}),
@@ -574,7 +582,7 @@ def test_refusals_name_no_personal_data(client: Client, at_now: None) -> None:
     )
 
 
-def test_the_utilities_stand_in_signs_as_apps_script_documents(client: Client) -> None:
+def test_the_utilities_stand_in_signs_as_apps_script_documents(crm_client: CrmClient) -> None:
     """computeHmacSha256Signature returns Java's signed bytes; Code.gs names UTF-8."""
     value, key = "1760000000\n{}", "k\u00e9y"
     digest = hmac.new(key.encode(), value.encode(), hashlib.sha256).digest()

@@ -12,20 +12,23 @@ from factoryops.cli import main
 
 from tests.conftest import SettledClient
 
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.node,
+    pytest.mark.usefixtures("db", "standins", "forwarder"),
+]
+
+FUNCTION = "chat_message"
+"""`settled_client`'s function: each post returns once what it stored is forwarded."""
+
 START = {"email": "ravi@press-shop.example", "page": "/pricing", "text": "Do you support Fanuc?"}
-
-
-@pytest.fixture
-def client(db: Any, standins: Any, function_client: Any, forwarder: Any) -> Any:
-    """chat_message, whose posts return once what they stored has been forwarded."""
-    return SettledClient(function_client("chat_message"), forwarder)
 
 
 def siteadmin(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def started(client: Any, **overrides: str) -> tuple[str, str]:
+def started(client: SettledClient, **overrides: str) -> tuple[str, str]:
     """A visitor's session, as (session id, lead id)."""
     response = client.post("/", json={**START, **overrides})
     assert response.status_code == 201
@@ -36,41 +39,45 @@ def started(client: Any, **overrides: str) -> tuple[str, str]:
     return session_id, lead_id
 
 
-def poll(client: Any, session_id: str, after: str | None = None) -> dict[str, Any]:
+def poll(client: SettledClient, session_id: str, after: str | None = None) -> dict[str, Any]:
     query = {"after": after} if after else {}
     response = client.get("/", headers={"X-Chat-Session": session_id}, query_string=query)
     assert response.status_code == 200
     return dict(response.get_json())
 
 
-def test_a_reply_appears_in_the_visitors_next_poll_with_author_team(client: Any) -> None:
-    session_id, lead_id = started(client)
-    seen = poll(client, session_id)["messages"]
+def test_a_reply_appears_in_the_visitors_next_poll_with_author_team(
+    settled_client: SettledClient,
+) -> None:
+    session_id, lead_id = started(settled_client)
+    seen = poll(settled_client, session_id)["messages"]
 
     result = siteadmin("chats", "reply", lead_id, "Yes, Fanuc 0i and 31i. Which one do you run?")
 
     assert result.exit_code == 0, result.output
     assert lead_id in result.output
-    new = poll(client, session_id, after=seen[-1]["id"])["messages"]
+    new = poll(settled_client, session_id, after=seen[-1]["id"])["messages"]
     assert [(m["author"], m["text"]) for m in new] == [
         ("team", "Yes, Fanuc 0i and 31i. Which one do you run?")
     ]
 
 
-def test_reply_json_prints_the_stored_message(client: Any) -> None:
-    session_id, lead_id = started(client)
+def test_reply_json_prints_the_stored_message(settled_client: SettledClient) -> None:
+    session_id, lead_id = started(settled_client)
     result = siteadmin("chats", "reply", lead_id, "Hello from the team", "--json")
     assert result.exit_code == 0
     printed = json.loads(result.output)
     assert printed["lead_id"] == lead_id
     assert printed["message"]["author"] == "team"
     assert printed["message"]["text"] == "Hello from the team"
-    assert printed["message"] in poll(client, session_id)["messages"]
+    assert printed["message"] in poll(settled_client, session_id)["messages"]
 
 
-def test_list_shows_every_session_newest_activity_first_and_open_filters(client: Any) -> None:
-    _, older = started(client)
-    _, newer = started(client, email="other@plant.example")
+def test_list_shows_every_session_newest_activity_first_and_open_filters(
+    settled_client: SettledClient,
+) -> None:
+    _, older = started(settled_client)
+    _, newer = started(settled_client, email="other@plant.example")
     assert siteadmin("chats", "close", older).exit_code == 0
     client_sessions = json.loads(siteadmin("chats", "list", "--json").output)
     assert [s["lead_id"] for s in client_sessions] == [newer, older]
@@ -97,9 +104,11 @@ def test_list_with_no_sessions_says_none(db: Any) -> None:
     assert result.exit_code == 0 and "(none)" in result.output
 
 
-def test_show_prints_the_session_and_its_thread_oldest_first(client: Any) -> None:
-    session_id, lead_id = started(client)
-    client.post("/", json={"text": "We have 12 machines."}, headers={"X-Chat-Session": session_id})
+def test_show_prints_the_session_and_its_thread_oldest_first(settled_client: SettledClient) -> None:
+    session_id, lead_id = started(settled_client)
+    settled_client.post(
+        "/", json={"text": "We have 12 machines."}, headers={"X-Chat-Session": session_id}
+    )
     siteadmin("chats", "reply", lead_id, "Thanks, noted.")
 
     shown = json.loads(siteadmin("chats", "show", lead_id, "--json").output)
@@ -118,31 +127,35 @@ def test_show_prints_the_session_and_its_thread_oldest_first(client: Any) -> Non
     assert "crm sent, email sent" in text
 
 
-def test_close_refuses_later_visitor_messages_but_the_thread_still_reads(client: Any) -> None:
-    session_id, lead_id = started(client)
+def test_close_refuses_later_visitor_messages_but_the_thread_still_reads(
+    settled_client: SettledClient,
+) -> None:
+    session_id, lead_id = started(settled_client)
 
     closed = siteadmin("chats", "close", lead_id, "--json")
 
     assert closed.exit_code == 0
     assert json.loads(closed.output) == {"lead_id": lead_id, "status": "closed", "changed": True}
-    refused = client.post("/", json={"text": "hello?"}, headers={"X-Chat-Session": session_id})
+    refused = settled_client.post(
+        "/", json={"text": "hello?"}, headers={"X-Chat-Session": session_id}
+    )
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "session_closed"
-    thread = poll(client, session_id)
+    thread = poll(settled_client, session_id)
     assert thread["status"] == "closed" and len(thread["messages"]) == 1
     again = siteadmin("chats", "close", lead_id)
     assert again.exit_code == 0 and "already closed" in again.output
 
 
 def test_the_team_can_still_reply_to_a_closed_session_and_is_told_it_is_closed(
-    client: Any,
+    settled_client: SettledClient,
 ) -> None:
-    session_id, lead_id = started(client)
+    session_id, lead_id = started(settled_client)
     siteadmin("chats", "close", lead_id)
     result = CliRunner().invoke(main, ["chats", "reply", lead_id, "Closing note: see email."])
     assert result.exit_code == 0
     assert "closed" in result.output
-    assert poll(client, session_id)["messages"][-1]["author"] == "team"
+    assert poll(settled_client, session_id)["messages"][-1]["author"] == "team"
 
 
 @pytest.mark.parametrize("command", ["show", "close"])
@@ -163,23 +176,23 @@ def test_reply_to_an_unknown_session_stores_nothing(db: Any) -> None:
     [("   ", "is required"), ("x" * 4001, "must be at most 4000 characters")],
 )
 def test_an_empty_or_over_long_reply_is_refused_before_anything_is_stored(
-    client: Any, db: Any, text: str, problem: str
+    settled_client: SettledClient, db: Any, text: str, problem: str
 ) -> None:
-    session_id, lead_id = started(client)
+    session_id, lead_id = started(settled_client)
     result = CliRunner().invoke(main, ["chats", "reply", lead_id, text])
     assert result.exit_code == 2
     assert problem in result.output
-    assert len(poll(client, session_id)["messages"]) == 1
+    assert len(poll(settled_client, session_id)["messages"]) == 1
 
 
-def test_a_session_can_also_be_named_by_its_session_id(client: Any) -> None:
-    session_id, lead_id = started(client)
+def test_a_session_can_also_be_named_by_its_session_id(settled_client: SettledClient) -> None:
+    session_id, lead_id = started(settled_client)
     shown = json.loads(siteadmin("chats", "show", session_id, "--json").output)
     assert shown["lead_id"] == lead_id
 
 
-def test_no_command_ever_prints_the_session_id(client: Any) -> None:
-    session_id, lead_id = started(client)
+def test_no_command_ever_prints_the_session_id(settled_client: SettledClient) -> None:
+    session_id, lead_id = started(settled_client)
     outputs = [
         siteadmin("chats", "list").output,
         siteadmin("chats", "list", "--json").output,

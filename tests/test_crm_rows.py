@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 from factoryops import crm
 
+pytestmark = pytest.mark.unit
+
 ROW = crm.Row(
     received_at="2026-11-26T10:00:00.000Z",
     source="contact",

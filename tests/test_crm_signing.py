@@ -19,6 +19,8 @@ from devstack.apps_script import AppsScript
 from devstack.standins import StandIns
 from tests import script_refusals as refusals
 
+pytestmark = pytest.mark.node
+
 ROWS = [["2024-01-01T09:00:00Z", "contact", "rec1", "Asha", "asha@plant.example", "", "", ""]]
 DELETE = json.dumps(
     {"action": "delete", "match": crm.Match(record_ids=frozenset({"rec1"})).payload()}
@@ -87,15 +89,6 @@ def test_the_web_app_refuses_what_its_key_did_not_sign_and_keeps_its_rows(
 
     assert post(stocked, DELETE, **parameter) == refusal
     assert stocked.rows() == ROWS
-
-
-def test_the_web_apps_key_comes_from_its_launcher_and_reaches_the_functions() -> None:
-    given = AppsScript(key="a-key-of-its-own")
-    assert given.env()["CRM_APPS_SCRIPT_KEY"] == "a-key-of-its-own"
-    first, second = AppsScript(), AppsScript()
-    assert first.key != second.key
-    assert first.env()["CRM_APPS_SCRIPT_KEY"] == first.key
-    assert StandIns(crm=first).env()["CRM_APPS_SCRIPT_KEY"] == first.key
 
 
 # -- the client ---------------------------------------------------------------------------

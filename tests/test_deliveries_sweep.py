@@ -17,6 +17,8 @@ from factoryops.sweep import DELIVERY_SOURCES
 from tests.test_retention import DAYS, HEADER, ago, row, seed_contact, seed_rows
 from tests.together import at_once
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 
 def pending(due_at: dt.datetime | None = None, attempts: int = 0) -> dict[str, Any]:
     due = due_at or store.now() - dt.timedelta(minutes=1)
@@ -40,7 +42,8 @@ def state(db: Any, doc_id: str, channel: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(db: Any, standins: Any, configure: Any, function_client: Any) -> Any:
+def sweep(db: Any, standins: Any, configure: Any, function_client: Any) -> Any:
+    """retention_sweep with its caller check off (test_sweep_auth.py checks it)."""
     configure(SWEEP_AUTH="off")
     return function_client("retention_sweep")
 
@@ -48,8 +51,8 @@ def client(db: Any, standins: Any, configure: Any, function_client: Any) -> Any:
 # -- the endpoint's body and answer --------------------------------------------------
 
 
-def test_an_empty_post_runs_both_tasks_and_answers_every_count(client: Any, db: Any) -> None:
-    response = client.post("/")
+def test_an_empty_post_runs_both_tasks_and_answers_every_count(sweep: Any, db: Any) -> None:
+    response = sweep.post("/")
 
     assert response.status_code == 200
     body = response.get_json()
@@ -70,11 +73,11 @@ def test_an_empty_post_runs_both_tasks_and_answers_every_count(client: Any, db: 
     assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0}
 
 
-def test_one_task_can_be_run_alone(client: Any, db: Any, standins: Any) -> None:
+def test_one_task_can_be_run_alone(sweep: Any, db: Any, standins: Any) -> None:
     seed_contact(db, "old", created_at=ago(DAYS + 1))
     seed_due(db, "due")
 
-    response = client.post("/", json={"tasks": ["deliveries"]})
+    response = sweep.post("/", json={"tasks": ["deliveries"]})
 
     assert response.get_json()["deliveries"]["sent"] == 2
     assert response.get_json()["deleted"]["contact_submissions"] == 0
@@ -92,9 +95,9 @@ def test_one_task_can_be_run_alone(client: Any, db: Any, standins: Any) -> None:
     ],
 )
 def test_an_unknown_task_or_field_or_a_wrong_type_is_400_naming_the_field(
-    client: Any, body: dict[str, Any], field: str
+    sweep: Any, body: dict[str, Any], field: str
 ) -> None:
-    response = client.post("/", json=body)
+    response = sweep.post("/", json=body)
 
     assert response.status_code == 400
     error = response.get_json()["error"]
@@ -103,12 +106,12 @@ def test_an_unknown_task_or_field_or_a_wrong_type_is_400_naming_the_field(
 
 
 def test_a_dry_run_over_http_deletes_nothing_and_sends_nothing(
-    client: Any, db: Any, standins: Any
+    sweep: Any, db: Any, standins: Any
 ) -> None:
     seed_contact(db, "old", created_at=ago(DAYS + 1))
     seed_due(db, "due")
 
-    body = client.post("/", json={"dry_run": True}).get_json()
+    body = sweep.post("/", json={"dry_run": True}).get_json()
 
     assert body["dry_run"] is True
     assert body["deleted"]["contact_submissions"] == 1
@@ -119,13 +122,13 @@ def test_a_dry_run_over_http_deletes_nothing_and_sends_nothing(
 
 
 def test_the_crm_down_during_retention_is_503_after_the_rest_is_done(
-    client: Any, db: Any, standins: Any
+    sweep: Any, db: Any, standins: Any
 ) -> None:
     seed_contact(db, "old", created_at=ago(DAYS + 1))
     db.collection("rate_limits").document("r").set({"count": 1, "expire_at": ago(1)})
     standins.crm.fail("503")
 
-    response = client.post("/", json={"tasks": ["retention"]})
+    response = sweep.post("/", json={"tasks": ["retention"]})
 
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"

@@ -1,5 +1,6 @@
 """The HTTP edge on its own: CORS, methods, body limits, parsing, authentication and
-the error body, with an endpoint that touches no database."""
+the error body, with an endpoint that touches no database; and a function's start, which
+the edge refuses under settings it cannot run with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 
 import flask
 import pytest
-from factoryops import edge, errors
+from factoryops import config, edge, errors
+
+from tests.contract import error
+
+pytestmark = pytest.mark.unit
 
 ORIGIN = "https://factoryopsai.com"
 
@@ -41,19 +46,14 @@ def app_for(**changes: Any) -> Any:
 
 
 @pytest.fixture
-def client(configure: Callable[..., None]) -> Any:
+def app(configure: Callable[..., None]) -> Any:
+    """The echo endpoint behind the edge, as a test client: one allowed origin, 64 bytes."""
     configure(ALLOWED_ORIGINS=ORIGIN, MAX_BODY_BYTES="64")
     return app_for()
 
 
-def error(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = response.get_json()
-    assert set(body) == {"error"}
-    return dict(body["error"])
-
-
-def test_a_preflight_from_an_allowed_origin_gets_the_cors_answer(client: Any) -> None:
-    response = client.options("/", headers={"Origin": ORIGIN})
+def test_a_preflight_from_an_allowed_origin_gets_the_cors_answer(app: Any) -> None:
+    response = app.options("/", headers={"Origin": ORIGIN})
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
@@ -62,39 +62,39 @@ def test_a_preflight_from_an_allowed_origin_gets_the_cors_answer(client: Any) ->
     assert response.headers["Vary"] == "Origin"
 
 
-def test_another_origin_gets_no_cors_headers_and_403_on_a_real_request(client: Any) -> None:
-    preflight = client.options("/", headers={"Origin": "https://evil.example"})
+def test_another_origin_gets_no_cors_headers_and_403_on_a_real_request(app: Any) -> None:
+    preflight = app.options("/", headers={"Origin": "https://evil.example"})
     assert preflight.status_code == 204
     assert not [h for h in preflight.headers if h[0].startswith("Access-Control-Allow")]
-    response = client.post("/", json={}, headers={"Origin": "https://evil.example"})
+    response = app.post("/", json={}, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and error(response)["code"] == "origin_not_allowed"
 
 
-def test_a_method_not_served_is_405_with_allow(client: Any) -> None:
-    response = client.put("/", json={})
+def test_a_method_not_served_is_405_with_allow(app: Any) -> None:
+    response = app.put("/", json={})
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST, OPTIONS"
     assert error(response)["code"] == "method_not_allowed"
 
 
-def test_a_body_over_the_limit_is_413_before_it_is_parsed(client: Any) -> None:
-    response = client.post("/", data="{" * 65, content_type="application/json")
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(app: Any) -> None:
+    response = app.post("/", data="{" * 65, content_type="application/json")
     assert response.status_code == 413 and error(response)["code"] == "payload_too_large"
 
 
-def test_bodies_that_do_not_parse_as_a_json_object_are_400(client: Any) -> None:
+def test_bodies_that_do_not_parse_as_a_json_object_are_400(app: Any) -> None:
     for raw, message in (
         (b"{not json", "The body is not valid JSON."),
         (b"[1, 2]", "The body must be a JSON object."),
         (b"\xff\xfe", "The body is not valid JSON."),
     ):
-        response = client.post("/", data=raw, content_type="application/json")
+        response = app.post("/", data=raw, content_type="application/json")
         assert response.status_code == 400
         assert error(response) == {"code": "invalid_request", "message": message}
 
 
-def test_other_content_types_are_415(client: Any) -> None:
-    response = client.post("/", data="hi", content_type="text/plain")
+def test_other_content_types_are_415(app: Any) -> None:
+    response = app.post("/", data="hi", content_type="text/plain")
     assert response.status_code == 415
     assert error(response)["message"] == "Send application/json."
 
@@ -133,9 +133,9 @@ def test_authenticate_runs_before_the_body_is_read_and_names_the_caller(
 
 
 def test_an_unexpected_error_is_a_bare_500_and_its_text_reaches_no_log_line(
-    client: Any, captured_logs: Any
+    app: Any, captured_logs: Any
 ) -> None:
-    response = client.post("/", json={"explode": "asha@plant.example"})
+    response = app.post("/", json={"explode": "asha@plant.example"})
     assert response.status_code == 500
     assert error(response) == errors.AppError().body()["error"]
     logged = captured_logs.getvalue()
@@ -143,8 +143,8 @@ def test_an_unexpected_error_is_a_bare_500_and_its_text_reaches_no_log_line(
     assert "asha@plant.example" not in logged
 
 
-def test_every_answer_is_json_and_never_cached(client: Any) -> None:
-    response = client.get("/")
+def test_every_answer_is_json_and_never_cached(app: Any) -> None:
+    response = app.get("/")
     assert response.headers["Content-Type"] == edge.JSON_TYPE
     assert response.headers["Cache-Control"] == "no-store"
     assert json.loads(response.data)["body"] == {}
@@ -189,9 +189,9 @@ def test_a_downstream_status_is_retried_only_when_it_may_pass(status: int, retry
     assert errors.DownstreamError.unreachable("apps_script", TimeoutError()).retryable
 
 
-def test_deeply_nested_json_is_a_400_not_a_crash(client: Any, configure: Any) -> None:
+def test_deeply_nested_json_is_a_400_not_a_crash(app: Any, configure: Any) -> None:
     configure(MAX_BODY_BYTES="32768")
-    response = client.post("/", data="[" * 2000 + "]" * 2000, content_type="application/json")
+    response = app.post("/", data="[" * 2000 + "]" * 2000, content_type="application/json")
     assert response.status_code == 400
     assert error(response) == {
         "code": "invalid_request",
@@ -199,21 +199,21 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client: Any, configure: Any) ->
     }
 
 
-def test_a_key_given_twice_is_a_400_naming_it(client: Any, configure: Any) -> None:
+def test_a_key_given_twice_is_a_400_naming_it(app: Any, configure: Any) -> None:
     configure(MAX_BODY_BYTES="32768")
     raw = '{"website": "bot", "website": ""}'
-    response = client.post("/", data=raw, content_type="application/json")
+    response = app.post("/", data=raw, content_type="application/json")
     assert response.status_code == 400
     assert error(response)["fields"] == {"website": "must be given once"}
-    nested = client.post("/", data='{"a": {"b": 1, "b": 2}}', content_type="application/json")
+    nested = app.post("/", data='{"a": {"b": 1, "b": 2}}', content_type="application/json")
     assert nested.status_code == 400 and error(nested)["fields"] == {"b": "must be given once"}
 
 
 def test_a_field_name_that_is_not_unicode_text_is_a_400_that_can_be_answered(
-    client: Any, configure: Any
+    app: Any, configure: Any
 ) -> None:
     configure(MAX_BODY_BYTES="32768")
-    response = client.post("/", data='{"x\\ud800": 1}', content_type="application/json")
+    response = app.post("/", data='{"x\\ud800": 1}', content_type="application/json")
     assert response.status_code == 400
     assert error(response)["message"] == "The body's field names are not valid Unicode."
 
@@ -255,3 +255,12 @@ def test_a_path_the_framework_refuses_itself_is_still_a_json_404(
     assert response.status_code == 404
     assert response.headers["Content-Type"] == edge.JSON_TYPE
     assert error(response)["code"] == "not_found"
+
+
+def test_sweep_auth_off_without_the_emulator_refuses_to_start(
+    configure: Any, function_client: Any
+) -> None:
+    configure(SWEEP_AUTH="off", FIRESTORE_EMULATOR_HOST=None)
+
+    with pytest.raises(config.ConfigError, match="SWEEP_AUTH"):
+        function_client("retention_sweep")

@@ -19,6 +19,8 @@ from factoryops.cli import main as siteadmin
 
 from devstack.forget_scan import Finding, counts, documents, scan
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 ASHA = {
     "name": "Asha Rao",
     "email": "Asha.Rao@Plant.example",

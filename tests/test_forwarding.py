@@ -17,7 +17,7 @@ import requests
 from devstack import eventarc
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
 VALID = {"name": "Asha Rao", "email": "asha@plant.example", "message": "Quote for 12 lines"}
 

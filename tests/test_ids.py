@@ -9,6 +9,8 @@ import pytest
 from factoryops import errors, grants
 from factoryops.chat import thread
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_grant_is_stored_under_the_sha256_of_its_token_and_links_to_the_site() -> None:
     token = secrets.token_urlsafe(grants.TOKEN_BYTES)

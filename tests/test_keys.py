@@ -1,5 +1,6 @@
 """The secret keys of the keyed hashes: from the settings, random per process on the
-emulator, and (the privacy-trace key, for `siteadmin`) from Secret Manager."""
+emulator, and (the privacy-trace key, for `siteadmin`) from Secret Manager; and the CRM
+web app's signing key, from its launcher."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from typing import Any
 import pytest
 from factoryops import keys
 from factoryops.config import ConfigError
+
+from devstack.apps_script import AppsScript
+from devstack.standins import StandIns
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -96,3 +102,12 @@ def test_a_keyed_hash_depends_on_the_key_and_separates_its_parts() -> None:
     assert one != keys.keyed_hash(b"k2", "a", "bc")
     assert one != keys.keyed_hash(b"k1", "ab", "c")
     assert len(one) == 64
+
+
+def test_the_web_apps_key_comes_from_its_launcher_and_reaches_the_functions() -> None:
+    given = AppsScript(key="a-key-of-its-own")
+    assert given.env()["CRM_APPS_SCRIPT_KEY"] == "a-key-of-its-own"
+    first, second = AppsScript(), AppsScript()
+    assert first.key != second.key
+    assert first.env()["CRM_APPS_SCRIPT_KEY"] == first.key
+    assert StandIns(crm=first).env()["CRM_APPS_SCRIPT_KEY"] == first.key

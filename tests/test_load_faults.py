@@ -26,7 +26,7 @@ import requests
 from werkzeug.serving import make_server
 
 from devstack import emulator as emulator_mod
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load
 
 pytestmark = pytest.mark.load
 
@@ -58,12 +58,7 @@ def _body(n: int) -> dict[str, str]:
 @contextlib.contextmanager
 def serving(name: str) -> Iterator[str]:
     """The function behind a threaded HTTP server on a loopback port."""
-    import functions_framework
-
-    app = functions_framework.create_app(
-        target=name, source=str(ROOT / "functions" / name / "main.py")
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, load(name), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

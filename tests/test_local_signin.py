@@ -22,6 +22,8 @@ from factoryops import errors, tokens
 from devstack import run, signin
 from devstack.standins import CERTS_PATH, StandIns
 
+pytestmark = pytest.mark.unit
+
 CONSOLE = "http://127.0.0.1:8086"
 
 

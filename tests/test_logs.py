@@ -8,7 +8,10 @@ import json
 import re
 from typing import Any
 
+import pytest
 from factoryops import errors, logs
+
+pytestmark = pytest.mark.unit
 
 UTILITIES = {"logger", "error_name", "stack_trace", "to_terminal"}
 # Every argument a message may take, by name, with its annotation: names from the code's

@@ -15,6 +15,8 @@ from factoryops.sweep import DELIVERY_SOURCES
 
 from tests.conftest import SettledClient
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 START = {"email": "meera@foundry.example", "page": "/pricing", "text": "First: our CNC line"}
 LATER = "Second: the spindle overheats"
 

@@ -26,6 +26,8 @@ from tests.test_retention import (
     seed_session,
 )
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 ASHA = "Asha.Rao@Plant.example"
 ASHA_KEY = "asha.rao@plant.example"
 OTHER = "ravi@other.example"

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from factoryops import crm, retention, store
 
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
 DAYS = 730
 HOUR = dt.timedelta(hours=1)
 HEADER = list(crm.COLUMNS)
@@ -494,18 +496,3 @@ def test_retention_logs_carry_counts_and_no_personal_data(
     assert any(line["message"] == "retention run finished" for line in lines)
     for secret in ("asha", "Asha", "Pune", "private message", "chat text", "session-"):
         assert secret not in text
-
-
-def test_the_collection_group_range_over_messages_has_its_index_declared() -> None:
-    from tests.conftest import ROOT
-
-    spec = json.loads((ROOT / "firestore.indexes.json").read_text())
-    [override] = [
-        o
-        for o in spec["fieldOverrides"]
-        if (o["collectionGroup"], o["fieldPath"]) == ("messages", "created_at")
-    ]
-    scopes = {(i.get("order"), i["queryScope"]) for i in override["indexes"]}
-    assert ("ASCENDING", "COLLECTION_GROUP") in scopes
-    # An override replaces the field's automatic indexes, so it must keep them too.
-    assert {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION")} <= scopes

@@ -7,12 +7,15 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from factoryops import grants, sweep
 from factoryops.chat import team
 from factoryops.cli import main as siteadmin
 
 from tests.test_retention import seed_contact
+
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
 
 def ago(**delta: float) -> dt.datetime:

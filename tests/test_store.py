@@ -1,12 +1,19 @@
-"""store's mechanics that need no database: reading what a write's transforms produced."""
+"""store's mechanics and declarations that need no database: reading what a write's
+transforms produced, a TTL policy per collection, the indexes its queries need."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import pytest
 from factoryops import store
 from google.cloud.firestore_v1.types import document, write
 from google.protobuf import timestamp_pb2
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def test_transform_results_are_matched_to_fields_in_field_path_order() -> None:
@@ -34,3 +41,16 @@ def test_dotted_paths_sort_as_firestore_sends_them() -> None:
 def test_every_collection_the_project_writes_has_a_ttl_policy() -> None:
     assert set(store.TTL_GROUPS) == set(store.COLLECTIONS)
     assert len(set(store.COLLECTIONS)) == len(store.COLLECTIONS)
+
+
+def test_the_collection_group_range_over_messages_has_its_index_declared() -> None:
+    spec = json.loads((ROOT / "firestore.indexes.json").read_text())
+    [override] = [
+        o
+        for o in spec["fieldOverrides"]
+        if (o["collectionGroup"], o["fieldPath"]) == ("messages", "created_at")
+    ]
+    scopes = {(i.get("order"), i["queryScope"]) for i in override["indexes"]}
+    assert ("ASCENDING", "COLLECTION_GROUP") in scopes
+    # An override replaces the field's automatic indexes, so it must keep them too.
+    assert {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION")} <= scopes

@@ -15,6 +15,9 @@ from factoryops import grants
 from devstack.forget_scan import documents, scan
 from devstack.standins import CERTS_PATH
 from tests import idtokens
+from tests.contract import error
+
+pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
 CLIENT_ID = "console-client.apps.googleusercontent.com"
 KEY_ID = "console-key-1"
@@ -74,10 +77,6 @@ def call(
     if method == "GET":
         return client.get(path, headers=headers)
     return client.post(path, json=body if body is not None else {}, headers=headers)
-
-
-def error(response: Any) -> dict[str, Any]:
-    return dict(response.get_json()["error"])
 
 
 # -- who may call it ---------------------------------------------------------------------

@@ -19,6 +19,8 @@ from factoryops.validation import (
     parse_email,
 )
 
+pytestmark = pytest.mark.unit
+
 SPEC: dict[str, Field] = {
     "name": Line(10),
     "note": Text(20, required=False),
