@@ -14,6 +14,8 @@ from factoryops import config, store
 from deployment import manifest, plan
 from deployment.manifest import Source, Variable
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy.env.example"
 ASSIGNMENT = re.compile(r"([A-Z][A-Z0-9_]*)=(.*)")

@@ -13,6 +13,8 @@ from factoryops import logs
 
 from deployment import monitoring
 
+pytestmark = pytest.mark.unit
+
 SERVICES = ["contact-submit", "chat-message", "access-grant", "team-console", "retention-sweep"]
 
 

@@ -8,6 +8,8 @@ import pytest
 from factoryops import config
 from factoryops.config import ConfigError, RateLimit, from_env
 
+pytestmark = pytest.mark.unit
+
 EMULATOR = {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"}
 
 
