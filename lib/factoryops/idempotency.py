@@ -68,15 +68,20 @@ def _replay(held: IdempotencyKey) -> Replay | None:
     return response.status, json.loads(response.body), dict(response.headers)
 
 
-def store_answer(batch: Any, *, scope: str, key: str, request_hash: str, answer: Replay) -> None:
-    """Add to `batch` the key's claim with its answer already stored: committed with the
-    request's own writes, the key is taken and the work done in one step."""
-    done = IdempotencyKey(
+def _claim(request_hash: str, state: str) -> dict[str, Any]:
+    """A new key document: who claimed it (the request's hash), and in what state."""
+    return IdempotencyKey(
         request_hash=request_hash,
-        state=DONE,
+        state=state,
         claimed_at=store.now(),
         expire_at=store.expire_at(seconds=TTL_SECONDS),
     ).to_dict()
+
+
+def store_answer(batch: Any, *, scope: str, key: str, request_hash: str, answer: Replay) -> None:
+    """Add to `batch` the key's claim with its answer already stored: committed with the
+    request's own writes, the key is taken and the work done in one step."""
+    done = _claim(request_hash, DONE)
     batch.create(_ref(scope, key), {**done, IdempotencyFields.RESPONSE: _response(answer)})
 
 
@@ -108,12 +113,7 @@ def claim(*, scope: str, key: str, request_hash: str) -> Claim:
         with contextlib.suppress(Exception):
             ref.delete(**opts)
 
-    fresh = IdempotencyKey(
-        request_hash=request_hash,
-        state=IN_PROGRESS,
-        claimed_at=store.now(),
-        expire_at=store.expire_at(seconds=TTL_SECONDS),
-    ).to_dict()
+    fresh = _claim(request_hash, IN_PROGRESS)
     try:
         ref.create(fresh, **opts)
         return Claim(None, complete, release)
