@@ -355,6 +355,7 @@ class GrantFields(DocumentFields):
     FIRST_REDEEMED_AT = "first_redeemed_at"
     LAST_REDEEMED_AT = "last_redeemed_at"
     RECEIPTS = "receipts"
+    DELIVERIES = "deliveries"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -378,6 +379,11 @@ class AccessGrant(Document):
     last_redeemed_at: dt.datetime | None = None
     receipts: list[str] = when_set(factory=list)
     """Hashes of the receipts of the uses counted, for a grant with max uses."""
+    deliveries: Mapping[str, Delivery] = when_set(factory=dict)
+    """The note to the team's inbox that the lead opened their link (`opened`)."""
+
+    def delivery(self, channel: str) -> Delivery | None:
+        return self.deliveries.get(channel)
 
 
 # -- idempotency_keys and rate_limits ----------------------------------------------------
