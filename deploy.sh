@@ -72,7 +72,10 @@ ALERT_CHANNEL="FactoryOps AI alerts"
 RETENTION_JOB=retention-sweep-nightly
 RETENTION_SCHEDULE="30 2 * * *"
 DELIVERIES_JOB=retention-sweep-deliveries
-DELIVERIES_SCHEDULE="*/10 * * * *"
+# Every minute: reply emails fall due REPLY_EMAIL_AFTER (180 s) after a team reply and
+# transcripts and link-opened notes at once, so 10 minutes would be far too coarse; a run
+# with nothing due is one indexed query per channel (`make dev` runs it every minute too).
+DELIVERIES_SCHEDULE="* * * * *"
 TIME_ZONE=Asia/Kolkata
 SWEEP_TIMEOUT=540s
 # The forwarder's request: each channel's send, tried again for up to 60 s while the
@@ -969,7 +972,7 @@ triggers_step() {
     "--member=serviceAccount:service-$PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com" \
     --role=roles/iam.serviceAccountTokenCreator "${P[@]}"
   note "a failed delivery is delivered again by Pub/Sub, with backoff, for 24 hours; the"
-  note "deliveries sweep sends whatever is still pending every 10 minutes"
+  note "deliveries sweep sends whatever is still pending every minute"
   for name in $names; do
     read -r fn event document <<<"${TRIGGER_OF[$name]}"
     service_of "$fn"

@@ -87,15 +87,16 @@ MANIFEST: dict[str, Deploy] = {
     "FIRESTORE_EMULATOR_HOST": Deploy(Source.LOCAL),
     "ALLOWED_ORIGINS": Deploy(Source.DEPLOY_ENV, PUBLIC, required=True),
     "EMAILJS_ENDPOINT": Deploy(Source.DEPLOY_ENV, SENDERS),
-    "EMAILJS_SERVICE_ID": Deploy(Source.DEPLOY_ENV, (*RECORDERS, *SENDERS)),
-    "EMAILJS_PUBLIC_KEY": Deploy(Source.DEPLOY_ENV, (*RECORDERS, *SENDERS)),
+    # access_grant schedules the link-opened note, the console the reply emails.
+    "EMAILJS_SERVICE_ID": Deploy(Source.DEPLOY_ENV, (*RECORDERS, ACCESS, CONSOLE, *SENDERS)),
+    "EMAILJS_PUBLIC_KEY": Deploy(Source.DEPLOY_ENV, (*RECORDERS, ACCESS, CONSOLE, *SENDERS)),
     "EMAILJS_PRIVATE_KEY": Deploy(Source.SECRET, SENDERS, when="EMAILJS_SERVICE_ID"),
     "EMAILJS_CONTACT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, SENDERS),
     "EMAILJS_CHAT_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, SENDERS),
     # The recorders read the URL only to know whether a CRM is configured.
     "CRM_APPS_SCRIPT_URL": Deploy(Source.SECRET, (*RECORDERS, *CRM_USERS)),
     "CRM_APPS_SCRIPT_KEY": Deploy(Source.SECRET, CRM_USERS),
-    "SITE_URL": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),
+    "SITE_URL": Deploy(Source.DEPLOY_ENV, (*TEAM_TOOLS, SWEEP)),
     "RETENTION_DAYS": Deploy(Source.DEPLOY_ENV),
     "MAX_DELIVERY_ATTEMPTS": Deploy(Source.DEPLOY_ENV, SENDERS),
     "CONTACT_RATE_LIMIT": Deploy(Source.DEPLOY_ENV, (CONTACT,)),
@@ -115,9 +116,16 @@ MANIFEST: dict[str, Deploy] = {
     "TEAM_OAUTH_CLIENT_ID": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),
     "TEAM_CERTS_URL": Deploy(Source.LOCAL, TEAM_TOOLS),
     "CONSOLE_URL": Deploy(Source.DEPLOY_SH, (SWEEP,)),
-    "EMAILJS_NOTIFY_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, (CHAT, SWEEP)),
+    "EMAILJS_NOTIFY_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, (CHAT, ACCESS, SWEEP)),
     "NOTIFY_AFTER": Deploy(Source.DEPLOY_ENV, (CHAT,)),
     "CHAT_MAX_MESSAGES": Deploy(Source.DEPLOY_ENV, (CHAT,)),
+    # Team replies are written by the console (and siteadmin); the sweep sends them.
+    "EMAILJS_REPLY_TEMPLATE_ID": Deploy(Source.DEPLOY_ENV, (CONSOLE, SWEEP)),
+    "REPLY_EMAIL_AFTER": Deploy(Source.DEPLOY_ENV, (CONSOLE,)),
+    "REPLY_EMAIL_EVERY": Deploy(Source.DEPLOY_ENV, (CONSOLE,)),
+    "TEAM_INBOX": Deploy(Source.DEPLOY_ENV, (CONSOLE, SWEEP)),
+    "TEAM_HOURS": Deploy(Source.DEPLOY_ENV, (CONTACT, CHAT)),
+    "TEAM_TIMEZONE": Deploy(Source.DEPLOY_ENV, (CONTACT, CHAT)),
 }
 """Every setting `factoryops.config` declares, by variable."""
 

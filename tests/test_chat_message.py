@@ -98,7 +98,7 @@ def test_start_without_text_stores_an_open_session_with_the_named_fields_and_sen
 ) -> None:
     body = start(client, text=None)
 
-    assert set(body) == {"session_id", "messages"} and body["messages"] == []
+    assert set(body) == {"session_id", "messages", "team"} and body["messages"] == []
     session_id = body["session_id"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", session_id)
     session = session_doc(db, session_id)
@@ -235,7 +235,9 @@ def test_poll_returns_status_and_the_whole_thread_oldest_first(client: Any) -> N
 
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"status", "messages", "more"} and body["status"] == "open"
+    assert (
+        set(body) == {"status", "messages", "more", "unseen", "team"} and body["status"] == "open"
+    )
     assert body["more"] is False
     assert [m["text"] for m in body["messages"]] == [FIRST, "second", "third"]
     stamps = [parse_time(m["created_at"]) for m in body["messages"]]

@@ -209,3 +209,19 @@ def test_chats_is_listed_in_siteadmin_help(db: Any) -> None:
     result = siteadmin("--help")
     assert "chats" in result.output
     assert "reply" in siteadmin("chats", "--help").output
+
+
+def test_close_with_a_transcript_schedules_the_thread_by_email(
+    settled_client: SettledClient, configure: Any, db: Any
+) -> None:
+    configure(EMAILJS_REPLY_TEMPLATE_ID="template_reply", TEAM_INBOX="team@factoryopsai.example")
+    session_id, lead_id = started(settled_client)
+
+    assert siteadmin("chats", "close", lead_id, "--transcript").exit_code == 0
+
+    stored = db.collection("chat_sessions").document(session_id).get().to_dict()
+    assert stored["deliveries"]["transcript"]["state"] == "pending"
+    listed = json.loads(siteadmin("deliveries", "list", "--json", "--state", "pending").output)
+    assert {(d["kind"], d["channel"], d["id"]) for d in listed} >= {
+        ("reply", "transcript", lead_id)
+    }

@@ -218,7 +218,9 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
     assert "ALLOWED_ORIGINS" not in env[config.SWEEP]
     assert "SWEEP_AUDIENCE" in env[config.SWEEP] and "SWEEP_INVOKER" in env[config.SWEEP]
     assert "CONSOLE_URL" in env[config.SWEEP]
-    assert [name for name, names in env.items() if "SITE_URL" in names] == [config.CONSOLE]
+    # The console prints per-lead links; the sweep's reply emails link to the page.
+    site_readers = [name for name, names in env.items() if "SITE_URL" in names]
+    assert site_readers == [config.CONSOLE, config.SWEEP]
     assert all(names[0] == "GOOGLE_CLOUD_PROJECT" for names in env.values())
     # Unset settings are left out, for the code's defaults.
     assert "EMAILJS_SERVICE_ID" not in env[config.CONTACT]
@@ -327,7 +329,7 @@ def test_the_records_deploy_sh_reads(tmp_path: Path) -> None:
     assert {r[1]: r[2] for r in records if r[0] == "concurrency"} == {config.FORWARDER: "4"}
     triggers = {r[1]: r[2].split(" ") for r in records if r[0] == "trigger"}
     assert triggers == {t.name: [t.function, t.event, t.document] for t in manifest.TRIGGERS}
-    assert first["private"] == "TEAM_EMAILS"
+    assert first["private"] == "TEAM_EMAILS TEAM_INBOX"
     assert first["generated_secrets"].split() == list(manifest.GENERATED_SECRETS)
     assert first["from_environment"] == "EMAILJS_SERVICE_ID"
     limits = {r[1]: r[2] for r in records if r[0] == "max_instances"}

@@ -47,7 +47,7 @@ def test_valid_post_stores_the_named_fields_and_sends_one_email_and_one_crm_row(
 
     assert response.status_code == 201
     body = response.get_json()
-    assert body["status"] == "received" and set(body) == {"id", "status"}
+    assert body["status"] == "received" and set(body) == {"id", "status", "team"}
     [record] = submissions(db)
     assert record["id"] == body["id"]
     assert set(record) == {
@@ -133,7 +133,7 @@ def test_honeypot_gets_the_same_201_but_nothing_is_stored_or_sent(
     response = post(client, {**VALID, "website": "http://spam.example"})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "status"} and body["status"] == "received"
+    assert set(body) == {"id", "status", "team"} and body["status"] == "received"
     assert re.fullmatch(r"[A-Za-z0-9]{20}", body["id"]), "shaped like a stored record's id"
     assert submissions(db) == []
     assert standins.state.emails == [] and standins.crm.rows() == []

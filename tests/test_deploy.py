@@ -980,7 +980,7 @@ def test_scheduler_calls_the_sweep_url_with_an_oidc_token_for_it(deployer: Deplo
         bodies.add((flag(args, "schedule"), flag(args, "message-body")))
     assert bodies == {
         ("30 2 * * *", '{"tasks":["retention"]}'),
-        ("*/10 * * * *", '{"tasks":["deliveries"]}'),
+        ("* * * * *", '{"tasks":["deliveries"]}'),
     }
 
 
@@ -1026,7 +1026,9 @@ def test_each_function_gets_only_the_settings_it_reads(deployer: Deployer) -> No
     assert "CONTACT_RATE_LIMIT" not in env["chat_message"]
     assert env[SWEEP]["SWEEP_AUDIENCE"] == "<sweep-url>"
     assert "ALLOWED_ORIGINS" not in env[SWEEP]
-    assert set(env["access_grant"]) == {"GOOGLE_CLOUD_PROJECT", "ALLOWED_ORIGINS"}
+    # access_grant reads whether EmailJS is configured: a first opening notes it.
+    emailjs = {"EMAILJS_SERVICE_ID", "EMAILJS_PUBLIC_KEY"}
+    assert set(env["access_grant"]) == {"GOOGLE_CLOUD_PROJECT", "ALLOWED_ORIGINS", *emailjs}
     # What reaches each function is what the declarations say it reads.
     for name, variables in env.items():
         for variable in variables:
@@ -1705,6 +1707,9 @@ def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
         "SITE_URL": "https://factoryopsai.com",
         "TEAM_EMAILS": OMITTED,
         "TEAM_OAUTH_CLIENT_ID": SETTINGS["TEAM_OAUTH_CLIENT_ID"],
+        # Whether EmailJS is configured: a team reply schedules its reply email.
+        "EMAILJS_SERVICE_ID": SETTINGS["EMAILJS_SERVICE_ID"],
+        "EMAILJS_PUBLIC_KEY": SETTINGS["EMAILJS_PUBLIC_KEY"],
     }
     # The team's addresses reach the function's env file, never the plan.
     assert "asha@" not in run.stdout + run.stderr

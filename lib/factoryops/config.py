@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from factoryops import hours
+
 EMAILJS_DEFAULT_ENDPOINT = "https://api.emailjs.com/api/v1.0/email/send"
 OMITTED = "<omitted>"
 
@@ -136,6 +138,29 @@ def switch(name: str, raw: str) -> bool:
     if value not in ("on", "off"):
         raise ConfigError(name, f"expected one of on, off, got {value!r}")
     return value == "on"
+
+
+def address(name: str, raw: str) -> str:
+    """One email address, kept lower-case."""
+    found = addresses(name, raw)
+    if len(found) != 1:
+        raise ConfigError(name, "expected one email address")
+    return found[0]
+
+
+def team_hours(name: str, raw: str) -> hours.TeamHours:
+    try:
+        return hours.parse(raw)
+    except hours.HoursError as exc:
+        raise ConfigError(name, str(exc)) from None
+
+
+def timezone(name: str, raw: str) -> str:
+    try:
+        hours.zone(raw)
+    except hours.HoursError as exc:
+        raise ConfigError(name, str(exc)) from None
+    return raw
 
 
 # -- the declarations ----------------------------------------------------------------
@@ -291,6 +316,42 @@ class Settings:
     )
     chat_max_messages: int = declare(
         "CHAT_MAX_MESSAGES", 200, whole(), "visitor messages per chat session"
+    )
+    emailjs_reply_template_id: str = declare(
+        "EMAILJS_REPLY_TEMPLATE_ID",
+        "",
+        text,
+        "template of the emails that take the team's unseen chat replies (and a transcript"
+        " on close) to the visitor; unset: none are sent",
+    )
+    reply_email_after: int = declare(
+        "REPLY_EMAIL_AFTER",
+        180,
+        whole(),
+        "seconds a team reply waits unseen before it goes to the visitor by email",
+    )
+    reply_email_every: int = declare(
+        "REPLY_EMAIL_EVERY",
+        900,
+        whole(),
+        "seconds between two reply emails of one chat, at the least",
+    )
+    team_inbox: str = declare(
+        "TEAM_INBOX",
+        "",
+        address,
+        "the team's address, the reply emails' `reply_to`; unset: no reply emails",
+        private=True,
+    )
+    team_hours: hours.TeamHours = declare(
+        "TEAM_HOURS",
+        hours.parse("Mon-Fri 09:00-18:00"),
+        team_hours,
+        "when the team is in, told to visitors: days (Mon..Sun, ranges or lists) and"
+        " 24 h times, `;` between spans",
+    )
+    team_timezone: str = declare(
+        "TEAM_TIMEZONE", "Asia/Kolkata", timezone, "the IANA time zone of TEAM_HOURS"
     )
 
     @property

@@ -287,9 +287,9 @@ def reply(call: Call) -> JsonResponse:
 
 @api("POST", f"chats/{_LEAD}/close")
 def close(call: Call) -> JsonResponse:
-    call.body({})
+    transcript = call.body({"transcript": Flag()})["transcript"]
     session = _session(call)
-    team.close(session)
+    team.close(session, transcript=transcript)
     audit.record(member=call.member, action="chat.close", target=session.lead_id)
     closed = team.find_by_lead(session.lead_id) or session
     return _ok({"chat": _summary(closed)}, replay={"replay": "chat", "lead_id": closed.lead_id})

@@ -12,7 +12,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from factoryops import deliveries, logs, store
+from factoryops import deliveries, hours, logs, store
 from factoryops.config import CONTACT, settings
 from factoryops.documents import ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
@@ -125,7 +125,7 @@ def _decoy_id() -> str:
 
 
 def _received(request: ParsedRequest, record_id: str) -> JsonResponse:
-    body = {"id": record_id, "status": "received"}
+    body = {"id": record_id, "status": "received", "team": hours.team()}
     redirect = settings().contact_redirect_url
     if request.form and request.prefers_html and redirect:
         return JsonResponse(303, body, {"Location": redirect})

@@ -272,6 +272,9 @@ class SessionFields(ForwardedFields):
     UNANSWERED = "unanswered"
     CLOSES = "closes"
     FIRST_MESSAGE_ID = "first_message_id"
+    LAST_TEAM_SEQ = "last_team_seq"
+    SEEN_THROUGH = "seen_through"
+    REPLY_EMAILED_THROUGH = "reply_emailed_through"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,6 +304,19 @@ class ChatSession(Forwarded):
     reservation reads it in the same write that takes its place (an `Increment` by 0)."""
     first_message_id: str | None = when_set()
     """The first visitor message's id, written with the deliveries that forward it."""
+    last_team_seq: int = when_set(0)
+    """The newest team message's sequence number, by `Maximum`."""
+    seen_through: int = when_set(0)
+    """The visitor's seen point: the number (its id, unpadded) of the newest team message
+    a poll has given them, by `Maximum`, written only when it advances."""
+    reply_emailed_through: int = when_set(0)
+    """The newest team message a reply email (or a transcript) has carried: the next
+    reply email carries only newer ones."""
+
+    @property
+    def unseen_possible(self) -> bool:
+        """Whether a team message may lie beyond the seen point."""
+        return self.last_team_seq > self.seen_through
 
 
 class MessageFields(DocumentFields):
@@ -339,6 +355,7 @@ class GrantFields(DocumentFields):
     FIRST_REDEEMED_AT = "first_redeemed_at"
     LAST_REDEEMED_AT = "last_redeemed_at"
     RECEIPTS = "receipts"
+    DELIVERIES = "deliveries"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,6 +379,11 @@ class AccessGrant(Document):
     last_redeemed_at: dt.datetime | None = None
     receipts: list[str] = when_set(factory=list)
     """Hashes of the receipts of the uses counted, for a grant with max uses."""
+    deliveries: Mapping[str, Delivery] = when_set(factory=dict)
+    """The note to the team's inbox that the lead opened their link (`opened`)."""
+
+    def delivery(self, channel: str) -> Delivery | None:
+        return self.deliveries.get(channel)
 
 
 # -- idempotency_keys and rate_limits ----------------------------------------------------

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-from factoryops import errors, logs, store
+from factoryops import deliveries, errors, logs, store
 from factoryops.config import ACCESS, settings
-from factoryops.documents import AccessGrant, GrantFields
+from factoryops.documents import AccessGrant, Delivery, GrantFields, delivery_path
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import COMPANY, EMAIL, NAME, TOKEN, Field, WholeNumber, check, optional
 
@@ -386,6 +386,10 @@ def redeem(token: str) -> Redemption:
     # redemption ever sees the count reach 1.
     if count == 1:
         stamp[f.FIRST_REDEEMED_AT] = at or firestore.SERVER_TIMESTAMP
+        if grant.email and _notes_configured():
+            # The team learns that the lead opened their link: one note, by the sweep.
+            note = Delivery(state=deliveries.PENDING, due_at=store.now())
+            stamp[delivery_path(OPENED)] = note.to_dict()
     if stamp:
         try:
             ref.update(stamp, **opts)
@@ -415,6 +419,44 @@ def recheck(token: str, receipt: str) -> Redemption:
         raise _denied("no_use", gid)
     logs.access_rechecked(grant=gid[:SHORT_ID])
     return Redemption(grant.sections, grant.expires_at, grant.redemptions, receipt)
+
+
+# -- the note to the team's inbox: the lead opened their link ---------------------------
+
+OPENED = "opened"
+
+
+def _notes_configured() -> bool:
+    cfg = settings()
+    return bool(cfg.emailjs_configured and cfg.emailjs_notify_template_id)
+
+
+def note_params(grant_id: str) -> dict[str, str]:
+    """The note's template parameters: exactly the grant's id and the console's link to
+    it; nothing of the person."""
+    return {"grant_id": grant_id, "console_url": f"{settings().console_url}/#/grants/{grant_id}"}
+
+
+def note_senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
+    from factoryops import mailer
+
+    def send(attempt: deliveries.Attempt) -> None:
+        template = settings().emailjs_notify_template_id
+        if not template:
+            raise deliveries.NotNeeded()
+        mailer.send(template_id=template, params=note_params(record.id), timeout=attempt.timeout)
+
+    return {OPENED: send}
+
+
+NOTES = deliveries.DeliverySource(
+    name="grant",
+    collection=store.ACCESS_GRANTS,
+    senders=note_senders,
+    channels=(OPENED,),
+)
+"""The first redemption of a grant that names a person (it has an email) schedules one
+note to the team's inbox (the notify template), sent by the sweep's deliveries task."""
 
 
 # -- the HTTP endpoint -------------------------------------------------------------------

@@ -251,6 +251,20 @@ def nudge_not_scheduled(*, lead_id: str, error: BaseException) -> None:
     _emit(logging.WARNING, "chat nudge not scheduled", lead_id=lead_id, error=error_name(error))
 
 
+def chat_seen_not_recorded(*, lead_id: str, error: BaseException) -> None:
+    _emit(logging.WARNING, "chat seen point not recorded", lead_id=lead_id, error=error_name(error))
+
+
+def reply_email_not_scheduled(*, lead_id: str, error: BaseException) -> None:
+    what = "chat reply email not scheduled"
+    _emit(logging.WARNING, what, lead_id=lead_id, error=error_name(error))
+
+
+def grant_note_not_scheduled(*, grant: str, error: BaseException) -> None:
+    """`grant` is the first characters of the grant's id."""
+    _emit(logging.WARNING, "grant opened note not scheduled", grant=grant, error=error_name(error))
+
+
 def chat_first_recovered(*, lead_id: str) -> None:
     _emit(logging.WARNING, "chat first message queued by a later post", lead_id=lead_id)
 

@@ -20,7 +20,17 @@ if TYPE_CHECKING:
 SERVICE = "emailjs"
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
 HEADER_PARAMS = frozenset(
-    {"reply_to", "from_name", "from_email", "subject", "name", "email", "company", "to_name"}
+    {
+        "reply_to",
+        "to_email",
+        "from_name",
+        "from_email",
+        "subject",
+        "name",
+        "email",
+        "company",
+        "to_name",
+    }
 )
 _local = threading.local()
 

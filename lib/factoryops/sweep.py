@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from factoryops import contact, deliveries, errors, logs, retention, store, tokens
-from factoryops.chat import forward, nudge
+from factoryops import contact, deliveries, errors, grants, logs, retention, store, tokens
+from factoryops.chat import forward, nudge, replies
 from factoryops.config import SWEEP, ConfigError, settings
 from factoryops.documents import SweepRun, SweepRunFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
@@ -29,9 +29,12 @@ DELIVERY_SOURCES: tuple[deliveries.DeliverySource, ...] = (
     contact.DELIVERIES,
     forward.DELIVERIES,
     nudge.NUDGES,
+    replies.REPLIES,
+    grants.NOTES,
 )
 """Everything that is delivered downstream: records forwarded by email and to the CRM,
-and the nudges to the team's inbox."""
+the nudges to the team's inbox, reply emails and transcripts to visitors, and the
+notes that a lead opened their link."""
 RUNS_KEPT_DAYS = 90
 """How long a `sweep_runs` record is kept: enough to see a quarter's history."""
 

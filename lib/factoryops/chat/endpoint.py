@@ -3,7 +3,12 @@
 - `POST {"email", "page", "text"?}` starts a session: 201 with the session id.
 - `POST {"text"}` with the session id in `X-Chat-Session` (or `session_id`) adds a message.
 - `GET` with `X-Chat-Session` and `?after=<message id>` reads what is new, at most
-  `PAGE_LIMIT` messages, with `more` telling whether another page waits.
+  `PAGE_LIMIT` messages, with `more` telling whether another page waits, and records
+  the visitor's seen point when it advances (one write then, none on other polls).
+- `GET ...?peek=1` (the closed widget's badge) answers the status and the count of
+  unseen team messages only, and records nothing.
+
+Every answer but a message's says whether the team is in (`team`, hours.py).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import errors, logs, store
+from factoryops import errors, hours, logs, store
 from factoryops.chat import forward, nudge, team
 from factoryops.chat.thread import (
     LEAD_ID_BYTES,
@@ -23,6 +28,7 @@ from factoryops.chat.thread import (
     PAGE_LIMIT,
     SESSION_BYTES,
     SESSION_HEADER,
+    TEAM,
     VISITOR,
     Message,
     append,
@@ -34,9 +40,10 @@ from factoryops.chat.thread import (
     read_one,
     reserve_visitor_message,
     sessions,
+    unseen,
 )
 from factoryops.config import CHAT, settings
-from factoryops.documents import ChatSession, MessageFields
+from factoryops.documents import ChatSession, MessageFields, SessionFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
@@ -61,6 +68,8 @@ class Post:
 class Poll:
     session_id: str
     after: int
+    peek: bool = False
+    """Only the status and the unseen count, recording nothing."""
 
 
 ChatRequest = Start | Post | Poll
@@ -82,8 +91,14 @@ def validate(request: ParsedRequest) -> ChatRequest:
     )
 
 
+PEEK_VALUES = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
 def _validate_poll(request: ParsedRequest) -> Poll:
-    problems = {name: "unknown field" for name in request.query if name != "after"}
+    problems = {name: "unknown field" for name in request.query if name not in ("after", "peek")}
+    peek = PEEK_VALUES.get(request.query.get("peek", "").strip().lower())
+    if peek is None:
+        problems["peek"] = "must be 1 or 0"
     after = 0
     raw_after = request.query.get("after", "").strip()
     if raw_after:
@@ -96,7 +111,7 @@ def _validate_poll(request: ParsedRequest) -> Poll:
         problems[SESSION_HEADER] = "is required"
     if problems:
         raise errors.InvalidRequest(problems)
-    return Poll(session_id=parse_session_id(header), after=after)
+    return Poll(session_id=parse_session_id(header), after=after, peek=bool(peek))
 
 
 def _start(request: Start) -> Staged:
@@ -145,7 +160,8 @@ def _start(request: Start) -> Staged:
             )
             messages.append(message.wire())
         logs.chat_started(lead_id=lead_id, with_text=bool(request.text))
-        return JsonResponse(201, {"session_id": session_id, "messages": messages})
+        body = {"session_id": session_id, "messages": messages, "team": hours.team()}
+        return JsonResponse(201, body)
 
     kept = {"lead_id": lead_id, "message_ids": ids}
     return Staged(batch, JsonResponse(201, {}, replay_body=kept), started)
@@ -204,13 +220,45 @@ def _poll(request: Poll) -> JsonResponse:
     snap = ref.get(**store.call_options())
     if not snap.exists:
         raise errors.SessionNotFound()
-    status = ChatSession.from_snapshot(snap).status
+    session = ChatSession.from_snapshot(snap)
+    if request.peek:
+        body = {"status": session.status, "unseen": unseen(ref, session), "team": hours.team()}
+        return JsonResponse(200, body)
     # One more than a page tells whether another page waits.
     messages = read(ref, after=request.after, limit=PAGE_LIMIT + 1)
-    page = [m.wire() for m in messages[:PAGE_LIMIT]]
+    page = messages[:PAGE_LIMIT]
+    session = _record_seen(ref, session, request.after, page)
     return JsonResponse(
-        200, {"status": status, "messages": page, "more": len(messages) > PAGE_LIMIT}
+        200,
+        {
+            "status": session.status,
+            "messages": [m.wire() for m in page],
+            "more": len(messages) > PAGE_LIMIT,
+            "unseen": unseen(ref, session),
+            "team": hours.team(),
+        },
     )
+
+
+def _record_seen(ref: Any, session: ChatSession, after: int, page: list[Message]) -> ChatSession:
+    """Move the visitor's seen point to the newest team message this poll gave them, or
+    that `after` says they hold; one write when it advances, none otherwise. Returns the
+    session as it now stands."""
+    from google.cloud import firestore
+
+    seen = max((m.seq for m in page if m.author == TEAM), default=0)
+    if session.last_team_seq <= after:
+        # Everything up to `after` is in the visitor's hands, the newest team message too.
+        seen = max(seen, session.last_team_seq)
+    if seen <= session.seen_through:
+        return session
+    try:
+        ref.update({SessionFields.SEEN_THROUGH: firestore.Maximum(seen)}, **store.call_options())
+    except Exception as exc:
+        # The messages are read; an unrecorded seen point at worst sends a reply email.
+        logs.chat_seen_not_recorded(lead_id=session.lead_id, error=exc)
+        return session
+    return dataclasses.replace(session, seen_through=seen)
 
 
 def stage(request: ParsedRequest, chat_request: ChatRequest) -> Staged | None:
@@ -239,7 +287,7 @@ def _rebuild_replay(stored: dict[str, Any]) -> dict[str, Any]:
         raise errors.SessionNotFound()
     wire = [m.wire() for m in messages if m is not None]
     if "message_ids" in stored:
-        return {"session_id": found.ref.id, "messages": wire}
+        return {"session_id": found.ref.id, "messages": wire, "team": hours.team()}
     return {"message": wire[0]}
 
 

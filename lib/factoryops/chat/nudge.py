@@ -4,7 +4,7 @@ A chat's first message reaches the inbox as its own email (forward.py); a visito
 writes again later would wait until someone looked. So each later visitor message
 schedules a nudge on the session, due NOTIFY_AFTER seconds on (and at least 30 minutes
 after the last one sent), unless one is on its way already. When it falls due, the
-deliveries sweep (every 10 minutes) sends it through the delivery machinery, so it is
+deliveries sweep (every minute) sends it through the delivery machinery, so it is
 retried and never sent twice; if by then the team has answered or the chat is closed,
 it settles as `skipped`. It says how many messages wait and links to the chat in the
 team console: no message text, name or email, so the privacy notice's "a copy of new

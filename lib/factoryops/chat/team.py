@@ -4,6 +4,7 @@ the team console both work through these functions."""
 from __future__ import annotations
 
 from factoryops import errors, logs, store
+from factoryops.chat import replies
 from factoryops.chat.thread import (
     CLOSED,
     LEAD_ID,
@@ -83,11 +84,14 @@ def reply(session: Session, text: str) -> Message:
         lead_id=session.lead_id,
     )
     logs.chat_message_stored(lead_id=session.lead_id, author=TEAM, seq=message.seq)
+    # Unseen after REPLY_EMAIL_AFTER, it goes to the visitor by email (replies.py).
+    replies.schedule_reply(session.ref, session)
     return message
 
 
-def close(session: Session) -> bool:
-    """Close the session to visitor messages; False when it was closed already."""
+def close(session: Session, *, transcript: bool = False) -> bool:
+    """Close the session to visitor messages; False when it was closed already. With
+    `transcript`, the whole thread goes to the visitor by email (replies.py)."""
     from google.api_core import exceptions
     from google.cloud import firestore
 
@@ -99,4 +103,6 @@ def close(session: Session) -> bool:
         session.ref.update(closing, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
+    if transcript:
+        replies.schedule_transcript(session.ref, session)
     return True

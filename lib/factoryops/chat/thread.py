@@ -197,6 +197,8 @@ def append(
         # How many visitor messages wait for the team: the nudge says so.
         if author == VISITOR:
             transforms[SessionFields.UNANSWERED] = firestore.Increment(1)
+        else:
+            transforms[SessionFields.LAST_TEAM_SEQ] = firestore.Maximum(seq)
         waiting = {} if author == VISITOR else {SessionFields.UNANSWERED: 0}
         batch.update(
             ref,
@@ -239,6 +241,19 @@ def read(
     if limit is not None:
         query = query.limit(limit)
     return [Message.from_snapshot(snap) for snap in query.stream(**store.call_options())]
+
+
+def unseen(ref: firestore.DocumentReference, session: ChatSession) -> int:
+    """Team messages after the visitor's seen point; no read when there can be none."""
+    if not session.unseen_possible:
+        return 0
+    query = (
+        ref.collection(store.MESSAGES)
+        .where(filter=store.field_filter(MessageFields.SEQ, ">", session.seen_through))
+        .select([MessageFields.AUTHOR])
+    )
+    found = query.stream(**store.call_options())
+    return sum(1 for snap in found if (snap.to_dict() or {}).get(MessageFields.AUTHOR) == TEAM)
 
 
 def read_one(ref: firestore.DocumentReference, message_id: str) -> Message | None:

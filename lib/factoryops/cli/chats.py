@@ -87,15 +87,20 @@ def reply(session: str, text: str, as_json: bool) -> None:
 
 @group.command()
 @click.argument("session", metavar="SESSION")
+@click.option(
+    "--transcript",
+    is_flag=True,
+    help="Also email the visitor the whole thread (EMAILJS_REPLY_TEMPLATE_ID, TEAM_INBOX).",
+)
 @json_option
-def close(session: str, as_json: bool) -> None:
+def close(session: str, transcript: bool, as_json: bool) -> None:
     """Close a session: the visitor can still read it but not write to it.
 
     SESSION is the lead id that `chats list` shows.
     """
     found = _find(session)
     try:
-        changed = team.close(found)
+        changed = team.close(found, transcript=transcript)
     except errors.SessionNotFound:
         raise click.ClickException(f"no chat session {session!r}") from None
     if as_json:
