@@ -873,6 +873,7 @@
         // A failed poll is not the visitor's concern: the thread simply waits. A rate limit
         // says how long; polling sooner would only be refused again.
         chat.failures = Math.min(chat.failures + 1, 4);
+        if (result.status === 400 && done === peeked) chat.peek = false; // an older server
         if (result.status === 429 && result.retryAfter) {
           chat.notBefore = Date.now() + result.retryAfter * 1000;
         }
