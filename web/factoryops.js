@@ -711,7 +711,6 @@
       polling: false, // one poll at a time, so `after` only moves forward
       peek: true, // whether the folded widget asks for the unseen count (not an older server's)
       email: null, // the address typed into the start form: in memory only, never stored
-      team: null, // the last answer's `team`: whether we are in, and when we are back
       restored: !session, // a reloaded thread is not news: no badge for it
       startKeys: keyKeeper(),
       sendKeys: keyKeeper()
@@ -801,7 +800,6 @@
     chat.closed = false;
     chat.peek = true;
     chat.email = null;
-    chat.team = null;
     chat.ui.messages.textContent = '';
     say(chat.ui.expect, '', 'info');
     showUnseen(chat, 0);
@@ -929,7 +927,6 @@
   /* Says when to expect a reply, from an answer's `team` (an older server sends none). */
   function noteTeam(chat, team) {
     if (!teamKnown(team)) return;
-    chat.team = team;
     var text = chatExpectation(team, chat.email);
     if (chat.ui.expect.textContent !== text) say(chat.ui.expect, text, 'info');
   }
