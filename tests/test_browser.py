@@ -1380,6 +1380,12 @@ def test_the_chat_greets_the_visitor_and_says_when_to_expect_a_reply(
     assert sorted(stored) == ["factoryops.chat", "factoryops.consent"]
     assert EMAIL not in json.dumps(stored)
     visit.assert_only_documented_storage()
+
+    # Back later, the thread's first poll brings the promise again, without the address.
+    page.reload()
+    page.click(".fo-chat__launcher")
+    expect(chat_messages(page)).to_have_count(1)
+    expect(promise).to_have_text(PROMISE[hours].replace(EMAIL, "the address you gave us"))
     watch.assert_clean()
 
 
