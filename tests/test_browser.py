@@ -36,6 +36,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import (  # noqa: E402
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Locator,
     Page,
     Request,
@@ -836,16 +837,122 @@ def send_chat(page: Page, text: str) -> None:
     page.click(".fo-chat__compose button[type=submit]")
 
 
-def chat_polls(visit: Visit, since: int = 0) -> list[Request]:
-    """The chat GETs the page made, from its `since`th request on."""
+def chat_gets(visit: Visit, since: int = 0) -> list[Request]:
+    """The chat GETs the page made, from its `since`th request on: polls and peeks."""
     url = visit.stack.url("chat_message")
     return [r for r in visit.requests[since:] if r.method == "GET" and r.url.startswith(url)]
+
+
+def chat_polls(visit: Visit, since: int = 0) -> list[Request]:
+    """The polls that read the thread (and record what the visitor has seen)."""
+    return [r for r in chat_gets(visit, since) if not is_peek(r.url)]
+
+
+def chat_peeks(visit: Visit, since: int = 0) -> list[Request]:
+    """The folded widget's `?peek=1` asks, which record nothing."""
+    return [r for r in chat_gets(visit, since) if is_peek(r.url)]
+
+
+def is_peek(url: str) -> bool:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("peek") == ["1"]
+
+
+# What the server sends since issue 22, for its tests' answers: the team in or away (back
+# Monday 09:00 in Kolkata), and the count of team replies the visitor has not seen.
+TEAM_HOURS = "Mon-Fri 09:00-18:00"
+TEAM_IN: dict[str, Any] = {
+    "available": True,
+    "back_at": None,
+    "hours": TEAM_HOURS,
+    "timezone": "Asia/Kolkata",
+}
+TEAM_AWAY: dict[str, Any] = {
+    "available": False,
+    "back_at": "2026-12-07T03:30:00Z",  # Monday 09:00 IST
+    "hours": TEAM_HOURS,
+    "timezone": "Asia/Kolkata",
+}
+TEAM_ABSENT: dict[str, Any] = {}  # an older server: no `team` at all
+
+
+def fulfill(route: Route, response: Any, body: Any) -> None:
+    """Answers with the real response's status and headers and `body` (its own length)."""
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    route.fulfill(status=response.status, headers=headers, body=json.dumps(body))
+
+
+@dataclass
+class ServerAnswers:
+    """The chat and contact answers as the issue-22 server gives them, on the real
+    functions: `team` (set to `team`, or removed for TEAM_ABSENT, or left as the server
+    said when None) and, when the server does not say it yet, `unseen` on a poll and a
+    peek answered as the server would: the team replies no poll has delivered, no
+    messages, nothing recorded."""
+
+    stack: Stack
+    team: dict[str, Any] | None = None
+    delivered: set[str] = field(default_factory=set)  # team messages a poll has delivered
+
+    def attach(self, page: Page) -> ServerAnswers:
+        chat_url = self.stack.url("chat_message")
+        page.route(lambda url: url.startswith(chat_url), self.chat)
+        page.route(self.stack.url("contact_submit"), self.contact)
+        return self
+
+    def with_team(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.team == TEAM_ABSENT:
+            body.pop("team", None)
+        elif self.team is not None:
+            body["team"] = self.team
+        return body
+
+    def contact(self, route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        response = route.fetch()
+        body = response.json()
+        if response.status == 201:
+            body = self.with_team(body)
+        fulfill(route, response, body)
+
+    def chat(self, route: Route) -> None:
+        request = route.request
+        if request.method not in ("GET", "POST"):
+            route.continue_()
+            return
+        response = route.fetch()
+        if response.status == 400 and is_peek(request.url):
+            # A server before issue 22 refuses the parameter: read the thread instead, and
+            # answer the peek from it below.
+            response = route.fetch(url=request.url.split("?")[0])
+        body = response.json()
+        if not response.ok or not isinstance(body, dict):
+            fulfill(route, response, body)
+            return
+        if request.method == "POST" and "session_id" not in body:
+            fulfill(route, response, body)  # a visitor message: no team
+            return
+        if request.method == "GET" and "unseen" not in body:
+            team_ids = [m["id"] for m in body.get("messages", []) if m["author"] == "team"]
+            if is_peek(request.url):
+                unseen = len([i for i in team_ids if i not in self.delivered])
+                body = {
+                    "status": body["status"],
+                    "unseen": unseen,
+                    **({"team": body["team"]} if "team" in body else {}),
+                }
+            else:
+                self.delivered.update(team_ids)
+                body["unseen"] = 0
+        fulfill(route, response, self.with_team(body))
 
 
 @needs("chat_message")
 def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_reload(
     visit: Visit, db: Any, siteadmin: Callable[..., Any]
 ) -> None:
+    ServerAnswers(visit.stack).attach(visit.page)
     page = visit.open()
     messages = chat_messages(page)
     page.click(".fo-chat__launcher")
@@ -883,14 +990,17 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     assert later.post_data_json == {"text": "And Allen-Bradley?"}
     assert later.header_value("x-chat-session") == session_id
 
-    page.reload()
+    since = len(visit.requests)
+    with page.expect_response(lambda r: is_peek(r.url)):
+        page.reload()  # folded away, the widget only peeks: nothing unseen, no badge
     badge = page.locator(".fo-chat__badge")
-    expect(messages).to_have_count(3)  # the thread comes back from the stored session id
-    expect(badge).to_be_hidden()  # and is not announced as news
+    expect(badge).to_be_hidden()
     siteadmin("chats", "reply", lead_id, "Yes, through an EtherNet/IP gateway.")
-    expect(badge).to_be_visible()  # a reply while the widget is folded away
+    expect(badge).to_have_text("1 new reply")  # a reply while the widget is folded away
+    assert chat_polls(visit, since) == []  # peeks alone: the reply stays unseen
+    expect(messages).to_have_count(0)
     page.click(".fo-chat__launcher")
-    expect(messages).to_have_count(4)
+    expect(messages).to_have_count(4)  # the thread comes back from the stored session id
     expect(badge).to_be_hidden()
     assert authors(page) == ["visitor", "team", "visitor", "team"]
     expect(page.locator("#fo-chat-text")).to_be_visible()
@@ -977,6 +1087,7 @@ def test_a_thread_longer_than_one_poll_page_arrives_in_full_after_a_reload_and_i
     monkeypatch.setattr(stack.site.config, "chat_poll_ms", 60_000)
     since = len(visit.requests)
     visit.open()
+    page.click(".fo-chat__launcher")
 
     expect(chat_messages(page)).to_have_count(1 + len(later))
     assert authors(page) == ["visitor", *later]
@@ -1170,3 +1281,223 @@ def test_an_unknown_access_link_leaves_the_address_bar_and_unlocks_nothing(visit
     expect(page.locator("[data-access-status]")).to_contain_text("not valid any more")
     expect(page.locator("[data-gated=pricing]")).to_be_hidden()
     assert visit.storage() == {}
+
+
+# -- when to expect a reply (issue 22) -----------------------------------------------
+
+SHOTS = Path("/tmp/shots")
+SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', function (event) {
+  window.__cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
+});
+"""
+
+
+@dataclass
+class Watch:
+    """Every console error and CSP violation on a page."""
+
+    page: Page
+    console_errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.console_errors == []
+        assert self.page.evaluate("() => window.__cspViolations") == []
+
+
+def sized(visit: Visit, size: str) -> Watch:
+    width, height = SIZES[size]
+    visit.page.set_viewport_size({"width": width, "height": height})
+    watch = Watch(visit.page)
+    visit.page.add_init_script(CSP_WATCH)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.console_errors.append(message.text)
+
+    visit.page.on("console", console)
+    return watch
+
+
+def reject_analytics(page: Page) -> None:
+    """The visitor answers the consent banner first: on a phone it covers the chat button."""
+    page.get_by_role("button", name="Reject").click()
+    expect(page.locator("#fo-consent")).to_be_hidden()
+
+
+def in_view(page: Page, locator: Locator) -> None:
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None
+    assert box["x"] >= 0 and box["y"] >= 0
+    assert box["x"] + box["width"] <= viewport["width"]
+    assert box["y"] + box["height"] <= viewport["height"]
+
+
+EMAIL = "ravi@plant.example"
+PROMISE = {
+    "inside": "Thanks, we're in. We usually reply within minutes; if you've left by then, "
+    f"we'll email you our reply at {EMAIL}.",
+    "outside": f"Thanks. We're back Mon 09:00 IST; we'll email you our reply at {EMAIL}.",
+}
+
+
+@needs("chat_message")
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("hours", ["inside", "outside"])
+def test_the_chat_greets_the_visitor_and_says_when_to_expect_a_reply(
+    visit: Visit, hours: str, size: str
+) -> None:
+    watch = sized(visit, size)
+    ServerAnswers(visit.stack, team=TEAM_IN if hours == "inside" else TEAM_AWAY).attach(visit.page)
+    page = visit.open()
+    reject_analytics(page)
+    page.click(".fo-chat__launcher")
+    # The promise the start form makes stays true: the reply reaches the address.
+    expect(page.locator(".fo-chat__note")).to_contain_text(
+        "We ask for your email first so we can reply even after you leave"
+    )
+    page.fill("#fo-chat-email", EMAIL)
+    page.fill("#fo-chat-first", "Do you read Siemens S7 PLCs?")
+    page.click(".fo-chat__start button[type=submit]")
+
+    promise = page.locator(".fo-chat__expect")
+    expect(promise).to_have_text(PROMISE[hours])
+    expect(promise).to_have_attribute("role", "status")
+    expect(chat_messages(page)).to_have_count(1)
+    with page.expect_response(lambda r: r.request.method == "GET" and not is_peek(r.url)):
+        pass  # a poll's `team` says the same: the promise stays
+    expect(promise).to_have_text(PROMISE[hours])
+    in_view(page, promise)
+    in_view(page, page.locator("#fo-chat-text"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"chat-greeting-{hours}-hours-{size}.png"))
+
+    # The address lives in the page's memory only: the browser keeps the session id.
+    stored = visit.storage()
+    assert sorted(stored) == ["factoryops.chat", "factoryops.consent"]
+    assert EMAIL not in json.dumps(stored)
+    visit.assert_only_documented_storage()
+
+    # Back later, the thread's first poll brings the promise again, without the address.
+    page.reload()
+    page.click(".fo-chat__launcher")
+    expect(chat_messages(page)).to_have_count(1)
+    expect(promise).to_have_text(PROMISE[hours].replace(EMAIL, "the address you gave us"))
+    watch.assert_clean()
+
+
+@needs("chat_message")
+def test_with_no_team_in_the_answers_the_chat_promises_nothing_more(visit: Visit) -> None:
+    watch = sized(visit, "desktop")
+    ServerAnswers(visit.stack, team=TEAM_ABSENT).attach(visit.page)
+    page = visit.open()
+    start_chat(page, EMAIL, "Do you read Siemens S7 PLCs?")
+    expect(chat_messages(page)).to_have_count(1)
+    with page.expect_response(lambda r: r.request.method == "GET" and not is_peek(r.url)):
+        pass
+    expect(page.locator(".fo-chat__expect")).to_be_hidden()
+    expect(page.locator(".fo-chat__expect")).to_have_text("")
+    watch.assert_clean()
+
+
+@needs("chat_message")
+@pytest.mark.parametrize("size", SIZES)
+def test_a_returning_visitor_sees_replies_waiting_on_the_folded_chat_until_opening_it(
+    visit: Visit, siteadmin: Callable[..., Any], size: str
+) -> None:
+    watch = sized(visit, size)
+    ServerAnswers(visit.stack).attach(visit.page)
+    page = visit.open()
+    reject_analytics(page)
+    start_chat(page, EMAIL, "Do you read Siemens S7 PLCs?")
+    expect(chat_messages(page)).to_have_count(1)
+    session_id = visit.storage()["factoryops.chat"]
+    page.goto("about:blank")  # the visitor leaves; the team replies twice
+    [listed] = siteadmin("chats", "list", "--open")
+    siteadmin("chats", "reply", listed["lead_id"], "Yes: S7-1200 and S7-1500.")
+    siteadmin("chats", "reply", listed["lead_id"], "Over OPC UA.")
+
+    since = len(visit.requests)
+    visit.open()  # back in the same browser
+    launcher = page.locator(".fo-chat__launcher")
+    badge = page.locator(".fo-chat__badge")
+    expect(badge).to_have_text("2 new replies")
+    expect(badge).to_be_visible()
+    in_view(page, badge)
+    expect(launcher).to_have_accessible_name(re.compile("2 new replies"))
+    expect(page.get_by_role("button", name=re.compile("2 new replies"))).to_have_count(1)
+    # Folded away, the widget peeks (with the session in a header) and reads nothing.
+    peeks = chat_peeks(visit, since)
+    assert peeks and all(r.header_value("x-chat-session") == session_id for r in peeks)
+    assert chat_polls(visit, since) == []
+    assert not [r.url for r in visit.requests if session_id in r.url]
+
+    launcher.click()  # opening reads the thread, which marks the replies seen
+    expect(chat_messages(page)).to_have_count(3)
+    assert authors(page) == ["visitor", "team", "team"]
+    expect(badge).to_be_hidden()
+    expect(launcher).to_have_accessible_name("Chat with us")
+    assert chat_polls(visit, since)
+
+    # Seen now: folded again, or on the next visit, there is no badge.
+    page.click(".fo-chat__close")
+    since = len(visit.requests)
+    with page.expect_response(lambda r: is_peek(r.url)):
+        page.reload()
+    expect(badge).to_be_hidden()
+    expect(launcher).to_have_accessible_name("Chat with us")
+    assert chat_polls(visit, since) == []
+    watch.assert_clean()
+
+
+@needs("chat_message")
+def test_a_failed_peek_is_silent_and_shows_no_badge(visit: Visit) -> None:
+    watch = sized(visit, "desktop")
+    page = visit.open()
+    start_chat(page, EMAIL)
+    expect(page.locator("#fo-chat-text")).to_be_visible()
+    chat_url = visit.stack.url("chat_message")
+    page.route(
+        lambda url: url.startswith(chat_url) and is_peek(url),
+        lambda route: route.abort("connectionreset"),
+    )
+    with page.expect_event("requestfailed", lambda r: is_peek(r.url)):
+        page.reload()
+    expect(page.locator(".fo-chat__badge")).to_be_hidden()
+    expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
+    # A network failure is reported by the browser itself; the script adds nothing.
+    assert [e for e in watch.console_errors if "factoryops" in e] == []
+    assert page.evaluate("() => window.__cspViolations") == []
+
+
+@pytest.mark.parametrize(
+    ("hours", "size"),
+    [(hours, size) for hours in ("inside", "outside") for size in SIZES] + [("absent", "desktop")],
+)
+def test_the_contact_thanks_says_when_to_expect_a_reply(
+    visit: Visit, db: Any, hours: str, size: str
+) -> None:
+    teams: dict[str, dict[str, Any]] = {
+        "inside": TEAM_IN,
+        "outside": TEAM_AWAY,
+        "absent": TEAM_ABSENT,
+    }
+    team = teams[hours]
+    watch = sized(visit, size)
+    ServerAnswers(visit.stack, team=team).attach(visit.page)
+    page = visit.open()
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+
+    expected = {
+        "inside": "Thank you. We have your message and will reply by email within the working day.",
+        "outside": "Thank you. We have your message. We're back Mon 09:00 IST and will reply "
+        "by email then.",
+        "absent": "Thank you. We have your message and will reply by email.",
+    }[hours]
+    expect(contact_status(page)).to_have_text(expected)
+    assert len(contact_records(db)) == 1
+    watch.assert_clean()

@@ -19,7 +19,10 @@
  *   opt-out flag, so a tag already on the page sends nothing more. Any
  *   `[data-consent-open]` control re-opens the choice.
  * - contact: every `form[data-factoryops="contact"]` posts JSON with an Idempotency-Key.
- * - chat: a widget that asks for the email first and polls for the team's replies.
+ * - chat: a widget that asks for the email first, says when to expect a reply (the
+ *   answers' `team`), and polls for the team's replies; folded away it only peeks for
+ *   unseen ones (a badge), so that the server can still email what nobody read.
+ * - contact: the thanks says when to expect a reply, from the answer's `team`.
  * - unlock: `?access=<token>` is removed from the address bar at once and redeemed (one
  *   use of the grant, answered with a receipt); later visits re-check it with the receipt,
  *   which records nothing (once per 30 minutes, `data-access-recheck-minutes`);
@@ -616,9 +619,76 @@
         }
         keys.forget();
         form.reset();
-        say(status, 'Thank you. We have your message and will reply by email.', 'success');
+        say(status, contactThanks(result.body && result.body.team), 'success');
       });
     });
+  }
+
+  // == when the team answers ==========================================================
+
+  /*
+   * The answers' `team`: {available, back_at, hours, timezone}. `back_at` is said in the
+   * team's own zone, with the zone's abbreviation (IST) where the browser knows one.
+   */
+  function teamKnown(team) {
+    return !!team && typeof team === 'object' && typeof team.available === 'boolean';
+  }
+
+  function zoneParts(locale, zone, when) {
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat(locale, {
+        timeZone: zone,
+        weekday: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+        timeZoneName: 'short'
+      })
+        .formatToParts(when)
+        .forEach(function (part) {
+          parts[part.type] = part.value;
+        });
+      return parts;
+    } catch (error) {
+      return null; // a zone this browser does not know
+    }
+  }
+
+  function backAt(team) {
+    var when = new Date(team.back_at || '');
+    if (isNaN(when)) return '';
+    var zone = zoneParts('en-US', team.timezone, when) ? team.timezone : 'UTC';
+    var said = '';
+    // "GMT+5:30" is an offset, not a name: another English locale may know "IST".
+    ['en-US', 'en-GB', 'en-IN', 'en-AU'].some(function (locale) {
+      var p = zoneParts(locale, zone, when);
+      var text = p.weekday + ' ' + p.hour + ':' + p.minute + ' ' + p.timeZoneName;
+      if (!said) said = text;
+      if (/^(GMT|UTC)[+-]/.test(p.timeZoneName)) return false;
+      said = text;
+      return true;
+    });
+    return said;
+  }
+
+  function contactThanks(team) {
+    var thanks = 'Thank you. We have your message';
+    if (!teamKnown(team)) return thanks + ' and will reply by email.';
+    if (team.available) return thanks + ' and will reply by email within the working day.';
+    var back = backAt(team);
+    return thanks + (back ? '. We\'re back ' + back + ' and will reply by email then.' : ' and will reply by email when we\'re back.');
+  }
+
+  /* The chat's promise: when to expect a reply, and where it goes if the visitor leaves. */
+  function chatExpectation(team, email) {
+    if (!teamKnown(team)) return '';
+    var where = email ? ' at ' + email : ' at the address you gave us';
+    if (team.available) {
+      return 'Thanks, we\'re in. We usually reply within minutes; if you\'ve left by then, we\'ll email you our reply' + where + '.';
+    }
+    var back = backAt(team);
+    return (back ? 'Thanks. We\'re back ' + back : 'Thanks. We\'re away just now') + '; we\'ll email you our reply' + where + '.';
   }
 
   // == chat ===========================================================================
@@ -639,6 +709,8 @@
       failures: 0, // failed polls in a row, for the back-off
       notBefore: 0, // no poll before this time (ms since the epoch): the server's Retry-After
       polling: false, // one poll at a time, so `after` only moves forward
+      peek: true, // whether the folded widget asks for the unseen count (not an older server's)
+      email: null, // the address typed into the start form: in memory only, never stored
       restored: !session, // a reloaded thread is not news: no badge for it
       startKeys: keyKeeper(),
       sendKeys: keyKeeper()
@@ -678,7 +750,7 @@
     ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
     ui.root.setAttribute('data-open', open ? 'true' : 'false');
     if (open) {
-      ui.badge.hidden = true;
+      showUnseen(chat, 0);
       (chat.session ? ui.composeText : ui.email).focus();
       schedule(chat, 0);
     }
@@ -726,7 +798,11 @@
     chat.seen = {};
     chat.restored = true;
     chat.closed = false;
+    chat.peek = true;
+    chat.email = null;
     chat.ui.messages.textContent = '';
+    say(chat.ui.expect, '', 'info');
+    showUnseen(chat, 0);
     showStep(chat);
     say(chat.ui.startStatus, note || '', 'info');
     // What was said about the old session (its cap, say) must not greet the next one.
@@ -746,7 +822,8 @@
     chat.timer = null;
     if (!chat.session || chat.closed) return;
     if (delay === undefined) {
-      var base = chat.ui.panel.hidden ? config.chatPollMs * 4 : config.chatPollMs;
+      // Folded away, the widget only peeks for replies, and less often.
+      var base = chat.ui.panel.hidden ? config.chatPollMs * 8 : config.chatPollMs;
       delay = Math.min(base * Math.pow(2, chat.failures), 60000);
     }
     // Nothing brings a poll forward past the server's Retry-After, not even opening the panel.
@@ -756,12 +833,28 @@
     }, delay);
   }
 
+  /*
+   * The next poll. With the panel open it reads the thread, which the server records as
+   * seen; folded away it only peeks (`?peek=1`): how many team replies are unseen, for
+   * the badge, recording nothing, so a reply nobody has read still goes out by email.
+   */
   function poll(chat) {
     chat.timer = null;
-    if (!chat.session || chat.closed || chat.polling) return;
+    if (!chat.session || chat.polling) return;
     if (document.hidden) return; // resumed by visibilitychange
     var url = config.chatUrl;
-    if (chat.after) url += (url.indexOf('?') < 0 ? '?' : '&') + 'after=' + encodeURIComponent(chat.after);
+    var join = url.indexOf('?') < 0 ? '?' : '&';
+    if (chat.ui.panel.hidden) {
+      if (chat.peek && !chat.closed) ask(chat, url + join + 'peek=1', peeked);
+      return;
+    }
+    if (chat.closed) return;
+    if (chat.after) url += join + 'after=' + encodeURIComponent(chat.after);
+    ask(chat, url, read);
+  }
+
+  /* One GET of the session; `done(chat, body)` for a good answer. Failures are silent. */
+  function ask(chat, url, done) {
     var asked = chat.session;
     chat.polling = true;
     send(url, { method: 'GET', session: asked, retries: 0 }).then(function (result) {
@@ -778,6 +871,7 @@
         // A failed poll is not the visitor's concern: the thread simply waits. A rate limit
         // says how long; polling sooner would only be refused again.
         chat.failures = Math.min(chat.failures + 1, 4);
+        if (result.status === 400 && done === peeked) chat.peek = false; // an older server
         if (result.status === 429 && result.retryAfter) {
           chat.notBefore = Date.now() + result.retryAfter * 1000;
         }
@@ -785,23 +879,56 @@
         return;
       }
       chat.failures = 0;
-      var messages = result.body.messages || [];
-      if (messages.length) chat.after = messages[messages.length - 1].id;
-      var replied = messages.some(function (m) {
-        return m && m.author === 'team' && !chat.seen[m.id];
-      });
-      render(chat, messages);
-      if (replied && chat.restored && chat.ui.panel.hidden) chat.ui.badge.hidden = false;
-      // A reloaded thread is restored once its last page is in; only what follows is news.
-      if (!result.body.more) chat.restored = true;
-      if (result.body.status === 'closed') {
-        chat.closed = true;
-        showStep(chat);
-        return;
-      }
-      // More waiting after this page: a reloaded long thread arrives at once.
-      schedule(chat, result.body.more ? 0 : undefined);
+      noteTeam(chat, result.body.team);
+      done(chat, result.body);
     });
+  }
+
+  function peeked(chat, body) {
+    // An older server answers a peek with the thread: the widget then waits for the panel.
+    if (typeof body.unseen !== 'number') chat.peek = false;
+    else if (chat.ui.panel.hidden) showUnseen(chat, body.unseen);
+    // A closed chat has no more news; opening the panel still reads it.
+    if (body.status === 'closed') chat.peek = false;
+    // Opened meanwhile: read the thread now.
+    schedule(chat, chat.ui.panel.hidden ? undefined : 0);
+  }
+
+  function read(chat, body) {
+    var messages = body.messages || [];
+    if (messages.length) chat.after = messages[messages.length - 1].id;
+    var replies = messages.filter(function (m) {
+      return m && m.author === 'team' && !chat.seen[m.id];
+    }).length;
+    render(chat, messages);
+    // Folded away while this poll was under way: its replies are news.
+    if (replies && chat.restored && chat.ui.panel.hidden) showUnseen(chat, replies);
+    // A reloaded thread is restored once its last page is in; only what follows is news.
+    if (!body.more) chat.restored = true;
+    if (body.status === 'closed') {
+      chat.closed = true;
+      showStep(chat);
+      return;
+    }
+    // More waiting after this page: a reloaded long thread arrives at once.
+    schedule(chat, body.more ? 0 : undefined);
+  }
+
+  /* The badge on the chat button: replies waiting, in words and in its accessible name. */
+  function showUnseen(chat, count) {
+    var ui = chat.ui;
+    var text = count > 0 ? count + (count === 1 ? ' new reply' : ' new replies') : '';
+    ui.badge.textContent = text;
+    ui.badge.hidden = !text;
+    if (text) ui.launcher.setAttribute('aria-label', 'Chat with us, ' + text);
+    else ui.launcher.removeAttribute('aria-label');
+  }
+
+  /* Says when to expect a reply, from an answer's `team` (an older server sends none). */
+  function noteTeam(chat, team) {
+    if (!teamKnown(team)) return;
+    var text = chatExpectation(team, chat.email);
+    if (chat.ui.expect.textContent !== text) say(chat.ui.expect, text, 'info');
   }
 
   /* The email-first form: starts a session, with the visitor's question if there is one. */
@@ -823,6 +950,9 @@
       chat.session = result.body.session_id;
       storage.set(KEYS.chat, chat.session);
       chat.closed = false;
+      chat.peek = true;
+      chat.email = body.email.trim(); // for the promise below; never stored
+      noteTeam(chat, result.body.team);
       var messages = result.body.messages || [];
       render(chat, messages);
       if (messages.length) chat.after = messages[messages.length - 1].id;
@@ -868,7 +998,7 @@
 
   function buildChat() {
     var ui = {};
-    ui.badge = el('span', { className: 'fo-chat__badge', text: 'New reply', hidden: true });
+    ui.badge = el('span', { className: 'fo-chat__badge', hidden: true });
     ui.launcher = el('button', { type: 'button', className: 'fo-chat__launcher', 'aria-expanded': 'false', 'aria-controls': 'fo-chat-panel' }, [
       el('span', { text: 'Chat with us' }),
       ui.badge
@@ -908,7 +1038,8 @@
       el('button', { type: 'submit', className: 'fo-button', text: 'Send' }),
       ui.composeStatus
     ]);
-    ui.thread = el('div', { className: 'fo-chat__thread', hidden: true }, [ui.messages, ui.closedNote, ui.compose]);
+    ui.expect = el('p', { className: 'fo-chat__expect', role: 'status', hidden: true });
+    ui.thread = el('div', { className: 'fo-chat__thread', hidden: true }, [ui.expect, ui.messages, ui.closedNote, ui.compose]);
 
     var title = el('h2', { className: 'fo-chat__title', text: 'Chat with FactoryOps AI', id: 'fo-chat-title' });
     ui.panel = el('section', { id: 'fo-chat-panel', className: 'fo-chat__panel', 'aria-labelledby': 'fo-chat-title', hidden: true }, [
