@@ -11,6 +11,7 @@ page in test-output/.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -1501,3 +1502,63 @@ def test_the_contact_thanks_says_when_to_expect_a_reply(
     expect(contact_status(page)).to_have_text(expected)
     assert len(contact_records(db)) == 1
     watch.assert_clean()
+
+
+def test_a_visitor_who_left_gets_one_email_with_both_replies_and_one_who_stays_gets_none(
+    visit: Visit,
+    browser: Browser,
+    db: Any,
+    siteadmin: Callable[..., Any],
+    configure: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from factoryops import deliveries, store
+    from factoryops.sweep import DELIVERY_SOURCES
+
+    configure(
+        **visit.stack.standins.env(),
+        EMAILJS_REPLY_TEMPLATE_ID="template_reply",
+        TEAM_INBOX="team@factoryops.example",
+        SITE_URL=visit.stack.origin,
+    )
+    visit.stack.standins.state.reset()
+
+    def replied_by_email() -> list[dict[str, Any]]:
+        sent = visit.stack.standins.state.emails
+        return [e for e in sent if e["template_id"] == "template_reply"]
+
+    # Ravi writes, then closes the tab; the team answers twice.
+    page = visit.open()
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+    expect(chat_messages(page)).to_have_count(1)
+    page.close()
+    [ravi] = siteadmin("chats", "list", "--open")
+    siteadmin("chats", "reply", ravi["lead_id"], "Yes: S7-1200 and S7-1500.")
+    siteadmin("chats", "reply", ravi["lead_id"], "Over OPC UA, with no gateway.")
+
+    # Meera keeps hers open: the widget shows the replies, so the server knows she saw them.
+    elsewhere = browser.new_context(viewport={"width": 1280, "height": 900})
+    other = elsewhere.new_page()
+    other.goto(visit.stack.origin + "/")
+    start_chat(other, "meera@foundry.example", "And Allen-Bradley?")
+    expect(chat_messages(other)).to_have_count(1)
+    meera = next(c for c in siteadmin("chats", "list", "--open") if c["lead_id"] != ravi["lead_id"])
+    siteadmin("chats", "reply", meera["lead_id"], "Yes, through EtherNet/IP.")
+    siteadmin("chats", "reply", meera["lead_id"], "Which PLC family?")
+    expect(chat_messages(other)).to_have_count(3)
+    time.sleep(1)  # one more poll after both replies arrived: the seen point is stored
+
+    later = store.now() + dt.timedelta(minutes=5)  # past REPLY_EMAIL_AFTER (180 s)
+    monkeypatch.setattr(store, "now", lambda: later)
+    deliveries.run_due(DELIVERY_SOURCES)
+    deliveries.run_due(DELIVERY_SOURCES)
+
+    elsewhere.close()
+    [email] = replied_by_email()
+    params = email["template_params"]
+    assert set(params) == {"to_email", "replies", "page_url", "reply_to"}
+    assert params["to_email"] == "ravi@plant.example"
+    replies = params["replies"]
+    assert replies.index("S7-1200 and S7-1500") < replies.index("Over OPC UA, with no gateway.")
+    assert params["page_url"] == visit.stack.origin + "/"
+    assert params["reply_to"] == "team@factoryops.example"

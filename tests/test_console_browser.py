@@ -667,3 +667,17 @@ def test_the_console_works_on_a_phone_sized_screen(phone: Session, db: Any) -> N
     page.click(".nav a[data-view=privacy]")
     in_view(page, page.locator("[data-privacy=delete] button[type=submit]"))
     assert fits_the_width(page)
+
+
+def test_the_link_in_the_link_opened_note_shows_its_grant(session: Session, db: Any) -> None:
+    from factoryops import grants
+
+    grants.create(lead="Trade fair", sections="demo", no_email=True)
+    named = grants.create(lead="Asha Rao", sections="pricing", email="asha.rao@plant.example")
+    page = session.open(f"#/grants/{named.grant.id}")
+    signed_in(page)
+    item = page.locator(f'[data-grant="{named.grant.id}"]')
+    expect(item).to_have_class(re.compile(r"\bis-target\b"))
+    expect(item).to_be_focused()
+    other = page.locator("[data-grant-items] .grant-item", has_text="Trade fair")
+    expect(other).not_to_have_class(re.compile(r"\bis-target\b"))

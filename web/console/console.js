@@ -9,7 +9,8 @@
  * to sign in again, a 403 says the account may not use the console.
  *
  * Views, by URL hash: #/chats, #/chats/<lead id> (the team's nudge email links there),
- * #/grants, #/deliveries, #/privacy, #/audit, #/status. An open chat polls for new
+ * #/grants, #/grants/<grant id> (the note that a lead opened their link links there),
+ * #/deliveries, #/privacy, #/audit, #/status. An open chat polls for new
  * messages every few seconds while the page is visible.
  *
  * Whatever a visitor or a lead wrote reaches the page through textContent only.
@@ -23,8 +24,10 @@
   var GOOGLE_SCRIPT = 'https://accounts.google.com/gsi/client';
   var VIEWS = ['chats', 'grants', 'deliveries', 'privacy', 'audit', 'status'];
   var LEAD_ID = /^[0-9a-f]{16}$/;
+  var GRANT_ID = /^[0-9a-f]{64}$/;
 
   var state = {
+    grant: '', // the grant a #/grants/<id> link names, shown once the list is there
     config: null,
     token: null, // the ID token: memory only
     email: '',
@@ -421,12 +424,17 @@
   function where() {
     var parts = (window.location.hash || '').replace(/^#\/?/, '').split('/');
     var view = VIEWS.indexOf(parts[0]) >= 0 ? parts[0] : 'chats';
-    return { view: view, lead: view === 'chats' && LEAD_ID.test(parts[1] || '') ? parts[1] : '' };
+    return {
+      view: view,
+      lead: view === 'chats' && LEAD_ID.test(parts[1] || '') ? parts[1] : '',
+      grant: view === 'grants' && GRANT_ID.test(parts[1] || '') ? parts[1] : ''
+    };
   }
 
   function route() {
     if (!state.token) return;
     var target = where();
+    state.grant = target.grant;
     if (target.view !== state.view) {
       stopListRefresh();
       if (state.view === 'chats') stopChat();
@@ -441,6 +449,7 @@
       ENTER[target.view]();
     }
     if (target.view === 'chats') showChat(target.lead);
+    if (target.view === 'grants') showGrant(target.grant);
   }
 
   var ENTER = {
@@ -727,7 +736,19 @@
   function loadGrants() {
     return fetchFor('grants', '/api/grants', function (body) {
       fill('grant', body.grants || [], grantItem);
+      showGrant(state.grant);
     });
+  }
+
+  /* The grant a link named (#/grants/<id>): brought into view and given focus. */
+  function showGrant(id) {
+    if (!id) return;
+    var item = document.querySelector('[data-grant="' + id + '"]');
+    if (!item) return;
+    item.classList.add('is-target');
+    item.setAttribute('tabindex', '-1');
+    item.scrollIntoView({ block: 'center' });
+    item.focus();
   }
 
   function grantItem(grant) {
