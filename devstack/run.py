@@ -75,9 +75,10 @@ def environment(standins: StandIns | None) -> dict[str, str]:
     env.setdefault("SWEEP_AUTH", "off")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "lib"), env.get("PYTHONPATH")]))
     if standins is not None:
-        fake = standins.env(nudges=True)
+        fake = standins.env(scheduled=True)
         if not env.get("EMAILJS_SERVICE_ID"):
             env.update({k: v for k, v in fake.items() if k.startswith("EMAILJS_")})
+            env.setdefault("TEAM_INBOX", fake["TEAM_INBOX"])
         if not env.get("CRM_APPS_SCRIPT_URL"):
             env.update({k: v for k, v in fake.items() if k.startswith("CRM_")})
         if not env.get("TEAM_OAUTH_CLIENT_ID"):
@@ -163,7 +164,15 @@ class DeliveriesClock:
 
 
 # What `siteadmin` needs to work on the same emulator and stand-ins as the functions.
-CLI_SETTINGS = ("GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "SITE_URL", "RETENTION_DAYS")
+CLI_SETTINGS = (
+    "GOOGLE_CLOUD_PROJECT",
+    "FIRESTORE_EMULATOR_HOST",
+    "SITE_URL",
+    "RETENTION_DAYS",
+    "TEAM_INBOX",
+    "REPLY_EMAIL_AFTER",
+    "REPLY_EMAIL_EVERY",
+)
 CLI_PREFIXES = ("EMAILJS_", "CRM_", "SWEEP_")
 
 

@@ -268,13 +268,18 @@ class StandIns:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def env(self, *, nudges: bool = False) -> dict[str, str]:
+    def env(self, *, scheduled: bool = False) -> dict[str, str]:
         """The configuration that points the project's clients here and at `crm`; with
-        `nudges`, also the template of the team's nudge, which schedules one after a
-        visitor's later message (`make dev` wants them; most tests would only see them
-        pending)."""
+        `scheduled`, also what schedules later emails: the team's nudge after a visitor's
+        later message, and the visitor's reply email after an unseen team reply
+        (`make dev` wants them; most tests would only see them pending)."""
+        later = {
+            "EMAILJS_NOTIFY_TEMPLATE_ID": "template_notify",
+            "EMAILJS_REPLY_TEMPLATE_ID": "template_reply",
+            "TEAM_INBOX": "team@factoryops.local",
+        }
         return {
-            **({"EMAILJS_NOTIFY_TEMPLATE_ID": "template_notify"} if nudges else {}),
+            **(later if scheduled else {}),
             "EMAILJS_ENDPOINT": self.url + EMAILJS_PATH,
             "EMAILJS_SERVICE_ID": "service_local",
             "EMAILJS_PUBLIC_KEY": "public_local",
