@@ -90,7 +90,7 @@ def test_replies_unseen_after_the_delay_go_in_one_email(
     assert params["reply_to"] == INBOX
     block = params["replies"]
     assert block.index("which controller?") < block.index("how many spindles?")
-    assert START["text"] not in block and block.count(" UTC\n") == 2
+    assert START["text"] not in block and block.count(" IST\n") == 2
     assert session_id not in json.dumps(email)
     stored = session_doc(db, session_id)
     assert stored["deliveries"]["reply"]["state"] == "sent"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from factoryops import deliveries, logs, store
+from factoryops import deliveries, hours, logs, store
 from factoryops.chat.thread import TEAM, VISITOR, Message, read
 from factoryops.config import settings
 from factoryops.documents import ChatSession, Delivery, SessionFields, delivery_path
@@ -84,8 +84,13 @@ def _write(
 
 
 def _stamp(message: Message) -> str:
+    """When a message was written, in the team's time zone (the visitor's local time, for
+    this site's visitors): `2026-12-07 16:08 IST`."""
     when = message.created_at
-    return "" if when is None else when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if when is None:
+        return ""
+    local = when.astimezone(hours.zone(settings().team_timezone))
+    return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def text_block(messages: list[Message], *, authors: bool) -> str:
