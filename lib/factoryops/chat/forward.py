@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from factoryops import deliveries, logs, store
-from factoryops.chat.thread import MESSAGE_ID, VISITOR, Message, read
+from factoryops.chat.thread import MESSAGE_ID, VISITOR, Message, lead_label, read
 from factoryops.config import settings
 from factoryops.documents import ChatSession, Delivery, SessionFields
 from factoryops.errors import DownstreamError
@@ -92,12 +92,8 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     return {"email": send_email, "crm": send_row}
 
 
-def _lead_id(record: deliveries.Record) -> str:
-    return ChatSession.from_snapshot(record).lead_id or "unknown"
-
-
 DELIVERIES = deliveries.DeliverySource(
-    name="chat", collection=store.CHAT_SESSIONS, senders=senders, log_id=_lead_id
+    name="chat", collection=store.CHAT_SESSIONS, senders=senders, log_id=lead_label
 )
 
 

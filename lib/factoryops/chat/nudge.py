@@ -17,7 +17,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from factoryops import deliveries, logs, store
-from factoryops.chat.thread import OPEN, VISITOR
+from factoryops.chat.thread import OPEN, VISITOR, lead_label
 from factoryops.config import settings
 from factoryops.documents import ChatSession, Delivery, delivery_path
 
@@ -73,14 +73,10 @@ def senders(record: deliveries.Record) -> dict[str, deliveries.Sender]:
     return {CHANNEL: send}
 
 
-def _lead_id(record: deliveries.Record) -> str:
-    return ChatSession.from_snapshot(record).lead_id or "unknown"
-
-
 NUDGES = deliveries.DeliverySource(
     name="nudge",
     collection=store.CHAT_SESSIONS,
     senders=senders,
-    log_id=_lead_id,
+    log_id=lead_label,
     channels=(CHANNEL,),
 )

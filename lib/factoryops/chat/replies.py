@@ -24,7 +24,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from factoryops import deliveries, hours, logs, store
-from factoryops.chat.thread import TEAM, VISITOR, Message, read
+from factoryops.chat.thread import TEAM, VISITOR, Message, lead_label, read
 from factoryops.config import settings
 from factoryops.documents import ChatSession, Delivery, SessionFields, delivery_path
 
@@ -165,14 +165,10 @@ def _carried(ref: Any, session: ChatSession, seq: int) -> None:
         logs.delivery_not_recorded(kind="reply", record_id=session.lead_id, error=exc)
 
 
-def _lead_id(record: deliveries.Record) -> str:
-    return ChatSession.from_snapshot(record).lead_id or "unknown"
-
-
 REPLIES = deliveries.DeliverySource(
     name="reply",
     collection=store.CHAT_SESSIONS,
     senders=senders,
-    log_id=_lead_id,
+    log_id=lead_label,
     channels=(REPLY, TRANSCRIPT),
 )

@@ -51,6 +51,12 @@ def new_message(*, author: str, text: str, seq: int) -> ChatMessage:
     return ChatMessage(author=author, text=text, seq=seq, expire_at=store.expire_at())
 
 
+def lead_label(record: Any) -> str:
+    """What log lines and listings call a chat: its lead id, since the session's document
+    id is the visitor's secret."""
+    return ChatSession.from_snapshot(record).lead_id or "unknown"
+
+
 def sessions() -> firestore.CollectionReference:
     return store.collection(store.CHAT_SESSIONS)
 
