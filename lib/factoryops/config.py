@@ -17,11 +17,30 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from factoryops import hours
+from factoryops.parsers import (
+    ConfigError,
+    Parser,
+    RateLimit,
+    address,
+    addresses,
+    base_url,
+    origins,
+    rate,
+    switch,
+    team_hours,
+    text,
+    timezone,
+    url,
+    whole,
+)
+
+# The parsers and types other modules reach through this one (deploy-time settings too).
+__all__ = ["ConfigError", "Parser", "RateLimit", "address", "origins", "text", "whole"]
 
 EMAILJS_DEFAULT_ENDPOINT = "https://api.emailjs.com/api/v1.0/email/send"
 OMITTED = "<omitted>"
@@ -36,27 +55,6 @@ FORWARDER = "forward_record"
 FUNCTIONS = (CONTACT, CHAT, ACCESS, CONSOLE, SWEEP, FORWARDER)
 
 
-class ConfigError(ValueError):
-    """A configuration variable holds a value that cannot be used."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    count: int
-    seconds: int
-
-    def __str__(self) -> str:
-        return f"{self.count}/{self.seconds}"
-
-
-Parser = Callable[[str, str], Any]
-"""(variable name, trimmed non-empty value) -> the typed value, or ConfigError."""
-
-
 @dataclass(frozen=True)
 class Setting:
     """One declared setting."""
@@ -67,100 +65,6 @@ class Setting:
     meaning: str
     private: bool = False
     """Never logged, even redacted to a summary: secrets and the team's addresses."""
-
-
-# -- parsers -------------------------------------------------------------------------
-
-
-def text(name: str, raw: str) -> str:
-    del name
-    return raw
-
-
-def whole(minimum: int = 1, maximum: int | None = None, why: str = "") -> Parser:
-    def parse(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
-        if value < minimum:
-            raise ConfigError(name, f"must be at least {minimum}")
-        if maximum is not None and value > maximum:
-            raise ConfigError(name, f"must be at most {maximum}{why}")
-        return value
-
-    return parse
-
-
-def rate(name: str, raw: str) -> RateLimit:
-    count, sep, seconds = raw.partition("/")
-    problem = f"expected COUNT/SECONDS such as 5/600, got {raw!r}"
-    try:
-        limit = RateLimit(int(count), int(seconds))
-    except ValueError:
-        raise ConfigError(name, problem) from None
-    if not sep or limit.count < 1 or limit.seconds < 1:
-        raise ConfigError(name, problem)
-    return limit
-
-
-def url(name: str, raw: str) -> str:
-    if not raw.startswith(("https://", "http://")):
-        raise ConfigError(name, f"expected an http(s) URL, got {raw!r}")
-    return raw
-
-
-def base_url(name: str, raw: str) -> str:
-    """A URL that paths are appended to: without its trailing slash."""
-    return url(name, raw).rstrip("/")
-
-
-def origins(name: str, raw: str) -> tuple[str, ...]:
-    found = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    for origin in found:
-        if not origin.startswith(("https://", "http://")):
-            raise ConfigError(name, f"{origin!r} is not an http(s) origin")
-    return found
-
-
-def addresses(name: str, raw: str) -> tuple[str, ...]:
-    """Comma-separated email addresses, compared case-insensitively (so kept lower-case)."""
-    found = tuple(a.strip().lower() for a in raw.split(",") if a.strip())
-    for address in found:
-        local, at, domain = address.partition("@")
-        if not (local and at and "." in domain) or " " in address:
-            raise ConfigError(name, "expected comma-separated email addresses")
-    return found
-
-
-def switch(name: str, raw: str) -> bool:
-    value = raw.lower()
-    if value not in ("on", "off"):
-        raise ConfigError(name, f"expected one of on, off, got {value!r}")
-    return value == "on"
-
-
-def address(name: str, raw: str) -> str:
-    """One email address, kept lower-case."""
-    found = addresses(name, raw)
-    if len(found) != 1:
-        raise ConfigError(name, "expected one email address")
-    return found[0]
-
-
-def team_hours(name: str, raw: str) -> hours.TeamHours:
-    try:
-        return hours.parse(raw)
-    except hours.HoursError as exc:
-        raise ConfigError(name, str(exc)) from None
-
-
-def timezone(name: str, raw: str) -> str:
-    try:
-        hours.zone(raw)
-    except hours.HoursError as exc:
-        raise ConfigError(name, str(exc)) from None
-    return raw
 
 
 # -- the declarations ----------------------------------------------------------------
