@@ -1289,10 +1289,12 @@ def test_an_unknown_access_link_leaves_the_address_bar_and_unlocks_nothing(visit
 SHOTS = os.environ.get("SCREENSHOTS_DIR", "")
 """Where the greeting's screenshots go, when asked for (for a person to look at)."""
 SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
+# Records every violation of the page's Content-Security-Policy, before any script runs
+# (the console's browser tests use it too).
 CSP_WATCH = """
-window.__cspViolations = [];
+window.cspViolations = [];
 document.addEventListener('securitypolicyviolation', function (event) {
-  window.__cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
+  window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
 });
 """
 
@@ -1306,7 +1308,7 @@ class Watch:
 
     def assert_clean(self) -> None:
         assert self.console_errors == []
-        assert self.page.evaluate("() => window.__cspViolations") == []
+        assert self.page.evaluate("() => window.cspViolations") == []
 
 
 def sized(visit: Visit, size: str) -> Watch:
@@ -1473,7 +1475,7 @@ def test_a_failed_peek_is_silent_and_shows_no_badge(visit: Visit) -> None:
     expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
     # A network failure is reported by the browser itself; the script adds nothing.
     assert [e for e in watch.console_errors if "factoryops" in e] == []
-    assert page.evaluate("() => window.__cspViolations") == []
+    assert page.evaluate("() => window.cspViolations") == []
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from devstack.site import Site, SiteConfig
 from devstack.standins import StandIns
 from tests.conftest import PROJECT, ROOT
 from tests.test_browser import (
+    CSP_WATCH,
     OUTPUT,
     browser,  # noqa: F401  (the fixture: Debian's Chromium, as `browser`)
     chat_messages,
@@ -49,13 +50,6 @@ expect.set_options(timeout=30_000)
 MEMBER = "asha@factoryops.example"
 STRANGER = "someone@elsewhere.example"
 VISITOR = "ravi@plant.example"
-# Records every violation of the page's Content-Security-Policy, before any script runs.
-CSP_WATCH = """
-window.cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (event) {
-  window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
-});
-"""
 
 
 # -- the local stack -----------------------------------------------------------------
