@@ -113,6 +113,7 @@ class Eventarc:
     """Deliveries of one event at most (the first and its retries)."""
     delivered: list[tuple[str, int]] = field(default_factory=list)
     """(document path, status) of each delivery attempt, for tests."""
+    _client: Any = None
     _watches: list[Any] = field(default_factory=list)
     _seen: dict[str, Any] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
@@ -131,7 +132,7 @@ class Eventarc:
         if self.emulator_host:  # the client reads it when it opens its channel
             os.environ["FIRESTORE_EMULATOR_HOST"] = self.emulator_host
         try:
-            client = firestore.Client(project=self.project)
+            self._client = client = firestore.Client(project=self.project)
             for trigger in self.triggers:
                 loaded = threading.Event()
                 watch = client.collection(trigger.collection).on_snapshot(
@@ -156,20 +157,43 @@ class Eventarc:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def settle(self, *, quiet: float = 0.5, timeout: float = 60.0) -> bool:
-        """Wait until no event has been waiting, in flight or newly seen for `quiet`
-        seconds (the emulator's listeners report a write within a few milliseconds);
-        False if that took longer than `timeout`."""
+        """Wait until every write in a watched collection has been reported by the
+        listeners and delivered, and nothing new has been seen for `quiet` seconds;
+        False if that took longer than `timeout`. A busy emulator can report a write
+        seconds after it was made, so quiet alone is not enough: the watched collections
+        are read, and a settle waits for the listeners to catch up with what they hold."""
         started = time.monotonic()
         deadline = started + timeout
         with self._idle:
             while True:
                 idle_for = time.monotonic() - max(self._last_activity, started)
                 if self._pending == 0 and idle_for >= quiet:
-                    return True
+                    activity = self._last_activity
+                    self._idle.release()
+                    try:
+                        behind = self._behind()
+                    finally:
+                        self._idle.acquire()
+                    if not behind and self._pending == 0 and self._last_activity == activity:
+                        return True
+                    idle_for = 0.0
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._idle.wait(min(left, quiet - idle_for if self._pending == 0 else quiet))
+
+    def _behind(self) -> bool:
+        """Whether a watched collection holds a document, or a version of one, that the
+        listeners have not reported yet."""
+        for trigger in self.triggers:
+            for snapshot in (
+                self._client.collection(trigger.collection).select(["__name__"]).stream()
+            ):
+                with self._lock:
+                    seen = self._seen.get(snapshot.reference.path)
+                if seen is None or seen.update_time < snapshot.update_time:
+                    return True
+        return False
 
     def _callback(self, trigger: Trigger, loaded: threading.Event) -> Callable[..., None]:
         def on_snapshot(_docs: Any, changes: Any, read_time: Any) -> None:
@@ -179,14 +203,17 @@ class Eventarc:
                 path = snapshot.reference.path
                 kind = change.type.name
                 with self._lock:
-                    old = self._seen.pop(path, None)
-                    if kind != "REMOVED":
+                    old = self._seen.get(path)
+                written = kind == "ADDED" or (kind == "MODIFIED" and trigger.event_type == WRITTEN)
+                if written and not initial:
+                    self._submit(trigger.event_type, snapshot, old if kind == "MODIFIED" else None)
+                # Seen only once its event is pending, so that settle() never finds a
+                # write reported but not yet on its way.
+                with self._lock:
+                    if kind == "REMOVED":
+                        self._seen.pop(path, None)
+                    else:
                         self._seen[path] = snapshot
-                if initial or kind == "REMOVED":
-                    continue
-                if trigger.event_type == CREATED and kind != "ADDED":
-                    continue
-                self._submit(trigger.event_type, snapshot, old if kind == "MODIFIED" else None)
             loaded.set()
 
         return on_snapshot
