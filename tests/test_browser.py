@@ -1065,7 +1065,7 @@ def seed_thread(session_id: str, count: int) -> list[str]:
             text=f"Message {last_seq + 1}",
             last_seq=last_seq,
             lead_id=session.lead_id,
-        )
+        ).message
         last_seq = message.seq
         written.append(author)
     return written

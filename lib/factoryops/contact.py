@@ -16,7 +16,16 @@ from factoryops import deliveries, hours, logs, store
 from factoryops.config import CONTACT, settings
 from factoryops.documents import ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
-from factoryops.validation import COMPANY, EMAIL, MESSAGE, NAME, Email, Field, check
+from factoryops.validation import (
+    COMPANY,
+    EMAIL,
+    MESSAGE,
+    NAME,
+    Email,
+    Field,
+    check,
+    search_terms,
+)
 
 HONEYPOT = "website"
 SPEC: dict[str, Field] = {"name": NAME, "email": EMAIL, "company": COMPANY, "message": MESSAGE}
@@ -105,6 +114,7 @@ def stage(request: ParsedRequest, form: ContactForm) -> Staged:
         email_key=form.email.key,
         company=form.company,
         message=form.message,
+        search_terms=search_terms(form.name, form.company),
         expire_at=store.expire_at(),
         deliveries=deliveries.initial(enabled),
     )

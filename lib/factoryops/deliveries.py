@@ -175,23 +175,36 @@ def _run(
     return None
 
 
+def _outcome_update(channel: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a record's update that write one channel's outcome (`_outcome`)."""
+    from google.cloud import firestore
+
+    f = DeliveryFields
+    update = {delivery_path(channel, name): value for name, value in result.items()}
+    if result[f.STATE] in SETTLED:
+        update[delivery_path(channel, f.DUE_AT)] = firestore.DELETE_FIELD
+        update[delivery_path(channel, f.NEXT_ATTEMPT_AT)] = firestore.DELETE_FIELD
+    update[delivery_path(channel, f.LEASE_ID)] = firestore.DELETE_FIELD
+    return update
+
+
+def skipped_now(channel: str, state: Delivery) -> dict[str, Any]:
+    """The fields that settle a waiting delivery `skipped` now, as its sender would when
+    its time came: for the write that makes it pointless to send (a team reply settles
+    the nudge about the message it answers), so that no one counts it as waiting."""
+    return _outcome_update(channel, _outcome(state, NotNeeded()))
+
+
 def _write(
     ref: DocumentReference,
     source: DeliverySource,
     record_id: str,
     results: dict[str, dict[str, Any]],
 ) -> None:
-    from google.cloud import firestore
-
     f = DeliveryFields
     update: dict[str, Any] = {}
     for channel, result in results.items():
-        for name, value in result.items():
-            update[delivery_path(channel, name)] = value
-        if result[f.STATE] in SETTLED:
-            update[delivery_path(channel, f.DUE_AT)] = firestore.DELETE_FIELD
-            update[delivery_path(channel, f.NEXT_ATTEMPT_AT)] = firestore.DELETE_FIELD
-        update[delivery_path(channel, f.LEASE_ID)] = firestore.DELETE_FIELD
+        update.update(_outcome_update(channel, result))
         logs.delivery_result(
             kind=source.name,
             record_id=record_id,

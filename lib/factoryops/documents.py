@@ -243,6 +243,7 @@ class ContactFields(ForwardedFields):
     EMAIL_KEY = "email_key"
     COMPANY = "company"
     MESSAGE = "message"
+    SEARCH_TERMS = "search_terms"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +255,9 @@ class ContactSubmission(Forwarded):
     """The normalised address (trimmed, lower-cased) the privacy tools find it by."""
     company: str
     message: str
+    search_terms: list[str]
+    """The words of the name and the company, case-folded (validation.search_terms): what
+    the team's inbox finds the person by, with one `array_contains` query."""
 
 
 # -- chat_sessions and their messages ----------------------------------------------------
@@ -275,6 +279,10 @@ class SessionFields(ForwardedFields):
     LAST_TEAM_SEQ = "last_team_seq"
     SEEN_THROUGH = "seen_through"
     REPLY_EMAILED_THROUGH = "reply_emailed_through"
+    AWAITING_SINCE = "awaiting_since"
+    LAST_MESSAGE_AT = "last_message_at"
+    LAST_TEXT = "last_text"
+    LAST_NAME = "last_name"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,6 +320,18 @@ class ChatSession(Forwarded):
     reply_emailed_through: int = when_set(0)
     """The newest team message a reply email (or a transcript) has carried: the next
     reply email carries only newer ones."""
+    awaiting_since: int | None = None
+    """Since when the team owes an answer: the time (epoch milliseconds) of the oldest
+    visitor message after the team's last one, by `Minimum` (which sets an absent or null
+    field), so concurrent posts keep the earliest; null once the team writes. Stored,
+    null, on every session, so that the inbox can ask for the chats not awaiting one."""
+    last_message_at: dt.datetime | None = server_time()
+    """When the newest message was written (the session's start, before any)."""
+    last_text: str | None = when_set()
+    """The newest message's first line, cut to `thread.PREVIEW_MAX` characters: the
+    inbox's preview."""
+    last_name: str | None = when_set()
+    """The team member's display name, when the newest message is a named team reply."""
 
     @property
     def unseen_possible(self) -> bool:
@@ -324,6 +344,7 @@ class MessageFields(DocumentFields):
     TEXT = "text"
     SEQ = "seq"
     CREATED_AT = "created_at"
+    NAME = "name"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +357,8 @@ class ChatMessage(Document):
     text: str
     seq: int
     created_at: dt.datetime | None = server_time()
+    name: str | None = when_set()
+    """The team member's display name, on a team message written with one."""
 
 
 # -- access_grants -------------------------------------------------------------------
@@ -356,6 +379,7 @@ class GrantFields(DocumentFields):
     LAST_REDEEMED_AT = "last_redeemed_at"
     RECEIPTS = "receipts"
     DELIVERIES = "deliveries"
+    SEARCH_TERMS = "search_terms"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,6 +405,9 @@ class AccessGrant(Document):
     """Hashes of the receipts of the uses counted, for a grant with max uses."""
     deliveries: Mapping[str, Delivery] = when_set(factory=dict)
     """The note to the team's inbox that the lead opened their link (`opened`)."""
+    search_terms: list[str]
+    """The words of the lead and the company, case-folded (validation.search_terms): what
+    the team's inbox finds the person by."""
 
     def delivery(self, channel: str) -> Delivery | None:
         return self.deliveries.get(channel)

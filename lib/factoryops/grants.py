@@ -26,7 +26,17 @@ from factoryops import deliveries, errors, logs, store
 from factoryops.config import ACCESS, settings
 from factoryops.documents import AccessGrant, Delivery, GrantFields, delivery_path
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
-from factoryops.validation import COMPANY, EMAIL, NAME, TOKEN, Field, WholeNumber, check, optional
+from factoryops.validation import (
+    COMPANY,
+    EMAIL,
+    NAME,
+    TOKEN,
+    Field,
+    WholeNumber,
+    check,
+    optional,
+    search_terms,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -238,6 +248,7 @@ def create(
         email=address.address if address else None,
         email_key=address.key if address else None,
         company=values["company"] or None,
+        search_terms=search_terms(values["lead"], values["company"]),
         sections=names,
         expires_at=now + dt.timedelta(days=days) if days else None,
         max_uses=max_uses,

@@ -27,12 +27,15 @@ from factoryops.documents import (
     PrivacyRequest,
     SessionFields,
 )
-from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check
+from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check, search_terms
 
 EXPORT, CORRECT, DELETE = "export", "correct", "delete"
-_INTERNAL = (ContactFields.DELIVERIES, ContactFields.EMAIL_KEY)
+_INTERNAL = (ContactFields.DELIVERIES, ContactFields.EMAIL_KEY, ContactFields.SEARCH_TERMS)
 """Fields that are bookkeeping rather than data about the person: left out of exports
 (a session and a grant name them alike)."""
+_CONTACT_WORDS = (ContactFields.NAME, ContactFields.COMPANY)
+_GRANT_WORDS = (GrantFields.LEAD, GrantFields.COMPANY)
+"""The fields whose words a record's `search_terms` hold (validation.search_terms)."""
 
 
 @dataclass
@@ -266,19 +269,25 @@ def correct(email: Email, change: Correction) -> Outcome:
 
     # The CRM first: until the documents change, a re-run still finds the same rows.
     counts.crm_rows = crm.update_rows(_crm_match(email, held), cells)
-    counts.contact_submissions = _update(held.contacts, contact)
+    counts.contact_submissions = _update(held.contacts, contact, words=_CONTACT_WORDS)
     counts.chat_sessions = _update(held.sessions, session)
-    counts.access_grants = _update(held.grants, grant)
+    counts.access_grants = _update(held.grants, grant, words=_GRANT_WORDS)
     _trace(CORRECT, email, counts)
     return Outcome(counts, outside)
 
 
-def _update(snaps: Iterable[Any], fields: dict[str, Any]) -> int:
+def _update(snaps: Iterable[Any], fields: dict[str, Any], *, words: tuple[str, ...] = ()) -> int:
+    """Write `fields` on each record; when they change one of `words` (the fields whose
+    words a record is searched by), its `search_terms` follow."""
     if not fields:
         return 0
     count = 0
     for snap in snaps:
-        snap.reference.update(fields, **store.call_options())
+        update = dict(fields)
+        if any(name in fields for name in words):
+            now = {**_data(snap), **fields}
+            update[ContactFields.SEARCH_TERMS] = search_terms(*(now.get(n) for n in words))
+        snap.reference.update(update, **store.call_options())
         count += 1
     return count
 

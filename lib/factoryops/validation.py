@@ -7,6 +7,7 @@ Unknown fields are problems too.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,20 @@ class Email:
 
 def email_key(address: str) -> str:
     return address.strip().lower()
+
+
+_WORD = re.compile(r"\w+")
+
+
+def search_terms(*texts: str | None) -> list[str]:
+    """The words a person is found by (their name's, their company's): case-folded, each
+    once, in the order given. The inbox's search folds what the team types the same way."""
+    words: list[str] = []
+    for text in texts:
+        for word in _WORD.findall((text or "").casefold()):
+            if word not in words:
+                words.append(word)
+    return words
 
 
 def parse_email(raw: str) -> Email:
@@ -230,6 +245,47 @@ class WholeNumber:
         if raw < self.minimum or (self.maximum is not None and raw > self.maximum):
             raise ValueError(problem)
         return raw
+
+
+@dataclass(frozen=True)
+class Numeral:
+    """A whole number from `minimum` to `maximum`, written in digits (a query string's)."""
+
+    minimum: int
+    maximum: int
+    absent: int | None = None
+    required: bool = False
+
+    def clean(self, raw: object) -> int:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(self.maximum)):
+            raise ValueError(f"must be a whole number from {self.minimum} to {self.maximum}")
+        value = int(text)
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"must be a whole number from {self.minimum} to {self.maximum}")
+        return value
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time in RFC 3339 with its offset (`2026-03-01T09:30:00.000Z`), as answers give it."""
+
+    required: bool = False
+    absent: None = None
+
+    def clean(self, raw: object) -> dt.datetime:
+        problem = "must be a time in RFC 3339, such as 2026-03-01T09:30:00.000Z"
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not _RFC3339.fullmatch(text):
+            raise ValueError(problem)
+        try:
+            value = dt.datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError(problem) from None
+        return value.astimezone(dt.UTC)
 
 
 # The contract's fields, each with its length limit, for every spec that takes them.

@@ -32,10 +32,12 @@ from factoryops.chat.thread import (
     VISITOR,
     Message,
     append,
+    epoch_ms,
     give_back_visitor_message,
     message_id,
     new_message,
     parse_session_id,
+    preview,
     read,
     read_one,
     reserve_visitor_message,
@@ -138,6 +140,8 @@ def _start(request: Start) -> Staged:
             message_count=1,
             last_seq=1,
             last_author=VISITOR,
+            last_text=preview(request.text),
+            awaiting_since=epoch_ms(store.now()),
             unanswered=1,
             first_message_id=message_id(1),
             deliveries=forward.new_deliveries(),
@@ -194,19 +198,20 @@ def _post(request: Post) -> JsonResponse:
         forward.recover_first(ref, snap)
     count = reserve_visitor_message(ref, cap=cap, lead_id=lead_id)
     try:
-        message = append(
+        appended = append(
             ref, author=VISITOR, text=request.text, last_seq=session.last_seq, lead_id=lead_id
         )
     except BaseException:
         give_back_visitor_message(ref, lead_id=lead_id)
         raise
+    message = appended.message
     if count == 1:
         # This post took the first visitor message; concurrent ones may have placed
         # theirs earlier in the thread, and the earliest is what the team is sent.
         first = forward.earliest_visitor_message(ref) or message
         forward.queue_first(ref, session, first)
     else:
-        nudge.schedule(ref, session)
+        nudge.schedule(ref, session, opened_wait=appended.opened_wait)
     logs.chat_message_stored(lead_id=lead_id, author=message.author, seq=message.seq)
     return JsonResponse(
         201,

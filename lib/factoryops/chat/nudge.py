@@ -5,16 +5,17 @@ writes again later would wait until someone looked. So each later visitor messag
 schedules a nudge on the session, due NOTIFY_AFTER seconds on (and at least 30 minutes
 after the last one sent), unless one is on its way already. When it falls due, the
 deliveries sweep (every minute) sends it through the delivery machinery, so it is
-retried and never sent twice; if by then the team has answered or the chat is closed,
-it settles as `skipped`. It says how many messages wait and links to the chat in the
-team console: no message text, name or email, so the privacy notice's "a copy of new
-contact submissions and first chat messages" stays the whole of what the inbox gets.
+retried and never sent twice. A team reply or a close settles a pending nudge `skipped`
+in its own write (`settled`); one the sweep holds already settles `skipped` when it
+finds the chat answered or closed. It says how many messages wait and links to the chat
+in the team console: no message text, name or email, so the privacy notice's "a copy of
+new contact submissions and first chat messages" stays the whole of what the inbox gets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from factoryops import deliveries, logs, store
 from factoryops.chat.thread import OPEN, VISITOR, lead_label
@@ -29,14 +30,24 @@ SPACING = dt.timedelta(minutes=30)
 """At most one nudge per chat in this long."""
 
 
-def schedule(ref: firestore.DocumentReference, session: ChatSession) -> None:
+def _waiting(state: Delivery | None) -> bool:
+    return state is not None and state.state in (deliveries.PENDING, deliveries.PROCESSING)
+
+
+def schedule(
+    ref: firestore.DocumentReference, session: ChatSession, *, opened_wait: bool = False
+) -> None:
     """After a visitor's later message: a nudge, due NOTIFY_AFTER from now (`session` as
-    the post read it). Never fails the post: the message is stored."""
+    the post read it). Never fails the post: the message is stored.
+
+    A message that began a wait (`thread.Appended.opened_wait`: the team had answered
+    everything before it) schedules one whatever the post read: a nudge pending then was
+    about the earlier wait, which the team's answer settled, perhaps after the read."""
     cfg = settings()
     if not (cfg.emailjs_configured and cfg.emailjs_notify_template_id):
         return
     state = session.delivery(CHANNEL)
-    if state is not None and state.state in (deliveries.PENDING, deliveries.PROCESSING):
+    if _waiting(state) and not opened_wait:
         return  # one is on its way; it will count this message too
     due = store.now() + dt.timedelta(seconds=cfg.notify_after)
     last_sent = None if state is None else state.sent_at
@@ -47,6 +58,17 @@ def schedule(ref: firestore.DocumentReference, session: ChatSession) -> None:
         ref.update({delivery_path(CHANNEL): fresh.to_dict()}, **store.call_options())
     except Exception as exc:
         logs.nudge_not_scheduled(lead_id=session.lead_id, error=exc)
+
+
+def settled(session: ChatSession) -> dict[str, Any]:
+    """The fields that settle the session's pending nudge `skipped`, for the write that
+    answers or closes the chat (`session` as read before it); none when none is pending.
+    So the status page never counts a nudge pending beside a chat no longer awaiting a
+    reply. One the sweep has leased already settles as its sender decides."""
+    state = session.delivery(CHANNEL)
+    if state is None or state.state != deliveries.PENDING:
+        return {}
+    return deliveries.skipped_now(CHANNEL, state)
 
 
 def email_params(session: ChatSession) -> dict[str, str]:

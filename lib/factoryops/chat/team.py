@@ -1,14 +1,13 @@
-"""The team's side of the chat: find, list, read, reply, close. `siteadmin chats` and
-the team console both work through these functions."""
+"""The team's side of the chat: find, read, reply, close (the list is inbox.py's).
+`siteadmin chats` and the team console both work through these functions."""
 
 from __future__ import annotations
 
 from factoryops import errors, logs, store
-from factoryops.chat import replies
+from factoryops.chat import nudge, replies
 from factoryops.chat.thread import (
     CLOSED,
     LEAD_ID,
-    OPEN,
     TEAM,
     Message,
     Session,
@@ -48,33 +47,15 @@ def find(handle: str) -> Session | None:
     return Session.from_snapshot(snap) if snap.exists else None
 
 
-def list_sessions(*, only_open: bool = False, limit: int = 50) -> list[Session]:
-    """Sessions by last activity, newest first."""
-    from google.cloud import firestore
-
-    if only_open:
-        # An equality filter with an order on another field would need a composite
-        # index; the open sessions are few, so they are sorted here.
-        query = sessions().where(filter=store.field_filter(SessionFields.STATUS, "==", OPEN))
-        found = sorted(
-            (Session.from_snapshot(s) for s in query.stream(**store.call_options())),
-            key=lambda s: s.last_activity_at or store.now(),
-            reverse=True,
-        )
-        return found[:limit]
-    newest = firestore.Query.DESCENDING
-    query = sessions().order_by(SessionFields.LAST_ACTIVITY_AT, direction=newest)
-    return [Session.from_snapshot(s) for s in query.limit(limit).stream(**store.call_options())]
-
-
 def messages(session: Session, *, after: int = 0, limit: int | None = None) -> list[Message]:
     """The session's messages after sequence number `after`, oldest first."""
     return read(session.ref, after=after, limit=limit)
 
 
-def reply(session: Session, text: str) -> Message:
-    """A team message in the session's thread; it reaches the visitor's next poll.
-    Raises InvalidRequest for text the visitor's widget would not accept either."""
+def reply(session: Session, text: str, *, name: str | None = None) -> Message:
+    """A team message in the session's thread; it reaches the visitor's next poll. `name`
+    is the team member's display name, kept on the message. Raises InvalidRequest for
+    text the visitor's widget would not accept either."""
     values = check({"text": text}, TEXT_SPEC)
     message = append(
         session.ref,
@@ -82,7 +63,9 @@ def reply(session: Session, text: str) -> Message:
         text=values["text"],
         last_seq=session.last_seq,
         lead_id=session.lead_id,
-    )
+        name=name,
+        also=nudge.settled(session),
+    ).message
     logs.chat_message_stored(lead_id=session.lead_id, author=TEAM, seq=message.seq)
     # Unseen after REPLY_EMAIL_AFTER, it goes to the visitor by email (replies.py).
     replies.schedule_reply(session.ref, session)
@@ -98,8 +81,14 @@ def close(session: Session, *, transcript: bool = False) -> bool:
     if session.status == CLOSED:
         return False
     try:
-        # `closes` is what a visitor's reservation reads, in its own write.
-        closing = {SessionFields.STATUS: CLOSED, SessionFields.CLOSES: firestore.Increment(1)}
+        # `closes` is what a visitor's reservation reads, in its own write. A close is
+        # activity: the inbox's `changed_after` finds it.
+        closing = {
+            **nudge.settled(session),
+            SessionFields.STATUS: CLOSED,
+            SessionFields.CLOSES: firestore.Increment(1),
+            SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+        }
         session.ref.update(closing, **store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None

@@ -10,7 +10,9 @@ poll with `?after=<id>` never skips or repeats a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -36,19 +38,39 @@ LIMIT_RETRY_AFTER = 24 * 3600
 """Retry-After of `chat_limit_reached`: the cap does not lift, so the answer is long."""
 CLAIM_ATTEMPTS = 64
 """Sequence numbers one post may try before giving up (each loss means another write won)."""
+PREVIEW_MAX = 140
+"""Characters of the newest message's first line that the session keeps for the inbox."""
 
 SESSION_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{SESSION_ID_MAX}}}")
 MESSAGE_ID = re.compile(r"[0-9]{8}")
 LEAD_ID = re.compile(rf"[0-9a-f]{{{2 * LEAD_ID_BYTES}}}")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def message_id(seq: int) -> str:
     return f"{seq:08d}"
 
 
-def new_message(*, author: str, text: str, seq: int) -> ChatMessage:
-    """A message to store as number `seq`; the server stamps its time."""
-    return ChatMessage(author=author, text=text, seq=seq, expire_at=store.expire_at())
+def new_message(*, author: str, text: str, seq: int, name: str | None = None) -> ChatMessage:
+    """A message to store as number `seq`; the server stamps its time. `name`, the team
+    member's display name, is kept on team messages only."""
+    named = name if author == TEAM else None
+    return ChatMessage(author=author, text=text, seq=seq, name=named, expire_at=store.expire_at())
+
+
+def preview(text: str) -> str:
+    """What the inbox shows of a message: its first line, cut to PREVIEW_MAX characters."""
+    lines = text.strip().splitlines()
+    return lines[0].strip()[:PREVIEW_MAX] if lines else ""
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    """A time as `awaiting_since` stores it."""
+    return (moment - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def from_epoch_ms(value: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(milliseconds=value)
 
 
 def lead_label(record: Any) -> str:
@@ -110,8 +132,8 @@ class Session(ChatSession):
 
     @property
     def awaiting_reply(self) -> bool:
-        """Open, with the visitor's message the newest: the team owes an answer."""
-        return self.status == OPEN and self.last_author == VISITOR
+        """Open, with a visitor's message after the team's last: the team owes an answer."""
+        return self.status == OPEN and self.awaiting_since is not None
 
     def delivery_states(self) -> dict[str, str]:
         """The state of each delivery (the first message's `email` and `crm`, the nudge)."""
@@ -178,13 +200,36 @@ def give_back_visitor_message(ref: firestore.DocumentReference, *, lead_id: str)
         logs.chat_count_not_given_back(lead_id=lead_id, error=exc)
 
 
+@dataclass(frozen=True)
+class Appended:
+    """A message stored by `append`, and what its write did to the session."""
+
+    message: Message
+    opened_wait: bool
+    """A visitor's message that found the team owing no answer: the wait begins with it
+    (`awaiting_since` is its time), so nothing scheduled for an earlier wait stands."""
+
+
 def append(
-    ref: firestore.DocumentReference, *, author: str, text: str, last_seq: int, lead_id: str
-) -> Message:
+    ref: firestore.DocumentReference,
+    *,
+    author: str,
+    text: str,
+    last_seq: int,
+    lead_id: str,
+    name: str | None = None,
+    also: Mapping[str, Any] | None = None,
+) -> Appended:
     """Store one message after the newest one (a visitor's after `reserve_visitor_message`).
 
     `last_seq` is the session's `last_seq` as last read: a stale value costs a few lost
-    claims, never a gap or a reused number.
+    claims, never a gap or a reused number. `name` is the team member's display name (a
+    team message's); `also` holds more fields of the session to write in the same update,
+    plain values and deletions, no transforms (a team reply settles the nudge there).
+
+    The session's update keeps the inbox's fields: the preview of the newest message, and
+    `awaiting_since`, which a visitor's message sets by `Minimum` (the first of concurrent
+    posts wins, and a later one leaves it) and the team's clears.
     """
     from google.api_core import exceptions
     from google.cloud import firestore
@@ -192,45 +237,59 @@ def append(
     client = store.client()
     options = store.call_options()
     seq = last_seq + 1
+    shown = name if author == TEAM else None
     for _ in range(CLAIM_ATTEMPTS):
+        sent_at = epoch_ms(store.now())
         transforms: dict[str, Any] = {
             SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+            SessionFields.LAST_MESSAGE_AT: firestore.SERVER_TIMESTAMP,
             SessionFields.LAST_SEQ: firestore.Maximum(seq),
         }
-        document = new_message(author=author, text=text, seq=seq)
+        document = new_message(author=author, text=text, seq=seq, name=name)
         batch = client.batch()
         batch.create(ref.collection(store.MESSAGES).document(message_id(seq)), document.to_dict())
         # How many visitor messages wait for the team: the nudge says so.
         if author == VISITOR:
             transforms[SessionFields.UNANSWERED] = firestore.Increment(1)
+            transforms[SessionFields.AWAITING_SINCE] = firestore.Minimum(sent_at)
+            waiting: dict[str, Any] = {}
         else:
             transforms[SessionFields.LAST_TEAM_SEQ] = firestore.Maximum(seq)
-        waiting = {} if author == VISITOR else {SessionFields.UNANSWERED: 0}
+            waiting = {SessionFields.UNANSWERED: 0, SessionFields.AWAITING_SINCE: None}
         batch.update(
             ref,
             {
+                **(also or {}),
                 **transforms,
                 **waiting,
                 SessionFields.LAST_AUTHOR: author,
+                SessionFields.LAST_TEXT: preview(text),
+                SessionFields.LAST_NAME: firestore.DELETE_FIELD if shown is None else shown,
                 SessionFields.EXPIRE_AT: store.expire_at(),
             },
         )
         try:
-            written, _ = batch.commit(**options)
+            written, updated = batch.commit(**options)
         except exceptions.AlreadyExists:
             seq += 1
             continue
         except exceptions.NotFound:
             raise errors.SessionNotFound() from None
         created = MessageFields.CREATED_AT
-        return Message(
+        message = Message(
             id=message_id(seq),
             seq=seq,
             author=author,
             text=text,
+            name=document.name,
             created_at=store.transform_results(written, [created])[created],
             expire_at=document.expire_at,
         )
+        opened = False
+        if author == VISITOR:
+            awaiting = SessionFields.AWAITING_SINCE
+            opened = store.transform_results(updated, transforms)[awaiting] == sent_at
+        return Appended(message=message, opened_wait=opened)
     logs.chat_message_not_placed(lead_id=lead_id, attempts=CLAIM_ATTEMPTS)
     raise errors.Unavailable()
 
