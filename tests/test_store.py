@@ -54,3 +54,48 @@ def test_the_collection_group_range_over_messages_has_its_index_declared() -> No
     assert ("ASCENDING", "COLLECTION_GROUP") in scopes
     # An override replaces the field's automatic indexes, so it must keep them too.
     assert {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION")} <= scopes
+
+
+def declared_indexes() -> set[tuple[str, frozenset[str], tuple[tuple[str, str], ...]]]:
+    """firestore.indexes.json's composite indexes, as `Indexed.index()` names one: the
+    collection, the leading ascending fields a query's equalities use (in any order), and
+    the ordered fields after them."""
+    spec = json.loads((ROOT / "firestore.indexes.json").read_text())
+    found = set()
+    for index in spec["indexes"]:
+        assert index["queryScope"] == "COLLECTION", index
+        fields = [(f["fieldPath"], f["order"]) for f in index["fields"]]
+        # Every split into equalities and order is a shape this index serves.
+        for cut in range(len(fields)):
+            if all(order == "ASCENDING" for _, order in fields[:cut]):
+                equal = frozenset(path for path, _ in fields[:cut])
+                found.add((index["collectionGroup"], equal, tuple(fields[cut:])))
+    return found
+
+
+def test_every_query_of_the_inbox_has_its_composite_index_declared() -> None:
+    # The emulator serves any query without an index; production refuses one whose
+    # composite index is missing, so each shape the code builds is checked here.
+    from factoryops.chat import inbox
+
+    declared = declared_indexes()
+    needed = {shape.index() for shape in inbox.shapes()} - {None}
+    missing = [index for index in needed if index not in declared]
+    assert missing == [], "declare them in firestore.indexes.json"
+    assert len(needed) == len(json.loads((ROOT / "firestore.indexes.json").read_text())["indexes"])
+
+
+def test_the_index_rule_tells_composite_queries_from_single_field_ones() -> None:
+    from factoryops.chat.inbox import ASCENDING, DESCENDING, Indexed
+
+    single = [
+        Indexed("c", filters=(("a", "==", 1), ("b", "==", 2))),
+        Indexed("c", filters=(("a", ">", 1),), order=(("a", DESCENDING),)),
+        Indexed("c", filters=(("tags", "array_contains", "x"),)),
+        Indexed("c", filters=(("a", "in", [1, 2]),)),
+    ]
+    assert [shape.index() for shape in single] == [None] * len(single)
+    ranged = Indexed("c", filters=(("a", "==", 1), ("b", ">", 0)))
+    assert ranged.index() == ("c", frozenset({"a"}), (("b", ASCENDING),))
+    ordered = Indexed("c", order=(("a", DESCENDING), ("b", DESCENDING)))
+    assert ordered.index() == ("c", frozenset(), (("a", DESCENDING), ("b", DESCENDING)))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from factoryops import audit, errors, store, tokens
-from factoryops.chat import team
+from factoryops.chat import inbox, team
 from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, read_one
 from factoryops.config import CONSOLE, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, Page, ParsedRequest
@@ -32,6 +32,8 @@ from factoryops.validation import (
     Field,
     Flag,
     Line,
+    Moment,
+    Numeral,
     OneOf,
     check,
     optional,
@@ -50,7 +52,6 @@ STATIC = {
     "/console.js": ("console.js", "text/javascript; charset=utf-8"),
     "/console.css": ("console.css", "text/css; charset=utf-8"),
 }
-CHAT_STATUSES = ("open", "closed", "all")
 DELIVERY_VIEWS = ("failed", "retrying")
 
 
@@ -227,14 +228,8 @@ def status_(call: Call) -> JsonResponse:
 
 
 def _summary(session: Session) -> dict[str, Any]:
-    return {
-        "lead_id": session.lead_id,
-        "email": session.email,
-        "page": session.page,
-        "status": session.status,
-        "awaiting_reply": session.awaiting_reply,
-        "last_activity_at": session.last_activity_at,
-    }
+    [summary] = inbox.summaries([session])
+    return summary
 
 
 def _session(call: Call) -> Session:
@@ -244,15 +239,44 @@ def _session(call: Call) -> Session:
     return found
 
 
+CHAT_LIST_SPEC: dict[str, Field] = {
+    "view": OneOf(inbox.VIEWS),
+    "status": OneOf(inbox.VIEWS),
+    "cursor": optional(Line(inbox.CURSOR_MAX)),
+    "limit": Numeral(1, inbox.PAGE_MAX, absent=inbox.PAGE_DEFAULT),
+    "q": optional(Line(inbox.SEARCH_MAX)),
+    "changed_after": Moment(),
+}
+"""`status` is `view`'s old name, still sent by pages loaded before the rename."""
+
+
 @api("GET", "chats")
 def chats(call: Call) -> JsonResponse:
-    wanted = call.query({"status": OneOf(CHAT_STATUSES, absent="open")})["status"]
-    found = team.list_sessions(only_open=wanted == "open", limit=500)
-    if wanted == "closed":
-        found = [s for s in found if s.closed]
-    # Those waiting for an answer first, then the most recently active.
-    found.sort(key=lambda s: not s.awaiting_reply)
-    return _ok({"chats": [_summary(s) for s in found]})
+    values = call.query(CHAT_LIST_SPEC)
+    if values["view"] and values["status"] and values["view"] != values["status"]:
+        raise errors.InvalidRequest({"status": "differs from view (it is view's old name)"})
+    view = values["view"] or values["status"] or "open"
+    asked = [name for name in ("cursor", "q", "changed_after") if values[name]]
+    if len(asked) > 1:
+        raise errors.InvalidRequest({asked[1]: f"cannot be given with {asked[0]}"})
+    after = inbox.Cursor.decode(values["cursor"], view) if values["cursor"] else None
+    # Counted first, so that `as_of` comes before anything the list reads.
+    counts = inbox.counts()
+    following = None
+    if values["q"]:
+        found = inbox.search(values["q"])
+    elif values["changed_after"]:
+        found = inbox.changed(values["changed_after"])
+    else:
+        listed = inbox.page(view, limit=values["limit"], after=after)
+        found, following = listed.sessions, listed.next
+    body = {
+        "chats": inbox.summaries(found),
+        "next": following,
+        "counts": counts.as_dict(),
+        "as_of": counts.as_of,
+    }
+    return _ok(body)
 
 
 @api("GET", f"chats/{_LEAD}")
@@ -264,11 +288,7 @@ def chat(call: Call) -> JsonResponse:
     found = team.messages(session, after=int(after or 0), limit=PAGE_LIMIT + 1)
     return _ok(
         {
-            "chat": {
-                **_summary(session),
-                "created_at": session.created_at,
-                "visitor_messages": session.visitor_messages,
-            },
+            "chat": {**_summary(session), "visitor_messages": session.visitor_messages},
             "messages": [m.wire() for m in found[:PAGE_LIMIT]],
             "more": len(found) > PAGE_LIMIT,
         }

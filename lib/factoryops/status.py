@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from factoryops import deliveries, grants, store, sweep
-from factoryops.chat import team
+from factoryops.chat import inbox
 from factoryops.documents import DeliveryFields, Forwarded, SweepRun, delivery_path
 
 
@@ -78,7 +78,7 @@ def last_runs(runs: Sequence[SweepRun]) -> dict[str, dict[str, Any] | None]:
 
 def overview() -> dict[str, Any]:
     now = store.now()
-    open_chats = team.list_sessions(only_open=True, limit=10_000)
+    chats = inbox.counts()
     return {
         "deliveries": {
             channel: {
@@ -89,9 +89,6 @@ def overview() -> dict[str, Any]:
             for channel, status in delivery_status(sweep.DELIVERY_SOURCES, now).items()
         },
         "runs": last_runs(sweep.recent_runs()),
-        "chats": {
-            "open": len(open_chats),
-            "awaiting_reply": sum(1 for s in open_chats if s.awaiting_reply),
-        },
+        "chats": chats.as_dict(),
         "grants": {"active": sum(1 for g in grants.list_all() if g.status(now) == "active")},
     }

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from factoryops import errors
-from factoryops.chat import team
+from factoryops.chat import inbox, team
 from factoryops.chat.thread import Session
 from factoryops.cli.output import cell, emit_json, json_option, show
 
@@ -26,15 +26,33 @@ def group() -> None:
 
 
 @group.command("list")
-@click.option("--open", "only_open", is_flag=True, help="Only sessions still open.")
+@click.option(
+    "--open",
+    "only_open",
+    is_flag=True,
+    help="Only open sessions: those awaiting a reply first (longest-waiting first), "
+    "then the most recently active.",
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
 )
+@click.option("--cursor", help="Go on from where a listing stopped (it prints its cursor).")
 @json_option
-def list_(only_open: bool, limit: int, as_json: bool) -> None:
-    """Chat sessions, most recently active first."""
-    rows = [s.summary() for s in team.list_sessions(only_open=only_open, limit=limit)]
-    show(rows, as_json=as_json, columns=_LIST_COLUMNS)
+def list_(only_open: bool, limit: int, cursor: str | None, as_json: bool) -> None:
+    """Chat sessions, most recently active first, read a page at a time as the console
+    reads them; when more remain, the command to go on is printed to stderr."""
+    view = "open" if only_open else "all"
+    try:
+        after = inbox.Cursor.decode(cursor, view) if cursor else None
+    except errors.InvalidRequest:
+        raise click.BadParameter(
+            "is not a cursor of this listing", param_hint="'--cursor'"
+        ) from None
+    listed = inbox.walk(view, limit=limit, after=after)
+    show([s.summary() for s in listed.sessions], as_json=as_json, columns=_LIST_COLUMNS)
+    if listed.next is not None:
+        again = ["siteadmin chats list", *(["--open"] if only_open else []), "--cursor"]
+        click.echo(f"more: {' '.join(again)} {listed.next}", err=True)
 
 
 @group.command("show")
