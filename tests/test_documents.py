@@ -81,7 +81,10 @@ def test_a_new_document_stores_its_set_fields_and_asks_the_server_for_its_times(
         "message_count",
         "last_seq",
         "expire_at",
+        "awaiting_since",
+        "last_message_at",
     }, "a field stored only once set is left out of a new document"
+    assert stored[SessionFields.AWAITING_SINCE] is None, "stored null: the inbox queries it"
     assert stored[SessionFields.CREATED_AT] is firestore.SERVER_TIMESTAMP
     assert stored[SessionFields.LAST_ACTIVITY_AT] is firestore.SERVER_TIMESTAMP
     assert stored[SessionFields.EXPIRE_AT] == AT
@@ -101,6 +104,10 @@ def test_a_stored_document_reads_back_as_the_shape_it_was_written_from() -> None
             message_count=2,
             last_seq=3,
             last_author="team",
+            last_text="We run Fanuc 0i.",
+            last_name="Priya",
+            last_message_at=AT,
+            awaiting_since=1_772_357_400_000,
             closes=1,
             first_message_id="00000001",
             deliveries={
@@ -118,6 +125,7 @@ def test_a_stored_document_reads_back_as_the_shape_it_was_written_from() -> None
             expires_at=None,
             max_uses=2,
             receipts=["0f3a"],
+            search_terms=["plant", "4"],
             expire_at=AT,
         ),
         IdempotencyKey(

@@ -196,7 +196,11 @@ def test_chats_list_puts_those_awaiting_a_reply_first_and_a_reply_reaches_the_vi
         "page",
         "status",
         "awaiting_reply",
+        "awaiting_since",
         "last_activity_at",
+        "created_at",
+        "preview",
+        "person",
     }
 
     replied = call(
