@@ -150,3 +150,75 @@ def test_without_a_notify_template_no_nudge_is_scheduled(
     say(chat, session_id, LATER)
     session = db.collection("chat_sessions").document(session_id).get().to_dict()
     assert "nudge" not in session["deliveries"]
+
+
+def nudge_state(db: Any, session_id: str) -> str:
+    session = db.collection("chat_sessions").document(session_id).get().to_dict()
+    return str(session["deliveries"]["nudge"]["state"])
+
+
+@pytest.mark.parametrize("settle", ["reply", "close"])
+def test_a_reply_or_a_close_settles_a_pending_nudge_at_once_so_status_agrees(
+    chat: Any, db: Any, settle: str
+) -> None:
+    from factoryops import status
+
+    session_id = started(chat)
+    say(chat, session_id, LATER)
+    assert nudge_state(db, session_id) == "pending"
+    before = status.overview()
+    assert before["deliveries"]["nudge"]["pending"]["count"] == 1
+    assert before["chats"]["awaiting_reply"] == 1
+
+    session = team.find(session_id)
+    assert session is not None
+    if settle == "reply":
+        team.reply(session, "On it.")
+    else:
+        team.close(session)
+
+    assert nudge_state(db, session_id) == "skipped", "no sweep has run"
+    after = status.overview()
+    assert after["deliveries"]["nudge"]["pending"]["count"] == 0
+    assert after["chats"]["awaiting_reply"] == 0
+    stored = db.collection("chat_sessions").document(session_id).get().to_dict()
+    assert "due_at" not in stored["deliveries"]["nudge"], "the sweep finds nothing due"
+
+
+def test_a_message_after_the_teams_reply_is_nudged_about_afresh(
+    chat: Any, standins: Any, monkeypatch: pytest.MonkeyPatch, db: Any
+) -> None:
+    session_id = started(chat)
+    say(chat, session_id, LATER)
+    team.reply(team.find(session_id), "On it.")  # type: ignore[arg-type]
+    say(chat, session_id, "Thanks; and the spindle?")
+    assert nudge_state(db, session_id) == "pending"
+
+    sweep_at(monkeypatch, dt.timedelta(seconds=301))
+
+    [nudge] = nudges(standins)
+    assert nudge["template_params"]["waiting"] == "1"
+
+
+def test_a_reply_between_a_posts_read_and_its_write_leaves_the_post_nudging(
+    chat: Any, standins: Any, monkeypatch: pytest.MonkeyPatch, db: Any
+) -> None:
+    # The post reads the session with a nudge pending; the team answers (settling it)
+    # before the post's message is stored. The message waits again: it is nudged about.
+    from factoryops.chat import endpoint
+
+    session_id = started(chat)
+    say(chat, session_id, LATER)
+    reserve = endpoint.reserve_visitor_message
+
+    def answered_first(*args: Any, **kwargs: Any) -> int:
+        team.reply(team.find(session_id), "On it.")  # type: ignore[arg-type]
+        return reserve(*args, **kwargs)
+
+    monkeypatch.setattr(endpoint, "reserve_visitor_message", answered_first)
+    say(chat, session_id, "One more thing")
+    monkeypatch.setattr(endpoint, "reserve_visitor_message", reserve)
+
+    assert nudge_state(db, session_id) == "pending"
+    sweep_at(monkeypatch, dt.timedelta(seconds=301))
+    assert len(nudges(standins)) == 1
