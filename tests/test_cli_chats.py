@@ -99,6 +99,23 @@ def test_list_shows_every_session_newest_activity_first_and_open_filters(
     assert newer in table and older in table
 
 
+def test_list_pages_as_the_console_does_and_prints_how_to_go_on(
+    settled_client: SettledClient,
+) -> None:
+    leads = [started(settled_client, email=f"v{n}@plant.example")[1] for n in range(3)]
+
+    first = siteadmin("chats", "list", "--open", "--limit", "2", "--json")
+    assert [s["lead_id"] for s in json.loads(first.stdout)] == leads[:2], "longest waiting first"
+    [hint] = first.stderr.splitlines()
+    assert hint.startswith("more: siteadmin chats list --open --cursor ")
+    cursor = hint.rsplit(" ", 1)[1]
+    rest = siteadmin("chats", "list", "--open", "--json", "--cursor", cursor)
+    assert [s["lead_id"] for s in json.loads(rest.stdout)] == leads[2:] and rest.stderr == ""
+
+    refused = CliRunner().invoke(main, ["chats", "list", "--cursor", cursor])
+    assert refused.exit_code == 2 and "--cursor" in refused.output, "a cursor of another view"
+
+
 def test_list_with_no_sessions_says_none(db: Any) -> None:
     result = siteadmin("chats", "list")
     assert result.exit_code == 0 and "(none)" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -232,6 +233,67 @@ def test_close_and_an_unknown_chat(
     assert unknown.status_code == 404 and error(unknown)["code"] == "session_not_found"
     bad = call(console, "GET", "/api/chats?status=everything", bearer)
     assert bad.status_code == 400 and "status" in error(bad)["fields"]
+
+
+def test_the_chat_list_pages_by_cursor_counts_and_says_what_to_send_as_changed_after(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    chat = function_client("chat_message")
+    for n in range(3):
+        chat.post("/", json={**VISITOR, "email": f"v{n}@mill.example"})
+    bearer = token()
+
+    first = call(console, "GET", "/api/chats?view=open&limit=2", bearer).get_json()
+    assert len(first["chats"]) == 2 and first["next"]
+    assert first["counts"] == {"open": 4, "awaiting_reply": 4}
+    rest = call(console, "GET", f"/api/chats?limit=2&cursor={first['next']}", bearer).get_json()
+    assert len(rest["chats"]) == 2
+    walked = [c["lead_id"] for c in first["chats"] + rest["chats"]]
+    assert len(set(walked)) == 4 and walked[0] == visitor["lead_id"], "the longest waiting"
+
+    closed = call(console, "POST", f"/api/chats/{visitor['lead_id']}/close", bearer)
+    assert closed.status_code == 200
+    since = urllib.parse.quote(first["as_of"])
+    changed = call(console, "GET", f"/api/chats?changed_after={since}", bearer).get_json()
+    assert visitor["lead_id"] in [c["lead_id"] for c in changed["chats"]]
+    assert changed["next"] is None and changed["counts"] == {"open": 3, "awaiting_reply": 3}
+
+    found = call(console, "GET", "/api/chats?q=v1@", bearer).get_json()
+    assert [c["email"] for c in found["chats"]] == ["v1@mill.example"] and found["next"] is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cursor=garbled",
+        "cursor=eyJhdCI6MSwibGVhZCI6IngiLCJwIjoiYXdhaXRpbmcifQ",  # a lead id that is none
+        "limit=0",
+        "limit=101",
+        "limit=ten",
+        "view=everything",
+        "view=open&status=closed",
+        "changed_after=yesterday",
+        "q=" + "x" * 101,
+        "q=asha&changed_after=2026-03-01T09:30:00Z",
+        "unknown=1",
+    ],
+)
+def test_a_bad_chat_list_query_is_an_invalid_request_naming_the_field(
+    console: Any, token: Callable[..., str], query: str
+) -> None:
+    refused = call(console, "GET", f"/api/chats?{query}", token())
+    assert refused.status_code == 400, refused.get_json()
+    problem = error(refused)
+    assert problem["code"] == "invalid_request"
+    assert set(problem["fields"]) & {
+        "cursor",
+        "limit",
+        "view",
+        "status",
+        "changed_after",
+        "q",
+        "unknown",
+    }
 
 
 def test_a_reply_is_validated_like_the_visitors_widget_would(
