@@ -89,3 +89,15 @@ def test_the_lists_query_fields_take_digits_and_rfc_3339_times_only() -> None:
         with pytest.raises(errors.InvalidRequest) as refused:
             check({"changed_after": bad_time}, spec)
         assert set(refused.value.fields) == {"changed_after"}
+
+
+def test_an_address_prefix_is_a_range_that_holds_exactly_the_addresses_starting_with_it() -> None:
+    from factoryops.chat.inbox import address_prefix
+
+    def bounds(prefix: str) -> list[tuple[str, str]]:
+        return [(op, value) for _, op, value in address_prefix(prefix).filters]
+
+    assert bounds("asha@f") == [(">=", "asha@f"), ("<", "asha@g")]
+    assert bounds("a\ud7ff") == [(">=", "a\ud7ff"), ("<", "a\ue000")]
+    assert bounds("a\U0010ffff") == [(">=", "a\U0010ffff"), ("<", "b")]
+    assert bounds("\U0010ffff") == [(">=", "\U0010ffff")]

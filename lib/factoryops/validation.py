@@ -282,10 +282,9 @@ class Moment:
         if not _RFC3339.fullmatch(text):
             raise ValueError(problem)
         try:
-            value = dt.datetime.fromisoformat(text.replace("z", "Z"))
-        except ValueError:
+            return dt.datetime.fromisoformat(text.replace("z", "Z")).astimezone(dt.UTC)
+        except (ValueError, OverflowError):  # no such day; before year 1 once in UTC
             raise ValueError(problem) from None
-        return value.astimezone(dt.UTC)
 
 
 # The contract's fields, each with its length limit, for every spec that takes them.

@@ -19,6 +19,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -156,9 +157,11 @@ def changed_since(moment: dt.datetime) -> Indexed:
 
 def address_prefix(prefix: str) -> Indexed:
     """Chats whose normalised address starts with `prefix` (a range on `email_key`)."""
+    above = _successor(prefix)
+    below = ((_S.EMAIL_KEY, "<", above),) if above is not None else ()
     return Indexed(
         store.CHAT_SESSIONS,
-        filters=((_S.EMAIL_KEY, ">=", prefix), (_S.EMAIL_KEY, "<", _successor(prefix))),
+        filters=((_S.EMAIL_KEY, ">=", prefix), *below),
         order=((_S.EMAIL_KEY, ASCENDING),),
     )
 
@@ -186,12 +189,16 @@ def shapes() -> list[Indexed]:
     return [*views, *counts, changed_since(moment), address_prefix("a"), *words, *people]
 
 
-def _successor(prefix: str) -> str:
-    """The least string above every string that starts with `prefix`."""
-    last = ord(prefix[-1]) + 1 if prefix else 0
-    if 0xD800 <= last <= 0xDFFF:
-        last = 0xE000  # past the surrogates, which no stored string holds
-    return prefix[:-1] + chr(last) if prefix else "\U0010ffff"
+def _successor(prefix: str) -> str | None:
+    """The least string above every string that starts with `prefix`: its last character
+    one higher (past the surrogates, which no stored string holds); None when no string
+    is (the prefix is all U+10FFFF)."""
+    if not prefix:
+        return None
+    head, last = prefix[:-1], ord(prefix[-1]) + 1
+    if last > sys.maxunicode:
+        return _successor(head)
+    return head + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
 def _stream(query: Query) -> Iterator[Any]:
