@@ -99,7 +99,9 @@ def test_create_stores_the_grant_under_the_sha256_of_its_token_and_never_the_tok
         "first_redeemed_at",
         "last_redeemed_at",
         "expire_at",
+        "search_terms",
     }
+    assert record["search_terms"] == ["asha", "at", "pune", "works", "stamping"]
     assert record["lead"] == "Asha at Pune Works"
     assert record["email"] == "Asha.Rao@plant.example"
     assert record["email_key"] == "asha.rao@plant.example"

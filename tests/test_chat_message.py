@@ -113,7 +113,10 @@ def test_start_without_text_stores_an_open_session_with_the_named_fields_and_sen
         "lead_id",
         "message_count",
         "last_seq",
+        "awaiting_since",
+        "last_message_at",
     }
+    assert session["awaiting_since"] is None, "stored null: the inbox asks for it"
     assert session["email"] == "Meera.Iyer@foundry.example"
     assert session["email_key"] == "meera.iyer@foundry.example"
     assert session["page"] == "/solutions/downtime"

@@ -60,10 +60,12 @@ def test_valid_post_stores_the_named_fields_and_sends_one_email_and_one_crm_row(
         "created_at",
         "expire_at",
         "deliveries",
+        "search_terms",
     }
     assert record["name"] == "Asha Rao"
     assert record["email"] == "Asha.Rao@plant.example"
     assert record["email_key"] == "asha.rao@plant.example"
+    assert record["search_terms"] == ["asha", "rao", "pune", "stamping", "works"]
     assert record["deliveries"]["email"]["state"] == "sent"
     assert record["deliveries"]["crm"]["state"] == "sent"
     assert "due_at" not in record["deliveries"]["email"]

@@ -150,6 +150,7 @@ def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
     assert "id" not in session
     assert "secret-session-asha" not in json.dumps(session)
     assert "deliveries" not in data["contact_submissions"][0]
+    assert "search_terms" not in data["contact_submissions"][0]
     assert data["contact_submissions"][0]["created_at"].endswith("Z")
 
 
@@ -202,12 +203,14 @@ def test_correct_changes_name_company_and_email_in_every_store(
         assert contact["company"] == "=Pune Works"
         assert contact["email"] == "Asha@newplant.example"
         assert contact["email_key"] == "asha@newplant.example"
+        assert contact["search_terms"] == ["asha", "r", "rao", "pune", "works"]
     session = db.collection("chat_sessions").document("secret-session-asha").get().to_dict()
     assert session["email_key"] == "asha@newplant.example"
     grant = db.collection("access_grants").document("grant-asha").get().to_dict()
     assert grant["email_key"] == "asha@newplant.example"
     assert grant["company"] == "=Pune Works"
     assert grant["lead"] == "Asha R. Rao", "a grant's lead names the person: it is corrected too"
+    assert grant["search_terms"] == ["asha", "r", "rao", "pune", "works"]
     rows = {r[2] + r[0]: r for r in standins.crm.rows()[1:]}
     asha_rows = [r for r in rows.values() if r[2] in ("asha-1", "asha-2", "lead-asha")]
     assert len(asha_rows) == 4
@@ -236,6 +239,7 @@ def test_correct_of_only_the_company_leaves_name_and_email_alone(
         ASHA,
         "Pune Presses",
     )
+    assert contact["search_terms"] == ["asha", "rao", "pune", "presses"], "the kept name's too"
     assert standins.crm.rows()[1][3:6] == ["Asha Rao", ASHA, "Pune Presses"]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from factoryops import crm, retention, store
+from factoryops.validation import search_terms
 
 pytestmark = [pytest.mark.emulator, pytest.mark.node]
 
@@ -50,6 +51,7 @@ def seed_contact(
             "email_key": email.strip().lower(),
             "company": company,
             "message": f"private message of {name}",
+            "search_terms": search_terms(name, company),
             "created_at": created_at,
             "expire_at": created_at + dt.timedelta(days=DAYS),
             "deliveries": deliveries
@@ -79,6 +81,7 @@ def seed_session(
             "last_activity_at": last_activity_at,
             "expire_at": last_activity_at + dt.timedelta(days=DAYS),
             "lead_id": lead_id,
+            "awaiting_since": None,
             "message_count": len(messages),
             "first_message_id": "m001" if messages else None,
             "deliveries": {"email": {"state": "sent"}, "crm": {"state": "sent"}},
@@ -111,6 +114,7 @@ def seed_grant(
             "email": email,
             "email_key": email.lower() if email else None,
             "company": "Pune Stamping Works",
+            "search_terms": search_terms(lead, "Pune Stamping Works"),
             "sections": ["pricing"],
             "created_at": created_at,
             "expires_at": expires_at,
