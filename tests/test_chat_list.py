@@ -7,12 +7,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from factoryops import grants, store
 from factoryops.chat import inbox, team, thread
+from factoryops.cli import main as siteadmin
 from factoryops.documents import ChatSession
 
 pytestmark = pytest.mark.emulator
@@ -322,3 +325,59 @@ def test_among_2000_open_chats_the_one_awaiting_a_reply_comes_first_for_a_page_o
     assert inbox.counts().as_dict() == {"open": 2001, "awaiting_reply": 1}
     assert read == [], "counted by aggregation, no chat read"
     assert session_id not in (first_page.next or "")
+
+
+# -- records stored before the inbox ------------------------------------------------------
+
+
+def test_backfill_brings_chats_stored_before_the_inbox_into_its_views_once(db: Any) -> None:
+    at = store.now() - dt.timedelta(days=1)
+    for session_id, lead_id, author in (
+        ("old-a", "00000000000000a1", "visitor"),
+        ("old-b", "00000000000000b2", "team"),
+    ):
+        # As the code stored a session before the inbox's fields.
+        db.collection("chat_sessions").document(session_id).set(
+            {
+                "email": f"{session_id}@plant.example",
+                "email_key": f"{session_id}@plant.example",
+                "page": "/",
+                "status": "open",
+                "lead_id": lead_id,
+                "created_at": at,
+                "last_activity_at": at,
+                "last_author": author,
+                "message_count": 1,
+                "last_seq": 1,
+                "expire_at": at + dt.timedelta(days=730),
+            }
+        )
+    db.collection("contact_submissions").document("old-contact").set(
+        {
+            "name": "Asha Rao",
+            "email": "old-a@plant.example",
+            "email_key": "old-a@plant.example",
+            "company": "Pune Works",
+            "message": "Hello",
+            "created_at": at,
+            "expire_at": at,
+        }
+    )
+    assert leads() == [] and inbox.search("pune") == []
+
+    def backfill(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(siteadmin, ["chats", "backfill", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    lacking = {"chat_sessions": 2, "contact_submissions": 1, "access_grants": 0}
+    assert backfill("--dry-run") == {**lacking, "dry_run": True}
+    assert leads() == []
+    assert backfill() == {**lacking, "dry_run": False}
+
+    assert leads() == ["00000000000000a1", "00000000000000b2"]
+    assert [s.awaiting_reply for s in inbox.page("open").sessions] == [True, False]
+    assert [s.lead_id for s in inbox.search("pune")] == ["00000000000000a1"]
+    assert inbox.counts().as_dict() == {"open": 2, "awaiting_reply": 1}
+    nothing = {"chat_sessions": 0, "contact_submissions": 0, "access_grants": 0}
+    assert backfill() == {**nothing, "dry_run": False}

@@ -295,19 +295,11 @@ def run_due(
                 store.collection(source.collection)
                 .where(filter=store.field_filter(due_at, "<=", now))
                 .order_by(due_at)
-                .limit(limit)
             )
-            last: Any = None
-            while True:
-                page = query if last is None else query.start_after(last)
-                snaps = list(page.stream(**store.call_options()))
-                for due in snaps:
-                    counts.due += 1
-                    if not dry_run:
-                        counts.add(_deliver(source, channel, due.reference))
-                if len(snaps) < limit:
-                    break
-                last = snaps[-1]
+            for due in store.paged(query, size=limit):
+                counts.due += 1
+                if not dry_run:
+                    counts.add(_deliver(source, channel, due.reference))
     return counts
 
 

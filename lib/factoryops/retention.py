@@ -67,20 +67,12 @@ def expired(query: Any, field: str, before: dt.datetime, *extra: str) -> Iterato
     """Documents of `query` (a collection, collection group or query) whose `field` is
     before `before`, oldest first, a page at a time; each snapshot holds only `field`
     and `extra`."""
-    base = (
+    query = (
         query.where(filter=store.field_filter(field, "<", before))
         .order_by(field)
         .select([field, *extra])
-        .limit(PAGE)
     )
-    last: Any = None
-    while True:
-        page = base if last is None else base.start_after(last)
-        snaps = list(page.stream(**store.call_options()))
-        yield from snaps
-        if len(snaps) < PAGE:
-            return
-        last = snaps[-1]
+    return store.paged(query, size=PAGE)
 
 
 def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:

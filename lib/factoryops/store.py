@@ -306,6 +306,20 @@ def documents_under(ref: firestore.DocumentReference) -> Iterator[firestore.Docu
             yield snap.reference
 
 
+def paged(query: Any, *, size: int) -> Iterator[Any]:
+    """Every document that `query` (ordered) finds, read `size` at a time, each page
+    after the last document of the one before: no one read holds more than a page."""
+    base = query.limit(size)
+    last: Any = None
+    while True:
+        page = base if last is None else base.start_after(last)
+        snaps = list(page.stream(**call_options()))
+        yield from snaps
+        if len(snaps) < size:
+            return
+        last = snaps[-1]
+
+
 def field_filter(path: str, op: str, value: Any) -> Any:
     """A query filter (`query.where(filter=store.field_filter("a", "==", 1))`)."""
     from google.cloud.firestore_v1.base_query import FieldFilter

@@ -22,7 +22,7 @@ _SESSION_HELP = "SESSION is the lead id that `chats list` shows."
 
 @click.group()
 def group() -> None:
-    """The site's chats: list, read, reply, close."""
+    """The site's chats: list, read, reply, close (and backfill, once, after upgrading)."""
 
 
 @group.command("list")
@@ -127,6 +127,24 @@ def close(session: str, transcript: bool, as_json: bool) -> None:
         click.echo(f"closed {found.lead_id}")
     else:
         click.echo(f"{found.lead_id} was already closed")
+
+
+@group.command()
+@click.option("--dry-run", is_flag=True, help="Count the records that lack them; change nothing.")
+@json_option
+def backfill(dry_run: bool, as_json: bool) -> None:
+    """Give records stored before the inbox's fields those fields: a chat's awaiting_since
+    (without which an open chat is missing from the console's open view until its next
+    message), a contact's and a grant's search words. Only records that lack them are
+    written, so it is safe to run again."""
+    from factoryops import backfill as backfill_mod
+
+    filled = backfill_mod.run(dry_run=dry_run).as_dict()
+    if as_json:
+        emit_json({**filled, "dry_run": dry_run})
+        return
+    click.echo("dry run: these lack the fields" if dry_run else "filled in")
+    show(filled, as_json=False)
 
 
 def _find(handle: str) -> Session:
