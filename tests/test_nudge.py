@@ -74,12 +74,18 @@ def test_a_later_message_left_unanswered_nudges_the_team_once_after_the_delay(
     }
 
 
-def test_a_team_reply_in_time_means_no_nudge(
-    chat: Any, standins: Any, monkeypatch: pytest.MonkeyPatch, db: Any
-) -> None:
+def answered(chat: Any) -> str:
+    """A chat whose later message the team has answered, by session id."""
     session_id = started(chat)
     say(chat, session_id, LATER)
     team.reply(team.find(session_id), "On it.")  # type: ignore[arg-type]
+    return session_id
+
+
+def test_a_team_reply_in_time_means_no_nudge(
+    chat: Any, standins: Any, monkeypatch: pytest.MonkeyPatch, db: Any
+) -> None:
+    session_id = answered(chat)
 
     counts = sweep_at(monkeypatch, dt.timedelta(seconds=400))
 
@@ -188,9 +194,7 @@ def test_a_reply_or_a_close_settles_a_pending_nudge_at_once_so_status_agrees(
 def test_a_message_after_the_teams_reply_is_nudged_about_afresh(
     chat: Any, standins: Any, monkeypatch: pytest.MonkeyPatch, db: Any
 ) -> None:
-    session_id = started(chat)
-    say(chat, session_id, LATER)
-    team.reply(team.find(session_id), "On it.")  # type: ignore[arg-type]
+    session_id = answered(chat)
     say(chat, session_id, "Thanks; and the spindle?")
     assert nudge_state(db, session_id) == "pending"
 
