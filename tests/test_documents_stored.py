@@ -119,7 +119,7 @@ def test_every_field_the_flows_store_is_declared_by_its_collections_shape(
     assert chat.get("/", headers=headers).status_code == 200
     session = team.find(session_id)
     assert session is not None
-    team.reply(session, "Yes, here.")
+    team.reply(session, "Yes, here.", name="Priya")
 
     # The deliveries sweep, later: the failing email fails for good, the nudge is skipped;
     # put back, and one lease left to lapse, the next sweep sends them.

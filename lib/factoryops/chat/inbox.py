@@ -95,8 +95,11 @@ class Part:
 
     name: str
     shape: Indexed
-    at: str
-    """The first field of the order: the cursor keeps the last chat's value of it."""
+
+    @property
+    def at(self) -> str:
+        """The first field of the order: the cursor keeps the last chat's value of it."""
+        return self.shape.order[0][0]
 
     def position(self, session: Session) -> int:
         """The last chat's place in this part, as the cursor keeps it: `awaiting_since`
@@ -122,7 +125,6 @@ AWAITING = Part(
         filters=((_S.STATUS, "==", OPEN), (_S.AWAITING_SINCE, ">", 0)),
         order=((_S.AWAITING_SINCE, ASCENDING), (_S.LEAD_ID, ASCENDING)),
     ),
-    _S.AWAITING_SINCE,
 )
 QUIET = Part(
     "quiet",
@@ -131,14 +133,12 @@ QUIET = Part(
         filters=((_S.STATUS, "==", OPEN), (_S.AWAITING_SINCE, "==", None)),
         order=_NEWEST,
     ),
-    _S.LAST_ACTIVITY_AT,
 )
 CLOSED_PART = Part(
     "closed",
     Indexed(store.CHAT_SESSIONS, filters=((_S.STATUS, "==", CLOSED),), order=_NEWEST),
-    _S.LAST_ACTIVITY_AT,
 )
-ALL_PART = Part("all", Indexed(store.CHAT_SESSIONS, order=_NEWEST), _S.LAST_ACTIVITY_AT)
+ALL_PART = Part("all", Indexed(store.CHAT_SESSIONS, order=_NEWEST))
 PARTS = {"open": (AWAITING, QUIET), "closed": (CLOSED_PART,), "all": (ALL_PART,)}
 
 OPEN_CHATS = Indexed(store.CHAT_SESSIONS, filters=((_S.STATUS, "==", OPEN),))
