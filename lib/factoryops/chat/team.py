@@ -72,9 +72,10 @@ def messages(session: Session, *, after: int = 0, limit: int | None = None) -> l
     return read(session.ref, after=after, limit=limit)
 
 
-def reply(session: Session, text: str) -> Message:
-    """A team message in the session's thread; it reaches the visitor's next poll.
-    Raises InvalidRequest for text the visitor's widget would not accept either."""
+def reply(session: Session, text: str, *, name: str | None = None) -> Message:
+    """A team message in the session's thread, signed `name` (the member's display name,
+    which the visitor sees); it reaches the visitor's next poll. Raises InvalidRequest for
+    text the visitor's widget would not accept either."""
     values = check({"text": text}, TEXT_SPEC)
     message = append(
         session.ref,
@@ -82,6 +83,7 @@ def reply(session: Session, text: str) -> Message:
         text=values["text"],
         last_seq=session.last_seq,
         lead_id=session.lead_id,
+        name=name,
     )
     logs.chat_message_stored(lead_id=session.lead_id, author=TEAM, seq=message.seq)
     # Unseen after REPLY_EMAIL_AFTER, it goes to the visitor by email (replies.py).
@@ -105,4 +107,25 @@ def close(session: Session, *, transcript: bool = False) -> bool:
         raise errors.SessionNotFound() from None
     if transcript:
         replies.schedule_transcript(session.ref, session)
+    return True
+
+
+def reopen(session: Session) -> bool:
+    """Open a closed session again, so that the visitor's widget can write to it; False
+    when it was open already."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    if session.status != CLOSED:
+        return False
+    opening = {
+        SessionFields.STATUS: OPEN,
+        # What a visitor's reservation reads (see `close`): zero lets its posts in again.
+        SessionFields.CLOSES: 0,
+        SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+    }
+    try:
+        session.ref.update(opening, **store.call_options())
+    except exceptions.NotFound:
+        raise errors.SessionNotFound() from None
     return True

@@ -10,6 +10,7 @@ poll with `?after=<id>` never skips or repeats a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
@@ -37,6 +38,13 @@ LIMIT_RETRY_AFTER = 24 * 3600
 CLAIM_ATTEMPTS = 64
 """Sequence numbers one post may try before giving up (each loss means another write won)."""
 
+PRESENCE_WINDOW = dt.timedelta(seconds=30)
+"""A visitor whose widget asked for news this recently is on the page now."""
+PRESENCE_REFRESH = dt.timedelta(seconds=15)
+"""How stale `polled_at` may grow before a poll writes it again: one write in a quarter
+of a minute rather than one a poll. The open widget polls every few seconds and the
+folded one peeks every 28 s (web/factoryops.js), so either keeps it inside the window."""
+
 SESSION_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{SESSION_ID_MAX}}}")
 MESSAGE_ID = re.compile(r"[0-9]{8}")
 LEAD_ID = re.compile(rf"[0-9a-f]{{{2 * LEAD_ID_BYTES}}}")
@@ -46,9 +54,16 @@ def message_id(seq: int) -> str:
     return f"{seq:08d}"
 
 
-def new_message(*, author: str, text: str, seq: int) -> ChatMessage:
-    """A message to store as number `seq`; the server stamps its time."""
-    return ChatMessage(author=author, text=text, seq=seq, expire_at=store.expire_at())
+def new_message(*, author: str, text: str, seq: int, name: str | None = None) -> ChatMessage:
+    """A message to store as number `seq`; the server stamps its time. `name` is a team
+    message's writer (a visitor's message has none)."""
+    return ChatMessage(
+        author=author,
+        text=text,
+        seq=seq,
+        expire_at=store.expire_at(),
+        name=name if author == TEAM else None,
+    )
 
 
 def lead_label(record: Any) -> str:
@@ -77,12 +92,15 @@ class Message(ChatMessage):
     id: str
 
     def wire(self) -> dict[str, str]:
-        return {
+        wired = {
             "id": self.id,
             "author": self.author,
             "text": self.text,
             "created_at": store.rfc3339(self.created_at) or "",
         }
+        if self.name:
+            wired["name"] = self.name
+        return wired
 
     @classmethod
     def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
@@ -107,6 +125,10 @@ class Session(ChatSession):
     @property
     def closed(self) -> bool:
         return self.status == CLOSED
+
+    def online(self, now: dt.datetime) -> bool:
+        """Whether the visitor's widget asked for news within PRESENCE_WINDOW of `now`."""
+        return self.polled_at is not None and now - self.polled_at <= PRESENCE_WINDOW
 
     @property
     def awaiting_reply(self) -> bool:
@@ -179,9 +201,16 @@ def give_back_visitor_message(ref: firestore.DocumentReference, *, lead_id: str)
 
 
 def append(
-    ref: firestore.DocumentReference, *, author: str, text: str, last_seq: int, lead_id: str
+    ref: firestore.DocumentReference,
+    *,
+    author: str,
+    text: str,
+    last_seq: int,
+    lead_id: str,
+    name: str | None = None,
 ) -> Message:
-    """Store one message after the newest one (a visitor's after `reserve_visitor_message`).
+    """Store one message after the newest one (a visitor's after `reserve_visitor_message`);
+    `name` is a team message's writer.
 
     `last_seq` is the session's `last_seq` as last read: a stale value costs a few lost
     claims, never a gap or a reused number.
@@ -197,7 +226,7 @@ def append(
             SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
             SessionFields.LAST_SEQ: firestore.Maximum(seq),
         }
-        document = new_message(author=author, text=text, seq=seq)
+        document = new_message(author=author, text=text, seq=seq, name=name)
         batch = client.batch()
         batch.create(ref.collection(store.MESSAGES).document(message_id(seq)), document.to_dict())
         # How many visitor messages wait for the team: the nudge says so.
@@ -230,6 +259,7 @@ def append(
             text=text,
             created_at=store.transform_results(written, [created])[created],
             expire_at=document.expire_at,
+            name=document.name,
         )
     logs.chat_message_not_placed(lead_id=lead_id, attempts=CLAIM_ATTEMPTS)
     raise errors.Unavailable()
