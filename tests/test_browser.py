@@ -1010,6 +1010,11 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     expect(page.locator(".fo-chat__closed")).to_be_visible()
     expect(page.locator(".fo-chat__compose")).to_be_hidden()
     assert page.locator(".fo-chat").get_attribute("data-chat") == "closed"
+    siteadmin("chats", "reopen", lead_id)  # the widget still reads, and sees it open again
+    expect(page.locator(".fo-chat__compose")).to_be_visible()
+    page.fill("#fo-chat-text", "One more question.")
+    page.click(".fo-chat__compose button[type=submit]")
+    expect(messages).to_have_count(5)
 
     # The session id is a bearer secret: headers and bodies only, never a URL or a log.
     assert not [r.url for r in visit.requests if session_id in r.url]

@@ -67,6 +67,7 @@ def test_the_seen_point_is_written_only_when_it_advances(
 ) -> None:
     session_id, _ = started(client)
     forwarder.settle()  # the first message's deliveries are written by then
+    poll(client, session_id)  # the first poll says the visitor is on the page
     before = snap(db, session_id).update_time
     for _ in range(3):
         assert poll(client, session_id)["unseen"] == 0
@@ -93,12 +94,16 @@ def test_after_naming_a_team_message_records_it(client: Any, db: Any) -> None:
     assert snap(db, session_id).to_dict()["seen_through"] == int(second) > int(first)
 
 
-def test_peek_answers_the_count_and_records_nothing(client: Any, db: Any, forwarder: Any) -> None:
+def test_peek_answers_the_count_and_records_no_seen_point(
+    client: Any, db: Any, forwarder: Any
+) -> None:
     session_id, _ = started(client)
     reply(session_id, "One")
     reply(session_id, "Two")
     forwarder.settle()
+    poll(client, session_id, peek="1")  # the first says the visitor is on the page
     before = snap(db, session_id)
+    assert "polled_at" in before.to_dict()
     for _ in range(3):
         body = poll(client, session_id, peek="1")
         assert set(body) == {"status", "unseen", "team"}

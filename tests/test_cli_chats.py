@@ -175,7 +175,26 @@ def test_the_team_can_still_reply_to_a_closed_session_and_is_told_it_is_closed(
     assert poll(settled_client, session_id)["messages"][-1]["author"] == "team"
 
 
-@pytest.mark.parametrize("command", ["show", "close"])
+def test_reopen_lets_the_visitor_write_again_and_a_signed_reply_carries_the_name(
+    settled_client: SettledClient,
+) -> None:
+    session_id, lead_id = started(settled_client)
+    siteadmin("chats", "close", lead_id)
+
+    reopened = siteadmin("chats", "reopen", lead_id, "--json")
+
+    assert json.loads(reopened.output) == {"lead_id": lead_id, "status": "open", "changed": True}
+    written = settled_client.post(
+        "/", json={"text": "One more thing"}, headers={"X-Chat-Session": session_id}
+    )
+    assert written.status_code == 201
+    again = siteadmin("chats", "reopen", lead_id)
+    assert again.exit_code == 0 and "already open" in again.output
+    assert siteadmin("chats", "reply", lead_id, "Noted.", "--name", "Ravi").exit_code == 0
+    assert poll(settled_client, session_id)["messages"][-1]["name"] == "Ravi"
+
+
+@pytest.mark.parametrize("command", ["show", "close", "reopen"])
 def test_an_unknown_session_is_a_clear_error(db: Any, command: str) -> None:
     result = CliRunner().invoke(main, ["chats", command, "0123456789abcdef"])
     assert result.exit_code == 1

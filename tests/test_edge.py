@@ -10,7 +10,7 @@ from typing import Any
 
 import flask
 import pytest
-from factoryops import config, edge, errors
+from factoryops import config, edge, errors, tokens
 
 from tests.contract import error
 
@@ -23,7 +23,12 @@ def echo(request: edge.ParsedRequest, value: Any) -> edge.JsonResponse:
     if request.body.get("explode"):
         raise RuntimeError(f"what the visitor typed: {request.body['explode']}")
     return edge.JsonResponse(
-        200, {"body": request.body, "ip": request.client_ip, "caller": request.caller}
+        200,
+        {
+            "body": request.body,
+            "ip": request.client_ip,
+            "caller": request.caller and request.caller.email,
+        },
     )
 
 
@@ -117,11 +122,11 @@ def test_authenticate_runs_before_the_body_is_read_and_names_the_caller(
     configure(MAX_BODY_BYTES="64")
     seen: list[str] = []
 
-    def authenticate(headers: Mapping[str, str]) -> str:
+    def authenticate(headers: Mapping[str, str]) -> tokens.Caller:
         seen.append(headers.get("authorization", ""))
         if headers.get("authorization") != "Bearer good":
             raise errors.Unauthenticated()
-        return "scheduler@example.iam.gserviceaccount.com"
+        return tokens.Caller("scheduler@example.iam.gserviceaccount.com")
 
     client = app_for(authenticate=authenticate)
     refused = client.post("/", data="x" * 1000, content_type="text/plain")

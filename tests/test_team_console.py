@@ -134,7 +134,7 @@ def test_every_route_refuses_every_bad_caller_in_the_contracts_shape(
 
 def test_the_allow_list_ignores_letter_case(console: Any, token: Callable[..., str]) -> None:
     response = call(console, "GET", "/api/me", token(email="RAVI@factoryopsai.com"))
-    assert response.status_code == 200 and response.get_json() == {"email": "ravi@factoryopsai.com"}
+    assert response.status_code == 200 and response.get_json()["email"] == "ravi@factoryopsai.com"
 
 
 def test_a_token_signed_by_another_key_is_refused(console: Any) -> None:
@@ -466,7 +466,7 @@ def test_actions_repeated_with_their_keys_act_once_and_the_keys_keep_nothing_of_
 def test_every_action_leaves_an_audit_record_naming_member_action_and_target_only(
     console: Any, token: Callable[..., str], visitor: dict[str, str], db: Any
 ) -> None:
-    bearer = token(email="Ravi@factoryopsai.com")
+    bearer = token(email="Ravi@factoryopsai.com", name="Ravi Kumar")
     lead = visitor["lead_id"]
     call(console, "POST", f"/api/chats/{lead}/reply", bearer, {"text": "A reply with words"})
     call(console, "POST", f"/api/chats/{lead}/close", bearer)
@@ -490,10 +490,160 @@ def test_every_action_leaves_an_audit_record_naming_member_action_and_target_onl
         ("chat.reply", "ravi@factoryopsai.com"),
     ]
     assert records[-1]["target"] == lead and records[1]["target"] == made["grant"]["id"]
+    assert [r["words"] for r in records] == [
+        f"Ravi Kumar exported the data held on a person (request {records[0]['target'][:8]}…)",
+        "Ravi Kumar revoked the access link for Meera",
+        "Ravi Kumar created an access link for Meera",
+        "Ravi Kumar closed the chat with meera@…",
+        "Ravi Kumar replied to meera@…",
+    ]
+    grant_link = f"#/grants/{made['grant']['id']}"
+    links = [None, grant_link, grant_link, f"#/chats/{lead}", f"#/chats/{lead}"]
+    assert [r["link"] for r in records] == links
     stored = [d.to_dict() for d in db.collection("team_audit").stream()]
-    assert all(set(r) == {"member", "action", "target", "at", "expire_at"} for r in stored)
+    fields = {"member", "member_name", "action", "target", "at", "expire_at"}
+    assert all(set(r) == fields for r in stored)
     text = json.dumps(stored, default=str)
     for visitor_data in ("meera", "hello team", "a reply with words", made["token"].lower()):
         assert visitor_data not in text.lower(), visitor_data
     kept = stored[0]["expire_at"] - stored[0]["at"]
     assert 729 <= kept.days <= 730
+
+
+def test_an_erased_persons_chat_reads_as_erased_in_the_audit(
+    console: Any, token: Callable[..., str], visitor: dict[str, str]
+) -> None:
+    bearer = token(name="Asha")
+    lead = visitor["lead_id"]
+    call(console, "POST", f"/api/chats/{lead}/reply", bearer, {"text": "Hello"})
+    erase = {"email": VISITOR["email"], "confirm": VISITOR["email"]}
+    assert call(console, "POST", "/api/privacy/delete", bearer, erase).status_code == 200
+    records = call(console, "GET", "/api/audit", bearer).get_json()["audit"]
+    assert records[-1]["words"] == "Asha replied to a chat since erased"
+    assert records[-1]["link"] is None
+
+
+def test_a_reply_is_signed_with_the_members_name_which_the_visitor_sees(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    named, unnamed = token(name="Priya Sharma"), token()
+    assert call(console, "GET", "/api/me", named).get_json() == {
+        "email": ASHA,
+        "name": "Priya Sharma",
+    }
+    assert call(console, "GET", "/api/me", unnamed).get_json()["name"] is None
+    path = f"/api/chats/{visitor['lead_id']}/reply"
+    signed = call(console, "POST", path, named, {"text": "Hello from Priya"})
+    assert signed.get_json()["message"]["name"] == "Priya Sharma"
+    plain = call(console, "POST", path, unnamed, {"text": "Hello from the team"})
+    assert "name" not in plain.get_json()["message"]
+
+    chat = function_client("chat_message")
+    poll = chat.get("/", headers={"X-Chat-Session": visitor["session_id"]}).get_json()
+    team_messages = [m for m in poll["messages"] if m["author"] == "team"]
+    assert [m.get("name") for m in team_messages] == ["Priya Sharma", None]
+    thread = call(console, "GET", f"/api/chats/{visitor['lead_id']}", named).get_json()
+    assert [m.get("name") for m in thread["messages"]] == [None, "Priya Sharma", None]
+
+
+def test_a_closed_chat_reopens_and_the_visitor_can_write_again(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    bearer = token()
+    lead = visitor["lead_id"]
+    chat = function_client("chat_message")
+    headers = {"X-Chat-Session": visitor["session_id"]}
+    call(console, "POST", f"/api/chats/{lead}/close", bearer)
+    refused = chat.post("/", json={"text": "Still there?"}, headers=headers)
+    assert refused.status_code == 409 and error(refused)["code"] == "session_closed"
+
+    reopened = call(console, "POST", f"/api/chats/{lead}/reopen", bearer, key="k-reopen")
+    assert reopened.status_code == 200 and reopened.get_json()["chat"]["status"] == "open"
+    assert chat.get("/?peek=1", headers=headers).get_json()["status"] == "open"
+    written = chat.post("/", json={"text": "Still there?"}, headers=headers)
+    assert written.status_code == 201
+    listed = call(console, "GET", "/api/chats", bearer).get_json()["chats"]
+    assert [(c["lead_id"], c["awaiting_reply"]) for c in listed] == [(lead, True)]
+
+    again = call(console, "POST", f"/api/chats/{lead}/reopen", bearer)
+    assert again.status_code == 200 and again.get_json()["chat"]["status"] == "open"
+    actions = [r["action"] for r in call(console, "GET", "/api/audit", bearer).get_json()["audit"]]
+    assert actions == ["chat.reopen", "chat.close"], "reopening an open chat changes nothing"
+    unknown = call(console, "POST", "/api/chats/0123456789abcdef/reopen", bearer)
+    assert unknown.status_code == 404 and error(unknown)["code"] == "session_not_found"
+
+
+def test_the_person_panel_shows_their_forms_other_chats_and_links(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    bearer = token()
+    form = {
+        "name": "Meera Iyer",
+        "email": "MEERA@Foundry.example",
+        "company": "Iyer Castings",
+        "message": "We run twelve furnaces and want to predict failures.",
+    }
+    contact = function_client("contact_submit")
+    assert contact.post("/", json=form).status_code == 201
+    chat = function_client("chat_message")
+    other = chat.post("/", json={**VISITOR, "page": "/blog", "text": "Another question"})
+    grant = {"lead": "Meera Iyer", "email": VISITOR["email"], "sections": "pricing"}
+    made = call(console, "POST", "/api/grants", bearer, grant).get_json()["grant"]
+    stranger = chat.post("/", json={**VISITOR, "email": "someone@else.example"})
+    assert other.status_code == stranger.status_code == 201
+
+    found = call(console, "GET", f"/api/chats/{visitor['lead_id']}/person", bearer)
+    assert found.status_code == 200
+    person = found.get_json()
+    assert person["person"] == {
+        "email": VISITOR["email"],
+        "name": "Meera Iyer",
+        "company": "Iyer Castings",
+    }
+    [submission] = person["submissions"]
+    assert submission["message"] == form["message"] and submission["company"] == "Iyer Castings"
+    [other_chat] = person["chats"]
+    assert other_chat["page"] == "/blog" and other_chat["lead_id"] != visitor["lead_id"]
+    [link] = person["grants"]
+    assert (link["id"], link["status"], link["sections"]) == (made["id"], "active", ["pricing"])
+    missing = call(console, "GET", "/api/chats/0123456789abcdef/person", bearer)
+    assert missing.status_code == 404
+
+
+def test_a_visitor_is_on_the_page_while_their_widget_asks_with_one_write_a_quarter_minute(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str], db: Any
+) -> None:
+    import datetime as dt
+
+    bearer = token()
+    path = f"/api/chats/{visitor['lead_id']}"
+    assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is False
+
+    chat = function_client("chat_message")
+    headers = {"X-Chat-Session": visitor["session_id"]}
+    ref = db.collection("chat_sessions").document(visitor["session_id"])
+    chat.get("/?peek=1", headers=headers)  # a folded widget is on the page too
+    first = ref.get()
+    assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is True
+    chat.get("/", headers=headers)
+    chat.get("/?peek=1", headers=headers)
+    assert ref.get().update_time == first.update_time, "no write until it is 15 s stale"
+
+    stale = first.get("polled_at") - dt.timedelta(seconds=31)
+    ref.update({"polled_at": stale})
+    assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is False
+    chat.get("/", headers=headers)
+    assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is True
+
+
+def test_the_thread_says_up_to_which_reply_the_visitor_has_seen(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str]
+) -> None:
+    bearer = token()
+    path = f"/api/chats/{visitor['lead_id']}"
+    assert call(console, "GET", path, bearer).get_json()["chat"]["seen_through"] is None
+    reply = call(console, "POST", f"{path}/reply", bearer, {"text": "Hi"}).get_json()["message"]
+    assert call(console, "GET", path, bearer).get_json()["chat"]["seen_through"] is None
+    chat = function_client("chat_message")
+    chat.get("/", headers={"X-Chat-Session": visitor["session_id"]})
+    assert call(console, "GET", path, bearer).get_json()["chat"]["seen_through"] == reply["id"]

@@ -773,6 +773,7 @@
       chat.seen[message.id] = true;
       fresh = true;
       var mine = message.author === 'visitor';
+      var who = mine ? 'You' : message.name ? message.name + ', FactoryOps AI' : 'FactoryOps AI';
       var when = new Date(message.created_at);
       var time = el('time', {
         datetime: message.created_at,
@@ -780,7 +781,7 @@
       });
       chat.ui.messages.appendChild(
         el('li', { className: 'fo-msg fo-msg--' + (mine ? 'visitor' : 'team'), 'data-author': mine ? 'visitor' : 'team' }, [
-          el('span', { className: 'fo-msg__who', text: mine ? 'You' : 'FactoryOps AI' }),
+          el('span', { className: 'fo-msg__who', text: who }),
           el('p', { className: 'fo-msg__text', text: String(message.text || '') }),
           time
         ])
@@ -820,10 +821,12 @@
   function schedule(chat, delay) {
     if (chat.timer) clearTimeout(chat.timer);
     chat.timer = null;
-    if (!chat.session || chat.closed) return;
+    if (!chat.session) return;
     if (delay === undefined) {
-      // Folded away, the widget only peeks for replies, and less often.
-      var base = chat.ui.panel.hidden ? config.chatPollMs * 8 : config.chatPollMs;
+      // Folded away, the widget only peeks for replies, and less often (still inside
+      // the 30 s in which the team's console counts the visitor as on the page); a
+      // closed chat is read as rarely, for a late reply or a reopening.
+      var base = chat.ui.panel.hidden || chat.closed ? config.chatPollMs * 7 : config.chatPollMs;
       delay = Math.min(base * Math.pow(2, chat.failures), 60000);
     }
     // Nothing brings a poll forward past the server's Retry-After, not even opening the panel.
@@ -845,10 +848,9 @@
     var url = config.chatUrl;
     var join = url.indexOf('?') < 0 ? '?' : '&';
     if (chat.ui.panel.hidden) {
-      if (chat.peek && !chat.closed) ask(chat, url + join + 'peek=1', peeked);
+      if (chat.peek) ask(chat, url + join + 'peek=1', peeked);
       return;
     }
-    if (chat.closed) return;
     if (chat.after) url += join + 'after=' + encodeURIComponent(chat.after);
     ask(chat, url, read);
   }
@@ -888,8 +890,7 @@
     // An older server answers a peek with the thread: the widget then waits for the panel.
     if (typeof body.unseen !== 'number') chat.peek = false;
     else if (chat.ui.panel.hidden) showUnseen(chat, body.unseen);
-    // A closed chat has no more news; opening the panel still reads it.
-    if (body.status === 'closed') chat.peek = false;
+    noteStatus(chat, body.status);
     // Opened meanwhile: read the thread now.
     schedule(chat, chat.ui.panel.hidden ? undefined : 0);
   }
@@ -905,13 +906,18 @@
     if (replies && chat.restored && chat.ui.panel.hidden) showUnseen(chat, replies);
     // A reloaded thread is restored once its last page is in; only what follows is news.
     if (!body.more) chat.restored = true;
-    if (body.status === 'closed') {
-      chat.closed = true;
-      showStep(chat);
-      return;
-    }
+    noteStatus(chat, body.status);
     // More waiting after this page: a reloaded long thread arrives at once.
     schedule(chat, body.more ? 0 : undefined);
+  }
+
+  /* Closed by the team, or reopened: the compose box goes or comes back. A closed chat is
+     still polled, as rarely as a folded one, for a late reply or a reopening. */
+  function noteStatus(chat, status) {
+    var closed = status === 'closed';
+    if (closed === chat.closed) return;
+    chat.closed = closed;
+    showStep(chat);
   }
 
   /* The badge on the chat button: replies waiting, in words and in its accessible name. */

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from factoryops import audit, errors, store, tokens
 from factoryops.chat import inbox, team
-from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, read_one
+from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, message_id, read_one
 from factoryops.config import CONSOLE, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, Page, ParsedRequest
 from factoryops.validation import (
@@ -67,8 +67,8 @@ def check_startup() -> None:
 # -- who is calling -----------------------------------------------------------------
 
 
-def authenticate(headers: Mapping[str, str]) -> str:
-    """The team member's address; raise Unauthenticated (no token, or one that is not
+def authenticate(headers: Mapping[str, str]) -> tokens.Caller:
+    """The team member; raise Unauthenticated (no token, or one that is not
     Google's for this console, or expired), AccessDenied (anyone else) or Unavailable."""
     cfg = settings()
     check_startup()
@@ -153,7 +153,19 @@ class Call:
 
     @property
     def member(self) -> str:
-        return self.request.caller
+        """The team member's address."""
+        assert self.request.caller is not None  # `authenticate` let the call in
+        return self.request.caller.email
+
+    @property
+    def member_name(self) -> str | None:
+        """The team member's display name, when their ID token carries one."""
+        assert self.request.caller is not None
+        return self.request.caller.name
+
+    def audit(self, action: str, target: str) -> None:
+        """Leave the `team_audit` record of what the member did."""
+        audit.record(member=self.member, member_name=self.member_name, action=action, target=target)
 
     def body(self, spec: Mapping[str, Field]) -> dict[str, Any]:
         return check(self.request.body, spec)
@@ -214,7 +226,7 @@ def _ok(
 
 @api("GET", "me")
 def me(call: Call) -> JsonResponse:
-    return _ok({"email": call.member})
+    return _ok({"email": call.member, "name": call.member_name})
 
 
 @api("GET", "status")
@@ -288,9 +300,77 @@ def chat(call: Call) -> JsonResponse:
     found = team.messages(session, after=int(after or 0), limit=PAGE_LIMIT + 1)
     return _ok(
         {
-            "chat": {**_summary(session), "visitor_messages": session.visitor_messages},
+            "chat": {
+                **_summary(session),
+                "visitor_messages": session.visitor_messages,
+                "online": session.online(store.now()),
+                "seen_through": message_id(session.seen_through) if session.seen_through else None,
+            },
             "messages": [m.wire() for m in found[:PAGE_LIMIT]],
             "more": len(found) > PAGE_LIMIT,
+        }
+    )
+
+
+PERSON_ITEMS = 50
+"""Of each kind of record, the newest that the person panel lists."""
+PREVIEW_CHARACTERS = 500
+"""Of a contact form's message, what the person panel shows."""
+
+
+@api("GET", f"chats/{_LEAD}/person")
+def person(call: Call) -> JsonResponse:
+    """Who the chat is with: their contact forms, other chats and access links, found by
+    the normalised address as a privacy export finds them."""
+    from factoryops import grants, privacy
+    from factoryops.documents import ContactSubmission
+
+    session = _session(call)
+    held = privacy.records_about(privacy.subject(session.email))
+    forms = sorted(
+        ((snap.id, ContactSubmission.from_snapshot(snap)) for snap in held.contacts),
+        key=lambda pair: pair[1].created_at or store.now(),
+        reverse=True,
+    )
+    links = sorted(
+        (grants.Grant.from_snapshot(snap) for snap in held.grants),
+        key=lambda grant: grant.created_at or store.now(),
+        reverse=True,
+    )
+    others = [Session.from_snapshot(snap) for snap in held.sessions]
+    others = [s for s in others if s.lead_id != session.lead_id]
+    others.sort(key=lambda s: s.last_activity_at or store.now(), reverse=True)
+    named = next((form for _, form in forms if form.name), None)
+    company = named.company if named else next((g.company for g in links if g.company), None)
+    return _ok(
+        {
+            "person": {
+                "email": session.email,
+                "name": named.name if named else None,
+                "company": company or None,
+            },
+            "submissions": [
+                {
+                    "id": form_id,
+                    "name": form.name,
+                    "company": form.company,
+                    "message": form.message[:PREVIEW_CHARACTERS],
+                    "created_at": form.created_at,
+                }
+                for form_id, form in forms[:PERSON_ITEMS]
+            ],
+            "chats": inbox.summaries(others[:PERSON_ITEMS]),
+            "grants": [
+                {
+                    "id": grant.id,
+                    "lead": grant.lead,
+                    "sections": grant.sections,
+                    "status": grant.status(),
+                    "created_at": grant.created_at,
+                    "expires_at": grant.expires_at,
+                }
+                for grant in links[:PERSON_ITEMS]
+            ],
         }
     )
 
@@ -299,8 +379,8 @@ def chat(call: Call) -> JsonResponse:
 def reply(call: Call) -> JsonResponse:
     text = call.body({"text": CHAT_TEXT})["text"]
     session = _session(call)
-    message = team.reply(session, text)
-    audit.record(member=call.member, action="chat.reply", target=session.lead_id)
+    message = team.reply(session, text, name=call.member_name)
+    call.audit("chat.reply", session.lead_id)
     replay = {"replay": "message", "lead_id": session.lead_id, "message_id": message.id}
     return _ok({"message": message.wire()}, 201, replay=replay)
 
@@ -310,9 +390,19 @@ def close(call: Call) -> JsonResponse:
     transcript = call.body({"transcript": Flag()})["transcript"]
     session = _session(call)
     team.close(session, transcript=transcript)
-    audit.record(member=call.member, action="chat.close", target=session.lead_id)
+    call.audit("chat.close", session.lead_id)
     closed = team.find_by_lead(session.lead_id) or session
     return _ok({"chat": _summary(closed)}, replay={"replay": "chat", "lead_id": closed.lead_id})
+
+
+@api("POST", f"chats/{_LEAD}/reopen")
+def reopen(call: Call) -> JsonResponse:
+    call.body({})
+    session = _session(call)
+    if team.reopen(session):
+        call.audit("chat.reopen", session.lead_id)
+    opened = team.find_by_lead(session.lead_id) or session
+    return _ok({"chat": _summary(opened)}, replay={"replay": "chat", "lead_id": opened.lead_id})
 
 
 # grants
@@ -339,7 +429,7 @@ def grant_create(call: Call) -> JsonResponse:
         days=values["days"],
         max_uses=values["max_uses"],
     )
-    audit.record(member=call.member, action="grant.create", target=created.grant.id)
+    call.audit("grant.create", created.grant.id)
     body = {"grant": created.grant.as_dict(), "url": created.url, "token": created.token}
     # The link is shown once: a repeat answers the grant without it.
     return _ok(body, 201, replay={"replay": "new grant", "grant_id": created.grant.id})
@@ -354,7 +444,7 @@ def grant_revoke(call: Call) -> JsonResponse:
         revoked = grants.revoke(call.params["grant_id"])
     except grants.GrantNotFound:
         raise errors.NotFound("No such grant.") from None
-    audit.record(member=call.member, action="grant.revoke", target=revoked.id)
+    call.audit("grant.revoke", revoked.id)
     return _ok({"grant": revoked.as_dict()}, replay={"replay": "grant", "grant_id": revoked.id})
 
 
@@ -384,7 +474,7 @@ def delivery_retry(call: Call) -> JsonResponse:
     source = kinds[values["kind"]]
     snap = _delivery_record(source, values["id"])
     retried = deliveries.retry_one(source, snap)
-    audit.record(member=call.member, action="delivery.retry", target=values["id"])
+    call.audit("delivery.retry", values["id"])
     return _ok({"retried": retried})
 
 
@@ -412,7 +502,7 @@ def privacy_export(call: Call) -> JsonResponse:
 
     address = call.body({"email": EMAIL})["email"]
     data = privacy.export(address)
-    audit.record(member=call.member, action="privacy.export", target=privacy.email_hmac(address))
+    call.audit("privacy.export", privacy.email_hmac(address))
     return _ok({"export": data}, replayable=False)
 
 
@@ -433,7 +523,7 @@ def privacy_correct(call: Call) -> JsonResponse:
         name=given.get("name"), company=given.get("company"), new_email=given.get("new_email")
     )
     corrected = privacy.correct(address, change)
-    audit.record(member=call.member, action="privacy.correct", target=privacy.email_hmac(address))
+    call.audit("privacy.correct", privacy.email_hmac(address))
     return _ok(
         {"counts": corrected.counts.as_dict(), **corrected.outside.as_dict()}, replayable=False
     )
@@ -448,7 +538,7 @@ def privacy_delete(call: Call) -> JsonResponse:
     if values["confirm"].strip().lower() != address.key:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
     erasure = privacy.delete(address)
-    audit.record(member=call.member, action="privacy.delete", target=privacy.email_hmac(address))
+    call.audit("privacy.delete", privacy.email_hmac(address))
     return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, replayable=False)
 
 

@@ -283,6 +283,7 @@ class SessionFields(ForwardedFields):
     LAST_MESSAGE_AT = "last_message_at"
     LAST_TEXT = "last_text"
     LAST_NAME = "last_name"
+    POLLED_AT = "polled_at"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,8 +309,9 @@ class ChatSession(Forwarded):
     unanswered: int = when_set(0)
     """Visitor messages since the team's last reply: what the nudge counts."""
     closes: int = when_set(0)
-    """How many times the team closed the session: a number, so that a visitor's
-    reservation reads it in the same write that takes its place (an `Increment` by 0)."""
+    """Not zero while the team has the session closed (each close adds one, a reopening
+    sets it to 0): a number, so that a visitor's reservation reads it in the same write
+    that takes its place (an `Increment` by 0)."""
     first_message_id: str | None = when_set()
     """The first visitor message's id, written with the deliveries that forward it."""
     last_team_seq: int = when_set(0)
@@ -332,6 +334,9 @@ class ChatSession(Forwarded):
     inbox's preview."""
     last_name: str | None = when_set()
     """The team member's display name, when the newest message is a named team reply."""
+    polled_at: dt.datetime | None = when_set()
+    """When the visitor's widget last asked for news (a poll or a peek), written at most
+    every PRESENCE_REFRESH: whether they are on the page now."""
 
     @property
     def unseen_possible(self) -> bool:
@@ -358,7 +363,7 @@ class ChatMessage(Document):
     seq: int
     created_at: dt.datetime | None = server_time()
     name: str | None = when_set()
-    """The team member's display name, on a team message written with one."""
+    """A team message's writer, as the visitor sees them: the member's display name."""
 
 
 # -- access_grants -------------------------------------------------------------------
@@ -517,6 +522,7 @@ class SweepRun(Document):
 
 class AuditFields(DocumentFields):
     MEMBER = "member"
+    MEMBER_NAME = "member_name"
     ACTION = "action"
     TARGET = "target"
     AT = "at"
@@ -529,6 +535,8 @@ class AuditEntry(Document):
     FIELDS: ClassVar[type] = AuditFields
     member: str
     """The team member's address."""
+    member_name: str | None = when_set()
+    """Their display name, from their ID token, when it carries one."""
     action: str
     target: str
     """A chat's lead id, a grant's id, a record's id, or a privacy request's keyed hash."""

@@ -19,13 +19,16 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import flask
 from werkzeug.exceptions import HTTPException
 
 from factoryops import errors, idempotency, logs, ratelimit, store
 from factoryops.config import RateLimit, settings
+
+if TYPE_CHECKING:
+    from factoryops.tokens import Caller
 
 JSON_TYPE = "application/json; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -54,7 +57,7 @@ class ParsedRequest:
     client_ip: str
     form: bool = False
     prefers_html: bool = False
-    caller: str = ""
+    caller: Caller | None = None
     """Who the endpoint's `authenticate` found the caller to be, if it has one."""
     path: str = "/"
 
@@ -123,7 +126,7 @@ class Endpoint(Generic[V]):
     idempotent_methods: tuple[str, ...] = ("POST",)
     rebuild_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """Rebuilds a replayed body from what `JsonResponse.replay_body` kept."""
-    authenticate: Callable[[Mapping[str, str]], str] | None = None
+    authenticate: Callable[[Mapping[str, str]], Caller | None] | None = None
     """Checks the caller from the request headers (lower-cased names) before the body is
     read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
     deadline: float | None = store.REQUEST_DEADLINE
@@ -204,7 +207,7 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
             if page is not None:
                 return _page_response(page)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        caller = "" if endpoint.authenticate is None else endpoint.authenticate(headers)
+        caller = None if endpoint.authenticate is None else endpoint.authenticate(headers)
         parsed = _parse(request, endpoint, headers, caller, cfg.max_body_bytes)
         within = (
             store.deadline(endpoint.deadline) if endpoint.deadline else contextlib.nullcontext()
@@ -341,7 +344,7 @@ def _parse(
     request: flask.Request,
     endpoint: Endpoint[Any],
     headers: dict[str, str],
-    caller: str,
+    caller: Caller | None,
     limit: int,
 ) -> ParsedRequest:
     query = {k: v for k, v in request.args.items()}

@@ -16,8 +16,8 @@ import contextvars
 import datetime as dt
 import functools
 import time
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from factoryops import documents, errors, logs
 from factoryops.config import settings
@@ -145,6 +145,17 @@ def client() -> firestore.Client:
 
 def collection(name: str) -> firestore.CollectionReference:
     return client().collection(name)
+
+
+T = TypeVar("T")
+IN_LIMIT = 30
+"""Values one `in` filter may hold."""
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive runs of at most `size` (for `in` filters and batches)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def is_document_id(value: str) -> bool:

@@ -53,12 +53,13 @@ def check_startup() -> None:
 # -- authentication -------------------------------------------------------------------
 
 
-def authenticate(headers: Mapping[str, str]) -> str:
-    """The caller's address once its ID token checks out; raise Unauthenticated (no or bad
-    token), AccessDenied (another caller) or Unavailable (certificates unreachable)."""
+def authenticate(headers: Mapping[str, str]) -> tokens.Caller | None:
+    """The caller once its ID token checks out (None with SWEEP_AUTH off); raise
+    Unauthenticated (no or bad token), AccessDenied (another caller) or Unavailable
+    (certificates unreachable)."""
     cfg = settings()
     if not cfg.sweep_auth:
-        return ""
+        return None
     check_startup()
     return tokens.caller(
         headers,

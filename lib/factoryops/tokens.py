@@ -22,6 +22,8 @@ GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CERTS_TIMEOUT = 5.0
 CLOCK_SKEW_SECONDS = 10
+NAME_MAX = 100
+"""Characters of a display name kept (Google's are shorter; a token is ours to trust)."""
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
@@ -32,6 +34,15 @@ class _Fetched:
     status: int
     headers: Mapping[str, str]
     data: bytes
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a checked ID token names: the verified address (lower-case) and, when the token
+    carries one, the account's display name (Google's `name` claim)."""
+
+    email: str
+    name: str | None = None
 
 
 _cache: dict[str, tuple[float, _Fetched]] = {}
@@ -77,9 +88,9 @@ def caller(
     allowed: Collection[str],
     function: str,
     refusal: str,
-) -> str:
-    """The verified address of the caller whose Google ID token is in `headers`, if it is
-    one of `allowed` (lower-case); raise Unauthenticated for no or a bad token,
+) -> Caller:
+    """The caller whose Google ID token is in `headers`, if its verified address is one of
+    `allowed` (lower-case); raise Unauthenticated for no or a bad token,
     AccessDenied with `refusal` for anyone else, Unavailable without certificates."""
     token = bearer(headers)
     if token is None:
@@ -93,7 +104,8 @@ def caller(
         reason = "unverified" if claims.get("email_verified") is not True else "not_allowed"
         logs.caller_refused(function=function, reason=reason)
         raise errors.AccessDenied(refusal)
-    return email
+    name = claims.get("name")
+    return Caller(email, name.strip()[:NAME_MAX] or None if isinstance(name, str) else None)
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:

@@ -26,6 +26,7 @@ from factoryops.chat.thread import (
     MESSAGE_ID,
     OPEN,
     PAGE_LIMIT,
+    PRESENCE_REFRESH,
     SESSION_BYTES,
     SESSION_HEADER,
     TEAM,
@@ -227,12 +228,14 @@ def _poll(request: Poll) -> JsonResponse:
         raise errors.SessionNotFound()
     session = ChatSession.from_snapshot(snap)
     if request.peek:
+        _record_poll(ref, session, seen=0)
         body = {"status": session.status, "unseen": unseen(ref, session), "team": hours.team()}
         return JsonResponse(200, body)
     # One more than a page tells whether another page waits.
     messages = read(ref, after=request.after, limit=PAGE_LIMIT + 1)
     page = messages[:PAGE_LIMIT]
-    session = _record_seen(ref, session, request.after, page)
+    seen = _seen_point(session, request.after, page)
+    session = _record_poll(ref, session, seen=seen)
     return JsonResponse(
         200,
         {
@@ -245,25 +248,37 @@ def _poll(request: Poll) -> JsonResponse:
     )
 
 
-def _record_seen(ref: Any, session: ChatSession, after: int, page: list[Message]) -> ChatSession:
-    """Move the visitor's seen point to the newest team message this poll gave them, or
-    that `after` says they hold; one write when it advances, none otherwise. Returns the
-    session as it now stands."""
-    from google.cloud import firestore
-
+def _seen_point(session: ChatSession, after: int, page: list[Message]) -> int:
+    """The newest team message this poll gave the visitor, or that `after` says they
+    hold, when that moves their seen point on; else 0."""
     seen = max((m.seq for m in page if m.author == TEAM), default=0)
     if session.last_team_seq <= after:
         # Everything up to `after` is in the visitor's hands, the newest team message too.
         seen = max(seen, session.last_team_seq)
-    if seen <= session.seen_through:
+    return seen if seen > session.seen_through else 0
+
+
+def _record_poll(ref: Any, session: ChatSession, *, seen: int) -> ChatSession:
+    """Write the new seen point (`seen`, 0 for none) and that the visitor is on the page,
+    in one write, and only when either moves: `polled_at` once it is PRESENCE_REFRESH
+    old. Returns the session as it now stands."""
+    from google.cloud import firestore
+
+    changes: dict[str, Any] = {}
+    if seen:
+        changes[SessionFields.SEEN_THROUGH] = firestore.Maximum(seen)
+    polled = session.polled_at
+    if polled is None or store.now() - polled >= PRESENCE_REFRESH:
+        changes[SessionFields.POLLED_AT] = firestore.SERVER_TIMESTAMP
+    if not changes:
         return session
     try:
-        ref.update({SessionFields.SEEN_THROUGH: firestore.Maximum(seen)}, **store.call_options())
+        ref.update(changes, **store.call_options())
     except Exception as exc:
         # The messages are read; an unrecorded seen point at worst sends a reply email.
         logs.chat_seen_not_recorded(lead_id=session.lead_id, error=exc)
         return session
-    return dataclasses.replace(session, seen_through=seen)
+    return dataclasses.replace(session, seen_through=seen) if seen else session
 
 
 def stage(request: ParsedRequest, chat_request: ChatRequest) -> Staged | None:

@@ -41,8 +41,6 @@ SEARCH_MAX = 100
 """Characters of a search."""
 SEARCH_SCAN = 200
 """Contact submissions (and grants) a word search reads, at most, to find whose they are."""
-IN_MAX = 30
-"""Values of one `in` filter (Firestore's limit)."""
 AS_OF_MARGIN = dt.timedelta(seconds=2)
 """How far before the counts' read time `as_of` lies: a change written as they were read
 comes again in the next `changed_after`, rather than not at all."""
@@ -172,7 +170,7 @@ def by_word(collection: str, word: str) -> Indexed:
 
 
 def by_address(collection: str, keys: Sequence[str]) -> Indexed:
-    """Records of any of these normalised addresses (at most IN_MAX of them)."""
+    """Records of any of these normalised addresses (at most store.IN_LIMIT of them)."""
     return Indexed(collection, filters=((ContactFields.EMAIL_KEY, "in", list(keys)),))
 
 
@@ -203,11 +201,6 @@ def _successor(prefix: str) -> str | None:
 
 def _stream(query: Query) -> Iterator[Any]:
     return query.stream(**store.call_options())
-
-
-def _chunks(values: Sequence[str], size: int = IN_MAX) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # -- the cursor ------------------------------------------------------------------------------
@@ -343,7 +336,7 @@ def _people_named(words: list[str]) -> set[str]:
 
 
 def _sessions_of(keys: Sequence[str]) -> Iterator[Session]:
-    for chunk in _chunks(keys):
+    for chunk in store.chunks(keys, store.IN_LIMIT):
         query = by_address(store.CHAT_SESSIONS, chunk).query().limit(FOUND_MAX)
         yield from map(Session.from_snapshot, _stream(query))
 
@@ -354,13 +347,13 @@ def _sessions_of(keys: Sequence[str]) -> Iterator[Session]:
 def people(keys: Iterable[str]) -> dict[str, dict[str, str | None]]:
     """The name and company that contact forms (the newest first) or, for the company,
     grants give for each address; addresses with neither are left out. Reads only those
-    fields, IN_MAX addresses a query."""
+    fields, store.IN_LIMIT addresses a query."""
     wanted = sorted({key for key in keys if key})
     found: dict[str, dict[str, str | None]] = {}
     contact = (ContactFields.EMAIL_KEY, ContactFields.NAME, ContactFields.COMPANY)
     grant = (GrantFields.EMAIL_KEY, GrantFields.COMPANY)
     newest_first: list[tuple[dt.datetime, str, str | None, str | None]] = []
-    for chunk in _chunks(wanted):
+    for chunk in store.chunks(wanted, store.IN_LIMIT):
         query = by_address(store.CONTACT_SUBMISSIONS, chunk).query()
         for snap in _stream(query.select([*contact, ContactFields.CREATED_AT])):
             data = snap.to_dict() or {}
@@ -371,7 +364,7 @@ def people(keys: Iterable[str]) -> dict[str, dict[str, str | None]]:
         person["name"] = person["name"] or name or None
         person["company"] = person["company"] or company or None
     lacking = [key for key in wanted if not (found.get(key) or {}).get("company")]
-    for chunk in _chunks(lacking):
+    for chunk in store.chunks(lacking, store.IN_LIMIT):
         query = by_address(store.ACCESS_GRANTS, chunk).query().select(list(grant))
         for snap in _stream(query):
             data = snap.to_dict() or {}

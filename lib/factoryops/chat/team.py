@@ -1,4 +1,4 @@
-"""The team's side of the chat: find, read, reply, close (the list is inbox.py's).
+"""The team's side of the chat: find, read, reply, close, reopen (the list is inbox.py's).
 `siteadmin chats` and the team console both work through these functions."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from factoryops.chat import nudge, replies
 from factoryops.chat.thread import (
     CLOSED,
     LEAD_ID,
+    OPEN,
     TEAM,
     Message,
     Session,
@@ -53,8 +54,8 @@ def messages(session: Session, *, after: int = 0, limit: int | None = None) -> l
 
 
 def reply(session: Session, text: str, *, name: str | None = None) -> Message:
-    """A team message in the session's thread; it reaches the visitor's next poll. `name`
-    is the team member's display name, kept on the message. Raises InvalidRequest for
+    """A team message in the session's thread, signed `name` (the member's display name,
+    which the visitor sees); it reaches the visitor's next poll. Raises InvalidRequest for
     text the visitor's widget would not accept either."""
     values = check({"text": text}, TEXT_SPEC)
     message = append(
@@ -94,4 +95,25 @@ def close(session: Session, *, transcript: bool = False) -> bool:
         raise errors.SessionNotFound() from None
     if transcript:
         replies.schedule_transcript(session.ref, session)
+    return True
+
+
+def reopen(session: Session) -> bool:
+    """Open a closed session again, so that the visitor's widget can write to it; False
+    when it was open already."""
+    from google.api_core import exceptions
+    from google.cloud import firestore
+
+    if session.status != CLOSED:
+        return False
+    opening = {
+        SessionFields.STATUS: OPEN,
+        # What a visitor's reservation reads (see `close`): zero lets its posts in again.
+        SessionFields.CLOSES: 0,
+        SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+    }
+    try:
+        session.ref.update(opening, **store.call_options())
+    except exceptions.NotFound:
+        raise errors.SessionNotFound() from None
     return True

@@ -40,6 +40,12 @@ CLAIM_ATTEMPTS = 64
 """Sequence numbers one post may try before giving up (each loss means another write won)."""
 PREVIEW_MAX = 140
 """Characters of the newest message's first line that the session keeps for the inbox."""
+PRESENCE_WINDOW = dt.timedelta(seconds=30)
+"""A visitor whose widget asked for news this recently is on the page now."""
+PRESENCE_REFRESH = dt.timedelta(seconds=15)
+"""How stale `polled_at` may grow before a poll writes it again: one write in a quarter
+of a minute rather than one a poll. The open widget polls every few seconds and the
+folded one peeks every 28 s (web/factoryops.js), so either keeps it inside the window."""
 
 SESSION_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{SESSION_ID_MAX}}}")
 MESSAGE_ID = re.compile(r"[0-9]{8}")
@@ -52,8 +58,8 @@ def message_id(seq: int) -> str:
 
 
 def new_message(*, author: str, text: str, seq: int, name: str | None = None) -> ChatMessage:
-    """A message to store as number `seq`; the server stamps its time. `name`, the team
-    member's display name, is kept on team messages only."""
+    """A message to store as number `seq`; the server stamps its time. `name` is a team
+    message's writer, the member's display name (a visitor's message has none)."""
     named = name if author == TEAM else None
     return ChatMessage(author=author, text=text, seq=seq, name=named, expire_at=store.expire_at())
 
@@ -99,12 +105,15 @@ class Message(ChatMessage):
     id: str
 
     def wire(self) -> dict[str, str]:
-        return {
+        wired = {
             "id": self.id,
             "author": self.author,
             "text": self.text,
             "created_at": store.rfc3339(self.created_at) or "",
         }
+        if self.name:
+            wired["name"] = self.name
+        return wired
 
     @classmethod
     def from_snapshot(cls, snap: Any, **extra: Any) -> Self:
@@ -129,6 +138,10 @@ class Session(ChatSession):
     @property
     def closed(self) -> bool:
         return self.status == CLOSED
+
+    def online(self, now: dt.datetime) -> bool:
+        """Whether the visitor's widget asked for news within PRESENCE_WINDOW of `now`."""
+        return self.polled_at is not None and now - self.polled_at <= PRESENCE_WINDOW
 
     @property
     def awaiting_reply(self) -> bool:

@@ -82,15 +82,21 @@ def show_(session: str, as_json: bool) -> None:
 @group.command()
 @click.argument("session", metavar="SESSION")
 @click.argument("text")
+@click.option(
+    "--name",
+    "signed",
+    metavar="NAME",
+    help="Who writes, as the visitor sees it (e.g. your first name); default: the team.",
+)
 @json_option
-def reply(session: str, text: str, as_json: bool) -> None:
+def reply(session: str, text: str, signed: str | None, as_json: bool) -> None:
     """Add the team's TEXT to the thread; the visitor's next poll shows it.
 
     SESSION is the lead id that `chats list` shows.
     """
     found = _find(session)
     try:
-        message = team.reply(found, text)
+        message = team.reply(found, text, name=(signed or "").strip()[:100] or None)
     except errors.InvalidRequest as exc:
         raise click.BadParameter(exc.fields.get("text", exc.message), param_hint="'TEXT'") from None
     except errors.SessionNotFound:
@@ -127,6 +133,27 @@ def close(session: str, transcript: bool, as_json: bool) -> None:
         click.echo(f"closed {found.lead_id}")
     else:
         click.echo(f"{found.lead_id} was already closed")
+
+
+@group.command()
+@click.argument("session", metavar="SESSION")
+@json_option
+def reopen(session: str, as_json: bool) -> None:
+    """Open a closed session again: the visitor's widget can write to it once more.
+
+    SESSION is the lead id that `chats list` shows.
+    """
+    found = _find(session)
+    try:
+        changed = team.reopen(found)
+    except errors.SessionNotFound:
+        raise click.ClickException(f"no chat session {session!r}") from None
+    if as_json:
+        emit_json({"lead_id": found.lead_id, "status": "open", "changed": changed})
+    elif changed:
+        click.echo(f"reopened {found.lead_id}")
+    else:
+        click.echo(f"{found.lead_id} was already open")
 
 
 @group.command()
