@@ -381,3 +381,18 @@ def test_backfill_brings_chats_stored_before_the_inbox_into_its_views_once(db: A
     assert inbox.counts().as_dict() == {"open": 2, "awaiting_reply": 1}
     nothing = {"chat_sessions": 0, "contact_submissions": 0, "access_grants": 0}
     assert backfill() == {**nothing, "dry_run": False}
+
+
+def test_a_reopened_chat_returns_to_its_place_and_its_reopening_is_a_change(chat: Any) -> None:
+    _, waiting = start(chat, "waiting@plant.example")
+    _, later = start(chat, "later@plant.example")
+    team.close(found(waiting))
+    assert leads() == [later]
+    since = found(waiting).last_activity_at  # its close
+    assert since is not None and inbox.changed(since) == []
+
+    assert team.reopen(found(waiting))
+
+    assert leads() == [waiting, later], "its visitor still waits, since before the close"
+    assert [s.lead_id for s in inbox.changed(since)] == [waiting]
+    assert inbox.counts().as_dict() == {"open": 2, "awaiting_reply": 2}
