@@ -117,3 +117,24 @@ def test_a_bad_peek_is_refused(client: Any) -> None:
     response = client.get("/", headers={"X-Chat-Session": session_id}, query_string={"peek": "yes"})
     assert response.status_code == 400
     assert set(response.get_json()["error"]["fields"]) == {"peek"}
+
+
+def test_the_sweep_forgets_when_a_visitor_was_on_the_page_once_their_widget_goes_quiet(
+    client: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops import sweep
+
+    gone, _ = started(client)
+    here, _ = started(client)
+    poll(client, gone)
+    poll(client, here)
+    assert "polled_at" in snap(db, gone).to_dict()
+
+    # A minute on, the one still on the page has asked again; the other has left.
+    later = store.now() + dt.timedelta(minutes=1)
+    monkeypatch.setattr(store, "now", lambda: later)
+    db.collection("chat_sessions").document(here).update({"polled_at": later})
+    sweep.run(sweep.SweepRequest(tasks=("deliveries",)))
+
+    assert "polled_at" not in snap(db, gone).to_dict()
+    assert snap(db, here).to_dict()["polled_at"] == later

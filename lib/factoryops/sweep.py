@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from factoryops import contact, deliveries, errors, grants, logs, retention, store, tokens
-from factoryops.chat import forward, nudge, replies
+from factoryops.chat import forward, nudge, replies, thread
 from factoryops.config import SWEEP, ConfigError, settings
 from factoryops.documents import SweepRun, SweepRunFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
@@ -132,6 +132,8 @@ def run(request: SweepRequest) -> SweepResult:
             result.crm_error = retained.crm_error
         if "deliveries" in request.tasks:
             result.deliveries = deliveries.run_due(DELIVERY_SOURCES, dry_run=request.dry_run)
+            if not request.dry_run:
+                thread.forget_presence(store.now())
         outcome = "ok" if result.crm_error is None else "crm_unavailable"
     finally:
         if not request.dry_run:

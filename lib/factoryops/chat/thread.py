@@ -340,3 +340,28 @@ def read_one(ref: firestore.DocumentReference, message_id: str) -> Message | Non
         return None
     snap = ref.collection(store.MESSAGES).document(message_id).get(**store.call_options())
     return Message.from_snapshot(snap) if snap.exists else None
+
+
+FORGOTTEN_AT_ONCE = 500
+"""Stale presences one sweep forgets (one batch's worth); any more go in the next."""
+
+
+def forget_presence(now: dt.datetime) -> int:
+    """Remove `polled_at` from the sessions whose widget has gone quiet: the time someone
+    was on the page is a trace of their visit, which the privacy notice does not keep, so
+    it is kept only while it says they are there (the deliveries sweep, every minute).
+    Returns how many were forgotten. (A widget that asks again between the read and the
+    write loses its presence until its next refresh, a quarter of a minute at most.)"""
+    from google.cloud import firestore
+
+    stale = store.field_filter(SessionFields.POLLED_AT, "<", now - PRESENCE_WINDOW)
+    query = sessions().where(filter=stale).select([SessionFields.POLLED_AT])
+    refs = [
+        snap.reference for snap in query.limit(FORGOTTEN_AT_ONCE).stream(**store.call_options())
+    ]
+    if refs:
+        batch = store.client().batch()
+        for ref in refs:
+            batch.update(ref, {SessionFields.POLLED_AT: firestore.DELETE_FIELD})
+        batch.commit(**store.call_options())
+    return len(refs)
