@@ -428,7 +428,9 @@
   function forgetSignIn() {
     if (!state.config) return;
     if (state.config.signin === 'local') {
-      fetch(state.config.url + '/signin/forget', { method: 'POST', credentials: 'include', cache: 'no-store' })
+      // keepalive: a reload right after still reaches it.
+      var init = { method: 'POST', credentials: 'include', cache: 'no-store', keepalive: true };
+      fetch(state.config.url + '/signin/forget', init)
         .catch(function () {
           // The stand-in is gone: there is nothing left to forget.
         });
@@ -552,7 +554,9 @@
       find('[data-local-signin]').hidden = true;
       find('[data-google-button]').hidden = true;
       route();
-      if (state.view !== 'chats') pulse(); // the count, at once, on any view
+      // The count at once on any view; the chats view has just asked for it.
+      if (state.view === 'chats') schedulePulse();
+      else pulse();
     });
   }
 
