@@ -1035,6 +1035,8 @@
   function showChat(leadId) {
     var section = find('[data-section=chats]');
     if (!leadId) {
+      // On a phone the list takes the thread's place: from its top, not the thread's end.
+      if (state.chat && !scrollsAlone(find('[data-messages]'))) window.scrollTo(0, 0);
       stopChat();
       section.classList.remove('chats--thread');
       find('[data-thread]').hidden = true;
