@@ -324,8 +324,15 @@ def visitor_writes(stack: Stack, db: Any, lead_id: str, text: str) -> int:
         return int(exc.code)
 
 
-def contact_form(db: Any, *, email: str, name: str, company: str, message: str) -> None:
-    """A contact submission as contact_submit stores one."""
+def contact_form(
+    db: Any,
+    message: str,
+    *,
+    email: str = VISITOR,
+    name: str = "Ravi Kumar",
+    company: str = "Pune Stamping Works",
+) -> None:
+    """A contact submission as contact_submit stores one (by default, the visitor's)."""
     from factoryops.documents import ContactSubmission
 
     submission = ContactSubmission(
@@ -643,13 +650,7 @@ def test_visitor_markup_shows_as_text_and_runs_nothing(session: Session, db: Any
 def test_the_list_says_who_each_chat_is_with_and_what_was_said_last_awaiting_first(
     session: Session, db: Any
 ) -> None:
-    contact_form(
-        db,
-        email=VISITOR,
-        name="Ravi Kumar",
-        company="Pune Stamping Works",
-        message="We run 14 presses.",
-    )
+    contact_form(db, "We run 14 presses.")
     start_chat_directly(session.stack, VISITOR, "Do you read Siemens S7 PLCs?\nOr only OPC UA?")
     start_chat_directly(session.stack, OTHER, "Hello there", page="/case-studies")
     page = session.open(f"#/chats/{lead_of(db, OTHER)}")
@@ -684,7 +685,7 @@ def test_the_list_says_who_each_chat_is_with_and_what_was_said_last_awaiting_fir
 def test_search_finds_chats_by_name_company_or_address_and_clearing_it_lists_them_all(
     session: Session, db: Any
 ) -> None:
-    contact_form(db, email=VISITOR, name="Ravi Kumar", company="Pune Stamping Works", message="Hi")
+    contact_form(db, "Hi")
     start_chat_directly(session.stack, VISITOR, "Do you read Siemens S7 PLCs?")
     start_chat_directly(session.stack, OTHER, "Hello there")
     page = session.open()
@@ -714,13 +715,7 @@ def test_the_person_beside_the_thread_shows_their_contact_form_other_chat_and_ac
 ) -> None:
     from factoryops import grants
 
-    contact_form(
-        db,
-        email=VISITOR,
-        name="Ravi Kumar",
-        company="Pune Stamping Works",
-        message="We run 14 presses.\nDowntime is our problem.\nCall me on Monday.",
-    )
+    contact_form(db, "We run 14 presses.\nDowntime is our problem.\nCall me on Monday.")
     start_chat_directly(sized.stack, VISITOR, "An earlier question", page="/about")
     [earlier] = [s["lead_id"] for s in stored_chats(db)]
     start_chat_directly(sized.stack, VISITOR, "Do you read Siemens S7 PLCs?")
@@ -881,6 +876,18 @@ def test_reopening_a_closed_chat_brings_back_the_reply_box_and_the_visitor_may_w
 # -- grants, deliveries, privacy -------------------------------------------------------
 
 
+def create_link(page: Page, lead: str, email: str, *, uses: str = "") -> Locator:
+    """A new grant made in the console; the box that shows its link, once shown."""
+    page.fill("#grant-lead", lead)
+    page.fill("#grant-sections", "pricing,case-studies")
+    page.fill("#grant-email", email)
+    if uses:
+        page.fill("#grant-uses", uses)
+    page.click("[data-grant-form] button[type=submit]")
+    expect(page.locator("[data-grant-link]")).to_be_visible()
+    return page.locator("[data-grant-url]")
+
+
 def test_a_new_grant_link_is_shown_once_and_the_copy_button_puts_it_on_the_clipboard(
     session: Session, db: Any
 ) -> None:
@@ -889,14 +896,8 @@ def test_a_new_grant_link_is_shown_once_and_the_copy_button_puts_it_on_the_clipb
     )
     page = session.open("#/grants")
     signed_in(page)
-    page.fill("#grant-lead", "Asha Rao")
-    page.fill("#grant-sections", "pricing,case-studies")
-    page.fill("#grant-email", "asha.rao@plant.example")
-    page.fill("#grant-uses", "3")
-    page.click("[data-grant-form] button[type=submit]")
 
-    url_box = page.locator("[data-grant-url]")
-    expect(page.locator("[data-grant-link]")).to_be_visible()
+    url_box = create_link(page, "Asha Rao", "asha.rao@plant.example", uses="3")
     link = url_box.input_value()
     assert link.startswith(session.stack.site_origin) and "access=" in link
     page.click("[data-copy-link]")
@@ -1010,9 +1011,7 @@ def test_privacy_export_reads_as_a_summary_and_downloads_as_a_json_file(
     session: Session, db: Any
 ) -> None:
     start_chat_directly(session.stack, VISITOR, "What do you keep about me?\nAnd for how long?")
-    contact_form(
-        db, email=VISITOR, name="Ravi Kumar", company="Pune Stamping Works", message="Hello"
-    )
+    contact_form(db, "Hello")
     page = session.open("#/privacy")
     signed_in(page)
 
@@ -1130,13 +1129,11 @@ def test_the_reply_box_stays_in_view_under_a_long_thread(sized: Session, db: Any
 def test_a_new_access_link_is_never_cut_off(sized: Session) -> None:
     page = sized.open("#/grants")
     signed_in(page)
-    page.fill("#grant-lead", "Pune Stamping Works, plant 2")
-    page.fill("#grant-sections", "pricing,case-studies")
-    page.fill("#grant-email", "purchasing.department@pune-stamping-works.example")
-    page.click("[data-grant-form] button[type=submit]")
 
-    box = page.locator("[data-grant-url]")
-    expect(page.locator("[data-grant-link]")).to_be_visible()
+    box = create_link(
+        page, "Pune Stamping Works, plant 2", "purchasing.department@pune-stamping-works.example"
+    )
+
     assert "access=" in box.input_value()
     box.scroll_into_view_if_needed()
     assert box.evaluate("box => box.scrollWidth <= box.clientWidth")  # it wraps

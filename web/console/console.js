@@ -1065,7 +1065,6 @@
     resetPerson();
     markSelected(leadId);
     fetchThread(state.chat);
-    loadPerson(state.chat);
   }
 
   function stopChat() {
@@ -1105,6 +1104,11 @@
       notice('');
       var info = result.body.chat || {};
       renderThreadHead(chat, info);
+      // The person once the thread is there: the thread first, and no ask for a chat gone.
+      if (!chat.personAsked) {
+        chat.personAsked = true;
+        loadPerson(chat);
+      }
       appendMessages(chat, result.body.messages || []);
       if ('seen_through' in info) markSeen(info.seen_through);
       if (result.body.more || chat.again) fetchThread(chat);
@@ -1319,39 +1323,44 @@
     body.appendChild(make('h2', 'person__name', person.name || email));
     if (person.company) body.appendChild(make('p', 'person__company', person.company));
     if (person.name) body.appendChild(make('p', 'person__email', email));
-    personList(body, 'Contact form', 'submissions', about.submissions, function (form) {
-      return [timeNode(form.created_at, 'item__time', true), make('span', 'person__quote', opening(form.message, 2, 200))];
+    var items = 'items person__items';
+    headedList(body, 'Contact form', 'data-person-submissions', items, about.submissions, function (form) {
+      return make('li', 'person__item', null, [
+        timeNode(form.created_at, 'item__time', true),
+        make('span', 'person__quote', opening(form.message, 2, 200))
+      ]);
     });
-    personList(body, 'Other chats', 'chats', about.chats, function (other) {
+    headedList(body, 'Other chats', 'data-person-chats', items, about.chats, function (other) {
       var said = other.preview && other.preview.text ? other.preview.text : 'Chat from ' + (other.page || '/');
-      return [
+      return make('li', 'person__item', null, [
         pageLink('#/chats/' + other.lead_id, 'person__link', opening(said, 1, 120)),
         make('span', 'person__meta', null, [
           textNode(other.status === 'closed' ? 'closed · ' : 'open · '),
           timeNode(other.last_activity_at, null, true)
         ])
-      ];
+      ]);
     });
-    personList(body, 'Access links', 'grants', about.grants, function (grant) {
+    headedList(body, 'Access links', 'data-person-grants', items, about.grants, function (grant) {
       var status = String(grant.status || '');
-      return [
+      return make('li', 'person__item', null, [
         pageLink('#/grants/' + grant.id, 'person__link', (grant.sections || []).join(', ') || 'Access link'),
         status ? make('span', 'badge badge--' + status.replace(/\W+/g, '-'), status) : null,
         make('span', 'person__meta', null, [textNode('created '), timeNode(grant.created_at, null, true)])
-      ];
+      ]);
     });
     find('[data-person-toggle]').textContent = 'About ' + (person.name || email);
     find('[data-person]').hidden = false;
   }
 
-  function personList(holder, title, name, entries, parts) {
+  /* A heading, and under it a list with an item per entry; nothing for no entries. */
+  function headedList(holder, title, attribute, className, entries, item) {
     if (!entries || !entries.length) return;
-    var list = make('ul', 'person__items');
-    list.setAttribute('data-person-' + name, '');
+    var list = make('ul', className);
+    list.setAttribute(attribute, '');
     entries.forEach(function (entry) {
-      list.appendChild(make('li', 'person__item', null, parts(entry)));
+      list.appendChild(item(entry));
     });
-    holder.appendChild(make('h3', 'person__heading', title));
+    holder.appendChild(make('h3', null, title));
     holder.appendChild(list);
   }
 
@@ -1616,16 +1625,13 @@
     }
   }
 
+  /* One line per record: its parts, those empty left out. */
   function exportList(holder, title, name, entries, parts) {
-    if (!entries.length) return;
-    holder.appendChild(make('h3', null, title));
-    var list = make('ul', 'export__items');
-    list.setAttribute('data-export-' + name, '');
-    entries.forEach(function (entry) {
-      list.appendChild(make('li', null, parts(entry).filter(Boolean).join(' · ')));
+    headedList(holder, title, 'data-export-' + name, 'export__items', entries, function (entry) {
+      return make('li', null, parts(entry).filter(Boolean).join(' · '));
     });
-    holder.appendChild(list);
   }
+
 
   /* The export as a file: a Blob behind a link made for the click. */
   function downloadExport() {
