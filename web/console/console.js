@@ -67,7 +67,7 @@
 
   /* The chat list as shown: the view and search it answers, its chats in order. */
   function freshList() {
-    return { view: 'open', q: '', searched: '', chats: [], next: null, loaded: false, ticket: 0, nodes: {} };
+    return { view: 'open', q: '', searched: '', chats: [], next: null, loaded: false, loading: false, ticket: 0, nodes: {} };
   }
 
   // == small helpers ==================================================================
@@ -708,7 +708,9 @@
     var view = find('[data-chat-filter]').value;
     var q = list.q;
     var ticket = ++list.ticket;
+    list.loading = true;
     return listGet({ view: view, q: q }).then(function (result) {
+      if (ticket === list.ticket) list.loading = false;
       if (result.handled || state.view !== 'chats' || ticket !== list.ticket) return;
       if (!result.ok) {
         notice(problem(result));
@@ -898,8 +900,8 @@
   /*
    * Every PULSE_MS while the page is visible: the chats changed since the last listing
    * (a cheap query), merged into the list when it is shown, and the count of chats
-   * awaiting a reply. Before the first listing, or from an older server that gives no
-   * `as_of`, the chats view reloads its list and the other views ask one chat's worth.
+   * awaiting a reply. Before the list is there, or from an older server that gives no
+   * `as_of`, the chats view loads its list and the other views ask one chat's worth.
    */
   function pulse() {
     if (state.pulseTimer) clearTimeout(state.pulseTimer);
@@ -912,9 +914,12 @@
     state.pulsing = true;
     state.pulseAgain = false;
     var asked;
-    if (state.asOf) asked = listGet({ view: 'all', changed_after: state.asOf }).then(takeChanges);
-    else if (state.view === 'chats') asked = loadChats();
-    else {
+    if (state.view === 'chats' && (!state.asOf || !state.list.loaded)) {
+      // No changes to merge into: the whole list (again, if the last try failed).
+      asked = state.list.loading ? Promise.resolve() : loadChats();
+    } else if (state.asOf) {
+      asked = listGet({ view: 'all', changed_after: state.asOf }).then(takeChanges);
+    } else {
       asked = listGet({ view: 'open', limit: 1 }).then(function (result) {
         if (result.ok && !result.handled) takeListing(result.body || {}, !(result.body || {}).next);
       });
