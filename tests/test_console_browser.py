@@ -772,13 +772,16 @@ def assert_beside(left: Locator, right: Locator) -> None:
     assert a["x"] + a["width"] <= b["x"]
 
 
+# Counts the beeps the page plays (each is one oscillator started).
 BEEPS = """
-window.beeps = 0;
-var start = OscillatorNode.prototype.start;
-OscillatorNode.prototype.start = function () {
-  window.beeps += 1;
-  return start.apply(this, arguments);
-};
+(function () {
+  window.beeps = 0;
+  var start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function () {
+    window.beeps += 1;
+    return start.apply(this, arguments);
+  };
+})();
 """
 
 
