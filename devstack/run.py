@@ -83,7 +83,9 @@ def environment(standins: StandIns | None) -> dict[str, str]:
             env.update({k: v for k, v in fake.items() if k.startswith("CRM_")})
         if not env.get("TEAM_OAUTH_CLIENT_ID"):
             origins = (f"http://localhost:{console}", f"http://{HOST}:{console}")
-            env.update(standins.signin_env(*origins))
+            # The console is announced (and its nudges link) at localhost: its sign-in
+            # is named alike, so that the sign-in's cookie keeps a member signed in.
+            env.update(standins.signin_env(*origins, host="localhost"))
     if not env.get("TEAM_EMAILS", "").strip():
         env["TEAM_EMAILS"] = DEV_TEAM
     return env

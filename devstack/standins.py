@@ -15,8 +15,9 @@ Control endpoints (for tests and `make dev`):
     GET  /oauth2/v1/certs                `State.certs`: Google's x509 certs format
                                          ({key id: PEM}), for verifying test OIDC tokens
 
-The team console's local sign-in (`signin.py`) is served here too: `/signin/token` and
-`/signin/certs`, which `StandIns.signin_env()` points the console at.
+The team console's local sign-in (`signin.py`) is served here too: `/signin/token`,
+`/signin/auto`, `/signin/forget` and `/signin/certs`, which `StandIns.signin_env()`
+points the console at.
 
 Run alone: `python -m devstack.standins --port 8085`.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.cookies
 import json
 import threading
 import time
@@ -67,6 +69,7 @@ class State:
             self.emails_per_second = None
             self.email_delay = 0.0
             self.last_send = 0.0
+        self.signin.forget()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -148,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Only the sign-in is called from a browser: the console's page, cross-origin.
         path = urllib.parse.urlsplit(self.path).path
         origin = self.headers.get("Origin")
-        if path != signin.ISSUE_PATH or not self.state.signin.allows(origin):
+        if path not in signin.BROWSER_PATHS or not self.state.signin.allows(origin):
             self._send(403, "Not an allowed origin", "text/plain")
             return
         preflight = {
@@ -163,18 +166,44 @@ class _Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if not self.state.signin.allows(origin):
             return {}
-        return {"Access-Control-Allow-Origin": str(origin), "Vary": "Origin"}
+        # With credentials: the page's calls carry the stand-in's cookie, as Google's do.
+        return {
+            "Access-Control-Allow-Origin": str(origin),
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
 
-    def _signin_token(self, body: Any) -> None:
+    def _signin_handle(self) -> str | None:
+        """The handle in the stand-in's cookie, if the browser sent one."""
+        jar = http.cookies.SimpleCookie()
+        with contextlib.suppress(http.cookies.CookieError):
+            jar.load(self.headers.get("Cookie") or "")
+        morsel = jar.get(signin.COOKIE)
+        return morsel.value if morsel is not None else None
+
+    def _signin(self, path: str, body: Any) -> None:
         cors = self._signin_cors()
         if not cors:
             self._send(403, {"error": "not an allowed origin"})
+            return
+        issuer = self.state.signin
+        if path == signin.AUTO_PATH:
+            remembered = issuer.recall(self._signin_handle())
+            if remembered is None:
+                self._send(204, "", "text/plain", cors)
+                return
+            self._send(200, {"credential": issuer.token(remembered)}, headers=cors)
+            return
+        if path == signin.FORGET_PATH:
+            issuer.forget(self._signin_handle())
+            self._send(204, "", "text/plain", {**cors, "Set-Cookie": signin.expired_cookie()})
             return
         email = body.get("email") if isinstance(body, dict) else None
         if not signin.looks_like_address(email):
             self._send(400, {"error": "give an email address"}, headers=cors)
             return
-        self._send(200, {"credential": self.state.signin.token(str(email))}, headers=cors)
+        remember = {"Set-Cookie": signin.cookie(issuer.remember(str(email)))}
+        self._send(200, {"credential": issuer.token(str(email))}, headers={**cors, **remember})
 
     def do_POST(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -203,8 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == EMAILJS_PATH:
             self._emailjs(body)
             return
-        if path == signin.ISSUE_PATH:
-            self._signin_token(body)
+        if path in signin.BROWSER_PATHS:
+            self._signin(path, body)
             return
         self._send(404, "Not Found", "text/plain")
 
@@ -295,13 +324,16 @@ class StandIns:
         if self.crm is not None:
             self.crm.reset()
 
-    def signin_env(self, *console_origins: str) -> dict[str, str]:
+    def signin_env(self, *console_origins: str, host: str | None = None) -> dict[str, str]:
         """The console's sign-in settings that point it at the local sign-in here, whose
-        token endpoint then answers pages from `console_origins`."""
+        token endpoint then answers pages from `console_origins`. `host` is the name the
+        console reaches it by (default: the address it listens on): the console's own
+        host name, so that the sign-in's cookie goes with the page's calls."""
         self.state.signin.origins = [o.rstrip("/") for o in console_origins]
+        base = self.url if host is None else f"http://{host}:{self.port}"
         return {
             "TEAM_OAUTH_CLIENT_ID": self.state.signin.audience,
-            "TEAM_CERTS_URL": self.url + signin.CERTS_PATH,
+            "TEAM_CERTS_URL": base + signin.CERTS_PATH,
         }
 
     def start(self) -> StandIns:

@@ -37,9 +37,14 @@ def local() -> Iterator[StandIns]:
     tokens.forget_certificates()
 
 
-def call(url: str, *, body: Any = None, origin: str = CONSOLE, method: str = "POST") -> Any:
-    """(status, headers, parsed body) of one request, as a browser on `origin` sends it."""
+def call(
+    url: str, *, body: Any = None, origin: str = CONSOLE, method: str = "POST", cookie: str = ""
+) -> Any:
+    """(status, headers, parsed body) of one request, as a browser on `origin` sends it
+    (with the stand-in's `cookie`, when given)."""
     headers = {"Origin": origin, "Content-Type": "application/json"}
+    if cookie:
+        headers["Cookie"] = cookie
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
@@ -104,6 +109,54 @@ def test_only_the_consoles_page_may_ask_for_a_token(local: StandIns) -> None:
     assert call(url, body={"email": "not an address"})[0] == 400
 
 
+def test_its_token_names_the_member_as_googles_does_from_the_address(local: StandIns) -> None:
+    certs = local.signin_env(CONSOLE)["TEAM_CERTS_URL"]
+    names = {}
+    for address in ("priya.k@factoryops.example", "sam+ops@x.example", "jo-ann@x.example"):
+        token = credential(local, address)
+        claims = tokens.verify(
+            token, audience=signin.LOCAL_CLIENT_ID, certs_url=certs, function="team_console"
+        )
+        names[address] = claims["name"]
+
+    assert names == {
+        "priya.k@factoryops.example": "Priya",
+        "sam+ops@x.example": "Sam",
+        "jo-ann@x.example": "Jo",
+    }
+
+
+def test_a_browser_that_signed_in_gets_a_fresh_token_without_asking_until_it_signs_out(
+    local: StandIns,
+) -> None:
+    auto = local.url + signin.AUTO_PATH
+    status, headers, _ = call(local.url + signin.ISSUE_PATH, body={"email": "dev@x.example"})
+    assert status == 200
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    set_cookie = headers["Set-Cookie"]
+    for attribute in ("HttpOnly", "SameSite=Lax", f"Path={signin.COOKIE_PATH}"):
+        assert attribute in set_cookie
+    assert "dev@x.example" not in set_cookie  # a random handle, not the address
+    cookie = set_cookie.split(";")[0]
+
+    status, headers, body = call(auto, cookie=cookie)
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == CONSOLE
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    certs = local.signin_env(CONSOLE)["TEAM_CERTS_URL"]
+    claims = tokens.verify(
+        body["credential"], audience=signin.LOCAL_CLIENT_ID, certs_url=certs, function="x"
+    )
+    assert claims["email"] == "dev@x.example"
+
+    assert call(auto)[0] == 204  # no cookie: nobody to sign in
+    assert call(auto, cookie=cookie, origin="http://x.test")[0] == 403
+    status, headers, _ = call(local.url + signin.FORGET_PATH, cookie=cookie)
+    assert status == 204
+    assert "Max-Age=0" in headers["Set-Cookie"]
+    assert call(auto, cookie=cookie)[0] == 204
+
+
 def test_make_dev_points_the_console_at_the_local_sign_in_and_lets_in_the_dev_team(
     local: StandIns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,7 +167,7 @@ def test_make_dev_points_the_console_at_the_local_sign_in_and_lets_in_the_dev_te
 
     assert env["TEAM_EMAILS"] == run.DEV_TEAM
     assert env["TEAM_OAUTH_CLIENT_ID"] == signin.LOCAL_CLIENT_ID
-    assert env["TEAM_CERTS_URL"] == local.url + signin.CERTS_PATH
+    assert env["TEAM_CERTS_URL"] == f"http://localhost:{local.port}{signin.CERTS_PATH}"
     assert env["EMAILJS_NOTIFY_TEMPLATE_ID"]  # so that the team's nudges are sent
     assert local.state.signin.origins == [
         f"http://localhost:{run.PORTS['team_console']}",

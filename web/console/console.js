@@ -6,38 +6,69 @@
  * Sign-in: Google Identity Services (or, on the local stack, the local sign-in stand-in)
  * hands over a Google ID token, which lives in this script's memory only: no cookie, no
  * storage. Every API call sends it as `Authorization: Bearer`; a 401 forgets it and asks
- * to sign in again, a 403 says the account may not use the console.
+ * to sign in again, a 403 says the account may not use the console. A returning member
+ * is signed in without a click: Google's One Tap with auto_select, or on the local stack
+ * the stand-in's /signin/auto, which remembers the browser with a cookie of its own
+ * origin, as Google does. Signing out tells either to forget.
  *
  * Views, by URL hash: #/chats, #/chats/<lead id> (the team's nudge email links there),
  * #/grants, #/grants/<grant id> (the note that a lead opened their link links there),
- * #/deliveries, #/privacy, #/audit, #/status. An open chat polls for new
- * messages every few seconds while the page is visible.
+ * #/deliveries, #/privacy, #/audit, #/status. While the page is visible an open chat
+ * polls for new messages every few seconds, and on every view the chat list's changes
+ * come every few seconds more: they keep the list, the count of chats awaiting a reply
+ * (in the navigation and the tab's title) and an optional sound up to date.
+ *
+ * The API's newer fields (a chat's preview and person, the person's panel, member
+ * names, the audit's words) are shown when the server gives them and simply left out
+ * when it does not; a query parameter an older server does not know is dropped.
  *
  * Whatever a visitor or a lead wrote reaches the page through textContent only.
  */
 (function () {
   'use strict';
 
-  var POLL_MS = 3000;
-  var LIST_EVERY_MS = 20000;
+  var POLL_MS = 3000; // the open thread
+  var PULSE_MS = 4000; // the chat list's changes and the awaiting count, on every view
+  var STATUS_EVERY_MS = 20000;
+  var SEARCH_DELAY_MS = 300;
   var REQUEST_TIMEOUT_MS = 30000;
+  var CHANGES_LIMIT = 100; // the most changes one answer holds: at that, reload instead
   var GOOGLE_SCRIPT = 'https://accounts.google.com/gsi/client';
   var VIEWS = ['chats', 'grants', 'deliveries', 'privacy', 'audit', 'status'];
   var LEAD_ID = /^[0-9a-f]{16}$/;
   var GRANT_ID = /^[0-9a-f]{64}$/;
+  var IN_PAGE_LINK = /^#\/(chats\/[0-9a-f]{16}|grants\/[0-9a-f]{8,64})$/;
+  var SOUND_KEY = 'factoryops.console.sound'; // "on" when the member wants the sound
+  var TITLE = document.title;
 
   var state = {
     grant: '', // the grant a #/grants/<id> link names, shown once the list is there
     config: null,
     token: null, // the ID token: memory only
     email: '',
+    name: '', // the member's display name, when the API gives one
     view: '',
-    chat: null, // the open thread: {leadId, lastId, timer, busy, again, closed}
-    listTimer: null,
+    chat: null, // the open thread: {leadId, lastId, timer, busy, again, closed, ...}
+    list: freshList(),
+    asOf: null, // the server's time of the last chat listing: changes are asked after it
+    awaiting: null, // chats awaiting a reply, as last counted
+    pulseTimer: null,
+    pulsing: false,
+    pulseAgain: false,
+    unknown: {}, // query parameters the server refused as unknown: not sent again
+    renamed: {}, // and those it knows by an older name
+    exported: null, // the privacy export shown, for its download
+    statusTimer: null,
+    audio: null,
     keys: {}, // Idempotency-Keys of actions not yet answered, by action
     googleReady: false,
     googleLoading: false
   };
+
+  /* The chat list as shown: the view and search it answers, its chats in order. */
+  function freshList() {
+    return { view: 'open', q: '', searched: '', chats: [], next: null, loaded: false, loading: false, ticket: 0, nodes: {} };
+  }
 
   // == small helpers ==================================================================
 
@@ -54,6 +85,18 @@
       if (children[i]) node.appendChild(children[i]);
     }
     return node;
+  }
+
+  function textNode(text) {
+    return document.createTextNode(text);
+  }
+
+  /* A link within the page, only to a chat or a grant: never a URL from elsewhere. */
+  function pageLink(href, className, text) {
+    if (!IN_PAGE_LINK.test(href || '')) return make('strong', className, text);
+    var link = make('a', className, text);
+    link.href = href;
+    return link;
   }
 
   function button(label, className, onClick) {
@@ -73,10 +116,30 @@
     tell(find('[data-notice]'), text, 'error');
   }
 
-  function stamp(iso) {
+  function parsed(iso) {
+    var date = iso ? new Date(iso) : null;
+    return date && !isNaN(date.getTime()) ? date : null;
+  }
+
+  function millis(iso) {
+    var date = parsed(iso);
+    return date ? date.getTime() : 0;
+  }
+
+  /* A time in full, or (`brief`) the clock alone today and the day alone before. */
+  function stamp(iso, brief) {
     if (!iso) return '—';
-    var date = new Date(iso);
-    if (isNaN(date.getTime())) return String(iso);
+    var date = parsed(iso);
+    if (!date) return String(iso);
+    var today = new Date();
+    if (brief && date.toDateString() === today.toDateString()) {
+      return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    }
+    if (brief) {
+      var day = { month: 'short', day: 'numeric' };
+      if (date.getFullYear() !== today.getFullYear()) day.year = 'numeric';
+      return date.toLocaleDateString(undefined, day);
+    }
     return date.toLocaleString(undefined, {
       year: 'numeric',
       month: 'short',
@@ -86,14 +149,37 @@
     });
   }
 
-  function timeNode(iso, className) {
-    var node = make('time', className, stamp(iso));
-    if (iso) node.setAttribute('datetime', iso);
+  function timeNode(iso, className, brief) {
+    var node = make('time', className, stamp(iso, brief));
+    if (iso) {
+      node.setAttribute('datetime', iso);
+      if (brief) node.title = stamp(iso);
+    }
     return node;
+  }
+
+  /* How long ago `iso` was, roughly: "3 min", "2 h", "4 d". */
+  function waited(iso) {
+    var seconds = Math.max(0, (Date.now() - millis(iso)) / 1000);
+    if (seconds < 60) return 'under a minute';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min';
+    if (seconds < 172800) return Math.floor(seconds / 3600) + ' h';
+    return Math.floor(seconds / 86400) + ' d';
   }
 
   function plural(n, one, many) {
     return n + ' ' + (n === 1 ? one : many);
+  }
+
+  /* The first `lines` lines of a text, at most `most` characters. */
+  function opening(text, lines, most) {
+    var kept = String(text || '').trim().split(/\r?\n/).slice(0, lines || 1).join(' ');
+    return kept.length > most ? kept.slice(0, most - 1) + '…' : kept;
+  }
+
+  function shorten(text, most) {
+    text = String(text || '');
+    return text.length > most ? text.slice(0, most) + '…' : text;
   }
 
   function randomKey() {
@@ -314,10 +400,16 @@
   function signOut(message) {
     state.token = null;
     state.email = '';
+    state.name = '';
     stopChat();
-    stopListRefresh();
+    stopStatusRefresh();
+    stopPulse();
     state.view = '';
+    state.list = freshList();
+    state.asOf = null;
     clearGrantLink();
+    clearPrivacy();
+    showAwaiting(null);
     find('.nav').hidden = true;
     find('.who').hidden = true;
     notice('');
@@ -329,6 +421,46 @@
     } else if (state.config) {
       loadGoogle();
     }
+  }
+
+  /* The member chose to sign out: the sign-in forgets this browser too, so that the
+   * next visit asks again. */
+  function forgetSignIn() {
+    if (!state.config) return;
+    if (state.config.signin === 'local') {
+      // keepalive: a reload right after still reaches it.
+      var init = { method: 'POST', credentials: 'include', cache: 'no-store', keepalive: true };
+      fetch(state.config.url + '/signin/forget', init)
+        .catch(function () {
+          // The stand-in is gone: there is nothing left to forget.
+        });
+    } else if (window.google && window.google.accounts && window.google.accounts.id) {
+      window.google.accounts.id.disableAutoSelect();
+    }
+  }
+
+  /* On load: a member the sign-in remembers is let in without a click; anyone else
+   * gets the sign-in form, with nothing shown meanwhile. */
+  function resume() {
+    if (state.config.signin !== 'local') {
+      signOut(''); // Google's script signs a returning member in (`prompt`, below)
+      return;
+    }
+    fetch(state.config.url + '/signin/auto', { method: 'POST', credentials: 'include', cache: 'no-store' })
+      .then(function (response) {
+        return response.status === 200 ? response.json() : null;
+      })
+      .then(
+        function (data) {
+          return data && data.credential ? signIn(data.credential) : null;
+        },
+        function () {
+          return null; // no stand-in, or no answer: sign in by hand
+        }
+      )
+      .then(function () {
+        if (!state.token && find('[data-section=signin]').hidden) signOut('');
+      });
   }
 
   function loadGoogle() {
@@ -357,10 +489,13 @@
         callback: function (response) {
           signIn(response.credential);
         },
-        auto_select: false,
+        // A member still signed in to Google, who has not signed out here, gets a
+        // credential without a click; after a sign-out `disableAutoSelect` stops that.
+        auto_select: true,
         cancel_on_tap_outside: true
       });
       state.googleReady = true;
+      id.prompt(); // once, on load: One Tap, or nothing when Google has no one to offer
     }
     var holder = find('[data-google-button]');
     holder.textContent = '';
@@ -381,7 +516,8 @@
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ email: email }),
-        credentials: 'omit',
+        // The stand-in's cookie (its origin's, not this page's) remembers the browser.
+        credentials: 'include',
         cache: 'no-store'
       })
         .then(function (response) {
@@ -399,23 +535,28 @@
   /* A fresh ID token: ask the API who it names; in, or told why not. */
   function signIn(credential) {
     state.token = credential;
-    var message = find('[data-signin-status]');
-    tell(message, 'Signing in…');
+    tell(find('[data-signin-status]'), 'Signing in…');
     return api('GET', '/api/me').then(function (result) {
       if (result.handled) return;
       if (!result.ok) {
-        state.token = null;
-        tell(message, problem(result), 'error');
+        signOut(problem(result));
         return;
       }
       state.email = result.body.email;
-      tell(message, '');
+      state.name = result.body.name || '';
+      tell(find('[data-signin-status]'), '');
+      var name = find('[data-who-name]');
+      name.textContent = state.name;
+      name.hidden = !state.name;
       find('[data-who]').textContent = state.email;
       find('.who').hidden = false;
       find('.nav').hidden = false;
       find('[data-local-signin]').hidden = true;
       find('[data-google-button]').hidden = true;
       route();
+      // The count at once on any view; the chats view has just asked for it.
+      if (state.view === 'chats') schedulePulse();
+      else pulse();
     });
   }
 
@@ -436,9 +577,10 @@
     var target = where();
     state.grant = target.grant;
     if (target.view !== state.view) {
-      stopListRefresh();
+      stopStatusRefresh();
       if (state.view === 'chats') stopChat();
       if (state.view === 'grants') clearGrantLink();
+      if (state.view === 'privacy') clearPrivacy();
       state.view = target.view;
       showOnly(target.view);
       notice('');
@@ -454,8 +596,8 @@
 
   var ENTER = {
     chats: function () {
+      state.list.loaded = false;
       loadChats();
-      keepRefreshing(loadChats);
     },
     grants: function () {
       loadGrants();
@@ -473,21 +615,21 @@
     }
   };
 
-  /* Reloads the view's list now and then while the page is visible. */
+  /* Reloads the view's content now and then while the page is visible. */
   function keepRefreshing(load) {
-    stopListRefresh();
+    stopStatusRefresh();
     function next() {
-      state.listTimer = setTimeout(function () {
+      state.statusTimer = setTimeout(function () {
         if (!document.hidden) load();
         next();
-      }, LIST_EVERY_MS);
+      }, STATUS_EVERY_MS);
     }
     next();
   }
 
-  function stopListRefresh() {
-    if (state.listTimer) clearTimeout(state.listTimer);
-    state.listTimer = null;
+  function stopStatusRefresh() {
+    if (state.statusTimer) clearTimeout(state.statusTimer);
+    state.statusTimer = null;
   }
 
   /* GET `path` for `view`; `render` gets the body only while that view is still shown. */
@@ -513,44 +655,380 @@
     if (empty) empty.hidden = entries.length > 0;
   }
 
-  // == chats ==========================================================================
+  // == the chat list ==================================================================
 
-  function loadChats() {
-    var filter = find('[data-chat-filter]').value;
-    return fetchFor('chats', '/api/chats?status=' + encodeURIComponent(filter), function (body) {
-      renderChatList(body.chats || [], filter);
+  /*
+   * GET /api/chats with `params` (those empty are left out). A parameter the server
+   * refuses as unknown (an older server: `view` was `status`, and it knew no paging,
+   * search or changes) is renamed or dropped, and the call made again.
+   */
+  function listGet(params) {
+    var query = [];
+    Object.keys(params).forEach(function (name) {
+      var given = params[name];
+      if (given === undefined || given === null || given === '' || state.unknown[name]) return;
+      query.push(encodeURIComponent(state.renamed[name] || name) + '=' + encodeURIComponent(given));
+    });
+    return api('GET', '/api/chats' + (query.length ? '?' + query.join('&') : '')).then(function (result) {
+      var fields = result.status === 400 && result.error && result.error.fields;
+      var refused = Object.keys(params).filter(function (name) {
+        return fields && fields[state.renamed[name] || name] === 'unknown field';
+      });
+      if (!refused.length) return result;
+      refused.forEach(function (name) {
+        if (name === 'view' && !state.renamed.view) state.renamed.view = 'status';
+        else state.unknown[name] = true;
+      });
+      return listGet(params);
     });
   }
 
-  function renderChatList(chats, filter) {
-    var open = state.chat && state.chat.leadId;
-    fill('chat', chats, function (chat) {
-      var link = make('a', 'chat-item__link', null, [
-        make('span', 'chat-item__email', chat.email),
-        chat.awaiting_reply ? make('span', 'badge badge--awaiting', 'Awaiting reply') : null,
-        chat.status === 'closed' ? make('span', 'badge badge--closed', 'Closed') : null,
-        make('span', 'chat-item__meta', null, [
-          make('span', 'chat-item__page', chat.page || '/'),
-          document.createTextNode(' · '),
-          timeNode(chat.last_activity_at)
-        ])
-      ]);
-      link.href = '#/chats/' + chat.lead_id;
-      if (chat.lead_id === open) link.setAttribute('aria-current', 'true');
-      var item = make('li', 'item chat-item' + (chat.awaiting_reply ? ' chat-item--awaiting' : ''), null, [link]);
-      item.setAttribute('data-lead', chat.lead_id);
-      return item;
+  /* The chats in the server's order: in the open view and in a search, those awaiting
+   * a reply first, longest-waiting first; then (and in the other views, all) by last
+   * activity, newest first. */
+  function sortChats(chats, awaitingFirst) {
+    chats.sort(function (a, b) {
+      if (awaitingFirst && !!a.awaiting_reply !== !!b.awaiting_reply) return a.awaiting_reply ? -1 : 1;
+      if (awaitingFirst && a.awaiting_reply) {
+        var waiting = millis(a.awaiting_since) - millis(b.awaiting_since);
+        if (a.awaiting_since && b.awaiting_since && waiting) return waiting;
+      }
+      return millis(b.last_activity_at) - millis(a.last_activity_at);
     });
-    if (filter !== 'closed') {
-      var waiting = chats.filter(function (chat) {
-        return chat.awaiting_reply;
-      }).length;
-      var count = find('[data-awaiting]');
-      count.textContent = String(waiting);
-      count.hidden = waiting === 0;
-      count.setAttribute('aria-label', plural(waiting, 'chat awaits', 'chats await') + ' a reply');
+  }
+
+  function leadIndex(chats, leadId) {
+    for (var i = 0; i < chats.length; i++) if (chats[i].lead_id === leadId) return i;
+    return -1;
+  }
+
+  /* The list for the view and search asked for, from its first page. */
+  function loadChats() {
+    var list = state.list;
+    var view = find('[data-chat-filter]').value;
+    var q = list.q;
+    var ticket = ++list.ticket;
+    list.loading = true;
+    return listGet({ view: view, q: q }).then(function (result) {
+      if (ticket === list.ticket) list.loading = false;
+      if (result.handled || state.view !== 'chats' || ticket !== list.ticket) return;
+      if (!result.ok) {
+        notice(problem(result));
+        return;
+      }
+      var body = result.body || {};
+      list.view = view;
+      list.searched = q && !state.unknown.q ? q : '';
+      list.chats = (body.chats || []).slice();
+      list.next = body.next || null;
+      list.loaded = true;
+      takeListing(body, view === 'open' && !list.searched && !list.next);
+      renderChatList();
+      sayWhatIsShown(q);
+    });
+  }
+
+  function sayWhatIsShown(q) {
+    var status = find('[data-chat-status]');
+    var n = state.list.chats.length;
+    if (!q) tell(status, '');
+    else if (state.unknown.q) tell(status, 'This server cannot search yet: here is the whole list.', 'error');
+    else if (!n) tell(status, 'No chat matches “' + q + '”.');
+    else tell(status, plural(n, 'chat matches', 'chats match') + ' “' + q + '”.');
+  }
+
+  function loadMore() {
+    var list = state.list;
+    var more = find('[data-chat-more]');
+    if (!list.next || more.disabled) return;
+    var ticket = list.ticket;
+    var shown = list.chats.length;
+    more.disabled = true;
+    listGet({ view: list.view, q: list.searched, cursor: list.next }).then(function (result) {
+      more.disabled = false;
+      if (result.handled || state.view !== 'chats' || ticket !== list.ticket) return;
+      if (!result.ok) {
+        notice(problem(result));
+        return;
+      }
+      var body = result.body || {};
+      (body.chats || []).forEach(function (chat) {
+        if (leadIndex(list.chats, chat.lead_id) < 0) list.chats.push(chat);
+      });
+      list.next = body.next || null;
+      takeListing(body, false);
+      renderChatList();
+      // Focus stays on the button while there is more; else on the first chat it brought.
+      var first = find('[data-chat-items]').children[shown];
+      if (!list.next && first) find('a', first).focus();
+    });
+  }
+
+  /* What any listing says beyond its chats: the server's time and the counts. An older
+   * server counts nothing: then the awaiting chats are counted in a `complete` listing
+   * of the open view. */
+  function takeListing(body, complete) {
+    if (body.as_of) state.asOf = body.as_of;
+    if (body.counts && typeof body.counts.awaiting_reply === 'number') {
+      showAwaiting(body.counts.awaiting_reply);
+    } else if (complete) {
+      showAwaiting(
+        (body.chats || []).filter(function (chat) {
+          return chat.awaiting_reply && chat.status !== 'closed';
+        }).length
+      );
     }
   }
+
+  /* Chats changed since the last listing: each takes its place in the list shown, or
+   * leaves it when it no longer belongs to the view (a chat closed leaves "Open"). A
+   * search's results are updated, never added to: the server alone knows what matches. */
+  function mergeChats(changed) {
+    var list = state.list;
+    changed.forEach(function (chat) {
+      var at = leadIndex(list.chats, chat.lead_id);
+      var belongs = list.view === 'all' || chat.status === list.view;
+      if (at >= 0 && belongs) list.chats[at] = chat;
+      else if (at >= 0) list.chats.splice(at, 1);
+      else if (belongs && !list.searched) list.chats.push(chat);
+    });
+    renderChatList();
+  }
+
+  /* The list on the page, changed in place: an item is rebuilt only when its chat
+   * changed and moved only when out of place, so that focus and scrolling hold. */
+  function renderChatList() {
+    var list = state.list;
+    sortChats(list.chats, list.view === 'open' || !!list.searched);
+    var holder = find('[data-chat-items]');
+    var focused = document.activeElement;
+    var open = state.chat && state.chat.leadId;
+    var nodes = {};
+    list.chats.forEach(function (chat, i) {
+      var key = JSON.stringify(chat);
+      var kept = list.nodes[chat.lead_id];
+      var item = kept && kept.key === key ? kept.node : chatItem(chat);
+      nodes[chat.lead_id] = { key: key, node: item };
+      if (holder.children[i] !== item) holder.insertBefore(item, holder.children[i] || null);
+      var link = find('.chat-item__link', item);
+      if (chat.lead_id === open) link.setAttribute('aria-current', 'true');
+      else link.removeAttribute('aria-current');
+    });
+    while (holder.children.length > list.chats.length) holder.removeChild(holder.lastChild);
+    list.nodes = nodes;
+    Array.prototype.forEach.call(holder.querySelectorAll('[data-since]'), function (age) {
+      age.textContent = ' · ' + waited(age.getAttribute('data-since'));
+    });
+    if (focused && focused !== document.activeElement && holder.contains(focused)) focused.focus();
+    find('[data-chat-empty]').hidden = list.chats.length > 0 || !!list.searched;
+    find('[data-chat-more]').hidden = !list.next;
+  }
+
+  function chatItem(chat) {
+    var person = chat.person || {};
+    var who = [person.name, person.company].filter(Boolean).join(' · ');
+    var preview = chat.preview && chat.preview.text ? chat.preview : null;
+    var author = preview ? previewAuthor(preview) : '';
+    var link = make('a', 'chat-item__link', null, [
+      make('span', 'chat-item__head', null, [
+        make('strong', 'chat-item__title', who || chat.email),
+        chat.awaiting_reply ? awaitingBadge(chat.awaiting_since) : null,
+        chat.status === 'closed' ? make('span', 'badge badge--closed', 'Closed') : null
+      ]),
+      who ? make('span', 'chat-item__email', chat.email) : null,
+      preview
+        ? make('span', 'chat-item__preview', null, [
+            author ? make('span', 'chat-item__author', author + ': ') : null,
+            textNode(preview.text)
+          ])
+        : null,
+      make('span', 'chat-item__meta', null, [
+        make('span', 'chat-item__page', chat.page || '/'),
+        textNode(' · '),
+        timeNode((preview && preview.at) || chat.last_activity_at, null, true)
+      ])
+    ]);
+    link.href = '#/chats/' + chat.lead_id;
+    var item = make('li', 'item chat-item' + (chat.awaiting_reply ? ' chat-item--awaiting' : ''), null, [link]);
+    item.setAttribute('data-lead', chat.lead_id);
+    return item;
+  }
+
+  /* Who wrote the latest message, for its preview: nobody named for the visitor. */
+  function previewAuthor(preview) {
+    if (preview.author !== 'team') return '';
+    if (preview.name && preview.name === state.name) return 'You';
+    return preview.name || 'Team';
+  }
+
+  function awaitingBadge(since) {
+    var badge = make('span', 'badge badge--awaiting', 'Awaiting reply');
+    if (parsed(since)) {
+      var age = make('span', 'badge__age', ' · ' + waited(since));
+      age.setAttribute('data-since', since);
+      badge.appendChild(age);
+      badge.title = 'Waiting since ' + stamp(since);
+    }
+    return badge;
+  }
+
+  function initChatList() {
+    find('[data-chat-filter]').addEventListener('change', loadChats);
+    find('[data-chat-more]').addEventListener('click', loadMore);
+    var form = find('[data-chat-search]');
+    var input = form.elements.namedItem('q');
+    var timer = null;
+    function search() {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (q === state.list.q) return;
+      state.list.q = q;
+      loadChats();
+    }
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      timer = setTimeout(search, SEARCH_DELAY_MS);
+    });
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      search();
+    });
+  }
+
+  // == live: the list's changes and the awaiting count, on every view ================
+
+  /*
+   * Every PULSE_MS while the page is visible: the chats changed since the last listing
+   * (a cheap query), merged into the list when it is shown, and the count of chats
+   * awaiting a reply. Before the list is there, or from an older server that gives no
+   * `as_of`, the chats view loads its list and the other views ask one chat's worth.
+   */
+  function pulse() {
+    if (state.pulseTimer) clearTimeout(state.pulseTimer);
+    state.pulseTimer = null;
+    if (!state.token) return;
+    if (state.pulsing) {
+      state.pulseAgain = true;
+      return;
+    }
+    state.pulsing = true;
+    state.pulseAgain = false;
+    var asked;
+    if (state.view === 'chats' && (!state.asOf || !state.list.loaded)) {
+      // No changes to merge into: the whole list (again, if the last try failed).
+      asked = state.list.loading ? Promise.resolve() : loadChats();
+    } else if (state.asOf) {
+      asked = listGet({ view: 'all', changed_after: state.asOf }).then(takeChanges);
+    } else {
+      asked = listGet({ view: 'open', limit: 1 }).then(function (result) {
+        if (result.ok && !result.handled) takeListing(result.body || {}, !(result.body || {}).next);
+      });
+    }
+    asked.then(function () {
+      state.pulsing = false;
+      if (state.pulseAgain) pulse();
+      else schedulePulse();
+    });
+  }
+
+  function takeChanges(result) {
+    if (result.handled || !result.ok) return; // the next pulse asks again
+    var body = result.body || {};
+    var changed = body.chats || [];
+    takeListing(body, false);
+    if (state.view !== 'chats' || !state.list.loaded) return;
+    if (changed.length >= CHANGES_LIMIT) loadChats();
+    else mergeChats(changed);
+  }
+
+  function schedulePulse() {
+    if (state.pulseTimer) clearTimeout(state.pulseTimer);
+    state.pulseTimer = null;
+    if (!state.token || document.hidden) return; // a hidden page asks nothing
+    state.pulseTimer = setTimeout(pulse, PULSE_MS);
+  }
+
+  function stopPulse() {
+    if (state.pulseTimer) clearTimeout(state.pulseTimer);
+    state.pulseTimer = null;
+    state.pulseAgain = false;
+  }
+
+  /* The count of chats awaiting a reply: beside "Chats", in the tab's title, said to
+   * screen readers when it changes, and a sound when it rises (if wanted). */
+  function showAwaiting(n) {
+    var before = state.awaiting;
+    state.awaiting = n;
+    var count = find('[data-awaiting]');
+    var waiting = n || 0;
+    var said = plural(waiting, 'chat awaits', 'chats await') + ' a reply';
+    count.textContent = String(waiting);
+    count.hidden = !waiting;
+    count.setAttribute('aria-label', said);
+    document.title = waiting ? '(' + waiting + ') ' + TITLE : TITLE;
+    if (n === null || n === before) return;
+    find('[data-awaiting-status]').textContent = said + '.';
+    if (before !== null && n > before) chime();
+  }
+
+  // == sound ==========================================================================
+
+  function soundWanted() {
+    try {
+      return window.localStorage.getItem(SOUND_KEY) === 'on';
+    } catch (error) {
+      return false; // storage refused: no sound unless switched on
+    }
+  }
+
+  function initSound() {
+    var toggle = find('[data-sound]');
+    toggle.checked = soundWanted();
+    toggle.addEventListener('change', function () {
+      try {
+        if (toggle.checked) window.localStorage.setItem(SOUND_KEY, 'on');
+        else window.localStorage.removeItem(SOUND_KEY);
+      } catch (error) {
+        // Not kept: it holds for this visit.
+      }
+      if (toggle.checked) chime(true); // what it sounds like, and a gesture to allow it
+    });
+    // A browser lets a page play sound only after the member has used it.
+    ['pointerdown', 'keydown'].forEach(function (kind) {
+      document.addEventListener(kind, function () {
+        if (toggle.checked) audio();
+      });
+    });
+  }
+
+  function audio() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!state.audio) state.audio = new Context();
+    if (state.audio.state === 'suspended') state.audio.resume();
+    return state.audio;
+  }
+
+  /* A short soft beep, made here rather than fetched (no audio file, nothing to allow). */
+  function chime(always) {
+    if (!always && !find('[data-sound]').checked) return;
+    var context = audio();
+    if (!context) return;
+    var now = context.currentTime;
+    var tone = context.createOscillator();
+    var volume = context.createGain();
+    tone.type = 'sine';
+    tone.frequency.setValueAtTime(880, now);
+    volume.gain.setValueAtTime(0.0001, now);
+    volume.gain.exponentialRampToValueAtTime(0.2, now + 0.02);
+    volume.gain.exponentialRampToValueAtTime(0.0001, now + 0.4);
+    tone.connect(volume);
+    volume.connect(context.destination);
+    tone.start(now);
+    tone.stop(now + 0.45);
+  }
+
+  // == the open chat ==================================================================
 
   function markSelected(leadId) {
     Array.prototype.forEach.call(document.querySelectorAll('.chat-item__link'), function (link) {
@@ -562,9 +1040,12 @@
   function showChat(leadId) {
     var section = find('[data-section=chats]');
     if (!leadId) {
+      // On a phone the list takes the thread's place: from its top, not the thread's end.
+      if (state.chat && !scrollsAlone(find('[data-messages]'))) window.scrollTo(0, 0);
       stopChat();
       section.classList.remove('chats--thread');
       find('[data-thread]').hidden = true;
+      find('[data-person]').hidden = true;
       find('[data-pick]').hidden = false;
       markSelected('');
       return;
@@ -578,12 +1059,15 @@
     find('[data-messages]').textContent = '';
     find('[data-thread-title]').textContent = 'Loading…';
     find('[data-thread-meta]').textContent = '';
-    find('[data-thread-actions]').textContent = '';
+    var actions = find('[data-thread-actions]');
+    actions.textContent = '';
+    actions.removeAttribute('data-for');
     var reply = find('[data-reply]');
     reply.reset();
     reply.hidden = true;
     tell(find('.status', reply), '');
     find('[data-closed-note]').hidden = true;
+    resetPerson();
     markSelected(leadId);
     fetchThread(state.chat);
   }
@@ -614,6 +1098,7 @@
       if (result.status === 404) {
         find('[data-thread-title]').textContent = 'No such chat';
         find('[data-thread-meta]').textContent = 'It may have been deleted by a privacy request.';
+        find('[data-person]').hidden = true;
         return;
       }
       if (!result.ok) {
@@ -622,8 +1107,15 @@
         return;
       }
       notice('');
-      renderThreadHead(chat, result.body.chat);
+      var info = result.body.chat || {};
+      renderThreadHead(chat, info);
+      // The person once the thread is there: the thread first, and no ask for a chat gone.
+      if (!chat.personAsked) {
+        chat.personAsked = true;
+        loadPerson(chat);
+      }
       appendMessages(chat, result.body.messages || []);
+      if ('seen_through' in info) markSeen(info.seen_through);
       if (result.body.more || chat.again) fetchThread(chat);
       else schedulePoll(chat);
     });
@@ -642,21 +1134,31 @@
 
   function renderThreadHead(chat, info) {
     chat.closed = info.status === 'closed';
+    chat.email = info.email;
     find('[data-thread-title]').textContent = info.email;
     var meta = find('[data-thread-meta]');
     meta.textContent = 'From ' + (info.page || '/') + ', started ';
     meta.appendChild(timeNode(info.created_at));
-    meta.appendChild(document.createTextNode(' · ' + plural(info.visitor_messages, 'visitor message', 'visitor messages')));
-    if (info.awaiting_reply) meta.appendChild(make('span', 'badge badge--awaiting', 'Awaiting reply'));
+    if (typeof info.visitor_messages === 'number') {
+      meta.appendChild(textNode(' · ' + plural(info.visitor_messages, 'visitor message', 'visitor messages')));
+    }
+    if (info.awaiting_reply) meta.appendChild(awaitingBadge(info.awaiting_since));
     if (chat.closed) meta.appendChild(make('span', 'badge badge--closed', 'Closed'));
+    if (info.online && !chat.closed) meta.appendChild(make('span', 'badge badge--online', 'On the page now'));
     find('[data-reply]').hidden = chat.closed;
     find('[data-closed-note]').hidden = !chat.closed;
     var actions = find('[data-thread-actions]');
-    if (chat.closed) {
-      actions.textContent = '';
-    } else if (!actions.firstChild) {
-      closeButton(chat, actions);
+    var wanted = chat.closed ? 'closed' : 'open';
+    if (actions.getAttribute('data-for') !== wanted) {
+      actions.setAttribute('data-for', wanted);
+      if (chat.closed) reopenButton(chat, actions);
+      else closeButton(chat, actions);
     }
+    if (!chat.closed && chat.reopened) {
+      chat.reopened = false;
+      find('#reply-text').focus();
+    }
+    if (!chat.personShown) renderPerson(chat);
   }
 
   function closeButton(chat, actions) {
@@ -675,16 +1177,37 @@
           notice(problem(result));
           return;
         }
-        actions.textContent = '';
         refreshThread(chat);
-        loadChats();
+        pulse();
       });
     });
   }
 
+  /* A closed chat opens again: the visitor may write in it, the reply box is back. */
+  function reopenButton(chat, actions) {
+    actions.textContent = '';
+    actions.appendChild(
+      button('Reopen chat', 'button', function () {
+        actions.textContent = 'Reopening…';
+        post('reopen:' + chat.leadId, '/api/chats/' + chat.leadId + '/reopen', {}).then(function (result) {
+          if (chat !== state.chat || result.handled) return;
+          if (!result.ok) {
+            reopenButton(chat, actions);
+            notice(problem(result));
+            return;
+          }
+          chat.reopened = true;
+          refreshThread(chat);
+          pulse();
+        });
+      })
+    );
+  }
+
   function appendMessages(chat, messages) {
     var list = find('[data-messages]');
-    var atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    var first = !list.firstChild;
+    var atEnd = atNewest(list);
     var added = false;
     messages.forEach(function (message) {
       // Ids are zero-padded numbers: they compare as strings in the messages' order.
@@ -693,7 +1216,7 @@
       var team = message.author === 'team';
       var item = make('li', 'msg msg--' + (team ? 'team' : 'visitor'), null, [
         make('div', 'msg__head', null, [
-          make('span', 'msg__author', team ? 'Team' : 'Visitor'),
+          make('span', 'msg__author', team ? message.name || 'Team' : 'Visitor'),
           timeNode(message.created_at, 'msg__time')
         ]),
         make('p', 'msg__text', message.text)
@@ -703,11 +1226,39 @@
       list.appendChild(item);
       added = true;
     });
-    if (added && (atEnd || messages.length === list.children.length)) list.scrollTop = list.scrollHeight;
+    if (added && (atEnd || first)) showNewest(list);
   }
 
-  function initChats() {
-    find('[data-chat-filter]').addEventListener('change', loadChats);
+  /* The thread scrolls in its own box on a wide screen, with the page on a phone. */
+  function scrollsAlone(list) {
+    return window.getComputedStyle(list).overflowY !== 'visible';
+  }
+
+  function atNewest(list) {
+    if (scrollsAlone(list)) return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    return list.getBoundingClientRect().bottom <= window.innerHeight + 40;
+  }
+
+  function showNewest(list) {
+    if (scrollsAlone(list)) list.scrollTop = list.scrollHeight;
+    else if (list.lastElementChild) list.lastElementChild.scrollIntoView({ block: 'end' });
+  }
+
+  /* "Seen" under the newest team message the visitor's widget has shown them. */
+  function markSeen(through) {
+    var list = find('[data-messages]');
+    var seen = parseInt(through || '', 10);
+    var last = null;
+    Array.prototype.forEach.call(list.querySelectorAll('.msg--team'), function (item) {
+      if (parseInt(item.getAttribute('data-id'), 10) <= seen) last = item;
+    });
+    var mark = find('.msg__seen', list);
+    if (mark && mark.parentNode === last) return;
+    if (mark) mark.parentNode.removeChild(mark);
+    if (last) last.appendChild(make('p', 'msg__seen', 'Seen'));
+  }
+
+  function initThread() {
     onSubmit(find('[data-reply]'), function (form, status) {
       var chat = state.chat;
       var text = value(form, 'text');
@@ -725,10 +1276,97 @@
           // The thread shows the reply from the next fetch, in its place among any
           // visitor message that came meanwhile.
           refreshThread(chat);
-          loadChats();
+          pulse();
         }
       );
     });
+    var toggle = find('[data-person-toggle]');
+    toggle.addEventListener('click', function () {
+      showPersonBody(toggle.getAttribute('aria-expanded') !== 'true');
+    });
+  }
+
+  // == the person beside the thread ===================================================
+
+  function resetPerson() {
+    find('[data-person]').hidden = true;
+    find('[data-person-body]').textContent = '';
+    find('[data-person-toggle]').textContent = 'About this person';
+    showPersonBody(false);
+  }
+
+  /* On a phone the panel is folded above the thread until asked for; a wide screen
+   * shows it beside the thread whatever this says. */
+  function showPersonBody(open) {
+    find('[data-person-toggle]').setAttribute('aria-expanded', open ? 'true' : 'false');
+    var panel = find('[data-person]');
+    if (open) panel.classList.add('person--open');
+    else panel.classList.remove('person--open');
+  }
+
+  function loadPerson(chat) {
+    api('GET', '/api/chats/' + chat.leadId + '/person').then(function (result) {
+      if (chat !== state.chat || result.handled) return;
+      // No panel from an older server (no such route) or for a chat gone: the thread
+      // says the rest, and the panel keeps the address alone.
+      if (!result.ok || !result.body) return;
+      chat.person = result.body;
+      renderPerson(chat);
+    });
+  }
+
+  /* What the page knows of the person: the address from the thread at first, then all
+   * that GET .../person gives. */
+  function renderPerson(chat) {
+    var about = chat.person || {};
+    var person = about.person || {};
+    var email = person.email || chat.email;
+    if (!email) return;
+    chat.personShown = true;
+    var body = find('[data-person-body]');
+    body.textContent = '';
+    body.appendChild(make('h2', 'person__name', person.name || email));
+    if (person.company) body.appendChild(make('p', 'person__company', person.company));
+    if (person.name) body.appendChild(make('p', 'person__email', email));
+    var items = 'items person__items';
+    headedList(body, 'Contact form', 'data-person-submissions', items, about.submissions, function (form) {
+      return make('li', 'person__item', null, [
+        timeNode(form.created_at, 'item__time', true),
+        make('span', 'person__quote', opening(form.message, 2, 200))
+      ]);
+    });
+    headedList(body, 'Other chats', 'data-person-chats', items, about.chats, function (other) {
+      var said = other.preview && other.preview.text ? other.preview.text : 'Chat from ' + (other.page || '/');
+      return make('li', 'person__item', null, [
+        pageLink('#/chats/' + other.lead_id, 'person__link', opening(said, 1, 120)),
+        make('span', 'person__meta', null, [
+          textNode(other.status === 'closed' ? 'closed · ' : 'open · '),
+          timeNode(other.last_activity_at, null, true)
+        ])
+      ]);
+    });
+    headedList(body, 'Access links', 'data-person-grants', items, about.grants, function (grant) {
+      var status = String(grant.status || '');
+      return make('li', 'person__item', null, [
+        pageLink('#/grants/' + grant.id, 'person__link', (grant.sections || []).join(', ') || 'Access link'),
+        status ? make('span', 'badge badge--' + status.replace(/\W+/g, '-'), status) : null,
+        make('span', 'person__meta', null, [textNode('created '), timeNode(grant.created_at, null, true)])
+      ]);
+    });
+    find('[data-person-toggle]').textContent = 'About ' + (person.name || email);
+    find('[data-person]').hidden = false;
+  }
+
+  /* A heading, and under it a list with an item per entry; nothing for no entries. */
+  function headedList(holder, title, attribute, className, entries, item) {
+    if (!entries || !entries.length) return;
+    var list = make('ul', className);
+    list.setAttribute(attribute, '');
+    entries.forEach(function (entry) {
+      list.appendChild(item(entry));
+    });
+    holder.appendChild(make('h3', null, title));
+    holder.appendChild(list);
   }
 
   // == grants =========================================================================
@@ -764,7 +1402,7 @@
       make('p', 'item__line', [grant.email || 'no email', grant.company].filter(Boolean).join(' · ')),
       make('p', 'item__line', 'Sections: ' + (grant.sections || []).join(', ')),
       make('p', 'item__line', null, [
-        document.createTextNode(uses + (grant.expires_at ? ' · expires ' : ' · no end date')),
+        textNode(uses + (grant.expires_at ? ' · expires ' : ' · no end date')),
         grant.expires_at ? timeNode(grant.expires_at) : null
       ]),
       actions
@@ -868,7 +1506,7 @@
       make('p', 'item__line', 'Channel: ' + line.channel + ' · ' + plural(line.attempts, 'attempt', 'attempts')),
       line.last_error ? make('p', 'item__line item__error', 'Last error: ' + line.last_error) : null,
       line.next_attempt_at
-        ? make('p', 'item__line', null, [document.createTextNode('Next attempt '), timeNode(line.next_attempt_at)])
+        ? make('p', 'item__line', null, [textNode('Next attempt '), timeNode(line.next_attempt_at)])
         : null,
       actions
     ]);
@@ -915,16 +1553,7 @@
 
   // == privacy ========================================================================
 
-  /* A correction's or an erasure's answer: the records changed, then what the team still
-   * does by hand outside this system, with the mailbox search to do it. */
-  function showOutcome(result, outcome, advice) {
-    result.textContent = '';
-    result.appendChild(countsList(outcome.counts));
-    result.appendChild(make('p', 'hint', advice));
-    result.appendChild(make('pre', 'json', outcome.mailbox_search));
-    result.hidden = false;
-  }
-
+  /* What a request changed or erased, per store (the server's names, made readable). */
   function countsList(counts) {
     var list = make('ul', 'counts');
     Object.keys(counts || {}).forEach(function (name) {
@@ -933,22 +1562,132 @@
     return list;
   }
 
+  /* A correction's or an erasure's answer: the records changed, then what the team still
+   * does by hand outside this system, with the mailbox search to do it. */
+  function showOutcome(result, outcome, advice, heading) {
+    result.textContent = '';
+    if (heading) result.appendChild(make('h2', null, heading));
+    result.appendChild(countsList(outcome.counts));
+    result.appendChild(make('p', 'hint', advice));
+    result.appendChild(make('pre', 'json', outcome.mailbox_search));
+    result.hidden = false;
+  }
+
+  /* An export, readable: how many records of each kind, each one in a line, and what
+   * lies outside this system. The JSON itself is only downloaded. */
+  function renderExport(holder, data) {
+    var contacts = data.contact_submissions || [];
+    var sessions = data.chat_sessions || [];
+    var grants = data.access_grants || [];
+    var rows = data.crm_rows || [];
+    holder.textContent = '';
+    holder.appendChild(
+      countsList({
+        contact_submissions: contacts.length,
+        chat_sessions: sessions.length,
+        chat_messages: sessions.reduce(function (n, session) {
+          return n + (session.messages || []).length;
+        }, 0),
+        access_grants: grants.length,
+        crm_rows: rows.length
+      })
+    );
+    exportList(holder, 'Contact form submissions', 'contacts', contacts, function (form) {
+      return [stamp(form.created_at), [form.name, form.company].filter(Boolean).join(', '), opening(form.message, 2, 200)];
+    });
+    exportList(holder, 'Chats', 'chats', sessions, function (session) {
+      var messages = session.messages || [];
+      return [
+        stamp(session.created_at),
+        'from ' + (session.page || '/'),
+        session.status,
+        plural(messages.length, 'message', 'messages'),
+        messages.length ? opening(messages[0].text, 1, 140) : ''
+      ];
+    });
+    exportList(holder, 'Access links', 'grants', grants, function (grant) {
+      return [
+        grant.lead,
+        'sections: ' + (grant.sections || []).join(', '),
+        'created ' + stamp(grant.created_at),
+        grant.revoked_at ? 'revoked' : grant.expires_at ? 'expires ' + stamp(grant.expires_at) : 'no end date'
+      ];
+    });
+    exportList(holder, 'CRM rows', 'crm', rows, function (row) {
+      return [row.received_at, row.source, row.record_id];
+    });
+    var outside = data.outside_this_system;
+    if (outside) {
+      holder.appendChild(make('h3', null, 'Outside this system'));
+      var list = make('ul', 'export__items');
+      if (outside.mailbox) list.appendChild(make('li', null, outside.mailbox));
+      if (outside.emailjs) list.appendChild(make('li', null, outside.emailjs));
+      holder.appendChild(list);
+      if (outside.mailbox_search) {
+        holder.appendChild(make('p', 'hint', 'Search the mailbox for:'));
+        holder.appendChild(make('pre', 'json', outside.mailbox_search));
+      }
+    }
+  }
+
+  /* One line per record: its parts, those empty left out. */
+  function exportList(holder, title, name, entries, parts) {
+    headedList(holder, title, 'data-export-' + name, 'export__items', entries, function (entry) {
+      return make('li', null, parts(entry).filter(Boolean).join(' · '));
+    });
+  }
+
+
+  /* The export as a file: a Blob behind a link made for the click. */
+  function downloadExport() {
+    var data = state.exported;
+    if (!data) return;
+    var blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+    var url = URL.createObjectURL(blob);
+    var link = make('a', 'visually-hidden', 'Download');
+    link.href = url;
+    link.download = 'privacy-export-' + String(data.email || 'person').replace(/[^\w.@-]+/g, '_') + '.json';
+    document.body.appendChild(link);
+    link.click();
+    document.body.removeChild(link);
+    setTimeout(function () {
+      URL.revokeObjectURL(url);
+    }, 60000);
+  }
+
+  /* What the privacy view showed about someone, gone: on leaving it, on signing out. */
+  function clearExport() {
+    var form = find('[data-privacy=export]');
+    state.exported = null;
+    find('[data-export-summary]', form).textContent = '';
+    find('[data-result]', form).hidden = true;
+    tell(find('.status', form), '');
+  }
+
+  function clearPrivacy() {
+    clearExport();
+    var outcome = find('[data-privacy-outcome]');
+    outcome.textContent = '';
+    outcome.hidden = true;
+    Array.prototype.forEach.call(document.querySelectorAll('[data-privacy] [data-result]'), function (node) {
+      node.hidden = true;
+    });
+  }
+
   function initPrivacy() {
     onSubmit(find('[data-privacy=export]'), function (form, status) {
-      var result = find('[data-result]', form);
-      result.hidden = true;
+      clearExport();
       tell(status, 'Exporting…');
       return post('export', '/api/privacy/export', { email: value(form, 'email') }).then(function (answer) {
         if (failed(form, status, answer)) return;
-        tell(status, 'What we hold about ' + answer.body.export.email + ':', 'ok');
-        find('[data-export-json]', form).textContent = JSON.stringify(answer.body.export, null, 2);
-        result.hidden = false;
+        var data = answer.body.export || {};
+        state.exported = data;
+        tell(status, 'What we hold about ' + data.email + ':', 'ok');
+        renderExport(find('[data-export-summary]', form), data);
+        find('[data-result]', form).hidden = false;
       });
     });
-    find('[data-copy-export]').addEventListener('click', function () {
-      var form = find('[data-privacy=export]');
-      copyText(find('[data-export-json]', form).textContent, find('.status', form));
-    });
+    find('[data-download-export]').addEventListener('click', downloadExport);
 
     onSubmit(find('[data-privacy=correct]'), function (form, status) {
       var result = find('[data-result]', form);
@@ -976,10 +1715,9 @@
     });
 
     onSubmit(find('[data-privacy=delete]'), function (form, status) {
-      var result = find('[data-result]', form);
+      var outcome = find('[data-privacy-outcome]');
       var email = value(form, 'email');
       var confirm = value(form, 'confirm');
-      result.hidden = true;
       // The server checks this too; asking here spares a round trip for a typo.
       if (!email || confirm.toLowerCase() !== email.toLowerCase()) {
         showFieldErrors(form, { confirm: 'must repeat the address, to confirm' }, status);
@@ -988,13 +1726,18 @@
       tell(status, 'Deleting…');
       return post('delete', '/api/privacy/delete', { email: email, confirm: confirm }).then(function (answer) {
         if (failed(form, status, answer)) return;
-        tell(status, 'Deleted everything about ' + email + ' held here:', 'ok');
+        tell(status, '');
+        // Whatever an export showed is gone now: so is the export, and the outcome
+        // takes the top of the view.
+        clearExport();
         showOutcome(
-          result,
+          outcome,
           answer.body,
           "Outside this system: search the team's mailbox for the text below, delete what " +
-            "it finds and empty the trash; delete these sends from EmailJS's send history too."
+            "it finds and empty the trash; delete these sends from EmailJS's send history too.",
+          'Deleted everything about ' + email + ' held here:'
         );
+        outcome.focus();
         form.reset();
       });
     });
@@ -1004,16 +1747,21 @@
 
   function loadAudit() {
     return fetchFor('audit', '/api/audit', function (body) {
-      fill('audit', body.audit || [], function (record) {
-        return make('li', 'item audit-item', null, [
-          make('div', 'item__head', null, [
-            make('strong', 'item__title', record.action),
-            timeNode(record.at, 'item__time')
-          ]),
-          make('p', 'item__line', record.member + ' · ' + record.target)
-        ]);
-      });
+      fill('audit', body.audit || [], auditItem);
     });
+  }
+
+  /* The server's sentence, linked to what it names; from an older server, who did what
+   * to which record (its id cut short). */
+  function auditItem(record) {
+    var said = record.words || [record.member, record.action, shorten(record.target, 12)].filter(Boolean).join(' ');
+    return make('li', 'item audit-item', null, [
+      make('div', 'item__head', null, [
+        pageLink(record.link, 'item__title', said),
+        timeNode(record.at, 'item__time')
+      ]),
+      record.words ? make('p', 'item__line', null, [make('code', 'audit-item__action', record.action)]) : null
+    ]);
   }
 
   function card(label, number, tone) {
@@ -1033,7 +1781,7 @@
   function channelItem(entry) {
     var line = ['pending', 'retrying', 'failed']
       .map(function (bucket) {
-        var counted = entry.status[bucket];
+        var counted = entry.status[bucket] || { count: 0 };
         return counted.count + ' ' + bucket + age(counted.oldest_age_seconds);
       })
       .join(' · ');
@@ -1049,9 +1797,9 @@
       .join(', ');
     var finished = run
       ? make('p', 'item__line', null, [
-          document.createTextNode('Finished '),
+          textNode('Finished '),
           timeNode(run.finished_at),
-          document.createTextNode(counts ? ' · ' + counts : '')
+          textNode(counts ? ' · ' + counts : '')
         ])
       : null;
     return make('li', 'item', null, [
@@ -1063,21 +1811,24 @@
     ]);
   }
 
+  /* The numbers as /api/status gives them: the server counts. */
   function loadStatus() {
     return fetchFor('status', '/api/status', function (overview) {
       var channels = overview.deliveries || {};
       var runs = overview.runs || {};
+      var chats = overview.chats || {};
+      var grants = overview.grants || {};
       var failedCount = 0;
       Object.keys(channels).forEach(function (name) {
-        failedCount += channels[name].failed.count;
+        failedCount += (channels[name].failed || { count: 0 }).count;
       });
-      var waiting = overview.chats.awaiting_reply;
+      var waiting = chats.awaiting_reply || 0;
       var cards = find('[data-status-cards]');
       cards.textContent = '';
       [
-        card(overview.chats.open === 1 ? 'open chat' : 'open chats', overview.chats.open),
+        card(chats.open === 1 ? 'open chat' : 'open chats', chats.open || 0),
         card('awaiting a reply', waiting, waiting ? 'attention' : ''),
-        card(overview.grants.active === 1 ? 'active grant' : 'active grants', overview.grants.active),
+        card(grants.active === 1 ? 'active grant' : 'active grants', grants.active || 0),
         card(failedCount === 1 ? 'failed delivery' : 'failed deliveries', failedCount, failedCount ? 'attention' : '')
       ].forEach(function (node) {
         cards.appendChild(node);
@@ -1103,21 +1854,22 @@
 
   function start() {
     initLocalSignIn();
-    initChats();
+    initChatList();
+    initThread();
+    initSound();
     initGrants();
     initPrivacy();
     find('[data-delivery-filter]').addEventListener('change', loadDeliveries);
     find('[data-signout]').addEventListener('click', function () {
-      if (state.config && state.config.signin === 'google' && window.google && window.google.accounts) {
-        window.google.accounts.id.disableAutoSelect();
-      }
+      forgetSignIn();
       signOut('');
     });
     window.addEventListener('hashchange', route);
     document.addEventListener('visibilitychange', function () {
       // Back in sight: catch up at once (the timers stopped while hidden).
-      if (!document.hidden && state.chat && !state.chat.timer) refreshThread(state.chat);
-      if (!document.hidden && state.view === 'chats') loadChats();
+      if (document.hidden || !state.token) return;
+      if (state.chat && !state.chat.timer) refreshThread(state.chat);
+      pulse();
     });
     api('GET', '/api/config').then(function (result) {
       if (!result.ok || !result.body) {
@@ -1126,7 +1878,7 @@
         return;
       }
       state.config = result.body;
-      signOut('');
+      resume();
     });
   }
 
