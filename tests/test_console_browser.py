@@ -334,6 +334,7 @@ def contact_form(
 ) -> None:
     """A contact submission as contact_submit stores one (by default, the visitor's)."""
     from factoryops.documents import ContactSubmission
+    from factoryops.validation import search_terms
 
     submission = ContactSubmission(
         name=name,
@@ -341,6 +342,7 @@ def contact_form(
         email_key=email.strip().lower(),
         company=company,
         message=message,
+        search_terms=search_terms(name, company),
         expire_at=None,
     )
     db.collection("contact_submissions").document().create(submission.to_dict())
