@@ -159,6 +159,7 @@ def ready(endpoint: Endpoint[V]) -> Endpoint[V]:
     # serves, rather than by its first requests at once: threads that race to import a
     # package can be handed it half-initialised (an ImportError, a 500).
     import google.cloud.firestore  # noqa: F401
+
     if flask.has_app_context():  # functions-framework loads the function inside its app
         flask.current_app.register_error_handler(HTTPException, _framework_refusal)
     logs.config_loaded(function=endpoint.function, settings=cfg.redacted())
