@@ -38,6 +38,7 @@ from tests.conftest import PROJECT, ROOT
 from tests.test_browser import (
     CSP_WATCH,
     OUTPUT,
+    SHOTS,
     browser,  # noqa: F401  (the fixture: Debian's Chromium, as `browser`)
     chat_messages,
     function_env,
@@ -243,16 +244,18 @@ def open_session(stack: Stack, request: pytest.FixtureRequest, **options: Any) -
 @pytest.fixture
 def session(stack: Stack, db: Any, request: pytest.FixtureRequest) -> Iterator[Session]:
     stack.standins.reset()
-    yield from open_session(stack, request, viewport={"width": 1280, "height": 900})
+    width, height = SIZES["desktop"]
+    yield from open_session(stack, request, viewport={"width": width, "height": height})
 
 
 @pytest.fixture
 def phone(stack: Stack, db: Any, request: pytest.FixtureRequest) -> Iterator[Session]:
     stack.standins.reset()
+    width, height = SIZES["phone"]
     yield from open_session(
         stack,
         request,
-        viewport={"width": 375, "height": 740},
+        viewport={"width": width, "height": height},
         is_mobile=True,
         has_touch=True,
         device_scale_factor=2,
@@ -1160,3 +1163,61 @@ def test_the_link_in_the_link_opened_note_shows_its_grant(session: Session, db: 
     expect(item).to_be_focused()
     other = page.locator("[data-grant-items] .grant-item", has_text="Trade fair")
     expect(other).not_to_have_class(re.compile(r"\bis-target\b"))
+
+
+# -- a tour, for the eye --------------------------------------------------------------
+
+
+def shot(session: Session, view: str) -> None:
+    """A screenshot of what the member sees, when SCREENSHOTS_DIR asks for them."""
+    if SHOTS:
+        size = "phone" if is_phone(session) else "desktop"
+        session.page.screenshot(path=str(Path(SHOTS) / f"console-{view}-{size}.png"))
+
+
+def test_a_tour_of_the_inbox_the_thread_with_its_person_the_audit_and_the_export(
+    sized: Session, db: Any
+) -> None:
+    from factoryops import grants
+
+    contact_form(db, "We run 14 presses and lose a shift a week to downtime.")
+    start_chat_directly(sized.stack, OTHER, "Do you have a case study for foundries?")
+    start_chat_directly(sized.stack, VISITOR, "Do you read Siemens S7 PLCs?\nWe have forty.")
+    grants.create(lead="Ravi Kumar", sections="pricing", email=VISITOR)
+    answered, waiting = lead_of(db, OTHER), lead_of(db, VISITOR)
+    page = sized.open(f"#/chats/{answered}")
+    signed_in(page)
+    reply_in_console(page, "Yes: a 40-furnace foundry in Kolhapur. I will send it today.")
+
+    page.click(".nav a[data-view=chats]")
+    items = page.locator("[data-chat-items] .chat-item")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("Ravi Kumar")  # awaiting a reply, so first
+    expect(items.first).to_contain_text("Do you read Siemens S7 PLCs?")
+    expect(items.nth(1)).to_contain_text(f"{MEMBER_NAME}: Yes: a 40-furnace foundry")
+    assert fits_the_width(page)
+    shot(sized, "list")
+
+    items.first.click()
+    expect(page).to_have_url(re.compile(f"#/chats/{waiting}$"))
+    expect(thread_messages(page)).to_have_count(1)
+    if is_phone(sized):
+        page.locator("[data-person-toggle]").click()
+    expect(page.locator("[data-person-body] .person__company")).to_have_text("Pune Stamping Works")
+    expect(page.locator("#reply-text")).to_be_in_viewport()
+    assert fits_the_width(page)
+    shot(sized, "thread")
+
+    page.click(".nav a[data-view=audit]")
+    expect(page.locator("[data-audit-items] .audit-item").first).to_contain_text(
+        f"{MEMBER_NAME} replied to meera@…"
+    )
+    assert fits_the_width(page)
+    shot(sized, "audit")
+
+    page.click(".nav a[data-view=privacy]")
+    result = export(page, VISITOR)
+    expect(result).to_contain_text("chat sessions: 1")
+    expect(result.get_by_role("button", name="Download JSON")).to_be_visible()
+    assert fits_the_width(page)
+    shot(sized, "export")

@@ -42,6 +42,8 @@ def test_a_cursor_reads_back_as_it_was_given_and_holds_no_session_id() -> None:
         packed({"p": "awaiting", "at": "5", "lead": LEAD}),
         packed({"p": "awaiting", "at": True, "lead": LEAD}),
         packed({"p": "awaiting", "at": -1, "lead": LEAD}),
+        packed({"p": "quiet", "at": 10**18, "lead": LEAD}),  # past year 9999
+        packed({"p": "awaiting", "at": 2**63, "lead": LEAD}),  # past Firestore's integers
         packed({"p": "awaiting", "at": 5.0, "lead": LEAD}),
         packed({"p": "awaiting", "at": 5, "lead": "secret-session-id"}),
         packed({"p": "elsewhere", "at": 5, "lead": LEAD}),

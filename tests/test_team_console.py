@@ -532,6 +532,9 @@ def test_a_reply_is_signed_with_the_members_name_which_the_visitor_sees(
         "name": "Priya Sharma",
     }
     assert call(console, "GET", "/api/me", unnamed).get_json()["name"] is None
+    # Google's tokens carry the first name too: that is what a visitor sees.
+    first = token(name="Priya Sharma", given_name="Priya")
+    assert call(console, "GET", "/api/me", first).get_json()["name"] == "Priya"
     path = f"/api/chats/{visitor['lead_id']}/reply"
     signed = call(console, "POST", path, named, {"text": "Hello from Priya"})
     assert signed.get_json()["message"]["name"] == "Priya Sharma"
@@ -610,7 +613,7 @@ def test_the_person_panel_shows_their_forms_other_chats_and_links(
     assert missing.status_code == 404
 
 
-def test_a_visitor_is_on_the_page_while_their_widget_asks_with_one_write_a_quarter_minute(
+def test_a_visitor_is_in_the_chat_while_its_panel_polls_with_one_write_a_quarter_minute(
     console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str], db: Any
 ) -> None:
     import datetime as dt
@@ -622,7 +625,10 @@ def test_a_visitor_is_on_the_page_while_their_widget_asks_with_one_write_a_quart
     chat = function_client("chat_message")
     headers = {"X-Chat-Session": visitor["session_id"]}
     ref = db.collection("chat_sessions").document(visitor["session_id"])
-    chat.get("/?peek=1", headers=headers)  # a folded widget is on the page too
+    chat.get("/?peek=1", headers=headers)  # folded away, browsing the site: not recorded
+    assert "polled_at" not in ref.get().to_dict()
+    assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is False
+    chat.get("/", headers=headers)  # the panel open, reading the thread
     first = ref.get()
     assert call(console, "GET", path, bearer).get_json()["chat"]["online"] is True
     chat.get("/", headers=headers)
@@ -647,3 +653,29 @@ def test_the_thread_says_up_to_which_reply_the_visitor_has_seen(
     chat = function_client("chat_message")
     chat.get("/", headers={"X-Chat-Session": visitor["session_id"]})
     assert call(console, "GET", path, bearer).get_json()["chat"]["seen_through"] == reply["id"]
+
+
+def test_a_chat_list_whose_index_is_still_building_is_a_503_that_says_so(
+    console: Any, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops.chat import inbox
+    from google.api_core import exceptions
+
+    def building() -> None:
+        # Firestore's answer to a query whose composite index is not built yet.
+        raise exceptions.FailedPrecondition("The query requires an index.")
+
+    monkeypatch.setattr(inbox, "counts", building)
+    answer = call(console, "GET", "/api/chats", token())
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
+    assert error(answer)["code"] == "unavailable" and "indexes" in error(answer)["message"]
+
+
+def test_a_closed_chat_records_no_presence(
+    console: Any, token: Callable[..., str], function_client: Any, visitor: dict[str, str], db: Any
+) -> None:
+    call(console, "POST", f"/api/chats/{visitor['lead_id']}/close", token())
+    chat = function_client("chat_message")
+    chat.get("/", headers={"X-Chat-Session": visitor["session_id"]})
+    stored = db.collection("chat_sessions").document(visitor["session_id"]).get().to_dict()
+    assert "polled_at" not in stored

@@ -821,12 +821,12 @@
   function schedule(chat, delay) {
     if (chat.timer) clearTimeout(chat.timer);
     chat.timer = null;
-    if (!chat.session) return;
+    // A closed chat folded away asks nothing: opening the panel reads it again.
+    if (!chat.session || (chat.closed && chat.ui.panel.hidden)) return;
     if (delay === undefined) {
-      // Folded away, the widget only peeks for replies, and less often (still inside
-      // the 30 s in which the team's console counts the visitor as on the page); a
-      // closed chat is read as rarely, for a late reply or a reopening.
-      var base = chat.ui.panel.hidden || chat.closed ? config.chatPollMs * 7 : config.chatPollMs;
+      // Folded away, the widget only peeks for replies, and less often; a closed chat in
+      // sight is read as rarely, for a late reply or the team reopening it.
+      var base = chat.ui.panel.hidden || chat.closed ? config.chatPollMs * 8 : config.chatPollMs;
       delay = Math.min(base * Math.pow(2, chat.failures), 60000);
     }
     // Nothing brings a poll forward past the server's Retry-After, not even opening the panel.
@@ -838,8 +838,9 @@
 
   /*
    * The next poll. With the panel open it reads the thread, which the server records as
-   * seen; folded away it only peeks (`?peek=1`): how many team replies are unseen, for
-   * the badge, recording nothing, so a reply nobody has read still goes out by email.
+   * seen (and, for an open chat, that the visitor is in it); folded away it only peeks
+   * (`?peek=1`): how many team replies are unseen, for the badge, recording nothing, so
+   * a reply nobody has read still goes out by email.
    */
   function poll(chat) {
     chat.timer = null;
@@ -848,7 +849,7 @@
     var url = config.chatUrl;
     var join = url.indexOf('?') < 0 ? '?' : '&';
     if (chat.ui.panel.hidden) {
-      if (chat.peek) ask(chat, url + join + 'peek=1', peeked);
+      if (chat.peek && !chat.closed) ask(chat, url + join + 'peek=1', peeked);
       return;
     }
     if (chat.after) url += join + 'after=' + encodeURIComponent(chat.after);

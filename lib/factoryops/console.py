@@ -4,7 +4,8 @@ The page signs the team member in with Google Identity Services and sends the Go
 token as `Authorization: Bearer` on every API call; every call checks it with google-auth
 (signature against Google's certificates, audience TEAM_OAUTH_CLIENT_ID, Google's
 issuer, expiry), then that the address is verified and in TEAM_EMAILS. No token or a
-bad one is 401; a good token of anyone else is 403. No cookie is set. The API is what
+bad one is 401; a good token of anyone else is 403. The console sets no cookie of its
+own (Google's sign-in script keeps its own `g_state`). The API is what
 `siteadmin` does, through the same library functions; every action leaves a
 `team_audit` record.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from factoryops import audit, errors, store, tokens
+from factoryops import audit, errors, logs, store, tokens
 from factoryops.chat import inbox, team
 from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, message_id, read_one
 from factoryops.config import CONSOLE, ConfigError, settings
@@ -206,8 +207,22 @@ def route(request: ParsedRequest) -> Call:
     raise errors.NotFound()
 
 
+INDEX_BUILDING = (
+    "The chat list's database indexes are still being built (for some minutes after a "
+    "deployment); try again shortly."
+)
+
+
 def handle(request: ParsedRequest, call: Call) -> JsonResponse:
-    return call.handler(call)
+    from google.api_core import exceptions
+
+    try:
+        return call.handler(call)
+    except exceptions.FailedPrecondition as exc:
+        # What Firestore answers a query whose composite index (firestore.indexes.json)
+        # is not built yet: a wait, not a fault of the request.
+        logs.index_not_ready(function=CONSOLE, error=exc)
+        raise errors.Unavailable(retry_after=60, message=INDEX_BUILDING) from None
 
 
 def _ok(

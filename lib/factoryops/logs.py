@@ -251,6 +251,15 @@ def nudge_not_scheduled(*, lead_id: str, error: BaseException) -> None:
     _emit(logging.WARNING, "chat nudge not scheduled", lead_id=lead_id, error=error_name(error))
 
 
+def presence_not_forgotten(*, error: BaseException) -> None:
+    _emit(logging.WARNING, "chat presence not forgotten", error=error_name(error))
+
+
+def index_not_ready(*, function: str, error: BaseException) -> None:
+    what = "firestore index not ready"
+    _emit(logging.ERROR, what, function=function, error=error_name(error))
+
+
 def chat_seen_not_recorded(*, lead_id: str, error: BaseException) -> None:
     _emit(logging.WARNING, "chat seen point not recorded", lead_id=lead_id, error=error_name(error))
 

@@ -133,7 +133,7 @@ def run(request: SweepRequest) -> SweepResult:
         if "deliveries" in request.tasks:
             result.deliveries = deliveries.run_due(DELIVERY_SOURCES, dry_run=request.dry_run)
             if not request.dry_run:
-                thread.forget_presence(store.now())
+                thread.forget_presence(store.now())  # logs, never raises
         outcome = "ok" if result.crm_error is None else "crm_unavailable"
     finally:
         if not request.dry_run:

@@ -39,7 +39,7 @@ class _Fetched:
 @dataclass(frozen=True)
 class Caller:
     """Who a checked ID token names: the verified address (lower-case) and, when the token
-    carries one, the account's display name (Google's `name` claim)."""
+    carries one, the account's display name (`display_name`)."""
 
     email: str
     name: str | None = None
@@ -104,8 +104,17 @@ def caller(
         reason = "unverified" if claims.get("email_verified") is not True else "not_allowed"
         logs.caller_refused(function=function, reason=reason)
         raise errors.AccessDenied(refusal)
-    name = claims.get("name")
-    return Caller(email, name.strip()[:NAME_MAX] or None if isinstance(name, str) else None)
+    return Caller(email, display_name(claims))
+
+
+def display_name(claims: Mapping[str, Any]) -> str | None:
+    """What the visitor sees a member's replies signed with: the account's first name
+    (Google's `given_name`), else its `name`; None when the token carries neither."""
+    for claim in ("given_name", "name"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:NAME_MAX]
+    return None
 
 
 def bearer(headers: Mapping[str, str]) -> str | None:

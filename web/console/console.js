@@ -4,8 +4,9 @@
  * or style anywhere.
  *
  * Sign-in: Google Identity Services (or, on the local stack, the local sign-in stand-in)
- * hands over a Google ID token, which lives in this script's memory only: no cookie, no
- * storage. Every API call sends it as `Authorization: Bearer`; a 401 forgets it and asks
+ * hands over a Google ID token, which lives in this script's memory only, never in a
+ * cookie or storage (the one thing stored is the optional sound preference; Google's
+ * script keeps its own `g_state` cookie for One Tap). Every API call sends it as `Authorization: Bearer`; a 401 forgets it and asks
  * to sign in again, a 403 says the account may not use the console. A returning member
  * is signed in without a click: Google's One Tap with auto_select, or on the local stack
  * the stand-in's /signin/auto, which remembers the browser with a cookie of its own
@@ -1328,6 +1329,8 @@
     body.appendChild(make('h2', 'person__name', person.name || email));
     if (person.company) body.appendChild(make('p', 'person__company', person.company));
     if (person.name) body.appendChild(make('p', 'person__email', email));
+    // A chat's address is typed, never verified: anyone can give another's.
+    body.appendChild(make('p', 'person__note', 'Found by the address the visitor typed, which is not verified: check before you quote these records back.'));
     var items = 'items person__items';
     headedList(body, 'Contact form', 'data-person-submissions', items, about.submissions, function (form) {
       return make('li', 'person__item', null, [

@@ -228,7 +228,6 @@ def _poll(request: Poll) -> JsonResponse:
         raise errors.SessionNotFound()
     session = ChatSession.from_snapshot(snap)
     if request.peek:
-        _record_poll(ref, session, seen=0)
         body = {"status": session.status, "unseen": unseen(ref, session), "team": hours.team()}
         return JsonResponse(200, body)
     # One more than a page tells whether another page waits.
@@ -259,16 +258,18 @@ def _seen_point(session: ChatSession, after: int, page: list[Message]) -> int:
 
 
 def _record_poll(ref: Any, session: ChatSession, *, seen: int) -> ChatSession:
-    """Write the new seen point (`seen`, 0 for none) and that the visitor is on the page,
-    in one write, and only when either moves: `polled_at` once it is PRESENCE_REFRESH
-    old. Returns the session as it now stands."""
+    """Write the new seen point (`seen`, 0 for none) and, in an open chat, that the
+    visitor has it in sight, in one write, and only when either moves: `polled_at` once
+    it is PRESENCE_REFRESH old. A peek (the widget folded away) records neither: the
+    team sees who is in the chat, not who is browsing the site. Returns the session as
+    it now stands."""
     from google.cloud import firestore
 
     changes: dict[str, Any] = {}
     if seen:
         changes[SessionFields.SEEN_THROUGH] = firestore.Maximum(seen)
     polled = session.polled_at
-    if polled is None or store.now() - polled >= PRESENCE_REFRESH:
+    if session.status == OPEN and (polled is None or store.now() - polled >= PRESENCE_REFRESH):
         changes[SessionFields.POLLED_AT] = firestore.SERVER_TIMESTAMP
     if not changes:
         return session

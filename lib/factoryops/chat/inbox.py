@@ -45,6 +45,11 @@ AS_OF_MARGIN = dt.timedelta(seconds=2)
 """How far before the counts' read time `as_of` lies: a change written as they were read
 comes again in the next `changed_after`, rather than not at all."""
 CURSOR_MAX = 200
+AT_MAX = (dt.datetime(9999, 12, 31, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // (
+    dt.timedelta(microseconds=1)
+)
+"""The largest order value a cursor may hold: the end of year 9999 in microseconds (what
+a stored time can be), which is more milliseconds than any `awaiting_since`."""
 
 ASCENDING = "ASCENDING"
 DESCENDING = "DESCENDING"
@@ -235,7 +240,7 @@ class Cursor:
         part, at, lead = body["p"], body["at"], body["lead"]
         if part not in [p.name for p in PARTS[view]]:
             raise refused
-        if type(at) is not int or at < 0 or not isinstance(lead, str):
+        if type(at) is not int or not 0 <= at <= AT_MAX or not isinstance(lead, str):
             raise refused
         cursor = cls(part, at, lead)
         if not LEAD_ID.fullmatch(lead) or cursor.encode() != text:

@@ -88,7 +88,9 @@ def close(session: Session, *, transcript: bool = False) -> bool:
             **nudge.settled(session),
             SessionFields.STATUS: CLOSED,
             SessionFields.CLOSES: firestore.Increment(1),
+            # Activity, so the retention clock (the sweep's and the TTL's) restarts too.
             SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+            SessionFields.EXPIRE_AT: store.expire_at(),
         }
         session.ref.update(closing, **store.call_options())
     except exceptions.NotFound:
@@ -111,6 +113,7 @@ def reopen(session: Session) -> bool:
         # What a visitor's reservation reads (see `close`): zero lets its posts in again.
         SessionFields.CLOSES: 0,
         SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+        SessionFields.EXPIRE_AT: store.expire_at(),
     }
     try:
         session.ref.update(opening, **store.call_options())

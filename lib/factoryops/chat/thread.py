@@ -41,11 +41,11 @@ CLAIM_ATTEMPTS = 64
 PREVIEW_MAX = 140
 """Characters of the newest message's first line that the session keeps for the inbox."""
 PRESENCE_WINDOW = dt.timedelta(seconds=30)
-"""A visitor whose widget asked for news this recently is on the page now."""
+"""A visitor whose open chat panel asked for news this recently is in the chat now."""
 PRESENCE_REFRESH = dt.timedelta(seconds=15)
 """How stale `polled_at` may grow before a poll writes it again: one write in a quarter
-of a minute rather than one a poll. The open widget polls every few seconds and the
-folded one peeks every 28 s (web/factoryops.js), so either keeps it inside the window."""
+of a minute rather than one a poll. The widget with its panel open polls every few
+seconds (web/factoryops.js), which keeps it inside the window."""
 
 SESSION_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{SESSION_ID_MAX}}}")
 MESSAGE_ID = re.compile(r"[0-9]{8}")
@@ -347,21 +347,28 @@ FORGOTTEN_AT_ONCE = 500
 
 
 def forget_presence(now: dt.datetime) -> int:
-    """Remove `polled_at` from the sessions whose widget has gone quiet: the time someone
-    was on the page is a trace of their visit, which the privacy notice does not keep, so
-    it is kept only while it says they are there (the deliveries sweep, every minute).
-    Returns how many were forgotten. (A widget that asks again between the read and the
-    write loses its presence until its next refresh, a quarter of a minute at most.)"""
+    """Remove `polled_at` from the sessions whose chat panel has gone quiet: the time
+    someone was in the chat is a trace of their visit, which the privacy notice does not
+    keep, so it is kept only while it says they are there (the deliveries sweep, every
+    minute). Returns how many were forgotten; a failure is logged, never raised, since
+    the sweep's own work is done."""
     from google.cloud import firestore
 
     stale = store.field_filter(SessionFields.POLLED_AT, "<", now - PRESENCE_WINDOW)
     query = sessions().where(filter=stale).select([SessionFields.POLLED_AT])
-    refs = [
-        snap.reference for snap in query.limit(FORGOTTEN_AT_ONCE).stream(**store.call_options())
-    ]
-    if refs:
-        batch = store.client().batch()
-        for ref in refs:
-            batch.update(ref, {SessionFields.POLLED_AT: firestore.DELETE_FIELD})
-        batch.commit(**store.call_options())
-    return len(refs)
+    client = store.client()
+    forgotten = 0
+    try:
+        while found := list(query.limit(FORGOTTEN_AT_ONCE).stream(**store.call_options())):
+            batch = client.batch()
+            for snap in found:
+                # Only as read: a session asked again or deleted meanwhile fails the
+                # batch, which the next sweep, a minute on, tries again.
+                unchanged = client.write_option(last_update_time=snap.update_time)
+                forget = {SessionFields.POLLED_AT: firestore.DELETE_FIELD}
+                batch.update(snap.reference, forget, option=unchanged)
+            batch.commit(**store.call_options())
+            forgotten += len(found)
+    except Exception as exc:
+        logs.presence_not_forgotten(error=exc)
+    return forgotten
