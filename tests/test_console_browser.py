@@ -70,7 +70,7 @@ OTHER = "meera@mill.example"
 TITLE = "FactoryOps AI · Team console"
 SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
 # The browser says so of every 4xx answer; the page handles those (a refused token, a
-# parameter an older server does not know) and the tests check the ones they expect.
+# form filled wrongly on purpose) and the tests check the ones they expect.
 HANDLED_REFUSAL = re.compile(
     r"^Failed to load resource: the server responded with a status of 4\d\d"
 )

@@ -19,9 +19,8 @@
  * come every few seconds more: they keep the list, the count of chats awaiting a reply
  * (in the navigation and the tab's title) and an optional sound up to date.
  *
- * The API's newer fields (a chat's preview and person, the person's panel, member
- * names, the audit's words) are shown when the server gives them and simply left out
- * when it does not; a query parameter an older server does not know is dropped.
+ * A field an answer lacks (a chat with no contact form has no person, an older chat no
+ * preview) is simply left out.
  *
  * Whatever a visitor or a lead wrote reaches the page through textContent only.
  */
@@ -56,8 +55,6 @@
     pulseTimer: null,
     pulsing: false,
     pulseAgain: false,
-    unknown: {}, // query parameters the server refused as unknown: not sent again
-    renamed: {}, // and those it knows by an older name
     exported: null, // the privacy export shown, for its download
     statusTimer: null,
     audio: null,
@@ -176,11 +173,6 @@
   function opening(text, lines, most) {
     var kept = String(text || '').trim().split(/\r?\n/).slice(0, lines || 1).join(' ');
     return kept.length > most ? kept.slice(0, most - 1) + '…' : kept;
-  }
-
-  function shorten(text, most) {
-    text = String(text || '');
-    return text.length > most ? text.slice(0, most) + '…' : text;
   }
 
   function randomKey() {
@@ -658,30 +650,15 @@
 
   // == the chat list ==================================================================
 
-  /*
-   * GET /api/chats with `params` (those empty are left out). A parameter the server
-   * refuses as unknown (an older server: `view` was `status`, and it knew no paging,
-   * search or changes) is renamed or dropped, and the call made again.
-   */
+  /* GET /api/chats with `params` (those empty are left out). */
   function listGet(params) {
     var query = [];
     Object.keys(params).forEach(function (name) {
       var given = params[name];
-      if (given === undefined || given === null || given === '' || state.unknown[name]) return;
-      query.push(encodeURIComponent(state.renamed[name] || name) + '=' + encodeURIComponent(given));
+      if (given === undefined || given === null || given === '') return;
+      query.push(encodeURIComponent(name) + '=' + encodeURIComponent(given));
     });
-    return api('GET', '/api/chats' + (query.length ? '?' + query.join('&') : '')).then(function (result) {
-      var fields = result.status === 400 && result.error && result.error.fields;
-      var refused = Object.keys(params).filter(function (name) {
-        return fields && fields[state.renamed[name] || name] === 'unknown field';
-      });
-      if (!refused.length) return result;
-      refused.forEach(function (name) {
-        if (name === 'view' && !state.renamed.view) state.renamed.view = 'status';
-        else state.unknown[name] = true;
-      });
-      return listGet(params);
-    });
+    return api('GET', '/api/chats' + (query.length ? '?' + query.join('&') : ''));
   }
 
   /* The chats in the server's order: in the open view and in a search, those awaiting
@@ -719,7 +696,7 @@
       }
       var body = result.body || {};
       list.view = view;
-      list.searched = q && !state.unknown.q ? q : '';
+      list.searched = q || '';
       list.chats = (body.chats || []).slice();
       list.next = body.next || null;
       list.loaded = true;
@@ -733,7 +710,6 @@
     var status = find('[data-chat-status]');
     var n = state.list.chats.length;
     if (!q) tell(status, '');
-    else if (state.unknown.q) tell(status, 'This server cannot search yet: here is the whole list.', 'error');
     else if (!n) tell(status, 'No chat matches “' + q + '”.');
     else tell(status, plural(n, 'chat matches', 'chats match') + ' “' + q + '”.');
   }
@@ -901,8 +877,8 @@
   /*
    * Every PULSE_MS while the page is visible: the chats changed since the last listing
    * (a cheap query), merged into the list when it is shown, and the count of chats
-   * awaiting a reply. Before the list is there, or from an older server that gives no
-   * `as_of`, the chats view loads its list and the other views ask one chat's worth.
+   * awaiting a reply. Before the list is there (no `as_of` yet), the chats view loads
+   * its list and the other views ask one chat's worth.
    */
   function pulse() {
     if (state.pulseTimer) clearTimeout(state.pulseTimer);
@@ -1308,8 +1284,8 @@
   function loadPerson(chat) {
     api('GET', '/api/chats/' + chat.leadId + '/person').then(function (result) {
       if (chat !== state.chat || result.handled) return;
-      // No panel from an older server (no such route) or for a chat gone: the thread
-      // says the rest, and the panel keeps the address alone.
+      // No panel for a chat gone meanwhile: the thread says the rest, and the panel
+      // keeps the address alone.
       if (!result.ok || !result.body) return;
       chat.person = result.body;
       renderPerson(chat);
@@ -1754,16 +1730,15 @@
     });
   }
 
-  /* The server's sentence, linked to what it names; from an older server, who did what
-   * to which record (its id cut short). */
+  /* The server's sentence, linked to what it names, and the action's code beneath. */
   function auditItem(record) {
-    var said = record.words || [record.member, record.action, shorten(record.target, 12)].filter(Boolean).join(' ');
+    var said = record.words;
     return make('li', 'item audit-item', null, [
       make('div', 'item__head', null, [
         pageLink(record.link, 'item__title', said),
         timeNode(record.at, 'item__time')
       ]),
-      record.words ? make('p', 'item__line', null, [make('code', 'audit-item__action', record.action)]) : null
+      make('p', 'item__line', null, [make('code', 'audit-item__action', record.action)])
     ]);
   }
 
