@@ -383,6 +383,37 @@ def test_backfill_brings_chats_stored_before_the_inbox_into_its_views_once(db: A
     assert backfill() == {**nothing, "dry_run": False}
 
 
+def test_backfill_leaves_a_chat_written_between_its_read_and_its_write_as_that_write_left_it(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factoryops import backfill
+
+    at = store.now() - dt.timedelta(days=1)
+    ref = db.collection("chat_sessions").document("old-c")
+    ref.set(
+        {
+            "status": "open",
+            "lead_id": "00000000000000c3",
+            "last_author": "visitor",
+            "last_activity_at": at,
+            "expire_at": at + dt.timedelta(days=730),
+        }
+    )
+    read_every = backfill._every
+
+    def then_a_team_reply(collection: str, fields: list[str]) -> Any:
+        for snap in read_every(collection, fields):
+            yield snap
+            if snap.id == "old-c":  # the team answers while the backfill runs
+                ref.update({"awaiting_since": None, "last_author": "team"})
+
+    monkeypatch.setattr(backfill, "_every", then_a_team_reply)
+    filled = backfill.run()
+
+    assert filled.chat_sessions == 0, "the reply filled it; the backfill wrote nothing"
+    assert ref.get().to_dict()["awaiting_since"] is None
+
+
 def test_a_reopened_chat_returns_to_its_place_and_its_reopening_is_a_change(chat: Any) -> None:
     _, waiting = start(chat, "waiting@plant.example")
     _, later = start(chat, "later@plant.example")

@@ -19,11 +19,16 @@ from factoryops.documents import ContactFields, GrantFields, SessionFields
 from factoryops.validation import search_terms
 
 PAGE = 500
+FAILED_PRECONDITION = 9
+"""gRPC's code for a write whose document changed since it was read."""
+ATTEMPTS = 15
+"""Tries of a write that failed for any other reason (BulkWriter's own default)."""
 
 
 @dataclass
 class Filled:
-    """Records given the fields they lacked (or, in a dry run, that lack them)."""
+    """Records given the fields they lacked (or, in a dry run, that lack them); one that
+    changed between the read and the write is not counted, since that change filled it."""
 
     chat_sessions: int = 0
     contact_submissions: int = 0
@@ -51,18 +56,33 @@ def _awaiting_since(data: dict[str, Any]) -> int | None:
 
 
 def run(*, dry_run: bool = False) -> Filled:
+    """Fill what is missing. Each write holds only if its record is as read: one written
+    meanwhile (a visitor's message, a team reply, a correction) has its fields from that
+    write, which a value computed from the older read must not overwrite."""
     filled = Filled()
-    writer = None if dry_run else store.client().bulk_writer()
+    client = store.client()
+    writer = None if dry_run else client.bulk_writer()
     s, c, g = SessionFields, ContactFields, GrantFields
 
-    def write(ref: Any, fields: dict[str, Any]) -> None:
+    def refused(error: Any, _writer: Any) -> bool:
+        if error.code == FAILED_PRECONDITION:
+            collection = error.operation.reference.parent.id
+            setattr(filled, collection, getattr(filled, collection) - 1)
+            return False
+        return bool(error.attempts < ATTEMPTS)
+
+    if writer is not None:
+        writer.on_write_error(refused)
+
+    def write(snap: Any, fields: dict[str, Any]) -> None:
         if writer is not None:
-            writer.update(ref, fields)
+            as_read = client.write_option(last_update_time=snap.update_time)
+            writer.update(snap.reference, fields, option=as_read)
 
     for snap in _every(store.CHAT_SESSIONS, [s.AWAITING_SINCE, s.LAST_AUTHOR, s.LAST_ACTIVITY_AT]):
         data = snap.to_dict() or {}
         if s.AWAITING_SINCE not in data:
-            write(snap.reference, {s.AWAITING_SINCE: _awaiting_since(data)})
+            write(snap, {s.AWAITING_SINCE: _awaiting_since(data)})
             filled.chat_sessions += 1
     for collection, words in (
         (store.CONTACT_SUBMISSIONS, (c.NAME, c.COMPANY)),
@@ -72,7 +92,7 @@ def run(*, dry_run: bool = False) -> Filled:
             data = snap.to_dict() or {}
             if c.SEARCH_TERMS not in data:
                 terms = search_terms(*(data.get(name) for name in words))
-                write(snap.reference, {c.SEARCH_TERMS: terms})
+                write(snap, {c.SEARCH_TERMS: terms})
                 setattr(filled, collection, getattr(filled, collection) + 1)
     if writer is not None:
         writer.close()  # type: ignore[no-untyped-call]
