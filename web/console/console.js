@@ -711,7 +711,7 @@
     var n = state.list.chats.length;
     if (!q) tell(status, '');
     else if (!n) tell(status, 'No chat matches “' + q + '”.');
-    else tell(status, plural(n, 'chat matches', 'chats match') + ' “' + q + '”.');
+    else tell(status, plural(n, 'chat matches', 'chats match') + ' “' + q + '”, open or closed.');
   }
 
   function loadMore() {

@@ -327,10 +327,13 @@ def _inbox_order(session: Session) -> tuple[int, int, float]:
 
 
 def _people_named(words: list[str]) -> set[str]:
-    """The addresses of the contact submissions and grants whose words hold all `words`."""
+    """The addresses of the contact submissions and grants whose words hold all `words`.
+    The query asks for the longest word (the likeliest to be rare: "rao" rather than
+    "ltd"); the others are checked on what it returns."""
     keys: set[str] = set()
+    rarest = max(words, key=len)
     for collection in (store.CONTACT_SUBMISSIONS, store.ACCESS_GRANTS):
-        query = by_word(collection, words[0]).query()
+        query = by_word(collection, rarest).query()
         query = query.select([ContactFields.EMAIL_KEY, ContactFields.SEARCH_TERMS])
         for snap in _stream(query.limit(SEARCH_SCAN)):
             data = snap.to_dict() or {}
