@@ -701,7 +701,9 @@ def test_search_finds_chats_by_name_company_or_address_and_clearing_it_lists_the
     search.fill("Pune")  # a word of the company, typed: sent once typing pauses
     expect(page.locator("[data-chat-items] .chat-item")).to_have_count(1)
     expect(chat_item(page, VISITOR)).to_be_visible()
-    expect(page.locator("[data-chat-status]")).to_have_text("1 chat matches “Pune”, open or closed.")
+    expect(page.locator("[data-chat-status]")).to_have_text(
+        "1 chat matches “Pune”, open or closed."
+    )
 
     search.fill("meera")  # the start of an address, and Enter: at once
     search.press("Enter")
