@@ -106,6 +106,7 @@ def _forward(base: str, seed: Any) -> None:
         email_key="bundle@example.com",
         company="",
         message="hello",
+        search_terms=["bundle", "test"],
         expire_at=now + dt.timedelta(days=1),
         deliveries=deliveries.initial({"email": True, "crm": False}),
     )
