@@ -1196,7 +1196,7 @@ def test_a_tour_of_the_inbox_the_thread_with_its_person_the_audit_and_the_export
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text("Ravi Kumar")  # awaiting a reply, so first
     expect(items.first).to_contain_text("Do you read Siemens S7 PLCs?")
-    expect(items.nth(1)).to_contain_text(f"{MEMBER_NAME}: Yes: a 40-furnace foundry")
+    expect(items.nth(1)).to_contain_text("You: Yes: a 40-furnace foundry")  # her own reply
     assert fits_the_width(page)
     shot(sized, "list")
 
