@@ -883,6 +883,33 @@ def test_reopening_a_closed_chat_brings_back_the_reply_box_and_the_visitor_may_w
     expect(thread_messages(page).last).to_contain_text("One more thing")
 
 
+def stored(lead_id: str) -> Any:
+    from factoryops.chat import team
+
+    found = team.find_by_lead(lead_id)
+    assert found is not None
+    return found
+
+
+def test_a_chat_another_member_closes_and_reopens_changes_in_the_open_thread(
+    session: Session, db: Any
+) -> None:
+    from factoryops.chat import team
+
+    start_chat_directly(session.stack, VISITOR, "Is anyone there?")
+    lead_id = lead_of(db, VISITOR)
+    page = session.open(f"#/chats/{lead_id}")
+    signed_in(page)
+    expect(page.locator("[data-reply]")).to_be_visible()
+
+    # As siteadmin, or another member's console, does: the chat read afresh each time.
+    team.close(stored(lead_id))
+    expect(page.locator("[data-closed-note]")).to_be_visible()
+    team.reopen(stored(lead_id))
+    expect(page.locator("[data-reply]")).to_be_visible()
+    expect(page.locator("[data-closed-note]")).to_be_hidden()
+
+
 # -- grants, deliveries, privacy -------------------------------------------------------
 
 

@@ -1101,12 +1101,13 @@
   function schedulePoll(chat) {
     if (chat.timer) clearTimeout(chat.timer);
     chat.timer = null;
-    // No polling of a closed chat (nothing more can arrive) or from a hidden page.
-    if (chat !== state.chat || chat.closed || document.hidden) return;
+    // None from a hidden page. A closed chat changes rarely (another member reopens it,
+    // or replies from siteadmin), so it is asked less often.
+    if (chat !== state.chat || document.hidden) return;
     chat.timer = setTimeout(function () {
       chat.timer = null;
       fetchThread(chat);
-    }, POLL_MS);
+    }, chat.closed ? POLL_MS * 4 : POLL_MS);
   }
 
   function renderThreadHead(chat, info) {
