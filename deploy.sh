@@ -1197,7 +1197,8 @@ verify_main() {
     "--allowed-origins=${CONF[ALLOWED_ORIGINS]}" "--scheduler-account=$(scheduler_account)"
     "--trigger-account=$(trigger_account)"
     "--jobs=$RETENTION_JOB,$DELIVERIES_JOB" "--run-job=$DELIVERIES_JOB"
-    "--rules=$ROOT/firestore.rules" "--wait=$VERIFY_WAIT" "--poll=$POLL"
+    "--rules=$ROOT/firestore.rules" "--indexes=$ROOT/firestore.indexes.json"
+    "--wait=$VERIFY_WAIT" "--poll=$POLL"
     "--console-client-id=${CONF[TEAM_OAUTH_CLIENT_ID]:-}")
   if ((DRY)); then
     py "${args[@]}" --dry-run </dev/null

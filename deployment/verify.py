@@ -316,6 +316,40 @@ def check_ttl(verifier: Verifier) -> None:
         verifier.add(name, True, "all active")
 
 
+def check_indexes(verifier: Verifier, index_file: Path) -> None:
+    """Every composite index of firestore.indexes.json built: until then, the queries that
+    need one fail (the console's chat list answers 503, saying the indexes are building)."""
+    status, out = verifier.gcloud(
+        "firestore", "indexes", "composite", "list", "--format=value(name,state)"
+    )
+    if verifier.dry_run:
+        return
+    try:
+        # No file, no index declared: deploy.sh then creates none.
+        text = index_file.read_text(encoding="utf-8") if index_file.exists() else "{}"
+        declared = len(json.loads(text).get("indexes", []))
+    except (OSError, ValueError) as exc:
+        verifier.add("composite indexes: READY", False, f"{index_file.name}: {exc}")
+        return
+    states = [line.partition("\t")[2].strip() for line in out.splitlines() if line.strip()]
+    name = f"composite indexes: {declared} READY"
+    ready = states.count("READY")
+    if status != 0:
+        verifier.add(name, False, "gcloud firestore indexes composite list failed")
+    elif ready < declared or ready < len(states):
+        problems = [f"{states.count(s)} {s.lower()}" for s in sorted(set(states)) if s != "READY"]
+        if declared > len(states):
+            problems.append(f"{declared - len(states)} not created")
+        verifier.add(
+            name,
+            False,
+            f"{ready} ready of {declared} declared ({', '.join(problems)}); 'creating' takes "
+            "some minutes after a deployment, 'not created': run ./deploy.sh",
+        )
+    else:
+        verifier.add(name, True, f"all {ready} ready")
+
+
 def check_jobs(verifier: Verifier, jobs: Sequence[str], account: str, sweep_url: str) -> None:
     for job in jobs:
         status, out = verifier.gcloud(
@@ -548,6 +582,7 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
     google = google_apis.Google(args.project, token, plan, os.environ.get(google_apis.STANDIN, ""))
     check_rules(verifier, google, args.rules)
     check_ttl(verifier)
+    check_indexes(verifier, args.indexes)
     sweep_url = verifier.describe(config.SWEEP, "serviceConfig.uri")
     check_jobs(verifier, args.jobs.split(","), args.scheduler_account, sweep_url)
     services = []
@@ -580,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", required=True, help="the sweep's jobs, comma-separated")
     parser.add_argument("--run-job", required=True, help="the job run once")
     parser.add_argument("--rules", type=Path, required=True)
+    parser.add_argument("--indexes", type=Path, required=True, help="firestore.indexes.json")
     parser.add_argument("--console-client-id", default="", help="TEAM_OAUTH_CLIENT_ID, if set")
     parser.add_argument("--wait", type=float, default=180.0)
     parser.add_argument("--poll", type=float, default=5.0)

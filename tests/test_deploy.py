@@ -187,6 +187,14 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     if head[:4] == ("firestore", "fields", "ttls", "update"):
         state["ttl"].append(flag(argv, "collection-group"))
         return 0, "", ""
+    if head[:4] == ("firestore", "indexes", "composite", "list"):
+        # Built at once here; a test sets `index_state` to one still building.
+        built = state.get("index_state", "READY")
+        rows = [
+            f"projects/{PROJECT}/databases/(default)/collectionGroups/{i[0]}/indexes/i{n}\t{built}"
+            for n, i in enumerate(state["composite_indexes"])
+        ]
+        return 0, "".join(r + "\n" for r in rows), ""
     if head[:4] == ("firestore", "indexes", "composite", "create"):
         index = [
             flag(argv, "collection-group"),
@@ -2110,9 +2118,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Deployer:
     return deployer
 
 
-def live_copy(live: Deployer, tmp_path: Path, **change: Any) -> Deployer:
-    """The live project's model, for one test to change, behind its own stand-ins."""
-    deployer = make_deployer(tmp_path, live.root)
+def live_copy(live: Deployer, tmp_path: Path, root: Path | None = None, **change: Any) -> Deployer:
+    """The live project's model, for one test to change, behind its own stand-ins; `root`,
+    a checkout of the test's own (the live one is shared)."""
+    deployer = make_deployer(tmp_path, root or live.root)
     text = live.state.read_text()
     here = deployer.env["GOOGLE_APIS_STANDIN"] + "/functions"
     model = json.loads(text.replace(json.loads(text)["function_root"], here))
@@ -2141,7 +2150,7 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 18
+    assert len(table) == 19
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
     assert table["team_console: GET /api/config"][1] == (
@@ -2216,6 +2225,14 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             f"not active: {TTL_GROUPS[0]} (none)",
         ),
         (
+            lambda m: (
+                {"composite_indexes": [["chat_sessions", "collection"]]}
+                | {"index_state": "CREATING"}
+            ),
+            "composite indexes: 0 READY",
+            "0 ready of 0 declared (1 creating); 'creating' takes some minutes after a deployment",
+        ),
+        (
             lambda m: {"function_faults": {CONSOLE: "me_open"}},
             "team_console: GET /api/me without a token",
             "answered 200, not 401 unauthenticated: gcloud functions logs read team_console",
@@ -2267,6 +2284,7 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
         "exclusion",
         "no-success-line",
         "ttl",
+        "index-building",
         "open-api",
         "no-csp",
         "no-trigger",
@@ -2286,7 +2304,24 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 18 checks failed." in run.stdout
+    assert "1 of 19 checks failed." in run.stdout
+
+
+@pytest.mark.parametrize(("built", "result"), [(5, "pass"), (4, "FAIL")])
+def test_verify_checks_each_declared_composite_index_is_built(
+    live: Deployer, tmp_path: Path, built: int, result: str
+) -> None:
+    spec = json.loads((ROOT / "firestore.indexes.json").read_text())
+    declared = len(spec["indexes"])
+    root = tmp_path / "checkout"
+    shutil.copytree(live.root, root)
+    (root / "firestore.indexes.json").write_text(json.dumps(spec))
+    deployer = live_copy(live, tmp_path, root, composite_indexes=[["chat_sessions", "x"]] * built)
+    run = deployer.run("--project", PROJECT, "--verify")
+    outcome, detail = rows(run)[f"composite indexes: {declared} READY"]
+    assert declared == 5 and outcome == result
+    if result == "FAIL":
+        assert detail.startswith("4 ready of 5 declared (1 not created)")
 
 
 def test_verify_notices_a_job_whose_token_the_sweep_refuses(live: Deployer, tmp_path: Path) -> None:
