@@ -62,7 +62,7 @@ typecheck: venv
 	for entry in functions/*/main.py; do $(BIN)/mypy "$$entry" || exit 1; done
 
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 format: venv
 	$(BIN)/ruff format .
