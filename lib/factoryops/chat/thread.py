@@ -140,7 +140,8 @@ class Session(ChatSession):
         return self.status == CLOSED
 
     def online(self, now: dt.datetime) -> bool:
-        """Whether the visitor's widget asked for news within PRESENCE_WINDOW of `now`."""
+        """Whether the visitor's open chat panel asked for news within PRESENCE_WINDOW of
+        `now` (a folded widget records nothing: see chat.endpoint._record_poll)."""
         return self.polled_at is not None and now - self.polled_at <= PRESENCE_WINDOW
 
     @property
