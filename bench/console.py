@@ -11,7 +11,6 @@ bound; the documents read, counted on the client, are what Firestore charges and
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 from typing import Any
@@ -20,6 +19,7 @@ import requests
 
 from bench import stack
 from bench.report import Row, median
+from devstack import crowd
 
 SMALL = 100
 LARGE = 10_000
@@ -33,7 +33,6 @@ def _seed(s: stack.Stack, chat_url: str, count: int) -> str:
     active; the real chat's lead id."""
     from factoryops import store
     from factoryops.chat import team
-    from factoryops.documents import ChatSession
 
     s.clear()
     started = requests.post(
@@ -42,30 +41,8 @@ def _seed(s: stack.Stack, chat_url: str, count: int) -> str:
         timeout=30,
     )
     found = team.find(started.json()["session_id"])
-    assert found is not None and found.last_activity_at is not None
-    base = dataclasses.replace(
-        ChatSession.from_snapshot(found.ref.get()), awaiting_since=None, deliveries={}
-    )
-    client = store.client()
-    for first in range(0, count - 1, 500):
-        batch = client.batch()
-        for n in range(first, min(first + 500, count - 1)):
-            at = found.last_activity_at + dt.timedelta(seconds=n + 1)
-            answered = dataclasses.replace(
-                base,
-                email=f"visitor{n}@plant.example",
-                email_key=f"visitor{n}@plant.example",
-                lead_id=f"{n:016x}",
-                last_author="team",
-                last_text="Thanks, we will call you.",
-                created_at=at,
-                last_activity_at=at,
-                last_message_at=at,
-            )
-            batch.create(
-                client.collection(store.CHAT_SESSIONS).document(f"b{n}"), answered.to_dict()
-            )
-        batch.commit()
+    assert found is not None
+    crowd.answered_chats(store.client(), found, count - 1, step=dt.timedelta(seconds=1))
     return found.lead_id
 
 

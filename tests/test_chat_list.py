@@ -4,7 +4,6 @@ queries, search, changed_after, the counts, and what a page costs among 2,000 ch
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -16,7 +15,8 @@ from click.testing import CliRunner
 from factoryops import grants, store
 from factoryops.chat import inbox, team, thread
 from factoryops.cli import main as siteadmin
-from factoryops.documents import ChatSession
+
+from devstack import crowd
 
 pytestmark = pytest.mark.emulator
 
@@ -276,28 +276,7 @@ def test_among_2000_open_chats_the_one_awaiting_a_reply_comes_first_for_a_page_o
     # The one real lead wrote first of all and waits; 2,000 others are answered, each
     # more recently active than the lead.
     session_id, lead = start(chat, "lead@plant.example", text="Can you quote for 40 machines?")
-    waiting = found(lead)
-    assert waiting.last_activity_at is not None
-    base = dataclasses.replace(
-        ChatSession.from_snapshot(waiting.ref.get()), awaiting_since=None, deliveries={}
-    )
-    for first in range(0, 2000, 500):
-        batch = db.batch()
-        for n in range(first, first + 500):
-            at = waiting.last_activity_at + dt.timedelta(minutes=n + 1)
-            answered = dataclasses.replace(
-                base,
-                email=f"visitor{n}@plant.example",
-                email_key=f"visitor{n}@plant.example",
-                lead_id=f"{n:016x}",
-                last_author="team",
-                last_text="Thanks, we will call you.",
-                created_at=at,
-                last_activity_at=at,
-                last_message_at=at,
-            )
-            batch.create(db.collection("chat_sessions").document(f"scale-{n}"), answered.to_dict())
-        batch.commit()
+    crowd.answered_chats(db, found(lead), 2000, step=dt.timedelta(minutes=1))
 
     read: list[int] = []
     real_stream = Query.stream
