@@ -514,7 +514,7 @@ def test_addresses_of_one_ipv6_64_share_one_bucket_and_mapped_ipv4_counts_as_ipv
     rotating = [f"2001:db8:aa:bb::{n:x}" for n in range(1, 9)]
     statuses = [post(client, VALID, headers={"X-Forwarded-For": a}).status_code for a in rotating]
     assert statuses == [201, 201, 201, 429, 429, 429, 429, 429]
-    assert len(list(db.collection("rate_limits").stream())) == 1
+    assert len(list(db.collection("rate_limits").stream())) == 2, "the /64's and its /48's"
     other = post(client, VALID, headers={"X-Forwarded-For": "2001:db8:aa:bc::1"})
     assert other.status_code == 201, "the next /64 is another client"
     mapped = [
@@ -522,6 +522,19 @@ def test_addresses_of_one_ipv6_64_share_one_bucket_and_mapped_ipv4_counts_as_ipv
         for a in ("::ffff:198.51.100.9", "198.51.100.9", "198.51.100.9", "::ffff:198.51.100.9")
     ]
     assert [r.status_code for r in mapped] == [201, 201, 201, 429]
+
+
+def test_the_64s_of_one_ipv6_48_share_four_clients_budget(
+    client: Any, db: Any, configure: Any
+) -> None:
+    configure(CONTACT_RATE_LIMIT="1/600")
+    # A flood from a /64 after another of one /48: each new /64 is a fresh client.
+    flood = [f"2001:db8:aa:{n:x}::1" for n in range(1, 9)]
+    statuses = [post(client, VALID, headers={"X-Forwarded-For": a}).status_code for a in flood]
+    assert statuses == [201] * 4 + [429] * 4
+    elsewhere = post(client, VALID, headers={"X-Forwarded-For": "2001:db8:ab:1::1"})
+    assert elsewhere.status_code == 201, "the next /48 is another site"
+    assert len(submissions(db)) == 5
 
 
 def test_rate_limit_documents_hold_no_ip(client: Any, db: Any) -> None:

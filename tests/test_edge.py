@@ -249,6 +249,22 @@ def test_a_rate_limit_counts_ipv6_clients_by_their_64_and_mapped_ipv4_as_ipv4(
 
 
 @pytest.mark.parametrize(
+    ("client", "site"),
+    [
+        ("2001:db8:aa:bb::1", "2001:db8:aa::/48"),
+        ("2001:db8:aa:ffff:1:2:3:4", "2001:db8:aa::/48"),
+        ("198.51.100.7", None),
+        ("::ffff:198.51.100.7", None),
+        ("unknown", None),
+    ],
+)
+def test_an_ipv6_client_also_counts_against_its_48(client: str, site: str | None) -> None:
+    from factoryops import ratelimit
+
+    assert ratelimit.site_key(client) == site
+
+
+@pytest.mark.parametrize(
     "path", ["/api/chats/%0Aab/close", "/favicon.ico", "/robots.txt", "/line%0Abreak"]
 )
 def test_a_path_the_framework_refuses_itself_is_still_a_json_404(

@@ -4,6 +4,10 @@ The client address is never stored: the counter document's id is a keyed hash of
 scope, client and window, and the document expires within the hour. Counting is one
 atomic `Increment` whose commit returns the new value, so concurrent requests never
 contend on a transaction.
+
+An IPv6 client is counted by its /64, and its /48 (one site's allocation, from which
+anyone can take 65,536 /64s) shares SITE_FACTOR clients' budget besides: a flood from
+many /64s of one /48 meets the site's limit. Both counters are in the one commit.
 """
 
 from __future__ import annotations
@@ -32,8 +36,25 @@ def client_key(client: str) -> str:
     return str(address)
 
 
+SITE_PREFIX = 48
+SITE_FACTOR = 4
+"""How many clients' budget the /64s of one IPv6 /48 share."""
+
+
+def site_key(client: str) -> str | None:
+    """An IPv6 client's /48; None for an IPv4 client (an IPv4-mapped one too)."""
+    key = client_key(client)
+    if ":" not in key:
+        return None
+    return str(ipaddress.IPv6Network(key, strict=False).supernet(new_prefix=SITE_PREFIX))
+
+
 def counter_id(*, scope: str, client: str, window: int) -> str:
     return keys.keyed_hash(keys.rate_limit(), scope, client_key(client), str(window))
+
+
+def site_counter_id(*, scope: str, site: str, window: int) -> str:
+    return keys.keyed_hash(keys.rate_limit(), scope, "site", site, str(window))
 
 
 def hit(*, scope: str, client: str, limit: RateLimit) -> int:
@@ -43,14 +64,22 @@ def hit(*, scope: str, client: str, limit: RateLimit) -> int:
     now = time.time()
     window = math.floor(now / limit.seconds)
     window_end = (window + 1) * limit.seconds
-    ref = store.collection(store.RATE_LIMITS).document(
-        counter_id(scope=scope, client=client, window=window)
-    )
+    counters = store.collection(store.RATE_LIMITS)
+    allowed = {counter_id(scope=scope, client=client, window=window): limit.count}
+    site = site_key(client)
+    if site is not None:
+        site_id = site_counter_id(scope=scope, site=site, window=window)
+        allowed[site_id] = limit.count * SITE_FACTOR
     ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
     counted = {RateLimitFields.COUNT: firestore.Increment(1)}
     expiry = {RateLimitFields.EXPIRE_AT: store.expire_at(seconds=ttl)}
-    result = ref.set({**counted, **expiry}, merge=True, **store.call_options())
-    count = int(store.transform_results(result, counted)[RateLimitFields.COUNT])
-    if count > limit.count:
+    batch = store.client().batch()
+    for counter in allowed:
+        batch.set(counters.document(counter), {**counted, **expiry}, merge=True)
+    results = batch.commit(**store.call_options())
+    counts = [
+        int(store.transform_results(result, counted)[RateLimitFields.COUNT]) for result in results
+    ]
+    if any(count > most for count, most in zip(counts, allowed.values(), strict=True)):
         raise errors.RateLimited(retry_after=math.ceil(window_end - now))
-    return count
+    return counts[0]
