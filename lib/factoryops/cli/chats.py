@@ -7,6 +7,7 @@ printed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -122,17 +123,7 @@ def close(session: str, transcript: bool, as_json: bool) -> None:
 
     SESSION is the lead id that `chats list` shows.
     """
-    found = _find(session)
-    try:
-        changed = team.close(found, transcript=transcript)
-    except errors.SessionNotFound:
-        raise click.ClickException(f"no chat session {session!r}") from None
-    if as_json:
-        emit_json({"lead_id": found.lead_id, "status": "closed", "changed": changed})
-    elif changed:
-        click.echo(f"closed {found.lead_id}")
-    else:
-        click.echo(f"{found.lead_id} was already closed")
+    _set_status(session, "closed", lambda found: team.close(found, transcript=transcript), as_json)
 
 
 @group.command()
@@ -143,17 +134,7 @@ def reopen(session: str, as_json: bool) -> None:
 
     SESSION is the lead id that `chats list` shows.
     """
-    found = _find(session)
-    try:
-        changed = team.reopen(found)
-    except errors.SessionNotFound:
-        raise click.ClickException(f"no chat session {session!r}") from None
-    if as_json:
-        emit_json({"lead_id": found.lead_id, "status": "open", "changed": changed})
-    elif changed:
-        click.echo(f"reopened {found.lead_id}")
-    else:
-        click.echo(f"{found.lead_id} was already open")
+    _set_status(session, "open", team.reopen, as_json)
 
 
 @group.command()
@@ -172,6 +153,22 @@ def backfill(dry_run: bool, as_json: bool) -> None:
         return
     click.echo("dry run: these lack the fields" if dry_run else "filled in")
     show(filled, as_json=False)
+
+
+def _set_status(handle: str, status: str, change: Callable[[Session], bool], as_json: bool) -> None:
+    """Close or reopen the session `handle` names (`change` does it, False when it was
+    so already) and say what happened, as JSON with --json."""
+    found = _find(handle)
+    try:
+        changed = change(found)
+    except errors.SessionNotFound:
+        raise click.ClickException(f"no chat session {handle!r}") from None
+    if as_json:
+        emit_json({"lead_id": found.lead_id, "status": status, "changed": changed})
+    elif changed:
+        click.echo(f"{'closed' if status == 'closed' else 'reopened'} {found.lead_id}")
+    else:
+        click.echo(f"{found.lead_id} was already {status}")
 
 
 def _find(handle: str) -> Session:
