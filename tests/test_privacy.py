@@ -4,6 +4,7 @@ the real Code.gs), matching the address case-insensitively."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -143,10 +144,14 @@ def test_correct_ends_by_saying_the_mailbox_copies_keep_the_old_values_with_the_
 def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
     db: Any, standins: Any, person: None
 ) -> None:
+    waiting = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    since = (waiting - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+    db.collection("chat_sessions").document("secret-session-asha").update({"awaiting_since": since})
     result = run("export", "--email", ASHA)
 
     data = json.loads(result.stdout)
     session = {k: v for k, v in data["chat_sessions"][0].items() if k != "messages"}
+    assert session["awaiting_since"] == "2026-12-01T09:30:00.000Z", "a time, not a number"
     assert "id" not in session
     assert "secret-session-asha" not in json.dumps(session)
     assert "deliveries" not in data["contact_submissions"][0]

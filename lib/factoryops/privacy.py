@@ -134,6 +134,13 @@ def _crm_match(email: Email, held: PersonRecords) -> crm.Match:
 
 
 def _exported(data: dict[str, Any]) -> dict[str, Any]:
+    """A record as its person gets it: no bookkeeping, every time in RFC 3339 (a chat's
+    `awaiting_since` is stored as epoch milliseconds, for its index)."""
+    from factoryops.chat.thread import from_epoch_ms
+
+    waiting = data.get(SessionFields.AWAITING_SINCE)
+    if isinstance(waiting, int) and not isinstance(waiting, bool):
+        data = {**data, SessionFields.AWAITING_SINCE: from_epoch_ms(waiting)}
     return {k: store.json_ready(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
 
 
