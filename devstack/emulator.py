@@ -120,6 +120,15 @@ def latest_export(data_dir: Path | None) -> Path | None:
     return exports[-1] if exports else None
 
 
+PORT_TRIES = 3
+"""Free ports tried in turn: one found free can be taken by another process before the
+emulator binds it."""
+
+
+class PortTaken(EmulatorError):
+    """The emulator could not bind its port: another process had it."""
+
+
 def start(
     *,
     port: int | None = None,
@@ -130,8 +139,25 @@ def start(
     timeout: float = 60.0,
 ) -> Emulator:
     """Start the emulator and wait until it answers, loading the latest export found in
-    `data_dir` (see `Emulator.export`)."""
-    port = port or free_port()
+    `data_dir` (see `Emulator.export`). Without a `port`, on a free one."""
+    for _ in range(PORT_TRIES - 1):
+        if port is not None:
+            break
+        try:
+            return _start(free_port(), host, log_path, rules, data_dir, timeout)
+        except PortTaken:
+            continue
+    return _start(port or free_port(), host, log_path, rules, data_dir, timeout)
+
+
+def _start(
+    port: int,
+    host: str,
+    log_path: Path,
+    rules: Path | None,
+    data_dir: Path | None,
+    timeout: float,
+) -> Emulator:
     command = emulator_command()
     if command[0].endswith("gcloud"):
         command += [f"--host-port={host}:{port}"]
@@ -146,6 +172,7 @@ def start(
         if saved := latest_export(data_dir):
             command += ["--import-data", str(saved)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    logged = log_path.stat().st_size if log_path.exists() else 0
     log = log_path.open("ab")
     process = subprocess.Popen(
         command,
@@ -158,6 +185,10 @@ def start(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            with log_path.open("rb") as written:
+                written.seek(logged)
+                if b"BindException" in written.read():
+                    raise PortTaken(f"port {port} was taken; see {log_path}")
             raise EmulatorError(f"the Firestore emulator exited; see {log_path}")
         try:
             urllib.request.urlopen(f"http://{host}:{port}/", timeout=1).read()

@@ -217,6 +217,25 @@ def own_emulator(tmp_path: Path) -> Iterator[list[emulator_mod.Emulator]]:
     running[-1].stop()
 
 
+def test_an_emulator_whose_free_port_is_taken_before_it_binds_starts_on_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = int(held.getsockname()[1])
+        # The first port found free is another process's by the time the emulator binds.
+        offered = iter([taken])
+        real = emulator_mod.free_port
+        monkeypatch.setattr(emulator_mod, "free_port", lambda: next(offered, None) or real())
+        started = emulator_mod.start(log_path=tmp_path / "emulator.log")
+        try:
+            assert started.port != taken
+            assert b"BindException" in (tmp_path / "emulator.log").read_bytes()
+        finally:
+            started.stop()
+
+
 def test_firestore_stopped_mid_run_gives_503_sends_nothing_partial_and_service_resumes(
     own_emulator: list[emulator_mod.Emulator],
     standins: Any,
