@@ -126,10 +126,21 @@ MANIFEST: dict[str, Deploy] = {
     "TEAM_INBOX": Deploy(Source.DEPLOY_ENV, (CONSOLE, SWEEP)),
     "TEAM_HOURS": Deploy(Source.DEPLOY_ENV, (CONTACT, CHAT)),
     "TEAM_TIMEZONE": Deploy(Source.DEPLOY_ENV, (CONTACT, CHAT)),
+    "ALTCHA_HMAC_KEY": Deploy(Source.SECRET, RECORDERS),
+    "ALTCHA_COMPLEXITY": Deploy(Source.DEPLOY_ENV, RECORDERS),
+    # The console and siteadmin show a quarantined post's end, and release it.
+    "QUARANTINE_DAYS": Deploy(Source.DEPLOY_ENV, (CONTACT, *TEAM_TOOLS)),
+    "SPAM_THRESHOLD": Deploy(Source.DEPLOY_ENV, RECORDERS),
+    "FORWARD_BUDGET": Deploy(Source.DEPLOY_ENV, (*SENDERS, *TEAM_TOOLS)),
 }
 """Every setting `factoryops.config` declares, by variable."""
 
-GENERATED_SECRETS = ("RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_KEY", "PRIVACY_TRACE_KEY")
+GENERATED_SECRETS = (
+    "RATE_LIMIT_KEY",
+    "CRM_APPS_SCRIPT_KEY",
+    "PRIVACY_TRACE_KEY",
+    "ALTCHA_HMAC_KEY",
+)
 """Secrets deploy.sh makes itself (random bytes) on the first deployment."""
 
 

@@ -259,6 +259,7 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
         "CRM_APPS_SCRIPT_URL": set(manifest.RECORDERS) | set(manifest.CRM_USERS),
         "CRM_APPS_SCRIPT_KEY": set(manifest.CRM_USERS),
         "PRIVACY_TRACE_KEY": {config.CONSOLE},
+        "ALTCHA_HMAC_KEY": set(manifest.RECORDERS),
     }
     assert given == {**always, **expected}
 

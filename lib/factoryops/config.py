@@ -257,6 +257,38 @@ class Settings:
     team_timezone: str = declare(
         "TEAM_TIMEZONE", "Asia/Kolkata", timezone, "the IANA time zone of TEAM_HOURS"
     )
+    altcha_hmac_key: str = declare(
+        "ALTCHA_HMAC_KEY",
+        "",
+        text,
+        "key that signs the proof-of-work challenges (random per process on the emulator)",
+        private=True,
+    )
+    altcha_complexity: int = declare(
+        "ALTCHA_COMPLEXITY",
+        20000,
+        whole(1),
+        "hashes a visitor's browser may need to solve a challenge (between half and all of"
+        " it)",
+    )
+    quarantine_days: int = declare(
+        "QUARANTINE_DAYS",
+        30,
+        whole(1, maximum=730),
+        "days a quarantined contact post is kept for the team to review",
+    )
+    spam_threshold: int = declare(
+        "SPAM_THRESHOLD",
+        5,
+        whole(1),
+        "score from which a post's content reads as spam (spam.py weighs its signals)",
+    )
+    forward_budget: int = declare(
+        "FORWARD_BUDGET",
+        20,
+        whole(1),
+        "emails sent per hour at most; past it, posts are stored and their emails held",
+    )
 
     @property
     def emailjs_configured(self) -> bool:

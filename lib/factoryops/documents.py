@@ -244,6 +244,8 @@ class ContactFields(ForwardedFields):
     COMPANY = "company"
     MESSAGE = "message"
     SEARCH_TERMS = "search_terms"
+    QUARANTINED_AT = "quarantined_at"
+    QUARANTINE_REASON = "quarantine_reason"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +260,11 @@ class ContactSubmission(Forwarded):
     search_terms: list[str]
     """The words of the name and the company, case-folded (validation.search_terms): what
     the team's inbox finds the person by, with one `array_contains` query."""
+    quarantined_at: dt.datetime | None = when_set()
+    """Set while the post waits in the quarantine (quarantine.py): it has no deliveries,
+    and expires after QUARANTINE_DAYS unless the team releases it."""
+    quarantine_reason: str | None = when_set()
+    """Why, in words the team reads: "no proof of work", "3 links, 'backlinks'"."""
 
 
 # -- chat_sessions and their messages ----------------------------------------------------
@@ -470,6 +477,34 @@ class RateLimitCounter(Document):
     FIELDS: ClassVar[type] = RateLimitFields
     count: int
     """Counted by `Increment`."""
+
+
+class SpentChallengeFields(DocumentFields):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpentChallenge(Document):
+    """A proof-of-work challenge already used (proof.py); its id is a hash of the
+    challenge's signature, and it expires when the challenge does. Nothing else."""
+
+    FIELDS: ClassVar[type] = SpentChallengeFields
+
+
+class ForwardBudgetFields(DocumentFields):
+    SENT = "sent"
+    HELD = "held"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardBudget(Document):
+    """The emails sent in one hour against FORWARD_BUDGET (budget.py); its id is the
+    hour. Counts only."""
+
+    FIELDS: ClassVar[type] = ForwardBudgetFields
+    sent: int
+    held: int = when_set(0)
+    """Emails that found the hour's budget spent and wait for a later hour."""
 
 
 # -- the records of what was done: privacy_requests, sweep_runs, team_audit ---------------

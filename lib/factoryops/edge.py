@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import flask
 from werkzeug.exceptions import HTTPException
 
-from factoryops import errors, idempotency, logs, ratelimit, store
+from factoryops import errors, idempotency, logs, proof, ratelimit, store
 from factoryops.config import RateLimit, settings
 
 if TYPE_CHECKING:
@@ -91,6 +91,8 @@ class Staged:
     known before the commit, so it goes into it."""
     respond: Callable[[list[Any]], JsonResponse]
     """The answer, from the commit's write results (the handler's writes first)."""
+    solved: proof.Solved | None = None
+    """The proof of work the request carried, spent in the same commit (proof.spend)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class Endpoint(Generic[V]):
     startup: Callable[[], None] | None = None
     """Checks, when the function's instance starts, that it can serve safely; raising
     stops the instance (and so a deployment) rather than serving wrongly."""
+    challenges: bool = False
+    """Whether `GET /challenge` answers a proof-of-work challenge (proof.py)."""
 
 
 def _json_bytes(body: dict[str, Any]) -> bytes:
@@ -198,13 +202,18 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 return _flask_response(204, None, cors)
             else:
                 raise errors.OriginNotAllowed()
+        methods = _methods(endpoint)
         if request.method == "OPTIONS":
             cors |= {
-                "Access-Control-Allow-Methods": ", ".join((*endpoint.methods, "OPTIONS")),
+                "Access-Control-Allow-Methods": ", ".join((*methods, "OPTIONS")),
                 "Access-Control-Allow-Headers": ALLOWED_HEADERS,
                 "Access-Control-Max-Age": "3600",
             }
             return _flask_response(204, None, cors)
+        if endpoint.challenges and request.path == proof.PATH:
+            if request.method != "GET":
+                raise errors.MethodNotAllowed(("GET", "OPTIONS"))
+            return _flask_response(200, proof.challenge(), cors)
         if request.method not in endpoint.methods:
             raise errors.MethodNotAllowed((*endpoint.methods, "OPTIONS"))
         if request.method == "GET" and endpoint.pages is not None:
@@ -241,6 +250,13 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
     except Exception:
         logs.request_failed(function=endpoint.function)
         return error_response(errors.AppError(), cors, body_unread=_body_unread(request))
+
+
+def _methods(endpoint: Endpoint[Any]) -> tuple[str, ...]:
+    """The methods a cross-origin page may use: the endpoint's, and GET for a challenge."""
+    if endpoint.challenges and "GET" not in endpoint.methods:
+        return ("GET", *endpoint.methods)
+    return endpoint.methods
 
 
 def _same_origin(origin: str, request: flask.Request) -> bool:
@@ -299,8 +315,14 @@ def _commit(
     as the key's first request was (or refused, for another body)."""
     from google.api_core import exceptions
 
+    proof.spend(staged.batch, staged.solved)
     if key is None:
-        return staged.respond(staged.batch.commit(**store.call_options()))
+        try:
+            return staged.respond(staged.batch.commit(**store.call_options()))
+        except exceptions.AlreadyExists:
+            if staged.solved is None:
+                raise
+            raise errors.ChallengeFailed(proof.challenge()) from None
     fingerprint = _fingerprint(parsed, key)
     stored = staged.stored
     idempotency.store_answer(
@@ -313,7 +335,15 @@ def _commit(
     try:
         results = staged.batch.commit(**store.call_options())
     except exceptions.AlreadyExists:
-        replay = idempotency.replay(scope=endpoint.function, key=key, request_hash=fingerprint)
+        try:
+            replay = idempotency.replay(
+                scope=endpoint.function, key=key, request_hash=fingerprint
+            )
+        except idempotency.NotTaken:
+            if staged.solved is None:
+                raise
+            # Not this key's repeat: the proof of work was used before.
+            raise errors.ChallengeFailed(proof.challenge()) from None
         return _replayed(endpoint, replay)
     return staged.respond(list(results))
 

@@ -49,6 +49,31 @@ class InvalidRequest(AppError):
         super().__init__(message or (self.FIELDS_MESSAGE if fields else None), fields=fields)
 
 
+class ChallengeRequired(AppError):
+    """A request that needs a proof of work (proof.py) and carries none. The answer holds
+    a fresh challenge (`error.challenge`), so the site script can solve it and send again."""
+
+    status = 400
+    code = "challenge_required"
+    message = "Solve the proof-of-work challenge and send the solution in the field altcha."
+
+    def __init__(self, challenge: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.challenge = dict(challenge)
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["error"]["challenge"] = self.challenge
+        return body
+
+
+class ChallengeFailed(ChallengeRequired):
+    """A proof of work that is malformed, forged, wrong, expired or used before."""
+
+    code = "challenge_failed"
+    message = "The proof of work is not valid, has expired or was used before; solve this one."
+
+
 class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"

@@ -85,12 +85,18 @@ def store_answer(batch: Any, *, scope: str, key: str, request_hash: str, answer:
     batch.create(_ref(scope, key), {**done, IdempotencyFields.RESPONSE: _response(answer)})
 
 
+class NotTaken(errors.IdempotencyConflict):
+    """The key is free after all: the commit failed on another of its documents."""
+
+
 def replay(*, scope: str, key: str, request_hash: str) -> Replay:
     """The answer stored under a key that a commit found taken; raise IdempotencyConflict
     when another request took it, or one is still working under it."""
     snap = _ref(scope, key).get(**store.call_options())
     held = IdempotencyKey.from_snapshot(snap)
-    if not snap.exists or held.request_hash != request_hash:
+    if not snap.exists:
+        raise NotTaken()
+    if held.request_hash != request_hash:
         raise errors.IdempotencyConflict()
     stored = _replay(held)
     if stored is None:

@@ -52,6 +52,11 @@ def crm_apps_script() -> bytes:
     return _key("CRM_APPS_SCRIPT_KEY", settings().crm_apps_script_key)
 
 
+def altcha() -> bytes:
+    """The key that signs the proof-of-work challenges (proof.py)."""
+    return _key("ALTCHA_HMAC_KEY", settings().altcha_hmac_key)
+
+
 def privacy_trace() -> bytes:
     return _key("PRIVACY_TRACE_KEY", settings().privacy_trace_key, fetch=True)
 

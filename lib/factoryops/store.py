@@ -38,6 +38,8 @@ RATE_LIMITS = "rate_limits"
 PRIVACY_REQUESTS = "privacy_requests"
 SWEEP_RUNS = "sweep_runs"
 TEAM_AUDIT = "team_audit"
+SPENT_CHALLENGES = "spent_challenges"
+FORWARD_BUDGET = "forward_budget"
 
 COLLECTIONS = (
     CONTACT_SUBMISSIONS,
@@ -49,6 +51,8 @@ COLLECTIONS = (
     PRIVACY_REQUESTS,
     SWEEP_RUNS,
     TEAM_AUDIT,
+    SPENT_CHALLENGES,
+    FORWARD_BUDGET,
 )
 """Every collection (group) the project writes."""
 
@@ -62,6 +66,8 @@ SHAPES: dict[str, type[documents.Document]] = {
     PRIVACY_REQUESTS: documents.PrivacyRequest,
     SWEEP_RUNS: documents.SweepRun,
     TEAM_AUDIT: documents.AuditEntry,
+    SPENT_CHALLENGES: documents.SpentChallenge,
+    FORWARD_BUDGET: documents.ForwardBudget,
 }
 """The shape of each collection's documents (documents.py)."""
 
