@@ -170,13 +170,14 @@ class Trigger:
 
 
 TRIGGERS = (
+    # `written`, for both: a quarantined contact post is sent once the team releases it,
+    # and a chat's first message may come after its start, as an update.
     Trigger(
         "forward-contact-submissions",
-        FIRESTORE_EVENT + "created",
+        FIRESTORE_EVENT + "written",
         store.CONTACT_SUBMISSIONS,
         "record",
     ),
-    # `written`: a chat's first message may come after its start, as an update.
     Trigger(
         "forward-chat-sessions",
         FIRESTORE_EVENT + "written",

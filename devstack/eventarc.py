@@ -45,7 +45,7 @@ class Trigger:
     collection: str
 
 
-TRIGGERS = (Trigger(CREATED, "contact_submissions"), Trigger(WRITTEN, "chat_sessions"))
+TRIGGERS = (Trigger(WRITTEN, "contact_submissions"), Trigger(WRITTEN, "chat_sessions"))
 """What deploy.sh creates: see lib/factoryops/forwarding.py."""
 
 

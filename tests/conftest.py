@@ -11,7 +11,9 @@ collection fails for a test whose declaration does not match the fixtures it use
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import logging
 import os
 import threading
@@ -102,6 +104,7 @@ def environment() -> Iterator[None]:
         os.environ.pop(setting.env, None)
     os.environ["GOOGLE_CLOUD_PROJECT"] = PROJECT
     config.reset()
+    _SOLUTIONS.clear()
     yield
     os.environ.clear()
     os.environ.update(saved)
@@ -171,16 +174,71 @@ def load(function: str) -> Flask:
     return app
 
 
+PROVED = (config.CONTACT, config.CHAT)
+"""The functions whose posts carry the site script's proof of work (proof.py)."""
+
+
+_SOLUTIONS: dict[str, str] = {}
+_SOLUTIONS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _proving_client() -> type[FlaskClient]:
+    from flask.testing import FlaskClient
+    from factoryops import proof
+
+    from tests import pow
+
+    class ProvingClient(FlaskClient):
+        """Posts as the site script does: a JSON contact form or chat start carries a
+        solved proof of work, unless its body names `altcha` itself; a repeat under the
+        same Idempotency-Key carries the same one, as the script's retry does."""
+
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            body = kwargs.get("json")
+            headers = kwargs.get("headers") or {}
+            if (
+                kwargs.get("method") == "POST"
+                and isinstance(body, dict)
+                and proof.FIELD not in body
+                and "session_id" not in body
+                and "X-Chat-Session" not in headers
+            ):
+                key = headers.get("Idempotency-Key")
+                if key is None:
+                    solution = pow.solved()
+                else:
+                    repeat = json.dumps([key, body], sort_keys=True)
+                    with _SOLUTIONS_LOCK:
+                        solution = _SOLUTIONS.setdefault(repeat, pow.solved())
+                kwargs["json"] = {**body, proof.FIELD: solution}
+            return super().open(*args, **kwargs)
+
+    return ProvingClient
+
+
+class FunctionClient(Protocol):
+    """`function_client(name)`: a test client of the function; `proving=False` for one
+    that posts only what the test gives it (the tests of the proof of work itself)."""
+
+    def __call__(self, function: str, *, proving: bool = True) -> FlaskClient: ...
+
+
 @pytest.fixture
-def function_client() -> Callable[[str], FlaskClient]:
+def function_client() -> FunctionClient:
     """A Flask test client for a function, by its name."""
-    return lambda function: load(function).test_client()
+
+    def make(function: str, *, proving: bool = True) -> FlaskClient:
+        app = load(function)
+        if proving and function in PROVED:
+            app.test_client_class = _proving_client()
+        return app.test_client()
+
+    return make
 
 
 @pytest.fixture
-def client(
-    request: pytest.FixtureRequest, function_client: Callable[[str], FlaskClient]
-) -> FlaskClient:
+def client(request: pytest.FixtureRequest, function_client: FunctionClient) -> FlaskClient:
     """The test client of the function its module names, `FUNCTION = "contact_submit"`.
     The module declares what the function needs set up first, such as
     `pytest.mark.usefixtures("db", "standins")` in its pytestmark."""

@@ -12,9 +12,9 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from factoryops import deliveries, hours, logs, store
+from factoryops import deliveries, hours, logs, proof, quarantine, spam, store
 from factoryops.config import CONTACT, settings
-from factoryops.documents import ContactSubmission
+from factoryops.documents import ContactFields, ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import (
     COMPANY,
@@ -38,18 +38,30 @@ class ContactForm:
     company: str
     message: str
     honeypot: bool
+    solved: proof.Solved | None
+    """The site script's proof of work; None for a post without one (quarantined)."""
 
 
 def validate(request: ParsedRequest) -> ContactForm:
     trap = request.body.get(HONEYPOT)
-    values = check(request.body, SPEC, ignore=(HONEYPOT,))
+    values = check(request.body, SPEC, ignore=(HONEYPOT, proof.FIELD))
     return ContactForm(
         name=values["name"],
         email=values["email"],
         company=values["company"],
         message=values["message"],
         honeypot=bool(trap.strip()) if isinstance(trap, str) else trap is not None,
+        solved=proof.check(request.body),
     )
+
+
+def quarantined_because(form: ContactForm) -> str | None:
+    """Why the post goes to the quarantine rather than the inbox; None when it does not:
+    it came without the proof of work, or its content reads as spam."""
+    if form.solved is None:
+        return quarantine.NO_PROOF
+    verdict = spam.assess(name=form.name, company=form.company, message=form.message)
+    return verdict.reason if verdict.spam else None
 
 
 def email_params(submission: ContactSubmission, record_id: str) -> dict[str, str]:
@@ -118,14 +130,25 @@ def stage(request: ParsedRequest, form: ContactForm) -> Staged:
         expire_at=store.expire_at(),
         deliveries=deliveries.initial(enabled),
     )
-    batch.create(ref, submission.to_dict())
+    stored_fields = submission.to_dict()
+    reason = quarantined_because(form)
+    if reason is not None:
+        # Stored and answered as any post, but with no deliveries: never sent on.
+        stored_fields.pop(ContactFields.DELIVERIES, None)
+        stored_fields |= quarantine.fields(reason)
+    batch.create(ref, stored_fields)
     answer = _received(request, ref.id)
 
     def stored(results: list[object]) -> JsonResponse:
-        logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
+        if reason is None:
+            logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
+        else:
+            logs.record_quarantined(
+                kind=DELIVERIES.name, record_id=ref.id, proof=form.solved is not None
+            )
         return answer
 
-    return Staged(batch, answer, stored)
+    return Staged(batch, answer, stored, solved=form.solved)
 
 
 def _decoy_id() -> str:
@@ -149,4 +172,5 @@ ENDPOINT: Endpoint[ContactForm] = Endpoint(
     stage=stage,
     rate_limit=lambda request: settings().contact_rate_limit,
     accepts_form=True,
+    challenges=True,
 )

@@ -11,8 +11,9 @@ second, the Apps Script web app's limit on executions) is tried again here with
 backoff; any other failure is left to the sweep's `deliveries` task, as is whatever
 this function did not finish.
 
-Triggers (deploy.sh): `created` on contact_submissions, `written` on chat_sessions (a
-chat's first message may come after its start, as an update of the session).
+Triggers (deploy.sh): `written` on contact_submissions (a quarantined post is sent once
+the team releases it, as an update: quarantine.py) and on chat_sessions (a chat's first
+message may come after its start, as an update of the session).
 """
 
 from __future__ import annotations

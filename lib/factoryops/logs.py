@@ -171,6 +171,12 @@ def record_stored(*, kind: str, record_id: str) -> None:
     _emit(logging.INFO, "record stored", kind=kind, record_id=record_id)
 
 
+def record_quarantined(*, kind: str, record_id: str, proof: bool) -> None:
+    """A post kept from the inbox: without the proof of work, or (`proof` True) with
+    content that reads as spam. The reason stays on the record, out of the logs."""
+    _emit(logging.INFO, "record quarantined", kind=kind, record_id=record_id, proof=proof)
+
+
 def delivery_result(
     *, kind: str, record_id: str, channel: str, state: str, attempts: int, last_error: str = ""
 ) -> None:

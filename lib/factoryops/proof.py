@@ -62,17 +62,14 @@ def challenge() -> dict[str, Any]:
     return dict(made.to_dict())
 
 
-def check(body: dict[str, Any], *, required: bool) -> Solved | None:
-    """The request's solution, checked: None when it carries none (and `required` is
-    False); raises ChallengeRequired when it carries none and must, ChallengeFailed when
-    the solution is malformed, forged, wrong or expired. Whether it was used before is
-    known only at the commit (`spend`)."""
+def check(body: dict[str, Any]) -> Solved | None:
+    """The request's solution, checked: None when it carries none; raises
+    ChallengeFailed when it is malformed, forged, wrong or expired. Whether it was used
+    before is known only at the commit (`spend`)."""
     import altcha
 
     raw = body.get(FIELD)
     if raw is None or raw == "":
-        if required:
-            raise errors.ChallengeRequired(challenge())
         return None
     if not isinstance(raw, str) or len(raw) > PAYLOAD_MAX:
         raise errors.ChallengeFailed(challenge())
@@ -91,6 +88,15 @@ def check(body: dict[str, Any], *, required: bool) -> Solved | None:
     )
 
 
+def require(body: dict[str, Any]) -> Solved:
+    """`check` for a request that cannot go on without a proof of work: one that carries
+    none is refused with ChallengeRequired."""
+    solved = check(body)
+    if solved is None:
+        raise errors.ChallengeRequired(challenge())
+    return solved
+
+
 def spend(batch: Any, solved: Solved | None) -> None:
     """Record the solution as used, in the commit that stores what it let in: a create,
     which fails the whole commit when the solution was used before."""
@@ -99,9 +105,3 @@ def spend(batch: Any, solved: Solved | None) -> None:
     ref = store.collection(store.SPENT_CHALLENGES).document(solved.spent_id)
     batch.create(ref, SpentChallenge(expire_at=solved.expires).to_dict())
 
-
-def spent(solved: Solved) -> bool:
-    """Whether the solution was used before (after a commit failed on an existing
-    document: a used challenge, or an Idempotency-Key's stored answer)."""
-    ref = store.collection(store.SPENT_CHALLENGES).document(solved.spent_id)
-    return bool(ref.get(**store.call_options()).exists)

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import errors, hours, logs, store
+from factoryops import errors, hours, logs, proof, store
 from factoryops.chat import forward, nudge, team
 from factoryops.chat.thread import (
     LEAD_ID_BYTES,
@@ -59,6 +59,8 @@ class Start:
     email: Email
     page: str
     text: str
+    solved: proof.Solved
+    """The site script's proof of work: a chat needs JavaScript, so a start needs one."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,13 @@ def validate(request: ParsedRequest) -> ChatRequest:
         return _validate_poll(request)
     header = request.headers.get(SESSION_HEADER.lower())
     if header is None and "session_id" not in request.body:
-        values = check(request.body, START_SPEC)
-        return Start(email=values["email"], page=values["page"], text=values["text"])
+        values = check(request.body, START_SPEC, ignore=(proof.FIELD,))
+        return Start(
+            email=values["email"],
+            page=values["page"],
+            text=values["text"],
+            solved=proof.require(request.body),
+        )
     values = check(request.body, TEXT_SPEC, ignore=("session_id",))
     given = request.body.get("session_id")
     if header is not None and given is not None and given != header:
@@ -169,7 +176,7 @@ def _start(request: Start) -> Staged:
         return JsonResponse(201, body)
 
     kept = {"lead_id": lead_id, "message_ids": ids}
-    return Staged(batch, JsonResponse(201, {}, replay_body=kept), started)
+    return Staged(batch, JsonResponse(201, {}, replay_body=kept), started, solved=request.solved)
 
 
 def _new_session_id() -> str:
@@ -325,4 +332,5 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     ),
     rate_scope=lambda request: f"{CHAT}.poll" if request.method == "GET" else CHAT,
     rebuild_replay=_rebuild_replay,
+    challenges=True,
 )

@@ -1,0 +1,36 @@
+"""Proofs of work for tests that post as the site script does: a challenge signed with
+the functions' key (keys.altcha(): the test process's own, or ALTCHA_HMAC_KEY where a
+served function shares it), solved by the `altcha` library as a browser would."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+EASY = 16
+"""The counter of a test's own challenge: a few hashes to find, the same check."""
+
+
+def solved(*, counter: int = EASY, expires_in: float = 600.0, key: bytes | None = None) -> str:
+    """The `altcha` field of a request: a fresh challenge's solution."""
+    import altcha
+    from factoryops import keys
+
+    made = altcha.create_challenge(
+        "SHA-256",
+        1,
+        counter=counter,
+        expires_at=int(time.time() + expires_in),
+        hmac_secret=key if key is not None else keys.altcha(),
+    )
+    return solve(made.to_dict())
+
+
+def solve(challenge: dict[str, Any]) -> str:
+    """The `altcha` field for a challenge a function answered (`GET /challenge`)."""
+    import altcha
+
+    made = altcha.Challenge.from_dict(challenge)
+    solution = altcha.solve_challenge(made)
+    assert solution is not None, "the challenge was not solved in time"
+    return altcha.Payload(made, solution).to_base64()
