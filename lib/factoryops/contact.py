@@ -144,7 +144,9 @@ def stage(request: ParsedRequest, form: ContactForm) -> Staged:
             logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
         else:
             logs.record_quarantined(
-                kind=DELIVERIES.name, record_id=ref.id, proof=form.solved is not None
+                kind=DELIVERIES.name,
+                record_id=ref.id,
+                reason="proof" if form.solved is None else "content",
             )
         return answer
 

@@ -171,10 +171,10 @@ def record_stored(*, kind: str, record_id: str) -> None:
     _emit(logging.INFO, "record stored", kind=kind, record_id=record_id)
 
 
-def record_quarantined(*, kind: str, record_id: str, proof: bool) -> None:
-    """A post kept from the inbox: without the proof of work, or (`proof` True) with
-    content that reads as spam. The reason stays on the record, out of the logs."""
-    _emit(logging.INFO, "record quarantined", kind=kind, record_id=record_id, proof=proof)
+def record_quarantined(*, kind: str, record_id: str, reason: str) -> None:
+    """A post kept from the inbox: `reason` is `proof` (it came without the proof of
+    work) or `content` (it reads as spam; which words stays on the record)."""
+    _emit(logging.INFO, "record quarantined", kind=kind, record_id=record_id, reason=reason)
 
 
 def delivery_result(

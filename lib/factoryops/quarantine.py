@@ -83,8 +83,14 @@ def _query() -> Any:
     return (
         store.collection(store.CONTACT_SUBMISSIONS)
         .order_by(ContactFields.QUARANTINED_AT, direction=newest)
-        .order_by("__name__", direction=newest)
+        .order_by(_document_id(), direction=newest)
     )
+
+
+def _document_id() -> str:
+    from google.cloud import firestore
+
+    return str(firestore.FieldPath.document_id())
 
 
 def page(*, limit: int = PAGE_DEFAULT, cursor: str | None = None) -> Page:
@@ -93,7 +99,7 @@ def page(*, limit: int = PAGE_DEFAULT, cursor: str | None = None) -> Page:
     query = _query()
     if cursor is not None:
         at, record_id = _decode(cursor)
-        query = query.start_after({ContactFields.QUARANTINED_AT: at, "__name__": record_id})
+        query = query.start_after({ContactFields.QUARANTINED_AT: at, _document_id(): record_id})
     snaps = list(query.limit(limit + 1).stream(**store.call_options()))
     held = [Held(s.id, ContactSubmission.from_snapshot(s)) for s in snaps[:limit]]
     last = held[-1] if len(snaps) > limit else None
