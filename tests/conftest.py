@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -184,8 +184,8 @@ _SOLUTIONS_LOCK = threading.Lock()
 
 @functools.cache
 def _proving_client() -> type[FlaskClient]:
-    from flask.testing import FlaskClient
     from factoryops import proof
+    from flask.testing import FlaskClient
 
     from tests import pow
 

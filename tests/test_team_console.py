@@ -98,6 +98,9 @@ ROUTES = [
     ("POST", "/api/privacy/correct", {"email": "a@plant.example", "name": "A"}),
     ("POST", "/api/privacy/delete", {"email": "a@plant.example", "confirm": "a@plant.example"}),
     ("GET", "/api/audit", None),
+    ("GET", "/api/spam", None),
+    ("POST", "/api/spam/AbCdEfGhIjKlMnOpQrSt/release", {}),
+    ("POST", "/api/spam/AbCdEfGhIjKlMnOpQrSt/delete", {}),
 ]
 
 REFUSED = {
@@ -508,6 +511,45 @@ def test_every_action_leaves_an_audit_record_naming_member_action_and_target_onl
         assert visitor_data not in text.lower(), visitor_data
     kept = stored[0]["expire_at"] - stored[0]["at"]
     assert 729 <= kept.days <= 730
+
+
+def test_the_spam_view_lists_releases_and_deletes_quarantined_posts_with_an_audit_each(
+    console: Any, token: Callable[..., str], function_client: Any, forwarder: Any, standins: Any
+) -> None:
+    bare = function_client("contact_submit", proving=False)
+    post = {"name": "Meera", "email": VISITOR["email"], "company": "", "message": "Hi"}
+    first = bare.post("/", json=post).get_json()["id"]
+    second = bare.post("/", json={**post, "name": "Bot"}).get_json()["id"]
+    bearer = token(name="Asha")
+    status = call(console, "GET", "/api/status", bearer).get_json()
+    assert status["quarantine"][0]["quarantined"] == 2
+
+    listed = call(console, "GET", "/api/spam?limit=1", bearer).get_json()
+    [newest] = listed["posts"]
+    assert newest["id"] == second and newest["reason"] == "no proof of work"
+    assert newest["email"] == VISITOR["email"] and newest["message"] == "Hi"
+    rest = call(console, "GET", f"/api/spam?cursor={listed['next']}", bearer).get_json()
+    assert [p["id"] for p in rest["posts"]] == [first] and rest["next"] is None
+
+    released = call(console, "POST", f"/api/spam/{first}/release", bearer, key="k-release")
+    assert released.status_code == 200 and released.get_json() == {"released": first}
+    again = call(console, "POST", f"/api/spam/{first}/release", bearer, key="k-release")
+    assert again.get_json() == {"released": first}, "a repeat of the key is answered alike"
+    assert call(console, "POST", f"/api/spam/{first}/release", bearer).status_code == 404
+    assert call(console, "POST", f"/api/spam/{second}/delete", bearer).status_code == 200
+    assert call(console, "POST", f"/api/spam/{second}/delete", bearer).status_code == 404
+    assert call(console, "GET", "/api/spam", bearer).get_json()["posts"] == []
+    forwarder.settle()
+    [email] = standins.state.emails
+    assert email["template_params"]["record_id"] == first
+
+    records = call(console, "GET", "/api/audit", bearer).get_json()["audit"]
+    assert [r["words"] for r in records] == [
+        f"Asha deleted contact post {second[:8]}… from the quarantine",
+        f"Asha sent on contact post {first[:8]}… from the quarantine (not spam)",
+    ]
+    status = call(console, "GET", "/api/status", bearer).get_json()
+    assert status["quarantine"][0]["quarantined"] == 0, "neither is in the quarantine now"
 
 
 def test_an_erased_persons_chat_reads_as_erased_in_the_audit(

@@ -22,6 +22,8 @@ PHRASES = {
     "grant.create": "created an access link for {grant}",
     "grant.revoke": "revoked the access link for {grant}",
     "delivery.retry": "retried a failed delivery of record {short}",
+    "spam.release": "sent on contact post {short} from the quarantine (not spam)",
+    "spam.delete": "deleted contact post {short} from the quarantine",
     "privacy.export": "exported the data held on a person (request {short})",
     "privacy.correct": "corrected the data held on a person (request {short})",
     "privacy.delete": "erased the data held on a person (request {short})",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from factoryops import audit, errors, logs, store, tokens
+from factoryops import audit, errors, logs, quarantine, store, tokens
 from factoryops.chat import inbox, team
 from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, message_id, read_one
 from factoryops.config import CONSOLE, ConfigError, settings
@@ -506,6 +506,44 @@ def _delivery_record(source: DeliverySource, label: str) -> Any:
     if found is None:
         raise errors.NotFound("No such record.")
     return found.ref.get(**store.call_options())
+
+
+# the quarantine
+
+_POST = r"(?P<record_id>[A-Za-z0-9]{1,64})"
+"""A contact submission's id, as Firestore makes them."""
+SPAM_QUERY: dict[str, Field] = {
+    "cursor": optional(Line(200)),
+    "limit": Numeral(1, quarantine.PAGE_MAX, absent=quarantine.PAGE_DEFAULT),
+}
+
+
+@api("GET", "spam")
+def spam_list(call: Call) -> JsonResponse:
+    values = call.query(SPAM_QUERY)
+    found = quarantine.page(limit=values["limit"], cursor=values["cursor"] or None)
+    return _ok({"posts": [held.summary() for held in found.posts], "next": found.next})
+
+
+@api("POST", f"spam/{_POST}/release")
+def spam_release(call: Call) -> JsonResponse:
+    """ "Not spam": the post goes to the inbox now and is kept as any other."""
+    call.body({})
+    record_id = call.params["record_id"]
+    if not quarantine.release(record_id):
+        raise errors.NotFound("No such post in the quarantine.")
+    call.audit("spam.release", record_id)
+    return _ok({"released": record_id})
+
+
+@api("POST", f"spam/{_POST}/delete")
+def spam_delete(call: Call) -> JsonResponse:
+    call.body({})
+    record_id = call.params["record_id"]
+    if not quarantine.delete(record_id):
+        raise errors.NotFound("No such post in the quarantine.")
+    call.audit("spam.delete", record_id)
+    return _ok({"deleted": record_id})
 
 
 # privacy

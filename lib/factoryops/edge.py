@@ -336,9 +336,7 @@ def _commit(
         results = staged.batch.commit(**store.call_options())
     except exceptions.AlreadyExists:
         try:
-            replay = idempotency.replay(
-                scope=endpoint.function, key=key, request_hash=fingerprint
-            )
+            replay = idempotency.replay(scope=endpoint.function, key=key, request_hash=fingerprint)
         except idempotency.NotTaken:
             if staged.solved is None:
                 raise

@@ -104,4 +104,3 @@ def spend(batch: Any, solved: Solved | None) -> None:
         return
     ref = store.collection(store.SPENT_CHALLENGES).document(solved.spent_id)
     batch.create(ref, SpentChallenge(expire_at=solved.expires).to_dict())
-

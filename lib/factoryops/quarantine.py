@@ -33,7 +33,7 @@ NO_PROOF = "no proof of work"
 """The reason of a post that came without the site script's proof of work."""
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
-DAYS_SHOWN = 14
+DAYS_SHOWN = 7
 """Days the status counts quarantined posts for, one count a day."""
 
 
@@ -88,9 +88,9 @@ def _query() -> Any:
 
 
 def _document_id() -> str:
-    from google.cloud import firestore
+    from google.cloud.firestore_v1.field_path import FieldPath
 
-    return str(firestore.FieldPath.document_id())
+    return str(FieldPath.document_id())
 
 
 def page(*, limit: int = PAGE_DEFAULT, cursor: str | None = None) -> Page:
@@ -157,7 +157,7 @@ def _snapshot(record_id: str) -> Any:
 
 
 def release(record_id: str) -> bool:
-    """"Not spam": the post leaves the quarantine with its deliveries pending and the
+    """ "Not spam": the post leaves the quarantine with its deliveries pending and the
     normal retention; the forwarding function sends it. False when it is not (or no
     longer) in the quarantine, or another member acted on it first."""
     from google.api_core import exceptions
@@ -205,8 +205,9 @@ def delete(record_id: str) -> bool:
 
 
 def per_day(days: int = DAYS_SHOWN) -> list[dict[str, Any]]:
-    """Posts quarantined on each of the last `days` days (UTC), newest first, each one
-    count() aggregation: `[{"day": "2026-12-07", "quarantined": 3}, ...]`."""
+    """The posts in the quarantine by the day (UTC) they came, for the last `days` days,
+    newest first, each one count() aggregation: `[{"day": "2026-12-07", "quarantined":
+    3}, ...]`. A post the team released or deleted no longer counts."""
     from google.cloud.firestore_v1 import aggregation
 
     today = store.now().replace(hour=0, minute=0, second=0, microsecond=0)

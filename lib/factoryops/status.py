@@ -1,5 +1,6 @@
 """How the system is doing, at a glance, with no personal data: what deliveries wait or
-failed, how the sweep's last runs went, the open chats and the active grants.
+failed, how the sweep's last runs went, the open chats, the active grants and the
+contact posts quarantined each day.
 `siteadmin status` prints it."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from factoryops import deliveries, grants, store, sweep
+from factoryops import deliveries, grants, quarantine, store, sweep
 from factoryops.chat import inbox
 from factoryops.documents import DeliveryFields, Forwarded, SweepRun, delivery_path
 
@@ -91,4 +92,5 @@ def overview() -> dict[str, Any]:
         "runs": last_runs(sweep.recent_runs()),
         "chats": chats.as_dict(),
         "grants": {"active": sum(1 for g in grants.list_all() if g.status(now) == "active")},
+        "quarantine": quarantine.per_day(),
     }

@@ -1,4 +1,4 @@
-"""`siteadmin`: the team's command line (chats, grants, deliveries, sweep, privacy).
+"""`siteadmin`: the team's command line (chats, grants, deliveries, sweep, privacy, spam).
 
 Runs against the emulator when FIRESTORE_EMULATOR_HOST is set, otherwise against the
 project in GOOGLE_CLOUD_PROJECT with application default credentials. Every command
@@ -23,6 +23,7 @@ GROUPS: dict[str, str] = {
     "deliveries": "deliveries",
     "privacy": "privacy",
     "status": "status",
+    "spam": "spam",
 }
 
 

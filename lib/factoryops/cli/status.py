@@ -14,8 +14,8 @@ from factoryops.cli.output import cell, emit_json, json_option, table
 @json_option
 def group(as_json: bool) -> None:
     """Deliveries waiting or failed per channel (with the oldest one's age), the sweep's
-    last retention and deliveries runs, open chats (and how many wait for a reply) and
-    active grants."""
+    last retention and deliveries runs, open chats (and how many wait for a reply),
+    active grants and the contact posts quarantined each day."""
     overview = status_mod.overview()
     if as_json:
         emit_json(overview)
@@ -48,6 +48,10 @@ def group(as_json: bool) -> None:
         f"\nchats   {chats['open']} open, {chats['awaiting_reply']} awaiting a reply"
         f"\ngrants  {grants['active']} active"
     )
+    days = overview["quarantine"]
+    per_day = ", ".join(f"{d['day'][5:]} {d['quarantined']}" for d in days)
+    total = sum(d["quarantined"] for d in days)
+    click.echo(f"spam    {total} quarantined in {len(days)} days ({per_day})")
 
 
 def _age(seconds: int | None) -> str:
