@@ -32,8 +32,10 @@ START = {"email": "Meera.Iyer@Foundry.example", "page": "/solutions/downtime"}
 FIRST = "Our CNC line stops twice a shift; can you help?"
 
 
-def start(client: Any, text: str | None = FIRST, **kwargs: Any) -> Any:
+def start(client: Any, text: str | None = FIRST, email: str | None = None, **kwargs: Any) -> Any:
     body = dict(START) if text is None else {**START, "text": text}
+    if email is not None:
+        body["email"] = email
     response = client.post("/", json=body, **kwargs)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -171,8 +173,34 @@ def test_start_with_text_stores_it_as_the_first_message_and_forwards_it_once(
 
 
 def test_each_start_gets_a_new_unguessable_session_id(client: Any) -> None:
-    ids = {start(client, text=None)["session_id"] for _ in range(5)}
+    ids = {start(client, None, f"v{n}@plant.example")["session_id"] for n in range(5)}
     assert len(ids) == 5
+
+
+def test_a_second_start_for_an_address_with_a_live_open_chat_is_refused_and_sends_nothing(
+    client: Any, db: Any, standins: Any, forwarder: Any
+) -> None:
+    first = start(client)
+    again = client.post("/", json={**START, "email": START["email"].upper(), "text": "Again"})
+    forwarder.settle()
+    assert again.status_code == 409
+    assert error(again)["code"] == "chat_already_open"
+    assert [d.id for d in db.collection("chat_sessions").stream()] == [first["session_id"]]
+    assert len(standins.state.emails) == 1, "the inbox hears of the address once"
+
+
+def test_once_the_chat_is_closed_or_long_quiet_the_address_may_start_another(
+    client: Any, db: Any
+) -> None:
+    first = start(client)
+    team.close(team.find(first["session_id"]))
+    second = start(client)
+    quiet = dt.datetime.now(dt.UTC) - endpoint.OPEN_CHAT_WINDOW - dt.timedelta(minutes=1)
+    db.collection("chat_sessions").document(second["session_id"]).update(
+        {SessionFields.LAST_ACTIVITY_AT: quiet}
+    )
+    third = start(client)
+    assert len({first["session_id"], second["session_id"], third["session_id"]}) == 3
 
 
 # -- posting and polling ---------------------------------------------------------------
@@ -836,7 +864,7 @@ def test_session_id_and_personal_data_never_reach_a_log_line_or_a_stored_field(
     client.post("/", json={"text": "second line"}, headers={**headers, "Idempotency-Key": "k2"})
     standins.state.fail["emailjs"] = "500"
     standins.crm.fail("500")
-    other = start(client, text=None, headers=ip)["session_id"]
+    other = start(client, text=None, headers=ip, email="other@plant.example")["session_id"]
     say(client, other, "opening on the other session", headers=ip)
     poll(client, session_id, after=body["messages"][0]["id"])
     say(client, session_id, "third")

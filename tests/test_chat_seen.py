@@ -21,8 +21,8 @@ START = {"email": "meera@foundry.example", "page": "/pricing", "text": "Hello?"}
 TEAM_KEYS = {"available", "back_at", "hours", "timezone"}
 
 
-def started(client: Any) -> tuple[str, dict[str, Any]]:
-    response = client.post("/", json=START)
+def started(client: Any, email: str = START["email"]) -> tuple[str, dict[str, Any]]:
+    response = client.post("/", json={**START, "email": email})
     assert response.status_code == 201
     body = response.get_json()
     return body["session_id"], body
@@ -122,7 +122,7 @@ def test_the_sweep_forgets_when_a_visitor_was_on_the_page_once_their_widget_goes
     from factoryops import sweep
 
     gone, _ = started(client)
-    here, _ = started(client)
+    here, _ = started(client, email="ravi@plant.example")
     poll(client, gone)
     poll(client, here)
     assert "polled_at" in snap(db, gone).to_dict()

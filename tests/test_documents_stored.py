@@ -109,6 +109,9 @@ def test_every_field_the_flows_store_is_declared_by_its_collections_shape(
     standins.state.fail["emailjs"] = "500"
     assert contact.post("/", json={**person, "message": "Again"}).status_code == 201
     standins.state.fail.clear()
+    # One without the site's proof of work: held in the quarantine.
+    bare = function_client("contact_submit", proving=False)
+    assert bare.post("/", json={**person, "message": "No script"}).status_code == 201
     look()
 
     # A chat: started with text, a later message (a nudge), a poll, a team reply, closed.

@@ -206,6 +206,15 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     db.collection("team_audit").document("audit-new").set(
         {"action": "chat.reply", "member": "asha@factoryopsai.com", "expire_at": now + HOUR}
     )
+    # Quarantined posts live QUARANTINE_DAYS (30 by default), whatever the window.
+    for doc_id, since in (("held-old", now - dt.timedelta(days=30) - HOUR), ("held-new", ago(29))):
+        seed_contact(db, doc_id, created_at=since)
+        db.collection("contact_submissions").document(doc_id).update(
+            {"quarantined_at": since, "quarantine_reason": "no proof of work", "deliveries": {}}
+        )
+    for collection in ("spent_challenges", "forward_budget"):
+        db.collection(collection).document("old").set({"expire_at": now - HOUR})
+        db.collection(collection).document("new").set({"expire_at": now + HOUR})
     seed_rows(
         standins,
         [
@@ -222,7 +231,7 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
 
 
 EXPECTED = {
-    "contact_submissions": 1,
+    "contact_submissions": 2,  # one past the window, one quarantined past its 30 days
     "chat_sessions": 1,
     "chat_messages": 3,  # two under the old session, one old message of the live one
     "access_grants": 2,
@@ -232,6 +241,8 @@ EXPECTED = {
     "privacy_requests": 1,
     "sweep_runs": 1,
     "team_audit": 1,
+    "spent_challenges": 1,
+    "forward_budget": 1,
 }
 
 
@@ -245,8 +256,9 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
 
     assert outcome.crm_error is None
     assert outcome.deleted.as_dict() == EXPECTED
-    assert ids(db, "contact_submissions") == {"contact-new"}
+    assert ids(db, "contact_submissions") == {"contact-new", "held-new"}
     assert ids(db, "chat_sessions") == {"session-live"}
+    assert ids(db, "spent_challenges") == ids(db, "forward_budget") == {"new"}
     assert message_ids(db, "session-old") == set()
     assert message_ids(db, "session-live") == {"m002", "m003"}
     assert ids(db, "access_grants") == {"grant-new"}
@@ -402,7 +414,7 @@ def test_a_run_interrupted_half_way_loses_nothing_and_the_next_run_finishes_it(
     db: Any, standins: Any, world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kept = {
-        "contacts": {"contact-new"},
+        "contacts": {"contact-new", "held-new"},
         "grants": {"grant-new"},
         "live": {"m002", "m003"},
         "rows": ["record_id", "contact-new", "lead-recent"],
@@ -459,7 +471,7 @@ def test_with_the_crm_down_records_owning_rows_are_kept_and_the_next_run_deletes
     second = retention.run()
 
     assert second.crm_error is None
-    assert second.deleted.contact_submissions == 1
+    assert second.deleted.contact_submissions == 2
     assert second.deleted.chat_sessions == 1 and second.deleted.chat_messages == 2
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
@@ -472,7 +484,7 @@ def test_without_a_crm_the_records_still_go(
     outcome = retention.run()
 
     assert outcome.deleted.crm_rows == 0
-    assert outcome.deleted.contact_submissions == 1
+    assert outcome.deleted.contact_submissions == 2
     assert len(standins.crm.rows()) == 7
 
 

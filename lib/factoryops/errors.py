@@ -129,6 +129,17 @@ class SessionClosed(AppError):
     message = "This chat session is closed."
 
 
+class ChatAlreadyOpen(AppError):
+    """The address has a chat open and live already (chat/endpoint.py): one at a time."""
+
+    status = 409
+    code = "chat_already_open"
+    message = (
+        "You already have a chat open with us, in another tab or browser: please continue"
+        " it there. We also answer by email."
+    )
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"

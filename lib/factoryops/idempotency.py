@@ -56,6 +56,11 @@ def _ref(scope: str, key: str) -> Any:
     return store.client().collection(store.IDEMPOTENCY_KEYS).document(key_id(scope, key))
 
 
+def taken(*, scope: str, key: str) -> bool:
+    """Whether a request already took `key` (a repeat will be answered from it)."""
+    return bool(_ref(scope, key).get(**store.call_options()).exists)
+
+
 def _response(answer: Replay) -> dict[str, Any]:
     status, body, headers = answer
     return StoredResponse(status=status, body=json.dumps(body), headers=headers).to_dict()

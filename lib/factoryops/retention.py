@@ -53,6 +53,8 @@ class Deleted(Counts):
     privacy_requests: int = 0
     sweep_runs: int = 0
     team_audit: int = 0
+    spent_challenges: int = 0
+    forward_budget: int = 0
 
 
 @dataclass
@@ -84,9 +86,16 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
     deleter = store.BulkDeleter(dry_run=dry_run)
     outcome = Outcome(deleted=deleted, dry_run=dry_run)
 
-    contacts = list(
-        expired(client.collection(store.CONTACT_SUBMISSIONS), ContactFields.CREATED_AT, cutoff)
-    )
+    submissions = client.collection(store.CONTACT_SUBMISSIONS)
+    contacts = list(expired(submissions, ContactFields.CREATED_AT, cutoff))
+    # Quarantined posts have the shorter life of QUARANTINE_DAYS (quarantine.py).
+    held_since = now - dt.timedelta(days=settings().quarantine_days)
+    known = {snap.id for snap in contacts}
+    contacts += [
+        snap
+        for snap in expired(submissions, ContactFields.QUARANTINED_AT, held_since)
+        if snap.id not in known
+    ]
     sessions = list(
         expired(
             client.collection(store.CHAT_SESSIONS),
@@ -135,6 +144,8 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         (store.PRIVACY_REQUESTS, expire_at, now),
         (store.SWEEP_RUNS, expire_at, now),
         (store.TEAM_AUDIT, expire_at, now),
+        (store.SPENT_CHALLENGES, expire_at, now),
+        (store.FORWARD_BUDGET, expire_at, now),
     )
     for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):

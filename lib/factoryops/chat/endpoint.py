@@ -14,11 +14,12 @@ Every answer but a message's says whether the team is in (`team`, hours.py).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import errors, hours, logs, proof, store
+from factoryops import errors, hours, idempotency, logs, proof, store
 from factoryops.chat import forward, nudge, team
 from factoryops.chat.thread import (
     LEAD_ID_BYTES,
@@ -47,9 +48,14 @@ from factoryops.chat.thread import (
 )
 from factoryops.config import CHAT, settings
 from factoryops.documents import ChatSession, MessageFields, SessionFields
-from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
+from factoryops.edge import IDEMPOTENCY_HEADER, Endpoint, JsonResponse, ParsedRequest, Staged
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
+OPEN_CHAT_WINDOW = dt.timedelta(hours=24)
+"""How recently an open chat was active for a second start with its address to be refused;
+an open chat left quiet longer does not stand in a returning visitor's way."""
+OPEN_CHAT_SCAN = 5
+"""Open chats of one address a start reads at most."""
 START_SPEC: dict[str, Field] = {"email": EMAIL, "page": PAGE, "text": optional(CHAT_TEXT)}
 TEXT_SPEC: dict[str, Field] = {"text": CHAT_TEXT}
 
@@ -124,9 +130,33 @@ def _validate_poll(request: ParsedRequest) -> Poll:
     return Poll(session_id=parse_session_id(header), after=after, peek=bool(peek))
 
 
-def _start(request: Start) -> Staged:
+def _refuse_a_second_open_chat(email: Email, key: str | None) -> None:
+    """One live chat per address at a time: a start for an address whose chat is open and
+    was active within OPEN_CHAT_WINDOW is refused (a flood of starts in one person's name
+    reaches the inbox once). It is not continued, since that would hand the chat to
+    anyone who types the address. One query of at most OPEN_CHAT_SCAN sessions; two
+    starts at the same instant may both pass, and the rate limits bound that. A repeat
+    of a start under its Idempotency-Key `key` passes, to be answered as the first was."""
+    query = (
+        sessions()
+        .where(filter=store.field_filter(SessionFields.EMAIL_KEY, "==", email.key))
+        .where(filter=store.field_filter(SessionFields.STATUS, "==", OPEN))
+        .select([SessionFields.LAST_ACTIVITY_AT])
+        .limit(OPEN_CHAT_SCAN)
+    )
+    since = store.now() - OPEN_CHAT_WINDOW
+    for snap in query.stream(**store.call_options()):
+        active = ChatSession.from_snapshot(snap).last_activity_at
+        if active is None or active >= since:
+            if key is not None and idempotency.taken(scope=CHAT, key=key):
+                return
+            raise errors.ChatAlreadyOpen()
+
+
+def _start(request: Start, key: str | None) -> Staged:
     """A new session (with its first message, when it starts with text), staged for the
     edge to commit in one write."""
+    _refuse_a_second_open_chat(request.email, key)
     session_id = _new_session_id()
     lead_id = secrets.token_hex(LEAD_ID_BYTES)
     ref = sessions().document(session_id)
@@ -291,7 +321,9 @@ def _record_poll(ref: Any, session: ChatSession, *, seen: int) -> ChatSession:
 
 def stage(request: ParsedRequest, chat_request: ChatRequest) -> Staged | None:
     """A chat start is one commit, which the edge makes; a post and a poll are `handle`'s."""
-    return _start(chat_request) if isinstance(chat_request, Start) else None
+    if not isinstance(chat_request, Start):
+        return None
+    return _start(chat_request, request.headers.get(IDEMPOTENCY_HEADER.lower()))
 
 
 def handle(request: ParsedRequest, chat_request: ChatRequest) -> JsonResponse:
