@@ -246,7 +246,9 @@ def test_description_lists_the_five_functions_each_with_its_own_server() -> None
     console = {path for path in loaded["paths"] if path.startswith("/api/")}
     assert set(loaded["paths"]) - console == {
         "/contact_submit",
+        "/contact_submit/challenge",
         "/chat_message",
+        "/chat_message/challenge",
         "/access_grant",
         "/retention_sweep",
     }
@@ -258,7 +260,7 @@ def test_description_lists_the_five_functions_each_with_its_own_server() -> None
         assert item["servers"], path
         for method, operation in item.items():
             if method != "servers":
-                tag = "team_console" if path in console else path.lstrip("/")
+                tag = "team_console" if path in console else path.split("/")[1]
                 assert operation["tags"] == [tag]
 
 
@@ -290,6 +292,10 @@ def test_description_lists_every_error_code_the_code_can_raise() -> None:
         "chat_limit_reached",
         # The console's other missing things: an unknown path, grant or record.
         "not_found",
+        # Bots: a proof of work missing or not valid, and one live chat per address.
+        "challenge_required",
+        "challenge_failed",
+        "chat_already_open",
     }
     raised = {
         cls.code
@@ -363,6 +369,37 @@ def test_answers_the_fuzzer_cannot_reach_are_described(
     )
     assert redirected.status_code == 303
     _operation("/contact_submit", "POST").validate_response(redirected)
+
+
+def test_the_proof_of_work_answers_are_described(
+    db: Any, standins: Any, function_client: Any
+) -> None:
+    """A challenge, each refusal of a proof and of a second live chat, which the fuzzer
+    reaches only by chance."""
+    for function in ("contact_submit", "chat_message"):
+        challenge = function_client(function).get("/challenge")
+        assert challenge.status_code == 200
+        _operation(f"/{function}/challenge", "GET").validate_response(challenge)
+
+    bare = function_client("chat_message", proving=False)
+    start = {"email": "proof@plant.example", "page": "/"}
+    required = bare.post("/", json=start)
+    failed = bare.post("/", json={**start, "altcha": "bm90IGEgcHJvb2Y="})
+    proved = function_client("chat_message")
+    assert proved.post("/", json=start).status_code == 201
+    again = proved.post("/", json=start)
+    codes = [r.get_json()["error"]["code"] for r in (required, failed, again)]
+    assert codes == ["challenge_required", "challenge_failed", "chat_already_open"]
+    for response in (required, failed, again):
+        _operation("/chat_message", "POST").validate_response(response)
+
+    contact = function_client("contact_submit", proving=False)
+    body = {"name": "A", "email": "a@plant.example", "message": "hi", "altcha": "x"}
+    refused = contact.post("/", json=body)
+    quarantined = contact.post("/", json={k: v for k, v in body.items() if k != "altcha"})
+    assert (refused.status_code, quarantined.status_code) == (400, 201)
+    for response in (refused, quarantined):
+        _operation("/contact_submit", "POST").validate_response(response)
 
 
 def test_a_firestore_outage_answer_is_described(

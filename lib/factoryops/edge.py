@@ -210,7 +210,7 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 "Access-Control-Max-Age": "3600",
             }
             return _flask_response(204, None, cors)
-        if endpoint.challenges and request.path == proof.PATH:
+        if endpoint.challenges and request.path.endswith(proof.PATH):
             if request.method != "GET":
                 raise errors.MethodNotAllowed(("GET", "OPTIONS"))
             return _flask_response(200, proof.challenge(), cors)

@@ -32,6 +32,8 @@ from factoryops.documents import SpentChallenge
 FIELD = "altcha"
 """The request field that carries the solution (the ALTCHA widget's name)."""
 PATH = "/challenge"
+"""Where a function answers challenges: the end of its URL's path (the function's own
+path on Cloud Functions, `/contact_submit/challenge` where a router keeps the name)."""
 ALGORITHM = "SHA-256"
 CHALLENGE_TTL = dt.timedelta(minutes=10)
 PAYLOAD_MAX = 2048
