@@ -19,7 +19,7 @@ import requests
 
 from bench import stack
 from bench.report import Row, median
-from devstack import crowd
+from devstack import crowd, proofs
 
 SMALL = 100
 LARGE = 10_000
@@ -37,7 +37,12 @@ def _seed(s: stack.Stack, chat_url: str, count: int) -> str:
     s.clear()
     started = requests.post(
         chat_url,
-        json={"email": "lead@plant.example", "page": "/pricing", "text": "A quote for 40 lines?"},
+        json={
+            "email": "lead@plant.example",
+            "page": "/pricing",
+            "text": "A quote for 40 lines?",
+            "altcha": proofs.solved(),
+        },
         timeout=30,
     )
     found = team.find(started.json()["session_id"])

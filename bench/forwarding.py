@@ -20,6 +20,7 @@ import requests
 
 from bench import stack
 from bench.report import Row, median
+from devstack import proofs
 from devstack.eventarc import Eventarc
 
 ROUNDS = 4
@@ -34,7 +35,12 @@ _serial = itertools.count()
 
 def _contact(session: requests.Session, url: str) -> None:
     n = next(_serial)
-    body = {"name": f"Bench {n}", "email": f"bench{n}@plant.example", "message": f"Quote {n}"}
+    body = {
+        "name": f"Bench {n}",
+        "email": f"bench{n}@plant.example",
+        "message": f"Quote {n}",
+        "altcha": proofs.solved(),
+    }
     response = session.post(url, json=body, headers={"Idempotency-Key": f"fwd-{n}"}, timeout=30)
     if response.status_code != 201:
         raise RuntimeError(f"contact_submit answered {response.status_code}")
@@ -42,7 +48,12 @@ def _contact(session: requests.Session, url: str) -> None:
 
 def _chat(session: requests.Session, url: str) -> None:
     n = next(_serial)
-    body = {"email": f"chat{n}@plant.example", "page": "/pricing", "text": f"Hello {n}"}
+    body = {
+        "email": f"chat{n}@plant.example",
+        "page": "/pricing",
+        "text": f"Hello {n}",
+        "altcha": proofs.solved(),
+    }
     response = session.post(url, json=body, headers={"Idempotency-Key": f"fwd-{n}"}, timeout=30)
     if response.status_code != 201:
         raise RuntimeError(f"chat_message answered {response.status_code}")

@@ -23,6 +23,7 @@ import requests
 
 from bench import rpcs, stack
 from bench.report import Row, median
+from devstack import proofs
 
 CLIENTS = 8
 PER_CLIENT = 25
@@ -40,6 +41,7 @@ def _body(n: int) -> dict[str, str]:
         "email": f"bench{n}@plant.example",
         "company": "Latency Works",
         "message": f"Benchmark submission {n}: we run presses and want to talk.",
+        "altcha": proofs.solved(),
     }
 
 

@@ -18,6 +18,7 @@ import requests
 
 from bench import stack
 from bench.report import Row
+from devstack import proofs
 
 HUNDREDS = 10
 CLIENTS = 8
@@ -40,11 +41,17 @@ def _payloads(s: stack.Stack) -> dict[str, Callable[[], tuple[str, dict[str, Any
             "name": f"Memory {n}",
             "email": f"mem{n}@plant.example",
             "message": f"Request {n} of the memory benchmark.",
+            "altcha": proofs.solved(),
         }
 
     def chat() -> tuple[str, dict[str, Any] | None]:
         n = next(_serial)
-        return "POST", {"email": f"mem{n}@plant.example", "page": "/pricing", "text": f"hi {n}"}
+        return "POST", {
+            "email": f"mem{n}@plant.example",
+            "page": "/pricing",
+            "text": f"hi {n}",
+            "altcha": proofs.solved(),
+        }
 
     return {
         "hello": lambda: ("GET", None),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,9 @@ HELLO = (ROOT / "bench" / "hello" / "main.py", "hello")
 HELLO_FIRESTORE = (ROOT / "bench" / "hello" / "main.py", "hello_firestore")
 BARE_CONTACT = (ROOT / "bench" / "hello" / "main.py", "bare_contact")
 GENEROUS = "1000000/60"
+ALTCHA_KEY = secrets.token_hex(32)
+"""The proof of work's key, shared by the served functions and this process, which
+solves challenges for the posts it sends (devstack.proofs)."""
 
 
 def function_source(name: str) -> tuple[Path, str]:
@@ -53,6 +57,7 @@ class Stack:
             "ACCESS_RATE_LIMIT": GENEROUS,
             "SWEEP_AUTH": "off",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "ALTCHA_HMAC_KEY": ALTCHA_KEY,
         }
         env.update(extra)
         return env

@@ -187,7 +187,7 @@ def _proving_client() -> type[FlaskClient]:
     from factoryops import proof
     from flask.testing import FlaskClient
 
-    from tests import pow
+    from devstack import proofs
 
     class ProvingClient(FlaskClient):
         """Posts as the site script does: a JSON contact form or chat start carries a
@@ -206,11 +206,11 @@ def _proving_client() -> type[FlaskClient]:
             ):
                 key = headers.get("Idempotency-Key")
                 if key is None:
-                    solution = pow.solved()
+                    solution = proofs.solved()
                 else:
                     repeat = json.dumps([key, body], sort_keys=True)
                     with _SOLUTIONS_LOCK:
-                        solution = _SOLUTIONS.setdefault(repeat, pow.solved())
+                        solution = _SOLUTIONS.setdefault(repeat, proofs.solved())
                 kwargs["json"] = {**body, proof.FIELD: solution}
             return super().open(*args, **kwargs)
 

@@ -16,7 +16,7 @@ from factoryops import keys, privacy, quarantine
 from factoryops.cli import main as siteadmin
 from factoryops.validation import parse_email
 
-from tests import pow
+from devstack import proofs
 from tests.contract import error
 
 pytestmark = [
@@ -83,7 +83,7 @@ def test_get_challenge_answers_a_signed_expiring_challenge_with_no_cookie(
     left = parameters["expiresAt"] - dt.datetime.now(dt.UTC).timestamp()
     assert 540 < left <= 600, "ten minutes to solve it"
     # Signed with the functions' key: the library accepts its solution.
-    payload = pow.solve(made)
+    payload = proofs.solve(made)
     assert altcha.verify_solution(payload, keys.altcha()).verified
     assert not altcha.verify_solution(payload, b"another key").verified
 
@@ -96,7 +96,7 @@ def test_each_challenge_is_new_and_its_work_is_within_the_complexity_setting(
     counters = []
     for _ in range(8):
         made = client.get("/challenge").get_json()
-        solution = json.loads(base64.b64decode(pow.solve(made)))["solution"]
+        solution = json.loads(base64.b64decode(proofs.solve(made)))["solution"]
         counters.append(solution["counter"])
     assert all(200 <= c <= 400 for c in counters), counters
     assert len(set(counters)) > 1
@@ -115,7 +115,7 @@ def test_a_challenge_takes_get_only_and_the_cors_preflight_offers_get(
 def test_a_solution_of_a_fetched_challenge_lets_the_post_into_the_inbox(
     bare: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
-    solution = pow.solve(bare.get("/challenge").get_json())
+    solution = proofs.solve(bare.get("/challenge").get_json())
     assert bare.post("/", json={**POST, "altcha": solution}).status_code == 201
     forwarder.settle()
     [record] = records(db)
@@ -185,7 +185,7 @@ def test_content_that_reads_as_spam_is_quarantined_even_with_a_valid_proof(
 
 def _forged() -> dict[str, str]:
     """Solutions the server must refuse, each for its own reason."""
-    good = json.loads(base64.b64decode(pow.solved()))
+    good = json.loads(base64.b64decode(proofs.solved()))
     wrong_counter = json.loads(json.dumps(good))
     wrong_counter["solution"]["counter"] += 1
     tampered = json.loads(json.dumps(good))
@@ -197,8 +197,8 @@ def _forged() -> dict[str, str]:
         return base64.b64encode(json.dumps(data).encode()).decode()
 
     return {
-        "expired": pow.solved(expires_in=-1),
-        "another key": pow.solved(key=b"not the functions' key"),
+        "expired": proofs.solved(expires_in=-1),
+        "another key": proofs.solved(key=b"not the functions' key"),
         "wrong counter": encoded(wrong_counter),
         "tampered challenge": encoded(tampered),
         "unsigned": encoded(unsigned),
@@ -242,7 +242,7 @@ def test_a_proof_that_is_not_text_is_refused(bare: Any, db: Any) -> None:
 def test_a_replayed_proof_never_reaches_the_inbox(
     bare: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:
-    solution = pow.solved()
+    solution = proofs.solved()
     first = bare.post("/", json={**POST, "altcha": solution})
     again = bare.post("/", json={**POST, "message": "Another message.", "altcha": solution})
     under_a_key = bare.post(
@@ -258,7 +258,7 @@ def test_a_replayed_proof_never_reaches_the_inbox(
 def test_a_repeat_under_its_idempotency_key_is_answered_as_the_first_not_as_a_replay(
     bare: Any, db: Any
 ) -> None:
-    body = {**POST, "altcha": pow.solved()}
+    body = {**POST, "altcha": proofs.solved()}
     first = bare.post("/", json=body, headers={"Idempotency-Key": "k-2"})
     repeat = bare.post("/", json=body, headers={"Idempotency-Key": "k-2"})
     assert first.status_code == repeat.status_code == 201
@@ -267,7 +267,7 @@ def test_a_repeat_under_its_idempotency_key_is_answered_as_the_first_not_as_a_re
 
 
 def test_the_spent_proof_is_kept_only_until_its_challenge_expires(bare: Any, db: Any) -> None:
-    solution = pow.solved(expires_in=300)
+    solution = proofs.solved(expires_in=300)
     bare.post("/", json={**POST, "altcha": solution})
     [spent] = [d.to_dict() for d in db.collection("spent_challenges").stream()]
     expires = json.loads(base64.b64decode(solution))["challenge"]["parameters"]["expiresAt"]
@@ -300,7 +300,7 @@ def test_a_chat_start_with_a_bad_proof_is_refused(kind: str, bare_chat: Any, db:
 def test_a_chat_start_with_a_solved_challenge_starts_and_its_proof_is_spent(
     bare_chat: Any, db: Any
 ) -> None:
-    solution = pow.solve(bare_chat.get("/challenge").get_json())
+    solution = proofs.solve(bare_chat.get("/challenge").get_json())
     assert bare_chat.post("/", json={**START, "altcha": solution}).status_code == 201
     replay = bare_chat.post("/", json={**START, "email": "x@y.example", "altcha": solution})
     assert error(replay)["code"] == "challenge_failed"
@@ -308,7 +308,7 @@ def test_a_chat_start_with_a_solved_challenge_starts_and_its_proof_is_spent(
 
 
 def test_later_messages_of_a_chat_need_no_proof(bare_chat: Any) -> None:
-    solution = pow.solved()
+    solution = proofs.solved()
     session_id = bare_chat.post("/", json={**START, "altcha": solution}).get_json()["session_id"]
     posted = bare_chat.post("/", json={"text": "More"}, headers={"X-Chat-Session": session_id})
     assert posted.status_code == 201

@@ -1,6 +1,7 @@
-"""Proofs of work for tests that post as the site script does: a challenge signed with
-the functions' key (keys.altcha(): the test process's own, or ALTCHA_HMAC_KEY where a
-served function shares it), solved by the `altcha` library as a browser would."""
+"""Proofs of work for the tests and benchmarks that post as the site script does: a
+challenge signed with the functions' key (keys.altcha(): this process's own on the
+emulator, or ALTCHA_HMAC_KEY where served functions share it), solved by the `altcha`
+library as a browser would."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from typing import Any
 
 EASY = 16
-"""The counter of a test's own challenge: a few hashes to find, the same check."""
+"""The counter of a challenge made here: a few hashes to find, the same check."""
 
 
 def solved(*, counter: int = EASY, expires_in: float = 600.0, key: bytes | None = None) -> str:
