@@ -12,7 +12,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from factoryops import deliveries, hours, logs, proof, quarantine, spam, store
+from factoryops import deliveries, hours, logs, proof, quarantine, store
 from factoryops.config import CONTACT, settings
 from factoryops.documents import ContactFields, ContactSubmission
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest, Staged
@@ -60,6 +60,10 @@ def quarantined_because(form: ContactForm) -> str | None:
     it came without the proof of work, or its content reads as spam."""
     if form.solved is None:
         return quarantine.NO_PROOF
+    # Imported here: its vocabulary's one pattern takes some milliseconds to compile,
+    # which a cold start need not wait for.
+    from factoryops import spam
+
     verdict = spam.assess(name=form.name, company=form.company, message=form.message)
     return verdict.reason if verdict.spam else None
 
