@@ -14,10 +14,11 @@
  *
  * Views, by URL hash: #/chats, #/chats/<lead id> (the team's nudge email links there),
  * #/spam, #/grants, #/grants/<grant id> (the note that a lead opened their link links
- * there), #/deliveries, #/privacy, #/audit, #/status. While the page is visible an open chat
- * polls for new messages every few seconds, and on every view the chat list's changes
- * come every few seconds more: they keep the list, the count of chats awaiting a reply
- * (in the navigation and the tab's title) and an optional sound up to date.
+ * there), #/deliveries, #/privacy, #/audit, #/status. While the page is visible an open
+ * chat polls for new messages every few seconds, and on every view the chat list's
+ * changes come every few seconds more: they keep the list, the count of chats awaiting a
+ * reply (in the navigation and the tab's title) and an optional sound up to date. The
+ * count beside "Spam" is asked on signing in and follows the Spam view's list.
  *
  * A field an answer lacks (a chat with no contact form has no person, an older chat no
  * preview) is simply left out.
@@ -1370,7 +1371,7 @@
     return '/api/spam?limit=' + SPAM_PAGE + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
   }
 
-  /* The posts held, from the first page: what an action left in their place goes. */
+  /* The posts held, from the first page; the lines that decisions left in the list go. */
   function loadSpam() {
     var spam = state.spam;
     var ticket = ++spam.ticket;
