@@ -528,6 +528,7 @@ def test_the_spam_view_lists_releases_and_deletes_quarantined_posts_with_an_audi
     [newest] = listed["posts"]
     assert newest["id"] == second and newest["reason"] == "no proof of work"
     assert newest["email"] == VISITOR["email"] and newest["message"] == "Hi"
+    assert listed["days"] == 30, "QUARANTINE_DAYS, for the page to say"
     rest = call(console, "GET", f"/api/spam?cursor={listed['next']}", bearer).get_json()
     assert [p["id"] for p in rest["posts"]] == [first] and rest["next"] is None
 

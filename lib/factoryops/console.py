@@ -522,7 +522,9 @@ SPAM_QUERY: dict[str, Field] = {
 def spam_list(call: Call) -> JsonResponse:
     values = call.query(SPAM_QUERY)
     found = quarantine.page(limit=values["limit"], cursor=values["cursor"] or None)
-    return _ok({"posts": [held.summary() for held in found.posts], "next": found.next})
+    # `days`: how long a post is held, which the page says even when none is.
+    posts = [held.summary() for held in found.posts]
+    return _ok({"posts": posts, "next": found.next, "days": settings().quarantine_days})
 
 
 @api("POST", f"spam/{_POST}/release")

@@ -13,11 +13,12 @@
  * origin, as Google does. Signing out tells either to forget.
  *
  * Views, by URL hash: #/chats, #/chats/<lead id> (the team's nudge email links there),
- * #/grants, #/grants/<grant id> (the note that a lead opened their link links there),
- * #/deliveries, #/privacy, #/audit, #/status. While the page is visible an open chat
- * polls for new messages every few seconds, and on every view the chat list's changes
- * come every few seconds more: they keep the list, the count of chats awaiting a reply
- * (in the navigation and the tab's title) and an optional sound up to date.
+ * #/spam, #/grants, #/grants/<grant id> (the note that a lead opened their link links
+ * there), #/deliveries, #/privacy, #/audit, #/status. While the page is visible an open
+ * chat polls for new messages every few seconds, and on every view the chat list's
+ * changes come every few seconds more: they keep the list, the count of chats awaiting a
+ * reply (in the navigation and the tab's title) and an optional sound up to date. The
+ * count beside "Spam" is asked on signing in and follows the Spam view's list.
  *
  * A field an answer lacks (a chat with no contact form has no person, an older chat no
  * preview) is simply left out.
@@ -33,8 +34,11 @@
   var SEARCH_DELAY_MS = 300;
   var REQUEST_TIMEOUT_MS = 30000;
   var CHANGES_LIMIT = 100; // the most changes one answer holds: at that, reload instead
+  var SPAM_PAGE = 50; // posts in a page of Spam; the count beside "Spam" is the first page's
+  var SPAM_LINES = 3; // of a held post's message, the lines shown before "Show all of it"
+  var SPAM_CHARACTERS = 280;
   var GOOGLE_SCRIPT = 'https://accounts.google.com/gsi/client';
-  var VIEWS = ['chats', 'grants', 'deliveries', 'privacy', 'audit', 'status'];
+  var VIEWS = ['chats', 'spam', 'grants', 'deliveries', 'privacy', 'audit', 'status'];
   var LEAD_ID = /^[0-9a-f]{16}$/;
   var GRANT_ID = /^[0-9a-f]{64}$/;
   var IN_PAGE_LINK = /^#\/(chats\/[0-9a-f]{16}|grants\/[0-9a-f]{8,64})$/;
@@ -50,6 +54,7 @@
     view: '',
     chat: null, // the open thread: {leadId, lastId, timer, busy, again, closed, ...}
     list: freshList(),
+    spam: freshSpam(0),
     asOf: null, // the server's time of the last chat listing: changes are asked after it
     awaiting: null, // chats awaiting a reply, as last counted
     pulseTimer: null,
@@ -66,6 +71,12 @@
   /* The chat list as shown: the view and search it answers, its chats in order. */
   function freshList() {
     return { view: 'open', q: '', searched: '', chats: [], next: null, loaded: false, loading: false, ticket: 0, nodes: {} };
+  }
+
+  /* The Spam view as shown: the posts held, in the server's order, and the next page's
+   * cursor; `ticket` tells a listing's answer from that of a listing since replaced. */
+  function freshSpam(ticket) {
+    return { posts: [], next: null, days: 0, ticket: ticket };
   }
 
   // == small helpers ==================================================================
@@ -400,6 +411,7 @@
     state.view = '';
     state.list = freshList();
     state.asOf = null;
+    clearSpam();
     clearGrantLink();
     clearPrivacy();
     showAwaiting(null);
@@ -547,9 +559,10 @@
       find('[data-local-signin]').hidden = true;
       find('[data-google-button]').hidden = true;
       route();
-      // The count at once on any view; the chats view has just asked for it.
+      // The counts at once on any view; the chats and spam views have just asked.
       if (state.view === 'chats') schedulePulse();
       else pulse();
+      if (state.view !== 'spam') countSpam();
     });
   }
 
@@ -591,6 +604,9 @@
     chats: function () {
       state.list.loaded = false;
       loadChats();
+    },
+    spam: function () {
+      loadSpam();
     },
     grants: function () {
       loadGrants();
@@ -1349,6 +1365,214 @@
     holder.appendChild(list);
   }
 
+  // == spam ===========================================================================
+
+  function spamPath(cursor) {
+    return '/api/spam?limit=' + SPAM_PAGE + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+  }
+
+  /* The posts held, from the first page; the lines that decisions left in the list go. */
+  function loadSpam() {
+    var spam = state.spam;
+    var ticket = ++spam.ticket;
+    return fetchFor('spam', spamPath(''), function (body) {
+      if (ticket !== spam.ticket) return;
+      spam.posts = [];
+      find('[data-spam-items]').textContent = '';
+      takeSpam(body);
+    });
+  }
+
+  function loadMoreSpam() {
+    var spam = state.spam;
+    var more = find('[data-spam-more]');
+    if (!spam.next || more.disabled) return;
+    var ticket = spam.ticket;
+    var shown = find('[data-spam-items]').children.length;
+    more.disabled = true;
+    fetchFor('spam', spamPath(spam.next), function (body) {
+      if (ticket !== spam.ticket) return;
+      takeSpam(body);
+      // Focus stays on the button while there is more; else on the first post it brought.
+      var first = find('[data-spam-items]').children[shown];
+      if (!spam.next && first) first.focus();
+    }).then(function () {
+      more.disabled = false;
+    });
+  }
+
+  /* A page of posts, added below those shown. */
+  function takeSpam(body) {
+    var spam = state.spam;
+    var list = find('[data-spam-items]');
+    (body.posts || []).forEach(function (held) {
+      if (spamIndex(held.id) >= 0) return;
+      spam.posts.push(held);
+      list.appendChild(spamItem(held));
+    });
+    spam.next = body.next || null;
+    if (body.days) spam.days = body.days;
+    showSpamState();
+  }
+
+  function spamIndex(id) {
+    for (var i = 0; i < state.spam.posts.length; i++) if (state.spam.posts[i].id === id) return i;
+    return -1;
+  }
+
+  /* What the view says around its posts: the hint or the empty note, Load more, and the
+   * count beside "Spam". */
+  function showSpamState() {
+    var spam = state.spam;
+    var held = spam.posts.length;
+    Array.prototype.forEach.call(document.querySelectorAll('[data-spam-days]'), function (node) {
+      node.textContent = spam.days ? plural(spam.days, 'day', 'days') : 'a while';
+    });
+    find('[data-spam-hint]').hidden = !held;
+    find('[data-spam-empty]').hidden = held > 0;
+    find('[data-spam-more]').hidden = !spam.next;
+    showSpamCount(held, !!spam.next);
+  }
+
+  /* The count beside "Spam", from a first page of the list: "50+" when there are more. */
+  function showSpamCount(n, more) {
+    var count = find('[data-spam-count]');
+    count.textContent = n + (more ? '+' : '');
+    count.hidden = !n;
+    count.setAttribute('aria-label', (more ? 'more than ' : '') + plural(n, 'post', 'posts') + ' held as spam');
+  }
+
+  /* The count on a view other than Spam: the list's first page, asked for it alone. */
+  function countSpam() {
+    api('GET', spamPath('')).then(function (result) {
+      if (result.handled || !result.ok || state.view === 'spam') return;
+      var body = result.body || {};
+      showSpamCount((body.posts || []).length, !!body.next);
+    });
+  }
+
+  /* Signed out: the posts shown go, and so does their count. */
+  function clearSpam() {
+    state.spam = freshSpam(state.spam.ticket + 1);
+    find('[data-spam-items]').textContent = '';
+    find('[data-spam-hint]').hidden = true;
+    find('[data-spam-empty]').hidden = true;
+    find('[data-spam-more]').hidden = true;
+    showSpamCount(0, false);
+  }
+
+  function sender(held) {
+    return [held.name, held.company].filter(Boolean).join(' · ') || held.email;
+  }
+
+  /* A post held: who sent it and when, why it is held, its message, when it goes by
+   * itself, and the two decisions. */
+  function spamItem(held) {
+    var who = make('h2', 'item__title spam-item__who', sender(held));
+    who.id = 'spam-who-' + held.id;
+    var actions = make('div', 'item__actions');
+    // Each post's buttons are named by whose post it is, for a screen reader's list of them.
+    actions.setAttribute('role', 'group');
+    actions.setAttribute('aria-labelledby', who.id);
+    var status = make('p', 'status');
+    status.setAttribute('role', 'status');
+    status.hidden = true;
+    var item = make('li', 'item spam-item', null, [
+      make('div', 'item__head', null, [who, timeNode(held.received_at, 'item__time')]),
+      held.name || held.company ? make('p', 'item__line', held.email) : null,
+      make('p', 'item__line spam-item__reason', null, [
+        make('strong', null, 'Held because: '),
+        textNode(held.reason || 'it reads as spam')
+      ]),
+      spamMessage(held),
+      make('p', 'item__line', null, [textNode(deletedOn(held.expires_at)), timeNode(held.expires_at, null, true)]),
+      actions,
+      status
+    ]);
+    item.setAttribute('data-spam', held.id);
+    item.setAttribute('tabindex', '-1');
+    spamActions(held, item, actions, status);
+    return item;
+  }
+
+  function deletedOn(iso) {
+    var date = parsed(iso);
+    var today = date && date.toDateString() === new Date().toDateString();
+    return today ? 'Deleted by itself today at ' : 'Deleted by itself on ';
+  }
+
+  /* The message's first lines, and a button that shows all of it when there is more. */
+  function spamMessage(held) {
+    var whole = String(held.message || '').trim();
+    var brief = opening(whole, SPAM_LINES, SPAM_CHARACTERS);
+    var text = make('p', 'spam-item__message', whole);
+    text.id = 'spam-message-' + held.id;
+    if (whole.split(/\r?\n/).length <= SPAM_LINES && whole.length <= SPAM_CHARACTERS) return text;
+    text.textContent = brief;
+    var toggle = button('Show all of it', 'button button--quiet spam-item__toggle', function () {
+      var open = toggle.getAttribute('aria-expanded') !== 'true';
+      toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+      toggle.textContent = open ? 'Show less' : 'Show all of it';
+      text.textContent = open ? whole : brief;
+    });
+    toggle.setAttribute('aria-expanded', 'false');
+    toggle.setAttribute('aria-controls', text.id);
+    return make('div', 'spam-item__body', null, [text, toggle]);
+  }
+
+  /* "Not spam" at once; "Delete" asks first, as every action that cannot be undone. */
+  function spamActions(held, item, actions, status) {
+    var release = button('Not spam', 'button', function () {
+      release.disabled = true;
+      tell(status, 'Sending to the inbox…');
+      post('spam-release:' + held.id, '/api/spam/' + held.id + '/release', {}).then(function (result) {
+        settleSpam(held, item, status, result, 'Sent to the inbox', function () {
+          release.disabled = false;
+          release.focus();
+        });
+      });
+    });
+    var removal = make('span', 'spam-item__delete');
+    actions.appendChild(release);
+    actions.appendChild(removal);
+    var ask = { label: 'Delete', question: 'Delete this post for good?', yes: 'Delete', no: 'Keep' };
+    askFirst(removal, ask, function (restore) {
+      release.disabled = true;
+      removal.textContent = 'Deleting…';
+      post('spam-delete:' + held.id, '/api/spam/' + held.id + '/delete', {}).then(function (result) {
+        settleSpam(held, item, status, result, 'Deleted', function () {
+          release.disabled = false;
+          restore();
+          find('button', removal).focus();
+        });
+      });
+    });
+  }
+
+  /* An action's answer: done, or another member was first (404), and the post leaves the
+   * list, a line saying so in its place; otherwise it stays, and says why. */
+  function settleSpam(held, item, status, result, done, restore) {
+    if (result.handled) return;
+    if (!result.ok && result.status !== 404) {
+      restore();
+      tell(status, problem(result), 'error');
+      return;
+    }
+    var at = spamIndex(held.id);
+    if (at >= 0) state.spam.posts.splice(at, 1);
+    showSpamState();
+    if (!item.parentNode) return; // the list was loaded again meanwhile
+    var said = result.ok ? done : 'Already handled by someone else';
+    var note = make('li', 'item spam-note' + (result.ok ? '' : ' spam-note--late'), null, [
+      make('strong', null, said),
+      textNode(': the post from ' + sender(held) + '.')
+    ]);
+    note.setAttribute('tabindex', '-1');
+    var focused = item.contains(document.activeElement) || document.activeElement === document.body;
+    item.parentNode.replaceChild(note, item);
+    if (focused) note.focus();
+  }
+
   // == grants =========================================================================
 
   function loadGrants() {
@@ -1826,7 +2050,25 @@
         }),
         runItem
       );
+      fill('quarantine', overview.quarantine || [], heldRow);
     });
+  }
+
+  /* A day's count of the posts still held as spam; the day is the server's, in UTC. */
+  function heldRow(entry) {
+    var date = parsed(entry.day + 'T00:00:00Z');
+    var day = make(
+      'time',
+      null,
+      date
+        ? date.toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' })
+        : entry.day
+    );
+    day.setAttribute('datetime', entry.day);
+    return make('tr', entry.quarantined ? 'days__held' : null, null, [
+      make('td', null, null, [day]),
+      make('td', 'days__count', entry.quarantined)
+    ]);
   }
 
   // == start ==========================================================================
@@ -1839,6 +2081,7 @@
     initGrants();
     initPrivacy();
     find('[data-delivery-filter]').addEventListener('change', loadDeliveries);
+    find('[data-spam-more]').addEventListener('click', loadMoreSpam);
     find('[data-signout]').addEventListener('click', function () {
       forgetSignIn();
       signOut('');
