@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from devstack import proofs
 from devstack.apps_script import AppsScript
 from devstack.emulator import Emulator, free_port
 from devstack.eventarc import Eventarc
@@ -34,7 +35,6 @@ from devstack.functions import Served, serve
 from devstack.signin import COOKIE_PATH, LOCAL_CLIENT_ID
 from devstack.site import Site, SiteConfig
 from devstack.standins import StandIns
-from tests import pow
 from tests.conftest import PROJECT, ROOT
 from tests.test_browser import (
     CSP_WATCH,
@@ -307,7 +307,7 @@ def start_chat_directly(stack: Stack, email: str, text: str, page: str = "/prici
     site script solves, of a challenge the chat function gave."""
     challenge_url = stack.chat.url.rstrip("/") + "/challenge"
     with urllib.request.urlopen(challenge_url, timeout=20) as answer:
-        solution = pow.solve(json.load(answer))
+        solution = proofs.solve(json.load(answer))
     body = {"email": email, "page": page, "text": text, "altcha": solution}
     status, _ = post_direct(stack.chat.url, body)
     assert status == 201
