@@ -12,7 +12,8 @@ a run costs what has expired rather than what is kept):
   plus RETENTION_DAYS) would remove it anyway;
 - CRM rows whose `received_at` is past the window, and the rows of every record
   deleted here (by `record_id`: a contact's document id, a chat's `lead_id`);
-- idempotency keys and rate-limit counters whose `expire_at` has passed.
+- idempotency keys, rate-limit counters and the forwarding budget's hourly counts
+  whose `expire_at` has passed.
 
 Order makes it resumable: CRM rows go before the records they belong to, so a run
 stopped half way leaves every remaining row still findable by a remaining record,
@@ -53,6 +54,7 @@ class Deleted(Counts):
     privacy_requests: int = 0
     sweep_runs: int = 0
     team_audit: int = 0
+    forward_budget: int = 0
 
 
 @dataclass
@@ -135,6 +137,7 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
         (store.PRIVACY_REQUESTS, expire_at, now),
         (store.SWEEP_RUNS, expire_at, now),
         (store.TEAM_AUDIT, expire_at, now),
+        (store.FORWARD_BUDGET, expire_at, now),
     )
     for collection, field, before in single_documents:
         for snap in expired(client.collection(collection), field, before):
