@@ -206,6 +206,8 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
     db.collection("team_audit").document("audit-new").set(
         {"action": "chat.reply", "member": "asha@factoryopsai.com", "expire_at": now + HOUR}
     )
+    db.collection("forward_budget").document("2026030109").set({"sent": 5, "expire_at": now - HOUR})
+    db.collection("forward_budget").document("2026030110").set({"sent": 1, "expire_at": now + HOUR})
     seed_rows(
         standins,
         [
@@ -232,6 +234,7 @@ EXPECTED = {
     "privacy_requests": 1,
     "sweep_runs": 1,
     "team_audit": 1,
+    "forward_budget": 1,
 }
 
 
@@ -255,6 +258,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert ids(db, "privacy_requests") == {"request-new"}
     assert ids(db, "sweep_runs") == {"run-new"}
     assert ids(db, "team_audit") == {"audit-new"}
+    assert ids(db, "forward_budget") == {"2026030110"}
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 
