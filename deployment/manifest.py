@@ -254,7 +254,8 @@ DEPLOYMENT_SETTINGS = (
     ),
     _own(
         "ALERT_EMAIL",
-        "where Cloud Monitoring emails alerts (failed deliveries, missed sweeps, 5xx answers)",
+        "where Cloud Monitoring emails alerts (failed deliveries, missed sweeps, 5xx answers,"
+        " emails held by the hourly budget)",
         "no alerts (the plan says so)",
         email_address,
     ),

@@ -11,13 +11,15 @@ neither). The functions' own lines (stdout and stderr) do not match it and are k
 
 `metrics` prints the log-based metrics, one a line: NAME, DESCRIPTION, FILTER separated
 by tabs. They count the functions' own JSON lines (`factoryops.logs`): a delivery that
-reached `failed`, and a sweep that finished `ok` with each task.
+reached `failed`, a sweep that finished `ok` with each task, and an hour whose email
+budget (FORWARD_BUDGET) was spent.
 
 `policies` writes one alerting policy a file into DIR, each notifying the channel NAME,
 and prints DISPLAY-NAME, FILE and the policy as compact JSON, separated by tabs: a
-failed delivery, no successful retention run, no successful deliveries run, and a
-function answering 5xx (Cloud Run's own request metric, which does not need the request
-logs kept). SERVICE... are the Cloud Run services behind the functions.
+failed delivery, no successful retention run, no successful deliveries run, a function
+answering 5xx (Cloud Run's own request metric, which does not need the request logs
+kept), and emails held by the hour's budget. SERVICE... are the Cloud Run services
+behind the functions.
 """
 
 from __future__ import annotations
@@ -114,7 +116,13 @@ DELIVERIES_OK = Metric(
     "A deliveries sweep finished ok (logs.sweep_finished)",
     sweep_finished("deliveries"),
 )
-METRICS = (DELIVERY_FAILED, RETENTION_OK, DELIVERIES_OK)
+BUDGET_SPENT = Metric(
+    "factoryops_forward_budget_spent",
+    "An hour's email budget was spent and its later emails held (logs.forward_budget_spent)",
+    (Match("message", "forward budget spent"),),
+)
+"""Once an hour at most, from the forwarder or the sweep, whichever held the first email."""
+METRICS = (DELIVERY_FAILED, RETENTION_OK, DELIVERIES_OK, BUDGET_SPENT)
 
 
 def one_of(field: str, values: Sequence[str]) -> str:
@@ -246,6 +254,19 @@ def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[s
             " `firestore unavailable`). For forward_record, Eventarc delivers the event again"
             " and the deliveries sweep sends what it left: "
             + logs.format('severity>=WARNING AND resource.type="cloud_run_revision"'),
+        ),
+        _policy(
+            "emails held by the hourly budget",
+            "hours whose email budget was spent > 0",
+            _above_zero(_metric_filter(BUDGET_SPENT)),
+            channel,
+            "More emails were due this hour than FORWARD_BUDGET allows: every post is stored,"
+            " and the emails past the budget are held and sent in the hours after, the budget's"
+            " worth an hour. `siteadmin status` shows this hour's count and how many wait;"
+            " `siteadmin deliveries list --state held` which. A flood of posts: look at the"
+            " console's Spam view and the quarantine, and delete what is not a lead. Real"
+            " leads: raise FORWARD_BUDGET if the EmailJS plan allows (operating.md, When an"
+            " alert arrives): " + logs.format(BUDGET_SPENT.filter.removeprefix(RESOURCE + " AND ")),
         ),
     ]
 

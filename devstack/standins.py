@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 EMAILJS_PATH = "/api/v1.0/email/send"
 CERTS_PATH = "/oauth2/v1/certs"
+UNBOUNDED_BUDGET = 1_000_000
+"""FORWARD_BUDGET for the functions that send here (`StandIns.env`)."""
 
 
 @dataclass
@@ -301,7 +303,12 @@ class StandIns:
         """The configuration that points the project's clients here and at `crm`; with
         `scheduled`, also what schedules later emails: the team's nudge after a visitor's
         later message, and the visitor's reply email after an unseen team reply
-        (`make dev` wants them; most tests would only see them pending)."""
+        (`make dev` wants them; most tests would only see them pending).
+
+        This EmailJS has no plan to spend, and tests and benchmarks send more in an hour
+        than a real plan's FORWARD_BUDGET, so the budget here is out of reach; the budget's
+        own tests set theirs (tests/test_budget.py). `make dev` takes only the EmailJS and
+        CRM settings from here, and so keeps the real default."""
         later = {
             "EMAILJS_NOTIFY_TEMPLATE_ID": "template_notify",
             "EMAILJS_REPLY_TEMPLATE_ID": "template_reply",
@@ -315,6 +322,7 @@ class StandIns:
             "EMAILJS_PRIVATE_KEY": "private_local",
             "EMAILJS_CONTACT_TEMPLATE_ID": "template_contact",
             "EMAILJS_CHAT_TEMPLATE_ID": "template_chat",
+            "FORWARD_BUDGET": str(UNBOUNDED_BUDGET),
             **(self.crm.env() if self.crm is not None else {}),
         }
 

@@ -1316,6 +1316,9 @@ def test_every_view_loads_under_the_strict_policy_with_no_inline_style(
         expect(page.locator(f"[data-section={view}]")).to_be_visible()
         expect(page.locator(f".nav a[data-view={view}]")).to_have_attribute("aria-current", "page")
     expect(page.locator("[data-status-cards] .card").first).to_be_visible()
+    # This hour's emails against FORWARD_BUDGET, and how many wait for a later hour.
+    expect(page.locator("[data-status-cards]")).to_contain_text("emails sent this hour, of")
+    expect(page.locator("[data-status-cards]")).to_contain_text("emails held for a later hour")
     assert page.locator("[style]").count() == 0
     assert page.evaluate("() => window.cspViolations") == []
 

@@ -69,8 +69,9 @@ def test_an_empty_post_runs_both_tasks_and_answers_every_count(sweep: Any, db: A
         "privacy_requests",
         "sweep_runs",
         "team_audit",
+        "forward_budget",
     }
-    assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0}
+    assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
 
 
 def test_one_task_can_be_run_alone(sweep: Any, db: Any, standins: Any) -> None:
@@ -115,7 +116,7 @@ def test_a_dry_run_over_http_deletes_nothing_and_sends_nothing(
 
     assert body["dry_run"] is True
     assert body["deleted"]["contact_submissions"] == 1
-    assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0}
+    assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
     assert standins.state.emails == [] and standins.crm.rows() == []
     assert state(db, "due", "email")["state"] == "pending"
     assert db.collection("contact_submissions").document("old").get().exists
@@ -409,7 +410,7 @@ def test_siteadmin_sweep_runs_retention_and_deliveries_from_a_laptop(
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["deleted"]["contact_submissions"] == 1 and body["deleted"]["crm_rows"] == 1
-    assert body["deliveries"] == {"sent": 2, "retrying": 0, "failed": 0, "due": 2}
+    assert body["deliveries"] == {"sent": 2, "retrying": 0, "failed": 0, "held": 0, "due": 2}
     assert body["tasks"] == ["retention", "deliveries"]
     assert [r[2] for r in standins.crm.rows()] == ["record_id", "due"]
 

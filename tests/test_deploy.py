@@ -2029,6 +2029,7 @@ def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
         "factoryops_delivery_failed",
         "factoryops_sweep_retention_ok",
         "factoryops_sweep_deliveries_ok",
+        "factoryops_forward_budget_spent",
     ]
     assert 'jsonPayload.tasks:"retention"' in (flag(metrics[1], "log-filter") or "")
     channel = run.gcloud("beta", "monitoring", "channels", "create")
@@ -2037,7 +2038,7 @@ def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
     assert flag(channel[0], "type") == "email"
     creates = run.gcloud("alpha", "monitoring", "policies", "create")
     updates = run.gcloud("alpha", "monitoring", "policies", "update")
-    assert len(creates) == len(updates) == 4
+    assert len(creates) == len(updates) == 5
     shown = [
         json.loads(line.split(": ", 1)[1])
         for line in run.stdout.splitlines()
@@ -2048,6 +2049,7 @@ def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
         "FactoryOps AI: no successful nightly retention run",
         "FactoryOps AI: no successful deliveries run in 30 minutes",
         "FactoryOps AI: a function answered 5xx",
+        "FactoryOps AI: emails held by the hourly budget",
     ]
     for policy in shown:
         assert policy["notificationChannels"] == ["<channel-name>"]
@@ -2081,12 +2083,13 @@ def test_a_first_run_sets_up_logs_and_alerts_and_a_second_updates_them(
     )
     assert sorted(model["log_metrics"]) == [
         "factoryops_delivery_failed",
+        "factoryops_forward_budget_spent",
         "factoryops_sweep_deliveries_ok",
         "factoryops_sweep_retention_ok",
     ]
     [channel] = model["channels"].values()
     assert channel["labels"] == "email_address=ops@factoryopsai.com"
-    assert len(model["policies"]) == 4
+    assert len(model["policies"]) == 5
     for policy in model["policies"].values():
         assert policy["notificationChannels"] == list(model["channels"])
 
@@ -2094,14 +2097,14 @@ def test_a_first_run_sets_up_logs_and_alerts_and_a_second_updates_them(
     assert second.returncode == 0, second.stderr + second.stdout
     after = checkout.model()
     assert len(after["exclusions"]) == 1 and len(after["channels"]) == 1
-    assert len(after["policies"]) == 4 and len(after["log_metrics"]) == 3
+    assert len(after["policies"]) == 5 and len(after["log_metrics"]) == 4
     assert len(second.called("logging", "sinks", "update")) == 1
     assert all(flag(a, "update-exclusion") for a in second.called("logging", "sinks", "update"))
     assert second.called("logging", "metrics", "create") == []
-    assert len(second.called("logging", "metrics", "update")) == 3
+    assert len(second.called("logging", "metrics", "update")) == 4
     assert second.called("beta", "monitoring", "channels", "create") == []
     assert second.called("alpha", "monitoring", "policies", "create") == []
-    assert len(second.called("alpha", "monitoring", "policies", "update")) == 4
+    assert len(second.called("alpha", "monitoring", "policies", "update")) == 5
 
 
 # -- --verify ----------------------------------------------------------------------------------

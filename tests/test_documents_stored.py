@@ -4,6 +4,7 @@ against its collection's shape."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -74,7 +75,7 @@ def test_every_field_the_flows_store_is_declared_by_its_collections_shape(
     forwarder: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from factoryops import audit, deliveries, grants, privacy, sweep
+    from factoryops import audit, budget, deliveries, grants, privacy, sweep
     from factoryops.chat import team
     from factoryops.sweep import DELIVERY_SOURCES
 
@@ -125,14 +126,23 @@ def test_every_field_the_flows_store_is_declared_by_its_collections_shape(
     team.reply(session, "Yes, here.", name="Priya")
 
     # The deliveries sweep, later: the failing email fails for good, the nudge is skipped;
-    # put back, and one lease left to lapse, the next sweep sends them.
+    # put back, it finds the hour's email budget spent and is held for a later hour; one
+    # lease left to lapse, the next sweep sends it.
     later = store.now() + dt.timedelta(minutes=10)
     monkeypatch.setattr(store, "now", lambda: later)
     standins.state.fail["emailjs"] = "500"
     deliveries.run_due(DELIVERY_SOURCES)
     look()
     standins.state.fail.clear()
+    configure(FORWARD_BUDGET="1")
+    with contextlib.suppress(budget.Spent):
+        budget.take()  # the hour's one email, unless this hour's earlier sends took it
     assert deliveries.retry_failed(DELIVERY_SOURCES) == 1
+    forwarder.settle()
+    deliveries.run_due(DELIVERY_SOURCES)
+    assert len(deliveries.overview(DELIVERY_SOURCES, states=[deliveries.HELD])) == 1
+    look()
+    configure(FORWARD_BUDGET=standins.env()["FORWARD_BUDGET"])
     lapsed = Delivery(state=deliveries.PROCESSING, lease_id="lapsed", due_at=later)
     first = store.collection(store.CONTACT_SUBMISSIONS).document(sent.get_json()["id"])
     first.update({documents.delivery_path("crm"): lapsed.to_dict()})

@@ -34,6 +34,8 @@ ALLOWED = {
     "attempts": "int",
     "seq": "int",
     "redemptions": "int",
+    "budget": "int",
+    "hour": "str",
     "with_text": "bool",
     "dry_run": "bool",
     "outcome": "str",

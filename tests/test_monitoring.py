@@ -63,6 +63,18 @@ def test_the_failed_delivery_metric_counts_a_failed_attempt_only(written: Any) -
         assert not counted(monitoring.DELIVERY_FAILED, attempt(state))
 
 
+def test_the_budget_metric_counts_the_hours_first_hold_and_no_other_line(written: Any) -> None:
+    spent = written(lambda: logs.forward_budget_spent(budget=5, hour="2026030109"))
+    assert counted(monitoring.BUDGET_SPENT, spent)
+    held = written(
+        lambda: logs.delivery_result(
+            kind="chat", record_id="r1", channel="email", state="held", attempts=0
+        )
+    )
+    assert not counted(monitoring.BUDGET_SPENT, held)
+    assert not counted(monitoring.DELIVERY_FAILED, held)
+
+
 @pytest.mark.parametrize(
     ("tasks", "outcome", "dry_run", "retention", "deliveries"),
     [
@@ -108,7 +120,7 @@ def test_the_request_log_exclusion_names_only_the_services_and_no_comma() -> Non
 
 def test_each_policy_notifies_the_channel_within_the_apis_limits() -> None:
     policies = monitoring.policies("p", "projects/p/notificationChannels/7", SERVICES)
-    assert len(policies) == 4
+    assert len(policies) == 5
     for policy in policies:
         assert policy["notificationChannels"] == ["projects/p/notificationChannels/7"]
         assert policy["displayName"].startswith(monitoring.NAME_PREFIX)
@@ -123,10 +135,15 @@ def test_each_policy_notifies_the_channel_within_the_apis_limits() -> None:
         else:
             assert kind["comparison"] == "COMPARISON_GT" and kind["thresholdValue"] == 0
     durations = [p["conditions"][0].get("conditionAbsent", {}).get("duration") for p in policies]
-    assert durations == [None, "88200s", "1800s", None]
+    assert durations == [None, "88200s", "1800s", None, None]
     server_errors = policies[3]["conditions"][0]["conditionThreshold"]["filter"]
     assert 'metric.labels.response_code_class="5xx"' in server_errors
     assert all(f'"{s}"' in server_errors for s in SERVICES)
+    held = policies[4]["conditions"][0]["conditionThreshold"]["filter"]
+    assert held.endswith(
+        'metric.type="logging.googleapis.com/user/factoryops_forward_budget_spent"'
+    )
+    assert "FORWARD_BUDGET" in policies[4]["documentation"]["content"]
 
 
 def test_policy_files_are_written_and_listed(tmp_path: Any, capsys: Any) -> None:
@@ -135,7 +152,7 @@ def test_policy_files_are_written_and_listed(tmp_path: Any, capsys: Any) -> None
     )
     assert code == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 4
+    assert len(rows) == 5
     for name, path, body in rows:
         assert json.loads(body)["displayName"] == name
         assert json.loads((tmp_path / path.rsplit("/", 1)[-1]).read_text()) == json.loads(body)

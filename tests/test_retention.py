@@ -212,9 +212,10 @@ def world(db: Any, standins: Any) -> dict[str, Any]:
         db.collection("contact_submissions").document(doc_id).update(
             {"quarantined_at": since, "quarantine_reason": "no proof of work", "deliveries": {}}
         )
-    for collection in ("spent_challenges", "forward_budget"):
-        db.collection(collection).document("old").set({"expire_at": now - HOUR})
-        db.collection(collection).document("new").set({"expire_at": now + HOUR})
+    db.collection("spent_challenges").document("old").set({"expire_at": now - HOUR})
+    db.collection("spent_challenges").document("new").set({"expire_at": now + HOUR})
+    db.collection("forward_budget").document("2026030109").set({"sent": 5, "expire_at": now - HOUR})
+    db.collection("forward_budget").document("2026030110").set({"sent": 1, "expire_at": now + HOUR})
     seed_rows(
         standins,
         [
@@ -258,7 +259,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert outcome.deleted.as_dict() == EXPECTED
     assert ids(db, "contact_submissions") == {"contact-new", "held-new"}
     assert ids(db, "chat_sessions") == {"session-live"}
-    assert ids(db, "spent_challenges") == ids(db, "forward_budget") == {"new"}
+    assert ids(db, "spent_challenges") == {"new"}
     assert message_ids(db, "session-old") == set()
     assert message_ids(db, "session-live") == {"m002", "m003"}
     assert ids(db, "access_grants") == {"grant-new"}
@@ -267,6 +268,7 @@ def test_a_run_deletes_everything_just_outside_the_window_and_keeps_everything_j
     assert ids(db, "privacy_requests") == {"request-new"}
     assert ids(db, "sweep_runs") == {"run-new"}
     assert ids(db, "team_audit") == {"audit-new"}
+    assert ids(db, "forward_budget") == {"2026030110"}
     assert record_ids_in_sheet(standins) == ["record_id", "contact-new", "lead-recent"]
 
 

@@ -284,9 +284,12 @@ class Settings:
     )
     forward_budget: int = declare(
         "FORWARD_BUDGET",
-        20,
+        5,
         whole(1),
-        "emails sent per hour at most; past it, posts are stored and their emails held",
+        "emails sent per hour at most; past it, posts are stored and their emails held for"
+        " later hours. 5 suits EmailJS's free plan, 200 emails a month (about 7 a day): a"
+        " busy hour's real leads, nudges and replies get through, and a flood needs 40 hours"
+        " to spend the month, time to answer the alert",
     )
 
     @property

@@ -6,6 +6,7 @@ a chat's first message for the channels `email` and `crm`, a chat session also f
 
     pending -> processing (lease, 60 s) -> sent
             \\-> pending again (attempts, last_error, backoff) ... -> failed
+            \\-> pending, held for a later hour (no attempt counted)
     disabled, where the downstream is not configured
 
 `due_at` is set while a delivery is pending or leased and removed once it is final, so
@@ -14,6 +15,10 @@ conditioned on the document being unchanged since it was read), so two sweeps (o
 sweep and the forwarding function) never send the same thing. The request path creates
 its record with its deliveries pending and due; the forwarding function makes the first
 attempt as soon as the record is written (forwarding.py), and the sweep retries.
+
+An email past the hour's forwarding budget (budget.py) is *held*: its lease is given
+back and it stays pending, `held_at` set and due in a later hour, with neither an
+attempt nor an error counted, so a flood delays emails but never fails one.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from factoryops import logs, store
+from factoryops import budget, logs, store
 from factoryops.config import settings
 from factoryops.documents import Delivery, DeliveryFields, Forwarded, delivery_path
 from factoryops.errors import DownstreamError
@@ -68,6 +73,9 @@ SKIPPED = "skipped"
 """No longer needed when its time came (a nudge about a chat the team has answered)."""
 STATES = (PENDING, PROCESSING, SENT, FAILED, DISABLED, SKIPPED)
 SETTLED = (SENT, FAILED, SKIPPED)
+HELD = "held"
+"""How listings and counts name a pending delivery whose email waits for a later hour's
+budget (stored `pending`, with `held_at`)."""
 ERROR_LIMIT = 200
 
 
@@ -135,11 +143,25 @@ def _error_fields(error: DownstreamError) -> dict[str, Any]:
     }
 
 
-def _outcome(state: Delivery, error: DownstreamError | NotNeeded | None) -> dict[str, Any]:
+Failure = DownstreamError | NotNeeded | budget.Spent
+"""What can keep an attempt from sending: a downstream's error, a delivery no longer
+needed, or an email held by the hour's budget."""
+
+
+def _outcome(state: Delivery, error: Failure | None) -> dict[str, Any]:
     """The fields of the channel's delivery that an attempt's outcome sets."""
     f = DeliveryFields
     attempts = state.attempts + 1
     now = store.now()
+    if isinstance(error, budget.Spent):
+        # Not an attempt: nothing reached EmailJS, and the flood is not this record's doing.
+        return {
+            f.STATE: PENDING,
+            f.ATTEMPTS: state.attempts,
+            f.HELD_AT: now,
+            f.NEXT_ATTEMPT_AT: error.until,
+            f.DUE_AT: error.until,
+        }
     if isinstance(error, NotNeeded):
         return {f.STATE: SKIPPED, f.ATTEMPTS: attempts - 1, f.SKIPPED_AT: now}
     if error is None:
@@ -162,12 +184,10 @@ def _outcome(state: Delivery, error: DownstreamError | NotNeeded | None) -> dict
     return {f.STATE: FAILED, f.ATTEMPTS: attempts, **_error_fields(error), f.FAILED_AT: now}
 
 
-def _run(
-    send: Sender, attempt: Attempt, source: DeliverySource, record_id: str
-) -> DownstreamError | NotNeeded | None:
+def _run(send: Sender, attempt: Attempt, source: DeliverySource, record_id: str) -> Failure | None:
     try:
         send(attempt)
-    except (DownstreamError, NotNeeded) as exc:
+    except (DownstreamError, NotNeeded, budget.Spent) as exc:
         return exc
     except Exception as exc:  # a bug in a sender must not strand the record
         logs.delivery_sender_failed(kind=source.name, record_id=record_id, error=exc)
@@ -184,8 +204,16 @@ def _outcome_update(channel: str, result: dict[str, Any]) -> dict[str, Any]:
     if result[f.STATE] in SETTLED:
         update[delivery_path(channel, f.DUE_AT)] = firestore.DELETE_FIELD
         update[delivery_path(channel, f.NEXT_ATTEMPT_AT)] = firestore.DELETE_FIELD
+    if f.HELD_AT not in result:
+        update[delivery_path(channel, f.HELD_AT)] = firestore.DELETE_FIELD
     update[delivery_path(channel, f.LEASE_ID)] = firestore.DELETE_FIELD
     return update
+
+
+def _named(result: dict[str, Any]) -> str:
+    """The state an outcome is counted and logged as: a hold is named `held`."""
+    f = DeliveryFields
+    return HELD if f.HELD_AT in result else str(result[f.STATE])
 
 
 def skipped_now(channel: str, state: Delivery) -> dict[str, Any]:
@@ -209,7 +237,7 @@ def _write(
             kind=source.name,
             record_id=record_id,
             channel=channel,
-            state=result[f.STATE],
+            state=_named(result),
             attempts=result[f.ATTEMPTS],
             last_error=result.get(f.LAST_ERROR) or "",
         )
@@ -222,6 +250,8 @@ class SweepCounts:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    held: int = 0
+    """Emails that found the hour's budget spent, and wait for a later hour."""
     due: int = 0
     """Deliveries found due; a dry run only counts these."""
 
@@ -232,6 +262,8 @@ class SweepCounts:
             self.retrying += 1
         elif state == FAILED:
             self.failed += 1
+        elif state == HELD:
+            self.held += 1
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -308,8 +340,9 @@ def forward_now(
 ) -> dict[str, str | None]:
     """The first attempt at a record's due deliveries, made by the forwarding function
     right after the record was written; returns the state each channel ends in (None:
-    not due, or another attempt holds it). A throttled send is tried again for a while
-    (`FORWARD_PATIENCE`) under a lease long enough to cover it."""
+    not due, or another attempt holds it; `held` past the hour's budget). A throttled
+    send is tried again for a while (`FORWARD_PATIENCE`) under a lease long enough to
+    cover it; a held one is not, and gives its lease back at once."""
     return {
         channel: _deliver(source, channel, ref, hold=FORWARD_LEASE, patience=FORWARD_PATIENCE)
         for channel in channels
@@ -317,7 +350,9 @@ def forward_now(
 
 
 def _patient(send: Sender, patience: float) -> Sender:
-    """`send`, tried again with backoff while the downstream says it is busy (429, 503)."""
+    """`send`, tried again with backoff while the downstream says it is busy (429, 503).
+    Only a DownstreamError that says so is tried again: a held email (budget.Spent) is
+    not, since the budget does not come back within the patience."""
     if patience <= 0:
         return send
     from google.api_core import retry as api_retry
@@ -349,7 +384,8 @@ def _deliver(
     hold: dt.timedelta = LEASE,
     patience: float = 0.0,
 ) -> str | None:
-    """One due delivery, if its lease can be taken; returns the state it ends in."""
+    """One due delivery, if its lease can be taken; returns the state it ends in (`held`
+    for an email past the hour's budget)."""
     snap = _lease(ref, channel, new_lease_id(), hold=hold)
     if snap is None:
         return None
@@ -362,7 +398,7 @@ def _deliver(
     state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state=PENDING)
     unknown = state.unknown_outcomes + (state.state == PROCESSING)
     attempt = Attempt(SWEEP_TIMEOUT)
-    error: DownstreamError | NotNeeded | None
+    error: Failure | None
     if channel not in senders:
         error = DownstreamError(channel, "no sender for this record", retryable=False)
     elif unknown > 1 and channel not in IDEMPOTENT_CHANNELS:
@@ -370,7 +406,8 @@ def _deliver(
         # asking the team (the failed delivery alerts them) to check the mailbox.
         error = DownstreamError(channel, "outcome unknown twice; not sent again", retryable=False)
     else:
-        error = _run(_patient(senders[channel], patience), attempt, source, label)
+        with budget.one_email():  # a throttled send tried again takes no second unit
+            error = _run(_patient(senders[channel], patience), attempt, source, label)
     result = _outcome(state, error)
     try:
         _write(ref, source, label, {channel: result})
@@ -380,7 +417,7 @@ def _deliver(
         if error is None and _erased(exc):
             _withdraw(source, channel, label)
         return None
-    return str(result[DeliveryFields.STATE])
+    return _named(result)
 
 
 def _erased(exc: Exception) -> bool:
@@ -451,12 +488,20 @@ ATTENTION = (PENDING, PROCESSING, FAILED)
 """The states `overview` lists by default: the deliveries not yet settled."""
 
 
+def listed_state(state: Delivery) -> str:
+    """A delivery's state as listings show it: `held` for a pending one whose email waits
+    for a later hour's budget."""
+    return HELD if state.state == PENDING and state.held_at is not None else state.state
+
+
 def overview(
     sources: Sequence[DeliverySource], *, states: Iterable[str] = ATTENTION
 ) -> list[dict[str, Any]]:
     """One line per delivery in `states`, with no personal data: kind, record label,
-    channel, state, attempts, last error and when it is next tried."""
-    wanted = sorted(set(states))
+    channel, state, attempts, last error and when it is next tried. A held delivery is
+    listed as `held`, with `pending` (or as `held` alone)."""
+    asked = set(states)
+    wanted = sorted({PENDING if name == HELD else name for name in asked})
     lines: list[dict[str, Any]] = []
     for source in sources:
         for channel in source.channels:
@@ -466,12 +511,15 @@ def overview(
             )
             for snap in query.stream(**store.call_options()):
                 state = Forwarded.from_snapshot(snap).delivery(channel) or Delivery(state="")
+                listed = listed_state(state)
+                if listed not in asked and not (listed == HELD and PENDING in asked):
+                    continue
                 lines.append(
                     {
                         "kind": source.name,
                         "id": source.label(snap),
                         "channel": channel,
-                        "state": state.state,
+                        "state": listed,
                         "attempts": state.attempts,
                         "last_error": state.last_error,
                         "next_attempt_at": state.due_at,

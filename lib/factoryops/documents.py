@@ -182,6 +182,7 @@ class DeliveryFields:
     SENT_AT = "sent_at"
     FAILED_AT = "failed_at"
     SKIPPED_AT = "skipped_at"
+    HELD_AT = "held_at"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,6 +207,9 @@ class Delivery(Shape):
     sent_at: dt.datetime | None = when_set()
     failed_at: dt.datetime | None = when_set()
     skipped_at: dt.datetime | None = when_set()
+    held_at: dt.datetime | None = when_set()
+    """When its email found the hour's budget spent (budget.py): it waits, pending, for a
+    later hour, with no attempt counted. Removed by the attempt's next outcome."""
 
 
 class ForwardedFields(DocumentFields):

@@ -216,6 +216,13 @@ def delivery_sender_failed(*, kind: str, record_id: str, error: BaseException) -
     )
 
 
+def forward_budget_spent(*, budget: int, hour: str) -> None:
+    """The first email of the UTC hour `hour` (`YYYYMMDDHH`) that found its `budget`
+    (FORWARD_BUDGET) spent: it and the emails after it are held for later hours. Once an
+    hour at most; the alert counts these lines."""
+    _emit(logging.WARNING, "forward budget spent", budget=budget, hour=hour)
+
+
 # -- chat ------------------------------------------------------------------------------
 
 

@@ -1,7 +1,9 @@
 """EmailJS over its REST API (`POST /api/v1.0/email/send`), for server-side sends.
 
 EmailJS answers plain text (`OK`), allows about one request per second, and needs
-"API for non-browser applications" enabled for the account.
+"API for non-browser applications" enabled for the account. Every send first takes a
+unit of the hour's forwarding budget (budget.py): past FORWARD_BUDGET an hour, the email
+is held rather than sent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from factoryops import budget
 from factoryops.config import settings
 from factoryops.errors import DownstreamError
 
@@ -51,7 +54,8 @@ def _session() -> requests.Session:
 
 
 def send(*, template_id: str, params: Mapping[str, str], timeout: float) -> None:
-    """Send one email through the configured EmailJS template; raise DownstreamError."""
+    """Send one email through the configured EmailJS template; raise DownstreamError, or
+    budget.Spent (nothing sent) when the hour's budget is used up."""
     import requests
 
     cfg = settings()
@@ -65,6 +69,7 @@ def send(*, template_id: str, params: Mapping[str, str], timeout: float) -> None
         "accessToken": cfg.emailjs_private_key,
         "template_params": template_params,
     }
+    budget.take()
     try:
         response = _session().post(cfg.emailjs_endpoint, json=payload, timeout=timeout)
     except requests.RequestException as exc:

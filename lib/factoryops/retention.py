@@ -12,7 +12,8 @@ a run costs what has expired rather than what is kept):
   plus RETENTION_DAYS) would remove it anyway;
 - CRM rows whose `received_at` is past the window, and the rows of every record
   deleted here (by `record_id`: a contact's document id, a chat's `lead_id`);
-- idempotency keys and rate-limit counters whose `expire_at` has passed.
+- idempotency keys, rate-limit counters and the forwarding budget's hourly counts
+  whose `expire_at` has passed.
 
 Order makes it resumable: CRM rows go before the records they belong to, so a run
 stopped half way leaves every remaining row still findable by a remaining record,

@@ -1,7 +1,8 @@
 """How the system is doing, at a glance, with no personal data: what deliveries wait or
-failed, how the sweep's last runs went, the open chats, the active grants and the
-contact posts quarantined each day.
-`siteadmin status` prints it."""
+failed, this hour's emails against the forwarding budget and how many are held, how the
+sweep's last runs went, the open chats, the active grants and the contact posts
+quarantined each day. `siteadmin status` prints it, and the console's Status view shows
+it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from factoryops import deliveries, grants, quarantine, store, sweep
+from factoryops import budget, deliveries, grants, quarantine, store, sweep
 from factoryops.chat import inbox
 from factoryops.documents import DeliveryFields, Forwarded, SweepRun, delivery_path
 
@@ -36,6 +37,8 @@ class ChannelStatus:
     """Tried and failed, to be tried again."""
     failed: Waiting = field(default_factory=Waiting)
     """Given up on: `siteadmin deliveries retry` puts them back."""
+    held: Waiting = field(default_factory=Waiting)
+    """Emails past an hour's budget, waiting for a later hour (never failed for it)."""
 
 
 def delivery_status(
@@ -54,6 +57,8 @@ def delivery_status(
                 state = record.delivery(channel)
                 if state is not None and state.state == deliveries.FAILED:
                     bucket = out[channel].failed
+                elif state is not None and deliveries.listed_state(state) == deliveries.HELD:
+                    bucket = out[channel].held
                 elif state is not None and state.attempts > 0:
                     bucket = out[channel].retrying
                 else:
@@ -77,18 +82,34 @@ def last_runs(runs: Sequence[SweepRun]) -> dict[str, dict[str, Any] | None]:
     return found
 
 
+def emails(channels: dict[str, ChannelStatus]) -> dict[str, Any]:
+    """This hour's emails against the forwarding budget (FORWARD_BUDGET): the hour, sent,
+    the budget, the holds this hour, and the deliveries held now (from any hour)."""
+    usage = budget.this_hour()
+    return {
+        "hour": usage.hour,
+        "sent": usage.sent,
+        "budget": usage.budget,
+        "held_this_hour": usage.held,
+        "held_now": sum(status.held.count for status in channels.values()),
+    }
+
+
 def overview() -> dict[str, Any]:
     now = store.now()
     chats = inbox.counts()
+    channels = delivery_status(sweep.DELIVERY_SOURCES, now)
     return {
         "deliveries": {
             channel: {
                 "pending": vars(status.pending),
                 "retrying": vars(status.retrying),
                 "failed": vars(status.failed),
+                "held": vars(status.held),
             }
-            for channel, status in delivery_status(sweep.DELIVERY_SOURCES, now).items()
+            for channel, status in channels.items()
         },
+        "budget": emails(channels),
         "runs": last_runs(sweep.recent_runs()),
         "chats": chats.as_dict(),
         "grants": {"active": sum(1 for g in grants.list_all() if g.status(now) == "active")},

@@ -101,7 +101,8 @@ class SweepResult:
     """Why the CRM rows could not be deleted; their records were kept for the next run."""
 
     def body(self) -> dict[str, Any]:
-        """The 200 answer: what was deleted and delivered, or would be."""
+        """The 200 answer: what was deleted and delivered (or held for a later hour's
+        email budget), or would be."""
         counts = self.deliveries
         return {
             "dry_run": self.request.dry_run,
@@ -110,6 +111,7 @@ class SweepResult:
                 "sent": counts.sent,
                 "retrying": counts.retrying,
                 "failed": counts.failed,
+                "held": counts.held,
             },
         }
 

@@ -1982,7 +1982,7 @@
   }
 
   function channelItem(entry) {
-    var line = ['pending', 'retrying', 'failed']
+    var line = ['pending', 'retrying', 'held', 'failed']
       .map(function (bucket) {
         var counted = entry.status[bucket] || { count: 0 };
         return counted.count + ' ' + bucket + age(counted.oldest_age_seconds);
@@ -2021,6 +2021,9 @@
       var runs = overview.runs || {};
       var chats = overview.chats || {};
       var grants = overview.grants || {};
+      // This hour's emails against FORWARD_BUDGET; past it, emails wait for later hours.
+      var emails = overview.budget || { sent: 0, budget: 0, held_now: 0 };
+      var held = emails.held_now || 0;
       var failedCount = 0;
       Object.keys(channels).forEach(function (name) {
         failedCount += (channels[name].failed || { count: 0 }).count;
@@ -2032,7 +2035,13 @@
         card(chats.open === 1 ? 'open chat' : 'open chats', chats.open || 0),
         card('awaiting a reply', waiting, waiting ? 'attention' : ''),
         card(grants.active === 1 ? 'active grant' : 'active grants', grants.active || 0),
-        card(failedCount === 1 ? 'failed delivery' : 'failed deliveries', failedCount, failedCount ? 'attention' : '')
+        card(failedCount === 1 ? 'failed delivery' : 'failed deliveries', failedCount, failedCount ? 'attention' : ''),
+        card(
+          'emails sent this hour, of ' + emails.budget,
+          emails.sent,
+          emails.budget && emails.sent >= emails.budget ? 'attention' : ''
+        ),
+        card(held === 1 ? 'email held for a later hour' : 'emails held for a later hour', held, held ? 'attention' : '')
       ].forEach(function (node) {
         cards.appendChild(node);
       });

@@ -19,13 +19,15 @@ def group() -> None:
 @group.command(name="list")
 @click.option(
     "--state",
-    type=click.Choice(deliveries_mod.STATES),
-    help="Only this state (default: pending, processing and failed).",
+    type=click.Choice((*deliveries_mod.STATES, deliveries_mod.HELD)),
+    help="Only this state (default: pending, processing and failed). `held`: emails"
+    " waiting for a later hour's budget (FORWARD_BUDGET), which `pending` lists too.",
 )
 @json_option
 def list_(state: str | None, as_json: bool) -> None:
     """One line per delivery: record kind and id, channel, state, attempts, last error
-    and the next attempt. Chats are named by their lead id, never the session id."""
+    and the next attempt. Chats are named by their lead id, never the session id. An
+    email past the hour's budget shows as `held`, due in a later hour."""
     states = (state,) if state else deliveries_mod.ATTENTION
     show(
         deliveries_mod.overview(DELIVERY_SOURCES, states=states), as_json=as_json, columns=_COLUMNS

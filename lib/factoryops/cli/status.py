@@ -13,9 +13,10 @@ from factoryops.cli.output import cell, emit_json, json_option, table
 @click.command(name="status")
 @json_option
 def group(as_json: bool) -> None:
-    """Deliveries waiting or failed per channel (with the oldest one's age), the sweep's
-    last retention and deliveries runs, open chats (and how many wait for a reply),
-    active grants and the contact posts quarantined each day."""
+    """Deliveries waiting, held or failed per channel (with the oldest one's age), this
+    hour's emails against FORWARD_BUDGET, the sweep's last retention and deliveries runs,
+    open chats (and how many wait for a reply), active grants and the contact posts
+    quarantined each day."""
     overview = status_mod.overview()
     if as_json:
         emit_json(overview)
@@ -43,8 +44,10 @@ def group(as_json: bool) -> None:
         for task, run in overview["runs"].items()
     ]
     table(runs, ("task", "finished_at", "outcome", "counts"))
-    chats, grants = overview["chats"], overview["grants"]
+    chats, grants, emails = overview["chats"], overview["grants"], overview["budget"]
     click.echo(
+        f"\nemails  {emails['sent']} of {emails['budget']} sent this hour"
+        f" ({cell(emails['hour'])}), {emails['held_now']} held for a later hour"
         f"\nchats   {chats['open']} open, {chats['awaiting_reply']} awaiting a reply"
         f"\ngrants  {grants['active']} active"
     )
