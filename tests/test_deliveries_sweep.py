@@ -69,6 +69,7 @@ def test_an_empty_post_runs_both_tasks_and_answers_every_count(sweep: Any, db: A
         "privacy_requests",
         "sweep_runs",
         "team_audit",
+        "spent_challenges",
         "forward_budget",
     }
     assert body["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
