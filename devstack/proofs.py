@@ -35,3 +35,24 @@ def solve(challenge: dict[str, Any]) -> str:
     solution = altcha.solve_challenge(made)
     assert solution is not None, "the challenge was not solved in time"
     return altcha.Payload(made, solution).to_base64()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m devstack.proofs URL`: fetch a challenge from a function's `/challenge`
+    and print its solution, for a post sent by hand (docs/development.md)."""
+    import json
+    import urllib.request
+
+    if len(argv) != 1:
+        print("usage: python -m devstack.proofs http://127.0.0.1:8081/challenge")
+        return 2
+    url = argv[0] if "://" in argv[0] else f"http://{argv[0]}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        print(solve(json.load(answer)))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
