@@ -908,8 +908,8 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
         refs = dict(ref.split("=", 1) for ref in (flag(args, "set-secrets") or "").split(","))
         # The public functions only store: the CRM's URL says whether one is configured.
         expected = {
-            "contact_submit": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
-            "chat_message": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
+            "contact_submit": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
+            "chat_message": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
             "access_grant": {"RATE_LIMIT_KEY"},
             "team_console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
             "retention_sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
@@ -927,10 +927,21 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
     # Every first version is piped in: generated, or from the file the settings name.
     adds = {c[c.index("add") + 1]: c for c in run.commands() if "versions" in c and "add" in c}
     assert sorted(adds) == sorted(
-        ["EMAILJS_PRIVATE_KEY", "PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY", *CRM_SECRETS]
+        [
+            "EMAILJS_PRIVATE_KEY",
+            "PRIVACY_TRACE_KEY",
+            "RATE_LIMIT_KEY",
+            "ALTCHA_HMAC_KEY",
+            *CRM_SECRETS,
+        ]
     )
     assert all("--data-file=-" in c and "|" in c for c in adds.values())
-    for generated in ("RATE_LIMIT_KEY", "PRIVACY_TRACE_KEY", "CRM_APPS_SCRIPT_KEY"):
+    for generated in (
+        "RATE_LIMIT_KEY",
+        "PRIVACY_TRACE_KEY",
+        "ALTCHA_HMAC_KEY",
+        "CRM_APPS_SCRIPT_KEY",
+    ):
         assert adds[generated][:3] == ["head", "-c", "32"]
     for supplied, file in deployer.secret_files().items():
         assert adds[supplied.removesuffix("_FILE")][:3] == ["printf", "%s", f"$(cat {file})"]
@@ -1286,8 +1297,8 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         member = (flag(args, "member") or "").removeprefix("serviceAccount:")
         grants.setdefault(member.split("@")[0], set()).add(positional(args)[2])
     assert grants == {
-        "fn-contact-submit": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
-        "fn-chat-message": {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"},
+        "fn-contact-submit": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
+        "fn-chat-message": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
         "fn-team-console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
         "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
@@ -1419,6 +1430,7 @@ def test_a_first_run_creates_everything_and_a_second_only_updates(first_run: Fir
     ]
     assert {name: len(v) for name, v in model["secrets"].items()} == {
         "RATE_LIMIT_KEY": 1,
+        "ALTCHA_HMAC_KEY": 1,
         "EMAILJS_PRIVATE_KEY": 1,
         "CRM_APPS_SCRIPT_URL": 1,
         "CRM_APPS_SCRIPT_KEY": 1,
@@ -1984,7 +1996,7 @@ def test_the_public_functions_get_neither_the_emailjs_key_nor_the_crm_key(
     sending = {"EMAILJS_ENDPOINT", "EMAILJS_CONTACT_TEMPLATE_ID", "EMAILJS_CHAT_TEMPLATE_ID"}
     for name in ("contact_submit", "chat_message"):
         secrets = {ref.split("=")[0] for ref in latest[name]["secrets"].split(",") if ref}
-        assert secrets == {"RATE_LIMIT_KEY", "CRM_APPS_SCRIPT_URL"}, name
+        assert secrets == {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"}, name
         assert not sending & set(latest[name]["env"]), name
         account = f"fn-{name.replace('_', '-')}"
         assert ("EMAILJS_PRIVATE_KEY", account) not in granted
@@ -2260,7 +2272,7 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             "eventarc trigger forward-contact-submissions: active",
             "database filter none, not (default); document filter none, not"
             " contact_submissions/{record} (path pattern); type filter none, not"
-            " google.cloud.firestore.document.v1.created: run ./deploy.sh",
+            " google.cloud.firestore.document.v1.written: run ./deploy.sh",
         ),
         (
             lambda m: {
