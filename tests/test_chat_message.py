@@ -189,18 +189,36 @@ def test_a_second_start_for_an_address_with_a_live_open_chat_is_refused_and_send
     assert len(standins.state.emails) == 1, "the inbox hears of the address once"
 
 
-def test_once_the_chat_is_closed_or_long_quiet_the_address_may_start_another(
+def test_once_the_chat_is_closed_or_a_day_old_the_address_may_start_another(
     client: Any, db: Any
 ) -> None:
     first = start(client)
     team.close(team.find(first["session_id"]))
     second = start(client)
-    quiet = dt.datetime.now(dt.UTC) - endpoint.OPEN_CHAT_WINDOW - dt.timedelta(minutes=1)
+    day_ago = dt.datetime.now(dt.UTC) - endpoint.OPEN_CHAT_WINDOW - dt.timedelta(minutes=1)
     db.collection("chat_sessions").document(second["session_id"]).update(
-        {SessionFields.LAST_ACTIVITY_AT: quiet}
+        {SessionFields.CREATED_AT: day_ago, SessionFields.LAST_ACTIVITY_AT: day_ago}
     )
     third = start(client)
     assert len({first["session_id"], second["session_id"], third["session_id"]}) == 3
+
+
+def test_a_chat_started_in_someones_name_keeps_them_out_a_day_at_most_however_often_it_posts(
+    client: Any, db: Any
+) -> None:
+    # Whoever starts a chat with an address holds its session. Were each of their posts to
+    # renew the refusal, one proof of work would keep the address's owner out for as many
+    # days as the chat takes messages (CHAT_MAX_MESSAGES), a post a day.
+    squatter = start(client)["session_id"]
+    day_ago = dt.datetime.now(dt.UTC) - endpoint.OPEN_CHAT_WINDOW - dt.timedelta(minutes=1)
+    db.collection("chat_sessions").document(squatter).update(
+        {SessionFields.CREATED_AT: day_ago, SessionFields.LAST_ACTIVITY_AT: day_ago}
+    )
+    assert say(client, squatter, "Still here").status_code == 201
+
+    owner = client.post("/", json={**START, "text": "Hello, it is really me."})
+    assert owner.status_code == 201, owner.get_json()
+    assert owner.get_json()["session_id"] != squatter
 
 
 # -- posting and polling ---------------------------------------------------------------

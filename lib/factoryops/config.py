@@ -268,7 +268,7 @@ class Settings:
         "ALTCHA_COMPLEXITY",
         20000,
         whole(1),
-        "hashes a visitor's browser may need to solve a challenge (between half and all of it)",
+        "hashes a visitor's browser may need to solve a challenge (half of it on average)",
     )
     quarantine_days: int = declare(
         "QUARANTINE_DAYS",

@@ -4,7 +4,9 @@
 `challengeurl` expects: `{"parameters": {...}, "signature": ...}`), made and checked by
 the `altcha` library (its v2 format): the visitor's browser must find the counter whose
 SHA-256 key starts as the challenge says, which takes it `ALTCHA_COMPLEXITY` hashes at
-most (half of them at least), and takes the server one hash to check. A challenge is
+most (half of them on average), and takes the server one hash to check. The counter may
+be any below ALTCHA_COMPLEXITY: a floor would be known to a bot too, which would start
+counting there and leave the browsers, counting from 0, to pay for it. A challenge is
 signed with ALTCHA_HMAC_KEY and expires after CHALLENGE_TTL. The site script solves it in
 a Web Worker while the visitor types (web/factoryops-pow.js) and sends the solution, the
 widget's base64 payload, in the field `altcha`.
@@ -52,12 +54,11 @@ def challenge() -> dict[str, Any]:
     """A new signed challenge, as the widget's `challengeurl` answers it."""
     import altcha
 
-    most = settings().altcha_complexity
     expires = int(time.time() + CHALLENGE_TTL.total_seconds())
     made = altcha.create_challenge(
         ALGORITHM,
         1,
-        counter=most // 2 + secrets.randbelow(most - most // 2 + 1),
+        counter=secrets.randbelow(settings().altcha_complexity),
         expires_at=expires,
         hmac_secret=keys.altcha(),
     )

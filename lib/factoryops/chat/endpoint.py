@@ -52,8 +52,9 @@ from factoryops.edge import IDEMPOTENCY_HEADER, Endpoint, JsonResponse, ParsedRe
 from factoryops.validation import CHAT_TEXT, EMAIL, PAGE, Email, Field, check, optional
 
 OPEN_CHAT_WINDOW = dt.timedelta(hours=24)
-"""How recently an open chat was active for a second start with its address to be refused;
-an open chat left quiet longer does not stand in a returning visitor's way."""
+"""How recently an open chat began for a second start with its address to be refused; an
+open chat older than this does not stand in a returning visitor's way, however lately it
+was written to."""
 OPEN_CHAT_SCAN = 5
 """Open chats of one address a start reads at most."""
 START_SPEC: dict[str, Field] = {"email": EMAIL, "page": PAGE, "text": optional(CHAT_TEXT)}
@@ -132,22 +133,24 @@ def _validate_poll(request: ParsedRequest) -> Poll:
 
 def _refuse_a_second_open_chat(email: Email, key: str | None) -> None:
     """One live chat per address at a time: a start for an address whose chat is open and
-    was active within OPEN_CHAT_WINDOW is refused (a flood of starts in one person's name
-    reaches the inbox once). It is not continued, since that would hand the chat to
-    anyone who types the address. One query of at most OPEN_CHAT_SCAN sessions; two
+    began within OPEN_CHAT_WINDOW is refused (a flood of starts in one person's name
+    reaches the inbox once a day). It is not continued, since that would hand the chat to
+    anyone who types the address. The window runs from the chat's start, not its last
+    message: whoever started it holds the session, and their posts must not keep the
+    address's owner out for longer. One query of at most OPEN_CHAT_SCAN sessions; two
     starts at the same instant may both pass, and the rate limits bound that. A repeat
     of a start under its Idempotency-Key `key` passes, to be answered as the first was."""
     query = (
         sessions()
         .where(filter=store.field_filter(SessionFields.EMAIL_KEY, "==", email.key))
         .where(filter=store.field_filter(SessionFields.STATUS, "==", OPEN))
-        .select([SessionFields.LAST_ACTIVITY_AT])
+        .select([SessionFields.CREATED_AT])
         .limit(OPEN_CHAT_SCAN)
     )
     since = store.now() - OPEN_CHAT_WINDOW
     for snap in query.stream(**store.call_options()):
-        active = ChatSession.from_snapshot(snap).last_activity_at
-        if active is None or active >= since:
+        started = ChatSession.from_snapshot(snap).created_at
+        if started is None or started >= since:
             if key is not None and idempotency.taken(scope=CHAT, key=key):
                 return
             raise errors.ChatAlreadyOpen()
