@@ -97,10 +97,11 @@ _HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\[dot\]|\(dot\))"  # "example[.]com" dodges link filters
 _SHORTENER_HOSTS = "|".join(re.escape(host) for host in sorted(SHORTENERS))
 _URL_TAIL = r"""(?:[/?#][^\s<>"']*)?"""
-# Read in lower-case text. A link starts a word: tried at every letter inside one too, the
-# search would take many times longer.
+# Read in lower-case text. A link starts a word, and not right after a spelled-out dot:
+# tried at every letter inside one too (or after each "(.)" of "a(.)a(.)a(.)..."), the
+# search would take time that grows with the square of the text.
 _LINK = re.compile(
-    r"(?<![\w@.-])(?:"
+    r"(?<![\w@.-])(?<!\(\.\))(?<!\[\.\])(?<!\[dot\])(?<!\(dot\))(?:"
     rf"""(?:https?|ftp)://[^\s<>"']+"""
     rf"""|www{_DOT}[^\s<>"']+"""
     rf"|(?:{_SHORTENER_HOSTS}){_URL_TAIL}(?![\w-])"
