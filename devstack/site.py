@@ -3,7 +3,8 @@
 `/config.js` is generated: it hands the page the function URLs of this stack, which a
 production page would write as data attributes on its script tag. Every response
 carries a strict Content-Security-Policy, so the demo proves the script needs no
-inline code and talks only to the function URLs and Google's tag.
+inline code, talks only to the function URLs and Google's tag, and runs its
+proof-of-work solver as a worker from the site's own origin.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class SiteConfig:
                 "default-src 'self'",
                 f"script-src 'self' {GOOGLE_TAG_SOURCES}",
                 f"connect-src 'self' {' '.join(functions)} {GOOGLE_ANALYTICS_HOSTS}",
+                # The site script's proof-of-work solver, web/factoryops-pow.js: no blob:.
+                "worker-src 'self'",
                 f"img-src 'self' data: {GOOGLE_ANALYTICS_HOSTS}",
                 "style-src 'self'",
                 "frame-ancestors 'none'",
