@@ -463,7 +463,6 @@
    * PROOF_FRESH_MS is replaced at the submit rather than refused after it.
    */
   var PROOF_FRESH_MS = 9 * 60000;
-  var REFUSED_PROOF = { challenge_failed: true, challenge_required: true };
   var hereSolver = null;
 
   /* The solver, beside this script wherever the site serves it: no request elsewhere. */
@@ -499,7 +498,7 @@
       };
       worker.postMessage(challenge);
     }).catch(function () {
-      return solveHere(challenge); // a constructor that throws (a CSP without worker-src)
+      return solveHere(challenge); // a browser that throws for a worker its CSP refuses
     });
   }
 
@@ -566,7 +565,7 @@
     function post(keys, fields) {
       var content = JSON.stringify(fields);
       var again = sent && sent.altcha && sent.content === content && fresh(sent);
-      var proof = again ? Promise.resolve(sent) : take();
+      var ready = again ? Promise.resolve(sent) : take();
 
       function attempt(proof, retried) {
         sent = { content: content, at: proof.at, altcha: proof.altcha };
@@ -577,8 +576,9 @@
         if (proof.altcha) body.altcha = proof.altcha;
         return send(url, { method: 'POST', body: body, key: keys.keyFor(body) }).then(function (result) {
           var refusal = result.status === 400 && result.error;
+          var refused = refusal && /^challenge_(failed|required)$/.test(refusal.code) && refusal.challenge;
           if (result.ok) sent = null;
-          if (retried || !refusal || !REFUSED_PROOF[refusal.code] || !refusal.challenge) return result;
+          if (retried || !refused) return result;
           var at = Date.now();
           return solveChallenge(refusal.challenge).then(function (altcha) {
             return altcha ? attempt({ at: at, altcha: altcha }, true) : result;
@@ -586,8 +586,8 @@
         });
       }
 
-      return proof.then(function (found) {
-        return attempt(found, false);
+      return ready.then(function (proof) {
+        return attempt(proof, false);
       });
     }
 
