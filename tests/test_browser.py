@@ -301,6 +301,13 @@ def contact_status(page: Page) -> Any:
     return page.locator("form[data-factoryops=contact] [data-status]")
 
 
+def send_contact(page: Page) -> None:
+    """A visitor fills the form with CONTACT and sends it, and is thanked."""
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+
+
 def post_direct(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(
         url,
@@ -335,10 +342,8 @@ def test_contact_form_posts_json_cross_origin_with_an_idempotency_key_and_is_sto
     visit: Visit, db: Any
 ) -> None:
     page = visit.open()
-    fill_contact(page, CONTACT)
-    submit_contact(page)
+    send_contact(page)
 
-    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
     [post] = visit.posts_to("contact_submit")
     headers = post.all_headers()
     assert headers["content-type"] == "application/json"
@@ -1618,28 +1623,32 @@ def assert_nothing_said_about_the_proof(page: Page) -> None:
     assert not PROOF_WORDS.search(page.locator("body").inner_text())
 
 
+def proved_contact_post(visit: Visit, db: Any) -> Request:
+    """The page's one contact post, which carried the solution of the one challenge the
+    page asked for and was stored out of the quarantine."""
+    [asked] = challenges_asked(visit, "contact_submit")
+    [post] = visit.posts_to("contact_submit")
+    assert proof_sent(post)["challenge"] == issued(asked)
+    [record] = contact_records(db)
+    assert "quarantined_at" not in record and "quarantine_reason" not in record
+    return post
+
+
 def test_a_contact_post_solved_while_typing_is_forwarded_not_quarantined_and_nothing_shows(
     visit: Visit, db: Any, forwarder: Any, standins: StandIns
 ) -> None:
     page = visit.open()
     with page.expect_response(challenge_url(visit, "contact_submit")):
         page.focus("#contact-name")  # the visitor starts on the form
-    fill_contact(page, CONTACT)
-    submit_contact(page)
+    send_contact(page)
 
-    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
-    [asked] = challenges_asked(visit, "contact_submit")
-    [post] = visit.posts_to("contact_submit")
-    sent = proof_sent(post)
-    assert sent["challenge"] == issued(asked)
-    assert set(sent["solution"]) == {"counter", "derivedKey", "time"}
+    post = proved_contact_post(visit, db)
+    assert set(proof_sent(post)["solution"]) == {"counter", "derivedKey", "time"}
     assert {k: v for k, v in post.post_data_json.items() if k != "altcha"} == {
         **CONTACT,
         "website": "",
     }
     assert visit.workers == [visit.stack.origin + SOLVER]
-    [record] = contact_records(db)
-    assert "quarantined_at" not in record and "quarantine_reason" not in record
     forwarder.settle()
     [email] = standins.state.emails
     assert email["template_id"] == "template_contact"
@@ -1724,18 +1733,12 @@ def test_without_web_workers_the_page_solves_on_its_own_thread_and_the_post_is_n
     page.add_init_script("delete window.Worker;")
     visit.open()
     assert page.evaluate("() => typeof window.Worker") == "undefined"
-    fill_contact(page, CONTACT)
-    submit_contact(page)
+    send_contact(page)
 
-    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
     assert visit.workers == []
     [solver] = solver_loads(visit)
     assert solver.resource_type == "script"
-    [post] = visit.posts_to("contact_submit")
-    [asked] = challenges_asked(visit, "contact_submit")
-    assert proof_sent(post)["challenge"] == issued(asked)
-    [record] = contact_records(db)
-    assert "quarantined_at" not in record
+    proved_contact_post(visit, db)
 
 
 def test_a_form_filled_without_focus_fetches_its_challenge_at_the_submit(
@@ -1752,11 +1755,7 @@ def test_a_form_filled_without_focus_fetches_its_challenge_at_the_submit(
     )
 
     expect(contact_status(page)).to_have_text(re.compile("Thank you"))
-    [asked] = challenges_asked(visit, "contact_submit")
-    [post] = visit.posts_to("contact_submit")
-    assert proof_sent(post)["challenge"] == issued(asked)
-    [record] = contact_records(db)
-    assert "quarantined_at" not in record
+    proved_contact_post(visit, db)
 
 
 def test_a_challenge_held_past_nine_minutes_is_replaced_at_the_submit(
@@ -1780,9 +1779,7 @@ def test_the_page_and_its_solver_talk_only_to_the_site_and_the_functions(
     visit: Visit, db: Any
 ) -> None:
     page = visit.open()
-    fill_contact(page, CONTACT)
-    submit_contact(page)
-    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    send_contact(page)
     start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
     expect(chat_messages(page)).to_have_count(1)
 
