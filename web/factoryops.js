@@ -442,7 +442,8 @@
    */
   function showFailure(status, result, form) {
     var message = failureMessage(result, 'your message');
-    var invalid = result.status === 400 && result.error && !result.error.challenge;
+    // A refused proof of work names no field and its words are not for the visitor.
+    var invalid = result.status === 400 && result.error && !result.error.challenge ? result.error : null;
     if (invalid && invalid.fields) {
       var leftovers = showFieldErrors(form, invalid.fields);
       if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
