@@ -1735,6 +1735,39 @@ def test_a_spent_solution_is_refused_and_the_script_solves_the_fresh_challenge_a
     assert_nothing_said_about_the_proof(page)
 
 
+@needs("chat_message")
+def test_a_chat_start_that_arrives_without_its_proof_is_refused_then_solved_and_sent_again(
+    visit: Visit, db: Any
+) -> None:
+    url = visit.stack.url("chat_message")
+    stripped: list[bool] = []
+
+    def drop_the_proof(route: Route) -> None:
+        request = route.request
+        if request.method == "POST" and not stripped:
+            body = {k: v for k, v in request.post_data_json.items() if k != "altcha"}
+            stripped.append(True)
+            route.continue_(post_data=json.dumps(body))
+        else:
+            route.continue_()
+
+    page = visit.open()
+    page.route(url, drop_the_proof)
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+
+    expect(chat_messages(page)).to_have_count(1)
+    refused, retried = visit.posts_to("chat_message")
+    answer = refused.response()
+    assert answer is not None and answer.status == 400
+    refusal = answer.json()["error"]
+    assert refusal["code"] == "challenge_required"
+    assert proof_sent(retried)["challenge"] == refusal["challenge"]
+    assert retried.header_value("idempotency-key") != refused.header_value("idempotency-key")
+    assert len(list(db.collection("chat_sessions").stream())) == 1
+    expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
+    assert_nothing_said_about_the_proof(page)
+
+
 def test_without_web_workers_the_page_solves_on_its_own_thread_and_the_post_is_not_quarantined(
     visit: Visit, db: Any
 ) -> None:
