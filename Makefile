@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test unit lint typecheck pytest bench dev-deps test-deps debian-packages venv clean format
+.PHONY: dev test unit lint typecheck pytest bench dev-deps test-deps bench-deps debian-packages venv clean format
 
 dev: venv dev-deps
 	$(BIN)/python -m devstack.run
@@ -29,15 +29,20 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 # Debian packages, installed when missing (CI runs as root): `make dev` needs Java (the
 # Firestore emulator) and Node.js (the Apps Script CRM's stand-in runs the real Code.gs);
-# `make test` also needs Chromium (the browser tests) and shellcheck (deploy.sh's lint).
+# `make test` also needs Chromium (the browser tests) and shellcheck (deploy.sh's lint);
+# `make bench`, Chromium (the proof of work in a throttled browser).
 DEV_PACKAGES := java:default-jre-headless node:nodejs
 TEST_PACKAGES := $(DEV_PACKAGES) chromium:chromium shellcheck:shellcheck
+BENCH_PACKAGES := $(DEV_PACKAGES) chromium:chromium
 
 dev-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(DEV_PACKAGES)"
 
 test-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(BENCH_PACKAGES)"
 
 # PACKAGES: command:package pairs; a package is installed when its command is missing.
 debian-packages:
@@ -68,7 +73,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv dev-deps
+bench: venv bench-deps
 	$(BIN)/python -m bench
 
 clean:

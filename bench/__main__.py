@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, then one table of measured values, baselines and ratios.
 
 `python -m bench NAME ...` runs only the named ones (coldstart, latency, forwarding, console,
-memory, sweep).
+memory, sweep, pow).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from factoryops.config import FUNCTIONS
 
 from bench import report, stack
 
-BENCHMARKS = ("coldstart", "latency", "forwarding", "console", "memory", "sweep")
+BENCHMARKS = ("coldstart", "latency", "forwarding", "console", "memory", "sweep", "pow")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import requests
 
 from bench import stack
-from bench.report import Row, median
+from bench.report import Row, median, percentile
 from devstack import proofs
 from devstack.eventarc import Eventarc
 
@@ -92,11 +92,6 @@ def _round(
     return waits, to_email
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def run(s: stack.Stack, functions: list[str]) -> list[Row]:
     del functions
     s.clear()
@@ -143,7 +138,7 @@ def run(s: stack.Stack, functions: list[str]) -> list[Row]:
                 unit="s",
                 budget="a second or two",
                 ok=median(realistic_to_email) <= 2.0,
-                note=f"p95 {_percentile(realistic_to_email, 0.95):.2f} s; "
+                note=f"p95 {percentile(realistic_to_email, 0.95):.2f} s; "
                 f"EmailJS answering in {EMAILJS_SECONDS} s",
             )
         )

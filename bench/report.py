@@ -28,6 +28,12 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value `fraction` of the way up the sorted values (0.95: the p95)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
 def _number(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -35,8 +41,8 @@ def _number(value: float | None, unit: str) -> str:
         return f"{value:.1f} ms"
     if unit == "s":
         return f"{value:.2f} s"
-    if unit == "MiB":
-        return f"{value:.1f} MiB"
+    if unit in ("MiB", "KiB"):
+        return f"{value:.1f} {unit}"
     if unit == "docs/s":
         return f"{value:,.0f} docs/s"
     return f"{value:g} {unit}".strip()

@@ -208,6 +208,7 @@ class Visit:
     google_tag: list[str] = field(default_factory=list)
     google_analytics: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)  # the URL of each worker started
     script_errors: list[str] = field(default_factory=list)
     tag_script: str = ""  # what Google's tag host answers for gtag.js
 
@@ -260,6 +261,7 @@ def visit(
 
     context.route(lambda url: not _is_local(url), outside)
     page.on("request", lambda sent: seen.requests.append(sent))
+    page.on("worker", lambda worker: seen.workers.append(worker.url))
     page.on("pageerror", lambda error: seen.script_errors.append(str(error)))
     page.on(
         "console",
@@ -282,6 +284,11 @@ def visit(
     assert seen.elsewhere == []
 
 
+def challenge_url(visit: Visit, name: str) -> str:
+    """Where the page asks a function for a proof-of-work challenge."""
+    return visit.stack.url(name).rstrip("/") + "/challenge"
+
+
 def contact_records(db: Any) -> list[dict[str, Any]]:
     return [d.to_dict() for d in db.collection("contact_submissions").stream()]
 
@@ -297,6 +304,13 @@ def submit_contact(page: Page) -> None:
 
 def contact_status(page: Page) -> Any:
     return page.locator("form[data-factoryops=contact] [data-status]")
+
+
+def send_contact(page: Page) -> None:
+    """A visitor fills the form with CONTACT and sends it, and is thanked."""
+    fill_contact(page, CONTACT)
+    submit_contact(page)
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
 
 
 def post_direct(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
@@ -333,16 +347,16 @@ def test_contact_form_posts_json_cross_origin_with_an_idempotency_key_and_is_sto
     visit: Visit, db: Any
 ) -> None:
     page = visit.open()
-    fill_contact(page, CONTACT)
-    submit_contact(page)
+    send_contact(page)
 
-    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
     [post] = visit.posts_to("contact_submit")
     headers = post.all_headers()
     assert headers["content-type"] == "application/json"
     assert headers["origin"] == visit.stack.origin
     assert 1 <= len(headers["idempotency-key"]) <= 255
-    assert post.post_data_json == {**CONTACT, "website": ""}
+    sent = post.post_data_json
+    assert sent.pop("altcha")  # the proof of work: see the tests at the end
+    assert sent == {**CONTACT, "website": ""}
     response = post.response()
     assert response is not None and response.status == 201
     assert response.headers["access-control-allow-origin"] == visit.stack.origin
@@ -839,9 +853,15 @@ def send_chat(page: Page, text: str) -> None:
 
 
 def chat_gets(visit: Visit, since: int = 0) -> list[Request]:
-    """The chat GETs the page made, from its `since`th request on: polls and peeks."""
+    """The chat GETs the page made, from its `since`th request on: polls and peeks (not
+    the proof of work's challenges)."""
     url = visit.stack.url("chat_message")
-    return [r for r in visit.requests[since:] if r.method == "GET" and r.url.startswith(url)]
+    challenge = challenge_url(visit, "chat_message")
+    return [
+        r
+        for r in visit.requests[since:]
+        if r.method == "GET" and r.url.startswith(url) and r.url != challenge
+    ]
 
 
 def chat_polls(visit: Visit, since: int = 0) -> list[Request]:
@@ -971,7 +991,9 @@ def test_chat_asks_for_the_email_first_shows_a_siteadmin_reply_and_survives_a_re
     assert session["email"] == "ravi@plant.example"
     assert session["page"] == "/"  # the site's path, never a URL
     [start] = visit.posts_to("chat_message")
-    assert start.post_data_json == {
+    sent = start.post_data_json
+    assert sent.pop("altcha")  # the proof of work: see the tests at the end
+    assert sent == {
         "email": "ravi@plant.example",
         "page": "/",
         "text": "Do you read Siemens S7 PLCs?",
@@ -1164,7 +1186,9 @@ def test_a_poll_answered_429_waits_at_least_its_retry_after_and_shows_the_visito
     polled: list[float] = []  # when each poll reached the route
 
     def refuse_the_first_poll(route: Route) -> None:
-        if route.request.method != "GET":
+        if route.request.method != "GET" or route.request.url == challenge_url(
+            visit, "chat_message"
+        ):
             route.continue_()
             return
         polled.append(time.monotonic())
@@ -1571,3 +1595,278 @@ def test_a_visitor_who_left_gets_one_email_with_both_replies_and_one_who_stays_g
     assert replies.index("S7-1200 and S7-1500") < replies.index("Over OPC UA, with no gateway.")
     assert params["page_url"] == visit.stack.origin + "/"
     assert params["reply_to"] == "team@factoryops.example"
+
+
+# -- the proof of work ---------------------------------------------------------------
+
+SOLVER = "/factoryops-pow.js"
+# What a visitor must never read about the proof of work.
+PROOF_WORDS = re.compile(r"proof|challenge|altcha|captcha|robot|verif", re.IGNORECASE)
+
+
+def challenges_asked(visit: Visit, name: str) -> list[Request]:
+    url = challenge_url(visit, name)
+    return [r for r in visit.requests if r.method == "GET" and r.url == url]
+
+
+def proof_sent(post: Request) -> dict[str, Any]:
+    """The payload of a post's `altcha` field: the challenge as issued, and its solution."""
+    import base64
+
+    payload: dict[str, Any] = json.loads(base64.b64decode(post.post_data_json["altcha"]))
+    return payload
+
+
+def issued(request: Request) -> dict[str, Any]:
+    response = request.response()
+    assert response is not None and response.status == 200
+    challenge: dict[str, Any] = response.json()
+    return challenge
+
+
+def solver_loads(visit: Visit) -> list[Request]:
+    return [r for r in visit.requests if r.url == visit.stack.origin + SOLVER]
+
+
+def assert_nothing_said_about_the_proof(page: Page) -> None:
+    assert not PROOF_WORDS.search(page.locator("body").inner_text())
+
+
+def proved_contact_post(visit: Visit, db: Any) -> Request:
+    """The page's one contact post, which carried the solution of the one challenge the
+    page asked for and was stored out of the quarantine."""
+    [asked] = challenges_asked(visit, "contact_submit")
+    [post] = visit.posts_to("contact_submit")
+    assert proof_sent(post)["challenge"] == issued(asked)
+    [record] = contact_records(db)
+    assert "quarantined_at" not in record and "quarantine_reason" not in record
+    return post
+
+
+def test_a_contact_post_solved_while_typing_is_forwarded_not_quarantined_and_nothing_shows(
+    visit: Visit, db: Any, forwarder: Any, standins: StandIns
+) -> None:
+    page = visit.open()
+    with page.expect_response(challenge_url(visit, "contact_submit")):
+        page.focus("#contact-name")  # the visitor starts on the form
+    send_contact(page)
+
+    post = proved_contact_post(visit, db)
+    assert set(proof_sent(post)["solution"]) == {"counter", "derivedKey", "time"}
+    assert {k: v for k, v in post.post_data_json.items() if k != "altcha"} == {
+        **CONTACT,
+        "website": "",
+    }
+    assert visit.workers == [visit.stack.origin + SOLVER]
+    forwarder.settle()
+    [email] = standins.state.emails
+    assert email["template_id"] == "template_contact"
+    assert email["template_params"]["message"] == CONTACT["message"]
+    assert_nothing_said_about_the_proof(page)
+    visit.assert_only_documented_storage()
+
+
+@needs("chat_message")
+def test_a_chat_start_carries_a_proof_solved_after_the_email_field_took_the_focus(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    with page.expect_response(challenge_url(visit, "chat_message")):
+        page.click(".fo-chat__launcher")  # opening the panel puts the focus on the email
+    page.fill("#fo-chat-email", "ravi@plant.example")
+    page.fill("#fo-chat-first", "Do you read Siemens S7 PLCs?")
+    page.click(".fo-chat__start button[type=submit]")
+
+    expect(chat_messages(page)).to_have_count(1)
+    [asked] = challenges_asked(visit, "chat_message")
+    [start] = visit.posts_to("chat_message")
+    response = start.response()
+    assert response is not None and response.status == 201
+    assert proof_sent(start)["challenge"] == issued(asked)
+    session_id = visit.storage()["factoryops.chat"]
+    assert db.collection("chat_sessions").document(session_id).get().exists
+    send_chat(page, "And Allen-Bradley?")  # later messages need no proof
+    expect(chat_messages(page)).to_have_count(2)
+    assert "altcha" not in visit.posts_to("chat_message")[-1].post_data_json
+    assert len(challenges_asked(visit, "chat_message")) == 1
+    assert_nothing_said_about_the_proof(page)
+
+
+def test_a_spent_solution_is_refused_and_the_script_solves_the_fresh_challenge_and_posts_once_more(
+    visit: Visit, db: Any
+) -> None:
+    from tests import pow
+
+    url = visit.stack.url("contact_submit")
+    with urllib.request.urlopen(challenge_url(visit, "contact_submit"), timeout=20) as answer:
+        spent = pow.solve(json.load(answer))
+    assert post_direct(url, {**CONTACT, "altcha": spent})[0] == 201  # spent by someone else
+    swapped: list[str] = []
+
+    def reuse_the_spent_solution(route: Route) -> None:
+        request = route.request
+        if request.method == "POST" and not swapped:
+            body = request.post_data_json
+            swapped.append(body["altcha"])
+            route.continue_(post_data=json.dumps({**body, "altcha": spent}))
+        else:
+            route.continue_()
+
+    page = visit.open()
+    page.route(url, reuse_the_spent_solution)
+    mine = {**CONTACT, "message": "A second plant, in Chakan."}
+    fill_contact(page, mine)
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    refused, retried = visit.posts_to("contact_submit")
+    answer = refused.response()
+    assert answer is not None and answer.status == 400
+    refusal = answer.json()["error"]
+    assert refusal["code"] == "challenge_failed"
+    assert proof_sent(retried)["challenge"] == refusal["challenge"]  # the refusal's own
+    assert retried.post_data_json["altcha"] not in (spent, swapped[0])
+    assert retried.header_value("idempotency-key") != refused.header_value("idempotency-key")
+    final = retried.response()
+    assert final is not None and final.status == 201
+    messages = [r["message"] for r in contact_records(db)]
+    assert sorted(messages) == sorted([CONTACT["message"], mine["message"]])  # stored once
+    assert [r for r in contact_records(db) if "quarantined_at" in r] == []
+    assert_nothing_said_about_the_proof(page)
+
+
+@needs("chat_message")
+def test_a_chat_start_that_arrives_without_its_proof_is_refused_then_solved_and_sent_again(
+    visit: Visit, db: Any
+) -> None:
+    url = visit.stack.url("chat_message")
+    stripped: list[bool] = []
+
+    def drop_the_proof(route: Route) -> None:
+        request = route.request
+        if request.method == "POST" and not stripped:
+            body = {k: v for k, v in request.post_data_json.items() if k != "altcha"}
+            stripped.append(True)
+            route.continue_(post_data=json.dumps(body))
+        else:
+            route.continue_()
+
+    page = visit.open()
+    page.route(url, drop_the_proof)
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+
+    expect(chat_messages(page)).to_have_count(1)
+    refused, retried = visit.posts_to("chat_message")
+    answer = refused.response()
+    assert answer is not None and answer.status == 400
+    refusal = answer.json()["error"]
+    assert refusal["code"] == "challenge_required"
+    assert proof_sent(retried)["challenge"] == refusal["challenge"]
+    assert retried.header_value("idempotency-key") != refused.header_value("idempotency-key")
+    assert len(list(db.collection("chat_sessions").stream())) == 1
+    expect(page.locator(".fo-chat .fo-status:visible")).to_have_count(0)
+    assert_nothing_said_about_the_proof(page)
+
+
+def test_without_web_workers_the_page_solves_on_its_own_thread_and_the_post_is_not_quarantined(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.page
+    page.add_init_script("delete window.Worker;")
+    visit.open()
+    assert page.evaluate("() => typeof window.Worker") == "undefined"
+    send_contact(page)
+
+    assert visit.workers == []
+    [solver] = solver_loads(visit)
+    assert solver.resource_type == "script"
+    proved_contact_post(visit, db)
+
+
+def test_a_form_filled_without_focus_fetches_its_challenge_at_the_submit(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    # As autofill does: values set with no focus on the form, then the submit.
+    page.evaluate(
+        """values => { const form = document.querySelector('form[data-factoryops=contact]');
+                       for (const [name, value] of Object.entries(values))
+                         form.elements.namedItem(name).value = value;
+                       form.requestSubmit(); }""",
+        CONTACT,
+    )
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    proved_contact_post(visit, db)
+
+
+def test_a_challenge_held_past_nine_minutes_is_replaced_at_the_submit(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    with page.expect_response(challenge_url(visit, "contact_submit")):
+        page.focus("#contact-name")
+    fill_contact(page, CONTACT)
+    page.clock.set_system_time(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=9, seconds=30))
+    submit_contact(page)
+
+    expect(contact_status(page)).to_have_text(re.compile("Thank you"))
+    first, second = challenges_asked(visit, "contact_submit")
+    [post] = visit.posts_to("contact_submit")
+    assert proof_sent(post)["challenge"] == issued(second) != issued(first)
+
+
+@needs("chat_message")
+def test_the_page_and_its_solver_talk_only_to_the_site_and_the_functions(
+    visit: Visit, db: Any
+) -> None:
+    page = visit.open()
+    send_contact(page)
+    start_chat(page, "ravi@plant.example", "Do you read Siemens S7 PLCs?")
+    expect(chat_messages(page)).to_have_count(1)
+
+    def origin(url: str) -> str:
+        parts = urllib.parse.urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    functions = {origin(visit.stack.url(name)) for name in visit.stack.functions}
+    reached = {origin(r.url) for r in visit.requests}
+    assert reached <= {visit.stack.origin, *functions}
+    assert visit.workers == [visit.stack.origin + SOLVER] * 2  # one for each form's challenge
+    assert len(solver_loads(visit)) == 2
+    assert visit.elsewhere == [] and visit.google() == []
+
+
+SOLVABLE = [
+    ("SHA-256", 1, {"counter": 300}),  # as the functions issue them: a 16-byte prefix
+    ("SHA-256", 3, {"key_prefix": "abc"}),  # three rounds; a prefix ending in half a byte
+    ("SHA-384", 2, {"counter": 300}),
+    ("SHA-512", 1, {"key_prefix": "0f"}),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "cost", "prefix"), SOLVABLE)
+def test_the_solver_finds_the_first_counter_the_altcha_library_accepts(
+    visit: Visit, algorithm: str, cost: int, prefix: dict[str, Any]
+) -> None:
+    import altcha
+
+    key = b"test-key"
+    made = altcha.create_challenge(
+        algorithm, cost, expires_at=int(time.time()) + 600, hmac_secret=key, **prefix
+    )
+    page = visit.open()
+    found = page.evaluate(
+        """([challenge, url]) => new Promise(resolve => {
+             const worker = new Worker(url);
+             worker.onmessage = event => { worker.terminate(); resolve(event.data); };
+             worker.postMessage(challenge);
+           })""",
+        [made.to_dict(), visit.stack.origin + SOLVER],
+    )
+
+    expected = altcha.solve_challenge(made)
+    assert expected is not None and found is not None
+    assert (found["counter"], found["derivedKey"]) == (expected.counter, expected.derived_key)
+    payload = altcha.Payload(made, altcha.Solution.from_dict(found))
+    assert altcha.verify_solution(payload, key).verified

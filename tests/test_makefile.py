@@ -38,7 +38,15 @@ def test_make_test_installs_the_browser_and_shellcheck_too() -> None:
         assert package in plan
 
 
+def test_make_bench_installs_the_browser_but_not_shellcheck() -> None:
+    plan = _plan("bench-deps")
+    for package in ("default-jre-headless", "nodejs", "chromium"):
+        assert package in plan
+    assert "shellcheck" not in plan
+
+
 def test_make_dev_and_make_test_each_ask_for_their_own_packages() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "dev: venv dev-deps" in makefile
     assert "test: venv test-deps" in makefile
+    assert "bench: venv bench-deps" in makefile

@@ -19,6 +19,9 @@
  *   opt-out flag, so a tag already on the page sends nothing more. Any
  *   `[data-consent-open]` control re-opens the choice.
  * - contact: every `form[data-factoryops="contact"]` posts JSON with an Idempotency-Key.
+ * - proof of work: a contact post and a chat start carry a solved challenge of the
+ *   function's own (`altcha`), fetched when the visitor starts on the form and solved
+ *   while they type, in a Web Worker loaded from factoryops-pow.js beside this script.
  * - chat: a widget that asks for the email first, says when to expect a reply (the
  *   answers' `team`), and polls for the team's replies; folded away it only peeks for
  *   unseen ones (a badge), so that the server can still email what nobody read.
@@ -31,7 +34,9 @@
  *   stay private off the public page.
  *
  * Browser storage: localStorage only, three keys (see KEYS), never cookies. Server data
- * reaches the page through textContent only.
+ * reaches the page through textContent only. Requests go to the function URLs and, after
+ * consent, to Google's tag; the solver comes from the site itself (a strict CSP needs
+ * `worker-src 'self'` for it).
  */
 (function () {
   'use strict';
@@ -236,6 +241,8 @@
     var code = result.error && result.error.code;
     switch (result.status) {
       case 400:
+        // A proof of work refused even after a fresh one: nothing the visitor can correct.
+        if (result.error && result.error.challenge) break;
         return 'Please correct the highlighted fields.';
       case 409:
         if (code === 'session_closed') return 'This chat has been closed.';
@@ -256,13 +263,8 @@
           describeWait(result.retryAfter) +
           '.'
         );
-      default:
-        return (
-          'Something went wrong on our side. Please try again, or email us at ' +
-          CONTACT_EMAIL +
-          '.'
-        );
     }
+    return 'Something went wrong on our side. Please try again, or email us at ' + CONTACT_EMAIL + '.';
   }
 
   // == small DOM helpers ==============================================================
@@ -423,12 +425,12 @@
     });
   }
 
-  /* Sends a form's request with the form busy and `pending` said meanwhile; resolves to the result. */
-  function submitForm(form, status, pending, url, request) {
+  /* Keeps the form busy, with `pending` said, until `sending` (a request's result) settles. */
+  function submitForm(form, status, pending, sending) {
     clearFieldErrors(form);
     setBusy(form, true);
     say(status, pending, 'info');
-    return send(url, request).then(function (result) {
+    return sending.then(function (result) {
       setBusy(form, false);
       return result;
     });
@@ -440,7 +442,8 @@
    */
   function showFailure(status, result, form) {
     var message = failureMessage(result, 'your message');
-    var invalid = result.status === 400 && result.error;
+    // A refused proof of work names no field and its words are not for the visitor.
+    var invalid = result.status === 400 && result.error && !result.error.challenge ? result.error : null;
     if (invalid && invalid.fields) {
       var leftovers = showFieldErrors(form, invalid.fields);
       if (leftovers.length) message += ' ' + sentence(leftovers.join('; '));
@@ -448,6 +451,153 @@
       message = invalid.message; // no field to point at: the server's own words
     }
     say(status, message, 'error');
+  }
+
+  // == proof of work ==================================================================
+
+  /*
+   * A contact post and a chat start carry a solved challenge of the function's own
+   * (`GET <function>/challenge`, an ALTCHA proof of work): a moment of hashing for a
+   * visitor, a cost for a bot that posts by the thousand. The challenge is fetched when
+   * the visitor starts on the form and solved while they type, so the submit rarely waits
+   * for it; the server issues challenges for 10 minutes, and one held longer than
+   * PROOF_FRESH_MS is replaced at the submit rather than refused after it.
+   */
+  var PROOF_FRESH_MS = 9 * 60000;
+  var hereSolver = null;
+
+  /* The solver, beside this script wherever the site serves it: no request elsewhere. */
+  function solverUrl() {
+    return new URL('factoryops-pow.js', (script && script.src) || document.baseURI).href;
+  }
+
+  /* Resolves to the challenge's `altcha` field, or null when it could not be solved. */
+  function solveChallenge(challenge) {
+    return solution(challenge)
+      .then(function (found) {
+        if (!found) return null;
+        return window.btoa(JSON.stringify({ challenge: challenge, solution: found }));
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
+  /* In a worker, so that typing stays smooth; on this thread where workers are missing or
+     refused (the same code, in steps that leave the page responsive). */
+  function solution(challenge) {
+    if (typeof window.Worker !== 'function') return solveHere(challenge);
+    return new Promise(function (resolve) {
+      var worker = new Worker(solverUrl());
+      worker.onmessage = function (event) {
+        worker.terminate();
+        resolve(event.data);
+      };
+      worker.onerror = function () {
+        worker.terminate();
+        resolve(solveHere(challenge));
+      };
+      worker.postMessage(challenge);
+    }).catch(function () {
+      return solveHere(challenge); // a browser that throws for a worker its CSP refuses
+    });
+  }
+
+  function solveHere(challenge) {
+    if (!hereSolver) {
+      hereSolver = new Promise(function (resolve) {
+        var tag = el('script', { src: solverUrl(), async: true });
+        tag.onload = function () {
+          resolve(window.FactoryOpsPow || null);
+        };
+        tag.onerror = function () {
+          resolve(null);
+        };
+        document.head.appendChild(tag);
+      });
+    }
+    return hereSolver.then(function (solver) {
+      return solver ? solver.solve(challenge) : null;
+    });
+  }
+
+  /*
+   * The proofs of one form's posts to `url`. `warm` starts on a challenge ahead of the
+   * submit; `post` sends the form's fields with a proof and resolves as `send` does.
+   */
+  function proofs(url) {
+    var challengeUrl = url.replace(/\/+$/, '') + '/challenge';
+    var held = null; // the next post's: {at, altcha: a promise}
+    var sent = null; // the last post's, while unanswered or refused: {content, at, altcha}
+
+    function fresh(proof) {
+      return !!proof && Date.now() - proof.at < PROOF_FRESH_MS;
+    }
+
+    function fetchAndSolve() {
+      return {
+        at: Date.now(),
+        altcha: send(challengeUrl, { method: 'GET' }).then(function (result) {
+          var challenge = result.ok && result.body;
+          return challenge && challenge.parameters ? solveChallenge(challenge) : null;
+        })
+      };
+    }
+
+    /* Each proof is given once: a solution is good for one post. */
+    function take() {
+      var warmed = fresh(held);
+      var next = warmed ? held : fetchAndSolve();
+      held = null;
+      return next.altcha.then(function (altcha) {
+        // Warmed long before (the visitor offline then, say): ask once more now.
+        if (!altcha && warmed) return take();
+        return { at: next.at, altcha: altcha };
+      });
+    }
+
+    /*
+     * The same content sent again keeps its proof, and so its body and Idempotency-Key: a
+     * post stored whose answer was lost is answered again, not stored twice. A proof the
+     * server refuses (used, expired, missing) is replaced, once and without a word to the
+     * visitor, by the solution of the challenge the refusal carries: a new body, so
+     * `keys` gives it a new key.
+     */
+    function post(keys, fields) {
+      var content = JSON.stringify(fields);
+      var again = sent && sent.altcha && sent.content === content && fresh(sent);
+      var ready = again ? Promise.resolve(sent) : take();
+
+      function attempt(proof, retried) {
+        sent = { content: content, at: proof.at, altcha: proof.altcha };
+        var body = {};
+        Object.keys(fields).forEach(function (name) {
+          body[name] = fields[name];
+        });
+        if (proof.altcha) body.altcha = proof.altcha;
+        return send(url, { method: 'POST', body: body, key: keys.keyFor(body) }).then(function (result) {
+          var refusal = result.status === 400 && result.error;
+          var refused = refusal && /^challenge_(failed|required)$/.test(refusal.code) && refusal.challenge;
+          if (result.ok) sent = null;
+          if (retried || !refused) return result;
+          var at = Date.now();
+          return solveChallenge(refusal.challenge).then(function (altcha) {
+            return altcha ? attempt({ at: at, altcha: altcha }, true) : result;
+          });
+        });
+      }
+
+      return ready.then(function (proof) {
+        return attempt(proof, false);
+      });
+    }
+
+    return {
+      warm: function () {
+        if (!fresh(held)) held = fetchAndSolve();
+      },
+      post: post
+    };
   }
 
   // == consent ========================================================================
@@ -604,15 +754,16 @@
 
   function initContactForm(form) {
     var keys = keyKeeper();
+    var proof = proofs(config.contactUrl);
     var status = form.querySelector('[data-status]');
     if (!status) {
       status = statusLine();
       form.appendChild(status);
     }
+    form.addEventListener('focusin', proof.warm);
     onSubmit(form, function () {
-      var body = readFields(form, CONTACT_FIELDS);
-      var request = { method: 'POST', body: body, key: keys.keyFor(body) };
-      submitForm(form, status, 'Sending…', config.contactUrl, request).then(function (result) {
+      var fields = readFields(form, CONTACT_FIELDS);
+      submitForm(form, status, 'Sending…', proof.post(keys, fields)).then(function (result) {
         if (!result.ok) {
           showFailure(status, result, form);
           return;
@@ -713,6 +864,7 @@
       email: null, // the address typed into the start form: in memory only, never stored
       restored: !session, // a reloaded thread is not news: no badge for it
       startKeys: keyKeeper(),
+      startProofs: proofs(config.chatUrl),
       sendKeys: keyKeeper()
     };
     document.body.appendChild(chat.ui.root);
@@ -733,6 +885,7 @@
     ui.restart.addEventListener('click', function () {
       startOver(chat);
     });
+    ui.email.addEventListener('focus', chat.startProofs.warm);
     document.addEventListener('visibilitychange', function () {
       if (!document.hidden) schedule(chat, 0);
     });
@@ -945,8 +1098,8 @@
     // campaign tags that are none of the chat's business.
     var body = { email: ui.email.value, page: window.location.pathname };
     if (ui.startText.value.trim()) body.text = ui.startText.value;
-    var request = { method: 'POST', body: body, key: chat.startKeys.keyFor(body) };
-    submitForm(ui.start, ui.startStatus, 'Starting your chat…', config.chatUrl, request).then(function (result) {
+    var sending = chat.startProofs.post(chat.startKeys, body);
+    submitForm(ui.start, ui.startStatus, 'Starting your chat…', sending).then(function (result) {
       if (!result.ok || !result.body || !result.body.session_id) {
         showFailure(ui.startStatus, result, ui.start);
         return;
@@ -976,7 +1129,7 @@
     var body = { text: ui.composeText.value };
     var asked = chat.session;
     var request = { method: 'POST', body: body, key: chat.sendKeys.keyFor(body), session: asked };
-    submitForm(ui.compose, ui.composeStatus, '', config.chatUrl, request).then(function (result) {
+    submitForm(ui.compose, ui.composeStatus, '', send(config.chatUrl, request)).then(function (result) {
       if (asked !== chat.session) return;
       var code = result.error && result.error.code;
       if (result.ok && result.body && result.body.message) {
