@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from devstack import proofs
 from devstack.apps_script import AppsScript
 from devstack.emulator import Emulator, free_port
 from devstack.functions import Served, serve
@@ -1061,6 +1062,32 @@ def test_chat_start_shows_the_server_email_error_beside_the_email_field(visit: V
 
 
 @needs("chat_message")
+def test_a_second_chat_for_an_address_whose_chat_is_open_says_to_continue_that_one(
+    visit: Visit,
+) -> None:
+    # The address's first chat, started from another browser (the stack's own client).
+    with urllib.request.urlopen(challenge_url(visit, "chat_message"), timeout=20) as answer:
+        solution = proofs.solve(json.load(answer))
+    first = {"email": "meera@foundry.example", "page": "/", "text": "Hi", "altcha": solution}
+    request = urllib.request.Request(
+        visit.stack.url("chat_message"),
+        data=json.dumps(first).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=20) as started:
+        assert started.status == 201
+
+    page = visit.open()
+    start_chat(page, "Meera@Foundry.example", "Hello again")
+
+    expect(page.locator(".fo-chat__start .fo-status")).to_contain_text(
+        "You already have a chat open with us"
+    )
+    assert visit.storage() == {}
+
+
+@needs("chat_message")
 def test_chat_start_posts_the_site_path_alone_never_the_origin_or_the_query(
     visit: Visit, db: Any
 ) -> None:
@@ -1695,11 +1722,9 @@ def test_a_chat_start_carries_a_proof_solved_after_the_email_field_took_the_focu
 def test_a_spent_solution_is_refused_and_the_script_solves_the_fresh_challenge_and_posts_once_more(
     visit: Visit, db: Any
 ) -> None:
-    from tests import pow
-
     url = visit.stack.url("contact_submit")
     with urllib.request.urlopen(challenge_url(visit, "contact_submit"), timeout=20) as answer:
-        spent = pow.solve(json.load(answer))
+        spent = proofs.solve(json.load(answer))
     assert post_direct(url, {**CONTACT, "altcha": spent})[0] == 201  # spent by someone else
     swapped: list[str] = []
 

@@ -246,6 +246,8 @@
         return 'Please correct the highlighted fields.';
       case 409:
         if (code === 'session_closed') return 'This chat has been closed.';
+        // One live chat per address: the server's words say where to go on.
+        if (code === 'chat_already_open') return result.error.message;
         return 'Your earlier attempt is still being processed. Please wait a moment and try again.';
       case 413:
         return 'That is longer than we can accept. Please shorten it and try again.';
