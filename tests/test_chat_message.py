@@ -177,6 +177,16 @@ def test_each_start_gets_a_new_unguessable_session_id(client: Any) -> None:
     assert len(ids) == 5
 
 
+def test_a_chat_at_its_message_cap_does_not_stand_in_the_way_of_the_new_one_it_asks_for(
+    client: Any, configure: Any
+) -> None:
+    configure(CHAT_MAX_MESSAGES="1")
+    first = start(client)
+    assert error(say(client, first["session_id"], "more"))["code"] == "chat_limit_reached"
+    second = start(client)
+    assert second["session_id"] != first["session_id"]
+
+
 def test_a_second_start_for_an_address_with_a_live_open_chat_is_refused_and_sends_nothing(
     client: Any, db: Any, standins: Any, forwarder: Any
 ) -> None:

@@ -26,6 +26,7 @@ import requests
 from werkzeug.serving import make_server
 
 from devstack import emulator as emulator_mod
+from devstack import proofs
 from tests.conftest import ROOT, load
 
 pytestmark = pytest.mark.load
@@ -46,12 +47,27 @@ def _visitor(n: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"198.18.{n // 250 % 250}.{n % 250 + 1}"}
 
 
+_PROOFS: dict[int, str] = {}
+"""Submission n's proof of work: its repeats carry the same, as the site script's do."""
+_PROOFS_LOCK = threading.Lock()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_proofs() -> Iterator[None]:
+    _PROOFS.clear()
+    yield
+
+
 def _body(n: int) -> dict[str, str]:
+    with _PROOFS_LOCK:
+        if n not in _PROOFS:
+            _PROOFS[n] = proofs.solved()
     return {
         "name": f"Load Tester {n}",
         "email": f"load{n}@plant.example",
         "company": "Loopback Works",
         "message": f"Submission number {n}.",
+        "altcha": _PROOFS[n],
     }
 
 
@@ -148,7 +164,7 @@ def test_concurrent_repeats_of_each_idempotency_key_store_and_send_it_once(
 # -- downstream outage, then recovery and one sweep -----------------------------------
 
 
-def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_one_sweep_sends_each_once(
+def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_sent_once_on_their_return(
     db: Any,
     standins: Any,
     configure: Callable[..., None],
@@ -189,8 +205,11 @@ def test_with_emailjs_and_the_crm_down_every_submission_is_stored_and_one_sweep_
     later = store.now() + dt.timedelta(hours=1)
     monkeypatch.setattr(store, "now", lambda: later)
     counts = deliveries.run_due(DELIVERY_SOURCES)
+    # The sweep's own writes are events too (the contact trigger is `written`), so
+    # forward_record may take a record's other channel before the sweep reaches it.
+    forwarder.settle(timeout=120)
 
-    assert (counts.sent, counts.retrying, counts.failed) == (2 * count, 0, 0)
+    assert (counts.retrying, counts.failed) == (0, 0) and counts.sent <= 2 * count
     emailed = collections.Counter(e["template_params"]["record_id"] for e in standins.state.emails)
     appended = collections.Counter(row[2] for row in standins.crm.rows())
     ids = {r["id"] for r in records}
@@ -447,7 +466,12 @@ def test_a_hanging_firestore_gets_a_503_within_one_deadline_and_nothing_goes_dow
 ) -> None:
     emulator = own_emulator[0]
     configure(FIRESTORE_EMULATOR_HOST=emulator.address, **GENEROUS_LIMIT)
-    chat_body = {"email": "hang@plant.example", "page": "/", "text": "hello?"}
+    chat_body = {
+        "email": "hang@plant.example",
+        "page": "/",
+        "text": "hello?",
+        "altcha": proofs.solved(),
+    }
     with serving("contact_submit") as contact_url, serving("chat_message") as chat_url:
         assert requests.post(contact_url, json=_body(1), timeout=30).status_code == 201
         standins.reset()

@@ -137,20 +137,24 @@ def _refuse_a_second_open_chat(email: Email, key: str | None) -> None:
     reaches the inbox once a day). It is not continued, since that would hand the chat to
     anyone who types the address. The window runs from the chat's start, not its last
     message: whoever started it holds the session, and their posts must not keep the
-    address's owner out for longer. One query of at most OPEN_CHAT_SCAN sessions; two
+    address's owner out for longer. A chat at its message cap does not count: the visitor
+    is asked to start a new one. One query of at most OPEN_CHAT_SCAN sessions; two
     starts at the same instant may both pass, and the rate limits bound that. A repeat
     of a start under its Idempotency-Key `key` passes, to be answered as the first was."""
     query = (
         sessions()
         .where(filter=store.field_filter(SessionFields.EMAIL_KEY, "==", email.key))
         .where(filter=store.field_filter(SessionFields.STATUS, "==", OPEN))
-        .select([SessionFields.CREATED_AT])
+        .select([SessionFields.CREATED_AT, SessionFields.MESSAGE_COUNT])
         .limit(OPEN_CHAT_SCAN)
     )
     since = store.now() - OPEN_CHAT_WINDOW
+    cap = settings().chat_max_messages
     for snap in query.stream(**store.call_options()):
-        started = ChatSession.from_snapshot(snap).created_at
-        if started is None or started >= since:
+        found = ChatSession.from_snapshot(snap)
+        if found.message_count >= cap:
+            continue
+        if found.created_at is None or found.created_at >= since:
             if key is not None and idempotency.taken(scope=CHAT, key=key):
                 return
             raise errors.ChatAlreadyOpen()
