@@ -12,13 +12,17 @@
  * M = {"record_ids": [...], "email_keys": [...], "received_before": RFC 3339 | null};
  * a row matches if it meets any one of the conditions.
  *
- * Every request is signed: the query parameters `ts` (Unix seconds) and `sig`, the hex
- * HMAC-SHA256 keyed by the script property CRM_APPS_SCRIPT_KEY over ts + "\n" + the
- * body. The URL is reachable without sign-in, so a request without a valid signature,
- * or with a ts more than 5 minutes from this script's clock (a replay), is refused
- * before the lock is taken or the spreadsheet opened, with a `code`:
- *   {"ok": false, "error": ..., "code": "no_key" | "unsigned" | "bad_signature" | "stale"}
- * The client retries a stale refusal (its clock may have drifted) and no other.
+ * Every request is signed: the query parameters `ts` (Unix seconds), `nonce` (32 lowercase
+ * hex digits, fresh for each request) and `sig`, the hex HMAC-SHA256 keyed by the script
+ * property CRM_APPS_SCRIPT_KEY over ts + "\n" + nonce + "\n" + the body. The URL is
+ * reachable without sign-in, so a request without a valid signature, or with a ts more
+ * than 60 seconds from this script's clock, is refused before the lock is taken or the
+ * spreadsheet opened; and a request whose nonce the script has seen before (a copy of a
+ * request it received) is refused under the lock, before the spreadsheet is opened. These
+ * refusals carry a `code`:
+ *   {"ok": false, "error": ..., "code": "no_key" | "unsigned" | "bad_signature" | "stale" | "replayed"}
+ * The client retries a stale refusal (its clock may have drifted), signing it anew, and
+ * no other.
  *
  * A request the script can never carry out is answered {"ok": false, "error": ...}, which
  * the client takes as final. Anything that may pass (the lock not free within 30 s, a
@@ -31,7 +35,20 @@ var FORMULA_START = ['=', '+', '-', '@', '\t', '\r', '\n'];
 var LOCK_WAIT_MS = 30000;
 var DEFAULT_SHEET = 'Leads';
 var KEY_PROPERTY = 'CRM_APPS_SCRIPT_KEY';
-var SIGNATURE_WINDOW_S = 300;
+// The functions sign each request the moment they send it, and they and this script run
+// on Google's servers, whose clocks agree to well under a second: a request reaches this
+// check within seconds of its ts (the web app's start takes one or two). 60 s leaves room
+// for a slow start, and bounds what a copy is worth should the cache drop its nonce
+// early; a request that arrives later is refused as stale and the client, retrying,
+// signs it anew, so the narrow window costs no more than a retry.
+var SIGNATURE_WINDOW_S = 60;
+var NONCE_PATTERN = /^[0-9a-f]{32}$/;
+// How long a nonce is remembered: as long as a copy of its request could still pass the
+// ts check and reach the cache. Its ts is accepted from ts - 60 s to ts + 60 s, and a copy
+// accepted last may then wait up to LOCK_WAIT_MS for the lock; 10 s more for the
+// execution's own steps. Far below the cache's limit of 21600 s.
+var NONCE_MEMORY_S = 2 * SIGNATURE_WINDOW_S + LOCK_WAIT_MS / 1000 + 10;
+var NONCE_PREFIX = 'nonce:';
 
 function doPost(e) {
   var refused = refusal_(e);
@@ -54,6 +71,15 @@ function doPost(e) {
   var lock = LockService.getScriptLock();
   lock.waitLock(LOCK_WAIT_MS);
   try {
+    // Under the lock, so that of two copies of one request arriving together only the
+    // first finds its nonce unseen: the check and the put are one step.
+    if (!firstUse_(e.parameter.nonce)) {
+      return answer_({
+        ok: false,
+        code: 'replayed',
+        error: "the request's nonce was used before: it is a copy",
+      });
+    }
     var sheet = sheet_();
     if (!sheet) {
       return answer_({ ok: false, error: 'the CRM sheet named by CRM_SHEET_NAME does not exist' });
@@ -67,6 +93,21 @@ function doPost(e) {
   } finally {
     lock.releaseLock();
   }
+}
+
+/**
+ * Whether this nonce is new, remembering it if so; the caller holds the script lock.
+ * The script cache is shared by every execution of the script. It keeps at most 1,000
+ * items: one per request, and the functions send far fewer within NONCE_MEMORY_S.
+ */
+function firstUse_(nonce) {
+  var cache = CacheService.getScriptCache();
+  var key = NONCE_PREFIX + nonce;
+  if (cache.get(key) !== null) {
+    return false;
+  }
+  cache.put(key, '1', NONCE_MEMORY_S);
+  return true;
 }
 
 /**
@@ -84,16 +125,20 @@ function refusal_(e) {
   }
   var parameter = (e && e.parameter) || {};
   var ts = typeof parameter.ts === 'string' ? parameter.ts : '';
+  var nonce = typeof parameter.nonce === 'string' ? parameter.nonce : '';
   var sig = typeof parameter.sig === 'string' ? parameter.sig : '';
-  if (!ts || !sig) {
-    return { ok: false, code: 'unsigned', error: 'the request is not signed (ts and sig)' };
+  if (!ts || !sig || !NONCE_PATTERN.test(nonce)) {
+    return {
+      ok: false,
+      code: 'unsigned',
+      error: 'the request is not signed (ts, sig and a nonce of 32 hex digits)',
+    };
   }
   var body = e.postData ? String(e.postData.contents) : '';
   // UTF-8 named explicitly: the two-argument form's charset is not documented, and the
   // client signs UTF-8 (ASCII, in fact) bytes.
-  var expected = hex_(
-    Utilities.computeHmacSha256Signature(ts + '\n' + body, key, Utilities.Charset.UTF_8)
-  );
+  var message = ts + '\n' + nonce + '\n' + body;
+  var expected = hex_(Utilities.computeHmacSha256Signature(message, key, Utilities.Charset.UTF_8));
   if (!sameText_(expected, sig.toLowerCase())) {
     return { ok: false, code: 'bad_signature', error: 'the signature does not match the request' };
   }
@@ -102,7 +147,7 @@ function refusal_(e) {
     return {
       ok: false,
       code: 'stale',
-      error: "the request's ts is more than 5 minutes from the script's clock",
+      error: "the request's ts is more than 60 seconds from the script's clock",
     };
   }
   return null;

@@ -10,10 +10,12 @@
 // `AppsScript` class the tests, `make dev` and bench/ use).
 //
 // The web app:
-//   POST /macros/s/local/exec?ts=..&sig=..   doPost(e), with e.postData.contents the body
-//        and e.parameter the query, as Apps Script builds them; answers 200 with what
-//        the script returned, or, when doPost throws, 200 with an HTML error page (not
-//        JSON), as the real web app does. Any other path: 404.
+//   POST /macros/s/local/exec?ts=..&nonce=..&sig=..   doPost(e), with e.postData.contents
+//        the body and e.parameter the query, as Apps Script builds them. What the script
+//        returned is answered as the real web app answers it: a 302 to a one-time URL,
+//        GET /macros/echo?user_content_key=K, that serves it once (200) and runs no
+//        script; a client follows it with a GET, as `requests` does. When doPost throws:
+//        200 with an HTML error page (not JSON). Any other path: 404.
 // Control routes (not the script's; nothing here is authenticated: loopback only):
 //   GET  /_rows                  {"rows": [[cell, ...], ...]}: the sheet as it holds it,
 //                                a header row first when there is one, 8 columns wide
@@ -28,16 +30,19 @@
 //   POST /_lock {"held": bool}   another execution holds the script lock: doPost's
 //                                waitLock throws, and the web app answers its error page
 //   POST /_properties {NAME: value | null, ...}  set or remove script properties
-//   GET  /_stats                 {"requests": n}: requests that reached the web app
+//   GET  /_stats                 {"requests": n}: requests that reached the web app (its
+//                                POSTs; a GET of an answer's one-time URL is none)
 //   POST /_reset                 an empty sheet, the launch properties, no failure, delay
 //                                or held lock
 'use strict';
 
+const crypto = require('crypto');
 const http = require('http');
 const path = require('path');
 const { Script, event } = require(path.join(__dirname, 'apps_script_shims.js'));
 
 const SCRIPT_PATH = '/macros/s/local/exec';
+const ECHO_PATH = '/macros/echo';
 const KEY_PROPERTY = 'CRM_APPS_SCRIPT_KEY';
 const DEFAULT_TIMEOUT_S = 6;
 const FAILURES = ['500', '503', '429', 'timeout'];
@@ -53,6 +58,7 @@ const state = {
   failSeconds: DEFAULT_TIMEOUT_S,
   delaySeconds: 0,
   requests: 0,
+  echoes: new Map(), // user_content_key -> what the script returned, until it is fetched
 };
 
 function reset() {
@@ -61,6 +67,7 @@ function reset() {
   state.failSeconds = DEFAULT_TIMEOUT_S;
   state.delaySeconds = 0;
   state.requests = 0;
+  state.echoes.clear();
 }
 
 function send(response, status, body, type) {
@@ -115,7 +122,22 @@ async function webApp(request, response, url, raw) {
     send(response, 200, errorPage(ran.thrown), 'text/html');
     return;
   }
-  send(response, 200, ran.output.content, ran.output.mimeType);
+  const key = crypto.randomBytes(24).toString('base64url');
+  state.echoes.set(key, ran.output);
+  response.writeHead(302, { Location: `${ECHO_PATH}?user_content_key=${key}`, 'Content-Length': 0 });
+  response.end();
+}
+
+/** The one-time URL of an answer: served once, then gone. */
+function echo(response, url) {
+  const key = url.searchParams.get('user_content_key') || '';
+  const output = state.echoes.get(key);
+  if (output === undefined) {
+    send(response, 404, '<!DOCTYPE html><title>Not Found</title>', 'text/html');
+    return;
+  }
+  state.echoes.delete(key);
+  send(response, 200, output.content, output.mimeType);
 }
 
 function parseJson(raw) {
@@ -190,6 +212,8 @@ async function handle(request, response) {
     control(request, response, url.pathname, raw);
   } else if (url.pathname === SCRIPT_PATH && request.method === 'POST') {
     await webApp(request, response, url, raw);
+  } else if (url.pathname === ECHO_PATH && request.method === 'GET') {
+    echo(response, url);
   } else {
     send(response, 404, '<!DOCTYPE html><title>Not Found</title>', 'text/html');
   }

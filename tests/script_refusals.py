@@ -13,7 +13,7 @@ NO_KEY: dict[str, Any] = {
 UNSIGNED: dict[str, Any] = {
     "ok": False,
     "code": "unsigned",
-    "error": "the request is not signed (ts and sig)",
+    "error": "the request is not signed (ts, sig and a nonce of 32 hex digits)",
 }
 BAD_SIGNATURE: dict[str, Any] = {
     "ok": False,
@@ -23,5 +23,10 @@ BAD_SIGNATURE: dict[str, Any] = {
 STALE: dict[str, Any] = {
     "ok": False,
     "code": "stale",
-    "error": "the request's ts is more than 5 minutes from the script's clock",
+    "error": "the request's ts is more than 60 seconds from the script's clock",
+}
+REPLAYED: dict[str, Any] = {
+    "ok": False,
+    "code": "replayed",
+    "error": "the request's nonce was used before: it is a copy",
 }

@@ -8,6 +8,7 @@ the same answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -73,24 +74,44 @@ class Sent:
     type: str = "application/json"
     query: str | None = None
     """The query string as sent, when it was recorded from the wire."""
+    now: int | None = None
+    """The script's clock (Unix seconds) when it arrives; unset: the clock of the run."""
 
     def query_string(self) -> str:
         return urllib.parse.urlencode(self.parameter) if self.query is None else self.query
 
     def harness(self) -> dict[str, Any]:
-        return {"contents": self.contents, "query": self.query_string(), "type": self.type}
+        request = {"contents": self.contents, "query": self.query_string(), "type": self.type}
+        return request if self.now is None else {**request, "now": self.now}
+
+    def at(self, now: int) -> Sent:
+        """The same request, arriving when the script's clock reads `now`."""
+        return dataclasses.replace(self, now=now)
 
     @property
     def payload(self) -> Any:
         return json.loads(self.contents)
 
 
-def signed(request: Any, *, key: str = KEY, ts: int | None = None) -> Sent:
+@dataclass(frozen=True)
+class Together:
+    """Requests that arrive at once: each runs in an execution of its own, side by side."""
+
+    posts: tuple[Sent, ...]
+
+    def harness(self) -> dict[str, Any]:
+        return {"together": [post.harness() for post in self.posts]}
+
+
+def signed(
+    request: Any, *, key: str = KEY, ts: int | None = None, nonce: str | None = None
+) -> Sent:
     """A payload (sent as JSON) or a str (the raw body), signed as crm.py signs."""
     body = request if isinstance(request, str) else json.dumps(request)
     stamp = crm._now() if ts is None else ts
-    sig = crm.sign(body, timestamp=stamp, key=key.encode())
-    return Sent(body, {"ts": str(stamp), "sig": sig})
+    once = crm._nonce() if nonce is None else nonce
+    sig = crm.sign(body, timestamp=stamp, nonce=once, key=key.encode())
+    return Sent(body, {"ts": str(stamp), "nonce": once, "sig": sig})
 
 
 @dataclass
@@ -161,9 +182,10 @@ def run(
     properties: dict[str, str] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Each post is a `Sent` (sent as it is), or a payload or str, signed with KEY.
-    The script's properties hold `key` as CRM_APPS_SCRIPT_KEY (none when it is None)."""
-    sent = [post if isinstance(post, Sent) else signed(post) for post in posts]
+    """Each post is a `Sent` or `Together` (sent as it is), or a payload or str, signed
+    with KEY. The script's properties hold `key` as CRM_APPS_SCRIPT_KEY (none when it is
+    None)."""
+    sent = [post if isinstance(post, Sent | Together) else signed(post) for post in posts]
     script_properties = {} if key is None else {"CRM_APPS_SCRIPT_KEY": key}
     script_properties.update(properties or {})
     done = subprocess.run(
@@ -450,6 +472,8 @@ def test_a_busy_lock_is_an_error_page_over_http_which_the_client_retries(
 
 NOW = 1_760_000_000
 """The script's clock in the tests of signatures, and the client's."""
+WINDOW = 60
+"""Seconds a request's ts may be from the script's clock, either way (Code.gs, README)."""
 
 
 @pytest.fixture
@@ -461,19 +485,23 @@ def delete(*record_ids: str) -> dict[str, Any]:
     return {"action": "delete", "match": crm.Match(record_ids=frozenset(record_ids)).payload()}
 
 
-def test_the_client_signs_ts_and_the_exact_body_it_sends(
+def test_the_client_signs_ts_nonce_and_the_exact_body_it_sends(
     crm_client: CrmClient, at_now: None
 ) -> None:
     crm_client.append(lead(1))
     crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"})))
+    crm.read_rows()
 
     for sent in crm_client.sent:
         assert sent.type == "application/json"
-        assert set(sent.parameter) == {"ts", "sig"}
+        assert set(sent.parameter) == {"ts", "nonce", "sig"}
         assert sent.parameter["ts"] == str(NOW)
-        message = f"{NOW}\n{sent.contents}".encode()
+        nonce = sent.parameter["nonce"]
+        assert len(nonce) == 32 and set(nonce) <= set("0123456789abcdef")
+        message = f"{NOW}\n{nonce}\n{sent.contents}".encode()
         assert sent.parameter["sig"] == hmac.new(KEY.encode(), message, hashlib.sha256).hexdigest()
         assert sent.contents.isascii()
+    assert len({sent.parameter["nonce"] for sent in crm_client.sent}) == 3
     assert crm_client.payloads[1] == delete("rec1")
 
 
@@ -487,14 +515,39 @@ def _tampered(now: int) -> Sent:
     genuine = signed(delete("rec1"), ts=now)
     sig = genuine.parameter["sig"]
     return Sent(
-        genuine.contents, {"ts": str(now), "sig": sig[:-1] + ("0" if sig[-1] != "0" else "1")}
+        genuine.contents, {**genuine.parameter, "sig": sig[:-1] + ("0" if sig[-1] != "0" else "1")}
     )
+
+
+def _moved(now: int, **parameter: str) -> Sent:
+    """A genuine signature, with one of the parameters it covers changed."""
+    genuine = signed(delete("rec1"), ts=now)
+    return Sent(genuine.contents, {**genuine.parameter, **parameter})
+
+
+def _without(name: str) -> Callable[[int], Sent]:
+    def make(now: int) -> Sent:
+        genuine = signed(delete("rec1"), ts=now)
+        return Sent(genuine.contents, {k: v for k, v in genuine.parameter.items() if k != name})
+
+    return make
 
 
 REFUSED: dict[str, tuple[Callable[[int], Sent], dict[str, Any]]] = {
     "unsigned": (lambda now: Sent(json.dumps(delete("rec1")), {}), refusals.UNSIGNED),
-    "ts_without_sig": (
-        lambda now: Sent(json.dumps(delete("rec1")), {"ts": str(now)}),
+    "without_sig": (_without("sig"), refusals.UNSIGNED),
+    "without_ts": (_without("ts"), refusals.UNSIGNED),
+    "without_nonce": (_without("nonce"), refusals.UNSIGNED),
+    "nonce_too_short": (
+        lambda now: signed(delete("rec1"), ts=now, nonce="0123456789abcdef"),
+        refusals.UNSIGNED,
+    ),
+    "nonce_not_lowercase_hex": (
+        lambda now: signed(delete("rec1"), ts=now, nonce="0123456789ABCDEF" * 2),
+        refusals.UNSIGNED,
+    ),
+    "nonce_with_a_newline": (
+        lambda now: signed(delete("rec1"), ts=now, nonce="0123456789abcdef\n123456789abcde"),
         refusals.UNSIGNED,
     ),
     "signed_with_another_key": (
@@ -504,14 +557,15 @@ REFUSED: dict[str, tuple[Callable[[int], Sent], dict[str, Any]]] = {
     "tampered_signature": (_tampered, refusals.BAD_SIGNATURE),
     "signature_over_another_body": (_another_body, refusals.BAD_SIGNATURE),
     "signature_moved_to_another_ts": (
-        lambda now: Sent(
-            json.dumps(delete("rec1")),
-            {"ts": str(now + 1), "sig": signed(delete("rec1"), ts=now).parameter["sig"]},
-        ),
+        lambda now: _moved(now, ts=str(now + 1)),
         refusals.BAD_SIGNATURE,
     ),
-    "stale_past": (lambda now: signed(delete("rec1"), ts=now - 301), refusals.STALE),
-    "stale_future": (lambda now: signed(delete("rec1"), ts=now + 301), refusals.STALE),
+    "signature_moved_to_another_nonce": (
+        lambda now: _moved(now, nonce=crm._nonce()),
+        refusals.BAD_SIGNATURE,
+    ),
+    "stale_past": (lambda now: signed(delete("rec1"), ts=now - WINDOW - 1), refusals.STALE),
+    "stale_future": (lambda now: signed(delete("rec1"), ts=now + WINDOW + 1), refusals.STALE),
 }
 """A request the client did not sign, made at the script's clock `now`, and its refusal."""
 
@@ -526,7 +580,8 @@ def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
     result = run([*crm_client.sent, make(NOW)], now=NOW)
 
     assert result["answers"] == [{"ok": True, "appended": True}] * 2 + [refusal]
-    assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0}
+    # Refused before the lock, and before the cache: its nonce is not remembered.
+    assert result["touched"][-1] == {"spreadsheet": 0, "lock": 0, "cache": 0}
     assert result["rows"] == [lead(1).cells(), lead(2).cells()]
     # The web app over HTTP, with the same key, refuses the same request made at its own
     # clock, and keeps its rows.
@@ -540,16 +595,167 @@ def test_a_request_not_signed_by_the_client_is_refused_before_the_sheet(
     assert web_app.rows() == [lead(1).cells(), lead(2).cells()]
 
 
-def test_a_timestamp_up_to_five_minutes_either_way_is_accepted(
+def test_a_timestamp_up_to_the_window_either_way_is_accepted(
     crm_client: CrmClient, at_now: None
 ) -> None:
     crm_client.append(lead(1), lead(2), lead(3))
-    edges = [signed(delete("rec1"), ts=NOW - 300), signed(delete("rec3"), ts=NOW + 300)]
+    edges = [signed(delete("rec1"), ts=NOW - WINDOW), signed(delete("rec3"), ts=NOW + WINDOW)]
 
     result = run([*crm_client.sent, *edges], now=NOW)
 
     assert result["answers"][-2:] == [{"ok": True, "deleted": 1}, {"ok": True, "deleted": 1}]
     assert result["rows"] == [lead(2).cells()]
+
+
+def test_a_signed_delete_sent_again_is_refused_and_a_new_leads_row_is_kept(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    # A privacy delete by email, captured on its way; then the person writes again.
+    asha = lead(1, email="asha@plant.example")
+    crm_client.append(asha, lead(2))
+    crm.delete_rows(crm.Match(email_keys=frozenset({"asha@plant.example"})))
+    captured = crm_client.sent[-1]
+    again = lead(3, email="asha@plant.example")
+    crm_client.append(again)
+
+    result = run(
+        [
+            *crm_client.sent,
+            captured.at(NOW + WINDOW // 2),  # a copy within the window
+            captured.at(NOW + 2 * WINDOW),  # a copy after it: the issue's 120 s
+        ],
+        now=NOW,
+    )
+
+    assert result["answers"][2] == {"ok": True, "deleted": 1}
+    assert result["answers"][-2:] == [refusals.REPLAYED, refusals.STALE]
+    assert result["touched"][-2]["spreadsheet"] == 0
+    assert result["rows"] == [lead(2).cells(), again.cells()]
+    assert result["deletions"] == [[1, 1]]
+
+
+def test_a_signed_rows_sent_again_is_refused_and_answers_no_rows(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    crm_client.append(lead(1), lead(2))
+    crm.read_rows()
+    captured = crm_client.sent[-1]
+
+    result = run([*crm_client.sent, captured.at(NOW + 1)], now=NOW)
+
+    assert result["answers"][2] == {"ok": True, "rows": [lead(1).cells(), lead(2).cells()]}
+    assert result["answers"][3] == refusals.REPLAYED
+    assert result["touched"][3] == {"spreadsheet": 0, "lock": 1, "cache": 1}
+
+
+def test_a_fresh_request_after_a_refused_copy_is_carried_out(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    crm_client.append(lead(1), lead(2), lead(3))
+    crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"})))
+    captured = crm_client.sent[-1]
+
+    result = run(
+        [
+            *crm_client.sent,
+            captured.at(NOW + 5),
+            signed(delete("rec2"), ts=NOW + 5).at(NOW + 5),
+            signed(delete("rec1", "rec3"), ts=NOW + 6).at(NOW + 6),
+        ],
+        now=NOW,
+    )
+
+    assert result["answers"][3:] == [
+        {"ok": True, "deleted": 1},
+        refusals.REPLAYED,
+        {"ok": True, "deleted": 1},
+        {"ok": True, "deleted": 1},
+    ]
+    assert result["rows"] == []
+
+
+def test_a_nonce_is_remembered_as_long_as_its_ts_is_accepted(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    # First used as early as its ts allows (ts - WINDOW on the script's clock), a copy
+    # sent as late as its ts allows (ts + WINDOW) is still known; one second later the ts
+    # alone refuses it.
+    crm_client.append(lead(1), lead(2))
+    first = signed(delete("rec1"), ts=NOW + WINDOW).at(NOW)
+    crm_client.append(lead(1))  # put back once deleted, for the copies to find
+
+    result = run(
+        [
+            *crm_client.sent[:2],
+            first,
+            crm_client.sent[2].at(NOW + 1),
+            first.at(NOW + 2 * WINDOW),
+            first.at(NOW + 2 * WINDOW + 1),
+        ],
+        now=NOW,
+    )
+
+    assert result["answers"][2:] == [
+        {"ok": True, "deleted": 1},
+        {"ok": True, "appended": True},
+        refusals.REPLAYED,
+        refusals.STALE,
+    ]
+    assert result["rows"] == [lead(2).cells(), lead(1).cells()]
+
+
+def test_a_forged_request_spends_no_nonce(crm_client: CrmClient, at_now: None) -> None:
+    # Only a signed request reaches the cache: a forged one cannot spend a nonce, nor fill
+    # the cache until it drops the ones it holds.
+    genuine = signed(delete("rec1"), ts=NOW)
+    forged = signed(delete("rec1"), ts=NOW, key="not-the-key", nonce=genuine.parameter["nonce"])
+    crm_client.append(lead(1))
+
+    result = run([*crm_client.sent, forged, genuine], now=NOW)
+
+    assert result["answers"][1:] == [refusals.BAD_SIGNATURE, {"ok": True, "deleted": 1}]
+    assert result["touched"][1]["cache"] == 0
+
+
+def test_of_two_copies_arriving_at_once_only_one_is_carried_out(
+    crm_client: CrmClient, at_now: None
+) -> None:
+    crm_client.append(lead(1), lead(2))
+    crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"})))
+    crm.read_rows()
+    *appends, captured_delete, captured_rows = crm_client.sent
+
+    result = run(
+        [
+            *appends,
+            Together((captured_delete, captured_delete)),
+            Together((captured_rows, captured_rows, captured_rows)),
+        ],
+        now=NOW,
+    )
+
+    deletes, listings = result["answers"][2:4], result["answers"][4:]
+    assert sorted(deletes, key=json.dumps) == sorted(
+        [{"ok": True, "deleted": 1}, refusals.REPLAYED], key=json.dumps
+    )
+    assert listings.count(refusals.REPLAYED) == 2
+    assert [a for a in listings if a != refusals.REPLAYED] == [
+        {"ok": True, "rows": [lead(2).cells()]}
+    ]
+    assert result["deletions"] == [[1, 1]]
+    assert result["rows"] == [lead(2).cells()]
+
+
+def test_different_requests_arriving_at_once_are_all_carried_out_one_at_a_time(
+    crm_client: CrmClient,
+) -> None:
+    crm_client.append(lead(1), lead(2), lead(3))
+
+    result = run([Together(tuple(crm_client.sent))])
+
+    assert result["answers"] == [{"ok": True, "appended": True}] * 3
+    assert sorted(result["rows"]) == sorted(row.cells() for row in (lead(1), lead(2), lead(3)))
+    assert result["touched"] == [{"spreadsheet": 1, "lock": 1, "cache": 1}] * 3
 
 
 @pytest.mark.parametrize("key", [None, ""], ids=["absent", "empty"])
@@ -562,24 +768,32 @@ def test_a_script_without_the_key_property_refuses_everything(
     result = run([*crm_client.sent, "{not json"], key=key, now=NOW)
 
     assert result["answers"] == [refusals.NO_KEY] * 3
-    assert result["touched"] == [{"spreadsheet": 0, "lock": 0}] * 3
+    assert result["touched"] == [{"spreadsheet": 0, "lock": 0, "cache": 0}] * 3
     assert result["rows"] == []
 
 
 def test_refusals_name_no_personal_data(crm_client: CrmClient, at_now: None) -> None:
     secret = {"action": "append", "row": {"email": "secret.person@example.com"}}
+    once = signed(secret, ts=NOW)
     posts = [
         Sent(json.dumps(secret), {}),
         signed(secret, key="not-the-key", ts=NOW),
         signed(secret, ts=NOW - 3600),
+        once,
+        once,
     ]
 
     result = run(posts, now=NOW)
 
-    assert [a["code"] for a in result["answers"]] == ["unsigned", "bad_signature", "stale"]
-    assert all(
-        "secret" not in a["error"] and "example" not in a["error"] for a in result["answers"]
-    )
+    assert [a.get("code") for a in result["answers"]] == [
+        "unsigned",
+        "bad_signature",
+        "stale",
+        None,
+        "replayed",
+    ]
+    refused = [a for a in result["answers"] if not a["ok"]]
+    assert all("secret" not in a["error"] and "example" not in a["error"] for a in refused)
 
 
 def test_the_utilities_stand_in_signs_as_apps_script_documents(crm_client: CrmClient) -> None:
@@ -619,3 +833,61 @@ def test_the_utilities_stand_in_signs_as_apps_script_documents(crm_client: CrmCl
     assert results[2] == [b - 256 if b > 127 else b for b in ascii_key]
     assert "thrown" in results[3]  # the two-String form's charset is undocumented
     assert "thrown" in results[4]  # no overload mixes a String and a Byte[]
+
+
+def _cache(calls: list[tuple[int, str, list[Any]]]) -> list[Any]:
+    done = subprocess.run(
+        [str(NODE), str(HARNESS)],
+        input=json.dumps({"cache": [{"now": t, "call": c, "args": a} for t, c, a in calls]}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results: list[Any] = json.loads(done.stdout)["cache"]
+    return results
+
+
+def test_the_cache_stand_in_keeps_an_item_until_its_expiration_and_no_longer() -> None:
+    results = _cache(
+        [
+            (NOW, "put", ["a", "1", 160]),
+            (NOW, "put", ["b", "2"]),  # no expiration given: 600 s
+            (NOW + 159, "get", ["a"]),
+            (NOW + 160, "get", ["a"]),
+            (NOW + 599, "get", ["b"]),
+            (NOW + 600, "get", ["b"]),
+            (NOW + 600, "get", ["never put"]),
+        ]
+    )
+
+    assert results == [None, None, "1", None, "2", None, None]
+
+
+def test_the_cache_stand_in_refuses_what_apps_script_refuses() -> None:
+    results = _cache(
+        [
+            (NOW, "put", ["k" * 251, "1", 60]),
+            (NOW, "put", ["k", "1", 21601]),
+            (NOW, "put", ["k", "1", 0]),
+            (NOW, "put", ["k", "x" * (100 * 1024 + 1), 60]),
+            (NOW, "get", ["k" * 251]),
+            (NOW, "put", ["k" * 250, "1", 21600]),
+            (NOW + 21599, "get", ["k" * 250]),
+        ]
+    )
+
+    assert all("thrown" in r for r in results[:5])
+    assert results[5:] == [None, "1"]
+
+
+def test_the_cache_stand_in_keeps_the_900_items_farthest_from_expiration_past_1000() -> None:
+    # Google: "If more than 1,000 items are written, the cache stores the 900 items
+    # farthest from expiration."
+    puts = [(NOW, "put", [f"k{n}", "1", 100 + n]) for n in range(1001)]
+    gets = [(NOW, "get", [f"k{n}"]) for n in range(1001)]
+
+    results = _cache(puts + gets)[1001:]
+
+    assert results == [None] * 101 + ["1"] * 900

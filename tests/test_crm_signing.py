@@ -1,6 +1,7 @@
 """Signed requests to the Apps Script web app (the real apps_script/Code.gs, served over
 HTTP by devstack/apps_script_server.js): the web app refuses what is not signed with
-its key, and crm.py signs with CRM_APPS_SCRIPT_KEY and retries only a stale refusal."""
+its key and a copy of what it carried out, and crm.py signs each attempt anew with
+CRM_APPS_SCRIPT_KEY and retries only a stale refusal."""
 
 from __future__ import annotations
 
@@ -41,7 +42,13 @@ def post(web_app: AppsScript, body: str, **parameter: str) -> dict[str, Any]:
 
 
 def signature(body: str, ts: int, key: str) -> dict[str, str]:
-    return {"ts": str(ts), "sig": crm.sign(body, timestamp=ts, key=key.encode())}
+    """Query parameters as crm.py signs them, with a nonce of their own."""
+    once = crm._nonce()
+    return {
+        "ts": str(ts),
+        "nonce": once,
+        "sig": crm.sign(body, timestamp=ts, nonce=once, key=key.encode()),
+    }
 
 
 @pytest.fixture
@@ -63,6 +70,7 @@ def test_the_web_app_carries_out_a_request_signed_with_its_key(stocked: AppsScri
     [
         ("unsigned", refusals.UNSIGNED),
         ("sig_without_ts", refusals.UNSIGNED),
+        ("without_nonce", refusals.UNSIGNED),
         ("another_key", refusals.BAD_SIGNATURE),
         ("another_body", refusals.BAD_SIGNATURE),
         ("stale_past", refusals.STALE),
@@ -78,6 +86,9 @@ def test_the_web_app_refuses_what_its_key_did_not_sign_and_keeps_its_rows(
     parameter = {
         "unsigned": {},
         "sig_without_ts": {"sig": signature(DELETE, now, key)["sig"]},
+        "without_nonce": {
+            name: value for name, value in signature(DELETE, now, key).items() if name != "nonce"
+        },
         "another_key": signature(DELETE, now, "not-the-key"),
         "another_body": signature(other, now, key),
         "stale_past": signature(DELETE, now - 400, key),
@@ -91,12 +102,81 @@ def test_the_web_app_refuses_what_its_key_did_not_sign_and_keeps_its_rows(
     assert stocked.rows() == ROWS
 
 
+def test_the_web_app_refuses_a_copy_of_a_request_it_carried_out(stocked: AppsScript) -> None:
+    rows = signature('{"action": "rows"}', int(time.time()), stocked.key)
+
+    assert post(stocked, '{"action": "rows"}', **rows) == {"ok": True, "rows": ROWS}
+    assert post(stocked, '{"action": "rows"}', **rows) == refusals.REPLAYED
+    # A new lead's row, then a copy of a delete that would match it.
+    delete = signature(DELETE, int(time.time()), stocked.key)
+    assert post(stocked, DELETE, **delete) == {"ok": True, "deleted": 1}
+    stocked.seed(ROWS)
+    assert post(stocked, DELETE, **delete) == refusals.REPLAYED
+    assert stocked.rows() == ROWS
+
+
+def test_the_answer_comes_through_a_one_time_redirect_that_runs_no_script(
+    stocked: AppsScript,
+) -> None:
+    parameter = signature(DELETE, int(time.time()), stocked.key)
+    first = requests.post(
+        stocked.url, params=parameter, data=DELETE, allow_redirects=False, timeout=5
+    )
+    assert first.status_code == 302
+    answer_at = requests.compat.urljoin(stocked.url, first.headers["Location"])
+    assert "nonce" not in answer_at and "sig" not in answer_at
+
+    answered = requests.get(answer_at, timeout=5)
+    again = requests.get(answer_at, timeout=5)
+
+    assert answered.json() == {"ok": True, "deleted": 1}
+    assert again.status_code == 404
+    assert stocked.requests() == 1
+    assert stocked.rows() == []
+
+
 # -- the client ---------------------------------------------------------------------------
 
 
 def test_the_client_signs_with_crm_apps_script_key(stocked: AppsScript) -> None:
     assert crm.read_rows()[0].value("record_id") == "rec1"
     assert crm.delete_rows(crm.Match(record_ids=frozenset({"rec1"}))) == 1
+    # Each through the web app's redirect: one POST each, none taken for a copy.
+    assert stocked.requests() == 2
+
+
+def test_each_retry_is_signed_anew_and_never_taken_for_a_copy(
+    stocked: AppsScript, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nonces: list[str] = []
+    make_nonce = crm._nonce
+
+    def recorded() -> str:
+        nonces.append(make_nonce())
+        return nonces[-1]
+
+    skew = [400]
+    monkeypatch.setattr(crm, "_nonce", recorded)
+    monkeypatch.setattr(crm, "_now", lambda: int(time.time()) + skew[0])
+    row = crm.Row("2024-02-01T00:00:00Z", "contact", "rec9", "", "", "", "", "")
+    failures = []
+    with pytest.raises(DownstreamError) as stale:  # the functions' clock drifted
+        crm.append(row, timeout=5)
+    failures.append(stale.value)
+    skew[0] = 0
+    stocked.fail("503")  # Google's front end fails it: the script does not run
+    with pytest.raises(DownstreamError) as unavailable:
+        crm.append(row, timeout=5)
+    failures.append(unavailable.value)
+    stocked.fail(None)
+
+    crm.append(row, timeout=5)
+    crm.append(row, timeout=5)  # as after an answer lost on its way back
+
+    assert [f.retryable for f in failures] == [True, True]
+    assert len(set(nonces)) == len(nonces) == 4
+    assert stocked.requests() == 4
+    assert stocked.rows() == [*ROWS, list(row.cells())]
 
 
 def test_a_wrong_key_is_a_final_refusal(

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import astuple, dataclass, fields
 from typing import Any
@@ -28,6 +29,8 @@ APPS_SCRIPT = "apps_script"
 """The service named in a DownstreamError (and so in a delivery's `last_error`)."""
 STALE = "stale"
 """The refusal of a request whose `ts` is too far from the script's clock."""
+NONCE_BYTES = 16
+"""A request's nonce: this many random bytes, sent as 32 hex digits (what the script accepts)."""
 ADMIN_TIMEOUT = 30.0
 """Seconds for one request made by the sweep or a privacy command."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -66,28 +69,44 @@ def as_entered(cell: str) -> str:
 # -- the wire ------------------------------------------------------------------------
 #
 # The web app's URL is reachable without sign-in, so every request carries proof that it
-# comes from the functions: `ts` (Unix seconds) and `sig`, the hex HMAC-SHA256 keyed by
-# CRM_APPS_SCRIPT_KEY over `ts`, a newline and the exact body, both as query parameters
-# (doPost sees no request headers). The script refuses a request that is unsigned,
-# wrongly signed, or whose `ts` is more than 5 minutes from its own clock, so a captured
-# request stops working within minutes. Its refusals carry a `code`:
+# comes from the functions, as query parameters (doPost sees no request headers): `ts`
+# (Unix seconds), `nonce` (32 random hex digits, new for each request) and `sig`, the hex
+# HMAC-SHA256 keyed by CRM_APPS_SCRIPT_KEY over `ts`, `nonce` and the exact body, one
+# newline between each. The script refuses a request that is unsigned, wrongly signed,
+# or whose `ts` is more than 60 seconds from its own clock; and one whose nonce it has
+# seen within that time, so a captured request cannot be sent again. Its refusals carry
+# a `code`:
 #
-#     {"ok": false, "error": "...", "code": "no_key" | "unsigned" | "bad_signature" | "stale"}
+#     {"ok": false, "error": "...",
+#      "code": "no_key" | "unsigned" | "bad_signature" | "stale" | "replayed"}
 #
-# A stale refusal is a clock that drifted and worth retrying; the others are final, as
-# is `{"ok": false, "error": ...}` without a code (an action it can never carry out).
-# What may pass (its lock busy, a Sheets failure) makes the script throw, and the web
-# app then answers an error page that is not JSON: worth retrying.
+# A stale refusal is a clock that drifted (or a request that took long to arrive) and
+# worth retrying; the others are final, as is `{"ok": false, "error": ...}` without a
+# code (an action it can never carry out). `replayed` is final because this client never
+# sends a nonce twice: a copy of its request reached the script first, and the team
+# should hear of it (the delivery fails, its `last_error` names the code). What may pass
+# (its lock busy, a Sheets failure) makes the script throw, and the web app then answers
+# an error page that is not JSON: worth retrying.
+#
+# Every attempt is a new call of `_apps_script`, signed then with a new `ts` and nonce, so
+# a retry is never taken for a copy. Within one call the script runs once: the web app
+# answers the POST with a 302 to a one-time URL on script.googleusercontent.com that
+# holds the answer, and `requests` follows it with a GET, which runs no script and
+# carries neither the query nor the body.
 
 
-def sign(body: str, *, timestamp: int, key: bytes) -> str:
-    """The `sig` of a request: what the web app recomputes from `ts` and the body."""
-    message = f"{timestamp}\n{body}".encode()
+def sign(body: str, *, timestamp: int, nonce: str, key: bytes) -> str:
+    """The `sig` of a request: what the web app recomputes from `ts`, `nonce` and the body."""
+    message = f"{timestamp}\n{nonce}\n{body}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _now() -> int:
     return int(time.time())
+
+
+def _nonce() -> str:
+    return secrets.token_hex(NONCE_BYTES)
 
 
 def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -99,11 +118,12 @@ def _apps_script(payload: dict[str, Any], timeout: float) -> dict[str, Any]:
     # ASCII only (json.dumps escapes the rest): the script reads the body as text, and
     # ASCII is the same text in every charset it might assume.
     body = json.dumps(payload, allow_nan=False)
-    timestamp = _now()
+    timestamp, nonce = _now(), _nonce()
+    signature = sign(body, timestamp=timestamp, nonce=nonce, key=key)
     try:
         response = requests.post(
             settings().crm_apps_script_url,
-            params={"ts": str(timestamp), "sig": sign(body, timestamp=timestamp, key=key)},
+            params={"ts": str(timestamp), "nonce": nonce, "sig": signature},
             data=body.encode("ascii"),
             headers={"Content-Type": "application/json"},
             timeout=timeout,
