@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from factoryops import privacy
 from factoryops.cli import main as siteadmin
 
+from tests import test_team_console as team_console
 from tests.test_retention import (
     HEADER,
     ago,
@@ -26,8 +27,17 @@ from tests.test_retention import (
     seed_rows,
     seed_session,
 )
+from tests.test_team_console import VISITOR, call
 
 pytestmark = [pytest.mark.emulator, pytest.mark.node]
+
+# The team console, signed in, to act as the team does (its own tests' fixtures).
+google_key, token, console, visitor = (
+    team_console.google_key,
+    team_console.token,
+    team_console.console,
+    team_console.visitor,
+)
 
 ASHA = "Asha.Rao@Plant.example"
 ASHA_KEY = "asha.rao@plant.example"
@@ -147,6 +157,15 @@ def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
     waiting = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
     since = (waiting - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
     db.collection("chat_sessions").document("secret-session-asha").update({"awaiting_since": since})
+    retrying = {
+        "state": "processing",
+        "attempts": 2,
+        "lease_id": "lease-of-a-sweep",
+        "due_at": waiting,
+        "last_error": "crm: 503",
+        "last_error_detail": "Service Unavailable",
+    }
+    db.collection("contact_submissions").document("asha-1").update({"deliveries.crm": retrying})
     result = run("export", "--email", ASHA)
 
     data = json.loads(result.stdout)
@@ -154,9 +173,58 @@ def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(
     assert session["awaiting_since"] == "2026-12-01T09:30:00.000Z", "a time, not a number"
     assert "id" not in session
     assert "secret-session-asha" not in json.dumps(session)
-    assert "deliveries" not in data["contact_submissions"][0]
-    assert "search_terms" not in data["contact_submissions"][0]
-    assert data["contact_submissions"][0]["created_at"].endswith("Z")
+    [contact] = [c for c in data["contact_submissions"] if c["id"] == "asha-1"]
+    assert contact["deliveries"]["crm"] == {
+        "state": "processing",
+        "to": "a row in the team's CRM sheet",
+    }, "where the record went and how far: no lease, due time or the downstream's error"
+    assert contact["deliveries"]["email"]["state"] == "sent"
+    assert "search_terms" not in contact
+    assert contact["created_at"].endswith("Z")
+
+
+def test_export_shows_deliveries_the_teams_actions_and_earlier_requests_but_no_member(
+    console: Any, token: Any, visitor: dict[str, str], db: Any
+) -> None:
+    from factoryops import deliveries
+    from factoryops.chat import forward
+
+    address = VISITOR["email"]
+    bearer = token(email="Ravi@factoryopsai.com", name="Ravi Kumar")
+    lead = visitor["lead_id"]
+    deliveries.run_due([forward.DELIVERIES])  # the first message reaches mailbox and CRM
+    call(console, "POST", f"/api/chats/{lead}/reply", bearer, {"text": "Which presses?"})
+    call(console, "POST", f"/api/chats/{lead}/close", bearer)
+    body = {"lead": "Meera", "email": address, "sections": "pricing"}
+    grant_id = call(console, "POST", "/api/grants", bearer, body).get_json()["grant"]["id"]
+    call(console, "POST", "/api/privacy/export", bearer, {"email": address})
+
+    result = run("export", "--email", address)
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    [chat] = data["chat_sessions"]
+    sent = chat["deliveries"]["email"]
+    assert (sent["state"], sorted(sent)) == ("sent", ["sent_at", "state", "to"])
+    assert chat["deliveries"]["crm"]["state"] == "sent"
+    actions = data["team_actions"]
+    assert [(a["action"], a["record"]) for a in actions] == [
+        ("chat.reply", lead),
+        ("chat.close", lead),
+        ("grant.create", grant_id),
+        ("privacy.export", None),
+    ]
+    assert [a["words"].removesuffix(" on " + a["at"]) for a in actions] == [
+        "the team replied",
+        "the team closed the chat",
+        "the team created an access link",
+        "the team exported the data held on you",
+    ]
+    [earlier] = data["privacy_requests"]
+    assert (earlier["kind"], earlier["counts"]["chat_sessions"]) == ("export", 1)
+    assert sorted(earlier) == ["at", "counts", "kind"]
+    assert "factoryopsai.com" not in result.output.lower(), "no team member's address"
+    assert "Ravi" not in json.dumps(actions), "nor who of the team it was"
 
 
 def test_export_of_an_unknown_address_is_empty_everywhere(

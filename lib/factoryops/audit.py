@@ -4,11 +4,13 @@ Every action of the team console writes one record: the team member's address an
 display name, the action, the id of its target (a chat's lead id, a grant's id, a
 record's id, or for a privacy request the keyed hash its trace holds) and the time. No
 visitor data: `recent()` finds who a chat or a grant was with when it is read, so an
-erased person is gone from the audit too.
+erased person is gone from the audit too. A privacy export shows a person the records
+that name their chats, grants and records (`about`), in words that name no member.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +31,21 @@ PHRASES = {
     "privacy.delete": "erased the data held on a person (request {short})",
 }
 """How each action reads, after the member's name."""
+TO_THE_PERSON = {
+    "chat.reply": "the team replied",
+    "chat.close": "the team closed the chat",
+    "chat.reopen": "the team reopened the chat",
+    "grant.create": "the team created an access link",
+    "grant.revoke": "the team revoked the access link",
+    "delivery.retry": "the team retried a failed delivery of the record",
+    "spam.release": "the team sent on the contact post held as spam",
+    "spam.delete": "the team deleted the contact post held as spam",
+    "privacy.export": "the team exported the data held on you",
+    "privacy.correct": "the team corrected the data held on you",
+    "privacy.delete": "the team erased the data held on you",
+}
+"""How each action reads to the person it was about (a privacy export): "the team",
+never which member."""
 SHORT = 8
 """Characters of a long id that the words show."""
 
@@ -58,6 +75,35 @@ def recent(*, limit: int = 200) -> list[dict[str, Any]]:
     chats = _chat_people(e.target for e in entries if e.action.startswith("chat."))
     grants = _grant_people(e.target for e in entries if e.action.startswith("grant."))
     return [_described(entry, chats, grants) for entry in entries]
+
+
+def about(*, records: Iterable[str], request: str) -> list[dict[str, Any]]:
+    """The records naming one person, oldest first, as their export shows them: the
+    action, the record it named (a chat's lead id, a grant's id, a record's id; none for
+    a privacy request, whose target is the keyed hash of their address, `request`) and
+    when, in words to them. The team member, address and name, is left out: the person
+    asked what is held about them, and who of the team acted is the team's record."""
+    targets = sorted({*records, request})
+    entries: list[AuditEntry] = []
+    for chunk in store.chunks(targets, store.IN_LIMIT):
+        query = store.collection(store.TEAM_AUDIT).where(
+            filter=store.field_filter(AuditFields.TARGET, "in", list(chunk))
+        )
+        entries += [AuditEntry.from_snapshot(s) for s in query.stream(**store.call_options())]
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    entries.sort(key=lambda entry: entry.at or far)
+    return [_to_the_person(entry, request) for entry in entries]
+
+
+def _to_the_person(entry: AuditEntry, request: str) -> dict[str, Any]:
+    at = store.rfc3339(entry.at)
+    phrase = TO_THE_PERSON.get(entry.action, f"the team: {entry.action}")
+    return {
+        "action": entry.action,
+        "record": None if entry.target == request else entry.target,
+        "at": at,
+        "words": f"{phrase} on {at}",
+    }
 
 
 def masked(email: str | None) -> str:

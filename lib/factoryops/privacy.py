@@ -14,25 +14,40 @@ can simply be run again: the remaining documents still lead to the remaining row
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from factoryops import crm, errors, keys, logs, store
+from factoryops import audit, crm, deliveries, errors, grants, keys, logs, store
+from factoryops.chat import nudge, replies
 from factoryops.documents import (
     ChatSession,
     ContactFields,
+    Delivery,
+    DeliveryFields,
     GrantFields,
     MessageFields,
     PrivacyRequest,
+    PrivacyRequestFields,
     SessionFields,
 )
 from factoryops.validation import COMPANY, EMAIL, NAME, Email, Field, check, search_terms
 
 EXPORT, CORRECT, DELETE = "export", "correct", "delete"
-_INTERNAL = (ContactFields.DELIVERIES, ContactFields.EMAIL_KEY, ContactFields.SEARCH_TERMS)
+_INTERNAL = (ContactFields.EMAIL_KEY, ContactFields.SEARCH_TERMS)
 """Fields that are bookkeeping rather than data about the person: left out of exports
 (a session and a grant name them alike)."""
+_DESTINATIONS = {
+    "email": "a copy emailed to the team's mailbox, by EmailJS",
+    "crm": "a row in the team's CRM sheet",
+    nudge.CHANNEL: "a note to the team's mailbox that a message waits, without its text",
+    replies.REPLY: "an email to you with the team's replies",
+    replies.TRANSCRIPT: "an email to you with the whole chat",
+    grants.OPENED: "a note to the team's mailbox that the access link was opened",
+}
+"""Where each delivery channel of a record takes it, in words to the person."""
+_SETTLED_AT = (DeliveryFields.SENT_AT, DeliveryFields.FAILED_AT, DeliveryFields.SKIPPED_AT)
 _CONTACT_WORDS = (ContactFields.NAME, ContactFields.COMPANY)
 _GRANT_WORDS = (GrantFields.LEAD, GrantFields.COMPANY)
 """The fields whose words a record's `search_terms` hold (validation.search_terms)."""
@@ -141,7 +156,47 @@ def _exported(data: dict[str, Any]) -> dict[str, Any]:
     waiting = data.get(SessionFields.AWAITING_SINCE)
     if isinstance(waiting, int) and not isinstance(waiting, bool):
         data = {**data, SessionFields.AWAITING_SINCE: from_epoch_ms(waiting)}
+    sent = data.get(ContactFields.DELIVERIES)
+    if isinstance(sent, Mapping):
+        data = {**data, ContactFields.DELIVERIES: _deliveries(sent)}
     return {k: store.json_ready(v) for k, v in sorted(data.items()) if k not in _INTERNAL}
+
+
+def _deliveries(stored: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Where a record was sent on to, as its person gets it: per channel, where it goes,
+    its state and when it settled (sent, failed or skipped).
+
+    A delivery says whether a copy of the person's record reached the team's mailbox or
+    the CRM sheet (or an email reached them), and when: that is about them, so it is
+    shown. The rest is the sweep's bookkeeping and tells them nothing held about them:
+    the lease, the due and next-attempt times, the attempt counts, and the downstream's
+    last error, which is EmailJS's or the CRM's status (never data of the person, by
+    design: documents.Delivery), and would only expose the processors' failures.
+    """
+    plain: dict[str, dict[str, Any]] = {}
+    for channel, fields in sorted(stored.items()):
+        state = Delivery.from_dict(fields if isinstance(fields, Mapping) else {})
+        shown: dict[str, Any] = {"state": deliveries.listed_state(state)}
+        if channel in _DESTINATIONS:
+            shown["to"] = _DESTINATIONS[channel]
+        for name in _SETTLED_AT:
+            if getattr(state, name) is not None:
+                shown[name] = getattr(state, name)
+        plain[channel] = shown
+    return plain
+
+
+def _earlier_requests(email: Email) -> list[dict[str, Any]]:
+    """The traces of the person's earlier privacy requests (found by the keyed hash of
+    their address, so those made under an address since corrected are not): kind,
+    counts and time."""
+    query = store.collection(store.PRIVACY_REQUESTS).where(
+        filter=store.field_filter(PrivacyRequestFields.EMAIL_HMAC, "==", email_hmac(email))
+    )
+    traces = [PrivacyRequest.from_snapshot(s) for s in query.stream(**store.call_options())]
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    traces.sort(key=lambda trace: trace.at or far)
+    return [{"kind": t.kind, "counts": dict(t.counts), "at": store.rfc3339(t.at)} for t in traces]
 
 
 def _messages(session: Any) -> list[dict[str, Any]]:
@@ -200,7 +255,10 @@ def outside_this_system(email: Email, record_ids: frozenset[str]) -> OutsideThis
 
 
 def export(email: Email) -> dict[str, Any]:
-    """Everything held about `email`, in every store, as plain JSON-ready data.
+    """Everything held about `email`, in every store, as plain JSON-ready data: the
+    records with where each was delivered (`_deliveries`), what the team did about them
+    (`team_actions`: the `team_audit` records naming them, without the member) and the
+    person's earlier privacy requests (`privacy_requests`: their traces).
 
     Chat sessions are named by their `lead_id`: the session id is a bearer secret that
     would let whoever holds the export read and write the conversation.
@@ -217,6 +275,11 @@ def export(email: Email) -> dict[str, Any]:
         "chat_sessions": sessions,
         "access_grants": [{"id": s.id, **_exported(_data(s))} for s in held.grants],
         "crm_rows": [row.as_dict() for row in rows],
+        "team_actions": audit.about(
+            records=held.record_ids | {snap.id for snap in held.grants},
+            request=email_hmac(email),
+        ),
+        "privacy_requests": _earlier_requests(email),
     }
     counts = Counts(
         contact_submissions=len(held.contacts),
