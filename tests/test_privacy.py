@@ -412,7 +412,7 @@ def test_delete_with_the_crm_down_changes_nothing_and_can_be_run_again(
     failed = run("delete", "--email", ASHA, "--yes")
 
     assert failed.exit_code == 1
-    assert "could not be reached" in failed.output
+    assert "could not be reached" in failed.output and "nothing was deleted" in failed.output
     assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
     standins.crm.fail(None)
     assert run("delete", "--email", ASHA, "--yes").exit_code == 0
@@ -475,3 +475,114 @@ def test_privacy_commands_do_not_warn_with_a_crm(db: Any, standins: Any) -> None
 
     assert result.exit_code == 0
     assert "warning" not in result.stderr
+
+
+# -- an erasure wins over anything in flight ------------------------------------------------
+
+MEERA = "meera@foundry.example"
+
+
+def test_an_erasure_closes_the_chat_first_and_deletes_a_message_that_landed_during_it(
+    db: Any, standins: Any, function_client: Any, monkeypatch: Any
+) -> None:
+    from factoryops import crm, store
+    from factoryops.chat import thread
+
+    from devstack.forget_scan import documents, scan
+    from tests.contract import error
+
+    chat = function_client("chat_message")
+    started = chat.post("/", json={"email": MEERA, "page": "/pricing", "text": "Hello"})
+    session_id = started.get_json()["session_id"]
+    session = {"X-Chat-Session": session_id}
+    refused: list[Any] = []
+    deleting_rows, listing = crm.delete_rows, store.documents_under
+    landed: list[Any] = []
+
+    def a_post_while_the_rows_are_deleted(match: Any, **options: Any) -> int:
+        if not refused:
+            refused.append(chat.post("/", json={"text": "Are you there?"}, headers=session))
+        return int(deleting_rows(match, **options))
+
+    def a_post_under_way_lands_after_the_listing(parent: Any) -> Any:
+        found = list(listing(parent))
+        if not landed:
+            # A post that passed the close before it was made stores its message now.
+            landed.append(
+                thread.append(
+                    parent, author="visitor", text="One more thing", last_seq=1, lead_id=""
+                )
+            )
+        return iter(found)
+
+    monkeypatch.setattr(crm, "delete_rows", a_post_while_the_rows_are_deleted)
+    monkeypatch.setattr(store, "documents_under", a_post_under_way_lands_after_the_listing)
+    erased = privacy.delete(privacy.subject(MEERA))
+
+    [post] = refused
+    assert post.status_code == 409 and error(post)["code"] == "session_closed"
+    assert landed, "a message landed between the listing and the deletes"
+    assert erased.counts.chat_messages == 2, "the first message and the one that landed"
+    assert message_ids(db, session_id) == set() and ids(db, "chat_sessions") == set()
+    texts = ["Hello", "Are you there?", "One more thing"]
+    assert scan({"text": texts, "email": [MEERA]}, documents=documents(db)) == []
+
+
+def test_an_erasure_stops_the_sending_first_and_deletes_a_crm_row_appended_while_it_ran(
+    db: Any, standins: Any, function_client: Any, monkeypatch: Any
+) -> None:
+    from factoryops import contact, crm, deliveries
+
+    body = {"name": "Meera Iyer", "email": MEERA, "company": "", "message": "About presses"}
+    posted = function_client("contact_submit").post("/", json=body)
+    record_id = posted.get_json()["id"]
+    snap = db.collection("contact_submissions").document(record_id).get()
+    # The forwarding function's send, leased before the erasure began: its row lands only
+    # once the erasure's first delete of the person's rows has run.
+    send = contact.DELIVERIES.senders(snap)["crm"]
+    deleting_rows = crm.delete_rows
+    deletes: list[int] = []
+
+    def the_append_completes_after_the_first_delete(match: Any, **options: Any) -> int:
+        deleted = int(deleting_rows(match, **options))
+        if not deletes:
+            fenced = db.collection("contact_submissions").document(record_id).get()
+            assert {d["state"] for d in fenced.get("deliveries").values()} == {"skipped"}
+            assert deliveries.run_due([contact.DELIVERIES]).due == 0, "no new send starts"
+            send(deliveries.Attempt(timeout=deliveries.SWEEP_TIMEOUT))
+            assert record_id in sheet_ids(standins)
+        deletes.append(deleted)
+        return deleted
+
+    monkeypatch.setattr(crm, "delete_rows", the_append_completes_after_the_first_delete)
+    erased = privacy.delete(privacy.subject(MEERA))
+
+    assert deletes == [0, 1]
+    assert record_id not in sheet_ids(standins)
+    assert erased.counts.crm_rows == 1
+    assert ids(db, "contact_submissions") == set()
+
+
+def test_a_crm_sheet_unreachable_for_the_last_look_is_handed_to_the_team_not_a_failure(
+    db: Any, standins: Any, person: None, monkeypatch: Any
+) -> None:
+    from factoryops import crm, errors
+
+    deleting_rows = crm.delete_rows
+    deletes: list[int] = []
+
+    def the_last_look_fails(match: Any, **options: Any) -> int:
+        if deletes:
+            raise errors.DownstreamError("crm", "503", retryable=True)
+        deletes.append(deleting_rows(match, **options))
+        return deletes[-1]
+
+    monkeypatch.setattr(crm, "delete_rows", the_last_look_fails)
+    result = run("delete", "--email", ASHA, "--yes", "--json")
+
+    assert result.exit_code == 0, "the documents are gone: running it again would find none"
+    assert json.loads(result.stdout)["crm_rows"] == 4
+    assert "could not be reached for a last look" in result.stderr
+    assert '"lead-asha"' in result.stderr, "with the search that finds what may be left"
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    assert [r["kind"] for r in requests_made(db)] == ["delete"]

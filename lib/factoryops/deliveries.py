@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from factoryops import budget, logs, store
 from factoryops.config import settings
 from factoryops.documents import Delivery, DeliveryFields, Forwarded, delivery_path
-from factoryops.errors import DownstreamError
+from factoryops.errors import DownstreamError, Unavailable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import DocumentReference
@@ -221,6 +221,46 @@ def skipped_now(channel: str, state: Delivery) -> dict[str, Any]:
     its time came: for the write that makes it pointless to send (a team reply settles
     the nudge about the message it answers), so that no one counts it as waiting."""
     return _outcome_update(channel, _outcome(state, NotNeeded()))
+
+
+FENCE_ATTEMPTS = 5
+
+
+def fence(ref: DocumentReference, *, also: dict[str, Any] | None = None) -> bool:
+    """Settle every delivery of a record not yet settled as `skipped`, with `also` (more
+    fields of the record) in the same write: an erasure's first step, after which no sweep
+    or forwarding function starts a send of the record (a lease needs a delivery pending
+    or leased, and a due time). A send already under way goes on; its outcome's write
+    fails once the record is deleted, and a CRM row it delivered is deleted again
+    (`_withdraw`).
+
+    Conditioned, as a lease is, on the record unchanged since it was read, so that a
+    delivery scheduled or leased meanwhile is read again, not missed. False when the
+    record is gone."""
+    from google.api_core import exceptions
+
+    for _ in range(FENCE_ATTEMPTS):
+        snap = ref.get(**store.call_options())
+        if not snap.exists:
+            return False
+        update = dict(also or {})
+        for channel, state in Forwarded.from_snapshot(snap).deliveries.items():
+            if state.state in (PENDING, PROCESSING):
+                update.update(skipped_now(channel, state))
+        if not update:
+            return True
+        try:
+            ref.update(
+                update,
+                option=store.client().write_option(last_update_time=snap.update_time),
+                **store.call_options(),
+            )
+        except exceptions.FailedPrecondition:
+            continue  # written meanwhile: read it again
+        except exceptions.NotFound:
+            return False
+        return True
+    raise Unavailable()
 
 
 def _write(

@@ -361,3 +361,9 @@ def sweep_run_not_recorded(*, error: BaseException) -> None:
 
 def privacy_request_handled(*, kind: str, counts: Mapping[str, int]) -> None:
     _emit(logging.INFO, "privacy request handled", kind=kind, counts=dict(counts))
+
+
+def privacy_crm_recheck_failed(*, error: BaseException) -> None:
+    """An erasure's last delete of CRM rows failed after its documents were deleted; the
+    hand-over sends the team to the sheet."""
+    _emit(logging.WARNING, "privacy crm recheck failed", error=error_name(error))

@@ -7,8 +7,10 @@ leaves a `privacy_requests` record that holds only a keyed hash (HMAC) of the no
 address, the counts per store and the time: proof the request was honoured, with
 nothing left to identify the person by without the key.
 
-`delete` removes the CRM rows before the documents, so a request interrupted half way
-can simply be run again: the remaining documents still lead to the remaining rows.
+`delete` first fences the person's records (their chats closed, their deliveries
+stopped), then removes the CRM rows before the documents, so a request interrupted half
+way can simply be run again: the remaining documents still lead to the remaining rows.
+It then looks again for what landed while it ran (`delete`).
 """
 
 from __future__ import annotations
@@ -214,6 +216,9 @@ class OutsideThisSystem:
     history. The team completes a request there, with this search."""
 
     mailbox_search: str
+    crm_unchecked: bool = False
+    """An erasure's last look at the CRM sheet failed: rows appended while it ran may
+    remain there, for the team to delete with the same search."""
 
     def lines(self, request: str) -> list[str]:
         """What the team does there to complete `request` (export, correct or delete)."""
@@ -226,8 +231,13 @@ class OutsideThisSystem:
             ),
             DELETE: ("delete what it finds, then empty the trash", "delete them there."),
         }[request]
+        unchecked = [
+            "- the CRM sheet, which could not be reached for a last look after the erasure:",
+            f"  search it for {self.mailbox_search} and delete the rows it finds;",
+        ]
         return [
             "Outside this system, so not covered by this command:",
+            *(unchecked if self.crm_unchecked else []),
             "- the team's mailbox, where EmailJS delivered a copy of each contact submission",
             f"  and first chat message: search it for {self.mailbox_search}",
             f"  and {act};",
@@ -236,7 +246,12 @@ class OutsideThisSystem:
         ]
 
     def as_dict(self) -> dict[str, str]:
+        unchecked = {
+            "crm_sheet": "the CRM sheet could not be reached for a last look after the "
+            "erasure: search it too and delete the rows it finds"
+        }
         return {
+            **(unchecked if self.crm_unchecked else {}),
             "mailbox_search": self.mailbox_search,
             "mailbox": "the team's mailbox: EmailJS's copies of contact submissions and first "
             "chat messages",
@@ -363,11 +378,66 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any], *, words: tuple[str, .
 
 
 def delete(email: Email) -> Outcome:
-    """Erase every record about `email` in every store, then record that it was done."""
+    """Erase every record about `email` in every store, then record that it was done.
+
+    An erasure wins over anything in flight:
+    1. the fence: each chat is closed (a visitor's post is refused, 409 session_closed)
+       and every delivery not yet settled is settled `skipped`, so that no new send of a
+       record starts (deliveries.fence);
+    2. the CRM rows, now that no new send can add one;
+    3. the documents, with everything under them;
+    4. again, for what landed meanwhile: a message of a post that passed the close before
+       it was made, stored under a chat between the listing and the deletes; a record
+       made under the address since (fenced, then deleted); then the CRM rows once more,
+       for a row whose append was under way. A send still under way after that writes
+       its outcome with `update`, which fails on the deleted record, and a CRM row it
+       delivered is deleted again (deliveries._withdraw).
+    If the CRM cannot be reached at step 2, nothing is deleted (the fence stays: the
+    chats are closed and the deliveries stopped) and the request can be run again.
+    """
     held = records_about(email)
-    outside = outside_this_system(email, held.record_ids)
     counts = Counts()
+    _fence(held)
     counts.crm_rows = crm.delete_rows(_crm_match(email, held))
+    _erase(held, counts)
+    landed = _landed(email, held)
+    _fence(landed)
+    _erase(landed, counts)
+    for snap in held.sessions:
+        # Under a deleted chat: the messages of posts that were under way.
+        deleter = store.BulkDeleter()
+        counts.chat_messages += deleter.delete_tree(snap.reference)
+        deleter.flush()
+    everything = PersonRecords(
+        contacts=held.contacts + landed.contacts,
+        sessions=held.sessions + landed.sessions,
+        grants=held.grants + landed.grants,
+    )
+    outside = outside_this_system(email, everything.record_ids)
+    try:
+        counts.crm_rows += crm.delete_rows(_crm_match(email, everything))
+    except errors.DownstreamError as exc:
+        # The documents are gone: the team finishes the sheet by hand, with the search.
+        logs.privacy_crm_recheck_failed(error=exc)
+        outside = dataclasses.replace(outside, crm_unchecked=True)
+    _trace(DELETE, email, counts)
+    return Outcome(counts, outside)
+
+
+def _fence(held: PersonRecords) -> None:
+    """Close the person's chats to writes and stop the sending of their records."""
+    from google.cloud import firestore
+
+    from factoryops.chat.thread import CLOSED
+
+    closing = {SessionFields.STATUS: CLOSED, SessionFields.CLOSES: firestore.Increment(1)}
+    for snap in held.sessions:
+        deliveries.fence(snap.reference, also=closing)
+    for snap in [*held.contacts, *held.grants]:
+        deliveries.fence(snap.reference)
+
+
+def _erase(held: PersonRecords, counts: Counts) -> None:
     deleter = store.BulkDeleter()
     for snap in held.contacts:
         deleter.delete(snap.reference)
@@ -379,8 +449,19 @@ def delete(email: Email) -> Outcome:
         deleter.delete(snap.reference)
         counts.access_grants += 1
     deleter.flush()
-    _trace(DELETE, email, counts)
-    return Outcome(counts, outside)
+
+
+def _landed(email: Email, erased: PersonRecords) -> PersonRecords:
+    """The records about `email` made while `erased` was being deleted."""
+    again = records_about(email)
+    gone = {snap.reference.path for snap in [*erased.contacts, *erased.sessions, *erased.grants]}
+
+    def new(snaps: list[Any]) -> list[Any]:
+        return [snap for snap in snaps if snap.reference.path not in gone]
+
+    return PersonRecords(
+        contacts=new(again.contacts), sessions=new(again.sessions), grants=new(again.grants)
+    )
 
 
 def _trace(kind: str, email: Email, counts: Counts) -> None:

@@ -37,9 +37,11 @@ def _subject(email: str) -> Email:
         _invalid(exc)
 
 
-def _crm_failed(exc: errors.DownstreamError) -> NoReturn:
+def _crm_failed(
+    exc: errors.DownstreamError, *, kept: str = "nothing in Firestore was changed"
+) -> NoReturn:
     raise click.ClickException(
-        f"The CRM sheet could not be reached ({exc}); nothing in Firestore was changed. "
+        f"The CRM sheet could not be reached ({exc}); {kept}. "
         "Run the command again once it answers."
     )
 
@@ -122,7 +124,11 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
     try:
         erasure = privacy.delete(address)
     except errors.DownstreamError as exc:
-        _crm_failed(exc)
+        _crm_failed(
+            exc,
+            kept="nothing was deleted (the person's chats are closed and the sending of their"
+            " records is stopped)",
+        )
     if not as_json:
         click.echo("Deleted:")
     show(erasure.counts.as_dict(), as_json=as_json)
