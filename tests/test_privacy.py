@@ -360,7 +360,8 @@ def test_delete_leaves_a_privacy_request_with_only_a_keyed_hash_the_counts_and_t
     run("delete", "--email", ASHA, "--yes")
 
     [record] = [r for r in requests_made(db) if r["kind"] == "delete"]
-    assert set(record) == {"kind", "email_hmac", "counts", "at", "expire_at"}
+    assert set(record) == {"kind", "email_hmac", "counts", "at", "expire_at", "outcome"}
+    assert record["outcome"] == "done"
     expected = hmac.new(
         b"trace-key-for-this-test", f"privacy-request\0{ASHA_KEY}".encode(), hashlib.sha256
     ).hexdigest()
@@ -412,7 +413,7 @@ def test_delete_with_the_crm_down_changes_nothing_and_can_be_run_again(
     failed = run("delete", "--email", ASHA, "--yes")
 
     assert failed.exit_code == 1
-    assert "could not be reached" in failed.output and "nothing was deleted" in failed.output
+    assert "could not be reached" in failed.output and "not yet erased are kept" in failed.output
     assert ids(db, "contact_submissions") == {"asha-1", "asha-2", "ravi-1"}
     standins.crm.fail(None)
     assert run("delete", "--email", ASHA, "--yes").exit_code == 0
@@ -586,3 +587,51 @@ def test_a_crm_sheet_unreachable_for_the_last_look_is_handed_to_the_team_not_a_f
     assert '"lead-asha"' in result.stderr, "with the search that finds what may be left"
     assert ids(db, "contact_submissions") == {"ravi-1"}
     assert [r["kind"] for r in requests_made(db)] == ["delete"]
+
+
+# -- at scale ------------------------------------------------------------------------------
+
+
+def seed_many(db: Any, *, contacts: int, chats: int) -> None:
+    """`contacts` contact posts and `chats` chats of one message each, all Asha's, written
+    straight to the emulator (an address padded by anyone who starts chats in her name)."""
+    writer = db.bulk_writer()
+    base = {"email": ASHA, "email_key": ASHA_KEY, "created_at": ago(1), "expire_at": ago(-700)}
+    sent = {"email": {"state": "sent"}, "crm": {"state": "sent"}}
+    for n in range(contacts):
+        ref = db.collection("contact_submissions").document(f"many-{n:04d}")
+        writer.create(ref, {**base, "name": "Asha Rao", "message": f"post {n}", "deliveries": sent})
+    for n in range(chats):
+        ref = db.collection("chat_sessions").document(f"many-session-{n:04d}")
+        session = {**base, "status": "open", "lead_id": f"{n:016x}", "deliveries": sent}
+        writer.create(ref, session)
+        message = {"author": "visitor", "text": f"chat {n}", "seq": 1, "created_at": ago(1)}
+        writer.create(ref.collection("messages").document("00000001"), message)
+    writer.close()
+
+
+def test_an_erasure_of_2000_records_goes_in_pages_a_repeat_continues_under_one_trace(
+    db: Any, standins: Any, person: None
+) -> None:
+    seed_many(db, contacts=1700, chats=300)
+
+    first = privacy.delete(privacy.subject(ASHA), time_budget=0.0)
+
+    assert not first.done, "stopped after one page, its budget spent"
+    page = first.counts.as_dict()
+    assert 0 < sum(page.values()) < 2000
+    [started] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert (started["outcome"], started["counts"]) == ("started", page), "recorded from the start"
+
+    result = run("delete", "--email", ASHA, "--yes", "--json")
+
+    assert result.exit_code == 0, result.output
+    both_runs = privacy.Counts(
+        contact_submissions=1702, chat_sessions=301, chat_messages=302, access_grants=1, crm_rows=4
+    )
+    assert json.loads(result.stdout) == both_runs.as_dict(), "the whole erasure's counts"
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    assert ids(db, "chat_sessions") == {"secret-session-ravi"}
+    assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
+    [done] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert (done["outcome"], done["counts"]) == ("done", json.loads(result.stdout))

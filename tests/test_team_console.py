@@ -733,3 +733,19 @@ def test_a_closed_chat_records_no_presence(
     chat.get("/", headers={"X-Chat-Session": visitor["session_id"]})
     stored = db.collection("chat_sessions").document(visitor["session_id"]).get().to_dict()
     assert "polled_at" not in stored
+
+
+def test_an_erasure_is_audited_when_it_starts_even_if_it_cannot_finish(
+    console: Any, token: Callable[..., str], visitor: dict[str, str], standins: Any, db: Any
+) -> None:
+    standins.crm.fail("500")
+    address = VISITOR["email"]
+    erase = {"email": address, "confirm": address}
+
+    failed = call(console, "POST", "/api/privacy/delete", token(), erase)
+
+    assert failed.status_code >= 500
+    [entry] = [d.to_dict() for d in db.collection("team_audit").stream()]
+    assert entry["action"] == "privacy.delete"
+    [trace] = [d.to_dict() for d in db.collection("privacy_requests").stream()]
+    assert (trace["kind"], trace["outcome"]) == ("delete", "started")

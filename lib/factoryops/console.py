@@ -592,8 +592,9 @@ def privacy_delete(call: Call) -> JsonResponse:
     address = values["email"]
     if values["confirm"].strip().lower() != address.key:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
-    erasure = privacy.delete(address)
+    # Recorded before it starts: an erasure cut short has still been asked for and begun.
     call.audit("privacy.delete", privacy.email_hmac(address))
+    erasure = privacy.delete(address)
     return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, replayable=False)
 
 

@@ -519,6 +519,7 @@ class PrivacyRequestFields(DocumentFields):
     EMAIL_HMAC = "email_hmac"
     COUNTS = "counts"
     AT = "at"
+    OUTCOME = "outcome"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -532,6 +533,9 @@ class PrivacyRequest(Document):
     counts: Mapping[str, int]
     """Records and rows found, corrected or deleted, per store."""
     at: dt.datetime | None
+    outcome: str | None = when_set()
+    """An erasure's: `started` from its first step (its counts follow each page), then
+    `done`; one left `started` is continued by the next erasure of the address."""
 
 
 class SweepRunFields(DocumentFields):

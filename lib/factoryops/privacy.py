@@ -7,16 +7,17 @@ leaves a `privacy_requests` record that holds only a keyed hash (HMAC) of the no
 address, the counts per store and the time: proof the request was honoured, with
 nothing left to identify the person by without the key.
 
-`delete` first fences the person's records (their chats closed, their deliveries
-stopped), then removes the CRM rows before the documents, so a request interrupted half
-way can simply be run again: the remaining documents still lead to the remaining rows.
-It then looks again for what landed while it ran (`delete`).
+`delete` goes page by page: it fences the page's records (their chats closed, their
+deliveries stopped), then removes their CRM rows before the documents, so a request
+interrupted half way can simply be run again: the remaining documents still lead to the
+remaining rows, and the request's trace, written when it started, is continued.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,9 @@ class PersonRecords:
     sessions: list[Any]
     grants: list[Any]
 
+    def __bool__(self) -> bool:
+        return bool(self.contacts or self.sessions or self.grants)
+
     @property
     def record_ids(self) -> frozenset[str]:
         ids = {snap.id for snap in self.contacts}
@@ -131,18 +135,21 @@ def _data(snap: Any) -> dict[str, Any]:
     return dict(snap.to_dict() or {})
 
 
-def _by_email(collection: str, email_key: str, email: Email) -> list[Any]:
+def _by_email(collection: str, email_key: str, email: Email, limit: int | None) -> list[Any]:
     query = store.collection(collection).where(
         filter=store.field_filter(email_key, "==", email.key)
     )
+    if limit is not None:
+        query = query.limit(limit)
     return list(query.stream(**store.call_options()))
 
 
-def records_about(email: Email) -> PersonRecords:
+def records_about(email: Email, *, limit: int | None = None) -> PersonRecords:
+    """The documents naming `email`: all of them, or at most `limit` of each collection."""
     return PersonRecords(
-        contacts=_by_email(store.CONTACT_SUBMISSIONS, ContactFields.EMAIL_KEY, email),
-        sessions=_by_email(store.CHAT_SESSIONS, SessionFields.EMAIL_KEY, email),
-        grants=_by_email(store.ACCESS_GRANTS, GrantFields.EMAIL_KEY, email),
+        contacts=_by_email(store.CONTACT_SUBMISSIONS, ContactFields.EMAIL_KEY, email, limit),
+        sessions=_by_email(store.CHAT_SESSIONS, SessionFields.EMAIL_KEY, email, limit),
+        grants=_by_email(store.ACCESS_GRANTS, GrantFields.EMAIL_KEY, email, limit),
     )
 
 
@@ -191,14 +198,22 @@ def _deliveries(stored: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def _earlier_requests(email: Email) -> list[dict[str, Any]]:
     """The traces of the person's earlier privacy requests (found by the keyed hash of
     their address, so those made under an address since corrected are not): kind,
-    counts and time."""
+    counts and time, and an erasure's outcome."""
     query = store.collection(store.PRIVACY_REQUESTS).where(
         filter=store.field_filter(PrivacyRequestFields.EMAIL_HMAC, "==", email_hmac(email))
     )
     traces = [PrivacyRequest.from_snapshot(s) for s in query.stream(**store.call_options())]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     traces.sort(key=lambda trace: trace.at or far)
-    return [{"kind": t.kind, "counts": dict(t.counts), "at": store.rfc3339(t.at)} for t in traces]
+    return [
+        {
+            "kind": t.kind,
+            "counts": dict(t.counts),
+            "at": store.rfc3339(t.at),
+            **({"outcome": t.outcome} if t.outcome else {}),
+        }
+        for t in traces
+    ]
 
 
 def _messages(session: Any) -> list[dict[str, Any]]:
@@ -327,6 +342,9 @@ class Outcome:
     counts: Counts
     outside: OutsideThisSystem
     """What the team must still do by hand."""
+    done: bool = True
+    """False for an erasure that stopped at its time budget with records left: the next
+    erasure of the address continues it."""
 
 
 def correct(email: Email, change: Correction) -> Outcome:
@@ -377,50 +395,62 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any], *, words: tuple[str, .
     return count
 
 
-def delete(email: Email) -> Outcome:
-    """Erase every record about `email` in every store, then record that it was done.
+PAGE = 300
+"""Records of each collection an erasure fences and deletes at a time: each page is
+whole (fenced, its CRM rows, its documents), so an erasure stopped between pages, or cut
+short, is continued by the next one."""
 
-    An erasure wins over anything in flight:
+
+def delete(email: Email, *, time_budget: float | None = None) -> Outcome:
+    """Erase every record about `email` in every store, recording that it was done.
+
+    Its `privacy_requests` trace is written first (`started`), its counts after each
+    page and its outcome (`done`) at the end: an erasure cut short leaves its trace
+    `started` with what it did, and the next erasure of the address continues it (and
+    its counts). With `time_budget` (seconds), no page starts once it is spent, and the
+    outcome says the erasure is not done; nothing already deleted is in doubt.
+
+    An erasure wins over anything in flight. Page by page:
     1. the fence: each chat is closed (a visitor's post is refused, 409 session_closed)
        and every delivery not yet settled is settled `skipped`, so that no new send of a
        record starts (deliveries.fence);
     2. the CRM rows, now that no new send can add one;
     3. the documents, with everything under them;
-    4. again, for what landed meanwhile: a message of a post that passed the close before
-       it was made, stored under a chat between the listing and the deletes; a record
-       made under the address since (fenced, then deleted); then the CRM rows once more,
-       for a row whose append was under way. A send still under way after that writes
-       its outcome with `update`, which fails on the deleted record, and a CRM row it
-       delivered is deleted again (deliveries._withdraw).
-    If the CRM cannot be reached at step 2, nothing is deleted (the fence stays: the
-    chats are closed and the deliveries stopped) and the request can be run again.
+    4. again under the page's chats, for a message of a post that passed the close
+       before it was made, stored between the listing and the deletes.
+    Records made under the address meanwhile are found by the next page. At the end,
+    the CRM rows once more, for a row whose append was under way. A send still under way
+    after that writes its outcome with `update`, which fails on the deleted record, and
+    a CRM row it delivered is deleted again (deliveries._withdraw).
+    If the CRM cannot be reached at a page's step 2, that page is left whole (fenced:
+    its chats closed, its deliveries stopped) and the request can be run again.
     """
-    held = records_about(email)
-    counts = Counts()
-    _fence(held)
-    counts.crm_rows = crm.delete_rows(_crm_match(email, held))
-    _erase(held, counts)
-    landed = _landed(email, held)
-    _fence(landed)
-    _erase(landed, counts)
-    for snap in held.sessions:
-        # Under a deleted chat: the messages of posts that were under way.
-        deleter = store.BulkDeleter()
-        counts.chat_messages += deleter.delete_tree(snap.reference)
-        deleter.flush()
-    everything = PersonRecords(
-        contacts=held.contacts + landed.contacts,
-        sessions=held.sessions + landed.sessions,
-        grants=held.grants + landed.grants,
-    )
-    outside = outside_this_system(email, everything.record_ids)
+    began = time.monotonic()
+    trace = _started(email)
+    counts = trace.counts
+    seen: set[str] = set()
+    while held := records_about(email, limit=PAGE):
+        _fence(held)
+        counts.crm_rows += crm.delete_rows(_crm_match(email, held))
+        _erase(held, counts)
+        for snap in held.sessions:
+            # Under a deleted chat: the messages of posts that were under way.
+            deleter = store.BulkDeleter()
+            counts.chat_messages += deleter.delete_tree(snap.reference)
+            deleter.flush()
+        seen |= held.record_ids
+        trace.progress(counts)
+        if time_budget is not None and time.monotonic() - began > time_budget:
+            return Outcome(counts, outside_this_system(email, frozenset(seen)), done=False)
+    outside = outside_this_system(email, frozenset(seen))
     try:
-        counts.crm_rows += crm.delete_rows(_crm_match(email, everything))
+        match = crm.Match(record_ids=frozenset(seen), email_keys=frozenset({email.key}))
+        counts.crm_rows += crm.delete_rows(match)
     except errors.DownstreamError as exc:
         # The documents are gone: the team finishes the sheet by hand, with the search.
         logs.privacy_crm_recheck_failed(error=exc)
         outside = dataclasses.replace(outside, crm_unchecked=True)
-    _trace(DELETE, email, counts)
+    trace.finish(counts)
     return Outcome(counts, outside)
 
 
@@ -451,19 +481,6 @@ def _erase(held: PersonRecords, counts: Counts) -> None:
     deleter.flush()
 
 
-def _landed(email: Email, erased: PersonRecords) -> PersonRecords:
-    """The records about `email` made while `erased` was being deleted."""
-    again = records_about(email)
-    gone = {snap.reference.path for snap in [*erased.contacts, *erased.sessions, *erased.grants]}
-
-    def new(snaps: list[Any]) -> list[Any]:
-        return [snap for snap in snaps if snap.reference.path not in gone]
-
-    return PersonRecords(
-        contacts=new(again.contacts), sessions=new(again.sessions), grants=new(again.grants)
-    )
-
-
 def _trace(kind: str, email: Email, counts: Counts) -> None:
     """The request's trace: a hash of the address, the counts and the time, no more."""
     trace = PrivacyRequest(
@@ -475,3 +492,53 @@ def _trace(kind: str, email: Email, counts: Counts) -> None:
     )
     store.collection(store.PRIVACY_REQUESTS).add(trace.to_dict(), **store.call_options())
     logs.privacy_request_handled(kind=kind, counts=counts.as_dict())
+
+
+STARTED, DONE = "started", "done"
+
+
+@dataclass
+class _Erasure:
+    """The trace of an erasure under way: written when it starts, updated as it goes."""
+
+    ref: Any
+    counts: Counts
+
+    def progress(self, counts: Counts) -> None:
+        fields = {PrivacyRequestFields.COUNTS: counts.as_dict()}
+        self.ref.update(fields, **store.call_options())
+
+    def finish(self, counts: Counts) -> None:
+        fields = {
+            PrivacyRequestFields.COUNTS: counts.as_dict(),
+            PrivacyRequestFields.OUTCOME: DONE,
+            PrivacyRequestFields.AT: store.now(),
+        }
+        self.ref.update(fields, **store.call_options())
+        logs.privacy_request_handled(kind=DELETE, counts=counts.as_dict())
+
+
+def _started(email: Email) -> _Erasure:
+    """The trace of an erasure of `email` left unfinished, to continue, or a new one."""
+    hashed = email_hmac(email)
+    query = store.collection(store.PRIVACY_REQUESTS).where(
+        filter=store.field_filter(PrivacyRequestFields.EMAIL_HMAC, "==", hashed)
+    )
+    for snap in query.stream(**store.call_options()):
+        trace = PrivacyRequest.from_snapshot(snap)
+        if trace.kind == DELETE and trace.outcome == STARTED:
+            known = {f.name for f in dataclasses.fields(Counts)}
+            return _Erasure(
+                snap.reference, Counts(**{k: v for k, v in trace.counts.items() if k in known})
+            )
+    fresh = PrivacyRequest(
+        kind=DELETE,
+        email_hmac=hashed,
+        counts=Counts().as_dict(),
+        at=store.now(),
+        outcome=STARTED,
+        expire_at=store.expire_at(),
+    )
+    ref = store.collection(store.PRIVACY_REQUESTS).document()
+    ref.create(fresh.to_dict(), **store.call_options())
+    return _Erasure(ref, Counts())

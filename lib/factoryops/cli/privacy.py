@@ -126,8 +126,8 @@ def delete(email: str, yes: bool, as_json: bool) -> None:
     except errors.DownstreamError as exc:
         _crm_failed(
             exc,
-            kept="nothing was deleted (the person's chats are closed and the sending of their"
-            " records is stopped)",
+            kept="the records not yet erased are kept (their chats closed, their sending"
+            " stopped); the command continues the erasure",
         )
     if not as_json:
         click.echo("Deleted:")
