@@ -454,6 +454,10 @@ def _monitoring(
         items[name]["labels"] = flag(argv, "update-channel-labels")
         return 0, "", ""
     policy = json.loads(Path(flag(argv, "policy-from-file") or "").read_text())
+    refusal = _policy_refusal(policy)
+    if refusal:
+        command = f"gcloud.alpha.monitoring.policies.{verb}"
+        return 1, "", f"ERROR: ({command}) INVALID_ARGUMENT: {refusal}\n"
     if verb == "create":
         name = f"projects/{PROJECT}/alertPolicies/{len(items) + 1}"
     else:
@@ -462,6 +466,46 @@ def _monitoring(
             return 1, "", f"ERROR: NOT_FOUND: {name}\n"
     items[name] = policy
     return 0, "", ""
+
+
+ABSENCE_MOST_SECONDS = 84600
+"""Cloud Monitoring's longest metric-absence duration: 23.5 hours (its least: 120 s)."""
+ALIGNMENT_MOST_SECONDS = 90000
+"""The longest alignment period an alerting policy may use: 25 hours (its least: 60 s)."""
+
+
+def _policy_refusal(policy: dict[str, Any]) -> str:
+    """Why the Monitoring API refuses an alerting policy's durations, "" when it takes
+    them: an absence of 120 s to 23.5 hours in whole minutes, a threshold's duration in
+    whole minutes, alignment periods of 60 s to 25 hours (Google's documented limits)."""
+
+    def seconds(text: Any) -> int | None:
+        match = re.fullmatch(r"(\d+)s", text) if isinstance(text, str) else None
+        return int(match[1]) if match else None
+
+    problems = []
+    for n, condition in enumerate(policy.get("conditions", [])):
+        where = f"conditions[{n}]"
+        absent, threshold = condition.get("conditionAbsent"), condition.get("conditionThreshold")
+        kind = absent or threshold or {}
+        duration = seconds(kind.get("duration", "0s"))
+        if absent is not None and not (
+            duration is not None and 120 <= duration <= ABSENCE_MOST_SECONDS and duration % 60 == 0
+        ):
+            problems.append(
+                f"{where}.conditionAbsent.duration {kind.get('duration')}: an absence is 2 minutes"
+                " to 23.5 hours, in whole minutes"
+            )
+        if threshold is not None and (duration is None or duration % 60):
+            problems.append(f"{where}.conditionThreshold.duration: whole minutes only")
+        for aggregation in kind.get("aggregations", []):
+            period = seconds(aggregation.get("alignmentPeriod"))
+            if period is None or not 60 <= period <= ALIGNMENT_MOST_SECONDS:
+                problems.append(
+                    f"{where} alignmentPeriod {aggregation.get('alignmentPeriod')}: 60 s to 25"
+                    " hours in an alerting policy"
+                )
+    return "; ".join(problems)
 
 
 def _rest(
@@ -2033,6 +2077,34 @@ def test_the_public_functions_request_logs_are_excluded_from_storage(deployer: D
     )
 
 
+def shown_policies(run: Run) -> list[dict[str, Any]]:
+    """The alerting policies the plan shows, as the files deploy.sh gives gcloud."""
+    return [
+        json.loads(line.split(": ", 1)[1])
+        for line in run.stdout.splitlines()
+        if line.startswith("# <workdir>/alert-")
+    ]
+
+
+def test_every_alert_policy_keeps_to_the_monitoring_apis_documented_limits(
+    deployer: Deployer,
+) -> None:
+    shown = shown_policies(deployer.dry())
+    assert len(shown) == 5
+    for policy in shown:
+        assert _policy_refusal(policy) == "", policy["displayName"]
+    # The stand-in refuses what the API refuses, so a real run stops where Google's would.
+    nightly = {"conditions": [{"conditionAbsent": {"duration": "88200s", "aggregations": []}}]}
+    assert "23.5 hours" in _policy_refusal(nightly)
+    window = {"alignmentPeriod": "90060s"}
+    assert "25 hours" in _policy_refusal(
+        {"conditions": [{"conditionThreshold": {"duration": "0s", "aggregations": [window]}}]}
+    )
+    assert "whole minutes" in _policy_refusal(
+        {"conditions": [{"conditionThreshold": {"duration": "90s", "aggregations": []}}]}
+    )
+
+
 def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
@@ -2051,11 +2123,7 @@ def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
     creates = run.gcloud("alpha", "monitoring", "policies", "create")
     updates = run.gcloud("alpha", "monitoring", "policies", "update")
     assert len(creates) == len(updates) == 5
-    shown = [
-        json.loads(line.split(": ", 1)[1])
-        for line in run.stdout.splitlines()
-        if line.startswith("# <workdir>/alert-")
-    ]
+    shown = shown_policies(run)
     assert [p["displayName"] for p in shown] == [
         "FactoryOps AI: a delivery failed",
         "FactoryOps AI: no successful nightly retention run",
