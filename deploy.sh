@@ -303,9 +303,13 @@ read_plan() {
 
 # The variables the declarations leave to this script. The sweep's audience is its own
 # URL, known once it is deployed: until then, one no token carries. The console's URL
-# is read just before the sweep's deployment (console_url).
+# is read just before the sweep's deployment (console_url). The sweep is private: Cloud
+# Run checks its caller's token and forwards it with the signature replaced, so the
+# function checks the token's claims (SWEEP_AUTH=iam); --verify checks that Cloud Run
+# refuses a call without a token.
 work_out() {
   WORKED_OUT[GOOGLE_CLOUD_PROJECT]="$PROJECT"
+  WORKED_OUT[SWEEP_AUTH]=iam
   WORKED_OUT[SWEEP_INVOKER]="$(scheduler_account)"
   WORKED_OUT[SWEEP_AUDIENCE]="$PENDING_AUDIENCE"
   WORKED_OUT[CONSOLE_URL]="$PENDING_CONSOLE_URL"

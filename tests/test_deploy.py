@@ -635,10 +635,13 @@ def _function(
     return 400, cors, {"error": {**error, "fields": {"email": "is required"}}}
 
 
-def _forwarder(state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    """The forwarder behind Cloud Run's IAM check: a call without a token is refused
-    before it reaches the function, unless the service was opened to everyone."""
-    if state["function_faults"].get("forward_record") == "open":
+def _private(name: str, state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """The forwarder or the sweep behind Cloud Run's IAM check: a call without a token is
+    refused before it reaches the function, unless the service was opened to everyone."""
+    if state["function_faults"].get(name) == "open":
+        if name == SWEEP:
+            error = {"code": "unauthenticated", "message": "A valid bearer token is required."}
+            return 401, {"WWW-Authenticate": "Bearer"}, {"error": error}
         # The functions framework's answer to a body that is no CloudEvent.
         return 400, {"Content-Type": "text/html"}, "Bad Request"
     return 403, {"Content-Type": "text/html; charset=UTF-8"}, "<h1>Error: Forbidden</h1>"
@@ -676,8 +679,8 @@ class _RestHandler(BaseHTTPRequestHandler):
         state = _load(state_path)
         if name == "team_console":
             status, headers, answer = _console("/" + path, state)
-        elif name == "forward_record":
-            status, headers, answer = _forwarder(state)
+        elif name in (FORWARDER, SWEEP):
+            status, headers, answer = _private(name, state)
         else:
             status, headers, answer = _function(self.command, name, self.headers, state)
         if isinstance(answer, str):
@@ -1055,6 +1058,8 @@ def test_sweep_environment_holds_its_audience_and_the_scheduler_as_invoker(
     section = plan[plan.index("retention_sweep.env.yaml") : plan.index("Cloud Scheduler jobs")]
     assert '#   SWEEP_AUDIENCE: "<sweep-url>"' in section
     assert f'#   SWEEP_INVOKER: "sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"' in section
+    # Private behind Cloud Run's IAM check, which strips the token's signature.
+    assert '#   SWEEP_AUTH: "iam"' in section
     assert f'#   GOOGLE_CLOUD_PROJECT: "{PROJECT}"' in section
     contact = plan[plan.index("contact_submit.env.yaml") : plan.index("Function chat_message")]
     assert "SWEEP_" not in contact
@@ -1518,6 +1523,7 @@ def test_the_sweep_learns_its_url_and_the_scheduler_targets_it(first_run: FirstR
     assert (
         deploys[-1]["env"]["SWEEP_INVOKER"] == f"sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
     )
+    assert [d["env"]["SWEEP_AUTH"] for d in deploys] == ["iam", "iam"]
     for job in model["jobs"].values():
         assert flag(job, "uri") == url and flag(job, "oidc-token-audience") == url
     assert model["invokers"] == {
@@ -2233,7 +2239,7 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 19
+    assert len(table) == 20
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
     assert table["team_console: GET /api/config"][1] == (
@@ -2246,13 +2252,19 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     http = [c["argv"] for c in run.calls if c["tool"] == "http"]
     console = [["GET", f"{CONSOLE} {path}"] for path in ("/api/config", "/api/me", "/")]
     public = [[m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST")]
-    assert sorted(http) == sorted([*public, *console, ["POST", FORWARDER]])
+    assert sorted(http) == sorted([*public, *console, ["POST", FORWARDER], ["POST", SWEEP]])
     for trigger in manifest.TRIGGERS:
         assert table[f"eventarc trigger {trigger.name}: active"] == (
             "pass",
             f"{trigger.event.rsplit('.', 1)[1]} on {trigger.document} -> forward-record",
         )
     assert table[f"{FORWARDER}: refuses a call without a token"][0] == "pass"
+    # The sweep trusts the signature Cloud Run checked: Cloud Run's front end refuses
+    # a call without a token before the function sees it.
+    assert table[f"{SWEEP}: refuses a call without a token"] == (
+        "pass",
+        "403 from Cloud Run: only the scheduler's account may invoke it",
+    )
     assert len(run.called("scheduler", "jobs", "run", "retention-sweep-deliveries")) == 1
     # Nothing is changed but the sweep's run.
     changing = ("create", "update", "deploy", "add-iam-policy-binding", "enable")
@@ -2359,6 +2371,12 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             "forward_record: refuses a call without a token",
             "answered 400, not 403: it must be deployed with --no-allow-unauthenticated",
         ),
+        (
+            lambda m: {"function_faults": {SWEEP: "open"}},
+            "retention_sweep: refuses a call without a token",
+            "answered 401, not 403: it must be deployed with --no-allow-unauthenticated:"
+            " run ./deploy.sh --only retention_sweep",
+        ),
     ],
     ids=[
         "post-500",
@@ -2375,6 +2393,7 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
         "trigger-filters",
         "trigger-failing",
         "forwarder-open",
+        "sweep-open",
     ],
 )
 def test_verify_names_each_failure_and_what_to_look_at(
@@ -2387,7 +2406,7 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 19 checks failed." in run.stdout
+    assert "1 of 20 checks failed." in run.stdout
 
 
 @pytest.mark.parametrize(("built", "result"), [(5, "pass"), (4, "FAIL")])
@@ -2436,6 +2455,7 @@ def test_verify_dry_run_prints_its_checks_and_runs_nothing(deployer: Deployer) -
     assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == [
         *["OPTIONS", "POST"] * 3,
         "POST",  # the forwarder, without a token
+        "POST",  # the sweep, without a token
     ]
     described = [positional(a)[3] for a in run.gcloud("eventarc", "triggers", "describe")]
     assert described == [t.name for t in manifest.TRIGGERS]
