@@ -144,6 +144,14 @@ def _load(path: Path) -> dict[str, Any]:
         "trigger_conditions": {},
         "account_bindings": [],
         "service_identities": [],
+        # The effective iam.allowedPolicyMemberDomains (Organization Policy API v2): no
+        # rule, as for a project outside an organisation; a string, gcloud's error.
+        "member_domains": {"name": "projects/123456789012/policies/iam.allowedPolicyMemberDomains"},
+        # What `gcloud builds get-default-service-account` names; a string starting with
+        # ERROR, gcloud's error.
+        "build_default_account": "123456789012-compute@developer.gserviceaccount.com",
+        # stderr of `gcloud functions deploy` calls to refuse, in order, before any succeeds.
+        "deploy_faults": [],
     }
     if path.exists():
         state.update(json.loads(path.read_text()))
@@ -166,6 +174,26 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     if head[:2] == ("projects", "add-iam-policy-binding"):
         state["project_bindings"].append([flag(argv, "member"), flag(argv, "role")])
         return 0, "bindings: [...]\n", ""
+    if head[:2] == ("projects", "get-iam-policy"):
+        assert flag(argv, "format") == "json"
+        roles: dict[str, list[str]] = {}
+        for member, role in state["project_bindings"]:
+            roles.setdefault(role, []).append(member)
+        bindings = [{"role": role, "members": members} for role, members in roles.items()]
+        return 0, json.dumps({"bindings": bindings, "etag": "BwX", "version": 1}) + "\n", ""
+    if head[:2] == ("org-policies", "describe"):
+        assert pos[2] == "iam.allowedPolicyMemberDomains" and "--effective" in argv
+        policy = state["member_domains"]
+        if isinstance(policy, str):
+            return 1, "", policy + "\n"
+        return 0, json.dumps(policy) + "\n", ""
+    if head[:2] == ("builds", "get-default-service-account"):
+        account = state["build_default_account"]
+        if account.startswith("ERROR"):
+            return 1, "", account + "\n"
+        assert flag(argv, "format") == "value(serviceAccountEmail)"
+        email = f"projects/{PROJECT}/serviceAccounts/{account}" if account else ""
+        return 0, email + "\n", ""
     if head[:2] == ("services", "enable"):
         return 0, "", ""
     if head[:3] == ("firestore", "databases", "describe"):
@@ -251,6 +279,9 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         return 0, fn["url"] + "\n", ""
     if head[:2] == ("functions", "deploy"):
         name = pos[2]
+        state["deploy_attempts"] = state.get("deploy_attempts", 0) + 1
+        if state["deploy_faults"]:
+            return 1, "", state["deploy_faults"].pop(0) + "\n"
         env: dict[str, str] = {}
         for line in Path(flag(argv, "env-vars-file") or "").read_text().splitlines():
             key, _, value = line.partition(": ")
@@ -1380,9 +1411,9 @@ def test_apis_enabled_before_anything_else_uses_them(deployer: Deployer) -> None
     assert len(enable) == 1
     apis = set(positional(commands[enable[0]])[2:])
     assert {f"{api}.googleapis.com" for api in APIS} <= apis
-    first_change = min(
-        i for i, a in enumerate(commands) if positional(a)[:1] not in (["auth"], ["projects"])
-    )
+    # Before it: the preflight's reads (the account, the project, the organisation's policy).
+    reads = (["auth"], ["projects"], ["org-policies"])
+    first_change = min(i for i, a in enumerate(commands) if positional(a)[:1] not in reads)
     assert first_change == enable[0]
 
 
@@ -1650,9 +1681,15 @@ def test_the_build_account_gets_the_builder_role_before_any_build(deployer: Depl
     ]
     assert len(builder) == 1
     binding = commands[builder[0]]
-    assert flag(binding, "member") == (
-        "serviceAccount:<project-number>-compute@developer.gserviceaccount.com"
-    )
+    # The account Cloud Build names, not one guessed from the project number.
+    asked = [
+        i
+        for i, a in enumerate(commands)
+        if positional(a)[:2] == ["builds", "get-default-service-account"]
+    ]
+    assert len(asked) == 1 and asked[0] < builder[0]
+    assert flag(commands[asked[0]], "region") == REGION
+    assert flag(binding, "member") == "serviceAccount:<build-account>"
     first_deploy = min(
         i for i, a in enumerate(commands) if positional(a)[:2] == ["functions", "deploy"]
     )
@@ -1670,10 +1707,187 @@ def test_the_build_account_gets_the_builder_role_before_any_build(deployer: Depl
     assert [flag(a, "member") for a in bindings] == [
         f"serviceAccount:builder@{PROJECT}.iam.gserviceaccount.com"
     ]
+    assert run.gcloud("builds") == [] and run.gcloud("projects", "get-iam-policy") == []
     for args in run.gcloud("functions", "deploy"):
         assert flag(args, "build-service-account") == (
             f"projects/{PROJECT}/serviceAccounts/builder@{PROJECT}.iam.gserviceaccount.com"
         )
+
+
+COMPUTE_ACCOUNT = "123456789012-compute@developer.gserviceaccount.com"
+
+
+def deploy_one(checkout: Deployer, **model: Any) -> Run:
+    """A real run of one public function's deployment, on a project whose model starts so."""
+    checkout.state.write_text(json.dumps(model))
+    return checkout.run("--project", PROJECT, "--only", "access_grant")
+
+
+def builder_members(model: dict[str, Any]) -> list[str]:
+    return [m for m, role in model["project_bindings"] if role == "roles/cloudbuild.builds.builder"]
+
+
+def test_the_builds_run_as_the_account_cloud_build_names(checkout: Deployer) -> None:
+    legacy = "123456789012@cloudbuild.gserviceaccount.com"
+    run = deploy_one(checkout, build_default_account=legacy)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert builder_members(checkout.model()) == [f"serviceAccount:{legacy}"]
+    assert f"Cloud Build builds the functions as {legacy}" in run.stdout
+    # Not the default compute account: its roles are not even read.
+    assert run.called("projects", "get-iam-policy") == []
+
+
+def test_a_default_compute_account_holding_editor_is_a_warning_that_says_how_to_remove_it(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(
+        checkout, project_bindings=[[f"serviceAccount:{COMPUTE_ACCOUNT}", "roles/editor"]]
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert (
+        f"# WARNING: Cloud Build builds as the default compute account, {COMPUTE_ACCOUNT}, which"
+        f" holds roles/editor on project {PROJECT}" in run.stdout
+    )
+    assert (
+        f"gcloud projects remove-iam-policy-binding {PROJECT}"
+        f" --member=serviceAccount:{COMPUTE_ACCOUNT} --role=roles/editor" in run.stdout
+    )
+    assert builder_members(checkout.model()) == [f"serviceAccount:{COMPUTE_ACCOUNT}"]
+    # The builder role is granted after the warning, and the function deployed all the same.
+    assert "access_grant" in checkout.model()["functions"]
+
+
+def test_without_editor_the_default_compute_account_draws_no_warning(first_run: FirstRun) -> None:
+    assert len(first_run.run.called("projects", "get-iam-policy")) == 1
+    assert "roles/editor" not in first_run.run.stdout
+
+
+def test_cloud_build_naming_no_default_account_stops_before_any_build(checkout: Deployer) -> None:
+    run = deploy_one(checkout, build_default_account="")
+    assert run.returncode == 1
+    assert "Cloud Build has no default account in asia-south1: set BUILD_SERVICE_ACCOUNT" in (
+        run.stderr
+    )
+    assert run.called("functions", "deploy") == []
+
+
+# -- the organisation's policy, and IAM's delay ------------------------------------------------
+
+MEMBER_DOMAINS = "iam.allowedPolicyMemberDomains"
+DOMAIN_ONLY = {
+    "name": f"projects/123456789012/policies/{MEMBER_DOMAINS}",
+    "spec": {"rules": [{"values": {"allowedValues": ["C03abc123"]}}]},
+}
+
+
+def test_the_plan_reads_the_member_domain_policy_before_any_change(deployer: Deployer) -> None:
+    run = deployer.dry()
+    commands = run.gcloud()
+    [read] = [
+        i for i, a in enumerate(commands) if positional(a)[:2] == ["org-policies", "describe"]
+    ]
+    assert positional(commands[read])[2] == MEMBER_DOMAINS and "--effective" in commands[read]
+    enable = next(i for i, a in enumerate(commands) if positional(a)[:2] == ["services", "enable"])
+    assert read < enable
+    # Nothing private needs allUsers: the sweep and the forwarder alone skip the question.
+    private = deployer.dry("--only", SWEEP, FORWARDER)
+    assert private.gcloud("org-policies") == []
+
+
+def test_a_policy_restricting_members_to_the_organisation_stops_the_run_before_any_change(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(checkout, member_domains=DOMAIN_ONLY)
+    assert run.returncode == 1
+    assert f"the organisation policy {MEMBER_DOMAINS}" in run.stderr
+    assert "IAM members are limited to C03abc123" in run.stderr
+    assert "Nothing was changed" in run.stderr
+    # What to change: an exception for the project, or a tag-based condition.
+    assert f"name: projects/{PROJECT}/policies/{MEMBER_DOMAINS}" in run.stderr
+    assert "spec: {rules: [{allowAll: true}]}" in run.stderr
+    assert "gcloud org-policies set-policy FILE" in run.stderr
+    assert "tag-based condition" in run.stderr
+    assert run.called("services") == [] and run.called("functions") == []
+    assert "stopped by the failure above" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [
+        ({"spec": {"rules": [{"allowAll": True}]}}, f"# {MEMBER_DOMAINS}: IAM members are not"),
+        (
+            {
+                "spec": {
+                    "rules": [
+                        {"allowAll": True, "condition": {"title": "public-functions tag"}},
+                        {"values": {"allowedValues": ["C03abc123"]}},
+                    ]
+                }
+            },
+            "# WARNING: iam.allowedPolicyMemberDomains: IAM members are limited to C03abc123,"
+            " except where public-functions tag holds",
+        ),
+        (
+            "ERROR: (gcloud.org-policies.describe) PERMISSION_DENIED: orgpolicy.policy.get",
+            f"# WARNING: could not read the organisation policy {MEMBER_DOMAINS} (ERROR:",
+        ),
+    ],
+    ids=["allow-all", "tag-exception", "unreadable"],
+)
+def test_a_policy_that_may_let_all_users_in_lets_the_run_go_on(
+    checkout: Deployer, policy: Any, said: str
+) -> None:
+    run = deploy_one(checkout, member_domains=policy)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert said in run.stdout
+    assert "access_grant" in checkout.model()["functions"]
+
+
+PERMISSION_REFUSALS = [
+    "ERROR: (gcloud.functions.deploy) OperationError: code=7, message=Could not build the"
+    " function due to a missing permission on the build service account.",
+    "ERROR: (gcloud.functions.deploy) ResponseError: status=[403], code=[Ok], message=[Permission"
+    " 'iam.serviceaccounts.actAs' denied on service account"
+    f" fn-access-grant@{PROJECT}.iam.gserviceaccount.com (or it may not exist).]",
+    "ERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed:"
+    f" {COMPUTE_ACCOUNT} does not have storage.objects.get access to the Google Cloud Storage"
+    " object. Permission 'storage.objects.get' denied on resource (or it may not exist).",
+    "ERROR: (gcloud.functions.deploy) PERMISSION_DENIED: The caller does not have permission",
+]
+
+
+@pytest.mark.parametrize("refusal", PERMISSION_REFUSALS)
+def test_a_deployment_refused_for_a_permission_is_deployed_again(
+    checkout: Deployer, refusal: str
+) -> None:
+    run = deploy_one(checkout, deploy_faults=[refusal, refusal])
+    assert run.returncode == 0, run.stderr + run.stdout
+    model = checkout.model()
+    assert model["deploy_attempts"] == 3 and "access_grant" in model["functions"]
+    assert run.stdout.count("# refused for a permission") == 2
+    assert "deploying again in 0 s, attempt 3 of 6" in run.stdout
+    assert refusal in run.stderr  # gcloud's own words still reach the deployer
+
+
+def test_a_permission_refusal_is_deployed_again_a_bounded_number_of_times(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(checkout, deploy_faults=PERMISSION_REFUSALS[:1] * 10)
+    assert run.returncode == 1
+    assert checkout.model()["deploy_attempts"] == 6
+    assert "stopped by the failure above" in run.stderr
+
+
+def test_any_other_deployment_error_stops_the_run_at_once(checkout: Deployer) -> None:
+    refusal = (
+        "ERROR: (gcloud.functions.deploy) INVALID_ARGUMENT: Could not create or update Cloud Run"
+        " service access-grant, Container Healthcheck failed."
+    )
+    run = deploy_one(checkout, deploy_faults=[refusal, refusal])
+    assert run.returncode == 1
+    assert checkout.model()["deploy_attempts"] == 1
+    assert "# refused for a permission" not in run.stdout
+    assert refusal in run.stderr
 
 
 def test_a_build_account_that_is_not_an_address_is_refused(deployer: Deployer) -> None:
