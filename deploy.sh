@@ -15,8 +15,9 @@
 # What there is to deploy (the functions, the settings each one reads, the secrets, the
 # TTL groups) is declared once, in lib/factoryops and deployment/manifest.py (where each
 # setting comes from, which functions get it); deploy.sh asks deployment/plan.py
-# about it before anything else, and deployment/google_apis.py makes the REST calls
-# gcloud has no command for. This script sequences gcloud.
+# about it before anything else, deployment/preflight.py reads what gcloud answers of
+# the organisation's policy and the build account's roles, and deployment/google_apis.py
+# makes the REST calls gcloud has no command for. This script sequences gcloud.
 #
 # A function's bundle is exactly: its main.py, the shared package, requirements.txt,
 # and for the team console its page (web/console, as console_page).
@@ -67,6 +68,8 @@ TRIGGER_ACCOUNT=eventarc-trigger
 APIS=(cloudfunctions run cloudbuild artifactregistry firestore secretmanager
   cloudscheduler iam logging firebaserules monitoring eventarc eventarcpublishing pubsub)
 BUILDER_ROLE=roles/cloudbuild.builds.builder
+# Domain restricted sharing: an organisation's list of who IAM policies may name.
+MEMBER_DOMAINS=iam.allowedPolicyMemberDomains
 ALERT_CHANNEL="FactoryOps AI alerts"
 
 RETENTION_JOB=retention-sweep-nightly
@@ -303,9 +306,13 @@ read_plan() {
 
 # The variables the declarations leave to this script. The sweep's audience is its own
 # URL, known once it is deployed: until then, one no token carries. The console's URL
-# is read just before the sweep's deployment (console_url).
+# is read just before the sweep's deployment (console_url). The sweep is private: Cloud
+# Run checks its caller's token and forwards it with the signature replaced, so the
+# function checks the token's claims (SWEEP_AUTH=iam); --verify checks that Cloud Run
+# refuses a call without a token.
 work_out() {
   WORKED_OUT[GOOGLE_CLOUD_PROJECT]="$PROJECT"
+  WORKED_OUT[SWEEP_AUTH]=iam
   WORKED_OUT[SWEEP_INVOKER]="$(scheduler_account)"
   WORKED_OUT[SWEEP_AUDIENCE]="$PENDING_AUDIENCE"
   WORKED_OUT[CONSOLE_URL]="$PENDING_CONSOLE_URL"
@@ -494,6 +501,7 @@ prerequisites() {
     show command -v gcloud python3
     show gcloud auth list --filter=status:ACTIVE "--format=value(account)"
     show gcloud projects describe "$PROJECT" "--format=value(projectNumber)"
+    member_domains
     for fn in "${missing[@]}"; do
       note "WARNING: $fn is missing: a real run stops here"
     done
@@ -514,6 +522,40 @@ prerequisites() {
   [[ -n "$number" ]] || die "project '$PROJECT' does not exist or $account cannot see it"
   PROJECT_NUMBER="$number"
   note "account $account, project number $number"
+  member_domains
+}
+
+# The public functions and the console are invoked by allUsers. An organisation that
+# restricts IAM members to its own domains refuses that binding, at the first of them,
+# half way through a run: read the effective policy first, and stop before any change.
+member_domains() {
+  local fn open=0
+  for fn in "${SELECTED[@]}"; do
+    if is_public "$fn" || is_team "$fn"; then open=1; fi
+  done
+  ((open)) || return 0
+  local describe=(gcloud org-policies describe "$MEMBER_DOMAINS" --effective --format=json
+    "${P[@]}")
+  show "${describe[@]}"
+  if ((DRY)); then
+    say "  # if it leaves allUsers out: stop, saying what to change (an exception for the"
+    say "  # project, or a tag-based condition)"
+    return
+  fi
+  local policy verdict status=0
+  if ! policy="$("${describe[@]}" 2>"$WORK/member-domains.err")"; then
+    note "WARNING: could not read the organisation policy $MEMBER_DOMAINS" \
+      "($(head -n 1 "$WORK/member-domains.err")): should it restrict IAM members to the" \
+      "organisation's domains, the first public function's deployment is refused"
+    return
+  fi
+  verdict="$(printf '%s' "$policy" | py preflight member-domains "--project=$PROJECT")" ||
+    status=$?
+  case "$status" in
+    0) note "$verdict" ;;
+    3) exit 1 ;; # refused: preflight.py said why, and what to change
+    *) die "could not read the organisation policy's answer with python3" ;;
+  esac
 }
 
 enable_apis() {
@@ -763,20 +805,90 @@ service_accounts() {
 
 # New projects no longer give the default build account an editor role, and with
 # prompts off `gcloud functions deploy` skips its check of that account: the build then
-# fails with little to go on.
+# fails with little to go on. Which account that is, Cloud Build says (the legacy
+# Cloud Build account in older projects, the default compute account in newer ones).
 build_account() {
   section "Cloud Build account ($BUILDER_ROLE)"
   local account="${CONF[BUILD_SERVICE_ACCOUNT]:-}"
+  local compute="$PROJECT_NUMBER-compute@developer.gserviceaccount.com"
   if [[ -n "$account" ]]; then
     note "Cloud Build builds the functions as $account (BUILD_SERVICE_ACCOUNT)"
   else
-    account="$PROJECT_NUMBER-compute@developer.gserviceaccount.com"
-    note "Cloud Build builds the functions as $account, the default compute account"
+    note "the account Cloud Build builds as, by default, in $REGION:"
+    local ask=(gcloud builds get-default-service-account "--region=$REGION"
+      "--format=value(serviceAccountEmail)" "${P[@]}")
+    show "${ask[@]}"
+    if ((DRY)); then
+      account="<build-account>"
+    elif account="$("${ask[@]}" 2>"$WORK/build-account.err")"; then
+      # projects/PROJECT/serviceAccounts/EMAIL, or nothing when builds have no default.
+      account="${account##*/}"
+      [[ -n "$account" ]] || die "Cloud Build has no default account in $REGION: set" \
+        "BUILD_SERVICE_ACCOUNT in deploy.env to an account for the builds"
+    else
+      note "WARNING: Cloud Build did not say ($(head -n 1 "$WORK/build-account.err")):" \
+        "taking the default compute account"
+      account="$compute"
+    fi
+    note "Cloud Build builds the functions as $account"
+    editor_warning "$account" "$compute"
   fi
+  note "a build or revision refused for a permission, as happens in the minutes after a role"
+  note "is granted, is deployed again after $((POLL * 3)) s, then twice as long each time," \
+    "$DEPLOY_ATTEMPTS attempts at most"
   retry run_quiet gcloud projects add-iam-policy-binding "$PROJECT" \
     "--member=serviceAccount:$account" "--role=$BUILDER_ROLE" --condition=None ||
     die "could not grant $BUILDER_ROLE to $account: does it exist? Set BUILD_SERVICE_ACCOUNT" \
       "in deploy.env to an account that does"
+}
+
+# editor_warning ACCOUNT COMPUTE: a WARNING, and how to remove the role, when the
+# builds run as the default compute account holding roles/editor (older projects gave
+# it that role): every build could then change almost anything in the project.
+editor_warning() {
+  local account="$1" compute="$2" policy lines line
+  if ((DRY)); then
+    show gcloud projects get-iam-policy "$PROJECT" --format=json
+    say "  # if it is the default compute account and holds roles/editor: a WARNING, with"
+    say "  # the command that removes the role"
+    return
+  fi
+  [[ "$account" == "$compute" ]] || return 0
+  capture_or_empty policy "" gcloud projects get-iam-policy "$PROJECT" --format=json
+  # A warning only: whatever goes wrong reading the roles stops nothing.
+  lines="$(printf '%s' "$policy" | py preflight build-account "--project=$PROJECT" \
+    "--account=$account" "--compute-account=$compute")" ||
+    lines="WARNING: the roles of $account could not be read"
+  [[ -z "$lines" ]] || while IFS= read -r line; do note "$line"; done <<<"$lines"
+}
+
+# A role granted moments ago takes a while to reach every Google service: Cloud Build
+# or Cloud Run may refuse a first build or revision for a permission in the meantime.
+# IAM says a change usually applies within 2 minutes, sometimes 7 or more: six attempts,
+# waits doubling from 3 polls (15 s: 7.75 minutes in all). Any other error stops the run.
+DEPLOY_ATTEMPTS=6
+PERMISSION_REFUSED='PERMISSION_DENIED|does not have permission|does not have [a-z]+[.][a-zA-Z.]+ access|missing permission|permission .*denied'
+
+# deploy_again CMD...: runs a deployment, again while it is refused for a permission.
+deploy_again() {
+  show "$@"
+  ((DRY)) && return 0
+  local attempt status err="$WORK/deploy.err" wait=$((POLL * 3))
+  for ((attempt = 1; ; attempt++)); do
+    status=0
+    # gcloud's progress and errors still reach the terminal; a copy is read below. The
+    # braces make this shell start the copy, so that it can wait for the copy's end.
+    { "$@"; } 2> >(tee "$err" >&2) || status=$?
+    wait "$!" 2>/dev/null || true
+    ((status)) || return 0
+    if ((attempt == DEPLOY_ATTEMPTS)) || ! grep -Eqi "$PERMISSION_REFUSED" "$err"; then
+      return "$status"
+    fi
+    note "refused for a permission (a role granted moments ago may not have reached every" \
+      "service yet): deploying again in $wait s, attempt $((attempt + 1)) of $DEPLOY_ATTEMPTS"
+    sleep "$wait"
+    wait=$((wait * 2))
+  done
 }
 
 # A new service account takes a few seconds to be visible to IAM.
@@ -849,7 +961,7 @@ deploy_function() {
   [[ -z "${CONF[BUILD_SERVICE_ACCOUNT]:-}" ]] ||
     cmd+=("--build-service-account=projects/$PROJECT/serviceAccounts/${CONF[BUILD_SERVICE_ACCOUNT]}")
   cmd+=("${P[@]}")
-  run "${cmd[@]}"
+  deploy_again "${cmd[@]}"
 }
 
 # CONSOLE_URL, for the sweep's nudges: the console's own URL, read from the function.

@@ -110,7 +110,9 @@ MANIFEST: dict[str, Deploy] = {
     "PRIVACY_TRACE_KEY": Deploy(Source.SECRET, TEAM_TOOLS),
     "SWEEP_AUDIENCE": Deploy(Source.DEPLOY_SH, (SWEEP,)),
     "SWEEP_INVOKER": Deploy(Source.DEPLOY_SH, (SWEEP,)),
-    "SWEEP_AUTH": Deploy(Source.LOCAL, (SWEEP,)),
+    # `iam`: the deployed sweep is private, and Cloud Run's IAM check replaces the
+    # signature of the token it verified before the function sees it.
+    "SWEEP_AUTH": Deploy(Source.DEPLOY_SH, (SWEEP,)),
     "SWEEP_CERTS_URL": Deploy(Source.LOCAL, (SWEEP,)),
     "TEAM_EMAILS": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),
     "TEAM_OAUTH_CLIENT_ID": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),

@@ -41,10 +41,12 @@ EXCLUSION_DESCRIPTION = (
     "Cloud Run request logs of the public functions: visitor IPs and user agents"
     " the privacy notice does not list"
 )
-RETENTION_ABSENCE_SECONDS = 88200
-"""The Monitoring API takes at most 24.5 hours for a metric-absence condition: the
-nightly run's line is then missed once it is half an hour later than the night before.
-A 26-hour window is not possible with an absence condition."""
+RETENTION_WINDOW_SECONDS = 90000
+"""The nightly retention run is looked for over the last 25 hours, the longest
+alignment period an alerting policy may use. An absence condition cannot do it: it
+spans at most 23.5 hours, less than the 24 between two nightly runs, so it would fire
+every night before the run. A threshold on the window's count of successful runs, with
+no data counted as none, fires an hour after a night's run is missed."""
 DELIVERIES_ABSENCE_SECONDS = 1800
 WINDOW = "300s"
 NAME_PREFIX = "FactoryOps AI: "
@@ -171,6 +173,22 @@ def _above_zero(filter_text: str) -> dict[str, Any]:
     }
 
 
+def _none_within(metric: Metric, seconds: int) -> dict[str, Any]:
+    """Fewer than one `metric` line in the last `seconds`: a sliding window summed into
+    one count; a window with no point at all is missing data, counted as met."""
+    return {
+        "conditionThreshold": {
+            "filter": _metric_filter(metric),
+            "aggregations": _sum(f"{seconds}s"),
+            "comparison": "COMPARISON_LT",
+            "thresholdValue": 1,
+            "duration": "0s",
+            "trigger": {"count": 1},
+            "evaluationMissingData": "EVALUATION_MISSING_DATA_ACTIVE",
+        }
+    }
+
+
 def _absent(metric: Metric, seconds: int) -> dict[str, Any]:
     return {
         "conditionAbsent": {
@@ -215,7 +233,7 @@ def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[s
             f"resource.labels.service_name=one_of({', '.join(json.dumps(s) for s in services)})",
         )
     )
-    hours = RETENTION_ABSENCE_SECONDS / 3600
+    hours = RETENTION_WINDOW_SECONDS / 3600
     return [
         _policy(
             "a delivery failed",
@@ -228,12 +246,15 @@ def policies(project: str, channel: str, services: Sequence[str]) -> list[dict[s
         ),
         _policy(
             "no successful nightly retention run",
-            f"no retention sweep finished ok for {hours:g} hours",
-            _absent(RETENTION_OK, RETENTION_ABSENCE_SECONDS),
+            f"no retention sweep finished ok in the last {hours:g} hours",
+            _none_within(RETENTION_OK, RETENTION_WINDOW_SECONDS),
             channel,
-            "The nightly retention sweep has not finished `ok`: data past RETENTION_DAYS may"
-            " be kept. `outcome` says why (`crm_unavailable`: the CRM could not be reached);"
-            f" a `caller refused` line means the scheduler's token was refused: {sweep_lines}",
+            f"No retention sweep has finished `ok` in the last {hours:g} hours: data past"
+            " RETENTION_DAYS may be kept. `outcome` says why (`crm_unavailable`: the CRM could"
+            " not be reached); a `caller refused` line means the scheduler's token was"
+            f" refused: {sweep_lines}. Right after the first deployment no run has finished"
+            " yet, so this alert is open until the first night's run (or run it now:"
+            " `gcloud scheduler jobs run retention-sweep-nightly --location=asia-south1`).",
         ),
         _policy(
             "no successful deliveries run in 30 minutes",

@@ -26,6 +26,9 @@ fails; the exit status is 1 when any failed. The checks:
   no delay before a trigger is active);
 - the forwarder refuses a call without a token (403 from Cloud Run, before the
   function): only the trigger's account may invoke it;
+- the sweep refuses a call without a token the same way, at Cloud Run's front end: the
+  sweep (SWEEP_AUTH=iam) checks only the claims of the token Cloud Run forwards, whose
+  signature Cloud Run has checked and replaced, so that trust needs Cloud Run's check;
 - the deliveries job, run once, leads to the sweep's `sweep finished` line with
   `outcome` ok within the wait: the whole path, the sweep's token check included.
 
@@ -451,9 +454,10 @@ def check_triggers(verifier: Verifier, service: str, account: str) -> None:
             verifier.add(name, True, f"{kind} on {trigger.document} -> {service}")
 
 
-def check_private(verifier: Verifier, function: str) -> None:
+def check_private(verifier: Verifier, function: str, invoker: str) -> None:
     """A call without a token: Cloud Run refuses it with 403 before the function runs
-    (were it let through, an empty body is no CloudEvent and sends nothing)."""
+    (were it let through, the forwarder finds no CloudEvent in an empty body and the
+    sweep no token: neither does anything). `invoker`: who alone may invoke it."""
     name = f"{function}: refuses a call without a token"
     url = verifier.describe(function, "serviceConfig.uri")
     if not url:
@@ -465,10 +469,11 @@ def check_private(verifier: Verifier, function: str) -> None:
         return
     reply = send("POST", url, headers, b"{}")
     if reply.status == 403:
-        verifier.add(name, True, "403 from Cloud Run: only the trigger's account may invoke it")
+        verifier.add(name, True, f"403 from Cloud Run: only {invoker} may invoke it")
     elif reply.status == 0:
         verifier.add(name, False, f"no answer from {url}: {reply.text}")
     else:
+        # The function itself answered: Cloud Run let the call through unchecked.
         verifier.add(
             name,
             False,
@@ -596,10 +601,12 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
     plan.say("## The forwarder: its Eventarc triggers, and a caller without a token")
     forwarder = verifier.describe(config.FORWARDER, "serviceConfig.service").rsplit("/", 1)[-1]
     check_triggers(verifier, forwarder, args.trigger_account)
-    check_private(verifier, config.FORWARDER)
+    check_private(verifier, config.FORWARDER, "the triggers' account")
 
     plan.say("")
-    plan.say("## The sweep, through Cloud Scheduler's OIDC token")
+    plan.say("## The sweep: a caller without a token, then Cloud Scheduler's OIDC token")
+    # Before the run: the sweep trusts the signature Cloud Run checked (SWEEP_AUTH=iam).
+    check_private(verifier, config.SWEEP, "the scheduler's account")
     sweep = verifier.describe(config.SWEEP, "serviceConfig.service").rsplit("/", 1)[-1]
     check_sweep_run(verifier, args.run_job, sweep, args.wait, args.poll)
     return verifier.checks

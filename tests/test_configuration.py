@@ -233,6 +233,7 @@ def test_each_function_gets_only_the_settings_it_reads(tmp_path: Path) -> None:
         "GOOGLE_CLOUD_PROJECT",
         "SWEEP_AUDIENCE",
         "SWEEP_INVOKER",
+        "SWEEP_AUTH",
         "CONSOLE_URL",
     )
 

@@ -144,6 +144,14 @@ def _load(path: Path) -> dict[str, Any]:
         "trigger_conditions": {},
         "account_bindings": [],
         "service_identities": [],
+        # The effective iam.allowedPolicyMemberDomains (Organization Policy API v2): no
+        # rule, as for a project outside an organisation; a string, gcloud's error.
+        "member_domains": {"name": "projects/123456789012/policies/iam.allowedPolicyMemberDomains"},
+        # What `gcloud builds get-default-service-account` names; a string starting with
+        # ERROR, gcloud's error.
+        "build_default_account": "123456789012-compute@developer.gserviceaccount.com",
+        # stderr of `gcloud functions deploy` calls to refuse, in order, before any succeeds.
+        "deploy_faults": [],
     }
     if path.exists():
         state.update(json.loads(path.read_text()))
@@ -166,6 +174,26 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
     if head[:2] == ("projects", "add-iam-policy-binding"):
         state["project_bindings"].append([flag(argv, "member"), flag(argv, "role")])
         return 0, "bindings: [...]\n", ""
+    if head[:2] == ("projects", "get-iam-policy"):
+        assert flag(argv, "format") == "json"
+        roles: dict[str, list[str]] = {}
+        for member, role in state["project_bindings"]:
+            roles.setdefault(role, []).append(member)
+        bindings = [{"role": role, "members": members} for role, members in roles.items()]
+        return 0, json.dumps({"bindings": bindings, "etag": "BwX", "version": 1}) + "\n", ""
+    if head[:2] == ("org-policies", "describe"):
+        assert pos[2] == "iam.allowedPolicyMemberDomains" and "--effective" in argv
+        policy = state["member_domains"]
+        if isinstance(policy, str):
+            return 1, "", policy + "\n"
+        return 0, json.dumps(policy) + "\n", ""
+    if head[:2] == ("builds", "get-default-service-account"):
+        account = state["build_default_account"]
+        if account.startswith("ERROR"):
+            return 1, "", account + "\n"
+        assert flag(argv, "format") == "value(serviceAccountEmail)"
+        email = f"projects/{PROJECT}/serviceAccounts/{account}" if account else ""
+        return 0, email + "\n", ""
     if head[:2] == ("services", "enable"):
         return 0, "", ""
     if head[:3] == ("firestore", "databases", "describe"):
@@ -251,6 +279,9 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         return 0, fn["url"] + "\n", ""
     if head[:2] == ("functions", "deploy"):
         name = pos[2]
+        state["deploy_attempts"] = state.get("deploy_attempts", 0) + 1
+        if state["deploy_faults"]:
+            return 1, "", state["deploy_faults"].pop(0) + "\n"
         env: dict[str, str] = {}
         for line in Path(flag(argv, "env-vars-file") or "").read_text().splitlines():
             key, _, value = line.partition(": ")
@@ -454,6 +485,10 @@ def _monitoring(
         items[name]["labels"] = flag(argv, "update-channel-labels")
         return 0, "", ""
     policy = json.loads(Path(flag(argv, "policy-from-file") or "").read_text())
+    refusal = _policy_refusal(policy)
+    if refusal:
+        command = f"gcloud.alpha.monitoring.policies.{verb}"
+        return 1, "", f"ERROR: ({command}) INVALID_ARGUMENT: {refusal}\n"
     if verb == "create":
         name = f"projects/{PROJECT}/alertPolicies/{len(items) + 1}"
     else:
@@ -462,6 +497,46 @@ def _monitoring(
             return 1, "", f"ERROR: NOT_FOUND: {name}\n"
     items[name] = policy
     return 0, "", ""
+
+
+ABSENCE_MOST_SECONDS = 84600
+"""Cloud Monitoring's longest metric-absence duration: 23.5 hours (its least: 120 s)."""
+ALIGNMENT_MOST_SECONDS = 90000
+"""The longest alignment period an alerting policy may use: 25 hours (its least: 60 s)."""
+
+
+def _policy_refusal(policy: dict[str, Any]) -> str:
+    """Why the Monitoring API refuses an alerting policy's durations, "" when it takes
+    them: an absence of 120 s to 23.5 hours in whole minutes, a threshold's duration in
+    whole minutes, alignment periods of 60 s to 25 hours (Google's documented limits)."""
+
+    def seconds(text: Any) -> int | None:
+        match = re.fullmatch(r"(\d+)s", text) if isinstance(text, str) else None
+        return int(match[1]) if match else None
+
+    problems = []
+    for n, condition in enumerate(policy.get("conditions", [])):
+        where = f"conditions[{n}]"
+        absent, threshold = condition.get("conditionAbsent"), condition.get("conditionThreshold")
+        kind = absent or threshold or {}
+        duration = seconds(kind.get("duration", "0s"))
+        if absent is not None and not (
+            duration is not None and 120 <= duration <= ABSENCE_MOST_SECONDS and duration % 60 == 0
+        ):
+            problems.append(
+                f"{where}.conditionAbsent.duration {kind.get('duration')}: an absence is 2 minutes"
+                " to 23.5 hours, in whole minutes"
+            )
+        if threshold is not None and (duration is None or duration % 60):
+            problems.append(f"{where}.conditionThreshold.duration: whole minutes only")
+        for aggregation in kind.get("aggregations", []):
+            period = seconds(aggregation.get("alignmentPeriod"))
+            if period is None or not 60 <= period <= ALIGNMENT_MOST_SECONDS:
+                problems.append(
+                    f"{where} alignmentPeriod {aggregation.get('alignmentPeriod')}: 60 s to 25"
+                    " hours in an alerting policy"
+                )
+    return "; ".join(problems)
 
 
 def _rest(
@@ -591,10 +666,13 @@ def _function(
     return 400, cors, {"error": {**error, "fields": {"email": "is required"}}}
 
 
-def _forwarder(state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    """The forwarder behind Cloud Run's IAM check: a call without a token is refused
-    before it reaches the function, unless the service was opened to everyone."""
-    if state["function_faults"].get("forward_record") == "open":
+def _private(name: str, state: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """The forwarder or the sweep behind Cloud Run's IAM check: a call without a token is
+    refused before it reaches the function, unless the service was opened to everyone."""
+    if state["function_faults"].get(name) == "open":
+        if name == SWEEP:
+            error = {"code": "unauthenticated", "message": "A valid bearer token is required."}
+            return 401, {"WWW-Authenticate": "Bearer"}, {"error": error}
         # The functions framework's answer to a body that is no CloudEvent.
         return 400, {"Content-Type": "text/html"}, "Bad Request"
     return 403, {"Content-Type": "text/html; charset=UTF-8"}, "<h1>Error: Forbidden</h1>"
@@ -632,8 +710,8 @@ class _RestHandler(BaseHTTPRequestHandler):
         state = _load(state_path)
         if name == "team_console":
             status, headers, answer = _console("/" + path, state)
-        elif name == "forward_record":
-            status, headers, answer = _forwarder(state)
+        elif name in (FORWARDER, SWEEP):
+            status, headers, answer = _private(name, state)
         else:
             status, headers, answer = _function(self.command, name, self.headers, state)
         if isinstance(answer, str):
@@ -1011,6 +1089,8 @@ def test_sweep_environment_holds_its_audience_and_the_scheduler_as_invoker(
     section = plan[plan.index("retention_sweep.env.yaml") : plan.index("Cloud Scheduler jobs")]
     assert '#   SWEEP_AUDIENCE: "<sweep-url>"' in section
     assert f'#   SWEEP_INVOKER: "sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"' in section
+    # Private behind Cloud Run's IAM check, which strips the token's signature.
+    assert '#   SWEEP_AUTH: "iam"' in section
     assert f'#   GOOGLE_CLOUD_PROJECT: "{PROJECT}"' in section
     contact = plan[plan.index("contact_submit.env.yaml") : plan.index("Function chat_message")]
     assert "SWEEP_" not in contact
@@ -1331,9 +1411,9 @@ def test_apis_enabled_before_anything_else_uses_them(deployer: Deployer) -> None
     assert len(enable) == 1
     apis = set(positional(commands[enable[0]])[2:])
     assert {f"{api}.googleapis.com" for api in APIS} <= apis
-    first_change = min(
-        i for i, a in enumerate(commands) if positional(a)[:1] not in (["auth"], ["projects"])
-    )
+    # Before it: the preflight's reads (the account, the project, the organisation's policy).
+    reads = (["auth"], ["projects"], ["org-policies"])
+    first_change = min(i for i, a in enumerate(commands) if positional(a)[:1] not in reads)
     assert first_change == enable[0]
 
 
@@ -1474,6 +1554,7 @@ def test_the_sweep_learns_its_url_and_the_scheduler_targets_it(first_run: FirstR
     assert (
         deploys[-1]["env"]["SWEEP_INVOKER"] == f"sweep-scheduler@{PROJECT}.iam.gserviceaccount.com"
     )
+    assert [d["env"]["SWEEP_AUTH"] for d in deploys] == ["iam", "iam"]
     for job in model["jobs"].values():
         assert flag(job, "uri") == url and flag(job, "oidc-token-audience") == url
     assert model["invokers"] == {
@@ -1600,9 +1681,15 @@ def test_the_build_account_gets_the_builder_role_before_any_build(deployer: Depl
     ]
     assert len(builder) == 1
     binding = commands[builder[0]]
-    assert flag(binding, "member") == (
-        "serviceAccount:<project-number>-compute@developer.gserviceaccount.com"
-    )
+    # The account Cloud Build names, not one guessed from the project number.
+    asked = [
+        i
+        for i, a in enumerate(commands)
+        if positional(a)[:2] == ["builds", "get-default-service-account"]
+    ]
+    assert len(asked) == 1 and asked[0] < builder[0]
+    assert flag(commands[asked[0]], "region") == REGION
+    assert flag(binding, "member") == "serviceAccount:<build-account>"
     first_deploy = min(
         i for i, a in enumerate(commands) if positional(a)[:2] == ["functions", "deploy"]
     )
@@ -1620,10 +1707,187 @@ def test_the_build_account_gets_the_builder_role_before_any_build(deployer: Depl
     assert [flag(a, "member") for a in bindings] == [
         f"serviceAccount:builder@{PROJECT}.iam.gserviceaccount.com"
     ]
+    assert run.gcloud("builds") == [] and run.gcloud("projects", "get-iam-policy") == []
     for args in run.gcloud("functions", "deploy"):
         assert flag(args, "build-service-account") == (
             f"projects/{PROJECT}/serviceAccounts/builder@{PROJECT}.iam.gserviceaccount.com"
         )
+
+
+COMPUTE_ACCOUNT = "123456789012-compute@developer.gserviceaccount.com"
+
+
+def deploy_one(checkout: Deployer, **model: Any) -> Run:
+    """A real run of one public function's deployment, on a project whose model starts so."""
+    checkout.state.write_text(json.dumps(model))
+    return checkout.run("--project", PROJECT, "--only", "access_grant")
+
+
+def builder_members(model: dict[str, Any]) -> list[str]:
+    return [m for m, role in model["project_bindings"] if role == "roles/cloudbuild.builds.builder"]
+
+
+def test_the_builds_run_as_the_account_cloud_build_names(checkout: Deployer) -> None:
+    legacy = "123456789012@cloudbuild.gserviceaccount.com"
+    run = deploy_one(checkout, build_default_account=legacy)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert builder_members(checkout.model()) == [f"serviceAccount:{legacy}"]
+    assert f"Cloud Build builds the functions as {legacy}" in run.stdout
+    # Not the default compute account: its roles are not even read.
+    assert run.called("projects", "get-iam-policy") == []
+
+
+def test_a_default_compute_account_holding_editor_is_a_warning_that_says_how_to_remove_it(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(
+        checkout, project_bindings=[[f"serviceAccount:{COMPUTE_ACCOUNT}", "roles/editor"]]
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert (
+        f"# WARNING: Cloud Build builds as the default compute account, {COMPUTE_ACCOUNT}, which"
+        f" holds roles/editor on project {PROJECT}" in run.stdout
+    )
+    assert (
+        f"gcloud projects remove-iam-policy-binding {PROJECT}"
+        f" --member=serviceAccount:{COMPUTE_ACCOUNT} --role=roles/editor" in run.stdout
+    )
+    assert builder_members(checkout.model()) == [f"serviceAccount:{COMPUTE_ACCOUNT}"]
+    # The builder role is granted after the warning, and the function deployed all the same.
+    assert "access_grant" in checkout.model()["functions"]
+
+
+def test_without_editor_the_default_compute_account_draws_no_warning(first_run: FirstRun) -> None:
+    assert len(first_run.run.called("projects", "get-iam-policy")) == 1
+    assert "roles/editor" not in first_run.run.stdout
+
+
+def test_cloud_build_naming_no_default_account_stops_before_any_build(checkout: Deployer) -> None:
+    run = deploy_one(checkout, build_default_account="")
+    assert run.returncode == 1
+    assert "Cloud Build has no default account in asia-south1: set BUILD_SERVICE_ACCOUNT" in (
+        run.stderr
+    )
+    assert run.called("functions", "deploy") == []
+
+
+# -- the organisation's policy, and IAM's delay ------------------------------------------------
+
+MEMBER_DOMAINS = "iam.allowedPolicyMemberDomains"
+DOMAIN_ONLY = {
+    "name": f"projects/123456789012/policies/{MEMBER_DOMAINS}",
+    "spec": {"rules": [{"values": {"allowedValues": ["C03abc123"]}}]},
+}
+
+
+def test_the_plan_reads_the_member_domain_policy_before_any_change(deployer: Deployer) -> None:
+    run = deployer.dry()
+    commands = run.gcloud()
+    [read] = [
+        i for i, a in enumerate(commands) if positional(a)[:2] == ["org-policies", "describe"]
+    ]
+    assert positional(commands[read])[2] == MEMBER_DOMAINS and "--effective" in commands[read]
+    enable = next(i for i, a in enumerate(commands) if positional(a)[:2] == ["services", "enable"])
+    assert read < enable
+    # Nothing private needs allUsers: the sweep and the forwarder alone skip the question.
+    private = deployer.dry("--only", SWEEP, FORWARDER)
+    assert private.gcloud("org-policies") == []
+
+
+def test_a_policy_restricting_members_to_the_organisation_stops_the_run_before_any_change(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(checkout, member_domains=DOMAIN_ONLY)
+    assert run.returncode == 1
+    assert f"the organisation policy {MEMBER_DOMAINS}" in run.stderr
+    assert "IAM members are limited to C03abc123" in run.stderr
+    assert "Nothing was changed" in run.stderr
+    # What to change: an exception for the project, or a tag-based condition.
+    assert f"name: projects/{PROJECT}/policies/{MEMBER_DOMAINS}" in run.stderr
+    assert "spec: {rules: [{allowAll: true}]}" in run.stderr
+    assert "gcloud org-policies set-policy FILE" in run.stderr
+    assert "tag-based condition" in run.stderr
+    assert run.called("services") == [] and run.called("functions") == []
+    assert "stopped by the failure above" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [
+        ({"spec": {"rules": [{"allowAll": True}]}}, f"# {MEMBER_DOMAINS}: IAM members are not"),
+        (
+            {
+                "spec": {
+                    "rules": [
+                        {"allowAll": True, "condition": {"title": "public-functions tag"}},
+                        {"values": {"allowedValues": ["C03abc123"]}},
+                    ]
+                }
+            },
+            "# WARNING: iam.allowedPolicyMemberDomains: IAM members are limited to C03abc123,"
+            " except where public-functions tag holds",
+        ),
+        (
+            "ERROR: (gcloud.org-policies.describe) PERMISSION_DENIED: orgpolicy.policy.get",
+            f"# WARNING: could not read the organisation policy {MEMBER_DOMAINS} (ERROR:",
+        ),
+    ],
+    ids=["allow-all", "tag-exception", "unreadable"],
+)
+def test_a_policy_that_may_let_all_users_in_lets_the_run_go_on(
+    checkout: Deployer, policy: Any, said: str
+) -> None:
+    run = deploy_one(checkout, member_domains=policy)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert said in run.stdout
+    assert "access_grant" in checkout.model()["functions"]
+
+
+PERMISSION_REFUSALS = [
+    "ERROR: (gcloud.functions.deploy) OperationError: code=7, message=Could not build the"
+    " function due to a missing permission on the build service account.",
+    "ERROR: (gcloud.functions.deploy) ResponseError: status=[403], code=[Ok], message=[Permission"
+    " 'iam.serviceaccounts.actAs' denied on service account"
+    f" fn-access-grant@{PROJECT}.iam.gserviceaccount.com (or it may not exist).]",
+    "ERROR: (gcloud.functions.deploy) OperationError: code=3, message=Build failed:"
+    f" {COMPUTE_ACCOUNT} does not have storage.objects.get access to the Google Cloud Storage"
+    " object. Permission 'storage.objects.get' denied on resource (or it may not exist).",
+    "ERROR: (gcloud.functions.deploy) PERMISSION_DENIED: The caller does not have permission",
+]
+
+
+@pytest.mark.parametrize("refusal", PERMISSION_REFUSALS)
+def test_a_deployment_refused_for_a_permission_is_deployed_again(
+    checkout: Deployer, refusal: str
+) -> None:
+    run = deploy_one(checkout, deploy_faults=[refusal, refusal])
+    assert run.returncode == 0, run.stderr + run.stdout
+    model = checkout.model()
+    assert model["deploy_attempts"] == 3 and "access_grant" in model["functions"]
+    assert run.stdout.count("# refused for a permission") == 2
+    assert "deploying again in 0 s, attempt 3 of 6" in run.stdout
+    assert refusal in run.stderr  # gcloud's own words still reach the deployer
+
+
+def test_a_permission_refusal_is_deployed_again_a_bounded_number_of_times(
+    checkout: Deployer,
+) -> None:
+    run = deploy_one(checkout, deploy_faults=PERMISSION_REFUSALS[:1] * 10)
+    assert run.returncode == 1
+    assert checkout.model()["deploy_attempts"] == 6
+    assert "stopped by the failure above" in run.stderr
+
+
+def test_any_other_deployment_error_stops_the_run_at_once(checkout: Deployer) -> None:
+    refusal = (
+        "ERROR: (gcloud.functions.deploy) INVALID_ARGUMENT: Could not create or update Cloud Run"
+        " service access-grant, Container Healthcheck failed."
+    )
+    run = deploy_one(checkout, deploy_faults=[refusal, refusal])
+    assert run.returncode == 1
+    assert checkout.model()["deploy_attempts"] == 1
+    assert "# refused for a permission" not in run.stdout
+    assert refusal in run.stderr
 
 
 def test_a_build_account_that_is_not_an_address_is_refused(deployer: Deployer) -> None:
@@ -2033,6 +2297,34 @@ def test_the_public_functions_request_logs_are_excluded_from_storage(deployer: D
     )
 
 
+def shown_policies(run: Run) -> list[dict[str, Any]]:
+    """The alerting policies the plan shows, as the files deploy.sh gives gcloud."""
+    return [
+        json.loads(line.split(": ", 1)[1])
+        for line in run.stdout.splitlines()
+        if line.startswith("# <workdir>/alert-")
+    ]
+
+
+def test_every_alert_policy_keeps_to_the_monitoring_apis_documented_limits(
+    deployer: Deployer,
+) -> None:
+    shown = shown_policies(deployer.dry())
+    assert len(shown) == 5
+    for policy in shown:
+        assert _policy_refusal(policy) == "", policy["displayName"]
+    # The stand-in refuses what the API refuses, so a real run stops where Google's would.
+    nightly = {"conditions": [{"conditionAbsent": {"duration": "88200s", "aggregations": []}}]}
+    assert "23.5 hours" in _policy_refusal(nightly)
+    window = {"alignmentPeriod": "90060s"}
+    assert "25 hours" in _policy_refusal(
+        {"conditions": [{"conditionThreshold": {"duration": "0s", "aggregations": [window]}}]}
+    )
+    assert "whole minutes" in _policy_refusal(
+        {"conditions": [{"conditionThreshold": {"duration": "90s", "aggregations": []}}]}
+    )
+
+
 def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
     run = deployer.dry()
     assert run.returncode == 0, run.stderr
@@ -2051,11 +2343,7 @@ def test_alerts_are_planned_for_alert_email(deployer: Deployer) -> None:
     creates = run.gcloud("alpha", "monitoring", "policies", "create")
     updates = run.gcloud("alpha", "monitoring", "policies", "update")
     assert len(creates) == len(updates) == 5
-    shown = [
-        json.loads(line.split(": ", 1)[1])
-        for line in run.stdout.splitlines()
-        if line.startswith("# <workdir>/alert-")
-    ]
+    shown = shown_policies(run)
     assert [p["displayName"] for p in shown] == [
         "FactoryOps AI: a delivery failed",
         "FactoryOps AI: no successful nightly retention run",
@@ -2165,7 +2453,7 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 19
+    assert len(table) == 20
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
     assert table["team_console: GET /api/config"][1] == (
@@ -2178,13 +2466,19 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     http = [c["argv"] for c in run.calls if c["tool"] == "http"]
     console = [["GET", f"{CONSOLE} {path}"] for path in ("/api/config", "/api/me", "/")]
     public = [[m, fn] for fn in PUBLIC for m in ("OPTIONS", "POST")]
-    assert sorted(http) == sorted([*public, *console, ["POST", FORWARDER]])
+    assert sorted(http) == sorted([*public, *console, ["POST", FORWARDER], ["POST", SWEEP]])
     for trigger in manifest.TRIGGERS:
         assert table[f"eventarc trigger {trigger.name}: active"] == (
             "pass",
             f"{trigger.event.rsplit('.', 1)[1]} on {trigger.document} -> forward-record",
         )
     assert table[f"{FORWARDER}: refuses a call without a token"][0] == "pass"
+    # The sweep trusts the signature Cloud Run checked: Cloud Run's front end refuses
+    # a call without a token before the function sees it.
+    assert table[f"{SWEEP}: refuses a call without a token"] == (
+        "pass",
+        "403 from Cloud Run: only the scheduler's account may invoke it",
+    )
     assert len(run.called("scheduler", "jobs", "run", "retention-sweep-deliveries")) == 1
     # Nothing is changed but the sweep's run.
     changing = ("create", "update", "deploy", "add-iam-policy-binding", "enable")
@@ -2291,6 +2585,12 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             "forward_record: refuses a call without a token",
             "answered 400, not 403: it must be deployed with --no-allow-unauthenticated",
         ),
+        (
+            lambda m: {"function_faults": {SWEEP: "open"}},
+            "retention_sweep: refuses a call without a token",
+            "answered 401, not 403: it must be deployed with --no-allow-unauthenticated:"
+            " run ./deploy.sh --only retention_sweep",
+        ),
     ],
     ids=[
         "post-500",
@@ -2307,6 +2607,7 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
         "trigger-filters",
         "trigger-failing",
         "forwarder-open",
+        "sweep-open",
     ],
 )
 def test_verify_names_each_failure_and_what_to_look_at(
@@ -2319,7 +2620,7 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 19 checks failed." in run.stdout
+    assert "1 of 20 checks failed." in run.stdout
 
 
 @pytest.mark.parametrize(("built", "result"), [(5, "pass"), (4, "FAIL")])
@@ -2368,6 +2669,7 @@ def test_verify_dry_run_prints_its_checks_and_runs_nothing(deployer: Deployer) -
     assert [c[0] for c in run.commands() if c[0] in ("OPTIONS", "POST")] == [
         *["OPTIONS", "POST"] * 3,
         "POST",  # the forwarder, without a token
+        "POST",  # the sweep, without a token
     ]
     described = [positional(a)[3] for a in run.gcloud("eventarc", "triggers", "describe")]
     assert described == [t.name for t in manifest.TRIGGERS]

@@ -128,14 +128,18 @@ def test_each_policy_notifies_the_channel_within_the_apis_limits() -> None:
         kind = condition.get("conditionAbsent") or condition["conditionThreshold"]
         [aggregation] = kind["aggregations"]
         assert aggregation["crossSeriesReducer"] == "REDUCE_SUM"
-        if "conditionAbsent" in condition:
-            seconds = int(kind["duration"].removesuffix("s"))
-            # At least two minutes, whole minutes, at most the API's 24.5 hours.
-            assert 120 <= seconds <= 88200 and seconds % 60 == 0
-        else:
-            assert kind["comparison"] == "COMPARISON_GT" and kind["thresholdValue"] == 0
-    durations = [p["conditions"][0].get("conditionAbsent", {}).get("duration") for p in policies]
-    assert durations == [None, "88200s", "1800s", None, None]
+    # tests/test_deploy.py holds every duration to the API's documented limits.
+    absences = [p["conditions"][0].get("conditionAbsent", {}).get("duration") for p in policies]
+    assert absences == [None, None, "1800s", None, None]
+    for n in (0, 3, 4):
+        threshold = policies[n]["conditions"][0]["conditionThreshold"]
+        assert threshold["comparison"] == "COMPARISON_GT" and threshold["thresholdValue"] == 0
+    # The nightly run, counted over the last 25 hours: none, or no data at all, alerts.
+    nightly = policies[1]["conditions"][0]["conditionThreshold"]
+    assert nightly["filter"].endswith(f'metric.type="{monitoring.RETENTION_OK.type}"')
+    assert nightly["aggregations"][0]["alignmentPeriod"] == "90000s"
+    assert nightly["comparison"] == "COMPARISON_LT" and nightly["thresholdValue"] == 1
+    assert nightly["evaluationMissingData"] == "EVALUATION_MISSING_DATA_ACTIVE"
     server_errors = policies[3]["conditions"][0]["conditionThreshold"]["filter"]
     assert 'metric.labels.response_code_class="5xx"' in server_errors
     assert all(f'"{s}"' in server_errors for s in SERVICES)

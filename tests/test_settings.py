@@ -45,7 +45,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
     assert loaded.retention_days == 365
     assert loaded.contact_rate_limit == RateLimit(3, 60)
     assert loaded.trusted_proxy_hops == 0
-    assert loaded.sweep_auth is True
+    assert loaded.sweep_auth == "on"
     assert loaded.site_url == "https://factoryopsai.com"
 
 
@@ -59,7 +59,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
         ("CONTACT_RATE_LIMIT", "5", "COUNT/SECONDS"),
         ("CHAT_RATE_LIMIT", "0/60", "COUNT/SECONDS"),
         ("ACCESS_RATE_LIMIT", "a/b", "COUNT/SECONDS"),
-        ("SWEEP_AUTH", "maybe", "one of on, off"),
+        ("SWEEP_AUTH", "maybe", "one of on, iam, off"),
         ("ALLOWED_ORIGINS", "factoryopsai.com", "not an http(s) origin"),
         ("EMAILJS_ENDPOINT", "ftp://x", "an http(s) URL"),
         ("SITE_URL", "factoryopsai.com", "an http(s) URL"),
@@ -73,9 +73,13 @@ def test_a_bad_value_fails_naming_its_variable(name: str, value: str, problem: s
 
 
 def test_sweep_auth_off_is_refused_without_the_emulator() -> None:
-    assert from_env({**EMULATOR, "SWEEP_AUTH": "off"}).sweep_auth is False
+    assert from_env({**EMULATOR, "SWEEP_AUTH": "off"}).sweep_auth == "off"
     with pytest.raises(ConfigError, match="SWEEP_AUTH"):
         from_env({"SWEEP_AUTH": "off"})
+
+
+def test_sweep_auth_iam_is_taken_without_the_emulator_as_deployed() -> None:
+    assert from_env({"SWEEP_AUTH": "IAM"}).sweep_auth == "iam"
 
 
 def test_secrets_never_show_in_repr_and_are_omitted_when_logged() -> None:

@@ -2,7 +2,9 @@
 
 The public certificate is served by the stand-in in Google's x509 format
 (`{key id: PEM}`), so google-auth fetches and verifies exactly as it would against
-https://www.googleapis.com/oauth2/v1/certs.
+https://www.googleapis.com/oauth2/v1/certs. Behind Cloud Run's IAM check
+(`SWEEP_AUTH=iam`), a token reaches the function as Cloud Run forwards it: the same
+header and claims, the signature replaced by `SIGNATURE_REMOVED_BY_GOOGLE`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,21 @@ def sweep(db: Any, standins: Any, configure: Any, function_client: Any, google_k
 @pytest.fixture
 def token(google_key: Any) -> Callable[..., str]:
     return lambda **changes: sign(google_key[0], claims(**changes))
+
+
+MARKER = "SIGNATURE_REMOVED_BY_GOOGLE"
+
+
+def forwarded(signed: str) -> str:
+    """The token as Cloud Run forwards it once its IAM check has verified it."""
+    return signed.rsplit(".", 1)[0] + "." + MARKER
+
+
+@pytest.fixture
+def iam_sweep(sweep: Any, configure: Any) -> Any:
+    """The sweep as deployed: private, behind Cloud Run's check of the token."""
+    configure(SWEEP_AUTH="iam")
+    return sweep
 
 
 def post(client: Any, bearer: str | None = None, **kwargs: Any) -> Any:
@@ -204,6 +221,96 @@ def test_rejections_log_no_token_and_no_caller_address(
     )
 
 
+# -- behind Cloud Run's IAM check (SWEEP_AUTH=iam) ------------------------------------
+
+
+def test_under_iam_the_token_cloud_run_forwards_runs_the_sweep_without_certificates(
+    iam_sweep: Any, standins: Any, token: Any
+) -> None:
+    response = post(iam_sweep, forwarded(token()))
+
+    assert response.status_code == 200
+    assert response.get_json()["dry_run"] is True
+    assert certificate_fetches(standins) == 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        lambda now: {"aud": "https://example.com/another-function"},
+        lambda now: {"aud": None},
+        lambda now: {"iss": "https://evil.example"},
+        lambda now: {"iss": None},
+        lambda now: {"iat": now - 7200, "exp": now - 3600},
+        lambda now: {"exp": None},
+        lambda now: {"iat": now + 3600, "exp": now + 7200},
+    ],
+    ids=["audience", "no-audience", "issuer", "no-issuer", "expired", "no-expiry", "future"],
+)
+def test_under_iam_a_forwarded_token_with_a_wrong_claim_is_401(
+    iam_sweep: Any, token: Any, changes: Callable[[int], dict[str, Any]]
+) -> None:
+    response = post(iam_sweep, forwarded(token(**changes(int(time.time())))))
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "unauthenticated"
+
+
+def test_under_iam_a_forwarded_token_of_another_invoker_or_unverified_is_403(
+    iam_sweep: Any, token: Any
+) -> None:
+    other = token(email="someone@demo-factoryops.iam.gserviceaccount.com")
+    for refused in (other, token(email_verified=False), token(email=None)):
+        response = post(iam_sweep, forwarded(refused))
+        assert response.status_code == 403
+        assert error(response)["code"] == "access_denied"
+
+
+def test_the_marker_is_refused_while_the_check_is_on(sweep: Any, token: Any) -> None:
+    response = post(sweep, forwarded(token()))
+
+    assert response.status_code == 401
+    assert error(response)["code"] == "unauthenticated"
+
+
+def test_under_iam_a_token_with_a_signature_is_still_checked_in_full(
+    iam_sweep: Any, standins: Any, token: Any, stranger_key: Any
+) -> None:
+    assert post(iam_sweep, token()).status_code == 200
+    assert certificate_fetches(standins) == 1
+    forged = sign(stranger_key[0], claims())
+    assert post(iam_sweep, forged).status_code == 401
+    signed = token()
+    for other in ("", "c2lnbmF0dXJl", MARKER.lower(), MARKER + "_"):
+        assert post(iam_sweep, signed.rsplit(".", 1)[0] + "." + other).status_code == 401
+
+
+def test_under_iam_alg_none_is_refused_with_or_without_the_marker(iam_sweep: Any) -> None:
+    unsigned = idtokens.unsigned(claims())
+    for bare in (unsigned, unsigned + MARKER):
+        response = post(iam_sweep, bare)
+        assert response.status_code == 401
+        assert error(response)["code"] == "unauthenticated"
+
+
+def test_under_iam_a_marker_on_what_is_no_token_is_401(iam_sweep: Any) -> None:
+    for junk in (f"a.b.{MARKER}", f"e30.e30.{MARKER}", MARKER, f".{MARKER}", f"x.y.z.{MARKER}"):
+        response = post(iam_sweep, junk)
+        assert response.status_code == 401 and error(response)["code"] == "unauthenticated"
+
+
+def test_under_iam_refusals_log_a_reason_and_no_token(
+    iam_sweep: Any, token: Any, captured_logs: Any
+) -> None:
+    bad = forwarded(token(aud="https://example.com/x"))
+    post(iam_sweep, bad)
+    post(iam_sweep, forwarded(token(iss="https://evil.example")))
+
+    text = captured_logs.getvalue()
+    assert '"reason": "invalid"' in text and '"reason": "issuer"' in text
+    assert bad.split(".")[1] not in text
+
+
 # -- when the check may be off, and when the function refuses to start ----------------
 
 
@@ -217,11 +324,12 @@ def test_sweep_auth_off_serves_without_a_token_on_the_emulator(
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("mode", ["on", "iam"])
 @pytest.mark.parametrize("missing", ["SWEEP_AUDIENCE", "SWEEP_INVOKER"])
-def test_sweep_auth_on_without_audience_or_invoker_refuses_to_start(
-    db: Any, configure: Any, function_client: Any, missing: str
+def test_sweep_auth_on_or_iam_without_audience_or_invoker_refuses_to_start(
+    db: Any, configure: Any, function_client: Any, missing: str, mode: str
 ) -> None:
-    configure(SWEEP_AUTH="on", SWEEP_AUDIENCE=AUDIENCE, SWEEP_INVOKER=INVOKER)
+    configure(SWEEP_AUTH=mode, SWEEP_AUDIENCE=AUDIENCE, SWEEP_INVOKER=INVOKER)
     configure(**{missing: None})
 
     with pytest.raises(config.ConfigError, match=missing):

@@ -29,9 +29,9 @@ from factoryops.parsers import (
     address,
     addresses,
     base_url,
+    one_of,
     origins,
     rate,
-    switch,
     team_hours,
     text,
     timezone,
@@ -53,6 +53,10 @@ SWEEP = "retention_sweep"
 CONSOLE = "team_console"
 FORWARDER = "forward_record"
 FUNCTIONS = (CONTACT, CHAT, ACCESS, CONSOLE, SWEEP, FORWARDER)
+
+SWEEP_AUTH_ON, SWEEP_AUTH_IAM, SWEEP_AUTH_OFF = "on", "iam", "off"
+"""The sweep's caller check: the token's signature and claims; its claims alone, behind
+Cloud Run's IAM check, which verified the signature and replaced it; none (emulator)."""
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,13 @@ class Settings:
         "SWEEP_AUDIENCE", "", text, "the sweep's own URL, its tokens' audience"
     )
     sweep_invoker: str = declare("SWEEP_INVOKER", "", text, "the scheduler's service account")
-    sweep_auth: bool = declare(
-        "SWEEP_AUTH", True, switch, "the sweep's token check; `off` only on the emulator"
+    sweep_auth: str = declare(
+        "SWEEP_AUTH",
+        SWEEP_AUTH_ON,
+        one_of(SWEEP_AUTH_ON, SWEEP_AUTH_IAM, SWEEP_AUTH_OFF),
+        "the sweep's token check: `on`, signature and claims; `iam`, claims only, of a token"
+        " Cloud Run's IAM check verified and forwarded with its signature replaced (the"
+        " deployed sweep, private); `off` only on the emulator",
     )
     sweep_certs_url: str = declare(
         "SWEEP_CERTS_URL", "", url, "certificates of the sweep's tokens (emulator only)"
@@ -328,7 +337,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         values[item.name] = setting.parse(setting.env, raw) if raw else setting.default
     loaded = Settings(**values)
     if not loaded.emulator_host:
-        if not loaded.sweep_auth:
+        if loaded.sweep_auth == SWEEP_AUTH_OFF:
             raise ConfigError("SWEEP_AUTH", "'off' is only allowed with FIRESTORE_EMULATOR_HOST")
         # Certificates from anywhere but Google would let anyone mint accepted tokens.
         for name in ("SWEEP_CERTS_URL", "TEAM_CERTS_URL"):

@@ -93,11 +93,16 @@ def addresses(name: str, raw: str) -> tuple[str, ...]:
     return found
 
 
-def switch(name: str, raw: str) -> bool:
-    value = raw.lower()
-    if value not in ("on", "off"):
-        raise ConfigError(name, f"expected one of on, off, got {value!r}")
-    return value == "on"
+def one_of(*choices: str) -> Parser:
+    """One of `choices`, in any case, kept lower-case."""
+
+    def parse(name: str, raw: str) -> str:
+        value = raw.lower()
+        if value not in choices:
+            raise ConfigError(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
 
 
 def address(name: str, raw: str) -> str:

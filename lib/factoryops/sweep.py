@@ -5,6 +5,9 @@ checked before anything of the request is read (the endpoint's `authenticate`):
 signature against Google's certificates, expiry, audience (SWEEP_AUDIENCE), issuer, and
 that the caller is the scheduler's service account (SWEEP_INVOKER) with a verified
 email. No token or a bad one is 401; a good token of another caller is 403.
+Deployed, the sweep is private: Cloud Run's IAM check verifies the token's signature and
+forwards it with the signature replaced by a marker, so SWEEP_AUTH=iam (set by
+deploy.sh) checks the claims of such a token and nothing less (`tokens.verify`).
 SWEEP_AUTH=off is accepted only with the emulator (config refuses it otherwise), and the
 function refuses to start when the check would be impossible (`check_startup`).
 """
@@ -18,7 +21,7 @@ from typing import Any
 
 from factoryops import contact, deliveries, errors, grants, logs, retention, store, tokens
 from factoryops.chat import forward, nudge, replies, thread
-from factoryops.config import SWEEP, ConfigError, settings
+from factoryops.config import SWEEP, SWEEP_AUTH_IAM, SWEEP_AUTH_OFF, ConfigError, settings
 from factoryops.documents import SweepRun, SweepRunFields
 from factoryops.edge import Endpoint, JsonResponse, ParsedRequest
 from factoryops.validation import Choices, Field, Flag, check
@@ -42,12 +45,12 @@ RUNS_KEPT_DAYS = 90
 def check_startup() -> None:
     """Raise ConfigError unless the sweep can authenticate its caller (or may skip it)."""
     cfg = settings()
-    if not cfg.sweep_auth:
+    if cfg.sweep_auth == SWEEP_AUTH_OFF:
         return
     if not cfg.sweep_audience:
-        raise ConfigError("SWEEP_AUDIENCE", "required while SWEEP_AUTH is on (the function URL)")
+        raise ConfigError("SWEEP_AUDIENCE", "required unless SWEEP_AUTH is off (the function URL)")
     if not cfg.sweep_invoker:
-        raise ConfigError("SWEEP_INVOKER", "required while SWEEP_AUTH is on (the scheduler's SA)")
+        raise ConfigError("SWEEP_INVOKER", "required unless SWEEP_AUTH is off (the scheduler's SA)")
 
 
 # -- authentication -------------------------------------------------------------------
@@ -58,7 +61,7 @@ def authenticate(headers: Mapping[str, str]) -> tokens.Caller | None:
     Unauthenticated (no or bad token), AccessDenied (another caller) or Unavailable
     (certificates unreachable)."""
     cfg = settings()
-    if not cfg.sweep_auth:
+    if cfg.sweep_auth == SWEEP_AUTH_OFF:
         return None
     check_startup()
     return tokens.caller(
@@ -68,6 +71,7 @@ def authenticate(headers: Mapping[str, str]) -> tokens.Caller | None:
         allowed=(cfg.sweep_invoker.lower(),),
         function=SWEEP,
         refusal="This caller may not run the sweep.",
+        checked_by_cloud_run=cfg.sweep_auth == SWEEP_AUTH_IAM,
     )
 
 
