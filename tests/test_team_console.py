@@ -140,6 +140,26 @@ def test_the_allow_list_ignores_letter_case(console: Any, token: Callable[..., s
     assert response.status_code == 200 and response.get_json()["email"] == "ravi@factoryopsai.com"
 
 
+def test_an_address_that_only_looks_like_a_team_members_is_refused(
+    console: Any, configure: Any, token: Callable[..., str]
+) -> None:
+    configure(TEAM_EMAILS=f"{ASHA}, kiran@factoryopsai.com")
+    look_alikes = {
+        "a Kelvin sign for k": "\u212airan@factoryopsai.com",
+        "a fullwidth letter": "\uff41sha@factoryopsai.com",
+        "a trailing newline": f"{ASHA}\n",
+        "a leading space": f" {ASHA}",
+        "a NUL inside": "asha\x00@factoryopsai.com",
+        "a zero-width space": "asha\u200b@factoryopsai.com",
+    }
+    for label, email in look_alikes.items():
+        response = call(console, "GET", "/api/me", token(email=email))
+        assert response.status_code == 403, label
+        assert error(response)["code"] == "access_denied", label
+    kiran = call(console, "GET", "/api/me", token(email="Kiran@FactoryOpsAI.com"))
+    assert kiran.status_code == 200 and kiran.get_json()["email"] == "kiran@factoryopsai.com"
+
+
 def test_a_token_signed_by_another_key_is_refused(console: Any) -> None:
     stranger = idtokens.key_pair()
     forged = idtokens.sign(stranger[0], claims(), key_id=KEY_ID)

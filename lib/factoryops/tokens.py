@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from factoryops import errors, logs
+from factoryops.parsers import mailbox
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -38,7 +39,7 @@ class _Fetched:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a checked ID token names: the verified address (lower-case) and, when the token
+    """Who a checked ID token names: the verified address (case-folded) and, when the token
     carries one, the account's display name (`display_name`)."""
 
     email: str
@@ -90,15 +91,21 @@ def caller(
     refusal: str,
 ) -> Caller:
     """The caller whose Google ID token is in `headers`, if its verified address is one of
-    `allowed` (lower-case); raise Unauthenticated for no or a bad token,
-    AccessDenied with `refusal` for anyone else, Unavailable without certificates."""
+    `allowed`, compared exactly as given but for letter case (`parsers.mailbox`: an
+    address NFKC would change, or one holding a control character, matches nothing);
+    raise Unauthenticated for no or a bad token, AccessDenied with `refusal` for anyone
+    else, Unavailable without certificates."""
     token = bearer(headers)
     if token is None:
         logs.caller_refused(function=function, reason="missing")
         raise errors.Unauthenticated()
     claims = verify(token, audience=audience, certs_url=certs_url, function=function)
-    email = str(claims.get("email", "")).strip().lower()
-    if claims.get("email_verified") is not True or email not in allowed:
+    email = mailbox(str(claims.get("email", "")))
+    if (
+        claims.get("email_verified") is not True
+        or email is None
+        or email not in {mailbox(address) for address in allowed}
+    ):
         # Nothing of the address, not even a hash of it: it may be a person's, and a
         # plain hash confirms a guess.
         reason = "unverified" if claims.get("email_verified") is not True else "not_allowed"
