@@ -163,17 +163,14 @@ def certificates_unreachable(*, function: str, error: BaseException) -> None:
 # -- records and their deliveries -------------------------------------------------------
 
 
-def honeypot_tripped(*, function: str) -> None:
-    _emit(logging.INFO, "honeypot filled; request dropped", function=function)
-
-
 def record_stored(*, kind: str, record_id: str) -> None:
     _emit(logging.INFO, "record stored", kind=kind, record_id=record_id)
 
 
 def record_quarantined(*, kind: str, record_id: str, reason: str) -> None:
-    """A post kept from the inbox: `reason` is `proof` (it came without the proof of
-    work) or `content` (it reads as spam; which words stays on the record)."""
+    """A post kept from the inbox: `reason` is `honeypot` (its hidden field was filled),
+    `proof` (it came without the proof of work) or `content` (it reads as spam; which
+    words stays on the record)."""
     _emit(logging.INFO, "record quarantined", kind=kind, record_id=record_id, reason=reason)
 
 
