@@ -793,6 +793,34 @@ def test_a_repeated_start_with_one_idempotency_key_returns_the_same_session(
     assert len(standins.state.emails) == 1
 
 
+def test_a_repeated_start_from_another_client_is_a_conflict_and_never_gets_the_session_id(
+    client: Any, db: Any, standins: Any, forwarder: Any
+) -> None:
+    # The stored answer of a start rebuilds the session id, a bearer secret: whoever
+    # learns a start's key and body (a shared proxy's log, a browser extension) must not
+    # be handed the chat by sending them again.
+    mine = {"Idempotency-Key": "start-bound", "X-Forwarded-For": "2001:db8:7:1::10"}
+    first = client.post("/", json={**START, "text": FIRST}, headers=mine)
+    assert first.status_code == 201
+    session_id = first.get_json()["session_id"]
+
+    theirs = {**mine, "X-Forwarded-For": "203.0.113.20"}
+    stolen = client.post("/", json={**START, "text": FIRST}, headers=theirs)
+    assert stolen.status_code == 409 and error(stolen)["code"] == "idempotency_conflict"
+    assert session_id not in stolen.get_data(as_text=True)
+
+    # The visitor's own retry is answered as before, from another address of its /64 too
+    # (a client counted by its /64 for rate limits is the same client here).
+    for address in ("2001:db8:7:1::10", "2001:db8:7:1::99"):
+        again = client.post(
+            "/", json={**START, "text": FIRST}, headers={**mine, "X-Forwarded-For": address}
+        )
+        assert again.status_code == 201 and again.get_json() == first.get_json()
+    forwarder.settle()
+    assert len(list(db.collection("chat_sessions").list_documents())) == 1
+    assert len(standins.state.emails) == 1
+
+
 def test_a_repeated_message_with_one_idempotency_key_is_stored_once(client: Any, db: Any) -> None:
     session_id = start(client)["session_id"]
     headers = {"X-Chat-Session": session_id, "Idempotency-Key": "msg-2"}

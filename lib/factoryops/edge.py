@@ -128,6 +128,12 @@ class Endpoint(Generic[V]):
     idempotent_methods: tuple[str, ...] = ("POST",)
     rebuild_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """Rebuilds a replayed body from what `JsonResponse.replay_body` kept."""
+    replays_secret: Callable[[V], bool] | None = None
+    """Whether the answer an Idempotency-Key replays for this request holds a bearer
+    secret (a chat start's session id). Its key then replays it only to the client that
+    sent the first request: the request's hash includes that client, named as its rate
+    limit names it (a keyed hash, never the address), and the same key and body from
+    another client is 409 `idempotency_conflict`."""
     authenticate: Callable[[Mapping[str, str]], Caller | None] | None = None
     """Checks the caller from the request headers (lower-cased names) before the body is
     read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
@@ -237,7 +243,7 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 key = None
             staged = endpoint.stage(parsed, value) if endpoint.stage is not None else None
             if staged is not None:
-                answer = _commit(endpoint, parsed, staged, key)
+                answer = _commit(endpoint, parsed, value, staged, key)
             elif key is not None:
                 answer = _serve_idempotently(endpoint, parsed, value, key)
             else:
@@ -292,11 +298,16 @@ def _handle(endpoint: Endpoint[V], parsed: ParsedRequest, value: V) -> JsonRespo
     return endpoint.handle(parsed, value)
 
 
-def _fingerprint(parsed: ParsedRequest, key: str) -> str:
+def _fingerprint(endpoint: Endpoint[V], parsed: ParsedRequest, value: V, key: str) -> str:
     if not 1 <= len(key) <= 255:
         raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
+    bound = endpoint.replays_secret is not None and endpoint.replays_secret(value)
     return idempotency.request_hash(
-        key, parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
+        key,
+        parsed.method,
+        parsed.body,
+        parsed.headers.get("x-chat-session", ""),
+        client=ratelimit.client_id(parsed.client_ip) if bound else "",
     )
 
 
@@ -308,7 +319,7 @@ def _replayed(endpoint: Endpoint[Any], replay: idempotency.Replay) -> JsonRespon
 
 
 def _commit(
-    endpoint: Endpoint[Any], parsed: ParsedRequest, staged: Staged, key: str | None
+    endpoint: Endpoint[V], parsed: ParsedRequest, value: V, staged: Staged, key: str | None
 ) -> JsonResponse:
     """Commit a staged request: its writes and, with a key, the key's stored answer, in
     one commit. A key already taken fails the commit whole, and the request is answered
@@ -323,7 +334,7 @@ def _commit(
             if staged.solved is None:
                 raise
             raise errors.ChallengeFailed(proof.challenge()) from None
-    fingerprint = _fingerprint(parsed, key)
+    fingerprint = _fingerprint(endpoint, parsed, value, key)
     stored = staged.stored
     idempotency.store_answer(
         staged.batch,
@@ -347,9 +358,9 @@ def _commit(
 
 
 def _serve_idempotently(
-    endpoint: Endpoint[Any], parsed: ParsedRequest, value: Any, key: str
+    endpoint: Endpoint[V], parsed: ParsedRequest, value: V, key: str
 ) -> JsonResponse:
-    fingerprint = _fingerprint(parsed, key)
+    fingerprint = _fingerprint(endpoint, parsed, value, key)
     claim = idempotency.claim(scope=endpoint.function, key=key, request_hash=fingerprint)
     if claim.replay is not None:
         return _replayed(endpoint, claim.replay)

@@ -49,6 +49,13 @@ def site_key(client: str) -> str | None:
     return str(ipaddress.IPv6Network(key, strict=False).supernet(new_prefix=SITE_PREFIX))
 
 
+def client_id(client: str) -> str:
+    """The client as its counters count it (`client_key`), as a keyed hash: what binds an
+    Idempotency-Key's secret-bearing answer to the client that sent it, with nothing of
+    the address stored."""
+    return keys.keyed_hash(keys.rate_limit(), "client", client_key(client))
+
+
 def counter_id(*, scope: str, client: str, window: int) -> str:
     return keys.keyed_hash(keys.rate_limit(), scope, client_key(client), str(window))
 

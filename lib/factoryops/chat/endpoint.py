@@ -371,5 +371,7 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     ),
     rate_scope=lambda request: f"{CHAT}.poll" if request.method == "GET" else CHAT,
     rebuild_replay=_rebuild_replay,
+    # A start's answer rebuilds the session id: replayed only to the client that started.
+    replays_secret=lambda chat_request: isinstance(chat_request, Start),
     challenges=True,
 )
