@@ -617,6 +617,62 @@ def test_a_post_that_read_the_session_open_is_refused_when_the_team_closed_it_me
     assert session_doc(db, session_id)["message_count"] == 1
 
 
+def test_posts_racing_a_close_are_stored_before_it_or_refused_never_stored_after_it(
+    client: Any, db: Any, function_client: Any, configure: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(CHAT_RATE_LIMIT="1000/60")
+    session_id = start(client)["session_id"]
+    texts = [f"racing {n}" for n in range(24)]
+    clients = {text: function_client("chat_message") for text in texts}
+    # Every post has taken its place in the count, the session open, when the team
+    # closes; half of them then write their message only once the close is answered
+    # (the window a slow instance opens), the other half as fast as they can.
+    reserved = threading.Semaphore(0)
+    closed = threading.Event()
+    held_back = set(texts[::2])
+    write = endpoint.append
+
+    def append_when_let(ref: Any, **kwargs: Any) -> Any:
+        reserved.release()
+        if kwargs["text"] in held_back:
+            assert closed.wait(timeout=60)
+        return write(ref, **kwargs)
+
+    monkeypatch.setattr(endpoint, "append", append_when_let)
+    thread_when_closed: list[str] = []
+
+    def act(text: str | None) -> tuple[int, str]:
+        if text is None:
+            for _ in texts:
+                assert reserved.acquire(timeout=60)
+            assert team.close(team.find(session_id))
+            # What the team sees the moment the close is answered: every message
+            # committed before it.
+            thread_when_closed.extend(m["id"] for m in stored_messages(db, session_id))
+            closed.set()
+            return 200, ""
+        response = say(clients[text], session_id, text)
+        body = response.get_json()
+        return response.status_code, body["message"]["id"] if response.status_code == 201 else ""
+
+    outcomes = dict(zip([*texts, None], at_once(act, [*texts, None]), strict=True))
+    del outcomes[None]
+
+    assert {status for status, _ in outcomes.values()} <= {201, 409}
+    assert all(outcomes[text][0] == 409 for text in held_back), "written after the close"
+    stored = stored_messages(db, session_id)
+    # Nothing landed after the close was answered: not one silent 201.
+    assert [m["id"] for m in stored] == thread_when_closed
+    accepted = sorted(message for status, message in outcomes.values() if status == 201)
+    seen_by_team = team.messages(team.find(session_id))  # type: ignore[arg-type]
+    assert accepted == [m.id for m in seen_by_team if m.text != FIRST]
+    session = session_doc(db, session_id)
+    assert session["status"] == "closed"
+    assert session["message_count"] == len(stored), "every stored message counted, no other"
+    late = say(client, session_id, "after the close")
+    assert late.status_code == 409 and error(late)["code"] == "session_closed"
+
+
 def test_the_visitor_message_cap_answers_429_chat_limit_reached_and_stores_nothing_more(
     client: Any, db: Any, configure: Any
 ) -> None:
