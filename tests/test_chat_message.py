@@ -673,6 +673,24 @@ def test_posts_racing_a_close_are_stored_before_it_or_refused_never_stored_after
     assert late.status_code == 409 and error(late)["code"] == "session_closed"
 
 
+def test_an_open_session_without_its_gate_gets_it_back_and_takes_the_message(
+    client: Any, db: Any
+) -> None:
+    session_id = start(client)["session_id"]
+    gate = db.collection("chat_sessions").document(session_id).collection("gate").document("open")
+    assert gate.get().exists
+    gate.delete()  # as for a session stored before sessions had gates
+
+    assert say(client, session_id, "still here").status_code == 201
+    assert gate.get().exists
+    assert [m["text"] for m in stored_messages(db, session_id)] == [FIRST, "still here"]
+    team.close(team.find(session_id))  # type: ignore[arg-type]
+    assert not gate.get().exists
+    assert say(client, session_id, "and now?").status_code == 409
+    team.reopen(team.find(session_id))  # type: ignore[arg-type]
+    assert gate.get().exists and say(client, session_id, "and now?").status_code == 201
+
+
 def test_the_visitor_message_cap_answers_429_chat_limit_reached_and_stores_nothing_more(
     client: Any, db: Any, configure: Any
 ) -> None:
