@@ -371,6 +371,28 @@ def test_answers_the_fuzzer_cannot_reach_are_described(
     _operation("/contact_submit", "POST").validate_response(redirected)
 
 
+def test_a_console_client_refused_too_often_gets_a_described_429(
+    db: Any, standins: Any, function_client: Any, configure: Any
+) -> None:
+    from factoryops.console import REFUSED_LIMIT
+
+    from devstack.standins import CERTS_PATH
+
+    configure(
+        TEAM_OAUTH_CLIENT_ID=CONSOLE_CLIENT,
+        TEAM_EMAILS=CONSOLE_MEMBER,
+        TEAM_CERTS_URL=standins.url + CERTS_PATH,
+    )
+    console = function_client("team_console")
+    bogus = {"Authorization": "Bearer not-a-token"}
+    answers = [console.get("/api/me", headers=bogus) for _ in range(REFUSED_LIMIT.count + 1)]
+    assert [a.status_code for a in answers[-2:]] == [401, 429]
+    me = _operation("/api/me", "GET")
+    for response in answers[-2:]:
+        assert str(response.status_code) in me.definition.raw["responses"]
+        me.validate_response(response)
+
+
 def test_the_proof_of_work_answers_are_described(
     db: Any, standins: Any, function_client: Any
 ) -> None:

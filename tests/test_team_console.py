@@ -160,6 +160,38 @@ def test_an_address_that_only_looks_like_a_team_members_is_refused(
     assert kiran.status_code == 200 and kiran.get_json()["email"] == "kiran@factoryopsai.com"
 
 
+def test_a_client_past_its_refused_calls_gets_429_unchecked_and_one_log_line_per_window(
+    console: Any, token: Callable[..., str], captured_logs: Any
+) -> None:
+    from factoryops.console import REFUSED_LIMIT
+
+    prober = {"X-Forwarded-For": "198.51.100.66"}
+    bogus = {**prober, "Authorization": "Bearer not-a-token"}
+    stranger = {**prober, "Authorization": f"Bearer {token(email='mallory@factoryopsai.com')}"}
+    refused = [
+        console.get("/api/me", headers=bogus if n % 2 else stranger).status_code
+        for n in range(REFUSED_LIMIT.count)
+    ]
+    assert sorted(set(refused)) == [401, 403]
+    for _ in range(2 * REFUSED_LIMIT.count):
+        limited = console.get("/api/me", headers=bogus)
+        assert limited.status_code == 429 and error(limited)["code"] == "rate_limited"
+        assert 0 < int(limited.headers["Retry-After"]) <= REFUSED_LIMIT.seconds
+    # Its token is not even checked: a good one from that client waits out the window too.
+    good = {"Authorization": f"Bearer {token()}"}
+    assert console.get("/api/me", headers={**prober, **good}).status_code == 429
+    # Another client is served, and refused, as before.
+    elsewhere = {"X-Forwarded-For": "203.0.113.66"}
+    assert console.get("/api/me", headers={**elsewhere, **good}).status_code == 200
+    assert console.get("/api/me", headers={**bogus, **elsewhere}).status_code == 401
+
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    messages = [line["message"] for line in lines]
+    assert messages.count("caller refused") == REFUSED_LIMIT.count + 1
+    assert messages.count("refused calls limited") == 1
+    assert messages.count("rate limit reached") == 0
+
+
 def test_a_token_signed_by_another_key_is_refused(console: Any) -> None:
     stranger = idtokens.key_pair()
     forged = idtokens.sign(stranger[0], claims(), key_id=KEY_ID)

@@ -151,6 +151,12 @@ def caller_refused(*, function: str, reason: str) -> None:
     _emit(logging.WARNING, "caller refused", function=function, reason=reason)
 
 
+def refused_calls_limited(*, function: str, budget: int) -> None:
+    """A client's calls were refused `budget` times in a window: its further calls in the
+    window are answered 429 unchecked, and not logged one by one."""
+    _emit(logging.WARNING, "refused calls limited", function=function, budget=budget)
+
+
 def certificates_unreachable(*, function: str, error: BaseException) -> None:
     _emit(
         logging.WARNING,
