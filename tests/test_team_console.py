@@ -163,20 +163,22 @@ def test_an_address_that_only_looks_like_a_team_members_is_refused(
 def test_a_client_past_its_refused_calls_gets_429_unchecked_and_one_log_line_per_window(
     console: Any, token: Callable[..., str], captured_logs: Any
 ) -> None:
-    from factoryops.console import REFUSED_LIMIT
+    from factoryops.config import settings
 
+    budget = settings().console_refused_limit
+    assert str(budget) == "20/600", "the default"
     prober = {"X-Forwarded-For": "198.51.100.66"}
     bogus = {**prober, "Authorization": "Bearer not-a-token"}
     stranger = {**prober, "Authorization": f"Bearer {token(email='mallory@factoryopsai.com')}"}
     refused = [
         console.get("/api/me", headers=bogus if n % 2 else stranger).status_code
-        for n in range(REFUSED_LIMIT.count)
+        for n in range(budget.count)
     ]
     assert sorted(set(refused)) == [401, 403]
-    for _ in range(2 * REFUSED_LIMIT.count):
+    for _ in range(2 * budget.count):
         limited = console.get("/api/me", headers=bogus)
         assert limited.status_code == 429 and error(limited)["code"] == "rate_limited"
-        assert 0 < int(limited.headers["Retry-After"]) <= REFUSED_LIMIT.seconds
+        assert 0 < int(limited.headers["Retry-After"]) <= budget.seconds
     # Its token is not even checked: a good one from that client waits out the window too.
     good = {"Authorization": f"Bearer {token()}"}
     assert console.get("/api/me", headers={**prober, **good}).status_code == 429
@@ -187,7 +189,7 @@ def test_a_client_past_its_refused_calls_gets_429_unchecked_and_one_log_line_per
 
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     messages = [line["message"] for line in lines]
-    assert messages.count("caller refused") == REFUSED_LIMIT.count + 1
+    assert messages.count("caller refused") == budget.count + 1
     assert messages.count("refused calls limited") == 1
     assert messages.count("rate limit reached") == 0
 

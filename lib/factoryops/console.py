@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from factoryops import audit, errors, logs, quarantine, store, tokens
 from factoryops.chat import inbox, team
 from factoryops.chat.thread import MESSAGE_ID, PAGE_LIMIT, Session, message_id, read_one
-from factoryops.config import CONSOLE, ConfigError, RateLimit, settings
+from factoryops.config import CONSOLE, ConfigError, settings
 from factoryops.edge import Endpoint, JsonResponse, Page, ParsedRequest
 from factoryops.validation import (
     CHAT_TEXT,
@@ -54,10 +54,6 @@ STATIC = {
     "/console.css": ("console.css", "text/css; charset=utf-8"),
 }
 DELIVERY_VIEWS = ("failed", "retrying")
-REFUSED_LIMIT = RateLimit(20, 600)
-"""Refused calls (no, a bad or another's token) per client in ten minutes; past them, the
-client is answered 429 without its token checked or a log line per call. A member
-whose token expires is refused once and signed in again."""
 
 
 def check_startup() -> None:
@@ -650,8 +646,9 @@ ENDPOINT: Endpoint[Call] = Endpoint(
     handle=handle,
     body_optional=True,
     authenticate=authenticate,
-    # Signed in, the team is not rate-limited; refused calls are, per client.
-    refused_limit=lambda: REFUSED_LIMIT,
+    # Signed in, the team is not rate-limited; refused calls are, per client (a member
+    # whose token expires is refused once, and signed in again).
+    refused_limit=lambda: settings().console_refused_limit,
     pages=page,
     # An action sent twice (a double click, a retry after a lost answer) acts once when
     # the page sends an Idempotency-Key.
