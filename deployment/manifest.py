@@ -103,10 +103,12 @@ MANIFEST: dict[str, Deploy] = {
     "CHAT_RATE_LIMIT": Deploy(Source.DEPLOY_ENV, (CHAT,)),
     "CHAT_POLL_RATE_LIMIT": Deploy(Source.DEPLOY_ENV, (CHAT,)),
     "ACCESS_RATE_LIMIT": Deploy(Source.DEPLOY_ENV, (ACCESS,)),
+    "CONSOLE_REFUSED_LIMIT": Deploy(Source.DEPLOY_ENV, TEAM_TOOLS),
     "MAX_BODY_BYTES": Deploy(Source.DEPLOY_ENV),
     "TRUSTED_PROXY_HOPS": Deploy(Source.DEPLOY_ENV),
     "CONTACT_REDIRECT_URL": Deploy(Source.DEPLOY_ENV, (CONTACT,)),
-    "RATE_LIMIT_KEY": Deploy(Source.SECRET, PUBLIC),
+    # The console names the counters of its refused calls with it.
+    "RATE_LIMIT_KEY": Deploy(Source.SECRET, (*PUBLIC, *TEAM_TOOLS)),
     "PRIVACY_TRACE_KEY": Deploy(Source.SECRET, TEAM_TOOLS),
     "SWEEP_AUDIENCE": Deploy(Source.DEPLOY_SH, (SWEEP,)),
     "SWEEP_INVOKER": Deploy(Source.DEPLOY_SH, (SWEEP,)),

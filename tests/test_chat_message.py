@@ -617,6 +617,80 @@ def test_a_post_that_read_the_session_open_is_refused_when_the_team_closed_it_me
     assert session_doc(db, session_id)["message_count"] == 1
 
 
+def test_posts_racing_a_close_are_stored_before_it_or_refused_never_stored_after_it(
+    client: Any, db: Any, function_client: Any, configure: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(CHAT_RATE_LIMIT="1000/60")
+    session_id = start(client)["session_id"]
+    texts = [f"racing {n}" for n in range(24)]
+    clients = {text: function_client("chat_message") for text in texts}
+    # Every post has taken its place in the count, the session open, when the team
+    # closes; half of them then write their message only once the close is answered
+    # (the window a slow instance opens), the other half as fast as they can.
+    reserved = threading.Semaphore(0)
+    closed = threading.Event()
+    held_back = set(texts[::2])
+    write = endpoint.append
+
+    def append_when_let(ref: Any, **kwargs: Any) -> Any:
+        reserved.release()
+        if kwargs["text"] in held_back:
+            assert closed.wait(timeout=60)
+        return write(ref, **kwargs)
+
+    monkeypatch.setattr(endpoint, "append", append_when_let)
+    thread_when_closed: list[str] = []
+
+    def act(text: str | None) -> tuple[int, str]:
+        if text is None:
+            for _ in texts:
+                assert reserved.acquire(timeout=60)
+            assert team.close(team.find(session_id))
+            # What the team sees the moment the close is answered: every message
+            # committed before it.
+            thread_when_closed.extend(m["id"] for m in stored_messages(db, session_id))
+            closed.set()
+            return 200, ""
+        response = say(clients[text], session_id, text)
+        body = response.get_json()
+        return response.status_code, body["message"]["id"] if response.status_code == 201 else ""
+
+    outcomes = dict(zip([*texts, None], at_once(act, [*texts, None]), strict=True))
+    del outcomes[None]
+
+    assert {status for status, _ in outcomes.values()} <= {201, 409}
+    assert all(outcomes[text][0] == 409 for text in held_back), "written after the close"
+    stored = stored_messages(db, session_id)
+    # Nothing landed after the close was answered: not one silent 201.
+    assert [m["id"] for m in stored] == thread_when_closed
+    accepted = sorted(message for status, message in outcomes.values() if status == 201)
+    seen_by_team = team.messages(team.find(session_id))  # type: ignore[arg-type]
+    assert accepted == [m.id for m in seen_by_team if m.text != FIRST]
+    session = session_doc(db, session_id)
+    assert session["status"] == "closed"
+    assert session["message_count"] == len(stored), "every stored message counted, no other"
+    late = say(client, session_id, "after the close")
+    assert late.status_code == 409 and error(late)["code"] == "session_closed"
+
+
+def test_an_open_session_without_its_gate_gets_it_back_and_takes_the_message(
+    client: Any, db: Any
+) -> None:
+    session_id = start(client)["session_id"]
+    gate = db.collection("chat_sessions").document(session_id).collection("gate").document("open")
+    assert gate.get().exists
+    gate.delete()  # as for a session stored before sessions had gates
+
+    assert say(client, session_id, "still here").status_code == 201
+    assert gate.get().exists
+    assert [m["text"] for m in stored_messages(db, session_id)] == [FIRST, "still here"]
+    team.close(team.find(session_id))  # type: ignore[arg-type]
+    assert not gate.get().exists
+    assert say(client, session_id, "and now?").status_code == 409
+    team.reopen(team.find(session_id))  # type: ignore[arg-type]
+    assert gate.get().exists and say(client, session_id, "and now?").status_code == 201
+
+
 def test_the_visitor_message_cap_answers_429_chat_limit_reached_and_stores_nothing_more(
     client: Any, db: Any, configure: Any
 ) -> None:
@@ -789,6 +863,34 @@ def test_a_repeated_start_with_one_idempotency_key_returns_the_same_session(
     forwarder.settle()
     assert first.status_code == second.status_code == 201
     assert first.get_json() == second.get_json()
+    assert len(list(db.collection("chat_sessions").list_documents())) == 1
+    assert len(standins.state.emails) == 1
+
+
+def test_a_repeated_start_from_another_client_is_a_conflict_and_never_gets_the_session_id(
+    client: Any, db: Any, standins: Any, forwarder: Any
+) -> None:
+    # The stored answer of a start rebuilds the session id, a bearer secret: whoever
+    # learns a start's key and body (a shared proxy's log, a browser extension) must not
+    # be handed the chat by sending them again.
+    mine = {"Idempotency-Key": "start-bound", "X-Forwarded-For": "2001:db8:7:1::10"}
+    first = client.post("/", json={**START, "text": FIRST}, headers=mine)
+    assert first.status_code == 201
+    session_id = first.get_json()["session_id"]
+
+    theirs = {**mine, "X-Forwarded-For": "203.0.113.20"}
+    stolen = client.post("/", json={**START, "text": FIRST}, headers=theirs)
+    assert stolen.status_code == 409 and error(stolen)["code"] == "idempotency_conflict"
+    assert session_id not in stolen.get_data(as_text=True)
+
+    # The visitor's own retry is answered as before, from another address of its /64 too
+    # (a client counted by its /64 for rate limits is the same client here).
+    for address in ("2001:db8:7:1::10", "2001:db8:7:1::99"):
+        again = client.post(
+            "/", json={**START, "text": FIRST}, headers={**mine, "X-Forwarded-For": address}
+        )
+        assert again.status_code == 201 and again.get_json() == first.get_json()
+    forwarder.settle()
     assert len(list(db.collection("chat_sessions").list_documents())) == 1
     assert len(standins.state.emails) == 1
 

@@ -255,7 +255,8 @@ def test_each_function_gets_the_secrets_it_reads_that_the_settings_call_for(
             given.setdefault(secret, set()).add(fn.name)
     # The CRM is in every deployment.
     always = {
-        "RATE_LIMIT_KEY": set(manifest.PUBLIC),
+        # The console names the counters of its refused calls with it too.
+        "RATE_LIMIT_KEY": set(manifest.PUBLIC) | {config.CONSOLE},
         # The recorders read the URL only to know whether a CRM is configured.
         "CRM_APPS_SCRIPT_URL": set(manifest.RECORDERS) | set(manifest.CRM_USERS),
         "CRM_APPS_SCRIPT_KEY": set(manifest.CRM_USERS),

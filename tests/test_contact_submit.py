@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from typing import Any
 
@@ -129,16 +128,27 @@ def test_json_post_is_not_redirected_even_with_a_redirect_url(client: Any, confi
 # -- the honeypot --------------------------------------------------------------------
 
 
-def test_honeypot_gets_the_same_201_but_nothing_is_stored_or_sent(
-    client: Any, db: Any, standins: Any
+def test_a_filled_honeypot_is_answered_as_a_stored_post_and_held_in_the_quarantine_unsent(
+    client: Any, db: Any, standins: Any, forwarder: Any, captured_logs: Any
 ) -> None:
     response = post(client, {**VALID, "website": "http://spam.example"})
+    forwarder.settle()
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == {"id", "status", "team"} and body["status"] == "received"
-    assert re.fullmatch(r"[A-Za-z0-9]{20}", body["id"]), "shaped like a stored record's id"
-    assert submissions(db) == []
+    # Stored by the same commit as any post, so its answer takes a stored post's time,
+    # and the team sees it in the Spam view.
+    [held] = submissions(db)
+    assert held["id"] == body["id"]
+    assert held["quarantine_reason"] == "honeypot" and "deliveries" not in held
+    assert "website" not in held
     assert standins.state.emails == [] and standins.crm.rows() == []
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    [quarantined] = [line for line in lines if line["message"] == "record quarantined"]
+    assert quarantined["reason"] == "honeypot"
+    from factoryops import quarantine
+
+    assert [post.id for post in quarantine.page().posts] == [body["id"]]
 
 
 def test_empty_honeypot_is_a_normal_submission(client: Any, db: Any) -> None:

@@ -989,7 +989,8 @@ def test_secrets_reach_functions_only_as_pinned_secret_references(deployer: Depl
             "contact_submit": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
             "chat_message": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
             "access_grant": {"RATE_LIMIT_KEY"},
-            "team_console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
+            # The console names the counters of its refused calls with RATE_LIMIT_KEY.
+            "team_console": {"PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY", *CRM_SECRETS},
             "retention_sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
             "forward_record": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         }[name]
@@ -1145,14 +1146,18 @@ def deployed_secrets(run: Run) -> dict[str, set[str]]:
     return given
 
 
-def test_the_rate_limit_key_reaches_only_the_public_functions(deployer: Deployer) -> None:
+def test_the_rate_limit_key_reaches_only_the_functions_that_count_clients(
+    deployer: Deployer,
+) -> None:
+    # The public functions' rate limits, and the console's count of refused calls.
+    counting = {*PUBLIC, CONSOLE}
     run = deployer.dry()
-    assert deployed_secrets(run)["RATE_LIMIT_KEY"] == set(PUBLIC)
+    assert deployed_secrets(run)["RATE_LIMIT_KEY"] == counting
     granted = {
         (flag(a, "member") or "").split("@")[0]
         for a in run.gcloud("secrets", "add-iam-policy-binding", "RATE_LIMIT_KEY")
     }
-    assert granted == {f"serviceAccount:fn-{n.replace('_', '-')}" for n in PUBLIC}
+    assert granted == {f"serviceAccount:fn-{n.replace('_', '-')}" for n in counting}
 
 
 @pytest.mark.parametrize("service_id", ["", "service_test"])
@@ -1380,7 +1385,7 @@ def test_service_accounts_get_least_privilege(deployer: Deployer) -> None:
         "fn-contact-submit": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
         "fn-chat-message": {"RATE_LIMIT_KEY", "ALTCHA_HMAC_KEY", "CRM_APPS_SCRIPT_URL"},
         "fn-access-grant": {"RATE_LIMIT_KEY"},
-        "fn-team-console": {"PRIVACY_TRACE_KEY", *CRM_SECRETS},
+        "fn-team-console": {"PRIVACY_TRACE_KEY", "RATE_LIMIT_KEY", *CRM_SECRETS},
         "fn-retention-sweep": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
         "fn-forward-record": {"EMAILJS_PRIVATE_KEY", *CRM_SECRETS},
     }
@@ -1604,7 +1609,7 @@ def test_each_deployed_environment_holds_what_the_function_reads(first_run: Firs
         }
         assert set(deploy["env"]) == expected, name
         secrets = {ref.split("=")[0] for ref in deploy["secrets"].split(",") if ref}
-        assert ("RATE_LIMIT_KEY" in secrets) == (name in PUBLIC)
+        assert ("RATE_LIMIT_KEY" in secrets) == (name in (*PUBLIC, CONSOLE))
         assert ("EMAILJS_PRIVATE_KEY" in secrets) == (name in manifest.SENDERS)
 
 
@@ -1973,7 +1978,12 @@ def test_the_console_runs_open_as_its_own_account_with_only_what_it_reads(
     assert flag(deploy, "max-instances") == "2"
     assert flag(deploy, "service-account") == CONSOLE_ACCOUNT.removeprefix("serviceAccount:")
     secrets = {ref.split("=")[0] for ref in (flag(deploy, "set-secrets") or "").split(",")}
-    assert secrets == {"PRIVACY_TRACE_KEY", "CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY"}
+    assert secrets == {
+        "PRIVACY_TRACE_KEY",
+        "RATE_LIMIT_KEY",
+        "CRM_APPS_SCRIPT_URL",
+        "CRM_APPS_SCRIPT_KEY",
+    }
     granted = {
         positional(a)[2]
         for a in run.gcloud("secrets", "add-iam-policy-binding")
@@ -2082,7 +2092,12 @@ def test_only_team_console_deploys_the_console_alone(deployer: Deployer) -> None
     accounts = [positional(a)[3] for a in run.gcloud("iam", "service-accounts", "create")]
     assert accounts == ["fn-team-console"]
     created = [positional(a)[2] for a in run.gcloud("secrets", "create")]
-    assert created == ["CRM_APPS_SCRIPT_URL", "CRM_APPS_SCRIPT_KEY", "PRIVACY_TRACE_KEY"]
+    assert created == [
+        "CRM_APPS_SCRIPT_URL",
+        "CRM_APPS_SCRIPT_KEY",
+        "RATE_LIMIT_KEY",
+        "PRIVACY_TRACE_KEY",
+    ]
     assert f"The team console is at <{CONSOLE}-url>." in run.stdout
     assert f"run deploy.sh --only {SWEEP} once" in run.stdout
 

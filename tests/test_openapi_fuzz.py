@@ -87,6 +87,8 @@ def servers(
         "CONTACT_RATE_LIMIT": "1000000/60",
         "CHAT_RATE_LIMIT": "1000000/60",
         "ACCESS_RATE_LIMIT": "1000000/60",
+        # The fuzzer's calls without a token are refusals; the rest are a member's.
+        "CONSOLE_REFUSED_LIMIT": "1000000/60",
         "SWEEP_AUTH": "off",
         "TEAM_OAUTH_CLIENT_ID": CONSOLE_CLIENT,
         "TEAM_EMAILS": CONSOLE_MEMBER,
@@ -369,6 +371,27 @@ def test_answers_the_fuzzer_cannot_reach_are_described(
     )
     assert redirected.status_code == 303
     _operation("/contact_submit", "POST").validate_response(redirected)
+
+
+def test_a_console_client_refused_too_often_gets_a_described_429(
+    db: Any, standins: Any, function_client: Any, configure: Any
+) -> None:
+    from devstack.standins import CERTS_PATH
+
+    configure(
+        TEAM_OAUTH_CLIENT_ID=CONSOLE_CLIENT,
+        TEAM_EMAILS=CONSOLE_MEMBER,
+        TEAM_CERTS_URL=standins.url + CERTS_PATH,
+        CONSOLE_REFUSED_LIMIT="3/600",
+    )
+    console = function_client("team_console")
+    bogus = {"Authorization": "Bearer not-a-token"}
+    answers = [console.get("/api/me", headers=bogus) for _ in range(4)]
+    assert [a.status_code for a in answers[-2:]] == [401, 429]
+    me = _operation("/api/me", "GET")
+    for response in answers[-2:]:
+        assert str(response.status_code) in me.definition.raw["responses"]
+        me.validate_response(response)
 
 
 def test_the_proof_of_work_answers_are_described(

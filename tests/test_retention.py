@@ -287,12 +287,15 @@ def test_a_session_past_the_window_goes_with_every_document_under_it(
     seed_session(db, "s1", lead_id="l1", last_activity_at=old, messages=[old] * 5)
     nested = db.document("chat_sessions/s1/messages/m001/notes/n1")
     nested.set({"created_at": ago(1)})
+    gate = db.document("chat_sessions/s1/gate/open")
+    gate.set({"expire_at": old + dt.timedelta(days=DAYS)})
 
     outcome = retention.run()
 
     assert outcome.deleted.chat_sessions == 1
-    assert outcome.deleted.chat_messages == 6  # five messages and the document under one
-    assert not nested.get().exists
+    # The five messages are counted; the document under one, and the gate, go with them.
+    assert outcome.deleted.chat_messages == 5
+    assert not nested.get().exists and not gate.get().exists
     assert list(db.collection_group("messages").stream()) == []
 
 

@@ -137,6 +137,7 @@ COLLECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         fields(email="ada@example.com", email_key="ada@example.com", status="open"),
     ),
     "messages": (MESSAGES_A, fields(author="visitor", text="Hello")),
+    "gate": (f"{store.CHAT_SESSIONS}/{SESSION_A}/{store.GATE}", fields(expire_at="2028-01-01")),
     "access_grants": (store.ACCESS_GRANTS, fields(lead="Plant 4", email="ada@example.com")),
     "idempotency_keys": (store.IDEMPOTENCY_KEYS, fields(request_hash="0f3a", response="{}")),
     "rate_limits": (store.RATE_LIMITS, fields(count=3)),

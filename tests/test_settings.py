@@ -39,6 +39,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
             "TRUSTED_PROXY_HOPS": "0",
             "SWEEP_AUTH": "On",
             "SITE_URL": "https://factoryopsai.com/",
+            "TEAM_EMAILS": " Asha@FactoryOpsAI.com ,ravi@factoryopsai.com",
         }
     )
     assert loaded.allowed_origins == ("https://factoryopsai.com", "http://localhost:8000")
@@ -47,6 +48,7 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
     assert loaded.trusted_proxy_hops == 0
     assert loaded.sweep_auth == "on"
     assert loaded.site_url == "https://factoryopsai.com"
+    assert loaded.team_emails == ("asha@factoryopsai.com", "ravi@factoryopsai.com")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +65,8 @@ def test_values_are_trimmed_and_parsed_into_their_types() -> None:
         ("ALLOWED_ORIGINS", "factoryopsai.com", "not an http(s) origin"),
         ("EMAILJS_ENDPOINT", "ftp://x", "an http(s) URL"),
         ("SITE_URL", "factoryopsai.com", "an http(s) URL"),
+        ("TEAM_EMAILS", "asha@factoryopsai.com, \u212airan@factoryopsai.com", "email addresses"),
+        ("TEAM_EMAILS", "asha\u200b@factoryopsai.com", "email addresses"),
     ],
 )
 def test_a_bad_value_fails_naming_its_variable(name: str, value: str, problem: str) -> None:

@@ -140,6 +140,60 @@ def test_the_allow_list_ignores_letter_case(console: Any, token: Callable[..., s
     assert response.status_code == 200 and response.get_json()["email"] == "ravi@factoryopsai.com"
 
 
+def test_an_address_that_only_looks_like_a_team_members_is_refused(
+    console: Any, configure: Any, token: Callable[..., str]
+) -> None:
+    configure(TEAM_EMAILS=f"{ASHA}, kiran@factoryopsai.com")
+    look_alikes = {
+        "a Kelvin sign for k": "\u212airan@factoryopsai.com",
+        "a fullwidth letter": "\uff41sha@factoryopsai.com",
+        "a trailing newline": f"{ASHA}\n",
+        "a leading space": f" {ASHA}",
+        "a NUL inside": "asha\x00@factoryopsai.com",
+        "a zero-width space": "asha\u200b@factoryopsai.com",
+    }
+    for label, email in look_alikes.items():
+        response = call(console, "GET", "/api/me", token(email=email))
+        assert response.status_code == 403, label
+        assert error(response)["code"] == "access_denied", label
+    kiran = call(console, "GET", "/api/me", token(email="Kiran@FactoryOpsAI.com"))
+    assert kiran.status_code == 200 and kiran.get_json()["email"] == "kiran@factoryopsai.com"
+
+
+def test_a_client_past_its_refused_calls_gets_429_unchecked_and_one_log_line_per_window(
+    console: Any, token: Callable[..., str], captured_logs: Any
+) -> None:
+    from factoryops.config import settings
+
+    budget = settings().console_refused_limit
+    assert str(budget) == "20/600", "the default"
+    prober = {"X-Forwarded-For": "198.51.100.66"}
+    bogus = {**prober, "Authorization": "Bearer not-a-token"}
+    stranger = {**prober, "Authorization": f"Bearer {token(email='mallory@factoryopsai.com')}"}
+    refused = [
+        console.get("/api/me", headers=bogus if n % 2 else stranger).status_code
+        for n in range(budget.count)
+    ]
+    assert sorted(set(refused)) == [401, 403]
+    for _ in range(2 * budget.count):
+        limited = console.get("/api/me", headers=bogus)
+        assert limited.status_code == 429 and error(limited)["code"] == "rate_limited"
+        assert 0 < int(limited.headers["Retry-After"]) <= budget.seconds
+    # Its token is not even checked: a good one from that client waits out the window too.
+    good = {"Authorization": f"Bearer {token()}"}
+    assert console.get("/api/me", headers={**prober, **good}).status_code == 429
+    # Another client is served, and refused, as before.
+    elsewhere = {"X-Forwarded-For": "203.0.113.66"}
+    assert console.get("/api/me", headers={**elsewhere, **good}).status_code == 200
+    assert console.get("/api/me", headers={**bogus, **elsewhere}).status_code == 401
+
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    messages = [line["message"] for line in lines]
+    assert messages.count("caller refused") == budget.count + 1
+    assert messages.count("refused calls limited") == 1
+    assert messages.count("rate limit reached") == 0
+
+
 def test_a_token_signed_by_another_key_is_refused(console: Any) -> None:
     stranger = idtokens.key_pair()
     forged = idtokens.sign(stranger[0], claims(), key_id=KEY_ID)

@@ -148,6 +148,13 @@ class Settings:
     access_rate_limit: RateLimit = declare(
         "ACCESS_RATE_LIMIT", RateLimit(10, 60), rate, "`count/seconds` per client"
     )
+    console_refused_limit: RateLimit = declare(
+        "CONSOLE_REFUSED_LIMIT",
+        RateLimit(20, 600),
+        rate,
+        "`count/seconds` per client: calls the team console refuses (no, a bad or another's"
+        " token) before it answers 429 without checking the token",
+    )
     max_body_bytes: int = declare(
         "MAX_BODY_BYTES", 32768, whole(), "request body limit, checked before parsing"
     )

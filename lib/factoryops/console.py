@@ -647,9 +647,12 @@ ENDPOINT: Endpoint[Call] = Endpoint(
     handle=handle,
     body_optional=True,
     authenticate=authenticate,
+    # Signed in, the team is not rate-limited; refused calls are, per client (a member
+    # whose token expires is refused once, and signed in again).
+    refused_limit=lambda: settings().console_refused_limit,
     pages=page,
-    # Signed in, the team is not rate-limited; an action sent twice (a double click, a
-    # retry after a lost answer) acts once when the page sends an Idempotency-Key.
+    # An action sent twice (a double click, a retry after a lost answer) acts once when
+    # the page sends an Idempotency-Key.
     rebuild_replay=rebuild_replay,
     startup=check_startup,
 )

@@ -8,8 +8,6 @@ the CRM are not imported on the request path.
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
 
 from factoryops import deliveries, hours, logs, proof, quarantine, store
@@ -57,7 +55,10 @@ def validate(request: ParsedRequest) -> ContactForm:
 
 def quarantined_because(form: ContactForm) -> str | None:
     """Why the post goes to the quarantine rather than the inbox; None when it does not:
-    it came without the proof of work, or its content reads as spam."""
+    its honeypot is filled, it came without the proof of work, or its content reads as
+    spam."""
+    if form.honeypot:
+        return quarantine.HONEYPOT
     if form.solved is None:
         return quarantine.NO_PROOF
     # Imported here: its vocabulary's one pattern takes some milliseconds to compile,
@@ -114,13 +115,10 @@ DELIVERIES = deliveries.DeliverySource(
 
 
 def stage(request: ParsedRequest, form: ContactForm) -> Staged:
-    """The submission's one write, for the edge to commit; a filled honeypot writes
-    nothing and is answered as a stored post is."""
+    """The submission's one write, for the edge to commit. A post for the quarantine (a
+    filled honeypot among them) takes the same path, the same commit and the same answer
+    as any other, so neither its answer nor its time tells a bot it was held."""
     batch = store.client().batch()
-    if form.honeypot:
-        logs.honeypot_tripped(function=CONTACT)
-        decoy = _received(request, _decoy_id())
-        return Staged(batch, decoy, lambda results: decoy)
     cfg = settings()
     enabled = {"email": cfg.emailjs_configured, "crm": cfg.crm_configured}
     ref = store.collection(store.CONTACT_SUBMISSIONS).document()
@@ -147,20 +145,17 @@ def stage(request: ParsedRequest, form: ContactForm) -> Staged:
         if reason is None:
             logs.record_stored(kind=DELIVERIES.name, record_id=ref.id)
         else:
-            logs.record_quarantined(
-                kind=DELIVERIES.name,
-                record_id=ref.id,
-                reason="proof" if form.solved is None else "content",
-            )
+            logs.record_quarantined(kind=DELIVERIES.name, record_id=ref.id, reason=_why(form))
         return answer
 
     return Staged(batch, answer, stored, solved=form.solved)
 
 
-def _decoy_id() -> str:
-    """An id shaped like Firestore's automatic ones, so a bot cannot tell it was dropped."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(20))
+def _why(form: ContactForm) -> str:
+    """A quarantined post's reason as its log line names it (never its words)."""
+    if form.honeypot:
+        return "honeypot"
+    return "proof" if form.solved is None else "content"
 
 
 def _received(request: ParsedRequest, record_id: str) -> JsonResponse:

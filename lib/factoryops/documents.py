@@ -377,6 +377,19 @@ class ChatMessage(Document):
     """A team message's writer, as the visitor sees them: the member's display name."""
 
 
+class GateFields(DocumentFields):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatGate(Document):
+    """`chat_sessions/{id}/gate/open`: there while the chat takes visitor messages. Each
+    visitor message's commit updates it, so a close, which deletes it, fails every message
+    not yet written. Its `expire_at` moves with the session's. Nothing else."""
+
+    FIELDS: ClassVar[type] = GateFields
+
+
 # -- access_grants -------------------------------------------------------------------
 
 

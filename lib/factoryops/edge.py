@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -128,9 +128,19 @@ class Endpoint(Generic[V]):
     idempotent_methods: tuple[str, ...] = ("POST",)
     rebuild_replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """Rebuilds a replayed body from what `JsonResponse.replay_body` kept."""
+    replays_secret: Callable[[V], bool] | None = None
+    """Whether the answer an Idempotency-Key replays for this request holds a bearer
+    secret (a chat start's session id). Its key then replays it only to the client that
+    sent the first request: the request's hash includes that client, named as its rate
+    limit names it (a keyed hash, never the address), and the same key and body from
+    another client is 409 `idempotency_conflict`."""
     authenticate: Callable[[Mapping[str, str]], Caller | None] | None = None
     """Checks the caller from the request headers (lower-cased names) before the body is
     read; returns who it is (`ParsedRequest.caller`) or raises an AppError."""
+    refused_limit: Callable[[], RateLimit] | None = None
+    """The budget per client of calls `authenticate` refuses (401, 403) in a window. A
+    client that has spent it is answered 429 before its token is checked, with no log
+    line of its own: one line marks the call that spent it (`refused_calls_limited`)."""
     deadline: float | None = store.REQUEST_DEADLINE
     """Seconds for all of a request's Firestore work (None: each call its own bound)."""
     pages: Callable[[str], Page | None] | None = None
@@ -221,12 +231,12 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
             if page is not None:
                 return _page_response(page)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        caller = None if endpoint.authenticate is None else endpoint.authenticate(headers)
-        parsed = _parse(request, endpoint, headers, caller, cfg.max_body_bytes)
-        within = (
-            store.deadline(endpoint.deadline) if endpoint.deadline else contextlib.nullcontext()
+        client = client_ip(
+            headers.get("x-forwarded-for", ""), request.remote_addr, cfg.trusted_proxy_hops
         )
-        with store.outage_as_unavailable(endpoint.function), within:
+        caller = _authenticate(endpoint, headers, client)
+        parsed = _parse(request, endpoint, headers, caller, client, cfg.max_body_bytes)
+        with _firestore(endpoint):
             if endpoint.rate_limit is not None:
                 scope = endpoint.rate_scope(parsed) if endpoint.rate_scope else endpoint.function
                 limit = endpoint.rate_limit(parsed)
@@ -237,19 +247,50 @@ def serve(request: flask.Request, endpoint: Endpoint[Any]) -> flask.Response:
                 key = None
             staged = endpoint.stage(parsed, value) if endpoint.stage is not None else None
             if staged is not None:
-                answer = _commit(endpoint, parsed, staged, key)
+                answer = _commit(endpoint, parsed, value, staged, key)
             elif key is not None:
                 answer = _serve_idempotently(endpoint, parsed, value, key)
             else:
                 answer = _handle(endpoint, parsed, value)
         return _flask_response(answer.status, answer.body, {**answer.headers, **cors})
     except errors.AppError as exc:
-        if isinstance(exc, errors.RateLimited):
+        if isinstance(exc, errors.RateLimited) and exc.logged:
             logs.rate_limited(function=endpoint.function)
         return error_response(exc, cors, body_unread=_body_unread(request))
     except Exception:
         logs.request_failed(function=endpoint.function)
         return error_response(errors.AppError(), cors, body_unread=_body_unread(request))
+
+
+def _authenticate(endpoint: Endpoint[Any], headers: dict[str, str], client: str) -> Caller | None:
+    """Who the caller is, by the endpoint's `authenticate`, within its `refused_limit`."""
+    if endpoint.authenticate is None:
+        return None
+    if endpoint.refused_limit is None:
+        return endpoint.authenticate(headers)
+    limit = endpoint.refused_limit()
+    scope = f"{endpoint.function}.refused"
+    with _firestore(endpoint):
+        try:
+            ratelimit.spent(scope=scope, client=client, limit=limit)
+        except errors.RateLimited as exc:
+            exc.logged = False
+            raise
+    try:
+        return endpoint.authenticate(headers)
+    except (errors.Unauthenticated, errors.AccessDenied):
+        with _firestore(endpoint):
+            if ratelimit.tally(scope=scope, client=client, limit=limit):
+                logs.refused_calls_limited(function=endpoint.function, budget=limit.count)
+        raise
+
+
+@contextlib.contextmanager
+def _firestore(endpoint: Endpoint[Any]) -> Iterator[None]:
+    """The endpoint's Firestore deadline and outage handling, for work outside the body's."""
+    within = store.deadline(endpoint.deadline) if endpoint.deadline else contextlib.nullcontext()
+    with store.outage_as_unavailable(endpoint.function), within:
+        yield
 
 
 def _methods(endpoint: Endpoint[Any]) -> tuple[str, ...]:
@@ -292,11 +333,16 @@ def _handle(endpoint: Endpoint[V], parsed: ParsedRequest, value: V) -> JsonRespo
     return endpoint.handle(parsed, value)
 
 
-def _fingerprint(parsed: ParsedRequest, key: str) -> str:
+def _fingerprint(endpoint: Endpoint[V], parsed: ParsedRequest, value: V, key: str) -> str:
     if not 1 <= len(key) <= 255:
         raise errors.InvalidRequest({IDEMPOTENCY_HEADER: "must be between 1 and 255 characters"})
+    bound = endpoint.replays_secret is not None and endpoint.replays_secret(value)
     return idempotency.request_hash(
-        key, parsed.method, parsed.body, parsed.headers.get("x-chat-session", "")
+        key,
+        parsed.method,
+        parsed.body,
+        parsed.headers.get("x-chat-session", ""),
+        client=ratelimit.client_id(parsed.client_ip) if bound else "",
     )
 
 
@@ -308,7 +354,7 @@ def _replayed(endpoint: Endpoint[Any], replay: idempotency.Replay) -> JsonRespon
 
 
 def _commit(
-    endpoint: Endpoint[Any], parsed: ParsedRequest, staged: Staged, key: str | None
+    endpoint: Endpoint[V], parsed: ParsedRequest, value: V, staged: Staged, key: str | None
 ) -> JsonResponse:
     """Commit a staged request: its writes and, with a key, the key's stored answer, in
     one commit. A key already taken fails the commit whole, and the request is answered
@@ -323,7 +369,7 @@ def _commit(
             if staged.solved is None:
                 raise
             raise errors.ChallengeFailed(proof.challenge()) from None
-    fingerprint = _fingerprint(parsed, key)
+    fingerprint = _fingerprint(endpoint, parsed, value, key)
     stored = staged.stored
     idempotency.store_answer(
         staged.batch,
@@ -347,9 +393,9 @@ def _commit(
 
 
 def _serve_idempotently(
-    endpoint: Endpoint[Any], parsed: ParsedRequest, value: Any, key: str
+    endpoint: Endpoint[V], parsed: ParsedRequest, value: V, key: str
 ) -> JsonResponse:
-    fingerprint = _fingerprint(parsed, key)
+    fingerprint = _fingerprint(endpoint, parsed, value, key)
     claim = idempotency.claim(scope=endpoint.function, key=key, request_hash=fingerprint)
     if claim.replay is not None:
         return _replayed(endpoint, claim.replay)
@@ -378,6 +424,7 @@ def _parse(
     endpoint: Endpoint[Any],
     headers: dict[str, str],
     caller: Caller | None,
+    client: str,
     limit: int,
 ) -> ParsedRequest:
     query = {k: v for k, v in request.args.items()}
@@ -397,13 +444,12 @@ def _parse(
             accepted = "application/json" + (f" or {FORM_TYPE}" if endpoint.accepts_form else "")
             raise errors.UnsupportedMediaType(f"Send {accepted}.")
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    hops = settings().trusted_proxy_hops
     return ParsedRequest(
         method=request.method,
         body=body,
         headers=headers,
         query=query,
-        client_ip=client_ip(headers.get("x-forwarded-for", ""), request.remote_addr, hops),
+        client_ip=client,
         form=form,
         prefers_html=best == "text/html" and request.accept_mimetypes["text/html"] > 0,
         caller=caller,

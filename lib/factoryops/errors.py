@@ -163,6 +163,8 @@ class RateLimited(TryLater):
     status = 429
     code = "rate_limited"
     message = "Too many requests; try again later."
+    logged = True
+    """False for a refusal whose window was logged once already (edge's refused calls)."""
 
 
 class ChatLimitReached(TryLater):

@@ -33,11 +33,16 @@ def key_id(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
 
 
-def request_hash(key: str, method: str, body: dict[str, Any], extra: str = "") -> str:
+def request_hash(
+    key: str, method: str, body: dict[str, Any], extra: str = "", *, client: str = ""
+) -> str:
     """What tells a repeat from another request under the same key. Keyed by the
     Idempotency-Key itself, which is stored only as a hash: without it, the stored value
-    cannot be checked against a guessed body (a person's address, say)."""
-    canonical = json.dumps([method, body, extra], sort_keys=True, separators=(",", ":"))
+    cannot be checked against a guessed body (a person's address, say). `client`, when
+    given, binds the key to the client that sent it (`ratelimit.client_id`), so that
+    another client's repeat is a different request."""
+    parts: list[Any] = [method, body, extra, client] if client else [method, body, extra]
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 

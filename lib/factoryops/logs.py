@@ -151,6 +151,12 @@ def caller_refused(*, function: str, reason: str) -> None:
     _emit(logging.WARNING, "caller refused", function=function, reason=reason)
 
 
+def refused_calls_limited(*, function: str, budget: int) -> None:
+    """A client's calls were refused `budget` times in a window: its further calls in the
+    window are answered 429 unchecked, and not logged one by one."""
+    _emit(logging.WARNING, "refused calls limited", function=function, budget=budget)
+
+
 def certificates_unreachable(*, function: str, error: BaseException) -> None:
     _emit(
         logging.WARNING,
@@ -163,17 +169,14 @@ def certificates_unreachable(*, function: str, error: BaseException) -> None:
 # -- records and their deliveries -------------------------------------------------------
 
 
-def honeypot_tripped(*, function: str) -> None:
-    _emit(logging.INFO, "honeypot filled; request dropped", function=function)
-
-
 def record_stored(*, kind: str, record_id: str) -> None:
     _emit(logging.INFO, "record stored", kind=kind, record_id=record_id)
 
 
 def record_quarantined(*, kind: str, record_id: str, reason: str) -> None:
-    """A post kept from the inbox: `reason` is `proof` (it came without the proof of
-    work) or `content` (it reads as spam; which words stays on the record)."""
+    """A post kept from the inbox: `reason` is `honeypot` (its hidden field was filled),
+    `proof` (it came without the proof of work) or `content` (it reads as spam; which
+    words stays on the record)."""
     _emit(logging.INFO, "record quarantined", kind=kind, record_id=record_id, reason=reason)
 
 

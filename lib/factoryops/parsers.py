@@ -4,6 +4,7 @@ variable's name."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,14 +84,29 @@ def origins(name: str, raw: str) -> tuple[str, ...]:
     return found
 
 
+def mailbox(value: str) -> str | None:
+    """An address as an allow-list compares it: case-folded. None for one that is not
+    what it looks like, which then matches nothing: one that NFKC normalisation would
+    change (a Kelvin sign for `k`, a fullwidth letter) or that holds a control, format or
+    space character (a trailing newline, a zero-width space)."""
+    if unicodedata.normalize("NFKC", value) != value:
+        return None
+    if any(unicodedata.category(c)[0] in "CZ" for c in value):
+        return None
+    return value.casefold()
+
+
 def addresses(name: str, raw: str) -> tuple[str, ...]:
-    """Comma-separated email addresses, compared case-insensitively (so kept lower-case)."""
-    found = tuple(a.strip().lower() for a in raw.split(",") if a.strip())
-    for address in found:
-        local, at, domain = address.partition("@")
-        if not (local and at and "." in domain) or " " in address:
+    """Comma-separated email addresses, compared case-insensitively (so kept as `mailbox`
+    gives them)."""
+    found = []
+    for entry in (a.strip() for a in raw.split(",") if a.strip()):
+        address = mailbox(entry)
+        local, at, domain = (address or "").partition("@")
+        if address is None or not (local and at and "." in domain):
             raise ConfigError(name, "expected comma-separated email addresses")
-    return found
+        found.append(address)
+    return tuple(found)
 
 
 def one_of(*choices: str) -> Parser:
@@ -106,7 +122,7 @@ def one_of(*choices: str) -> Parser:
 
 
 def address(name: str, raw: str) -> str:
-    """One email address, kept lower-case."""
+    """One email address, kept as `mailbox` gives it."""
     found = addresses(name, raw)
     if len(found) != 1:
         raise ConfigError(name, "expected one email address")

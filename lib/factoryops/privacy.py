@@ -325,7 +325,10 @@ def export(email: Email) -> dict[str, Any]:
 def preview(email: Email) -> Counts:
     """What `delete` would remove, for the confirmation prompt."""
     held = records_about(email)
-    messages = sum(sum(1 for _ in store.documents_under(s.reference)) for s in held.sessions)
+    messages = sum(
+        sum(1 for doc in store.documents_under(s.reference) if doc.parent.id == store.MESSAGES)
+        for s in held.sessions
+    )
     return Counts(
         contact_submissions=len(held.contacts),
         chat_sessions=len(held.sessions),
@@ -436,7 +439,7 @@ def delete(email: Email, *, time_budget: float | None = None) -> Outcome:
         for snap in held.sessions:
             # Under a deleted chat: the messages of posts that were under way.
             deleter = store.BulkDeleter()
-            counts.chat_messages += deleter.delete_tree(snap.reference)
+            counts.chat_messages += deleter.delete_tree(snap.reference)[store.MESSAGES]
             deleter.flush()
         seen |= held.record_ids
         trace.progress(counts)
@@ -473,7 +476,7 @@ def _erase(held: PersonRecords, counts: Counts) -> None:
         deleter.delete(snap.reference)
         counts.contact_submissions += 1
     for snap in held.sessions:
-        counts.chat_messages += deleter.delete_tree(snap.reference)
+        counts.chat_messages += deleter.delete_tree(snap.reference)[store.MESSAGES]
         counts.chat_sessions += 1
     for snap in held.grants:
         deleter.delete(snap.reference)

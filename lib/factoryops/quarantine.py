@@ -1,11 +1,12 @@
 """The quarantine: contact posts kept from the inbox until the team looks at them.
 
-A contact post is quarantined when it carries no proof of work (a bot, or a browser
-without JavaScript posting the plain form: proof.py) or when its content reads as spam
-(spam.py). It is stored as any post is, in `contact_submissions`, and answered as any
-post is, but with `quarantined_at` and `quarantine_reason` set and no deliveries: it is
-never emailed nor appended to the CRM, and it expires after QUARANTINE_DAYS (the sweep
-and the TTL policy delete it by its `expire_at`, as every record).
+A contact post is quarantined when its hidden honeypot field is filled (only a bot sees
+it), when it carries no proof of work (a bot, or a browser without JavaScript posting
+the plain form: proof.py) or when its content reads as spam (spam.py). It is stored as
+any post is, in `contact_submissions`, and answered as any post is, but with
+`quarantined_at` and `quarantine_reason` set and no deliveries: it is never emailed nor
+appended to the CRM, and it expires after QUARANTINE_DAYS (the sweep and the TTL policy
+delete it by its `expire_at`, as every record).
 
 The team decides (the console's Spam view, `siteadmin spam`): `release` ("Not spam")
 takes it out of the quarantine with its deliveries pending and the normal two-year life,
@@ -31,6 +32,8 @@ from factoryops.documents import ContactFields, ContactSubmission, ForwardedFiel
 
 NO_PROOF = "no proof of work"
 """The reason of a post that came without the site script's proof of work."""
+HONEYPOT = "honeypot"
+"""The reason of a post whose hidden `website` field was filled (only a bot sees it)."""
 PAGE_DEFAULT = 50
 PAGE_MAX = 100
 DAYS_SHOWN = 7

@@ -8,6 +8,10 @@ contend on a transaction.
 An IPv6 client is counted by its /64, and its /48 (one site's allocation, from which
 anyone can take 65,536 /64s) shares SITE_FACTOR clients' budget besides: a flood from
 many /64s of one /48 meets the site's limit. Both counters are in the one commit.
+
+A budget of something other than requests (the team console's refused calls) is
+counted by `tally`, which never refuses, and checked by `spent`, a read that counts
+nothing, before the work it guards.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from dataclasses import dataclass
 
 from factoryops import errors, keys, store
 from factoryops.config import RateLimit
@@ -49,6 +54,13 @@ def site_key(client: str) -> str | None:
     return str(ipaddress.IPv6Network(key, strict=False).supernet(new_prefix=SITE_PREFIX))
 
 
+def client_id(client: str) -> str:
+    """The client as its counters count it (`client_key`), as a keyed hash: what binds an
+    Idempotency-Key's secret-bearing answer to the client that sent it, with nothing of
+    the address stored."""
+    return keys.keyed_hash(keys.rate_limit(), "client", client_key(client))
+
+
 def counter_id(*, scope: str, client: str, window: int) -> str:
     return keys.keyed_hash(keys.rate_limit(), scope, client_key(client), str(window))
 
@@ -57,29 +69,75 @@ def site_counter_id(*, scope: str, site: str, window: int) -> str:
     return keys.keyed_hash(keys.rate_limit(), scope, "site", site, str(window))
 
 
-def hit(*, scope: str, client: str, limit: RateLimit) -> int:
-    """Count one request; raise RateLimited when the window's count passes the limit."""
+@dataclass(frozen=True)
+class _Window:
+    """The current window of `limit` for one client: its counters, each with the most it
+    allows, and the seconds left."""
+
+    allowed: dict[str, int]
+    left: float
+    ttl: int
+
+    @classmethod
+    def now(cls, *, scope: str, client: str, limit: RateLimit) -> _Window:
+        now = time.time()
+        window = math.floor(now / limit.seconds)
+        window_end = (window + 1) * limit.seconds
+        allowed = {counter_id(scope=scope, client=client, window=window): limit.count}
+        site = site_key(client)
+        if site is not None:
+            site_id = site_counter_id(scope=scope, site=site, window=window)
+            allowed[site_id] = limit.count * SITE_FACTOR
+        ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
+        return cls(allowed, window_end - now, ttl)
+
+    def refusal(self) -> errors.RateLimited:
+        return errors.RateLimited(retry_after=math.ceil(self.left))
+
+
+def _count(window: _Window) -> list[int]:
+    """Count one request on each of the window's counters; their new counts, in order."""
     from google.cloud import firestore
 
-    now = time.time()
-    window = math.floor(now / limit.seconds)
-    window_end = (window + 1) * limit.seconds
     counters = store.collection(store.RATE_LIMITS)
-    allowed = {counter_id(scope=scope, client=client, window=window): limit.count}
-    site = site_key(client)
-    if site is not None:
-        site_id = site_counter_id(scope=scope, site=site, window=window)
-        allowed[site_id] = limit.count * SITE_FACTOR
-    ttl = min(3600, max(limit.seconds, int(window_end - now) + 1))
     counted = {RateLimitFields.COUNT: firestore.Increment(1)}
-    expiry = {RateLimitFields.EXPIRE_AT: store.expire_at(seconds=ttl)}
+    expiry = {RateLimitFields.EXPIRE_AT: store.expire_at(seconds=window.ttl)}
     batch = store.client().batch()
-    for counter in allowed:
+    for counter in window.allowed:
         batch.set(counters.document(counter), {**counted, **expiry}, merge=True)
     results = batch.commit(**store.call_options())
-    counts = [
+    return [
         int(store.transform_results(result, counted)[RateLimitFields.COUNT]) for result in results
     ]
-    if any(count > most for count, most in zip(counts, allowed.values(), strict=True)):
-        raise errors.RateLimited(retry_after=math.ceil(window_end - now))
+
+
+def hit(*, scope: str, client: str, limit: RateLimit) -> int:
+    """Count one request; raise RateLimited when the window's count passes the limit."""
+    window = _Window.now(scope=scope, client=client, limit=limit)
+    counts = _count(window)
+    if any(count > most for count, most in zip(counts, window.allowed.values(), strict=True)):
+        raise window.refusal()
     return counts[0]
+
+
+def spent(*, scope: str, client: str, limit: RateLimit) -> None:
+    """Raise RateLimited when `client` has used the window's whole budget (see `tally`),
+    counting nothing: one read."""
+    window = _Window.now(scope=scope, client=client, limit=limit)
+    counters = store.collection(store.RATE_LIMITS)
+    refs = [counters.document(counter) for counter in window.allowed]
+    counts = {
+        snap.id: int((snap.to_dict() or {}).get(RateLimitFields.COUNT, 0))
+        for snap in store.client().get_all(refs, **store.call_options())
+        if snap.exists
+    }
+    if any(counts.get(counter, 0) >= most for counter, most in window.allowed.items()):
+        raise window.refusal()
+
+
+def tally(*, scope: str, client: str, limit: RateLimit) -> bool:
+    """Count one event for `client` without refusing it (what `spent` reads); True for
+    the one event of the window that brings a counter to its limit."""
+    window = _Window.now(scope=scope, client=client, limit=limit)
+    counts = _count(window)
+    return any(count == most for count, most in zip(counts, window.allowed.values(), strict=True))

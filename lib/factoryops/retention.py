@@ -119,7 +119,7 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:
             deleter.delete(snap.reference)
             deleted.contact_submissions += 1
         for snap in sessions:
-            deleted.chat_messages += deleter.delete_tree(snap.reference)
+            deleted.chat_messages += deleter.delete_tree(snap.reference)[store.MESSAGES]
             deleted.chat_sessions += 1
         deleter.flush()
 

@@ -16,6 +16,7 @@ import contextvars
 import datetime as dt
 import functools
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +33,9 @@ CONTACT_SUBMISSIONS = "contact_submissions"
 CHAT_SESSIONS = "chat_sessions"
 MESSAGES = "messages"
 """A subcollection of each chat session."""
+GATE = "gate"
+"""A subcollection of each chat session: its one document, `open`, is there while the
+chat takes visitor messages (chat/thread.py)."""
 ACCESS_GRANTS = "access_grants"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
@@ -45,6 +49,7 @@ COLLECTIONS = (
     CONTACT_SUBMISSIONS,
     CHAT_SESSIONS,
     MESSAGES,
+    GATE,
     ACCESS_GRANTS,
     IDEMPOTENCY_KEYS,
     RATE_LIMITS,
@@ -60,6 +65,7 @@ SHAPES: dict[str, type[documents.Document]] = {
     CONTACT_SUBMISSIONS: documents.ContactSubmission,
     CHAT_SESSIONS: documents.ChatSession,
     MESSAGES: documents.ChatMessage,
+    GATE: documents.ChatGate,
     ACCESS_GRANTS: documents.AccessGrant,
     IDEMPOTENCY_KEYS: documents.IdempotencyKey,
     RATE_LIMITS: documents.RateLimitCounter,
@@ -289,12 +295,13 @@ class BulkDeleter:
             self._writer.on_write_error(self._on_error)
         self._writer.delete(ref)
 
-    def delete_tree(self, ref: firestore.DocumentReference) -> int:
-        """Delete a document and every document under it; returns how many were under it."""
-        below = 0
+    def delete_tree(self, ref: firestore.DocumentReference) -> Counter[str]:
+        """Delete a document and every document under it; returns how many were under it,
+        by the id of their collection."""
+        below: Counter[str] = Counter()
         for doc in documents_under(ref):
             self.delete(doc)
-            below += 1
+            below[doc.parent.id] += 1
         self.delete(ref)
         return below
 

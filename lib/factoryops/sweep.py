@@ -68,7 +68,7 @@ def authenticate(headers: Mapping[str, str]) -> tokens.Caller | None:
         headers,
         audience=cfg.sweep_audience,
         certs_url=cfg.sweep_certs_url,
-        allowed=(cfg.sweep_invoker.lower(),),
+        allowed=(cfg.sweep_invoker,),
         function=SWEEP,
         refusal="This caller may not run the sweep.",
         checked_by_cloud_run=cfg.sweep_auth == SWEEP_AUTH_IAM,

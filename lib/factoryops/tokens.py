@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from factoryops import errors, logs
+from factoryops.parsers import mailbox
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
@@ -51,7 +52,7 @@ class _Fetched:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a checked ID token names: the verified address (lower-case) and, when the token
+    """Who a checked ID token names: the verified address (case-folded) and, when the token
     carries one, the account's display name (`display_name`)."""
 
     email: str
@@ -104,8 +105,10 @@ def caller(
     checked_by_cloud_run: bool = False,
 ) -> Caller:
     """The caller whose Google ID token is in `headers`, if its verified address is one of
-    `allowed` (lower-case); raise Unauthenticated for no or a bad token,
-    AccessDenied with `refusal` for anyone else, Unavailable without certificates.
+    `allowed`, compared exactly as given but for letter case (`parsers.mailbox`: an
+    address NFKC would change, or one holding a control character, matches nothing);
+    raise Unauthenticated for no or a bad token, AccessDenied with `refusal` for anyone
+    else, Unavailable without certificates.
     `checked_by_cloud_run`: the function is private behind Cloud Run's IAM check (`verify`)."""
     token = bearer(headers)
     if token is None:
@@ -118,8 +121,12 @@ def caller(
         function=function,
         checked_by_cloud_run=checked_by_cloud_run,
     )
-    email = str(claims.get("email", "")).strip().lower()
-    if claims.get("email_verified") is not True or email not in allowed:
+    email = mailbox(str(claims.get("email", "")))
+    if (
+        claims.get("email_verified") is not True
+        or email is None
+        or email not in {mailbox(address) for address in allowed}
+    ):
         # Nothing of the address, not even a hash of it: it may be a person's, and a
         # plain hash confirms a guess.
         reason = "unverified" if claims.get("email_verified") is not True else "not_allowed"

@@ -35,9 +35,11 @@ from factoryops.chat.thread import (
     Message,
     append,
     epoch_ms,
+    gate,
     give_back_visitor_message,
     message_id,
     new_message,
+    open_gate,
     parse_session_id,
     preview,
     read,
@@ -193,6 +195,7 @@ def _start(request: Start, key: str | None) -> Staged:
         )
         batch.create(ref.collection(store.MESSAGES).document(message_id(1)), first.to_dict())
     batch.create(ref, session.to_dict())
+    batch.create(gate(ref), open_gate())
     ids = [message_id(1)] if first is not None else []
 
     def started(results: list[Any]) -> JsonResponse:
@@ -371,5 +374,7 @@ ENDPOINT: Endpoint[ChatRequest] = Endpoint(
     ),
     rate_scope=lambda request: f"{CHAT}.poll" if request.method == "GET" else CHAT,
     rebuild_replay=_rebuild_replay,
+    # A start's answer rebuilds the session id: replayed only to the client that started.
+    replays_secret=lambda chat_request: isinstance(chat_request, Start),
     challenges=True,
 )

@@ -13,6 +13,8 @@ from factoryops.chat.thread import (
     Message,
     Session,
     append,
+    gate,
+    open_gate,
     parse_session_id,
     read,
     sessions,
@@ -82,8 +84,9 @@ def close(session: Session, *, transcript: bool = False) -> bool:
     if session.status == CLOSED:
         return False
     try:
-        # `closes` is what a visitor's reservation reads, in its own write. A close is
-        # activity: the inbox's `changed_after` finds it.
+        # `closes` is what a visitor's reservation reads, in its own write; removing the
+        # gate in the same commit refuses every visitor message not yet written (thread.py).
+        # A close is activity: the inbox's `changed_after` finds it.
         closing = {
             **nudge.settled(session),
             SessionFields.STATUS: CLOSED,
@@ -92,7 +95,10 @@ def close(session: Session, *, transcript: bool = False) -> bool:
             SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
             SessionFields.EXPIRE_AT: store.expire_at(),
         }
-        session.ref.update(closing, **store.call_options())
+        batch = store.client().batch()
+        batch.update(session.ref, closing)
+        batch.delete(gate(session.ref))
+        batch.commit(**store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
     if transcript:
@@ -115,8 +121,11 @@ def reopen(session: Session) -> bool:
         SessionFields.LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
         SessionFields.EXPIRE_AT: store.expire_at(),
     }
+    batch = store.client().batch()
+    batch.update(session.ref, opening)
+    batch.set(gate(session.ref), open_gate())
     try:
-        session.ref.update(opening, **store.call_options())
+        batch.commit(**store.call_options())
     except exceptions.NotFound:
         raise errors.SessionNotFound() from None
     return True

@@ -6,10 +6,17 @@ message n in one batch with the session's update, and tries n only once it knows
 n-1 exists (from the session's `last_seq`, or from losing n-1 to another writer). So
 the numbers have no gaps and no message appears behind one a poll has already seen: a
 poll with `?after=<id>` never skips or repeats a message.
+
+Open: a session takes visitor messages while its gate, `gate/open`, exists. A visitor
+message's commit updates the gate as it creates the message, and a close deletes it in
+the close's own commit, so a message is either written before the close or refused with
+it (409 `session_closed`): a post that read the session open cannot land after the
+team closed it, however long it took between its read and its write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -17,7 +24,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 from factoryops import errors, logs, store
-from factoryops.documents import ChatMessage, ChatSession, MessageFields, SessionFields
+from factoryops.documents import (
+    ChatGate,
+    ChatMessage,
+    ChatSession,
+    GateFields,
+    MessageFields,
+    SessionFields,
+)
 from factoryops.validation import SESSION_ID_MAX
 
 if TYPE_CHECKING:
@@ -87,6 +101,20 @@ def lead_label(record: Any) -> str:
 
 def sessions() -> firestore.CollectionReference:
     return store.collection(store.CHAT_SESSIONS)
+
+
+GATE_ID = "open"
+
+
+def gate(ref: firestore.DocumentReference) -> firestore.DocumentReference:
+    """The session's gate: there while it takes visitor messages (see the module)."""
+    gate: firestore.DocumentReference = ref.collection(store.GATE).document(GATE_ID)
+    return gate
+
+
+def open_gate() -> dict[str, Any]:
+    """A gate's fields: only the `expire_at` it shares with its session."""
+    return ChatGate(expire_at=store.expire_at()).to_dict()
 
 
 def parse_session_id(raw: object) -> str:
@@ -244,6 +272,9 @@ def append(
     The session's update keeps the inbox's fields: the preview of the newest message, and
     `awaiting_since`, which a visitor's message sets by `Minimum` (the first of concurrent
     posts wins, and a later one leaves it) and the team's clears.
+
+    A visitor's message is written only through the session's open gate, in the same
+    commit: one that finds the chat closed is refused (SessionClosed).
     """
     from google.api_core import exceptions
     from google.cloud import firestore
@@ -282,12 +313,17 @@ def append(
                 SessionFields.EXPIRE_AT: store.expire_at(),
             },
         )
+        if author == VISITOR:
+            # Fails the whole commit once a close has removed the gate.
+            batch.update(gate(ref), {GateFields.EXPIRE_AT: store.expire_at()})
         try:
-            written, updated = batch.commit(**options)
+            written, updated = batch.commit(**options)[:2]
         except exceptions.AlreadyExists:
             seq += 1
             continue
         except exceptions.NotFound:
+            if author == VISITOR and _gate_restored(ref):
+                continue
             raise errors.SessionNotFound() from None
         created = MessageFields.CREATED_AT
         message = Message(
@@ -306,6 +342,30 @@ def append(
         return Appended(message=message, opened_wait=opened)
     logs.chat_message_not_placed(lead_id=lead_id, attempts=CLAIM_ATTEMPTS)
     raise errors.Unavailable()
+
+
+def _gate_restored(ref: firestore.DocumentReference) -> bool:
+    """After a visitor's commit found no gate or no session: raise SessionClosed for a
+    closed session; for an open one without its gate (one stored before sessions had
+    gates, or whose gate the TTL policy took after RETENTION_DAYS without a visitor
+    message while team replies kept the session), put the gate back, conditioned on the
+    session unchanged since it was read open, so a close in between still wins, and
+    return True to try again. False when the session is gone."""
+    from google.api_core import exceptions
+
+    snap = ref.get(**store.call_options())
+    if not snap.exists:
+        return False
+    if ChatSession.from_snapshot(snap).status != OPEN:
+        raise errors.SessionClosed()
+    client = store.client()
+    batch = client.batch()
+    batch.set(gate(ref), open_gate())
+    unchanged = client.write_option(last_update_time=snap.update_time)
+    batch.update(ref, {SessionFields.EXPIRE_AT: store.expire_at()}, option=unchanged)
+    with contextlib.suppress(exceptions.FailedPrecondition):
+        batch.commit(**store.call_options())
+    return True
 
 
 def read(
