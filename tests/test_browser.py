@@ -615,6 +615,34 @@ def test_withdrawing_consent_expires_google_analytics_cookies(visit: Visit) -> N
     assert visit.storage() == {"factoryops.consent": "denied"}
 
 
+GA_COOKIE_ASKED_DAYS = 730  # the script's cookie_expires, 63072000 s: the notice's 24 months
+CHROMIUM_COOKIE_CAP_DAYS = 400
+
+
+def test_chromium_stores_the_ga_cookie_for_400_days_whatever_the_24_months_asked(
+    visit: Visit,
+) -> None:
+    """GA4's tag writes `_ga` through document.cookie on the site's own origin, with the
+    expiry the script configures. Chromium caps every cookie's lifetime at 400 days, so
+    the notice's 24 months cannot hold there (docs/privacy.md says so). Measured against
+    a cookie asked for 300 days, set the same way at the same moment: no clock involved."""
+    page = visit.open()
+    page.click("#fo-consent [data-choice=granted]")
+    page.evaluate(
+        """([asked, short]) => {
+             const at = Date.now(), day = 86400000;
+             const expires = days => new Date(at + days * day).toUTCString();
+             document.cookie = `_ga=GA1.1.1.1; expires=${expires(asked)}; path=/`;
+             document.cookie = `short=1; expires=${expires(short)}; path=/`;
+           }""",
+        [GA_COOKIE_ASKED_DAYS, 300],
+    )
+    stored = {c["name"]: c["expires"] for c in visit.context.cookies()}
+    days = 300 + (stored["_ga"] - stored["short"]) / 86400
+    print(f"_ga asked for {GA_COOKIE_ASKED_DAYS} days, stored by Chromium for {days:.2f} days")
+    assert round(days) == CHROMIUM_COOKIE_CAP_DAYS
+
+
 def analytics_switch(page: Page) -> Locator:
     return page.locator("#fo-consent").get_by_role("switch", name="Analytics")
 

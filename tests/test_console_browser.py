@@ -1061,6 +1061,9 @@ def test_privacy_delete_goes_ahead_only_with_the_address_typed_again(
     expect(outcome).to_contain_text(f"Deleted everything about {VISITOR}")
     expect(outcome).to_contain_text("chat sessions: 1")
     expect(outcome.locator(".json")).to_contain_text(f'"{VISITOR}"')
+    # The sheet's version history keeps the deleted rows: the hand-over says how to purge it.
+    expect(outcome).to_contain_text("version history still shows the deleted rows")
+    expect(outcome).to_contain_text("File → Make a copy; a copy has no history")
     expect(outcome).to_be_focused()
     expect(exported).to_be_hidden()
     assert "Please forget me after this." not in page.content()
@@ -1086,6 +1089,7 @@ def test_privacy_correct_shows_what_changed_and_the_search_for_the_old_copies(
 
     expect(form.locator("[data-result]")).to_contain_text("chat sessions: 1")
     expect(form.locator("[data-result]")).to_contain_text("keep the old values")
+    expect(form.locator("[data-result]")).to_contain_text("replacing the sheet by a copy")
     expect(form.locator("[data-result] .json")).to_contain_text(f'"{VISITOR}"')
 
 
@@ -1109,6 +1113,7 @@ def test_privacy_export_reads_as_a_summary_and_downloads_as_a_json_file(
     expect(chats).to_contain_text("from /pricing · open · 1 message")
     expect(chats).to_contain_text("1 message · What do you keep about me?")
     expect(result).to_contain_text("Outside this system")
+    expect(result).to_contain_text("the CRM sheet's version history")
     assert '"chat_sessions"' not in page.content()  # a summary, not the JSON itself
 
     with page.expect_download() as downloading:

@@ -48,7 +48,8 @@
     access: 'factoryops.access' // {"token", "receipt", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
-  // The privacy notice promises GA4 cookies a 24-month expiry, whatever the property's default.
+  // The privacy notice promises GA4 cookies a 24-month expiry, whatever the property's default
+  // (Chromium stores a cookie for at most 400 days, whatever is asked: docs/privacy.md).
   var GA_COOKIE_EXPIRES_S = 63072000;
   var CONTACT_EMAIL = 'info@factoryopsai.com';
 
