@@ -991,6 +991,7 @@ functions_step() {
     if [[ "$fn" != "$SWEEP" ]]; then
       write_env "$WORK/$fn.env.yaml" "$fn"
       deploy_function "$fn" "$WORK/$fn.env.yaml"
+      check_foreseen_service "$fn"
       if is_event_driven "$fn"; then
         note "only $(trigger_account) may invoke $fn (roles/run.invoker on its Cloud Run service)"
         retry run_quiet gcloud functions add-invoker-policy-binding "$fn" "--region=$REGION" \
@@ -1114,11 +1115,52 @@ service_of() {
   SERVICE[$fn]="${described##*/}"
 }
 
+# Before any function is deployed, so that nothing is stored elsewhere, nor a visitor's
+# request kept, even for the minutes a first deployment takes.
+logs_step() {
+  section "Logs: stored in $REGION, the visitors' request logs left out"
+  log_bucket
+  request_log_exclusion
+}
+
+# The _Default sink stores the project's logs (the functions' own lines among them) in
+# the _Default bucket, in the global location. It is pointed at a bucket in the region.
+# The _Required bucket stays global: Google lets no one move it or exclude from it, and
+# it holds only Google's audit logs of changes to the project, never a visitor's.
+log_bucket() {
+  local bucket days destination current update
+  IFS=$'\t' read -r bucket days destination < <(py monitoring log-bucket "--project=$PROJECT" \
+    "--region=$REGION")
+  [[ -n "$destination" ]] || exit 1
+  note "the _Default sink stores into the log bucket $bucket in $REGION ($days days)"
+  ensure gcloud logging buckets describe "$bucket" "--location=$REGION" "${P[@]}" \
+    -- gcloud logging buckets create "$bucket" "--location=$REGION" "--retention-days=$days" \
+    "--description=The project's logs, kept in $REGION (deploy.sh)" "${P[@]}"
+  capture_or_empty current "<destination>" gcloud logging sinks describe _Default \
+    "--format=value(destination)" "${P[@]}"
+  update=(gcloud logging sinks update _Default "$destination" "${P[@]}")
+  if ((DRY)); then
+    say "  # if it stores elsewhere:"
+    INDENT="  "
+    show "${update[@]}"
+    INDENT=""
+  elif [[ "$current" != "$destination" ]]; then
+    run_quiet "${update[@]}"
+  fi
+}
+
+declare -A FORESEEN=() # public functions not deployed yet: the service the exclusion names
+# foreseen_service FN: the Cloud Run service a first deployment of FN makes, its name in
+# lower case with '-' for '_' (a service name allows neither capitals nor '_').
+foreseen_service() {
+  local name="${1,,}"
+  printf '%s' "${name//_/-}"
+}
+
 # Cloud Run logs every request with the visitor's IP and user agent, which the privacy
-# notice does not list; the exclusion keeps them out of the _Default bucket. The
+# notice does not list; the exclusion keeps them out of the _Default sink. The
 # functions' own lines are another log and stay.
-request_logs_step() {
-  section "Request logs of the public functions kept out of storage"
+request_log_exclusion() {
   note "Cloud Run's request log holds each visitor's IP and user agent; the functions' own lines stay"
   # No visitor calls the console: its callers are the team and those it refuses, and
   # its request log is the one record of where each call came from, so it is kept.
@@ -1126,16 +1168,26 @@ request_logs_step() {
   for fn in "${FUNCTIONS[@]}"; do is_public "$fn" || kept+="${kept:+, }$fn's"; done
   [[ "$kept" != *", "* ]] || kept="${kept%, *} and ${kept##*, }"
   note "$kept request logs are kept: no visitor calls them"
+  if ((DRY)); then
+    note "a public function not deployed yet is named by the service its first deployment makes"
+    note "(its name in lower case, '-' for '_'), read again once it is deployed"
+  fi
   for fn in "${PUBLIC[@]}"; do
     service_of "$fn"
-    [[ -z "${SERVICE[$fn]}" ]] || services+=("${SERVICE[$fn]}")
+    if [[ -z "${SERVICE[$fn]}" ]]; then
+      FORESEEN[$fn]="$(foreseen_service "$fn")"
+      services+=("${FORESEEN[$fn]}")
+    else
+      services+=("${SERVICE[$fn]}")
+    fi
   done
-  if ((${#services[@]} == 0)); then
-    note "no public function is deployed yet: nothing to exclude"
-    return
-  fi
+  exclude_request_logs "${services[@]}"
+}
+
+# exclude_request_logs SERVICE...: the exclusion on the _Default sink, made or updated.
+exclude_request_logs() {
   local name description filter names
-  IFS=$'\t' read -r name description filter < <(py monitoring request-log-exclusion "${services[@]}")
+  IFS=$'\t' read -r name description filter < <(py monitoring request-log-exclusion "$@")
   [[ -n "$filter" ]] || exit 1
   local spec="name=$name,description=$description,filter=$filter"
   capture_or_empty names "<exclusion-names>" gcloud logging sinks describe _Default \
@@ -1154,6 +1206,22 @@ request_logs_step() {
   else
     run_quiet gcloud logging sinks update _Default "--add-exclusion=$spec" "${P[@]}"
   fi
+}
+
+# A public function deployed for the first time: the exclusion named the service it was
+# foreseen to make. Should Google name it otherwise, the exclusion follows at once.
+check_foreseen_service() {
+  local fn="$1" other services=()
+  [[ -n "${FORESEEN[$fn]:-}" ]] || return 0
+  unset "SERVICE[$fn]"
+  service_of "$fn"
+  [[ -n "${SERVICE[$fn]}" && "${SERVICE[$fn]}" != "${FORESEEN[$fn]}" ]] || return 0
+  note "WARNING: $fn's service is ${SERVICE[$fn]}, not ${FORESEEN[$fn]}: the exclusion follows"
+  unset "FORESEEN[$fn]"
+  for other in "${PUBLIC[@]}"; do
+    services+=("${FORESEEN[$other]:-${SERVICE[$other]}}")
+  done
+  exclude_request_logs "${services[@]}"
 }
 
 # first_line VAR: keeps the first line of VAR (a list answered by display name).
@@ -1357,6 +1425,7 @@ main() {
   prerequisites
   STARTED=1
   enable_apis
+  logs_step
   firestore_database
   ttl_policies
   indexes_step
@@ -1368,7 +1437,6 @@ main() {
   functions_step
   triggers_step
   scheduler_step
-  request_logs_step
   alerts_step
   closing
 }

@@ -1,8 +1,13 @@
 """What deploy.sh sets up in Cloud Logging and Cloud Monitoring, standard library only.
 
+    python3 -m deployment.monitoring log-bucket --project ID --region REGION
     python3 -m deployment.monitoring request-log-exclusion SERVICE...
     python3 -m deployment.monitoring metrics
     python3 -m deployment.monitoring policies --project ID --channel NAME --dir DIR SERVICE...
+
+`log-bucket` prints the NAME, RETENTION (days) and DESTINATION (tab-separated) of the log
+bucket in REGION that the `_Default` sink stores the project's logs into, instead of the
+`_Default` bucket, whose location is global.
 
 `request-log-exclusion` prints the NAME, DESCRIPTION and FILTER (tab-separated) of the
 exclusion on the `_Default` sink: Cloud Run's request log of the public functions'
@@ -41,6 +46,9 @@ EXCLUSION_DESCRIPTION = (
     "Cloud Run request logs of the public functions: visitor IPs and user agents"
     " the privacy notice does not list"
 )
+LOG_BUCKET = "factoryops-logs"
+LOG_RETENTION_DAYS = 30
+"""As long as the `_Default` bucket keeps its logs."""
 RETENTION_WINDOW_SECONDS = 90000
 """The nightly retention run is looked for over the last 25 hours, the longest
 alignment period an alerting policy may use. An absence condition cannot do it: it
@@ -129,6 +137,11 @@ METRICS = (DELIVERY_FAILED, RETENTION_OK, DELIVERIES_OK, BUDGET_SPENT)
 
 def one_of(field: str, values: Sequence[str]) -> str:
     return f"{field}=({' OR '.join(json.dumps(v) for v in values)})"
+
+
+def log_bucket_destination(project: str, region: str) -> str:
+    """The sink destination naming the project's log bucket in `region`."""
+    return f"logging.googleapis.com/projects/{project}/locations/{region}/buckets/{LOG_BUCKET}"
 
 
 def request_log_filter(services: Sequence[str]) -> str:
@@ -302,6 +315,9 @@ def slug(display_name: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m deployment.monitoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    bucket = commands.add_parser("log-bucket")
+    bucket.add_argument("--project", required=True)
+    bucket.add_argument("--region", required=True)
     exclusion = commands.add_parser("request-log-exclusion")
     exclusion.add_argument("services", nargs="+")
     commands.add_parser("metrics")
@@ -312,7 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     written.add_argument("--dry-run", action="store_true", help="print them, write nothing")
     written.add_argument("services", nargs="+")
     args = parser.parse_args(argv)
-    if args.command == "request-log-exclusion":
+    if args.command == "log-bucket":
+        destination = log_bucket_destination(args.project, args.region)
+        print("\t".join((LOG_BUCKET, str(LOG_RETENTION_DAYS), destination)))
+    elif args.command == "request-log-exclusion":
         try:
             print("\t".join((EXCLUSION, EXCLUSION_DESCRIPTION, request_log_filter(args.services))))
         except ValueError as exc:

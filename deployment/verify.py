@@ -482,6 +482,21 @@ def check_private(verifier: Verifier, function: str, invoker: str) -> None:
         )
 
 
+def check_log_bucket(verifier: Verifier) -> None:
+    destination = "--format=value(destination)"
+    status, out = verifier.gcloud("logging", "sinks", "describe", SINK, destination)
+    if verifier.dry_run:
+        return
+    name = f"logs stored in {verifier.region}"
+    wanted = monitoring.log_bucket_destination(verifier.project, verifier.region)
+    found = out if status == 0 else ""
+    if found == wanted:
+        verifier.add(name, True, f"the {SINK} sink stores into {monitoring.LOG_BUCKET}")
+    else:
+        where = found or "a place gcloud did not say"
+        verifier.add(name, False, f"the {SINK} sink stores into {where}: run ./deploy.sh")
+
+
 def check_exclusion(verifier: Verifier, services: Sequence[str]) -> None:
     status, out = verifier.gcloud("logging", "sinks", "describe", SINK, "--format=json(exclusions)")
     if verifier.dry_run:
@@ -595,6 +610,7 @@ def verify(args: argparse.Namespace, token: str | None, plan: Plan) -> list[Chec
         service = verifier.describe(function, "serviceConfig.service")
         if service:
             services.append(service.rsplit("/", 1)[-1])
+    check_log_bucket(verifier)
     check_exclusion(verifier, services)
 
     plan.say("")

@@ -112,7 +112,8 @@ class _Handler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # A per-lead link arrives as `?access=<token>`: log the path, never the query.
+        # A per-lead link of the old shape arrives as `?access=<token>` (today's keep it
+        # in the fragment, which no browser sends): log the path, never the query.
         path = urllib.parse.urlsplit(self.path).path
         self.log_message('"%s %s" %s %s', self.command, path, code, size)
 

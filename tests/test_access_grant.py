@@ -80,7 +80,7 @@ def test_create_stores_the_grant_under_the_sha256_of_its_token_and_never_the_tok
 
     token = created.token
     assert len(token) >= 43  # 32 random bytes, url-safe base64
-    assert created.url == f"https://factoryopsai.com/?access={token}"
+    assert created.url == f"https://factoryopsai.com/#access={token}"
     assert created.grant.id == hashlib.sha256(token.encode()).hexdigest()
     [doc] = list(db.collection("access_grants").stream())
     assert doc.id == created.grant.id
@@ -528,6 +528,43 @@ def test_a_recheck_answers_whether_the_unlock_stands_and_records_nothing(
     after = stored(db, created.grant.id)
     assert after == before, "a later visit leaves no trace on the grant"
     assert after["redemptions"] == 1
+
+
+@pytest.mark.parametrize("max_uses", [None, 2])
+def test_a_return_visit_counts_no_use_stamps_no_time_and_writes_no_log_line(
+    client: Any, db: Any, captured_logs: Any, max_uses: int | None
+) -> None:
+    created = grants.create(lead="Lead", sections="pricing", max_uses=max_uses, no_email=True)
+    receipt = redeem(client, created.token).get_json()["receipt"]
+    first = stored(db, created.grant.id)
+    opened = captured_logs.getvalue()
+    assert "access grant redeemed" in opened, "the capture works: the first opening is a use"
+
+    for _ in range(3):
+        again = recheck(client, created.token, receipt)
+        assert again.status_code == 200 and again.get_json()["sections"] == ["pricing"]
+
+    assert stored(db, created.grant.id) == first, "no use counted and no time stamped"
+    assert first["redemptions"] == 1
+    assert captured_logs.getvalue() == opened, "a return visit writes no log line"
+
+
+def test_a_refused_return_visit_logs_its_reason_without_naming_the_grant(
+    client: Any, db: Any, captured_logs: Any
+) -> None:
+    created = grants.create(lead="Lead", sections="pricing", max_uses=1, no_email=True)
+    receipt = redeem(client, created.token).get_json()["receipt"]
+    opened = len(captured_logs.getvalue())
+
+    forged = recheck(client, created.token, "a-receipt-made-up-by-whoever-has-the-link")
+    assert forged.status_code == 403
+    grants.revoke(created.grant.id)
+    assert recheck(client, created.token, receipt).status_code == 403
+
+    lines = [json.loads(line) for line in captured_logs.getvalue()[opened:].splitlines()]
+    denied = [line for line in lines if line["message"] == "access denied"]
+    assert [(line["reason"], line["grant"]) for line in denied] == [("no_use", ""), ("revoked", "")]
+    assert created.grant.id[: grants.SHORT_ID] not in captured_logs.getvalue()[opened:]
 
 
 def test_the_browser_holding_the_last_use_keeps_its_unlock_and_no_one_else_gets_one(

@@ -28,7 +28,7 @@ def run(*args: str) -> Result:
 
 
 def token_of(url: str) -> str:
-    prefix = f"{SITE}/?access="
+    prefix = f"{SITE}/#access="
     assert url.startswith(prefix), url
     return url[len(prefix) :]
 
@@ -70,7 +70,7 @@ def test_create_json_gives_url_token_and_id_and_every_option_is_stored(site: Any
 
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["url"] == f"{SITE}/?access={out['token']}"
+    assert out["url"] == f"{SITE}/#access={out['token']}"
     assert out["id"] == hashlib.sha256(out["token"].encode()).hexdigest()
     assert out["sections"] == ["pricing"]
     assert out["max_uses"] == 3 and out["redemptions"] == 0 and out["revoked"] is False
@@ -226,6 +226,6 @@ def test_revoke_of_an_unknown_id_fails_with_a_message(site: Any) -> None:
 
 
 def test_revoke_of_something_that_is_not_an_id_is_a_usage_error(site: Any) -> None:
-    result = run("revoke", "https://factoryopsai.com/?access=x")
+    result = run("revoke", "https://factoryopsai.com/#access=x")
     assert result.exit_code == 2
     assert "hexadecimal" in result.stderr

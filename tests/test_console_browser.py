@@ -981,7 +981,7 @@ def test_a_new_grant_link_is_shown_once_and_the_copy_button_puts_it_on_the_clipb
 
     url_box = create_link(page, "Asha Rao", "asha.rao@plant.example", uses="3")
     link = url_box.input_value()
-    assert link.startswith(session.stack.site_origin) and "access=" in link
+    assert link.startswith(f"{session.stack.site_origin}/#access=")  # the fragment: no server
     page.click("[data-copy-link]")
     expect(page.locator("[data-copy-status]")).to_have_text("Copied.")
     assert page.evaluate("() => navigator.clipboard.readText()") == link
@@ -992,7 +992,7 @@ def test_a_new_grant_link_is_shown_once_and_the_copy_button_puts_it_on_the_clipb
     page.click("[data-grant-done]")
     expect(page.locator("[data-grant-link]")).to_be_hidden()
     assert url_box.input_value() == ""
-    token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["access"][0]
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).fragment)["access"][0]
     assert token not in page.content()
     [stored] = [d.to_dict() for d in db.collection("access_grants").stream()]
     assert token not in str(stored)  # only its hash is kept: the link is gone for good
@@ -1061,6 +1061,9 @@ def test_privacy_delete_goes_ahead_only_with_the_address_typed_again(
     expect(outcome).to_contain_text(f"Deleted everything about {VISITOR}")
     expect(outcome).to_contain_text("chat sessions: 1")
     expect(outcome.locator(".json")).to_contain_text(f'"{VISITOR}"')
+    # The sheet's version history keeps the deleted rows: the hand-over says how to purge it.
+    expect(outcome).to_contain_text("version history still shows the deleted rows")
+    expect(outcome).to_contain_text("File → Make a copy; a copy has no history")
     expect(outcome).to_be_focused()
     expect(exported).to_be_hidden()
     assert "Please forget me after this." not in page.content()
@@ -1086,6 +1089,7 @@ def test_privacy_correct_shows_what_changed_and_the_search_for_the_old_copies(
 
     expect(form.locator("[data-result]")).to_contain_text("chat sessions: 1")
     expect(form.locator("[data-result]")).to_contain_text("keep the old values")
+    expect(form.locator("[data-result]")).to_contain_text("replacing the sheet by a copy")
     expect(form.locator("[data-result] .json")).to_contain_text(f'"{VISITOR}"')
 
 
@@ -1109,6 +1113,7 @@ def test_privacy_export_reads_as_a_summary_and_downloads_as_a_json_file(
     expect(chats).to_contain_text("from /pricing · open · 1 message")
     expect(chats).to_contain_text("1 message · What do you keep about me?")
     expect(result).to_contain_text("Outside this system")
+    expect(result).to_contain_text("the CRM sheet's version history")
     assert '"chat_sessions"' not in page.content()  # a summary, not the JSON itself
 
     with page.expect_download() as downloading:

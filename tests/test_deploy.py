@@ -110,6 +110,12 @@ def flags(args: list[str], name: str) -> list[str]:
 # -- the stand-ins ------------------------------------------------------------------------
 
 
+# Where a project's _Default sink stores until told otherwise.
+GLOBAL_DEFAULT_BUCKET = (
+    f"logging.googleapis.com/projects/{PROJECT}/locations/global/buckets/_Default"
+)
+
+
 def _load(path: Path) -> dict[str, Any]:
     state: dict[str, Any] = {
         "accounts_logged_in": ["deployer@factoryopsai.com"],
@@ -133,6 +139,9 @@ def _load(path: Path) -> dict[str, Any]:
         "database_not_ready": 1,
         "database_created": False,
         "exclusions": [],
+        "log_buckets": {},
+        "default_sink": GLOBAL_DEFAULT_BUCKET,
+        "service_names": {},
         "log_metrics": {},
         "channels": {},
         "policies": {},
@@ -298,7 +307,8 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
         url = f"https://{name.replace('_', '-')}-abc123-el.a.run.app"
         if state["function_root"]:
             url = f"{state['function_root']}/{name}"
-        state["functions"][name] = {"url": url, "service": name.replace("_", "-")}
+        service = state["service_names"].get(name, name.replace("_", "-"))
+        state["functions"][name] = {"url": url, "service": service}
         return 0, "", ""
     if head[:2] == ("functions", "add-invoker-policy-binding"):
         members = state["invokers"].setdefault(pos[2], [])
@@ -319,10 +329,21 @@ def _gcloud(argv: list[str], state: dict[str, Any], stdin: str) -> tuple[int, st
             return missing("job")
         _sweep_run(state, job)
         return 0, "", ""
+    if head[:3] == ("logging", "buckets", "describe"):
+        bucket = f"{flag(argv, 'location')}/{pos[3]}"
+        return (0, "", "") if bucket in state["log_buckets"] else missing("bucket")
+    if head[:3] == ("logging", "buckets", "create"):
+        bucket = f"{flag(argv, 'location')}/{pos[3]}"
+        if bucket in state["log_buckets"]:
+            return 1, "", f"ERROR: (gcloud.logging.buckets.create) ALREADY_EXISTS: {bucket}\n"
+        state["log_buckets"][bucket] = {"retention_days": int(flag(argv, "retention-days") or 30)}
+        return 0, "", ""
     if head[:3] == ("logging", "sinks", "describe"):
         exclusions = state["exclusions"]
         if (flag(argv, "format") or "").startswith("json"):
             return 0, json.dumps({"exclusions": exclusions}) + "\n", ""
+        if flag(argv, "format") == "value(destination)":
+            return 0, state["default_sink"] + "\n", ""
         return 0, ";".join(e["name"] for e in exclusions) + "\n", ""
     if head[:3] == ("logging", "sinks", "update"):
         return _sink_update(argv, state)
@@ -446,7 +467,17 @@ def _read_logs(query: str, argv: list[str], state: dict[str, Any]) -> str:
 
 
 def _sink_update(argv: list[str], state: dict[str, Any]) -> tuple[int, str, str]:
-    """gcloud's ArgDict: KEY=VALUE items split on commas, each at its first `=`."""
+    """A new destination, which must exist already; exclusions in gcloud's ArgDict:
+    KEY=VALUE items split on commas, each at its first `=`."""
+    destination = positional(argv)[4:]
+    if destination:
+        bucket = re.fullmatch(
+            rf"logging\.googleapis\.com/projects/{PROJECT}/locations/([a-z0-9-]+)/buckets/(.+)",
+            destination[0],
+        )
+        if not bucket or "/".join(bucket.groups()) not in state["log_buckets"]:
+            return 1, "", f"ERROR: the destination {destination[0]} does not exist\n"
+        state["default_sink"] = destination[0]
     exclusions = state["exclusions"]
     for kind in ("add-exclusion", "update-exclusion"):
         for spec in flags(argv, kind):
@@ -954,13 +985,17 @@ def test_every_regional_command_names_the_region(deployer: Deployer, region: str
         ("firestore", "databases", "create"): "location",
         ("secrets", "create"): "locations",
         ("eventarc",): "location",
+        ("logging", "buckets"): "location",
     }
     seen = 0
     for prefix, name in regional.items():
         for args in run.gcloud(*prefix):
             seen += 1
             assert flag(args, name) == region, args
-    assert seen >= 4 + 5 + 1 + 4 + 1 + 2 + 2 * 3
+    assert seen >= 4 + 5 + 1 + 4 + 1 + 2 + 2 * 3 + 2
+    # The project's logs go to the bucket in the region, named by its location.
+    routes = [a[4] for a in run.gcloud("logging", "sinks", "update") if positional(a)[4:]]
+    assert routes and all(f"/locations/{region}/buckets/" in r for r in routes)
     # A trigger's location is where the database is; its function is there too.
     for args in run.gcloud("eventarc", "triggers"):
         if positional(args)[2] != "describe":
@@ -2295,11 +2330,21 @@ def test_the_failed_delivery_alert_counts_the_forwarders_lines_too() -> None:
 # -- request logs and alerts -------------------------------------------------------------------
 
 
+def exclusion_updates(commands: list[list[str]]) -> list[list[str]]:
+    """The `sinks update _Default` commands that add or update an exclusion."""
+    return [
+        a
+        for a in commands
+        if positional(a)[:4] == ["logging", "sinks", "update", "_Default"]
+        and (flag(a, "add-exclusion") or flag(a, "update-exclusion"))
+    ]
+
+
 def test_the_public_functions_request_logs_are_excluded_from_storage(deployer: Deployer) -> None:
     run = deployer.dry()
     services = run.gcloud("functions", "describe")
     assert {positional(a)[2] for a in services if "serviceConfig.service" in a[-2]} >= set(PUBLIC)
-    updates = run.gcloud("logging", "sinks", "update", "_Default")
+    updates = exclusion_updates(run.gcloud())
     assert len(updates) == 2  # the exclusion updated if the sink has it, else added
     specs = [flag(updates[0], "update-exclusion"), flag(updates[1], "add-exclusion")]
     assert specs[0] == specs[1] and specs[0]
@@ -2337,6 +2382,94 @@ def test_every_alert_policy_keeps_to_the_monitoring_apis_documented_limits(
     )
     assert "whole minutes" in _policy_refusal(
         {"conditions": [{"conditionThreshold": {"duration": "90s", "aggregations": []}}]}
+    )
+
+
+def step_of(run: Run, line: str) -> str:
+    """The `## N. title` of the plan's step whose commands include `line`."""
+    heading = ""
+    for text in run.stdout.splitlines():
+        if text.startswith("## "):
+            heading = text
+        elif line in text:
+            return heading
+    raise AssertionError(f"{line!r} is not in the plan")
+
+
+def test_the_projects_logs_are_routed_to_a_bucket_in_the_region_before_any_function_is_deployed(
+    deployer: Deployer,
+) -> None:
+    run = deployer.dry()
+    commands = run.gcloud()
+    [create] = run.gcloud("logging", "buckets", "create")
+    assert positional(create)[3] == "factoryops-logs"
+    assert flag(create, "location") == REGION and flag(create, "retention-days") == "30"
+    routed = [
+        i
+        for i, a in enumerate(commands)
+        if positional(a)[:4] == ["logging", "sinks", "update", "_Default"]
+        and positional(a)[4:]
+        == [f"logging.googleapis.com/projects/{PROJECT}/locations/{REGION}/buckets/factoryops-logs"]
+    ]
+    assert len(routed) == 1
+    assert commands.index(create) < routed[0]
+    first_deploy = next(
+        i for i, a in enumerate(commands) if positional(a)[:2] == ["functions", "deploy"]
+    )
+    first_exclusion = commands.index(exclusion_updates(commands)[0])
+    assert routed[0] < first_deploy and first_exclusion < first_deploy
+    assert step_of(run, "logging buckets create") == step_of(run, "--add-exclusion=")
+    assert "Logs: stored in asia-south1" in step_of(run, "logging buckets create")
+
+
+def test_the_request_log_exclusion_exists_before_the_first_function_is_deployed(
+    first_run: FirstRun,
+) -> None:
+    calls = [c["argv"] for c in first_run.run.calls if c["tool"] == "gcloud"]
+    first_deploy = next(
+        i for i, a in enumerate(calls) if positional(a)[:2] == ["functions", "deploy"]
+    )
+    excluded = [i for i, a in enumerate(calls) if a in exclusion_updates(calls)]
+    routed = [i for i, a in enumerate(calls) if positional(a)[:3] == ["logging", "sinks", "update"]]
+    assert excluded and excluded[0] < first_deploy
+    assert routed[0] < first_deploy
+    # The services foreseen before the functions existed are the ones deployed: no update.
+    assert len(excluded) == 1
+    [exclusion] = first_run.model["exclusions"]
+    assert exclusion["filter"].endswith(
+        'service_name=("contact-submit" OR "chat-message" OR "access-grant")'
+    )
+    assert first_run.model["default_sink"].endswith(f"/locations/{REGION}/buckets/factoryops-logs")
+
+
+def test_a_first_run_makes_the_log_bucket_once_and_a_second_finds_it(first_run: FirstRun) -> None:
+    assert first_run.model["log_buckets"] == {f"{REGION}/factoryops-logs": {"retention_days": 30}}
+    assert len(first_run.run.called("logging", "buckets", "create")) == 1
+    second = first_run.deployer.run("--project", PROJECT)
+    assert second.returncode == 0, second.stderr + second.stdout
+    assert second.called("logging", "buckets", "create") == []
+    routing = [a for a in second.called("logging", "sinks", "update") if positional(a)[4:]]
+    assert routing == [], "the sink already stores into the bucket"
+
+
+def test_a_service_named_otherwise_than_foreseen_is_excluded_as_soon_as_it_is_deployed(
+    checkout: Deployer,
+) -> None:
+    checkout.state.write_text(json.dumps({"service_names": {"chat_message": "chat-message-x7"}}))
+    run = checkout.run("--project", PROJECT)
+    assert run.returncode == 0, run.stderr + run.stdout
+
+    calls = [c["argv"] for c in run.calls if c["tool"] == "gcloud"]
+    excluded = [i for i, a in enumerate(calls) if a in exclusion_updates(calls)]
+    deploys = [i for i, a in enumerate(calls) if positional(a)[:2] == ["functions", "deploy"]]
+    chat_deploy = next(i for i in deploys if positional(calls[i])[2] == "chat_message")
+    assert len(excluded) == 2 and excluded[0] < deploys[0]
+    # The correction follows chat_message's own deployment, before the next function's.
+    assert chat_deploy < excluded[1] < min(i for i in deploys if i > chat_deploy)
+    assert "WARNING: chat_message's service is chat-message-x7, not chat-message" in run.stdout
+    [exclusion] = checkout.model()["exclusions"]
+    assert exclusion["filter"].endswith(
+        'service_name=("contact-submit" OR "chat-message-x7" OR "access-grant")'
     )
 
 
@@ -2468,7 +2601,11 @@ def test_verify_passes_on_a_fresh_deployment(live: Deployer, tmp_path: Path) -> 
     run = deployer.run("--project", PROJECT, "--verify")
     assert run.returncode == 0, run.stdout + run.stderr
     table = rows(run)
-    assert len(table) == 20
+    assert len(table) == 21
+    assert table["logs stored in asia-south1"] == (
+        "pass",
+        "the _Default sink stores into factoryops-logs",
+    )
     assert all(result == "pass" for result, _ in table.values()), table
     assert f"All {len(table)} checks passed." in run.stdout
     assert table["team_console: GET /api/config"][1] == (
@@ -2532,6 +2669,11 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
             break_rules,
             "security rules: live release = firestore.rules",
             "differs from firestore.rules: run ./deploy.sh to publish",
+        ),
+        (
+            lambda m: {"default_sink": GLOBAL_DEFAULT_BUCKET},
+            "logs stored in asia-south1",
+            f"the _Default sink stores into {GLOBAL_DEFAULT_BUCKET}: run ./deploy.sh",
         ),
         (
             lambda m: {"exclusions": []},
@@ -2611,6 +2753,7 @@ def break_rules(model: dict[str, Any]) -> dict[str, Any]:
         "post-500",
         "cors",
         "rules",
+        "logs-global",
         "exclusion",
         "no-success-line",
         "ttl",

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 def test_a_grant_is_stored_under_the_sha256_of_its_token_and_links_to_the_site() -> None:
     token = secrets.token_urlsafe(grants.TOKEN_BYTES)
     assert grants.grant_id(token) == hashlib.sha256(token.encode()).hexdigest()
-    assert grants.link(token) == f"http://localhost:8000/?access={token}"
+    assert grants.link(token) == f"http://localhost:8000/#access={token}"
 
 
 @pytest.mark.parametrize(

@@ -135,9 +135,16 @@ def test_export_and_delete_end_by_handing_over_what_lies_outside_with_a_mailbox_
     assert "add what it finds to the answer" in exported.stderr
     assert "EmailJS's send history" in exported.stderr
 
+    assert "version history" in json.loads(exported.stdout)["outside_this_system"]["sheet_history"]
+
     deleted = run("delete", "--email", ASHA, "--yes", "--json")
     assert json.loads(deleted.stdout)["contact_submissions"] == 2, "stdout stays the result"
     assert search in deleted.stderr and "delete what it finds" in deleted.stderr
+    # Sheets keeps the deleted rows in its version history, which only a copy leaves behind.
+    handover = " ".join(deleted.stderr.split())
+    assert "CRM sheet's version history" in handover
+    assert "File → Make a copy (a copy has no history" in handover
+    assert "CRM_APPS_SCRIPT_URL" in handover and "Drive's trash" in handover
 
 
 def test_correct_ends_by_saying_the_mailbox_copies_keep_the_old_values_with_the_search(
@@ -149,6 +156,7 @@ def test_correct_ends_by_saying_the_mailbox_copies_keep_the_old_values_with_the_
     assert json.loads(corrected.stdout)["contact_submissions"] == 2, "stdout stays the result"
     assert "Outside this system" in corrected.stderr and search in corrected.stderr
     assert "keep the old values" in corrected.stderr
+    assert "version history" in corrected.stderr and "Make a copy" in corrected.stderr
 
 
 def test_export_leaves_out_the_session_id_and_delivery_bookkeeping(

@@ -26,9 +26,10 @@
  *   answers' `team`), and polls for the team's replies; folded away it only peeks for
  *   unseen ones (a badge), so that the server can still email what nobody read.
  * - contact: the thanks says when to expect a reply, from the answer's `team`.
- * - unlock: `?access=<token>` is removed from the address bar at once and redeemed (one
- *   use of the grant, answered with a receipt); later visits re-check it with the receipt,
- *   which records nothing (once per 30 minutes, `data-access-recheck-minutes`);
+ * - unlock: `#access=<token>` (or `?access=` from older links) is removed from the
+ *   address bar at once and redeemed (one use of the grant, answered with a receipt);
+ *   later visits, the link opened again included, re-check it with the receipt, which
+ *   records nothing (once per 30 minutes, `data-access-recheck-minutes`);
  *   `[data-gated="section"]` elements show when unlocked, `[data-gated-teaser="section"]`
  *   ones while locked. Gating a static page hides, it does not protect: keep what must
  *   stay private off the public page.
@@ -47,7 +48,8 @@
     access: 'factoryops.access' // {"token", "receipt", "sections", "expires_at", "checked_at"}
   };
   var REQUEST_TIMEOUT_MS = 30000;
-  // The privacy notice promises GA4 cookies a 24-month expiry, whatever the property's default.
+  // The privacy notice promises GA4 cookies a 24-month expiry, whatever the property's default
+  // (Chromium stores a cookie for at most 400 days, whatever is asked: docs/privacy.md).
   var GA_COOKIE_EXPIRES_S = 63072000;
   var CONTACT_EMAIL = 'info@factoryopsai.com';
 
@@ -1215,6 +1217,9 @@
 
   // == per-lead unlock ================================================================
 
+  /* The token of a per-lead link, taken out of the address at once: `#access=<token>`,
+     which no browser sends to any server, or `?access=<token>` from links made before
+     the fragment (the site's host has seen that one; a Referer will not see it again). */
   function takeAccessToken() {
     var url;
     try {
@@ -1222,15 +1227,25 @@
     } catch (error) {
       return null;
     }
-    if (!url.searchParams.has('access')) return null;
-    var token = (url.searchParams.get('access') || '').trim();
-    url.searchParams.delete('access');
+    var token = null;
+    var fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+    if (fragment.has('access')) {
+      token = fragment.get('access');
+      fragment.delete('access');
+      var rest = fragment.toString();
+      url.hash = rest ? '#' + rest : '';
+    }
+    if (url.searchParams.has('access')) {
+      if (token === null) token = url.searchParams.get('access');
+      url.searchParams.delete('access');
+    }
+    if (token === null) return null;
     try {
       window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
     } catch (error) {
       /* an old browser keeps the address as it was */
     }
-    return token || null;
+    return token.trim() || null;
   }
 
   function readAccessFlag() {
@@ -1282,8 +1297,10 @@
       setAccessState(flag ? 'unlocked' : 'locked');
       return;
     }
+    // This browser holds a use of this very link: opening it again is a return visit.
+    var held = !!flag && flag.token === token && typeof flag.receipt === 'string' && !!flag.receipt;
     // A re-check records nothing on the grant; a visit still checks once, not on every page.
-    if (!fromLink && checkedLately(flag)) {
+    if ((!fromLink || held) && checkedLately(flag)) {
       setAccessState('unlocked');
       return;
     }
@@ -1291,9 +1308,10 @@
     setAccessState(flag ? 'unlocked' : 'checking');
     var replacing = fromLink && flag && flag.token !== token;
 
-    // A link counts one use of the grant; a stored unlock re-checks with its receipt.
+    // A link's first opening in this browser counts one use of the grant; every later
+    // visit, through the link or not, re-checks with the receipt, which records nothing.
     var body = { token: token };
-    if (!fromLink && flag && typeof flag.receipt === 'string') body.receipt = flag.receipt;
+    if (held) body.receipt = flag.receipt;
 
     function redeem() {
       send(config.accessUrl, { method: 'POST', body: body }).then(function (result) {
@@ -1359,6 +1377,14 @@
         // One broken part must not take the others down with it.
         if (window.console) window.console.error('factoryops:', error);
       }
+    });
+    // A link opened on a page already showing its path changes only the fragment, and
+    // the browser does not load the page again.
+    window.addEventListener('hashchange', function () {
+      var token = takeAccessToken();
+      if (!token) return;
+      pendingToken = token;
+      initUnlock();
     });
   });
 })();

@@ -1,9 +1,14 @@
 """Per-lead access links that unlock gated sections of the site.
 
-The team creates a grant with the admin CLI and sends the lead `SITE_URL/?access=<token>`;
-the visitor's browser posts the token to access_grant on every visit, so a revocation
-takes effect on the next one. Only the token's SHA-256 is stored, as the document id:
-neither the database nor a log line can give a working link back.
+The team creates a grant with the admin CLI or the console and sends the lead
+`SITE_URL/#access=<token>`: the token is in the fragment, which a browser sends to no
+server, so neither the site's host nor a Referer header ever sees it (the site script
+still reads `?access=` from links made before). A browser's first opening of the link
+counts one use and gets a receipt; on later visits, the link opened again included, the
+browser re-checks with its receipt, which records nothing and logs nothing, so a
+revocation takes effect on the next visit while the grant does not learn when a lead
+comes back. Only the token's SHA-256 is stored, as the document id: neither the
+database nor a log line can give a working link back.
 
 Max uses is counted with one atomic `Increment` whose commit returns the new count. A
 redemption that takes the count past the limit gives its use back and is denied, so
@@ -66,7 +71,8 @@ def grant_id(token: str) -> str:
 
 
 def link(token: str) -> str:
-    return f"{settings().site_url}/?access={token}"
+    """The per-lead link: the token in the fragment, never sent to any server."""
+    return f"{settings().site_url}/#access={token}"
 
 
 def _collection() -> firestore.CollectionReference:
@@ -415,7 +421,10 @@ def recheck(token: str, receipt: str) -> Redemption:
     """Whether an unlock a browser already holds still stands: it reads the grant and
     records nothing, so the grant does not learn when a lead comes back. Raises
     AccessDenied (the same as `redeem`) when the grant is gone, revoked or expired, or,
-    for a grant with max uses, when the receipt is not one of its uses."""
+    for a grant with max uses, when the receipt is not one of its uses.
+
+    A re-check that stands writes no log line, and a refused one logs its reason without
+    the grant's id: a return visit leaves no trace naming the grant anywhere."""
     if not _TOKEN_SHAPE.fullmatch(token):
         raise _denied("malformed")
     gid = grant_id(token)
@@ -425,10 +434,9 @@ def recheck(token: str, receipt: str) -> Redemption:
     grant = Grant.from_snapshot(snapshot)
     reason = grant.refusal(store.now(), counting=False)
     if reason:
-        raise _denied(reason, gid)
+        raise _denied(reason)
     if grant.max_uses is not None and receipt_hash(receipt) not in grant.receipts:
-        raise _denied("no_use", gid)
-    logs.access_rechecked(grant=gid[:SHORT_ID])
+        raise _denied("no_use")
     return Redemption(grant.sections, grant.expires_at, grant.redemptions, receipt)
 
 

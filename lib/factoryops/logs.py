@@ -306,11 +306,6 @@ def access_redeemed(*, grant: str, redemptions: int) -> None:
     _emit(logging.INFO, "access grant redeemed", grant=grant, redemptions=redemptions)
 
 
-def access_rechecked(*, grant: str) -> None:
-    """A browser re-checked an unlock it holds; nothing was recorded on the grant."""
-    _emit(logging.INFO, "access grant re-checked", grant=grant)
-
-
 def access_not_recorded(*, grant: str, what: str, error: BaseException) -> None:
     """A redemption's bookkeeping (`what`: give_back, times) failed after its count."""
     _emit(

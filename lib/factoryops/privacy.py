@@ -224,11 +224,29 @@ def _messages(session: Any) -> list[dict[str, Any]]:
 # -- what no code here can reach ------------------------------------------------------
 
 
+SHEET_HISTORY = (
+    "the CRM sheet's version history (File → Version history), which keeps every row as it"
+    " was, deleted and corrected ones included, and cannot be pruned"
+)
+
+# Google Sheets offers no way to delete a version: a copy of the sheet starts with no
+# history, so replacing the sheet by its copy is the one way to purge it.
+_SHEET_PURGE = [
+    "  To purge it: File → Make a copy (a copy has no history; its Apps Script comes",
+    "  with it), deploy the copy's script as a web app and check its script property",
+    "  CRM_APPS_SCRIPT_KEY, put the new web app URL in CRM_APPS_SCRIPT_URL and run",
+    "  deploy.sh, copy over any row the old sheet received meanwhile, then delete the old",
+    "  sheet from Drive and from Drive's trash (docs/operating.md, \"A privacy request,",
+    '  end to end").',
+]
+
+
 @dataclass(frozen=True)
 class OutsideThisSystem:
     """Copies no code here can erase or list: the emails EmailJS delivered to the team's
-    mailbox (a contact submission, a chat's first message), and EmailJS's own send
-    history. The team completes a request there, with this search."""
+    mailbox (a contact submission, a chat's first message), EmailJS's own send history,
+    and the CRM sheet's version history. The team completes a request there, with this
+    search."""
 
     mailbox_search: str
     crm_unchecked: bool = False
@@ -238,18 +256,28 @@ class OutsideThisSystem:
     def lines(self, request: str) -> list[str]:
         """What the team does there to complete `request` (export, correct or delete)."""
         act, history = {
-            EXPORT: ("add what it finds to the answer", "look there too."),
+            EXPORT: ("add what it finds to the answer", "look there too"),
             CORRECT: (
                 "know that those copies keep the old values as sent: delete them if the"
                 " person asks",
-                "they keep the old values too.",
+                "they keep the old values too",
             ),
-            DELETE: ("delete what it finds, then empty the trash", "delete them there."),
+            DELETE: ("delete what it finds, then empty the trash", "delete them there"),
         }[request]
         unchecked = [
             "- the CRM sheet, which could not be reached for a last look after the erasure:",
             f"  search it for {self.mailbox_search} and delete the rows it finds;",
         ]
+        sheet = {
+            CORRECT: [
+                "- the CRM sheet's version history (File → Version history), which keeps the",
+                "  old values: if the person asks for them gone, replace the sheet by a copy.",
+            ],
+            DELETE: [
+                "- the CRM sheet's version history (File → Version history), which still",
+                "  shows the deleted rows: no version can be deleted from it.",
+            ],
+        }.get(request, [])
         return [
             "Outside this system, so not covered by this command:",
             *(unchecked if self.crm_unchecked else []),
@@ -257,7 +285,9 @@ class OutsideThisSystem:
             f"  and first chat message: search it for {self.mailbox_search}",
             f"  and {act};",
             "- EmailJS's send history (its dashboard, Email History), which may keep these",
-            "  sends for a while: " + history,
+            f"  sends for a while: {history}{';' if sheet else '.'}",
+            *sheet,
+            *(_SHEET_PURGE if sheet else []),
         ]
 
     def as_dict(self) -> dict[str, str]:
@@ -271,6 +301,7 @@ class OutsideThisSystem:
             "mailbox": "the team's mailbox: EmailJS's copies of contact submissions and first "
             "chat messages",
             "emailjs": "EmailJS's send history (dashboard, Email History)",
+            "sheet_history": SHEET_HISTORY,
         }
 
 

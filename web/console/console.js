@@ -5,8 +5,10 @@
  *
  * Sign-in: Google Identity Services (or, on the local stack, the local sign-in stand-in)
  * hands over a Google ID token, which lives in this script's memory only, never in a
- * cookie or storage (the one thing stored is the optional sound preference; Google's
- * script keeps its own `g_state` cookie for One Tap). Every API call sends it as `Authorization: Bearer`; a 401 forgets it and asks
+ * cookie or storage (the one thing stored is the optional sound preference). This script
+ * sets no cookie; Google's sets one on this origin, `g_state`, where signing out
+ * (`disableAutoSelect`) and a dismissed One Tap are remembered, with no token or address.
+ * Every API call sends the token as `Authorization: Bearer`; a 401 forgets it and asks
  * to sign in again, a 403 says the account may not use the console. A returning member
  * is signed in without a click: Google's One Tap with auto_select, or on the local stack
  * the stand-in's /signin/auto, which remembers the browser with a cookie of its own
@@ -1826,6 +1828,7 @@
       var list = make('ul', 'export__items');
       if (outside.mailbox) list.appendChild(make('li', null, outside.mailbox));
       if (outside.emailjs) list.appendChild(make('li', null, outside.emailjs));
+      if (outside.sheet_history) list.appendChild(make('li', null, outside.sheet_history));
       holder.appendChild(list);
       if (outside.mailbox_search) {
         holder.appendChild(make('p', 'hint', 'Search the mailbox for:'));
@@ -1912,7 +1915,9 @@
           result,
           answer.body,
           "Outside this system: the team's mailbox and EmailJS's send history keep the old " +
-            'values as they were sent; the search below finds them, to delete if the person asks.'
+            'values as they were sent; the search below finds them, to delete if the person asks. ' +
+            "The CRM sheet's version history keeps them too: replacing the sheet by a copy purges " +
+            'it (operating.md, "A privacy request, end to end").'
         );
         form.reset();
       });
@@ -1938,7 +1943,10 @@
           outcome,
           answer.body,
           "Outside this system: search the team's mailbox for the text below, delete what " +
-            "it finds and empty the trash; delete these sends from EmailJS's send history too.",
+            "it finds and empty the trash; delete these sends from EmailJS's send history too. " +
+            "The CRM sheet's version history still shows the deleted rows, and no version can be " +
+            'deleted: replace the sheet by a copy (File → Make a copy; a copy has no history), ' +
+            'as operating.md says ("A privacy request, end to end").',
           'Deleted everything about ' + email + ' held here:'
         );
         outcome.focus();

@@ -75,7 +75,7 @@ def create(
     max_uses: int | None,
     as_json: bool,
 ) -> None:
-    """Create a link and print SITE_URL/?access=<token>.
+    """Create a link and print SITE_URL/#access=<token>.
 
     The token is shown only now: only its hash is stored, so a lost link cannot be
     recovered; revoke it and create another.
