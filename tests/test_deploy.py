@@ -2778,7 +2778,7 @@ def test_verify_names_each_failure_and_what_to_look_at(
     failed = {name: detail for name, (result, detail) in table.items() if result == "FAIL"}
     assert list(failed) == [check], table
     assert advice in failed[check]
-    assert "1 of 20 checks failed." in run.stdout
+    assert "1 of 21 checks failed." in run.stdout
 
 
 @pytest.mark.parametrize(("built", "result"), [(5, "pass"), (4, "FAIL")])
