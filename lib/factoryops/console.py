@@ -530,22 +530,23 @@ def spam_list(call: Call) -> JsonResponse:
 @api("POST", f"spam/{_POST}/release")
 def spam_release(call: Call) -> JsonResponse:
     """ "Not spam": the post goes to the inbox now and is kept as any other."""
-    call.body({})
-    record_id = call.params["record_id"]
-    if not quarantine.release(record_id):
-        raise errors.NotFound("No such post in the quarantine.")
-    call.audit("spam.release", record_id)
-    return _ok({"released": record_id})
+    return _decide(call, quarantine.release, "spam.release", "released")
 
 
 @api("POST", f"spam/{_POST}/delete")
 def spam_delete(call: Call) -> JsonResponse:
+    return _decide(call, quarantine.delete, "spam.delete", "deleted")
+
+
+def _decide(call: Call, act: Callable[[str], bool], action: str, answer: str) -> JsonResponse:
+    """The team's decision on a quarantined post: `act` on it, audit it, say so; 404 when
+    it is not (or no longer) in the quarantine."""
     call.body({})
     record_id = call.params["record_id"]
-    if not quarantine.delete(record_id):
+    if not act(record_id):
         raise errors.NotFound("No such post in the quarantine.")
-    call.audit("spam.delete", record_id)
-    return _ok({"deleted": record_id})
+    call.audit(action, record_id)
+    return _ok({answer: record_id})
 
 
 # privacy
