@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test unit lint typecheck pytest bench dev-deps test-deps bench-deps debian-packages venv clean format
+.PHONY: dev test unit lint typecheck pytest bench dev-deps test-deps bench-deps debian-packages venv clean format node-tools
 
 dev: venv dev-deps
 	$(BIN)/python -m devstack.run
@@ -29,10 +29,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 # Debian packages, installed when missing (CI runs as root): `make dev` needs Java (the
 # Firestore emulator) and Node.js (the Apps Script CRM's stand-in runs the real Code.gs);
-# `make test` also needs Chromium (the browser tests) and shellcheck (deploy.sh's lint);
+# `make test` also needs Chromium and npm (the browser tests, and axe-core from the npm
+# registry) and shellcheck (deploy.sh's lint);
 # `make bench`, Chromium (the proof of work in a throttled browser).
 DEV_PACKAGES := java:default-jre-headless node:nodejs
-TEST_PACKAGES := $(DEV_PACKAGES) chromium:chromium shellcheck:shellcheck
+TEST_PACKAGES := $(DEV_PACKAGES) npm:npm chromium:chromium shellcheck:shellcheck
 BENCH_PACKAGES := $(DEV_PACKAGES) chromium:chromium
 
 dev-deps:
@@ -40,6 +41,17 @@ dev-deps:
 
 test-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"
+	@$(MAKE) --no-print-directory node-tools
+
+# The browser tests' tools from the npm registry (axe-core), as package-lock.json pins
+# them: `npm ci` checks each against its integrity hash.
+NODE_STAMP := node_modules/.installed
+
+node-tools: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 bench-deps:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(BENCH_PACKAGES)"
@@ -77,4 +89,4 @@ bench: venv bench-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache
