@@ -1075,6 +1075,55 @@ def test_privacy_delete_goes_ahead_only_with_the_address_typed_again(
     expect(page.locator("[data-audit-items] .audit-item").first).to_contain_text("privacy.delete")
 
 
+def test_an_export_shows_where_each_record_went_the_teams_actions_and_earlier_requests(
+    session: Session,
+) -> None:
+    start_chat_directly(session.stack, VISITOR, "What do you keep about me?")
+    assert session.stack.eventarc.settle()
+    page = session.open("#/privacy")
+    signed_in(page)
+    export(page, VISITOR)
+
+    again = export(page, VISITOR)
+
+    expect(again.locator("[data-export-chats]")).to_contain_text("email sent")
+    expect(again.locator("[data-export-requests]")).to_contain_text("export")
+    expect(again).to_contain_text("privacy requests: 1")
+    expect(again.locator("[data-export-actions]")).to_contain_text(
+        "the team exported the data held on you"
+    )
+
+
+def test_an_erasure_that_needs_more_than_one_call_is_called_again_by_the_page_until_done(
+    session: Session, db: Any
+) -> None:
+    start_chat_directly(session.stack, VISITOR, "Please forget me.")
+    page = session.open("#/privacy")
+    signed_in(page)
+    so_far = {"contact_submissions": 40, "chat_sessions": 0, "chat_messages": 0}
+    first: list[Any] = []
+
+    def part_done(route: Any) -> None:
+        # The first call answers as one cut at its time budget does; the rest are real.
+        if first:
+            route.continue_()
+            return
+        first.append(route.request)
+        body = {"done": False, "counts": so_far, "mailbox_search": f'"{VISITOR}"'}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route(re.compile(r".*/api/privacy/delete$"), part_done)
+    form = page.locator("[data-privacy=delete]")
+    form.locator("#delete-email").fill(VISITOR)
+    form.locator("#delete-confirm").fill(VISITOR)
+    form.locator("button[type=submit]").click()
+
+    outcome = page.locator("[data-privacy-outcome]")
+    expect(outcome).to_contain_text(f"Deleted everything about {VISITOR}")
+    assert len(session.api_calls("POST", "/api/privacy/delete")) == 2, "called again at once"
+    assert stored_chats(db) == []
+
+
 def test_privacy_correct_shows_what_changed_and_the_search_for_the_old_copies(
     session: Session,
 ) -> None:

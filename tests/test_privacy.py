@@ -643,3 +643,80 @@ def test_an_erasure_of_2000_records_goes_in_pages_a_repeat_continues_under_one_t
     assert sheet_ids(standins) == ["record_id", "ravi-1", "ravi-2"]
     [done] = [r for r in requests_made(db) if r["kind"] == "delete"]
     assert (done["outcome"], done["counts"]) == ("done", json.loads(result.stdout))
+
+
+def test_the_console_exports_and_erases_2000_records_in_calls_that_each_answer_with_progress(
+    db: Any, standins: Any, person: None, console: Any, token: Any
+) -> None:
+    seed_many(db, contacts=1400, chats=600)
+    bearer = token()
+
+    exported = call(console, "POST", "/api/privacy/export", bearer, {"email": ASHA})
+
+    assert exported.status_code == 200, exported.get_json()
+    data = exported.get_json()["export"]
+    assert (len(data["contact_submissions"]), len(data["chat_sessions"])) == (1402, 601)
+
+    erase = {"email": ASHA, "confirm": ASHA_KEY}
+    answers = []
+    while not answers or not answers[-1]["done"]:
+        erased = call(console, "POST", "/api/privacy/delete", bearer, erase)
+        assert erased.status_code == 200, erased.get_json()
+        answers.append(erased.get_json())
+        assert len(answers) < 100, "an erasure that never ends"
+
+    assert len(answers) > 1, "the erasure answered before it was done, and was continued"
+    done_so_far = [sum(a["counts"].values()) for a in answers]
+    assert done_so_far == sorted(done_so_far), "each answer counts everything done so far"
+    assert (
+        answers[-1]["counts"]
+        == privacy.Counts(
+            contact_submissions=1402,
+            chat_sessions=601,
+            chat_messages=602,
+            access_grants=1,
+            crm_rows=4,
+        ).as_dict()
+    )
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    assert ids(db, "chat_sessions") == {"secret-session-ravi"}
+    audited = [d.to_dict()["action"] for d in db.collection("team_audit").stream()]
+    assert audited.count("privacy.delete") == 1, "audited once, when it started"
+    [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert (trace["outcome"], trace["counts"]) == ("done", answers[-1]["counts"])
+
+
+def test_a_console_erasure_cut_short_by_an_outage_says_it_stopped_part_way_and_a_repeat_ends_it(
+    db: Any, standins: Any, person: None, console: Any, token: Any, monkeypatch: Any
+) -> None:
+    from google.api_core import exceptions
+
+    seed_many(db, contacts=120, chats=0)
+    erase_page = privacy._erase
+    pages: list[int] = []
+
+    def down_at_the_second_page(held: Any, counts: Any) -> None:
+        pages.append(1)
+        if len(pages) == 2:
+            raise exceptions.ServiceUnavailable("Firestore is down")
+        erase_page(held, counts)
+
+    monkeypatch.setattr(privacy, "_erase", down_at_the_second_page)
+    erase = {"email": ASHA, "confirm": ASHA_KEY}
+
+    cut = call(console, "POST", "/api/privacy/delete", token(), erase)
+
+    assert cut.status_code == 503
+    assert "stopped part way" in cut.get_json()["error"]["message"]
+    assert "try again shortly" not in cut.get_json()["error"]["message"]
+    [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert trace["outcome"] == "started" and trace["counts"]["contact_submissions"] > 0
+
+    answers = [call(console, "POST", "/api/privacy/delete", token(), erase).get_json()]
+    while not answers[-1]["done"]:
+        answers.append(call(console, "POST", "/api/privacy/delete", token(), erase).get_json())
+
+    assert answers[-1]["counts"]["contact_submissions"] == 122, "one erasure, its counts whole"
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    audited = [d.to_dict()["action"] for d in db.collection("team_audit").stream()]
+    assert audited == ["privacy.delete"], "the repeat continued it: audited once"

@@ -12,10 +12,11 @@ own (Google's sign-in script keeps its own `g_state`). The API is what
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -552,13 +553,36 @@ def _decide(call: Call, act: Callable[[str], bool], action: str, answer: str) ->
 # privacy
 
 
+ERASURE_SECONDS = 8.0
+"""How long one console call erases before it answers with what it has done so far
+(`done: false`) and the page calls again: well inside the function's 60-second timeout,
+with room for the page under way when the budget runs out."""
+ERASURE_PAGE = 50
+"""Records of each collection a console erasure deletes at a time (siteadmin's pages are
+larger): a page takes a few seconds at most, so a call ends soon after its budget."""
+ERASURE_CUT_SHORT = (
+    "The erasure stopped part way: the database did not answer. What it deleted is "
+    "gone and recorded; send the request again to finish it."
+)
+
+
+@contextlib.contextmanager
+def _privacy_request() -> Iterator[None]:
+    """A privacy request runs past the console's usual deadline, each Firestore call with
+    its own bound: what it must read or delete grows with the person's records, and an
+    erasure limits itself by its own time budget."""
+    with store.deadline(None):
+        yield
+
+
 @api("POST", "privacy/export")
 def privacy_export(call: Call) -> JsonResponse:
     from factoryops import privacy
 
     address = call.body({"email": EMAIL})["email"]
-    data = privacy.export(address)
-    call.audit("privacy.export", privacy.email_hmac(address))
+    with _privacy_request():
+        data = privacy.export(address)
+        call.audit("privacy.export", privacy.email_hmac(address))
     return _ok({"export": data}, replayable=False)
 
 
@@ -578,8 +602,9 @@ def privacy_correct(call: Call) -> JsonResponse:
     change = privacy.correction(
         name=given.get("name"), company=given.get("company"), new_email=given.get("new_email")
     )
-    corrected = privacy.correct(address, change)
-    call.audit("privacy.correct", privacy.email_hmac(address))
+    with _privacy_request():
+        corrected = privacy.correct(address, change)
+        call.audit("privacy.correct", privacy.email_hmac(address))
     return _ok(
         {"counts": corrected.counts.as_dict(), **corrected.outside.as_dict()}, replayable=False
     )
@@ -593,10 +618,21 @@ def privacy_delete(call: Call) -> JsonResponse:
     address = values["email"]
     if values["confirm"].strip().lower() != address.key:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
-    # Recorded before it starts: an erasure cut short has still been asked for and begun.
-    call.audit("privacy.delete", privacy.email_hmac(address))
-    erasure = privacy.delete(address)
-    return _ok({"counts": erasure.counts.as_dict(), **erasure.outside.as_dict()}, replayable=False)
+    # Audited before it starts (an erasure cut short has still been asked for and begun),
+    # once: the calls that continue it are the same request.
+    target = privacy.email_hmac(address)
+    try:
+        with _privacy_request(), store.outage_as_unavailable(CONSOLE):
+            erasure = privacy.delete(
+                address,
+                time_budget=ERASURE_SECONDS,
+                page=ERASURE_PAGE,
+                starting=lambda: call.audit("privacy.delete", target),
+            )
+    except errors.Unavailable as exc:
+        raise errors.Unavailable(message=ERASURE_CUT_SHORT) from exc
+    answer = {"done": erasure.done, "counts": erasure.counts.as_dict()}
+    return _ok({**answer, **erasure.outside.as_dict()}, replayable=False)
 
 
 # audit

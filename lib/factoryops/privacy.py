@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,9 +326,11 @@ def export(email: Email) -> dict[str, Any]:
     """
     held = records_about(email)
     rows = crm.find_rows(_crm_match(email, held))
-    sessions = []
-    for snap in held.sessions:
-        sessions.append({**_exported(_data(snap)), "messages": _messages(snap)})
+    threads = store.concurrently(_messages, held.sessions)
+    sessions = [
+        {**_exported(_data(snap)), "messages": messages}
+        for snap, messages in zip(held.sessions, threads, strict=True)
+    ]
     data = {
         "email": email.key,
         "outside_this_system": outside_this_system(email, held.record_ids).as_dict(),
@@ -356,10 +358,8 @@ def export(email: Email) -> dict[str, Any]:
 def preview(email: Email) -> Counts:
     """What `delete` would remove, for the confirmation prompt."""
     held = records_about(email)
-    messages = sum(
-        sum(1 for doc in store.documents_under(s.reference) if doc.parent.id == store.MESSAGES)
-        for s in held.sessions
-    )
+    under = store.concurrently(lambda s: list(store.documents_under(s.reference)), held.sessions)
+    messages = sum(1 for docs in under for doc in docs if doc.parent.id == store.MESSAGES)
     return Counts(
         contact_submissions=len(held.contacts),
         chat_sessions=len(held.sessions),
@@ -435,14 +435,22 @@ whole (fenced, its CRM rows, its documents), so an erasure stopped between pages
 short, is continued by the next one."""
 
 
-def delete(email: Email, *, time_budget: float | None = None) -> Outcome:
+def delete(
+    email: Email,
+    *,
+    time_budget: float | None = None,
+    page: int = PAGE,
+    starting: Callable[[], None] | None = None,
+) -> Outcome:
     """Erase every record about `email` in every store, recording that it was done.
 
     Its `privacy_requests` trace is written first (`started`), its counts after each
     page and its outcome (`done`) at the end: an erasure cut short leaves its trace
     `started` with what it did, and the next erasure of the address continues it (and
     its counts). With `time_budget` (seconds), no page starts once it is spent, and the
-    outcome says the erasure is not done; nothing already deleted is in doubt.
+    outcome says the erasure is not done; nothing already deleted is in doubt. `page`
+    is the records of each collection a page holds. `starting` is called before a new
+    erasure begins (not when one left unfinished is continued): the console's audit.
 
     An erasure wins over anything in flight. Page by page:
     1. the fence: each chat is closed (a visitor's post is refused, 409 session_closed)
@@ -460,18 +468,18 @@ def delete(email: Email, *, time_budget: float | None = None) -> Outcome:
     its chats closed, its deliveries stopped) and the request can be run again.
     """
     began = time.monotonic()
-    trace = _started(email)
+    trace = _started(email, starting)
     counts = trace.counts
     seen: set[str] = set()
-    while held := records_about(email, limit=PAGE):
+    while held := records_about(email, limit=page):
         _fence(held)
         counts.crm_rows += crm.delete_rows(_crm_match(email, held))
         _erase(held, counts)
-        for snap in held.sessions:
-            # Under a deleted chat: the messages of posts that were under way.
-            deleter = store.BulkDeleter()
-            counts.chat_messages += deleter.delete_tree(snap.reference)[store.MESSAGES]
-            deleter.flush()
+        # Under the deleted chats: the messages of posts that were under way.
+        deleter = store.BulkDeleter()
+        under = deleter.delete_trees([snap.reference for snap in held.sessions])
+        counts.chat_messages += sum(below[store.MESSAGES] for below in under)
+        deleter.flush()
         seen |= held.record_ids
         trace.progress(counts)
         if time_budget is not None and time.monotonic() - began > time_budget:
@@ -495,10 +503,10 @@ def _fence(held: PersonRecords) -> None:
     from factoryops.chat.thread import CLOSED
 
     closing = {SessionFields.STATUS: CLOSED, SessionFields.CLOSES: firestore.Increment(1)}
-    for snap in held.sessions:
-        deliveries.fence(snap.reference, also=closing)
-    for snap in [*held.contacts, *held.grants]:
-        deliveries.fence(snap.reference)
+    store.concurrently(lambda snap: deliveries.fence(snap.reference, also=closing), held.sessions)
+    store.concurrently(
+        lambda snap: deliveries.fence(snap.reference), [*held.contacts, *held.grants]
+    )
 
 
 def _erase(held: PersonRecords, counts: Counts) -> None:
@@ -506,8 +514,8 @@ def _erase(held: PersonRecords, counts: Counts) -> None:
     for snap in held.contacts:
         deleter.delete(snap.reference)
         counts.contact_submissions += 1
-    for snap in held.sessions:
-        counts.chat_messages += deleter.delete_tree(snap.reference)[store.MESSAGES]
+    for below in deleter.delete_trees([snap.reference for snap in held.sessions]):
+        counts.chat_messages += below[store.MESSAGES]
         counts.chat_sessions += 1
     for snap in held.grants:
         deleter.delete(snap.reference)
@@ -552,8 +560,9 @@ class _Erasure:
         logs.privacy_request_handled(kind=DELETE, counts=counts.as_dict())
 
 
-def _started(email: Email) -> _Erasure:
-    """The trace of an erasure of `email` left unfinished, to continue, or a new one."""
+def _started(email: Email, starting: Callable[[], None] | None) -> _Erasure:
+    """The trace of an erasure of `email` left unfinished, to continue, or a new one
+    (`starting` called first)."""
     hashed = email_hmac(email)
     query = store.collection(store.PRIVACY_REQUESTS).where(
         filter=store.field_filter(PrivacyRequestFields.EMAIL_HMAC, "==", hashed)
@@ -565,6 +574,8 @@ def _started(email: Email) -> _Erasure:
             return _Erasure(
                 snap.reference, Counts(**{k: v for k, v in trace.counts.items() if k in known})
             )
+    if starting is not None:
+        starting()
     fresh = PrivacyRequest(
         kind=DELETE,
         email_hmac=hashed,

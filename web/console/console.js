@@ -1786,6 +1786,8 @@
     var sessions = data.chat_sessions || [];
     var grants = data.access_grants || [];
     var rows = data.crm_rows || [];
+    var actions = data.team_actions || [];
+    var requests = data.privacy_requests || [];
     holder.textContent = '';
     holder.appendChild(
       countsList({
@@ -1795,11 +1797,18 @@
           return n + (session.messages || []).length;
         }, 0),
         access_grants: grants.length,
-        crm_rows: rows.length
+        crm_rows: rows.length,
+        team_actions: actions.length,
+        privacy_requests: requests.length
       })
     );
     exportList(holder, 'Contact form submissions', 'contacts', contacts, function (form) {
-      return [stamp(form.created_at), [form.name, form.company].filter(Boolean).join(', '), opening(form.message, 2, 200)];
+      return [
+        stamp(form.created_at),
+        [form.name, form.company].filter(Boolean).join(', '),
+        opening(form.message, 2, 200),
+        sentTo(form.deliveries)
+      ];
     });
     exportList(holder, 'Chats', 'chats', sessions, function (session) {
       var messages = session.messages || [];
@@ -1808,7 +1817,8 @@
         'from ' + (session.page || '/'),
         session.status,
         plural(messages.length, 'message', 'messages'),
-        messages.length ? opening(messages[0].text, 1, 140) : ''
+        messages.length ? opening(messages[0].text, 1, 140) : '',
+        sentTo(session.deliveries)
       ];
     });
     exportList(holder, 'Access links', 'grants', grants, function (grant) {
@@ -1821,6 +1831,12 @@
     });
     exportList(holder, 'CRM rows', 'crm', rows, function (row) {
       return [row.received_at, row.source, row.record_id];
+    });
+    exportList(holder, 'What the team did', 'actions', actions, function (action) {
+      return [action.words];
+    });
+    exportList(holder, 'Earlier privacy requests', 'requests', requests, function (request) {
+      return [stamp(request.at), request.kind, request.outcome];
     });
     var outside = data.outside_this_system;
     if (outside) {
@@ -1835,6 +1851,15 @@
         holder.appendChild(make('pre', 'json', outside.mailbox_search));
       }
     }
+  }
+
+  /* Where a record went on to, as its export says: "mailbox sent, crm sent". */
+  function sentTo(deliveries) {
+    return Object.keys(deliveries || {})
+      .map(function (channel) {
+        return channel + ' ' + deliveries[channel].state;
+      })
+      .join(', ');
   }
 
   /* One line per record: its parts, those empty left out. */
@@ -1878,6 +1903,21 @@
     outcome.hidden = true;
     Array.prototype.forEach.call(document.querySelectorAll('[data-privacy] [data-result]'), function (node) {
       node.hidden = true;
+    });
+  }
+
+  /* An erasure runs in calls: each erases for a few seconds and answers what it has done
+   * so far, `done: false` until the last. The page calls again at once, saying how far it
+   * has got, and answers with the last call's answer (or the first failure). */
+  function erase(body, status) {
+    return post('delete', '/api/privacy/delete', body).then(function (answer) {
+      if (!answer.ok || answer.body.done !== false) return answer;
+      var counts = answer.body.counts || {};
+      var total = Object.keys(counts).reduce(function (sum, name) {
+        return sum + counts[name];
+      }, 0);
+      tell(status, 'Deleting… ' + plural(total, 'record', 'records') + ' deleted so far.');
+      return erase(body, status);
     });
   }
 
@@ -1933,7 +1973,7 @@
         return null;
       }
       tell(status, 'Deleting…');
-      return post('delete', '/api/privacy/delete', { email: email, confirm: confirm }).then(function (answer) {
+      return erase({ email: email, confirm: confirm }, status).then(function (answer) {
         if (failed(form, status, answer)) return;
         tell(status, '');
         // Whatever an export showed is gone now: so is the export, and the outcome
