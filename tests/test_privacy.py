@@ -720,3 +720,22 @@ def test_a_console_erasure_cut_short_by_an_outage_says_it_stopped_part_way_and_a
     assert ids(db, "contact_submissions") == {"ravi-1"}
     audited = [d.to_dict()["action"] for d in db.collection("team_audit").stream()]
     assert audited == ["privacy.delete"], "the repeat continued it: audited once"
+
+
+def test_a_mailbox_search_for_thousands_of_records_is_split_into_searches_of_40_terms() -> None:
+    address = privacy.subject(ASHA)
+    ids = frozenset(f"record-{n:04d}" for n in range(100))
+
+    outside = privacy.outside_this_system(address, ids)
+
+    searches = outside.mailbox_search.splitlines()
+    assert len(searches) == 3
+    for search in searches:
+        terms = search.split(" OR ")
+        assert terms[0] == f'"{ASHA_KEY}"', "each search finds the address too"
+        assert len(terms) <= privacy.SEARCH_TERMS and len(search) < 1100
+    found = {t.strip('"') for s in searches for t in s.split(" OR ")[1:]}
+    assert found == ids, "every record's id in one search or another"
+    handover = outside.lines(privacy.DELETE)
+    assert any("each of these 3 searches" in line for line in handover)
+    assert sum(line.startswith('    "asha.rao@plant.example" OR') for line in handover) == 3

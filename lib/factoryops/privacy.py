@@ -249,6 +249,7 @@ class OutsideThisSystem:
     search."""
 
     mailbox_search: str
+    """One search a line (usually one line)."""
     crm_unchecked: bool = False
     """An erasure's last look at the CRM sheet failed: rows appended while it ran may
     remain there, for the team to delete with the same search."""
@@ -266,7 +267,7 @@ class OutsideThisSystem:
         }[request]
         unchecked = [
             "- the CRM sheet, which could not be reached for a last look after the erasure:",
-            f"  search it for {self.mailbox_search} and delete the rows it finds;",
+            *self._searches("  delete the rows found by a search of it for"),
         ]
         sheet = {
             CORRECT: [
@@ -282,13 +283,20 @@ class OutsideThisSystem:
             "Outside this system, so not covered by this command:",
             *(unchecked if self.crm_unchecked else []),
             "- the team's mailbox, where EmailJS delivered a copy of each contact submission",
-            f"  and first chat message: search it for {self.mailbox_search}",
+            *self._searches("  and first chat message: search it for"),
             f"  and {act};",
             "- EmailJS's send history (its dashboard, Email History), which may keep these",
             f"  sends for a while: {history}{';' if sheet else '.'}",
             *sheet,
             *(_SHEET_PURGE if sheet else []),
         ]
+
+    def _searches(self, lead: str) -> list[str]:
+        """`lead` and the search, or the searches a line each when there are several."""
+        searches = self.mailbox_search.splitlines()
+        if len(searches) == 1:
+            return [f"{lead} {searches[0]}"]
+        return [f"{lead} each of these {len(searches)} searches:", *(f"    {s}" for s in searches)]
 
     def as_dict(self) -> dict[str, str]:
         unchecked = {
@@ -305,11 +313,22 @@ class OutsideThisSystem:
         }
 
 
+SEARCH_TERMS = 40
+"""Terms in one mailbox search at most: Gmail refuses a search past a length it does not
+publish, and 40 quoted ids (under 1,100 characters) stay well inside what it takes."""
+
+
 def outside_this_system(email: Email, record_ids: frozenset[str]) -> OutsideThisSystem:
-    """A mailbox search (Gmail's syntax) that finds every email about the person: by their
-    address, and by the record ids the emails carry."""
-    terms = [email.key, *sorted(record_ids)]
-    return OutsideThisSystem(" OR ".join(f'"{term}"' for term in terms))
+    """Mailbox searches (Gmail's syntax) that together find every email about the person:
+    by their address, and by the record ids the emails carry (a copy sent before the
+    address was corrected names the old one). One search a line, each with the address
+    and at most SEARCH_TERMS terms, so that a person with thousands of records is still
+    searched: the team runs each line."""
+    ids = sorted(record_ids)
+    per_search = SEARCH_TERMS - 1
+    chunks = [ids[i : i + per_search] for i in range(0, len(ids), per_search)] or [[]]
+    searches = (" OR ".join(f'"{term}"' for term in [email.key, *chunk]) for chunk in chunks)
+    return OutsideThisSystem("\n".join(searches))
 
 
 # -- the three requests --------------------------------------------------------------

@@ -1775,8 +1775,16 @@
     if (heading) result.appendChild(make('h2', null, heading));
     result.appendChild(countsList(outcome.counts));
     result.appendChild(make('p', 'hint', advice));
-    result.appendChild(make('pre', 'json', outcome.mailbox_search));
+    showSearch(result, outcome.mailbox_search);
     result.hidden = false;
+  }
+
+  /* The mailbox search, or the searches a line each for someone with many records. */
+  function showSearch(holder, search) {
+    if (String(search).indexOf('\n') >= 0) {
+      holder.appendChild(make('p', 'hint', 'Each line is a search of its own: run them one by one.'));
+    }
+    holder.appendChild(make('pre', 'json', search));
   }
 
   /* An export, readable: how many records of each kind, each one in a line, and what
@@ -1848,7 +1856,7 @@
       holder.appendChild(list);
       if (outside.mailbox_search) {
         holder.appendChild(make('p', 'hint', 'Search the mailbox for:'));
-        holder.appendChild(make('pre', 'json', outside.mailbox_search));
+        showSearch(holder, outside.mailbox_search);
       }
     }
   }
