@@ -250,3 +250,26 @@ def test_an_event_forward_record_cannot_handle_is_acknowledged_and_logged_by_cla
         assert response.status_code == 200
     assert standins.state.emails == []
     assert secret not in captured_logs.getvalue()
+
+
+def test_a_crm_row_whose_answer_was_lost_while_its_record_was_erased_is_deleted_too(
+    db: Any, standins: Any, function_client: Any, monkeypatch: Any
+) -> None:
+    from factoryops import contact as contact_module
+    from factoryops import crm, deliveries
+    from factoryops.errors import DownstreamError
+
+    record_id = contact(function_client("contact_submit"))
+    ref = db.collection("contact_submissions").document(record_id)
+    append = crm.append
+
+    def appended_then_answer_lost(row: Any, *, timeout: float) -> None:
+        append(row, timeout=timeout)  # the row lands in the sheet
+        ref.delete()  # a privacy delete runs meanwhile
+        raise DownstreamError("crm", "ReadTimeout", retryable=True)  # the answer never came
+
+    monkeypatch.setattr(crm, "append", appended_then_answer_lost)
+
+    deliveries.forward_now(contact_module.DELIVERIES, ref, ["crm"])
+
+    assert standins.crm_rows() == [], "the row of an erased record is withdrawn"

@@ -454,7 +454,9 @@ def _deliver(
     except Exception as exc:
         # The lease runs out and a later sweep tries again: at least once, never lost.
         logs.delivery_not_recorded(kind=source.name, record_id=label, error=exc)
-        if error is None and _erased(exc):
+        if _erased(exc):
+            # Sent, or failed with an outcome unknown (a row appended, its answer lost):
+            # either way the row may be there.
             _withdraw(source, channel, label)
         return None
     return _named(result)
