@@ -231,8 +231,8 @@ def fence(ref: DocumentReference, *, also: dict[str, Any] | None = None) -> bool
     fields of the record) in the same write: an erasure's first step, after which no sweep
     or forwarding function starts a send of the record (a lease needs a delivery pending
     or leased, and a due time). A send already under way goes on; its outcome's write
-    fails once the record is deleted, and a CRM row it delivered is deleted again
-    (`_withdraw`).
+    fails once the record is deleted, and a CRM row it delivered (or may have: its
+    answer lost) is deleted again (`_withdraw`).
 
     Conditioned, as a lease is, on the record unchanged since it was read, so that a
     delivery scheduled or leased meanwhile is read again, not missed. False when the
