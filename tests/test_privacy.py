@@ -618,16 +618,17 @@ def seed_many(db: Any, *, contacts: int, chats: int) -> None:
     writer.close()
 
 
-def test_an_erasure_of_2000_records_goes_in_pages_a_repeat_continues_under_one_trace(
+def test_an_erasure_of_more_than_two_pages_goes_in_pages_a_repeat_continues_under_one_trace(
     db: Any, standins: Any, person: None
 ) -> None:
-    seed_many(db, contacts=1700, chats=300)
+    # siteadmin's side; the console's, at 2,000 records, is below.
+    seed_many(db, contacts=700, chats=300)
 
     first = privacy.delete(privacy.subject(ASHA), time_budget=0.0)
 
     assert not first.done, "stopped after one page, its budget spent"
     page = first.counts.as_dict()
-    assert 0 < sum(page.values()) < 2000
+    assert 0 < sum(page.values()) < 1000
     [started] = [r for r in requests_made(db) if r["kind"] == "delete"]
     assert (started["outcome"], started["counts"]) == ("started", page), "recorded from the start"
 
@@ -635,7 +636,7 @@ def test_an_erasure_of_2000_records_goes_in_pages_a_repeat_continues_under_one_t
 
     assert result.exit_code == 0, result.output
     both_runs = privacy.Counts(
-        contact_submissions=1702, chat_sessions=301, chat_messages=302, access_grants=1, crm_rows=4
+        contact_submissions=702, chat_sessions=301, chat_messages=302, access_grants=1, crm_rows=4
     )
     assert json.loads(result.stdout) == both_runs.as_dict(), "the whole erasure's counts"
     assert ids(db, "contact_submissions") == {"ravi-1"}
