@@ -665,8 +665,16 @@ def test_the_console_exports_and_erases_2000_records_in_calls_that_each_answer_w
         assert erased.status_code == 200, erased.get_json()
         answers.append(erased.get_json())
         assert len(answers) < 100, "an erasure that never ends"
+        # As the page does: the next call names the erasure it continues.
+        erase = {**erase, "continues": answers[-1].get("continues")}
 
     assert len(answers) > 1, "the erasure answered before it was done, and was continued"
+    # The hand-over covers every record the erasure met, not only the last call's.
+    handed_over = answers[-1]["mailbox_search"]
+    assert len(handed_over.splitlines()) == 52, "2,003 record ids, 39 a search, with the address"
+    assert '"many-0000"' in handed_over and '"many-1399"' in handed_over
+    assert f'"{599:016x}"' in handed_over, "a chat is named by its lead id"
+    assert "many-session" not in handed_over, "never by its session id"
     done_so_far = [sum(a["counts"].values()) for a in answers]
     assert done_so_far == sorted(done_so_far), "each answer counts everything done so far"
     assert (
@@ -685,6 +693,7 @@ def test_the_console_exports_and_erases_2000_records_in_calls_that_each_answer_w
     assert audited.count("privacy.delete") == 1, "audited once, when it started"
     [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
     assert (trace["outcome"], trace["counts"]) == ("done", answers[-1]["counts"])
+    assert "record_ids" not in trace, "the lasting trace keeps no record ids"
 
 
 def test_a_console_erasure_cut_short_by_an_outage_says_it_stopped_part_way_and_a_repeat_ends_it(
@@ -713,14 +722,18 @@ def test_a_console_erasure_cut_short_by_an_outage_says_it_stopped_part_way_and_a
     [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
     assert trace["outcome"] == "started" and trace["counts"]["contact_submissions"] > 0
 
+    # The member sends it again: audited as their request, and it continues the first.
     answers = [call(console, "POST", "/api/privacy/delete", token(), erase).get_json()]
     while not answers[-1]["done"]:
-        answers.append(call(console, "POST", "/api/privacy/delete", token(), erase).get_json())
+        going = {**erase, "continues": answers[-1]["continues"]}
+        answers.append(call(console, "POST", "/api/privacy/delete", token(), going).get_json())
 
     assert answers[-1]["counts"]["contact_submissions"] == 122, "one erasure, its counts whole"
     assert ids(db, "contact_submissions") == {"ravi-1"}
     audited = [d.to_dict()["action"] for d in db.collection("team_audit").stream()]
-    assert audited == ["privacy.delete"], "the repeat continued it: audited once"
+    assert audited == ["privacy.delete", "privacy.delete"], "each request the member made"
+    [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert trace["outcome"] == "done", "one trace for the erasure, continued"
 
 
 def test_a_mailbox_search_for_thousands_of_records_is_split_into_searches_of_40_terms() -> None:
@@ -740,3 +753,48 @@ def test_a_mailbox_search_for_thousands_of_records_is_split_into_searches_of_40_
     handover = outside.lines(privacy.DELETE)
     assert any("each of these 3 searches" in line for line in handover)
     assert sum(line.startswith('    "asha.rao@plant.example" OR') for line in handover) == 3
+
+
+def test_an_erasure_ends_after_a_page_that_was_not_full_however_fast_records_arrive(
+    db: Any, standins: Any, person: None, monkeypatch: Any
+) -> None:
+    from factoryops import crm
+
+    delete_rows = crm.delete_rows
+    arrived: list[str] = []
+
+    def while_someone_keeps_writing_in_her_name(match: Any) -> int:
+        record_id = f"late-{len(arrived)}"
+        seed_contact(db, record_id, created_at=ago(0), email=ASHA)
+        arrived.append(record_id)
+        return delete_rows(match)
+
+    monkeypatch.setattr(crm, "delete_rows", while_someone_keeps_writing_in_her_name)
+
+    erased = privacy.delete(privacy.subject(ASHA), page=5, time_budget=20.0)
+
+    assert erased.done, "ended, not cut at its budget"
+    assert erased.counts.contact_submissions == 2, "the page it found"
+    assert ids(db, "contact_submissions") == {"ravi-1", *arrived}, "what came after is left"
+    [trace] = [r for r in requests_made(db) if r["kind"] == "delete"]
+    assert trace["outcome"] == "done"
+
+
+def test_two_erasures_of_one_address_at_once_both_end_done_and_leave_nothing_running(
+    db: Any, standins: Any, person: None
+) -> None:
+    from tests.together import at_once
+
+    seed_many(db, contacts=60, chats=0)
+
+    outcomes = at_once(lambda _: privacy.delete(privacy.subject(ASHA), page=10), [1, 2])
+
+    assert all(outcome.done for outcome in outcomes)
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    traces = requests_made(db)
+    assert [t["outcome"] for t in traces if t["kind"] == "delete"] == ["done"] * len(
+        [t for t in traces if t["kind"] == "delete"]
+    )
+    assert not [t for t in traces if "record_ids" in t], "no running trace is left"
+    counted = [t["counts"]["contact_submissions"] for t in traces if t["kind"] == "delete"]
+    assert sum(counted) >= 62, "every record counted, by one erasure or the other"

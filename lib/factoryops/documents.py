@@ -533,6 +533,7 @@ class PrivacyRequestFields(DocumentFields):
     COUNTS = "counts"
     AT = "at"
     OUTCOME = "outcome"
+    RECORD_IDS = "record_ids"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -549,6 +550,10 @@ class PrivacyRequest(Document):
     outcome: str | None = when_set()
     """An erasure's: `started` from its first step (its counts follow each page), then
     `done`; one left `started` is continued by the next erasure of the address."""
+    record_ids: list[str] | None = when_set()
+    """An erasure's while it runs: the ids of the records it deleted (no address, no
+    content), for the mailbox searches and the CRM's last look at its end. The `done`
+    trace that replaces it keeps none."""
 
 
 class SweepRunFields(DocumentFields):

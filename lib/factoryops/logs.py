@@ -361,6 +361,12 @@ def privacy_request_handled(*, kind: str, counts: Mapping[str, int]) -> None:
     _emit(logging.INFO, "privacy request handled", kind=kind, counts=dict(counts))
 
 
+def privacy_erasure_cut_short(*, error: BaseException) -> None:
+    """An erasure stopped at a page that the CRM or a bulk delete failed; its trace says
+    `started`, and the next erasure of the address continues it."""
+    _emit(logging.WARNING, "privacy erasure cut short", error=error_name(error))
+
+
 def privacy_crm_recheck_failed(*, error: BaseException) -> None:
     """An erasure's last delete of CRM rows failed after its documents were deleted; the
     hand-over sends the team to the sheet."""

@@ -15,10 +15,11 @@ remaining rows, and the request's trace, written when it started, is continued.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,10 @@ class PersonRecords:
 
     def __bool__(self) -> bool:
         return bool(self.contacts or self.sessions or self.grants)
+
+    def full(self, page: int) -> bool:
+        """Whether any collection gave a whole page (`limit`): there may be more."""
+        return any(len(found) >= page for found in (self.contacts, self.sessions, self.grants))
 
     @property
     def record_ids(self) -> frozenset[str]:
@@ -437,15 +442,15 @@ def _update(snaps: Iterable[Any], fields: dict[str, Any], *, words: tuple[str, .
     words a record is searched by), its `search_terms` follow."""
     if not fields:
         return 0
-    count = 0
-    for snap in snaps:
+
+    def change(snap: Any) -> None:
         update = dict(fields)
         if any(name in fields for name in words):
             now = {**_data(snap), **fields}
             update[ContactFields.SEARCH_TERMS] = search_terms(*(now.get(n) for n in words))
         snap.reference.update(update, **store.call_options())
-        count += 1
-    return count
+
+    return len(store.concurrently(change, list(snaps)))
 
 
 PAGE = 300
@@ -454,22 +459,16 @@ whole (fenced, its CRM rows, its documents), so an erasure stopped between pages
 short, is continued by the next one."""
 
 
-def delete(
-    email: Email,
-    *,
-    time_budget: float | None = None,
-    page: int = PAGE,
-    starting: Callable[[], None] | None = None,
-) -> Outcome:
+def delete(email: Email, *, time_budget: float | None = None, page: int = PAGE) -> Outcome:
     """Erase every record about `email` in every store, recording that it was done.
 
-    Its `privacy_requests` trace is written first (`started`), its counts after each
-    page and its outcome (`done`) at the end: an erasure cut short leaves its trace
-    `started` with what it did, and the next erasure of the address continues it (and
-    its counts). With `time_budget` (seconds), no page starts once it is spent, and the
-    outcome says the erasure is not done; nothing already deleted is in doubt. `page`
-    is the records of each collection a page holds. `starting` is called before a new
-    erasure begins (not when one left unfinished is continued): the console's audit.
+    Its `privacy_requests` trace is written first (`started`), what each page deleted
+    is added to it, and its outcome (`done`) ends it: an erasure cut short leaves its
+    trace `started` with what it did, and the next erasure of the address continues it
+    (and its counts). Two at once share the one trace (`_Erasure`). With `time_budget`
+    (seconds), no page starts once it is spent, and the outcome says the erasure is not
+    done; nothing already deleted is in doubt. `page` is the records of each collection
+    a page holds.
 
     An erasure wins over anything in flight. Page by page:
     1. the fence: each chat is closed (a visitor's post is refused, 409 session_closed)
@@ -479,40 +478,46 @@ def delete(
     3. the documents, with everything under them;
     4. again under the page's chats, for a message of a post that passed the close
        before it was made, stored between the listing and the deletes.
-    Records made under the address meanwhile are found by the next page. At the end,
-    the CRM rows once more, for a row whose append was under way. A send still under way
-    after that writes its outcome with `update`, which fails on the deleted record, and
-    a CRM row it delivered is deleted again (deliveries._withdraw).
+    Records made under the address meanwhile are found by the next page. It ends after
+    a page that was not full, whatever arrives meanwhile: someone who keeps starting
+    chats in the person's name cannot keep it running (what they made after that page
+    is a later erasure's). At the end, the CRM rows once more, by every record id the
+    erasure met (kept on its trace until then), for a row whose append was under way. A
+    send still under way after that writes its outcome with `update`, which fails on the
+    deleted record, and a CRM row it delivered is deleted again (deliveries._withdraw).
     If the CRM cannot be reached at a page's step 2, that page is left whole (fenced:
     its chats closed, its deliveries stopped) and the request can be run again.
     """
     began = time.monotonic()
-    trace = _started(email, starting)
-    counts = trace.counts
-    seen: set[str] = set()
-    while held := records_about(email, limit=page):
-        _fence(held)
-        counts.crm_rows += crm.delete_rows(_crm_match(email, held))
-        _erase(held, counts)
-        # Under the deleted chats: the messages of posts that were under way.
-        deleter = store.BulkDeleter()
-        under = deleter.delete_trees([snap.reference for snap in held.sessions])
-        counts.chat_messages += sum(below[store.MESSAGES] for below in under)
-        deleter.flush()
-        seen |= held.record_ids
-        trace.progress(counts)
+    trace = _Erasure.open(email)
+    while True:
+        held = records_about(email, limit=page)
+        if held:
+            _fence(held)
+            deleted = Counts(crm_rows=crm.delete_rows(_crm_match(email, held)))
+            _erase(held, deleted)
+            # Under the deleted chats: the messages of posts that were under way.
+            deleter = store.BulkDeleter()
+            under = deleter.delete_trees([snap.reference for snap in held.sessions])
+            deleted.chat_messages += sum(below[store.MESSAGES] for below in under)
+            deleter.flush()
+            trace.add(deleted, held.record_ids)
+        if not held.full(page):
+            break
         if time_budget is not None and time.monotonic() - began > time_budget:
-            return Outcome(counts, outside_this_system(email, frozenset(seen)), done=False)
-    outside = outside_this_system(email, frozenset(seen))
+            counts, ids = trace.read()
+            return Outcome(counts, outside_this_system(email, ids), done=False)
+    _, ids = trace.read()
+    outside = outside_this_system(email, ids)
+    last = Counts()
     try:
-        match = crm.Match(record_ids=frozenset(seen), email_keys=frozenset({email.key}))
-        counts.crm_rows += crm.delete_rows(match)
+        match = crm.Match(record_ids=ids, email_keys=frozenset({email.key}))
+        last.crm_rows = crm.delete_rows(match)
     except errors.DownstreamError as exc:
         # The documents are gone: the team finishes the sheet by hand, with the search.
         logs.privacy_crm_recheck_failed(error=exc)
         outside = dataclasses.replace(outside, crm_unchecked=True)
-    trace.finish(counts)
-    return Outcome(counts, outside)
+    return Outcome(trace.finish(last), outside)
 
 
 def _fence(held: PersonRecords) -> None:
@@ -558,51 +563,91 @@ def _trace(kind: str, email: Email, counts: Counts) -> None:
 STARTED, DONE = "started", "done"
 
 
+ERASING = "erasing-"
+"""The id of an erasure's trace while it runs: this and the keyed hash of the address,
+so that one erasure of an address runs at a time, however many are asked for."""
+
+
 @dataclass
 class _Erasure:
-    """The trace of an erasure under way: written when it starts, updated as it goes."""
+    """The trace of an erasure under way, `privacy_requests/erasing-<keyed hash>`:
+    created when it starts (or found, and continued), added to after each page, and at
+    the end replaced by the request's lasting trace (`done`). While it runs it keeps the
+    ids of the records it deleted, for the mailbox searches and the CRM's last look at
+    its end; the lasting trace keeps none."""
 
     ref: Any
-    counts: Counts
+    email: Email
 
-    def progress(self, counts: Counts) -> None:
-        fields = {PrivacyRequestFields.COUNTS: counts.as_dict()}
-        self.ref.update(fields, **store.call_options())
+    @classmethod
+    def open(cls, email: Email) -> _Erasure:
+        from google.api_core import exceptions
 
-    def finish(self, counts: Counts) -> None:
-        fields = {
-            PrivacyRequestFields.COUNTS: counts.as_dict(),
-            PrivacyRequestFields.OUTCOME: DONE,
-            PrivacyRequestFields.AT: store.now(),
-        }
-        self.ref.update(fields, **store.call_options())
-        logs.privacy_request_handled(kind=DELETE, counts=counts.as_dict())
+        erasure = cls(store.collection(store.PRIVACY_REQUESTS).document(erasure_id(email)), email)
+        started = {**erasure._running(), PrivacyRequestFields.COUNTS: Counts().as_dict()}
+        with contextlib.suppress(exceptions.AlreadyExists):  # under way: continued
+            erasure.ref.create(started, **store.call_options())
+        return erasure
 
+    def _running(self) -> dict[str, Any]:
+        return PrivacyRequest(
+            kind=DELETE,
+            email_hmac=email_hmac(self.email),
+            counts={},
+            at=store.now(),
+            outcome=STARTED,
+            expire_at=store.expire_at(),
+        ).to_dict()
 
-def _started(email: Email, starting: Callable[[], None] | None) -> _Erasure:
-    """The trace of an erasure of `email` left unfinished, to continue, or a new one
-    (`starting` called first)."""
-    hashed = email_hmac(email)
-    query = store.collection(store.PRIVACY_REQUESTS).where(
-        filter=store.field_filter(PrivacyRequestFields.EMAIL_HMAC, "==", hashed)
-    )
-    for snap in query.stream(**store.call_options()):
+    def add(self, deleted: Counts, record_ids: frozenset[str]) -> None:
+        """What a page deleted, added to the counts (an increment: two erasures of the
+        address at once both add theirs, and a record both deleted counts twice). A
+        merge, so that the trace is written again if the other one ended it meanwhile."""
+        from google.cloud import firestore
+
+        f = PrivacyRequestFields
+        fields = self._running()
+        fields[f.COUNTS] = {n: firestore.Increment(k) for n, k in deleted.as_dict().items()}
+        fields[f.RECORD_IDS] = firestore.ArrayUnion(sorted(record_ids))
+        self.ref.set(fields, merge=True, **store.call_options())
+
+    def read(self) -> tuple[Counts, frozenset[str]]:
+        """Its counts and record ids so far (none: another erasure of the address ended
+        it meanwhile)."""
+        snap = self.ref.get(**store.call_options())
+        if not snap.exists:
+            return Counts(), frozenset()
         trace = PrivacyRequest.from_snapshot(snap)
-        if trace.kind == DELETE and trace.outcome == STARTED:
-            known = {f.name for f in dataclasses.fields(Counts)}
-            return _Erasure(
-                snap.reference, Counts(**{k: v for k, v in trace.counts.items() if k in known})
-            )
-    if starting is not None:
-        starting()
-    fresh = PrivacyRequest(
-        kind=DELETE,
-        email_hmac=hashed,
-        counts=Counts().as_dict(),
-        at=store.now(),
-        outcome=STARTED,
-        expire_at=store.expire_at(),
-    )
-    ref = store.collection(store.PRIVACY_REQUESTS).document()
-    ref.create(fresh.to_dict(), **store.call_options())
-    return _Erasure(ref, Counts())
+        known = {f.name for f in dataclasses.fields(Counts)}
+        counts = Counts(**{k: v for k, v in trace.counts.items() if k in known})
+        return counts, frozenset(trace.record_ids or ())
+
+    def finish(self, last: Counts) -> Counts:
+        """Replace the running trace by the request's lasting one, `done`, with `last`
+        (the CRM's last look) added; returns the whole erasure's counts."""
+        if not self.ref.get(**store.call_options()).exists:
+            return last  # another erasure of the address ended it, with this one's pages
+        counts, _ = self.read()
+        for name, n in last.as_dict().items():
+            setattr(counts, name, getattr(counts, name) + n)
+        done = PrivacyRequest(
+            kind=DELETE,
+            email_hmac=email_hmac(self.email),
+            counts=counts.as_dict(),
+            at=store.now(),
+            outcome=DONE,
+            expire_at=store.expire_at(),
+        )
+        batch = store.client().batch()
+        batch.create(store.collection(store.PRIVACY_REQUESTS).document(), done.to_dict())
+        batch.delete(self.ref)
+        batch.commit(**store.call_options())
+        logs.privacy_request_handled(kind=DELETE, counts=counts.as_dict())
+        return counts
+
+
+def erasure_id(email: Email) -> str:
+    """The id of the trace of an erasure of `email` while it runs, which the console
+    sends back to continue it (an unaudited call must name it: only the team member
+    who was answered it knows it)."""
+    return ERASING + email_hmac(email)

@@ -350,15 +350,21 @@ WORKERS = 8
 def concurrently(work: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
     """`work` on each item, up to WORKERS at a time, each in a copy of the caller's
     context (so inside its `deadline`); the results in the order of `items`, or the
-    first exception raised. For work that is one or two Firestore calls an item, as an
-    erasure's per-record steps are, where waiting on each in turn is what takes time."""
+    first exception raised, once the items under way end (those not begun never do).
+    For work that is one or two Firestore calls an item, as an erasure's per-record
+    steps are, where waiting on each in turn is what takes time."""
     if len(items) < 2:
         return [work(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
         futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            # The first failure ends the work: what has not started does not.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def paged(query: Any, *, size: int) -> Iterator[Any]:

@@ -1915,17 +1915,30 @@
   }
 
   /* An erasure runs in calls: each erases for a few seconds and answers what it has done
-   * so far, `done: false` until the last. The page calls again at once, saying how far it
-   * has got, and answers with the last call's answer (or the first failure). */
-  function erase(body, status) {
+   * so far, `done: false` until the last, naming the erasure (`continues`), which the
+   * next call sends back. The page calls again at once, saying how far it has got, and
+   * answers with the last call's answer; a failure after the first call keeps the
+   * progress in its message: the member knows something was deleted, and to send it
+   * again to finish. */
+  function erase(body, status, deleted) {
     return post('delete', '/api/privacy/delete', body).then(function (answer) {
-      if (!answer.ok || answer.body.done !== false) return answer;
+      var going = answer.ok && answer.body && answer.body.done === false;
+      if (!answer.ok && deleted) {
+        answer.error = {
+          message:
+            plural(deleted, 'record was', 'records were') + ' deleted before the erasure stopped. ' +
+            problem(answer) + ' Press Delete again to finish it.'
+        };
+        answer.network = false; // said above, with the progress
+      }
+      if (!going) return answer;
       var counts = answer.body.counts || {};
       var total = Object.keys(counts).reduce(function (sum, name) {
         return sum + counts[name];
       }, 0);
       tell(status, 'Deleting… ' + plural(total, 'record', 'records') + ' deleted so far.');
-      return erase(body, status);
+      var next = { email: body.email, confirm: body.confirm, continues: answer.body.continues };
+      return erase(next, status, total);
     });
   }
 
