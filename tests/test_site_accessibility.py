@@ -11,7 +11,7 @@ measured as the browser computes them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -56,10 +56,12 @@ CAPPED = "This chat has reached its message limit."
 
 
 @pytest.fixture
-def visitor(request: pytest.FixtureRequest) -> Visit:
+def visitor(request: pytest.FixtureRequest) -> Iterator[Visit]:
     """test_browser's `visit`: a fresh browser profile on the demo page."""
     found: Visit = request.getfixturevalue("visit")
-    return found
+    yield found
+    # A poll still answered by a test's route when the page closes is no failure.
+    found.page.unroute_all(behavior="ignoreErrors")
 
 
 @pytest.fixture
@@ -195,6 +197,8 @@ def test_axe_finds_no_wcag_22_aa_violation_in_each_state_of_the_page(
 
     found = axe.violations(page)
     assert found == [], axe.summary(found)
+    if state == "chat-capped":  # the browser reports the refusal itself
+        watch.console_errors = [e for e in watch.console_errors if "(Too Many Requests)" not in e]
     watch.assert_clean()
 
 
