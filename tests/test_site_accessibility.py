@@ -218,3 +218,358 @@ def test_the_scan_reports_an_image_without_a_text_alternative_planted_in_the_pag
     assert [(v.rule, v.targets) for v in found if v.rule == "image-alt"] == [
         ("image-alt", ("#planted",))
     ]
+
+
+# == keyboard paths: Tab, Shift+Tab, Enter, Space and Escape alone =====================
+
+
+def focused(page: Page, selector: str) -> bool:
+    return bool(
+        page.evaluate("s => document.activeElement === document.querySelector(s)", selector)
+    )
+
+
+def tab_to(page: Page, selector: str, *, limit: int = 40) -> None:
+    """Presses Tab until the control `selector` names has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if focused(page, selector):
+            return
+    raise AssertionError(f"{selector} never took the focus by Tab")
+
+
+def focus_name(page: Page) -> str:
+    """What has the focus, as a person reading a failure would name it."""
+    return str(
+        page.evaluate(
+            """() => {
+              const node = document.activeElement;
+              if (!node || node === document.body) return 'body';
+              return node.tagName.toLowerCase() + (node.id ? '#' + node.id : '') + ' "' +
+                (node.getAttribute('aria-label') || node.textContent || node.name || '')
+                  .trim().slice(0, 40) + '"';
+            }"""
+        )
+    )
+
+
+BANNER_BUTTON = "#fo-consent [data-choice={}]"
+OPENER = "[data-consent-open]"
+
+
+@pytest.mark.parametrize("choice", ["denied", "granted"])
+def test_answering_the_banner_by_keyboard_gives_the_focus_back_where_it_was_not_to_the_body(
+    visitor: Visit, choice: str
+) -> None:
+    page = visitor.open()
+    # The banner comes after the page in the tab order: the last control before it is the
+    # footer's "Analytics choice".
+    tab_to(page, BANNER_BUTTON.format(choice))
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#fo-consent")).to_be_hidden()
+    assert focus_name(page) != "body"
+    assert focused(page, OPENER), focus_name(page)
+    assert visitor.storage()["factoryops.consent"] == choice
+
+
+def test_a_banner_answered_with_nothing_focused_before_gives_the_focus_to_the_heading(
+    visitor: Visit,
+) -> None:
+    page = visitor.open()
+    page.locator(BANNER_BUTTON.format("denied")).focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#fo-consent")).to_be_hidden()
+    assert focused(page, "main h1"), focus_name(page)
+
+
+def test_the_reopened_banner_is_changed_by_keyboard_closed_with_escape_and_the_focus_returns(
+    visitor: Visit,
+) -> None:
+    page = visitor.open()
+    banner = page.locator("#fo-consent")
+    tab_to(page, BANNER_BUTTON.format("denied"))
+    page.keyboard.press("Enter")
+    assert focused(page, OPENER), focus_name(page)
+
+    page.keyboard.press("Enter")  # the footer's "Analytics choice" reopens the banner
+    expect(banner).to_be_visible()
+    assert focused(page, "#fo-consent [role=switch]"), focus_name(page)
+    page.keyboard.press("Space")
+    expect(banner.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("Escape")
+
+    expect(banner).to_be_hidden()
+    assert focused(page, OPENER), focus_name(page)
+    assert visitor.storage()["factoryops.consent"] == "granted"  # Escape kept the change
+
+    # A first visit has no choice to keep: Escape leaves the banner asking.
+    page.evaluate("() => localStorage.clear()")
+    page.reload()
+    tab_to(page, "#fo-consent [role=switch]")
+    page.keyboard.press("Escape")
+    expect(banner).to_be_visible()
+
+
+FORM = "form[data-factoryops=contact]"
+SEND = FORM + " button[type=submit]"
+
+
+def field_error(page: Page, field: str) -> dict[str, Any]:
+    """A field's aria-invalid and the text of what its aria-describedby points to."""
+    found: dict[str, Any] = page.evaluate(
+        """(id) => {
+          const input = document.getElementById(id);
+          const ids = (input.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+          return {
+            invalid: input.getAttribute('aria-invalid'),
+            said: ids.map((i) => document.getElementById(i))
+              .filter((n) => n && !n.hidden).map((n) => n.textContent),
+          };
+        }""",
+        field,
+    )
+    return found
+
+
+def test_the_contact_form_sent_empty_by_keyboard_shows_the_scripts_errors_and_focuses_the_first(
+    visitor: Visit, db: Any
+) -> None:
+    page = visitor.open()
+    reject_analytics(page)
+    status = contact_status(page)
+    expect(page.locator(FORM)).to_have_js_property("noValidate", True)  # no browser bubble
+
+    tab_to(page, SEND)
+    page.keyboard.press("Enter")
+
+    expect(status).to_have_text("Please correct the highlighted fields.")
+    assert status.get_attribute("role") == "status"  # said politely, as the server's errors
+    assert field_error(page, "contact-name") == {"invalid": "true", "said": ["Name is required."]}
+    assert field_error(page, "contact-email") == {
+        "invalid": "true",
+        "said": ["Work email is required."],
+    }
+    assert field_error(page, "contact-message") == {
+        "invalid": "true",
+        "said": ["Message is required."],
+    }
+    assert field_error(page, "contact-company") == {"invalid": None, "said": []}
+    assert focused(page, "#contact-name"), focus_name(page)
+    assert visitor.posts_to("contact_submit") == []
+
+    # Corrected by keyboard, with an address the browser's own check refuses.
+    page.keyboard.type(CONTACT["name"])
+    page.keyboard.press("Tab")
+    page.keyboard.type("asha")
+    tab_to(page, "#contact-message")
+    page.keyboard.type(CONTACT["message"])
+    tab_to(page, SEND)
+    page.keyboard.press("Enter")
+    assert field_error(page, "contact-email") == {
+        "invalid": "true",
+        "said": ["Work email is not a valid email address."],
+    }
+    assert field_error(page, "contact-name") == {"invalid": None, "said": []}
+    assert focused(page, "#contact-email"), focus_name(page)
+
+    page.keyboard.press("End")
+    page.keyboard.type("@plant.example")
+    tab_to(page, SEND)
+    page.keyboard.press("Enter")
+    expect(status).to_have_text(re.compile("^Thank you"))
+    assert status.get_attribute("role") == "status"
+    assert len(visitor.posts_to("contact_submit")) == 1
+
+
+PANEL = "#fo-chat-panel"
+LAUNCHER = ".fo-chat__launcher"
+
+
+def tab_round(page: Page, presses: int, *, back: bool = False) -> list[tuple[str, bool]]:
+    """Each control Tab (or Shift+Tab) reaches, and whether it is inside the chat panel."""
+    reached = []
+    for _ in range(presses):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        inside = page.evaluate(
+            "s => document.querySelector(s).contains(document.activeElement)", PANEL
+        )
+        reached.append((focus_name(page), bool(inside)))
+    return reached
+
+
+@needs("chat_message")
+@pytest.mark.parametrize("size", SIZES)
+def test_the_chat_by_keyboard_is_a_dialog_that_keeps_the_focus_and_closes_with_escape(
+    visitor: Visit, size: str
+) -> None:
+    watch = sized(visitor, size)
+    ServerAnswers(visitor.stack).attach(visitor.page)
+    page = visitor.open()
+    reject_analytics(page)
+    tab_to(page, LAUNCHER)
+    page.keyboard.press("Enter")
+
+    panel = page.locator(PANEL)
+    expect(panel).to_be_visible()
+    expect(panel).to_have_attribute("role", "dialog")
+    expect(panel).to_have_attribute("aria-modal", "true")
+    expect(panel).to_have_accessible_name("Chat with FactoryOps AI")
+    assert focused(page, "#fo-chat-email"), focus_name(page)
+    page.keyboard.type(EMAIL)
+    page.keyboard.press("Tab")
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Start chat
+    expect(chat_messages(page)).to_have_count(1)
+    assert focused(page, "#fo-chat-text"), focus_name(page)
+    page.keyboard.type("And Allen-Bradley?")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Send
+    expect(chat_messages(page)).to_have_count(2)
+    assert focused(page, "#fo-chat-text"), focus_name(page)
+
+    # Round and round the dialog's controls: the close button, the message box, Send.
+    forward = tab_round(page, 7)
+    assert all(inside for _, inside in forward), forward
+    assert [name for name, _ in forward[:3]] == [name for name, _ in forward[3:6]]
+    assert len({name for name, _ in forward}) == 3, forward
+    backward = tab_round(page, 6, back=True)
+    assert all(inside for _, inside in backward), backward
+    assert [name for name, _ in backward[:3]] == [name for name, _ in reversed(forward[3:6])]
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.locator(LAUNCHER)).to_have_attribute("aria-expanded", "false")
+    assert focused(page, LAUNCHER), focus_name(page)
+    page.keyboard.press("Enter")  # and open again where it was
+    expect(panel).to_be_visible()
+    assert focused(page, "#fo-chat-text"), focus_name(page)
+    if size == "phone":
+        # Modal on a phone: the chat takes the screen, the page's form lies beneath it.
+        box = page.locator(".fo-chat").bounding_box()
+        assert box is not None and box["width"] >= 375 - 1 and box["height"] >= 812 - 1
+        hit = page.evaluate(
+            """(s) => {
+              const r = document.querySelector(s).getBoundingClientRect();
+              const x = Math.min(Math.max(r.left + r.width / 2, 1), innerWidth - 1);
+              const y = Math.min(Math.max(r.top + r.height / 2, 1), innerHeight - 1);
+              return document.elementFromPoint(x, y).closest('.fo-chat') !== null;
+            }""",
+            "#contact-message",
+        )
+        assert hit
+    watch.assert_clean()
+
+
+# == focus not obscured (WCAG 2.2 2.4.11) =============================================
+
+# How much of the focused control shows: its centre and four corners, each on screen and
+# the control (or a part of it) on top there.
+SHOWN = """() => {
+  const node = document.activeElement;
+  const r = node.getBoundingClientRect();
+  const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 1, r.top + 1],
+    [r.right - 1, r.top + 1], [r.left + 1, r.bottom - 1], [r.right - 1, r.bottom - 1]];
+  return points.filter(([x, y]) => {
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+    const top = document.elementFromPoint(x, y);
+    return top !== null && (top === node || node.contains(top));
+  }).length;
+}"""
+
+
+def walk_shown(page: Page, presses: int) -> dict[str, int]:
+    """Tab `presses` times; for each control reached, how many of its five points show."""
+    seen: dict[str, int] = {}
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        name = focus_name(page)
+        if name != "body":
+            seen[name] = min(seen.get(name, 5), int(page.evaluate(SHOWN)))
+    return seen
+
+
+@needs("chat_message")
+@pytest.mark.parametrize("size", SIZES)
+def test_no_control_the_tab_key_reaches_is_hidden_behind_the_banner_or_the_open_chat(
+    visitor: Visit, size: str
+) -> None:
+    sized(visitor, size)
+    page = visitor.open()
+    expect(page.locator("#fo-consent")).to_be_visible()
+
+    seen = walk_shown(page, 16)
+    hidden = [name for name, shown in seen.items() if shown == 0]
+    assert hidden == [], seen
+    reached = " ".join(seen)
+    for control in ("Send message", "Chat with us", "Reject", "#contact-message"):
+        assert control in reached, seen
+
+    reject_analytics(page)
+    page.locator(LAUNCHER).click()
+    expect(page.locator("#fo-chat-email")).to_be_focused()
+    seen = walk_shown(page, 8)
+    hidden = [name for name, shown in seen.items() if shown == 0]
+    assert hidden == [], seen
+    assert "#fo-chat-email" in " ".join(seen), seen
+
+
+# == what a screen reader is told ======================================================
+
+NEWS_REGION = ".fo-chat > [role=status][aria-live=polite]"
+# Every text the region outside the panel takes, in order.
+RECORD_NEWS = """(s) => {
+  const region = document.querySelector(s);
+  window.saidOutside = [];
+  new MutationObserver(() => window.saidOutside.push(region.textContent))
+    .observe(region, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def said_outside(page: Page) -> list[str]:
+    return [t for t in page.evaluate("() => window.saidOutside") if t]
+
+
+@needs("chat_message")
+def test_a_reply_to_the_folded_chat_is_announced_outside_the_panel_once_per_batch(
+    visitor: Visit, team: Callable[..., Any]
+) -> None:
+    ServerAnswers(visitor.stack).attach(visitor.page)
+    page = visitor.open()
+    reject_analytics(page)
+    region = page.locator(NEWS_REGION)
+    expect(region).to_have_count(1)
+    assert not region.evaluate("(node, s) => document.querySelector(s).contains(node)", PANEL)
+    page.evaluate(RECORD_NEWS, NEWS_REGION)
+
+    start_chat(page, EMAIL, QUESTION)
+    expect(chat_messages(page)).to_have_count(1)
+    send_chat(page, "And Allen-Bradley?")  # the visitor's own words are no news
+    expect(chat_messages(page)).to_have_count(2)
+    page.click(".fo-chat__close")
+
+    team_replies(team, REPLY)
+    expect(page.locator(".fo-chat__badge")).to_have_text("1 new reply")
+    expect(region).to_have_text(NEWS)
+    for _ in range(2):  # later peeks find the same reply: nothing more is said
+        with page.expect_response(lambda r: "peek=1" in r.url):
+            pass
+    assert said_outside(page) == [NEWS]
+
+    team_replies(team, "Over OPC UA.", "And Modbus TCP.")  # a second batch
+    expect(page.locator(".fo-chat__badge")).to_have_text("3 new replies")
+    page.wait_for_function("() => window.saidOutside.filter(Boolean).length === 2")
+    assert said_outside(page) == [NEWS, NEWS]
+
+    page.locator(LAUNCHER).click()  # read: the region empties, the panel's list speaks
+    expect(chat_messages(page)).to_have_count(5)
+    expect(region).to_have_text("")
+    send_chat(page, "Thanks!")
+    expect(chat_messages(page)).to_have_count(6)
+    page.click(".fo-chat__close")
+    for _ in range(2):
+        with page.expect_response(lambda r: "peek=1" in r.url):
+            pass
+    assert said_outside(page) == [NEWS, NEWS]

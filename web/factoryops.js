@@ -793,7 +793,7 @@
 
   /* The focus back where it was, or on the page's heading: never lost to the body. */
   function focusBack(target) {
-    var heading = document.querySelector('main h1, h1, main');
+    var heading = document.querySelector('main h1') || document.querySelector('h1') || document.querySelector('main');
     var next = target && document.contains(target) && target.getClientRects().length ? target : heading;
     if (!next) return;
     if (next === heading && !next.hasAttribute('tabindex')) next.setAttribute('tabindex', '-1');
