@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests import axe, contrast  # noqa: F401
+from tests import axe, contrast
 from tests.test_browser import (
     CONTACT,
     SIZES,
@@ -469,7 +469,7 @@ def test_the_chat_by_keyboard_is_a_dialog_that_keeps_the_focus_and_closes_with_e
 # the control (or a part of it) on top there.
 SHOWN = """() => {
   const node = document.activeElement;
-  const r = node.getBoundingClientRect();
+  const r = node.getClientRects()[0];  // a link's first line
   const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 1, r.top + 1],
     [r.right - 1, r.top + 1], [r.left + 1, r.bottom - 1], [r.right - 1, r.bottom - 1]];
   return points.filter(([x, y]) => {
@@ -573,3 +573,216 @@ def test_a_reply_to_the_folded_chat_is_announced_outside_the_panel_once_per_batc
         with page.expect_response(lambda r: "peek=1" in r.url):
             pass
     assert said_outside(page) == [NEWS, NEWS]
+
+
+# == contrast, as the browser computes the stylesheets' colours ========================
+
+# The focus ring's colours and the background beneath the ring (the first opaque one
+# behind the control: the ring is drawn outside it).
+RING = """(node) => {
+  const style = getComputedStyle(node);
+  let up = node.parentElement;
+  let beneath = 'rgb(255, 255, 255)';
+  for (; up; up = up.parentElement) {
+    const colour = getComputedStyle(up).backgroundColor;
+    if (colour !== 'rgba(0, 0, 0, 0)' && colour !== 'transparent') { beneath = colour; break; }
+  }
+  return {
+    visible: node.matches(':focus-visible'),
+    style: style.outlineStyle,
+    width: parseFloat(style.outlineWidth),
+    outline: style.outlineColor,
+    shadow: style.boxShadow,
+    beneath,
+  };
+}"""
+COLOUR = re.compile(r"rgba?\([^)]*\)")
+
+# Each kind of control, in the place where it appears.
+PAGE_CONTROLS = {
+    "a contact field (white card)": "#contact-name",
+    "Send message (blue button on the white card)": SEND,
+    "Analytics choice (footer link-button)": OPENER,
+    "the banner's privacy link": "#fo-consent a",
+    "the banner's Analytics switch": "#fo-consent [role=switch]",
+    "the banner's Reject (blue button)": BANNER_BUTTON.format("denied"),
+    "Chat with us (blue button over the page)": LAUNCHER,
+}
+CHAT_CONTROLS = {
+    "the chat's close button (blue header)": ".fo-chat__close",
+    "the chat's privacy link": ".fo-chat__note a",
+    "the chat's email field": "#fo-chat-email",
+    "Start chat (blue button in the panel)": ".fo-chat__start button[type=submit]",
+}
+
+
+def ring_contrast(page: Page, selector: str) -> tuple[float, float | None, dict[str, Any]]:
+    """The best contrast of the ring's colours with the background beneath it, and of its
+    two colours with each other (None for a one-colour ring)."""
+    page.keyboard.press("Shift")  # a keyboard user: focus() then shows the ring
+    page.locator(selector).focus()
+    ring: dict[str, Any] = page.locator(selector).evaluate(RING)
+    assert ring["visible"] and ring["style"] != "none" and ring["width"] >= 2, ring
+    colours = [ring["outline"], *COLOUR.findall(ring["shadow"])]
+    best = max(contrast.ratio(contrast.parse(c), contrast.parse(ring["beneath"])) for c in colours)
+    between = contrast.ratio(colours[0], colours[1]) if len(colours) > 1 else None
+    return best, between, ring
+
+
+@needs("chat_message")
+def test_every_focus_ring_stands_out_3_to_1_on_the_background_it_is_drawn_on(
+    visitor: Visit,
+) -> None:
+    page = visitor.open()
+    measured = {}
+    for name, selector in PAGE_CONTROLS.items():
+        measured[name] = ring_contrast(page, selector)
+    page.locator(LAUNCHER).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#fo-chat-email")).to_be_focused()
+    for name, selector in CHAT_CONTROLS.items():
+        measured[name] = ring_contrast(page, selector)
+
+    for name, (best, between, ring) in measured.items():
+        print(f"focus ring of {name}: {best:.2f}:1 on {ring['beneath']}, two tones {between}")
+        assert best >= contrast.NON_TEXT, (name, ring)
+        # Two tones must be told apart from each other too, or they read as one colour.
+        assert between is None or between >= contrast.NON_TEXT, (name, ring)
+
+
+# A colour as seen: its own alpha and the opacity of the element and its ancestors up to
+# the bubble, over the bubble's background.
+SEEN = """(node) => {
+  const bubble = node.closest('.fo-msg');
+  let opacity = 1;
+  for (let up = node; up && up !== bubble; up = up.parentElement) {
+    opacity *= parseFloat(getComputedStyle(up).opacity);
+  }
+  return { colour: getComputedStyle(node).color, opacity,
+           bubble: getComputedStyle(bubble).backgroundColor,
+           size: parseFloat(getComputedStyle(node).fontSize) };
+}"""
+
+
+def seen_colour(colour: str, opacity: float, beneath: str) -> contrast.RGB:
+    parts = [float(p) for p in re.findall(r"[\d.]+", colour)]
+    alpha = (parts[3] if len(parts) > 3 else 1.0) * opacity
+    under = contrast.parse(beneath)
+    r, g, b = (round(parts[i] * alpha + under[i] * (1 - alpha)) for i in range(3))
+    return (r, g, b)
+
+
+@needs("chat_message")
+def test_each_bubbles_time_and_name_are_4_5_to_1_on_the_bubble(
+    visitor: Visit, team: Callable[..., Any]
+) -> None:
+    visitor.open()
+    page = conversation(visitor, team)
+    for author in ("visitor", "team"):
+        for part in ("time", ".fo-msg__who", ".fo-msg__text"):
+            node = page.locator(f".fo-msg[data-author={author}] {part}").first
+            seen = node.evaluate(SEEN)
+            shown = seen_colour(seen["colour"], seen["opacity"], seen["bubble"])
+            ratio = contrast.ratio(shown, contrast.parse(seen["bubble"]))
+            print(f"{author} bubble {part}: {ratio:.2f}:1 at {seen['size']}px ({shown})")
+            assert ratio >= contrast.TEXT, (author, part, seen)
+
+
+# == motion and zoom ===================================================================
+
+DURATIONS = """() => {
+  const found = [];
+  for (const node of document.querySelectorAll('*')) {
+    for (const pseudo of [null, '::before', '::after']) {
+      const style = getComputedStyle(node, pseudo);
+      for (const value of [style.transitionDuration, style.animationDuration]) {
+        if (value.split(',').some((d) => parseFloat(d) > 0)) {
+          found.push(node.className + (pseudo || '') + ' ' + value);
+        }
+      }
+    }
+  }
+  return found;
+}"""
+KNOB = "() => getComputedStyle(document.querySelector('.fo-switch__track'), '::after')"
+
+
+def test_with_reduced_motion_asked_for_nothing_on_the_page_moves(visitor: Visit) -> None:
+    page = visitor.open()
+    # The switch's knob slides, for those who have not asked otherwise...
+    assert page.evaluate(KNOB + ".transitionDuration") != "0s"
+    assert page.evaluate(DURATIONS) != []
+
+    page.emulate_media(reduced_motion="reduce")
+    # ...and jumps for those who have: no transition or animation is left anywhere.
+    assert page.evaluate("() => matchMedia('(prefers-reduced-motion: reduce)').matches")
+    assert page.evaluate(DURATIONS) == []
+
+
+# The controls that must stay in reach, each of the banner and of the open chat.
+BANNER_CONTROLS = ["#fo-consent a", "#fo-consent [role=switch]", BANNER_BUTTON.format("denied"),
+                   BANNER_BUTTON.format("granted")]  # fmt: skip
+PANEL_CONTROLS = [".fo-chat__close", ".fo-chat__note a", "#fo-chat-email", "#fo-chat-first",
+                  ".fo-chat__start button[type=submit]"]  # fmt: skip
+NO_SIDEWAYS_SCROLL = (
+    "() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
+)
+OVERLAP = """([one, other]) => {
+  const a = document.querySelector(one).getBoundingClientRect();
+  const b = document.querySelector(other).getBoundingClientRect();
+  return Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) *
+         Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+}"""
+
+
+ON_TOP = """() => {
+  const node = document.activeElement;
+  const r = node.getClientRects()[0];  // a link's first line
+  const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return top !== null && (top === node || node.contains(top));
+}"""
+
+
+def assert_in_reach(page: Page, selectors: list[str]) -> None:
+    """Each control takes the focus, lies wholly on screen, and is on top at its centre."""
+    viewport = page.viewport_size
+    assert viewport is not None
+    for selector in selectors:
+        control = page.locator(selector)
+        control.focus()
+        box = control.bounding_box()
+        assert box is not None, selector
+        right, bottom = box["x"] + box["width"], box["y"] + box["height"]
+        assert box["x"] >= 0 and right <= viewport["width"] + 0.5, (selector, box)
+        assert box["y"] >= 0 and bottom <= viewport["height"] + 0.5, (selector, box)
+        assert page.evaluate(ON_TOP), selector
+
+
+@needs("chat_message")
+@pytest.mark.parametrize(
+    ("width", "height", "text"),
+    [(320, 568, "100%"), (1280, 800, "200%"), (375, 812, "150%")],
+    ids=["reflow-at-320-css-px", "text-at-200-percent", "phone-text-at-150-percent"],
+)
+def test_reflowed_at_320_px_or_with_text_enlarged_nothing_scrolls_sideways_or_goes_out_of_reach(
+    visitor: Visit, width: int, height: int, text: str
+) -> None:
+    """WCAG 1.4.10 (reflow: 1280 px at 400% is 320 CSS px) and 1.4.4 (text at 200%);
+    and a phone with its text enlarged."""
+    visitor.page.set_viewport_size({"width": width, "height": height})
+    page = visitor.open()
+    page.evaluate("size => { document.documentElement.style.fontSize = size; }", text)
+    expect(page.locator("#fo-consent")).to_be_visible()
+
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    assert page.evaluate(OVERLAP, ["#fo-consent", LAUNCHER]) == 0
+    assert_in_reach(page, BANNER_CONTROLS)
+    assert_in_reach(page, [LAUNCHER])
+
+    page.locator(BANNER_BUTTON.format("denied")).click()
+    page.locator(LAUNCHER).click()
+    expect(page.locator("#fo-chat-email")).to_be_focused()
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    assert page.evaluate(OVERLAP, [PANEL, LAUNCHER]) == 0
+    assert_in_reach(page, PANEL_CONTROLS)
+    assert_in_reach(page, [LAUNCHER])
