@@ -761,14 +761,14 @@ def assert_in_reach(page: Page, selectors: list[str]) -> None:
 @needs("chat_message")
 @pytest.mark.parametrize(
     ("width", "height", "text"),
-    [(320, 568, "100%"), (1280, 800, "200%"), (375, 812, "150%")],
-    ids=["reflow-at-320-css-px", "text-at-200-percent", "phone-text-at-150-percent"],
+    [(320, 568, "100%"), (375, 812, "200%")],
+    ids=["reflow-at-320-css-px", "phone-text-at-200-percent"],
 )
 def test_reflowed_at_320_px_or_with_text_enlarged_nothing_scrolls_sideways_or_goes_out_of_reach(
     visitor: Visit, width: int, height: int, text: str
 ) -> None:
-    """WCAG 1.4.10 (reflow: 1280 px at 400% is 320 CSS px) and 1.4.4 (text at 200%);
-    and a phone with its text enlarged."""
+    """WCAG 1.4.10 (reflow: 1280 px at 400% is 320 CSS px) and 1.4.4 (text at 200%), the
+    latter on a phone, where it is hardest."""
     visitor.page.set_viewport_size({"width": width, "height": height})
     page = visitor.open()
     page.evaluate("size => { document.documentElement.style.fontSize = size; }", text)
