@@ -26,6 +26,9 @@
  *   answers' `team`), and polls for the team's replies; folded away it only peeks for
  *   unseen ones (a badge), so that the server can still email what nobody read.
  * - contact: the thanks says when to expect a reply, from the answer's `team`.
+ * - keyboard and screen reader: the open chat is a modal dialog (Escape closes it, Tab
+ *   stays in it); a reply to the folded chat is announced; forms say their own errors;
+ *   the banner gives the focus back, and sets --fo-consent-space so the page keeps clear.
  * - unlock: `#access=<token>` (or `?access=` from older links) is removed from the
  *   address bar at once and redeemed (one use of the grant, answered with a receipt);
  *   later visits, the link opened again included, re-check it with the receipt, which
