@@ -148,6 +148,13 @@ def arrive(visitor: Visit, team: Callable[..., Any], state: str) -> Page:
         send_chat(page, "And Allen-Bradley?")
         expect(page.locator(".fo-chat__compose .fo-status")).to_contain_text(CAPPED)
         return page
+    if state == "chat-closed-by-team":
+        start_chat(page, EMAIL, QUESTION)
+        expect(chat_messages(page)).to_have_count(1)
+        [listed] = team("chats", "list", "--open")
+        team("chats", "close", listed["lead_id"])
+        expect(page.locator(".fo-chat__closed")).to_be_visible()
+        return page
     if state == "chat-new-reply":
         start_chat(page, EMAIL, QUESTION)
         expect(chat_messages(page)).to_have_count(1)
@@ -180,6 +187,7 @@ STATES = [
     "chat-conversation",
     "chat-new-reply",
     "chat-capped",
+    "chat-closed-by-team",
     "back-from-reply-email",
     "access-unlocked",
 ]
@@ -303,6 +311,16 @@ def test_the_reopened_banner_is_changed_by_keyboard_closed_with_escape_and_the_f
     expect(banner).to_be_hidden()
     assert focused(page, OPENER), focus_name(page)
     assert visitor.storage()["factoryops.consent"] == "granted"  # Escape kept the change
+
+    # Its close button, reached backwards from the switch, gives the focus back too.
+    page.keyboard.press("Enter")
+    assert focused(page, "#fo-consent [role=switch]"), focus_name(page)
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert focused(page, ".fo-consent__close"), focus_name(page)
+    page.keyboard.press("Enter")
+    expect(banner).to_be_hidden()
+    assert focused(page, OPENER), focus_name(page)
 
     # A first visit has no choice to keep: Escape leaves the banner asking.
     page.evaluate("() => localStorage.clear()")
