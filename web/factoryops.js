@@ -26,6 +26,9 @@
  *   answers' `team`), and polls for the team's replies; folded away it only peeks for
  *   unseen ones (a badge), so that the server can still email what nobody read.
  * - contact: the thanks says when to expect a reply, from the answer's `team`.
+ * - keyboard and screen reader: the open chat is a modal dialog (Escape closes it, Tab
+ *   stays in it); a reply to the folded chat is announced; forms say their own errors;
+ *   the banner gives the focus back, and sets --fo-consent-space so the page keeps clear.
  * - unlock: `#access=<token>` (or `?access=` from older links) is removed from the
  *   address bar at once and redeemed (one use of the grant, answered with a receipt);
  *   later visits, the link opened again included, re-check it with the receipt, which
@@ -417,16 +420,33 @@
     });
   }
 
-  /* Typing clears a field's error; submitting calls `submit`, once at a time, in place. */
-  function onSubmit(form, submit) {
+  /* Typing clears a field's error; submitting calls `submit`, once at a time, in place. The
+     browser's own checks are said the script's way, beside the fields and in `status`: its
+     bubble is neither announced nor kept on screen. */
+  function onSubmit(form, submit, status) {
+    form.noValidate = true;
     form.addEventListener('input', function (event) {
       clearFieldError(event.target);
     });
     form.addEventListener('submit', function (event) {
       event.preventDefault();
-      if (form.getAttribute('aria-busy') === 'true') return;
+      if (form.getAttribute('aria-busy') === 'true' || !fieldsValid(form, status)) return;
       submit();
     });
+  }
+
+  function fieldsValid(form, status) {
+    var fields = {};
+    Array.prototype.forEach.call(form.elements, function (input) {
+      var validity = input.validity;
+      if (!input.name || !validity || validity.valid || input.closest('[data-honeypot]')) return;
+      fields[input.name] = validity.valueMissing ? 'is required' : validity.typeMismatch ? 'is not a valid email address' : 'is not valid';
+    });
+    if (!Object.keys(fields).length) return true;
+    clearFieldErrors(form);
+    showFieldErrors(form, fields);
+    say(status, 'Please correct the highlighted fields.', 'error');
+    return false;
   }
 
   /* Keeps the form busy, with `pending` said, until `sending` (a request's result) settles. */
@@ -717,6 +737,8 @@
       close.hidden = false;
       if (banner.onChoice) banner.onChoice(choice);
     }
+    // Where the focus was before the banner had it: it goes back there when the banner goes.
+    var returnTo = null;
     var banner = {
       root: root,
       onChoice: null,
@@ -725,13 +747,26 @@
         toggle.setAttribute('aria-checked', String(choice === 'granted'));
         close.hidden = !choice;
         root.hidden = false;
+        reserve(root);
         // On a first visit the banner waits to be noticed rather than taking the focus.
         if (reopened) toggle.focus();
       },
       hide: function () {
+        var inside = root.contains(document.activeElement);
         root.hidden = true;
+        reserve(root);
+        if (inside) focusBack(returnTo);
       }
     };
+    document.addEventListener('focusin', function (event) {
+      if (!root.contains(event.target)) returnTo = event.target;
+    });
+    // The banner is not modal: the page keeps clear of it (factoryops.css) by its height.
+    if (typeof window.ResizeObserver === 'function') {
+      new window.ResizeObserver(function () {
+        reserve(root);
+      }).observe(root);
+    }
     [reject, accept].forEach(function (button) {
       button.addEventListener('click', function () {
         choose(button.getAttribute('data-choice'));
@@ -742,7 +777,30 @@
       choose(toggle.getAttribute('aria-checked') === 'true' ? 'denied' : 'granted');
     });
     close.addEventListener('click', banner.hide);
+    root.addEventListener('keydown', function (event) {
+      // Escape keeps the current choice, as the close button does; a first visit has none.
+      if (event.key === 'Escape' && consentChoice()) {
+        event.stopPropagation();
+        banner.hide();
+      }
+    });
     return banner;
+  }
+
+  /* The room the banner takes at the bottom of the window, for factoryops.css: the page's
+     end, a control taking the focus and the chat button keep clear of it. */
+  function reserve(root) {
+    var space = root.hidden ? 0 : Math.ceil(window.innerHeight - root.getBoundingClientRect().top);
+    document.documentElement.style.setProperty('--fo-consent-space', Math.max(space, 0) + 'px');
+  }
+
+  /* The focus back where it was, or on the page's heading: never lost to the body. */
+  function focusBack(target) {
+    var heading = document.querySelector('main h1') || document.querySelector('h1') || document.querySelector('main');
+    var next = target && document.contains(target) && target.getClientRects().length ? target : heading;
+    if (!next) return;
+    if (next === heading && !next.hasAttribute('tabindex')) next.setAttribute('tabindex', '-1');
+    next.focus();
   }
 
   // == contact form ===================================================================
@@ -776,7 +834,7 @@
         form.reset();
         say(status, contactThanks(result.body && result.body.team), 'success');
       });
-    });
+    }, status);
   }
 
   // == when the team answers ==========================================================
@@ -867,6 +925,7 @@
       peek: true, // whether the folded widget asks for the unseen count (not an older server's)
       email: null, // the address typed into the start form: in memory only, never stored
       restored: !session, // a reloaded thread is not news: no badge for it
+      unseen: 0, // the replies the badge counts
       startKeys: keyKeeper(),
       startProofs: proofs(config.chatUrl),
       sendKeys: keyKeeper()
@@ -895,14 +954,40 @@
     });
     onSubmit(ui.start, function () {
       startChat(chat);
-    });
+    }, ui.startStatus);
     onSubmit(ui.compose, function () {
       sendMessage(chat);
+    }, ui.composeStatus);
+    document.addEventListener('keydown', function (event) {
+      if (!ui.panel.hidden) keepFocusIn(chat, event);
     });
+  }
+
+  /* The open chat is a modal dialog: Escape closes it, and Tab goes round its controls. */
+  function keepFocusIn(chat, event) {
+    var ui = chat.ui;
+    if (event.key === 'Escape') {
+      setOpen(chat, false);
+      ui.launcher.focus();
+      return;
+    }
+    if (event.key !== 'Tab') return;
+    var controls = Array.prototype.filter.call(ui.panel.querySelectorAll('a[href], button, input, textarea'), function (node) {
+      return !node.disabled && node.getClientRects().length > 0;
+    });
+    var first = controls[0];
+    var last = controls[controls.length - 1];
+    var active = document.activeElement;
+    var outside = !ui.panel.contains(active);
+    if (event.shiftKey ? outside || active === first : outside || active === last) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    }
   }
 
   function setOpen(chat, open) {
     var ui = chat.ui;
+    ui.news.textContent = '';
     ui.panel.hidden = !open;
     ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
     ui.root.setAttribute('data-open', open ? 'true' : 'false');
@@ -1084,8 +1169,15 @@
     var text = count > 0 ? count + (count === 1 ? ' new reply' : ' new replies') : '';
     ui.badge.textContent = text;
     ui.badge.hidden = !text;
-    if (text) ui.launcher.setAttribute('aria-label', 'Chat with us, ' + text);
-    else ui.launcher.removeAttribute('aria-label');
+    // More replies than the badge said: news, once per batch, in a live region outside the
+    // folded panel (the panel's own is not in the page while it is folded).
+    if (count > chat.unseen) {
+      ui.news.textContent = '';
+      setTimeout(function () {
+        if (ui.panel.hidden) ui.news.textContent = 'New reply from FactoryOps AI';
+      }, 100);
+    }
+    chat.unseen = count;
   }
 
   /* Says when to expect a reply, from an answer's `team` (an older server sends none). */
@@ -1163,10 +1255,13 @@
   function buildChat() {
     var ui = {};
     ui.badge = el('span', { className: 'fo-chat__badge', hidden: true });
+    // Named by what it shows ("Chat with us 2 new replies"), as speech input users say it.
     ui.launcher = el('button', { type: 'button', className: 'fo-chat__launcher', 'aria-expanded': 'false', 'aria-controls': 'fo-chat-panel' }, [
       el('span', { text: 'Chat with us' }),
+      document.createTextNode(' '),
       ui.badge
     ]);
+    ui.news = el('p', { className: 'fo-visually-hidden', role: 'status', 'aria-live': 'polite' });
     ui.close = el('button', { type: 'button', className: 'fo-chat__close', 'aria-label': 'Close the chat', text: '×' });
 
     ui.email = el('input', { type: 'email', name: 'email', required: true, maxlength: '254', autocomplete: 'email', id: 'fo-chat-email' });
@@ -1206,12 +1301,12 @@
     ui.thread = el('div', { className: 'fo-chat__thread', hidden: true }, [ui.expect, ui.messages, ui.closedNote, ui.compose]);
 
     var title = el('h2', { className: 'fo-chat__title', text: 'Chat with FactoryOps AI', id: 'fo-chat-title' });
-    ui.panel = el('section', { id: 'fo-chat-panel', className: 'fo-chat__panel', 'aria-labelledby': 'fo-chat-title', hidden: true }, [
+    ui.panel = el('div', { id: 'fo-chat-panel', className: 'fo-chat__panel', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'fo-chat-title', hidden: true }, [
       el('header', { className: 'fo-chat__header' }, [title, ui.close]),
       ui.start,
       ui.thread
     ]);
-    ui.root = el('div', { className: 'fo-chat', 'data-open': 'false' }, [ui.panel, ui.launcher]);
+    ui.root = el('div', { className: 'fo-chat', 'data-open': 'false' }, [ui.panel, ui.launcher, ui.news]);
     return ui;
   }
 
