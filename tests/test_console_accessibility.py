@@ -335,7 +335,16 @@ _RING = """node => {
     const colour = getComputedStyle(up).backgroundColor;
     if (holds && colour !== 'rgba(0, 0, 0, 0)') { beneath = colour; break; }
   }
+  // Whether a scrolling column cuts the ring's sides off (it scrolls up and down only).
+  let clipped = false;
+  for (let up = node.parentElement; up; up = up.parentElement) {
+    const scrolls = getComputedStyle(up);
+    if (scrolls.overflowX === 'visible' && scrolls.overflowY === 'visible') continue;
+    const left = up.getBoundingClientRect().left + up.clientLeft;
+    if (rect.left - reach < left || rect.right + reach > left + up.clientWidth) clipped = true;
+  }
   return {
+    clipped: clipped,
     visible: node.matches(':focus-visible'),
     colour: style.outlineColor,
     style: style.outlineStyle,
@@ -409,6 +418,8 @@ def test_the_focus_ring_stands_out_3_to_1_on_every_kind_of_control(
         )
         if ring["style"] == "none" or ring["width"] < 2:
             problems.append(f"{facts}: no ring of 2px at least")
+        if ring["clipped"]:
+            problems.append(f"{facts}: cut off by the column it scrolls in")
         if spread < ring["offset"]:
             problems.append(f"{facts}: the halo leaves a gap under the ring")
         for side in (halo_colour, ring["beneath"]):
