@@ -17,6 +17,9 @@ from tests.conftest import ROOT
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa")
 """The tags of every rule for WCAG 2.0, 2.1 and 2.2 at levels A and AA."""
+BEST_PRACTICE = ("best-practice",)
+"""axe's rules beyond WCAG's letter that make a page easy to find one's way in with a
+screen reader: one `h1` per page, headings in order, content in landmarks."""
 
 
 @functools.cache
@@ -51,11 +54,12 @@ _RUN = """async (tags) => {
 }"""
 
 
-def violations(page: Any) -> list[Violation]:
-    """What axe finds wrong on the page as it stands, against WCAG 2.x A and AA."""
+def violations(page: Any, tags: tuple[str, ...] = WCAG_AA) -> list[Violation]:
+    """What axe finds wrong on the page as it stands, against WCAG 2.x A and AA (or
+    the rules of other `tags`, such as BEST_PRACTICE)."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(_source() + "\n;undefined")
-    found = page.evaluate(_RUN, list(WCAG_AA))
+    found = page.evaluate(_RUN, list(tags))
     return [Violation(v["rule"], v["impact"], v["help"], tuple(v["targets"])) for v in found]
 
 

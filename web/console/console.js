@@ -117,6 +117,31 @@
     return node;
   }
 
+  /* Focus on a heading, which a screen reader then reads out: how a view chosen (or the
+   * first after signing in) and a thread opened are announced, and where the keyboard
+   * goes on from. */
+  function focusHeading(heading) {
+    if (!heading) return;
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+  }
+
+  /* The h1 of a view as laid out now: the chats view has one for the list, and one for
+   * a phone's thread shown alone. */
+  function viewHeading(view) {
+    var headings = document.querySelectorAll('[data-section=' + view + '] h1');
+    for (var i = 0; i < headings.length; i++) if (headings[i].getClientRects().length) return headings[i];
+    return null;
+  }
+
+  /* Whether the member's focus is still where it was, or on nothing they can see (an
+   * element hidden since), so that a late answer may move it without taking it from
+   * where they went meanwhile. */
+  function focusStayed(was) {
+    var focused = document.activeElement;
+    return !focused || focused === was || focused === document.body || !focused.getClientRects().length;
+  }
+
   function tell(node, text, tone) {
     node.textContent = text || '';
     node.setAttribute('data-tone', tone || 'info');
@@ -303,12 +328,18 @@
 
   // == forms ==========================================================================
 
+  /* A field's error gone: the mark, the note and the reference to it. */
+  function clearFieldError(input) {
+    var note = document.getElementById(input.id + '-error');
+    input.removeAttribute('aria-invalid');
+    if (input.getAttribute('aria-describedby') === input.id + '-error') input.removeAttribute('aria-describedby');
+    if (note) note.parentNode.removeChild(note);
+  }
+
   function clearFieldErrors(form) {
+    Array.prototype.forEach.call(form.querySelectorAll('[aria-invalid]'), clearFieldError);
     Array.prototype.forEach.call(form.querySelectorAll('.field-error'), function (node) {
       node.parentNode.removeChild(node);
-    });
-    Array.prototype.forEach.call(form.querySelectorAll('[aria-invalid]'), function (input) {
-      input.removeAttribute('aria-invalid');
     });
   }
 
@@ -329,6 +360,11 @@
       input.parentNode.appendChild(note);
     });
     tell(status, unplaced.length ? unplaced.join('; ') : 'Please correct the marked fields.', 'error');
+    // The keyboard goes to the first field to mend, where a screen reader reads its error.
+    var first = Array.prototype.filter.call(form.elements, function (input) {
+      return input.getAttribute('aria-invalid') === 'true';
+    })[0];
+    if (first) first.focus();
   }
 
   function value(form, name) {
@@ -340,12 +376,7 @@
   function onSubmit(form, submit) {
     var status = find('.status', form);
     form.addEventListener('input', function (event) {
-      var input = event.target;
-      if (input.getAttribute('aria-invalid')) {
-        input.removeAttribute('aria-invalid');
-        var note = input.parentNode.querySelector('.field-error');
-        if (note) note.parentNode.removeChild(note);
-      }
+      if (event.target.getAttribute('aria-invalid')) clearFieldError(event.target);
     });
     form.addEventListener('submit', function (event) {
       event.preventDefault();
@@ -583,8 +614,9 @@
   function route() {
     if (!state.token) return;
     var target = where();
+    var entered = target.view !== state.view;
     state.grant = target.grant;
-    if (target.view !== state.view) {
+    if (entered) {
       stopStatusRefresh();
       if (state.view === 'chats') stopChat();
       if (state.view === 'grants') clearGrantLink();
@@ -600,6 +632,8 @@
     }
     if (target.view === 'chats') showChat(target.lead);
     if (target.view === 'grants') showGrant(target.grant);
+    // A thread opened says itself once it is there (showChat).
+    if (entered && !target.lead) focusHeading(viewHeading(target.view));
   }
 
   var ENTER = {
@@ -1035,6 +1069,7 @@
   function showChat(leadId) {
     var section = find('[data-section=chats]');
     if (!leadId) {
+      var closed = state.chat && state.chat.leadId;
       // On a phone the list takes the thread's place: from its top, not the thread's end.
       if (state.chat && !scrollsAlone(find('[data-messages]'))) window.scrollTo(0, 0);
       stopChat();
@@ -1043,11 +1078,25 @@
       find('[data-person]').hidden = true;
       find('[data-pick]').hidden = false;
       markSelected('');
+      // Back from a thread, the keyboard is where it left the list: on that chat.
+      if (closed) {
+        var item = find('[data-chat-items] [data-lead="' + closed + '"] a');
+        if (item) item.focus();
+        else focusHeading(viewHeading('chats'));
+      }
       return;
     }
     if (state.chat && state.chat.leadId === leadId) return;
     stopChat();
-    state.chat = { leadId: leadId, lastId: '', timer: null, busy: false, again: false, closed: false };
+    state.chat = {
+      leadId: leadId,
+      lastId: '',
+      timer: null,
+      busy: false,
+      again: false,
+      closed: false,
+      opener: document.activeElement || document.body // where focus was, until the thread is there to take it
+    };
     section.classList.add('chats--thread');
     find('[data-thread]').hidden = false;
     find('[data-pick]').hidden = true;
@@ -1094,6 +1143,7 @@
         find('[data-thread-title]').textContent = 'No such chat';
         find('[data-thread-meta]').textContent = 'It may have been deleted by a privacy request.';
         find('[data-person]').hidden = true;
+        announceThread(chat);
         return;
       }
       if (!result.ok) {
@@ -1104,6 +1154,7 @@
       notice('');
       var info = result.body.chat || {};
       renderThreadHead(chat, info);
+      announceThread(chat);
       // The person once the thread is there: the thread first, and no ask for a chat gone.
       if (!chat.personAsked) {
         chat.personAsked = true;
@@ -1114,6 +1165,15 @@
       if (result.body.more || chat.again) fetchThread(chat);
       else schedulePoll(chat);
     });
+  }
+
+  /* The thread's heading takes focus once it names the chat, so a screen reader says
+   * whose chat opened; not if the member has gone elsewhere meanwhile. */
+  function announceThread(chat) {
+    if (!chat.opener) return;
+    var opener = chat.opener;
+    chat.opener = null;
+    if (focusStayed(opener)) focusHeading(find('[data-thread-title]'));
   }
 
   function schedulePoll(chat) {
