@@ -1921,7 +1921,7 @@
     }
   }
 
-  /* Where a record went on to, as its export says: "mailbox sent, crm sent". */
+  /* Where a record went on to, as its export says: "email sent, crm sent". */
   function sentTo(deliveries) {
     return Object.keys(deliveries || {})
       .map(function (channel) {
