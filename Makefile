@@ -78,8 +78,11 @@ typecheck: venv
 	$(BIN)/mypy
 	for entry in functions/*/main.py; do $(BIN)/mypy "$$entry" || exit 1; done
 
+# Up to four workers (pytest-xdist; two on a two-core machine), each a test file at a time
+# with its own emulator and stand-ins: the suite waits on the emulator, Chromium and the
+# functions' subprocesses more than on the CPU.
 pytest: venv
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n auto --maxprocesses=4 --dist loadfile --durations=15
 
 format: venv
 	$(BIN)/ruff format .

@@ -505,9 +505,9 @@ def delete(email: Email, *, time_budget: float | None = None, page: int = PAGE) 
         if not held.full(page):
             break
         if time_budget is not None and time.monotonic() - began > time_budget:
-            counts, ids = trace.read()
+            counts, ids = trace.read() or (Counts(), frozenset())
             return Outcome(counts, outside_this_system(email, ids), done=False)
-    _, ids = trace.read()
+    _, ids = trace.read() or (Counts(), frozenset())
     outside = outside_this_system(email, ids)
     last = Counts()
     try:
@@ -611,12 +611,12 @@ class _Erasure:
         fields[f.RECORD_IDS] = firestore.ArrayUnion(sorted(record_ids))
         self.ref.set(fields, merge=True, **store.call_options())
 
-    def read(self) -> tuple[Counts, frozenset[str]]:
-        """Its counts and record ids so far (none: another erasure of the address ended
-        it meanwhile)."""
+    def read(self) -> tuple[Counts, frozenset[str]] | None:
+        """Its counts and record ids so far; None when another erasure of the address
+        ended it meanwhile."""
         snap = self.ref.get(**store.call_options())
         if not snap.exists:
-            return Counts(), frozenset()
+            return None
         trace = PrivacyRequest.from_snapshot(snap)
         known = {f.name for f in dataclasses.fields(Counts)}
         counts = Counts(**{k: v for k, v in trace.counts.items() if k in known})
@@ -625,9 +625,10 @@ class _Erasure:
     def finish(self, last: Counts) -> Counts:
         """Replace the running trace by the request's lasting one, `done`, with `last`
         (the CRM's last look) added; returns the whole erasure's counts."""
-        if not self.ref.get(**store.call_options()).exists:
+        known = self.read()
+        if known is None:
             return last  # another erasure of the address ended it, with this one's pages
-        counts, _ = self.read()
+        counts, _ = known
         for name, n in last.as_dict().items():
             setattr(counts, name, getattr(counts, name) + n)
         done = PrivacyRequest(
