@@ -99,11 +99,10 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound every Firestore call in the block, together, to `seconds` from now; with
-    None, lift a request's deadline for the block, each call keeping its own bound (work
-    that limits itself by its own time budget, as a privacy request in pages does)."""
-    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+def deadline(seconds: float) -> Iterator[None]:
+    """Bound every Firestore call in the block, together, to `seconds` from now (inside
+    another's, this one's: a privacy request's is longer than its request's)."""
+    token = _deadline.set(time.monotonic() + seconds)
     try:
         yield
     finally:
