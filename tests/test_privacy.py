@@ -798,3 +798,21 @@ def test_two_erasures_of_one_address_at_once_both_end_done_and_leave_nothing_run
     assert not [t for t in traces if "record_ids" in t], "no running trace is left"
     counted = [t["counts"]["contact_submissions"] for t in traces if t["kind"] == "delete"]
     assert sum(counted) >= 62, "every record counted, by one erasure or the other"
+
+
+def test_an_erasure_id_kept_from_one_that_ended_does_not_spare_a_new_erasure_its_audit(
+    db: Any, standins: Any, person: None, console: Any, token: Any
+) -> None:
+    from factoryops import console as console_module
+
+    erase = {"email": ASHA, "confirm": ASHA_KEY}
+    call(console, "POST", "/api/privacy/delete", token(), erase)  # done in one call
+    seed_contact(db, "asha-later", created_at=ago(0), email=ASHA)
+    kept = {**erase, "continues": privacy.erasure_id(privacy.subject(ASHA))}
+
+    again = call(console, "POST", "/api/privacy/delete", token(), kept)
+
+    assert again.get_json()["done"] and console_module.ERASURE_PAGE > 1
+    assert ids(db, "contact_submissions") == {"ravi-1"}
+    audited = [d.to_dict()["action"] for d in db.collection("team_audit").stream()]
+    assert audited == ["privacy.delete", "privacy.delete"], "both requests audited"

@@ -610,7 +610,7 @@ def privacy_delete(call: Call) -> JsonResponse:
     """An erasure, in calls: each erases for ERASURE_SECONDS and answers `done` and the
     counts so far; one not done names the erasure (`continues`), which the page sends
     back to go on. A member's request is audited when it is made; the page's own calls
-    that continue it are not, and must name it."""
+    that continue it are not: they name an erasure still under way."""
     from factoryops import privacy
 
     values = call.body({"email": EMAIL, "confirm": Line(254), "continues": optional(Line(100))})
@@ -618,7 +618,10 @@ def privacy_delete(call: Call) -> JsonResponse:
     if values["confirm"].strip().lower() != address.key:
         raise errors.InvalidRequest({"confirm": "must repeat the address, to confirm"})
     erasure = privacy.erasure_id(address)
-    if values.get("continues") != erasure:
+    # The page going on with an erasure under way; an id kept from an erasure that has
+    # ended starts a new one, which is the member's request.
+    continuing = values.get("continues") == erasure and privacy.erasure_running(address)
+    if not continuing:
         call.audit("privacy.delete", privacy.email_hmac(address))
     try:
         with store.outage_as_unavailable(CONSOLE), store.deadline(PRIVACY_DEADLINE):

@@ -649,6 +649,11 @@ class _Erasure:
 
 def erasure_id(email: Email) -> str:
     """The id of the trace of an erasure of `email` while it runs, which the console
-    sends back to continue it (an unaudited call must name it: only the team member
-    who was answered it knows it)."""
+    sends back to continue it."""
     return ERASING + email_hmac(email)
+
+
+def erasure_running(email: Email) -> bool:
+    """Whether an erasure of `email` is under way (started, not yet done)."""
+    ref = store.collection(store.PRIVACY_REQUESTS).document(erasure_id(email))
+    return bool(ref.get(**store.call_options()).exists)
