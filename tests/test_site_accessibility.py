@@ -595,8 +595,73 @@ def test_a_reply_to_the_folded_chat_is_announced_outside_the_panel_once_per_batc
 
 # == contrast, as the browser computes the stylesheets' colours ========================
 
+
 # The focus ring's colours and the background beneath the ring (the first opaque one
 # behind the control: the ring is drawn outside it).
+@needs("chat_message")
+def test_a_reply_already_waiting_is_not_announced_again_on_the_next_page(
+    visitor: Visit, team: Callable[..., Any]
+) -> None:
+    ServerAnswers(visitor.stack).attach(visitor.page)
+    page = visitor.open()
+    reject_analytics(page)
+    start_chat(page, EMAIL, QUESTION)
+    expect(chat_messages(page)).to_have_count(1)
+    page.click(".fo-chat__close")
+    team_replies(team, REPLY)
+    expect(page.locator(NEWS_REGION)).to_have_text(NEWS)
+
+    page.reload()  # the visitor goes on to another page of the site
+    page.evaluate(RECORD_NEWS, NEWS_REGION)
+    expect(page.locator(".fo-chat__badge")).to_have_text("1 new reply")
+    for _ in range(2):
+        with page.expect_response(lambda r: "peek=1" in r.url):
+            pass
+
+    assert said_outside(page) == [], "the badge says it; the news was said once"
+
+
+@needs("chat_message")
+def test_escape_pressed_in_the_page_beside_the_open_chat_is_the_pages_not_the_chats(
+    visitor: Visit,
+) -> None:
+    page = visitor.open()
+    reject_analytics(page)
+    page.locator(LAUNCHER).click()
+    expect(page.locator(PANEL)).to_be_visible()
+
+    page.locator("#contact-name").click()  # a desktop visitor turns to the page
+    page.keyboard.press("Escape")
+    expect(page.locator(PANEL)).to_be_visible()
+    page.keyboard.press("Tab")
+    assert not page.evaluate(
+        f"() => document.querySelector('{PANEL}').contains(document.activeElement)"
+    )
+
+    page.locator("#fo-chat-email").click()
+    page.keyboard.press("Escape")
+    expect(page.locator(PANEL)).to_be_hidden()
+    assert focused(page, LAUNCHER)
+
+
+@needs("chat_message")
+def test_between_a_phone_and_a_desktop_the_banner_hides_neither_the_chat_button_nor_the_open_chat(
+    visitor: Visit,
+) -> None:
+    page = visitor.page
+    page.set_viewport_size({"width": 640, "height": 700})  # a laptop at 200% zoom, a tablet
+    visitor.open()
+    banner = page.locator("#fo-consent")
+    expect(banner).to_be_visible()
+    assert_in_reach(page, [LAUNCHER])
+
+    page.locator(LAUNCHER).click()
+
+    assert_in_reach(
+        page, ["#fo-chat-email", "#fo-chat-first", ".fo-chat__start button[type=submit]"]
+    )
+
+
 RING = """(node) => {
   const style = getComputedStyle(node);
   let up = node.parentElement;

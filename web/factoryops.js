@@ -779,7 +779,7 @@
     close.addEventListener('click', banner.hide);
     root.addEventListener('keydown', function (event) {
       // Escape keeps the current choice, as the close button does; a first visit has none.
-      if (event.key === 'Escape' && consentChoice()) {
+      if (event.key === 'Escape' && !close.hidden) {
         event.stopPropagation();
         banner.hide();
       }
@@ -925,7 +925,7 @@
       peek: true, // whether the folded widget asks for the unseen count (not an older server's)
       email: null, // the address typed into the start form: in memory only, never stored
       restored: !session, // a reloaded thread is not news: no badge for it
-      unseen: 0, // the replies the badge counts
+      unseen: session ? null : 0, // the replies the badge counts (a thread kept from an earlier page: not known yet, not news)
       startKeys: keyKeeper(),
       startProofs: proofs(config.chatUrl),
       sendKeys: keyKeeper()
@@ -959,7 +959,9 @@
       sendMessage(chat);
     }, ui.composeStatus);
     document.addEventListener('keydown', function (event) {
-      if (!ui.panel.hidden) keepFocusIn(chat, event);
+      if (ui.panel.hidden || event.defaultPrevented || event.isComposing || event.keyCode === 229) return;
+      // Keys pressed elsewhere on the page are the page's; focus lost to the body comes back.
+      if (ui.root.contains(event.target) || event.target === document.body) keepFocusIn(chat, event);
     });
   }
 
@@ -977,8 +979,9 @@
     });
     var first = controls[0];
     var last = controls[controls.length - 1];
+    if (!controls.length) return;
     var active = document.activeElement;
-    var outside = !ui.panel.contains(active);
+    var outside = controls.indexOf(active) < 0 && !ui.panel.contains(active);
     if (event.shiftKey ? outside || active === first : outside || active === last) {
       event.preventDefault();
       (event.shiftKey ? last : first).focus();
@@ -993,7 +996,7 @@
     ui.root.setAttribute('data-open', open ? 'true' : 'false');
     if (open) {
       showUnseen(chat, 0);
-      (chat.session ? ui.composeText : ui.email).focus();
+      firstField(chat).focus();
       schedule(chat, 0);
     }
   }
@@ -1005,6 +1008,18 @@
     ui.root.setAttribute('data-chat', chat.session ? (chat.closed ? 'closed' : 'open') : 'new');
     ui.closedNote.hidden = !chat.closed;
     ui.compose.hidden = chat.closed;
+    // What had the focus went with its step (the team closed the chat as the visitor typed).
+    var active = document.activeElement;
+    if (!ui.panel.hidden && (!active || active === document.body || !active.getClientRects().length)) {
+      firstField(chat).focus();
+    }
+  }
+
+  /* Where the open chat puts the focus: the email, the message, or "start a new chat". */
+  function firstField(chat) {
+    var ui = chat.ui;
+    if (!chat.session) return ui.email;
+    return chat.closed ? ui.restart : ui.composeText;
   }
 
   /* Appends the messages not on screen yet; true when there was one. */
@@ -1171,7 +1186,7 @@
     ui.badge.hidden = !text;
     // More replies than the badge said: news, once per batch, in a live region outside the
     // folded panel (the panel's own is not in the page while it is folded).
-    if (count > chat.unseen) {
+    if (chat.unseen !== null && count > chat.unseen) {
       ui.news.textContent = '';
       setTimeout(function () {
         if (ui.panel.hidden) ui.news.textContent = 'New reply from FactoryOps AI';
