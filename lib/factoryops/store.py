@@ -100,8 +100,9 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Bound every Firestore call in the block, together, to `seconds` from now (inside
-    another's, this one's: a privacy request's is longer than its request's)."""
+    """Bound every Firestore call in the block, together, to `seconds` from now. Inside
+    another deadline's block, this one replaces it for the block: a privacy request's
+    is longer than the request's own."""
     token = _deadline.set(time.monotonic() + seconds)
     try:
         yield
